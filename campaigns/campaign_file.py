@@ -1,0 +1,207 @@
+"""The campaign file (YAML): what a label writes to describe one release's pre-save campaign."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+SPOTIFY_URI = re.compile(r"^spotify:(artist|user|playlist):[A-Za-z0-9]{1,64}$")
+RESERVED_SLUGS = {"oauth", "healthz", "static", "forget", "favicon.ico", "robots.txt"}
+
+
+class CampaignFileError(ValueError):
+    """The file cannot become a campaign; `problems` lists each field and why."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "; ".join(f"{field}: {why}" for field, why in problems)
+        super().__init__(f"{source}: {lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SpotifyService(_Strict):
+    artist: Annotated[str, Field(description="spotify:artist:… followed at grant time")]
+    follow: list[str] = Field(default_factory=list, max_length=3)
+    album_id: str | None = None
+
+    @field_validator("artist")
+    @classmethod
+    def _artist_uri(cls, value: str) -> str:
+        if not value.startswith("spotify:artist:") or not SPOTIFY_URI.match(value):
+            raise ValueError("must be a Spotify artist URI like spotify:artist:4Z8W4fKeB5YxbusRsdQVPb")
+        return value
+
+    @field_validator("follow")
+    @classmethod
+    def _follow_uris(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not SPOTIFY_URI.match(value):
+                raise ValueError(
+                    f"{value!r} is not a Spotify artist, user or playlist URI "
+                    "(spotify:artist:…, spotify:user:…, spotify:playlist:…)"
+                )
+        return values
+
+
+class AppleService(_Strict):
+    album_id: str | None = None
+    playlist: bool = False
+
+
+class DeezerService(_Strict):
+    artist_id: str | None = None
+    album_id: str | None = None
+
+
+class Services(_Strict):
+    spotify: SpotifyService | None = None
+    apple: AppleService | None = None
+    deezer: DeezerService | None = None
+
+    def offered(self) -> list[str]:
+        return [name for name in ("spotify", "apple", "deezer") if getattr(self, name) is not None]
+
+
+class CampaignSpec(_Strict):
+    slug: str
+    artist: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=200)
+    upc: str | None = None
+    isrcs: list[str] = Field(default_factory=list)
+    release_at: datetime
+    timezone: str
+    release_mode: Literal["global", "local"] = "global"
+    services: Services
+    preorder_links: dict[str, str] = Field(default_factory=dict)
+    artwork: str | None = None
+    accent_color: str = "#1db954"
+    playlist_name: str | None = None
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG_PATTERN.match(value):
+            raise ValueError("must be lower-case letters, digits and dashes (url-safe), at most 64")
+        if value in RESERVED_SLUGS:
+            raise ValueError(f"{value!r} is reserved by the landing app")
+        return value
+
+    @field_validator("upc")
+    @classmethod
+    def _upc(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{12,14}", value):
+            raise ValueError("must be 12 to 14 digits (quote it in YAML so leading zeros survive)")
+        return value
+
+    @field_validator("isrcs")
+    @classmethod
+    def _isrcs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(r"[A-Z]{2}[A-Z0-9]{3}\d{7}", value):
+                raise ValueError(f"{value!r} is not an ISRC (CC-XXX-YY-NNNNN without dashes)")
+        return values
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/London") from None
+        return value
+
+    @field_validator("accent_color")
+    @classmethod
+    def _colour(cls, value: str) -> str:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            raise ValueError("must be a hex colour like #1db954")
+        return value
+
+    @field_validator("preorder_links")
+    @classmethod
+    def _links(cls, links: dict[str, str]) -> dict[str, str]:
+        for name, url in links.items():
+            if not url.startswith("https://"):
+                raise ValueError(f"{name}: {url!r} must be an https:// URL")
+        return links
+
+    @model_validator(mode="after")
+    def _release_identified(self) -> CampaignSpec:
+        if not self.services.offered():
+            raise ValueError("services: at least one of spotify, apple, deezer is required")
+        has_own_id = any(
+            getattr(svc, "album_id", None)
+            for svc in (
+                self.services.spotify,
+                self.services.apple,
+                self.services.deezer,
+            )
+            if svc
+        )
+        if not self.upc and not self.isrcs and not has_own_id:
+            raise ValueError("upc (or isrcs, or a service's own album_id) is required to find the release")
+        return self
+
+    @property
+    def release_at_utc(self) -> datetime:
+        """The release moment for `global` mode, as an aware UTC datetime."""
+        if self.release_at.tzinfo is not None:  # an explicit offset wins over `timezone`
+            return self.release_at.astimezone(UTC)
+        return self.release_at.replace(tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
+
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_defaults=False)
+
+
+def parse_campaign(document: Any, source: str = "campaign") -> CampaignSpec:
+    if not isinstance(document, dict):
+        raise CampaignFileError(source, [("(file)", "must be a YAML mapping of campaign fields")])
+    try:
+        return CampaignSpec.model_validate(document)
+    except ValidationError as exc:
+        raise CampaignFileError(source, [_describe(error) for error in exc.errors()]) from None
+
+
+def load_campaign_file(path: Path) -> CampaignSpec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CampaignFileError(str(path), [("(file)", exc.strerror or "cannot be read")]) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise CampaignFileError(
+            str(path), [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from None
+    return parse_campaign(document, str(path))
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    field = ".".join(str(part) for part in error["loc"]) or "(file)"
+    kind = error["type"]
+    if kind == "missing":
+        return field, "is required"
+    if kind == "extra_forbidden":
+        return field, "is not a campaign field"
+    message = error["msg"].removeprefix("Value error, ")
+    return field, message

@@ -1,0 +1,207 @@
+"""The operational store's tables (SQLAlchemy 2 typed ORM). Schema changes go through Alembic."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# BIGINT keys on PostgreSQL; SQLite only auto-increments a plain INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class GrantStatus(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"  # refresh token past its six months, or `invalid_grant` on refresh
+    REVOKED = "revoked"  # the fan removed the app's access
+
+
+class Outcome(enum.StrEnum):
+    QUEUED = "queued"
+    DELIVERED = "delivered"
+    PENDING_SOURCE = "pending_source"  # the release cannot be found on the service yet
+    UNDELIVERABLE = "undeliverable"  # revoked, expired or missing scope: retrying cannot help
+    FAILED = "failed"  # gave up after retries
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    artist: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    upc: Mapped[str | None] = mapped_column(String(14))
+    release_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64))
+    release_mode: Mapped[str] = mapped_column(String(16), default="global")
+    spec: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    grants: Mapped[list[Grant]] = relationship(back_populates="campaign", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"Campaign(slug={self.slug!r}, release_at={self.release_at.isoformat()})"
+
+
+class Grant(Base):
+    """A fan's authorization for one service on one campaign, with the fan's choices."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("campaign_id", "service", "service_user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(16))
+    service_user_id: Mapped[str] = mapped_column(String(128))
+    fan_key: Mapped[str] = mapped_column(String(32), index=True)
+    access_token: Mapped[str] = mapped_column(Text)  # sealed by the vault
+    refresh_token: Mapped[str | None] = mapped_column(Text)  # sealed by the vault
+    token_expires_at: Mapped[datetime | None]
+    scopes: Mapped[str] = mapped_column(String(400), default="")
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default=GrantStatus.ACTIVE)
+    status_reason: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    fan_timezone: Mapped[str | None] = mapped_column(String(64))
+    choices: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    email: Mapped[str | None] = mapped_column(Text)  # sealed; only with consent
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="grants", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"Grant(id={self.id}, service={self.service!r}, status={self.status!r})"
+
+
+class AuthorizationAttempt(Base):
+    """One authorization started from the landing page: the single-use `state` and its PKCE verifier."""
+
+    __tablename__ = "authorization_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(16))
+    code_verifier: Mapped[str | None] = mapped_column(Text)  # sealed by the vault
+    visit: Mapped[dict[str, Any]] = mapped_column(default=dict)  # UTM and device context of the visit
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"AuthorizationAttempt(id={self.id}, service={self.service!r})"
+
+
+class LandingEvent(Base):
+    """Something a visitor did on a campaign page: visit, click, authorize start, grant, denial, error."""
+
+    __tablename__ = "landing_events"
+    __table_args__ = (Index("ix_landing_events_campaign_time", "campaign_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(24))
+    service: Mapped[str | None] = mapped_column(String(16))
+    visitor_id: Mapped[str | None] = mapped_column(String(40))
+    grant_id: Mapped[int | None] = mapped_column(BigId)
+    utm_source: Mapped[str | None] = mapped_column(String(100))
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    referrer_domain: Mapped[str | None] = mapped_column(String(255))
+    device_class: Mapped[str | None] = mapped_column(String(16))
+    in_app_browser: Mapped[str | None] = mapped_column(String(24))
+    country: Mapped[str | None] = mapped_column(String(2))
+    ip_hash: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class ConsentRecord(Base):
+    """A fan's opt-in, with the exact text they agreed to."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(40))
+    text_version: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    given_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+
+
+class OwedAction(Base):
+    """The ledger: one library action promised to a fan, planned before any call and done once."""
+
+    __tablename__ = "owed_actions"
+    __table_args__ = (
+        UniqueConstraint("grant_id", "kind", "target"),
+        Index("ix_owed_actions_campaign_outcome_due", "campaign_id", "outcome", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16), default=Outcome.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None]  # set before a call; a crash leaves it set, the next run checks
+    done_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

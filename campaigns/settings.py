@@ -1,0 +1,124 @@
+"""Typed configuration, read once from the environment (and a `.env` file) at an entry point."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot serve this run; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PRESAVE_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    warehouse: Path | None = None
+    secret_key: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    landing_rate_limit: int = Field(default=120, ge=0)
+    country_header: str | None = None
+
+    spotify_client_id: str | None = None
+    spotify_client_secret: SecretStr | None = None
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    spotify_api_url: str = "https://api.spotify.com/v1"
+
+    apple_team_id: str | None = None
+    apple_key_id: str | None = None
+    apple_private_key: Path | None = None
+    apple_api_url: str = "https://api.music.apple.com"
+    musickit_js_url: str = "https://js-cdn.music.apple.com/musickit/v3/musickit.js"
+
+    deezer_app_id: str | None = None
+    deezer_secret: SecretStr | None = None
+    deezer_connect_url: str = "https://connect.deezer.com"
+    deezer_api_url: str = "https://api.deezer.com"
+
+    @model_validator(mode="after")
+    def _strip_trailing_slashes(self) -> Settings:
+        for name in (
+            "public_url",
+            "spotify_accounts_url",
+            "spotify_api_url",
+            "apple_api_url",
+            "deezer_connect_url",
+            "deezer_api_url",
+        ):
+            setattr(self, name, getattr(self, name).rstrip("/"))
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when the operational store is the embedded SQLite default (demo and development)."""
+        return self.database_url is None
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'presave.db').resolve()}"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return (self.warehouse or self.data_dir / "warehouse.duckdb").resolve()
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def spotify_enabled(self) -> bool:
+        return bool(self.spotify_client_id)
+
+    def secret_keys(self) -> list[str]:
+        """Fernet keys, newest first.
+
+        Embedded (dev/demo) runs generate one into `<data dir>/secret.key` (mode 0600) the first time;
+        a run against any other store refuses to start without `PRESAVE_SECRET_KEY`.
+        """
+        if self.secret_key is not None:
+            keys = [k.strip() for k in self.secret_key.get_secret_value().split(",") if k.strip()]
+            if not keys:
+                raise SettingsError("PRESAVE_SECRET_KEY is set but holds no key")
+            return keys
+        key_file = self.data_dir / "secret.key"
+        if key_file.exists():
+            return [key_file.read_text().strip()]
+        if not self.embedded:
+            raise SettingsError(
+                "PRESAVE_SECRET_KEY is required when PRESAVE_DATABASE_URL is set "
+                "(generate one with `presave keygen`)"
+            )
+        return [_create_key_file(key_file)]
+
+
+def _create_key_file(key_file: Path) -> str:
+    """Write a new key with mode 0600; if a concurrent process won the race, use its key."""
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    draft = key_file.with_name(f".{key_file.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(Fernet.generate_key().decode())
+    try:
+        os.link(draft, key_file)  # atomic, and refuses to replace an existing key
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return key_file.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the configuration once; entry points pass the result down."""
+    return Settings(**overrides)  # type: ignore[arg-type]

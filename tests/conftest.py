@@ -1,0 +1,81 @@
+"""Shared fixtures: settings on a temporary data dir, and the operational store on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from campaigns.settings import Settings
+from campaigns.store import Store
+from campaigns.vault import TokenVault
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        secret_key=Fernet.generate_key().decode(),
+    )
+
+
+@pytest.fixture
+def vault(settings: Settings) -> TokenVault:
+    return TokenVault(settings.secret_keys())
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The machine's PostgreSQL; required (never skipped) when PRESAVE_REQUIRE_POSTGRES=1, as in CI."""
+    url = os.environ.get("PRESAVE_TEST_POSTGRES_URL")
+    required = os.environ.get("PRESAVE_REQUIRE_POSTGRES") == "1"
+    if not url:
+        if required:
+            pytest.fail("PRESAVE_REQUIRE_POSTGRES=1 but PRESAVE_TEST_POSTGRES_URL is not set")
+        pytest.skip("PRESAVE_TEST_POSTGRES_URL not set")
+    try:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:
+        if required:
+            pytest.fail(f"PostgreSQL at {make_url(url).render_as_string()} is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"presave_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'presave.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.connect(store_url)
+    yield store
+    store.dispose()

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from campaigns.models import Campaign, Grant, OwedAction
+from campaigns.store import Store, migrate
+
+
+def _campaign(slug: str = "midnight-drive") -> Campaign:
+    return Campaign(
+        slug=slug,
+        artist="Nova Lane",
+        title="Midnight Drive",
+        upc="198880045560",
+        release_at=datetime(2026, 12, 4, tzinfo=UTC),
+        timezone="Europe/London",
+        spec={"slug": slug},
+    )
+
+
+def test_migration_creates_every_table(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"campaigns", "grants", "landing_events", "consent_records", "owed_actions"} <= tables
+    assert "alembic_version" in tables
+
+
+def test_migrating_twice_changes_nothing(store: Store) -> None:
+    migrate(store.engine)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("select version_num from alembic_version")).scalar_one() == "0001"
+
+
+def test_datetimes_come_back_aware_utc(store: Store) -> None:
+    with store.session() as session:
+        session.add(_campaign())
+    with store.session() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert campaign.release_at == datetime(2026, 12, 4, tzinfo=UTC)
+        assert campaign.release_at.tzinfo is not None
+
+
+def test_one_grant_per_service_account_and_campaign(store: Store) -> None:
+    with store.session() as session:
+        campaign = _campaign()
+        session.add(campaign)
+        session.flush()
+        grant = dict(
+            campaign_id=campaign.id, service="spotify", service_user_id="fan1", fan_key="k", access_token="x"
+        )
+        session.add(Grant(**grant))
+    with pytest.raises(IntegrityError), store.session() as session:
+        session.add(Grant(**grant))
+
+
+def test_an_owed_action_is_planned_once(store: Store) -> None:
+    with store.session() as session:
+        campaign = _campaign()
+        session.add(campaign)
+        session.flush()
+        grant = Grant(
+            campaign_id=campaign.id, service="spotify", service_user_id="f", fan_key="k", access_token="x"
+        )
+        session.add(grant)
+        session.flush()
+        action = dict(
+            campaign_id=campaign.id,
+            grant_id=grant.id,
+            service="spotify",
+            kind="save_album",
+            target="spotify:album:abc",
+            due_at=campaign.release_at,
+        )
+        session.add(OwedAction(**action))
+    with pytest.raises(IntegrityError), store.session() as session:
+        session.add(OwedAction(**action))
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
+    store = Store.connect(f"sqlite:///{tmp_path / 'p.db'}")
+    with store.engine.connect() as connection:
+        assert connection.execute(text("pragma journal_mode")).scalar_one() == "wal"
+    store.dispose()
