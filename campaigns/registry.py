@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns.campaign_file import CampaignSpec, parse_campaign
-from campaigns.models import Campaign, Grant, Outcome, OwedAction
+from campaigns.ledger import outcome_counts
+from campaigns.models import Campaign, Grant
 
 
 class CampaignExists(ValueError):
@@ -75,11 +76,6 @@ def summarise(session: Session, slug: str) -> CampaignSummary:
             .order_by(Grant.service)
         ).all()
     )
-    outcomes = {outcome.value: 0 for outcome in Outcome}
-    for outcome, count in session.execute(
-        select(OwedAction.outcome, func.count())
-        .where(OwedAction.campaign_id == campaign.id)
-        .group_by(OwedAction.outcome)
-    ):
-        outcomes[outcome] = count
-    return CampaignSummary(campaign=dict(campaign.spec), grants=grants, outcomes=outcomes)
+    return CampaignSummary(
+        campaign=dict(campaign.spec), grants=grants, outcomes=outcome_counts(session, campaign.id)
+    )

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         return (self.warehouse or self.data_dir / "warehouse.duckdb").resolve()
 
     @property
+    def warehouse_snapshot_path(self) -> Path:
+        """The read-only copy the dashboard reads, replaced atomically after each warehouse write."""
+        return snapshot_path(self.warehouse_path)
+
+    @property
     def inbox_dir(self) -> Path:
         return self.data_dir / "inbox"
 
@@ -117,6 +122,10 @@ def _create_key_file(key_file: Path) -> str:
     finally:
         draft.unlink()
     return key_file.read_text().strip()
+
+
+def snapshot_path(warehouse: Path) -> Path:
+    return warehouse.with_name(f"{warehouse.stem}.snapshot{warehouse.suffix or '.duckdb'}")
 
 
 def load_settings(**overrides: object) -> Settings:

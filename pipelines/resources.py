@@ -1,0 +1,100 @@
+"""Typed resources: every outside system an asset touches is passed in as one of these."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from campaigns.settings import Settings
+from campaigns.store import Store
+from campaigns.vault import Secret, TokenVault
+from executor.spotify import SpotifyApp
+from pipelines.warehouse import Warehouse
+
+
+class OperationalStore(dg.ConfigurableResource):
+    """The operational store (SQLAlchemy URL) and the token vault that opens its sealed tokens."""
+
+    database_url: str
+    secret_key: str | None = None  # comma-separated Fernet keys, newest first; from dg.EnvVar
+    secret_key_file: str | None = None  # the embedded default keeps its key in <data dir>/secret.key
+
+    _store: Store | None = PrivateAttr(default=None)
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.connect(self.database_url)
+        return self._store
+
+    def vault(self) -> TokenVault:
+        if self.secret_key:
+            keys = [k.strip() for k in self.secret_key.split(",") if k.strip()]
+        elif self.secret_key_file:
+            keys = [Path(self.secret_key_file).read_text().strip()]
+        else:
+            raise dg.Failure("the operational store resource has no secret key configured")
+        return TokenVault(keys)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file; writers publish a read-only snapshot for the dashboard."""
+
+    path: str
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(Path(self.path))
+
+
+class SpotifyResource(dg.ConfigurableResource):
+    """The label's Spotify app (in tests and the demo, the sandbox's)."""
+
+    client_id: str
+    client_secret: str
+    accounts_url: str = "https://accounts.spotify.com"
+    api_url: str = "https://api.spotify.com/v1"
+
+    def app(self) -> SpotifyApp:
+        return SpotifyApp(
+            client_id=self.client_id,
+            client_secret=Secret(self.client_secret),
+            accounts_url=self.accounts_url.rstrip("/"),
+            api_url=self.api_url.rstrip("/"),
+        )
+
+
+class InboxResource(dg.ConfigurableResource):
+    """Where export files are dropped, and where refused ones are moved with their reason."""
+
+    inbox_dir: str
+    quarantine_dir: str
+
+
+def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Resources for the configured deployment; secrets stay environment variables (dg.EnvVar)."""
+    settings.secret_keys()  # the embedded default creates its key file here, once
+    key_from_env = settings.secret_key is not None
+    return {
+        "operational_store": OperationalStore(
+            database_url=settings.resolved_database_url,
+            secret_key=dg.EnvVar("PRESAVE_SECRET_KEY") if key_from_env else None,  # type: ignore[arg-type]
+            secret_key_file=None if key_from_env else str((settings.data_dir / "secret.key").resolve()),
+        ),
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "spotify": SpotifyResource(
+            client_id=settings.spotify_client_id or "",
+            client_secret=dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET")  # type: ignore[arg-type]
+            if settings.spotify_client_secret
+            else "",
+            accounts_url=settings.spotify_accounts_url,
+            api_url=settings.spotify_api_url,
+        ),
+        "inbox": InboxResource(
+            inbox_dir=str(settings.inbox_dir.resolve()), quarantine_dir=str(settings.quarantine_dir.resolve())
+        ),
+    }

@@ -1,0 +1,85 @@
+"""The DuckDB warehouse: one writer at a time, and a read-only snapshot published after each write.
+
+DuckDB lets one process write a file while no other process reads it. Writers take a file lock, write,
+checkpoint, then copy the file and rename the copy over the snapshot: readers (the dashboard) always open
+a complete snapshot, and a reader already open keeps its old file until it reconnects.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from filelock import FileLock
+
+from campaigns.settings import snapshot_path
+from pipelines.schema import ensure_schema
+
+
+class Warehouse:
+    def __init__(self, path: Path, *, lock_timeout: float = 600.0) -> None:
+        self.path = Path(path)
+        self.snapshot_path = snapshot_path(self.path)
+        self._lock = FileLock(str(self.path.with_name(self.path.name + ".lock")), timeout=lock_timeout)
+
+    @contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one unit of writing; the snapshot is republished when it closes cleanly."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            connection = duckdb.connect(str(self.path))
+            try:
+                ensure_schema(connection)
+                yield connection
+                connection.execute("CHECKPOINT")
+            finally:
+                connection.close()
+            self._publish()
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection on the latest published snapshot."""
+        if not self.snapshot_path.exists():
+            with self.writer():
+                pass
+        connection = duckdb.connect(str(self.snapshot_path), read_only=True)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    @staticmethod
+    def replace_rows(
+        connection: duckdb.DuckDBPyConnection, table: str, frames: Iterable[pd.DataFrame]
+    ) -> int:
+        """Swap a table's whole content for the frames' rows, in one transaction (matched by column name)."""
+        connection.execute("BEGIN")
+        try:
+            connection.execute(f"DELETE FROM {table}")
+            rows = sum(insert_rows(connection, table, frame) for frame in frames)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return rows
+
+    def _publish(self) -> None:
+        draft = self.snapshot_path.with_name(f".{self.snapshot_path.name}.{os.getpid()}")
+        shutil.copyfile(self.path, draft)
+        os.replace(draft, self.snapshot_path)
+
+
+def insert_rows(connection: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
+    if frame.empty:
+        return 0
+    connection.register("incoming_frame", frame)
+    try:
+        connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_frame")
+    finally:
+        connection.unregister("incoming_frame")
+    return len(frame)

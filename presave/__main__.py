@@ -1,0 +1,3 @@
+from presave.cli import main
+
+main()

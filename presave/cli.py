@@ -1,0 +1,222 @@
+"""The `presave` command: wires settings, stores, landing app, executor, pipelines and dashboard."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from cryptography.fernet import Fernet
+from rich.console import Console
+
+from campaigns.campaign_file import CampaignFileError, load_campaign_file
+from campaigns.registry import CampaignExists, UnknownCampaign, create_campaign, list_campaigns, summarise
+from campaigns.settings import Settings, SettingsError, load_settings
+from campaigns.store import Store
+
+app = typer.Typer(
+    help="Pre-save campaigns: landing page, release day, warehouse and dashboard.", no_args_is_help=True
+)
+campaign_app = typer.Typer(help="Create and inspect campaigns.", no_args_is_help=True)
+release_app = typer.Typer(help="Release-day actions.", no_args_is_help=True)
+fans_app = typer.Typer(help="Fans who pre-saved.", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(release_app, name="release")
+app.add_typer(fans_app, name="fans")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(reason: str, code: int = 1) -> NoReturn:
+    """Exit non-zero with a one-line reason on stderr."""
+    print(f"presave: {reason}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except Exception as exc:  # pydantic's ValidationError names the variable and the problem
+        fail(f"configuration: {str(exc).splitlines()[0] if isinstance(exc, SettingsError) else exc}")
+
+
+def _store(settings: Settings) -> Store:
+    return Store.connect(settings.resolved_database_url)
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new secret key for PRESAVE_SECRET_KEY (prepend it to rotate: new,old)."""
+    print(Fernet.generate_key().decode())
+
+
+@campaign_app.command("create")
+def campaign_create(file: Annotated[Path, typer.Argument(help="The campaign file (YAML).")]) -> None:
+    """Create a campaign from its file."""
+    try:
+        spec = load_campaign_file(file)
+    except CampaignFileError as exc:
+        fail(str(exc), 2)
+    settings = _settings()
+    store = _store(settings)
+    try:
+        with store.session() as session:
+            campaign = create_campaign(session, spec)
+            release = campaign.release_at.isoformat()
+    except CampaignExists as exc:
+        fail(str(exc))
+    finally:
+        store.dispose()
+    out.print(f"created campaign [bold]{spec.slug}[/]: {spec.artist} — {spec.title}, release {release}")
+
+
+@campaign_app.command("list")
+def campaign_list() -> None:
+    """List campaigns, soonest release first."""
+    settings = _settings()
+    store = _store(settings)
+    with store.session() as session:
+        rows = [
+            (c.slug, c.artist, c.title, c.release_at.isoformat(), c.release_mode)
+            for c in list_campaigns(session)
+        ]
+    store.dispose()
+    for slug, artist, title, release_at, mode in rows:
+        print(f"{slug}\t{artist}\t{title}\t{release_at}\t{mode}")
+
+
+@campaign_app.command("show")
+def campaign_show(
+    slug: str, as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False
+) -> None:
+    """Show a campaign with its grants by service and owed actions by outcome."""
+    settings = _settings()
+    store = _store(settings)
+    try:
+        with store.session() as session:
+            summary = summarise(session, slug)
+    except UnknownCampaign as exc:
+        fail(str(exc))
+    finally:
+        store.dispose()
+    if as_json:
+        print(json.dumps(summary.as_json(), indent=2, default=str))
+        return
+    campaign = summary.campaign
+    out.print(f"[bold]{campaign['slug']}[/]: {campaign['artist']} — {campaign['title']}")
+    out.print(f"release {campaign['release_at']} {campaign['timezone']} ({campaign['release_mode']})")
+    out.print("grants: " + ", ".join(f"{k} {v}" for k, v in summary.grants.items()))
+    out.print("owed actions: " + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items()))
+
+
+@release_app.command("run")
+def release_run(
+    slug: str,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and resolve, perform nothing.")] = False,
+) -> None:
+    """Perform the release-day actions that are due now (what the schedule does)."""
+    from campaigns.vault import TokenVault
+    from executor.release import run_release
+    from executor.spotify import SpotifyApp
+
+    settings = _settings()
+    if not settings.spotify_enabled:
+        fail("Spotify is not configured (PRESAVE_SPOTIFY_CLIENT_ID / PRESAVE_SPOTIFY_CLIENT_SECRET)")
+    store = _store(settings)
+    try:
+        report = run_release(
+            store,
+            TokenVault(settings.secret_keys()),
+            SpotifyApp.from_settings(settings),
+            slug,
+            dry_run=dry_run,
+        )
+    except UnknownCampaign as exc:
+        fail(str(exc))
+    finally:
+        store.dispose()
+    out.print(f"{slug}: album {report.album_uri or 'not live yet'}; {report.performed} performed")
+    for outcome, count in report.outcomes.items():
+        print(f"{outcome}\t{count}")
+    if report.undone:
+        fail(f"{report.undone} owed actions failed after retries")
+
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Export files to load.")]) -> None:
+    """Load export files into the warehouse; bad files are quarantined with a reason."""
+    from pipelines.exports.ingest import ingest_files
+    from pipelines.warehouse import Warehouse
+
+    settings = _settings()
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        fail(f"no such file: {', '.join(missing)}")
+    report = ingest_files(paths, Warehouse(settings.warehouse_path), settings.quarantine_dir)
+    for name, kind, rows in report.loaded:
+        out.print(f"loaded {name} ({kind}, {rows} rows)")
+    for name in report.duplicates:
+        out.print(f"already loaded {name} (same content)")
+    for name, kind in report.waiting:
+        out.print(f"not loaded {name}: no loader for {kind} yet")
+    for name, reason in report.refused:
+        err.print(f"refused {name}: {reason}")
+    if report.refused:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,
+) -> None:
+    """Serve the Spotify / Apple Music / Deezer stand-ins on loopback and print the PRESAVE_* lines."""
+    from sandbox.serve import main as serve_sandbox
+
+    serve_sandbox(host=host, port=port)
+
+
+@app.command()
+def landing(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the fan-facing landing app."""
+    import uvicorn
+
+    from collectors.landing.app import create_app
+
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def dashboard(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501) -> None:
+    """Serve the Streamlit dashboard over the warehouse snapshot."""
+    from presave.processes import run_dashboard
+
+    settings = _settings()
+    raise typer.Exit(run_dashboard(settings, port=port).wait())
+
+
+@app.command()
+def demo(
+    no_dashboard: Annotated[
+        bool, typer.Option("--no-dashboard", help="End when the pipeline is done.")
+    ] = False,
+    fans: Annotated[int, typer.Option(help="Simulated fans who pre-save the live campaign.")] = 600,
+    release_in: Annotated[int, typer.Option(help="Seconds from start to the live campaign's release.")] = 60,
+) -> None:
+    """The whole system on the embedded default: sandbox, landing, fans, release day, exports, dashboard."""
+    from presave.demo import run_demo
+
+    raise typer.Exit(
+        run_demo(_settings(), fans=fans, release_in=release_in, serve_dashboard=not no_dashboard)
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,284 @@
+"""`presave demo`: the whole system on the embedded default, against the sandbox, on loopback.
+
+Sandbox and landing app run as child processes; fans go through the real HTTP flow; release day runs
+through the Dagster schedule and job; a Spotify for Artists export lands in the inbox and is ingested;
+the marts are built and the dashboard served.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from campaigns.campaign_file import load_campaign_file
+from campaigns.registry import create_campaign, summarise
+from campaigns.settings import Settings, load_settings
+from campaigns.store import Store
+from campaigns.vault import TokenVault
+from presave.processes import ChildProcess, free_port, run_dashboard, start_landing, start_sandbox
+from sandbox.analytics import ReleaseHistory, simulate_audience_timeline, write_s4a_audience_timeline
+from sandbox.fans import plan_fans, register_fans, simulate_fans
+from sandbox.history import write_campaign_history
+
+console = Console()
+DEMO_MARKER = ".demo"
+ARTIST = "Nova Lane"
+ARTIST_SPOTIFY_ID = "4Z8W4fKeB5YxbusRsdQVPb"
+TIMEZONE = "Europe/London"
+
+
+@dataclass(frozen=True)
+class DemoRelease:
+    slug: str
+    title: str
+    upc: str
+    days_ago: float  # negative: in the future
+    presaves: int
+
+
+EARLIER = (
+    DemoRelease("northern-lights", "Northern Lights", "198880045511", 150, 420),
+    DemoRelease("glass-harbour", "Glass Harbour", "198880045522", 70, 530),
+)
+
+
+def run_demo(settings: Settings, *, fans: int, release_in: int, serve_dashboard: bool) -> int:
+    data_dir = _prepare_data_dir(settings.data_dir)
+    children: list[ChildProcess] = []
+    try:
+        sandbox = start_sandbox(free_port(8900))
+        children.append(sandbox)
+        landing_port = free_port(8000)
+        os.environ.update(
+            {
+                **sandbox.env,
+                "PRESAVE_DATA_DIR": str(data_dir),
+                "PRESAVE_PUBLIC_URL": f"http://127.0.0.1:{landing_port}",
+                "PRESAVE_COUNTRY_HEADER": "CF-IPCountry",
+            }
+        )
+        for name in ("PRESAVE_DATABASE_URL", "PRESAVE_WAREHOUSE"):
+            os.environ.pop(name, None)
+        settings = load_settings()
+        vault = TokenVault(settings.secret_keys())
+        store = Store.connect(settings.resolved_database_url)
+        live_release_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=release_in)
+        live = DemoRelease("midnight-drive", "Midnight Drive", "198880045560", 0, fans)
+        _seed_catalogue(sandbox.url, [*EARLIER, live], live_release_at)
+        _create_campaigns(store, vault, data_dir, live, live_release_at)
+        landing = start_landing(landing_port, data_dir)
+        children.append(landing)
+        console.print(f"sandbox {sandbox.url} · landing {landing.url}/{live.slug}")
+        granted = _simulate(sandbox.url, landing.url, live, fans)
+        _wait_for_release(live_release_at)
+        instance = dg.DagsterInstance.local_temp(str(data_dir / "dagster"))
+        _release_day(settings, instance, live.slug)
+        _drop_export(settings, [*EARLIER, live], live_release_at, granted)
+        _warehouse(settings, instance)
+        _print_summary(store, settings, live.slug)
+        store.dispose()
+        if serve_dashboard:
+            dashboard_port = free_port(8501)
+            dashboard = run_dashboard(settings, port=dashboard_port)
+            console.print(f"[bold green]dashboard[/] http://127.0.0.1:{dashboard_port}  (Ctrl-C to stop)")
+            try:
+                dashboard.wait()
+            except KeyboardInterrupt:
+                dashboard.terminate()
+        return 0
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+def _prepare_data_dir(data_dir: Path) -> Path:
+    """The demo owns a data dir it marked; it refuses to wipe one holding anything else."""
+    data_dir = data_dir.resolve()
+    marker = data_dir / DEMO_MARKER
+    if data_dir.exists() and (data_dir / "presave.db").exists() and not marker.exists():
+        raise SystemExit(
+            f"presave: {data_dir} holds a store the demo did not create; set PRESAVE_DATA_DIR to another folder"
+        )
+    for name in (
+        "presave.db",
+        "presave.db-wal",
+        "presave.db-shm",
+        "warehouse.duckdb",
+        "warehouse.snapshot.duckdb",
+    ):
+        (data_dir / name).unlink(missing_ok=True)
+    for folder in ("inbox", "quarantine", "loaded", "dagster", "campaigns"):
+        shutil.rmtree(data_dir / folder, ignore_errors=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("created by `presave demo`; the demo wipes this folder's demo files on each run\n")
+    return data_dir
+
+
+def _seed_catalogue(sandbox_url: str, releases: list[DemoRelease], live_release_at: datetime) -> None:
+    with httpx.Client(base_url=sandbox_url, timeout=30) as http:
+        http.post(
+            "/sandbox/artists", json={"name": ARTIST, "spotify_id": ARTIST_SPOTIFY_ID}
+        ).raise_for_status()
+        for release in releases:
+            release_at = _release_at(release, live_release_at)
+            http.post(
+                "/sandbox/releases",
+                json={
+                    "upc": release.upc,
+                    "title": release.title,
+                    "artist": {"name": ARTIST, "spotify_id": ARTIST_SPOTIFY_ID},
+                    "release_at": release_at.isoformat(),
+                    "tracks": [
+                        {"title": f"{release.title} {n}", "duration_ms": 180_000 + n * 7_000}
+                        for n in (1, 2, 3)
+                    ],
+                },
+            ).raise_for_status()
+
+
+def _release_at(release: DemoRelease, live_release_at: datetime) -> datetime:
+    if release.days_ago <= 0:
+        return live_release_at
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=release.days_ago)
+
+
+def _create_campaigns(
+    store: Store, vault: TokenVault, data_dir: Path, live: DemoRelease, live_release_at: datetime
+) -> None:
+    folder = data_dir / "campaigns"
+    folder.mkdir(parents=True, exist_ok=True)
+    for release in [*EARLIER, live]:
+        release_at = _release_at(release, live_release_at)
+        document = {
+            "slug": release.slug,
+            "artist": ARTIST,
+            "title": release.title,
+            "upc": release.upc,
+            "release_at": release_at.isoformat(timespec="seconds"),
+            "timezone": "UTC",
+            "services": {"spotify": {"artist": f"spotify:artist:{ARTIST_SPOTIFY_ID}"}},
+        }
+        path = folder / f"{release.slug}.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        with store.session() as session:
+            create_campaign(session, load_campaign_file(path))
+    for number, release in enumerate(EARLIER):
+        write_campaign_history(store, vault, release.slug, release.presaves, seed=11 + number)
+
+
+def _simulate(sandbox_url: str, landing_url: str, live: DemoRelease, fans: int) -> int:
+    plans = plan_fans(fans, seed=7)
+    register_fans(sandbox_url, plans)
+    with _progress() as progress:
+        task = progress.add_task(f"fans pre-saving {live.slug}", total=len(plans))
+        report = simulate_fans(landing_url, live.slug, plans, on_fan=lambda _outcome: progress.advance(task))
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
+    console.print(f"simulated {len(plans)} visitors: {summary}")
+    unexpected = {k: v for k, v in report.outcomes.items() if k not in {"granted", "visited", "declined"}}
+    if unexpected:
+        raise RuntimeError(f"the landing flow failed for some fans: {unexpected}")
+    return report.grants
+
+
+def _wait_for_release(release_at: datetime) -> None:
+    remaining = (release_at - datetime.now(UTC)).total_seconds()
+    if remaining <= 0:
+        return
+    with _progress() as progress:
+        task = progress.add_task("waiting for the release moment", total=int(remaining) + 1)
+        while datetime.now(UTC) < release_at:
+            time.sleep(0.5)
+            progress.update(task, completed=int(remaining - (release_at - datetime.now(UTC)).total_seconds()))
+    time.sleep(1)
+
+
+def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str) -> None:
+    """Evaluate the release-day schedule as the daemon would, and run what it asks for."""
+    from pipelines.definitions import build_definitions
+    from pipelines.release.assets import release_day_schedule
+
+    definitions = build_definitions(settings)
+    resources = definitions.resources
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=datetime.now(UTC), resources=resources
+    )
+    requests = release_day_schedule.evaluate_tick(context).run_requests or []
+    if slug not in {r.partition_key for r in requests}:
+        raise RuntimeError(f"the release-day schedule did not ask for {slug}")
+    job = definitions.resolve_job_def("release_day_job")
+    for request in requests:
+        console.print(f"release day: running {job.name} for {request.partition_key}")
+        result = job.execute_in_process(
+            instance=instance, partition_key=request.partition_key, raise_on_error=False
+        )
+        if not result.success:
+            raise RuntimeError(f"release day failed for {request.partition_key}")
+
+
+def _drop_export(
+    settings: Settings, releases: list[DemoRelease], live_release_at: datetime, live_presaves: int
+) -> None:
+    history = [
+        ReleaseHistory(
+            release_date=_release_at(r, live_release_at).date(),
+            presaves=live_presaves if r.days_ago <= 0 else r.presaves,
+        )
+        for r in releases
+    ]
+    start = min(h.release_date for h in history) - timedelta(days=28)
+    end: date = live_release_at.date() + timedelta(days=13)
+    frame = simulate_audience_timeline(history, start=start, end=end, seed=3)
+    path = write_s4a_audience_timeline(settings.inbox_dir, ARTIST, frame)
+    console.print(f"simulated Spotify for Artists export dropped in the inbox: {path.name}")
+
+
+def _warehouse(settings: Settings, instance: dg.DagsterInstance) -> None:
+    from pipelines.definitions import build_definitions
+
+    job = build_definitions(settings).resolve_job_def("warehouse_job")
+    console.print(f"warehouse: running {job.name} (operational copy, inbox, marts)")
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    if not result.success:
+        raise RuntimeError("the warehouse job failed")
+
+
+def _print_summary(store: Store, settings: Settings, slug: str) -> None:
+    from pipelines.warehouse import Warehouse
+
+    with store.session() as session:
+        summary = summarise(session, slug)
+    table = Table(title=f"{slug}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for service, count in summary.grants.items():
+        table.add_row(f"grants ({service})", str(count))
+    for outcome, count in summary.outcomes.items():
+        table.add_row(f"owed actions {outcome}", str(count))
+    with Warehouse(settings.warehouse_path).reader() as connection:
+        rows = connection.execute(
+            "SELECT count(*) FROM first_week WHERE campaign_slug = ?", [slug]
+        ).fetchone()
+    table.add_row("first-week mart rows", str(rows[0] if rows else 0))
+    console.print(table)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )

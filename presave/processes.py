@@ -1,0 +1,136 @@
+"""Child processes the command line starts: sandbox, landing app and Streamlit dashboard."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from campaigns.settings import Settings
+
+ENV_LINE = re.compile(r"^(?:export\s+)?(PRESAVE_[A-Z0-9_]+)=(.*)$")
+
+
+@dataclass
+class ChildProcess:
+    name: str
+    process: subprocess.Popen[str]
+    url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def free_port(preferred: int) -> int:
+    """The preferred port when it is free, else any free port on loopback."""
+    for candidate in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def start_sandbox(port: int) -> ChildProcess:
+    """`python -m sandbox` in its own process; its first lines are the PRESAVE_* environment."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    env: dict[str, str] = {}
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        match = ENV_LINE.match(line.strip())
+        if match:
+            env[match.group(1)] = match.group(2).strip().strip("'\"")
+        if env and not line.strip():
+            break
+        if "PRESAVE_SPOTIFY_API_URL" in env and "PRESAVE_SPOTIFY_CLIENT_SECRET" in env and _answers(url):
+            break
+    child = ChildProcess("sandbox", process, url, env)
+    _wait_until_up(child, f"{url}/sandbox/spotify/fans")
+    return child
+
+
+def start_landing(port: int, data_dir: Path) -> ChildProcess:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "presave", "landing", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, "PRESAVE_DATA_DIR": str(data_dir)},
+        text=True,
+    )
+    child = ChildProcess("landing", process, f"http://127.0.0.1:{port}")
+    _wait_until_up(child, f"{child.url}/healthz")
+    return child
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1.0)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def _wait_until_up(child: ChildProcess, url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(f"the {child.name} process exited with status {child.process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    child.stop()
+    raise RuntimeError(f"the {child.name} did not answer at {url} within {timeout:.0f}s")
+
+
+DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
+
+
+def run_dashboard(
+    settings: Settings, *, port: int = 8501, host: str = "127.0.0.1"
+) -> subprocess.Popen[bytes]:
+    """Start Streamlit on the warehouse snapshot; the dashboard never sees the operational store."""
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(DASHBOARD_SCRIPT),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--warehouse",
+        str(settings.warehouse_snapshot_path),
+    ]
+    return subprocess.Popen(command)
