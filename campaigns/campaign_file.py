@@ -143,10 +143,15 @@ class CampaignSpec(_Strict):
                 raise ValueError(f"{name}: {url!r} must be an https:// URL")
         return links
 
+    @field_validator("services")
+    @classmethod
+    def _some_service(cls, services: Services) -> Services:
+        if not services.offered():
+            raise ValueError("at least one of spotify, apple, deezer is required")
+        return services
+
     @model_validator(mode="after")
     def _release_identified(self) -> CampaignSpec:
-        if not self.services.offered():
-            raise ValueError("services: at least one of spotify, apple, deezer is required")
         has_own_id = any(
             getattr(svc, "album_id", None)
             for svc in (
@@ -157,7 +162,7 @@ class CampaignSpec(_Strict):
             if svc
         )
         if not self.upc and not self.isrcs and not has_own_id:
-            raise ValueError("upc (or isrcs, or a service's own album_id) is required to find the release")
+            raise ValueError("upc: is required to find the release (or isrcs, or a service's own album_id)")
         return self
 
     @property
@@ -204,4 +209,6 @@ def _describe(error: Any) -> tuple[str, str]:
     if kind == "extra_forbidden":
         return field, "is not a campaign field"
     message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"] and (named := re.match(r"^([a-z_][\w.]*): (.*)$", message)):
+        return named.group(1), named.group(2)
     return field, message

@@ -72,6 +72,8 @@ def device_class(user_agent: str | None) -> str:
 
 def in_app_browser(user_agent: str | None) -> str | None:
     agent = user_agent or ""
+    if _BOT.search(agent):
+        return None
     for name, pattern in _IN_APP:
         if pattern.search(agent):
             return name
