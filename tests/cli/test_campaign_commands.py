@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from presave.cli import app
+
+CAMPAIGN = {
+    "slug": "midnight-drive",
+    "artist": "Nova Lane",
+    "title": "Midnight Drive",
+    "upc": "198880045560",
+    "release_at": "2026-12-04T00:00",
+    "timezone": "Europe/London",
+    "services": {"spotify": {"artist": "spotify:artist:4Z8W4fKeB5YxbusRsdQVPb"}},
+}
+
+
+@pytest.fixture
+def runner(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    env = {"PRESAVE_DATA_DIR": str(tmp_path / "data"), "PRESAVE_DATABASE_URL": store_url}
+    if not store_url.startswith("sqlite"):
+        from cryptography.fernet import Fernet
+
+        env["PRESAVE_SECRET_KEY"] = Fernet.generate_key().decode()
+    return CliRunner(env=env)
+
+
+def _write(tmp_path: Path, document: dict, name: str = "campaign.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_create_list_and_show_a_campaign(runner: CliRunner, tmp_path: Path) -> None:
+    created = runner.invoke(app, ["campaign", "create", str(_write(tmp_path, CAMPAIGN))])
+    assert created.exit_code == 0, created.output
+    assert "midnight-drive" in created.stdout
+
+    listed = runner.invoke(app, ["campaign", "list"])
+    assert listed.exit_code == 0
+    assert listed.stdout.split("\t")[:3] == ["midnight-drive", "Nova Lane", "Midnight Drive"]
+
+    shown = runner.invoke(app, ["campaign", "show", "midnight-drive", "--json"])
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.stdout)
+    assert document["campaign"]["slug"] == "midnight-drive"
+    assert document["campaign"]["upc"] == "198880045560"
+    assert document["grants"] == {"spotify": 0}
+    assert document["outcomes"] == {
+        "queued": 0,
+        "delivered": 0,
+        "pending_source": 0,
+        "undeliverable": 0,
+        "failed": 0,
+    }
+
+
+def test_an_invalid_file_is_refused_with_the_field_and_reason(runner: CliRunner, tmp_path: Path) -> None:
+    path = _write(tmp_path, {**CAMPAIGN, "timezone": "Mars/Olympus", "upc": "12"})
+    result = runner.invoke(app, ["campaign", "create", str(path)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert "timezone: 'Mars/Olympus' is not an IANA time zone" in line
+    assert "upc: must be 12 to 14 digits" in line
+    assert runner.invoke(app, ["campaign", "list"]).stdout == ""
+
+
+def test_a_duplicate_slug_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    path = _write(tmp_path, CAMPAIGN)
+    assert runner.invoke(app, ["campaign", "create", str(path)]).exit_code == 0
+    again = runner.invoke(app, ["campaign", "create", str(path)])
+    assert again.exit_code == 1
+    assert "already exists" in again.stderr
+
+
+def test_showing_an_unknown_campaign_fails_with_one_line(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["campaign", "show", "nope", "--json"])
+    assert result.exit_code == 1
+    assert result.stderr == "presave: no campaign 'nope'\n"
+
+
+def test_a_missing_file_is_named(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["campaign", "create", str(tmp_path / "absent.yaml")])
+    assert result.exit_code == 2
+    assert "absent.yaml" in result.stderr
+
+
+def test_keygen_prints_a_usable_key(runner: CliRunner) -> None:
+    from cryptography.fernet import Fernet
+
+    result = runner.invoke(app, ["keygen"])
+    assert result.exit_code == 0
+    Fernet(result.stdout.strip().encode())
