@@ -1,0 +1,68 @@
+"""The whole sandbox in one object: configuration, clock, catalogue, the services' state, limits, faults, log.
+
+One process, in memory. Every part guards its own state with a short lock, so the app is safe under
+uvicorn's thread pool and when tests reach into it from another thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sandbox.calllog import CallLog
+from sandbox.catalog import Artist, ArtistSpec, Catalog, Release, ReleaseSpec
+from sandbox.clock import Clock
+from sandbox.config import SandboxConfig
+from sandbox.faults import FaultInjector
+from sandbox.ratelimit import RateLimiter
+from sandbox.spotify.accounts import SpotifyAccounts
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config = config or SandboxConfig()
+        self.clock = Clock(config.start_at)
+        self.lock = threading.RLock()
+        self.catalog = Catalog()
+        self.spotify = SpotifyAccounts(config.spotify, self.clock, config.seed)
+        self.limiter = RateLimiter()
+        self.faults = FaultInjector(config.faults)
+        self.calls = CallLog(config.inspection.call_log_limit)
+
+    def reconfigure(self, config: SandboxConfig) -> None:
+        """Swap in a new configuration; state (fans, tokens, catalogue, log) is kept."""
+        with self.lock:
+            self.config = config
+            self.spotify.config = config.spotify
+            if config.faults != self.faults.config:
+                self.faults = FaultInjector(config.faults)
+            self.calls.limit = config.inspection.call_log_limit
+
+    def add_release(self, spec: ReleaseSpec) -> Release:
+        with self.lock:
+            return self.catalog.add_release(spec)
+
+    def add_artist(self, spec: ArtistSpec) -> Artist:
+        with self.lock:
+            return self.catalog.add_artist(spec)
+
+    def artist_ids(self, artist: Artist) -> dict[str, Any]:
+        return {
+            "name": artist.name,
+            "spotify": {"artist_id": artist.spotify_id, "uri": f"spotify:artist:{artist.spotify_id}"},
+        }
+
+    def release_ids(self, release: Release) -> dict[str, Any]:
+        return {
+            "upc": release.upc,
+            "spotify": {
+                "album_id": release.spotify_id,
+                "uri": f"spotify:album:{release.spotify_id}",
+                "artist_id": release.artist.spotify_id,
+                "artist_uri": f"spotify:artist:{release.artist.spotify_id}",
+                "tracks": [
+                    {"isrc": t.isrc, "id": t.spotify_id, "uri": f"spotify:track:{t.spotify_id}"}
+                    for t in release.tracks
+                ],
+            },
+        }
