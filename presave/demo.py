@@ -27,7 +27,7 @@ from campaigns.settings import Settings, load_settings
 from campaigns.store import Store
 from campaigns.vault import TokenVault
 from presave.processes import ChildProcess, free_port, run_dashboard, start_landing, start_sandbox
-from sandbox.analytics import ReleaseHistory, simulate_audience_timeline, write_s4a_audience_timeline
+from sandbox.analytics import ReleaseInput, simulate_audience_timeline, write_spotify_audience_timeline
 from sandbox.fans import plan_fans, register_fans, simulate_fans
 from sandbox.history import write_campaign_history
 
@@ -231,16 +231,17 @@ def _drop_export(
     settings: Settings, releases: list[DemoRelease], live_release_at: datetime, live_presaves: int
 ) -> None:
     history = [
-        ReleaseHistory(
+        ReleaseInput(
             release_date=_release_at(r, live_release_at).date(),
             presaves=live_presaves if r.days_ago <= 0 else r.presaves,
+            title=r.title,
         )
         for r in releases
     ]
     start = min(h.release_date for h in history) - timedelta(days=28)
     end: date = live_release_at.date() + timedelta(days=13)
-    frame = simulate_audience_timeline(history, start=start, end=end, seed=3)
-    path = write_s4a_audience_timeline(settings.inbox_dir, ARTIST, frame)
+    days = simulate_audience_timeline(history, start=start, end=end, seed=3)
+    path = write_spotify_audience_timeline(settings.inbox_dir, ARTIST, days)
     console.print(f"simulated Spotify for Artists export dropped in the inbox: {path.name}")
 
 

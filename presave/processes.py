@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -14,8 +13,6 @@ from pathlib import Path
 import httpx
 
 from campaigns.settings import Settings
-
-ENV_LINE = re.compile(r"^(?:export\s+)?(PRESAVE_[A-Z0-9_]+)=(.*)$")
 
 
 @dataclass
@@ -48,28 +45,17 @@ def free_port(preferred: int) -> int:
 
 
 def start_sandbox(port: int) -> ChildProcess:
-    """`python -m sandbox` in its own process; its first lines are the PRESAVE_* environment."""
+    """`python -m sandbox` in its own process, with the default configuration."""
+    from sandbox.config import SandboxConfig
+    from sandbox.env import sandbox_env
+
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    env: dict[str, str] = {}
-    assert process.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        match = ENV_LINE.match(line.strip())
-        if match:
-            env[match.group(1)] = match.group(2).strip().strip("'\"")
-        if env and not line.strip():
-            break
-        if "PRESAVE_SPOTIFY_API_URL" in env and "PRESAVE_SPOTIFY_CLIENT_SECRET" in env and _answers(url):
-            break
-    child = ChildProcess("sandbox", process, url, env)
+    child = ChildProcess("sandbox", process, url, sandbox_env(url, SandboxConfig()))
     _wait_until_up(child, f"{url}/sandbox/spotify/fans")
     return child
 
@@ -83,14 +69,6 @@ def start_landing(port: int, data_dir: Path) -> ChildProcess:
     child = ChildProcess("landing", process, f"http://127.0.0.1:{port}")
     _wait_until_up(child, f"{child.url}/healthz")
     return child
-
-
-def _answers(url: str) -> bool:
-    try:
-        httpx.get(url, timeout=1.0)
-    except httpx.HTTPError:
-        return False
-    return True
 
 
 def _wait_until_up(child: ChildProcess, url: str, timeout: float = 30.0) -> None:

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+from campaigns.vault import TokenVault
+from executor.release import campaigns_with_work_due, run_release
+from executor.spotify import SpotifyApp
+from tests.integration.conftest import System, add_campaign, add_release, soon
+from tests.integration.test_landing_flow import _presave
+
+
+def _wait_until(moment: datetime) -> None:
+    while datetime.now(UTC) < moment:
+        time.sleep(0.1)
+
+
+def _album_saves(system: System) -> int:
+    return sum(
+        1
+        for call in system.calls()
+        if call["method"] == "PUT" and "spotify:album:" in unquote(str(call.get("query") or ""))
+    )
+
+
+def test_release_day_saves_the_album_once_to_every_library(system: System) -> None:
+    release_at = soon(seconds=3)
+    album = add_release(system, "198880045560", release_at)
+    add_campaign(system, "midnight-drive", "198880045560", release_at)
+    fans = ["fan-a", "fan-b", "fan-c"]
+    for fan in fans:
+        assert _presave(system, "midnight-drive", fan).status_code == 303
+    app = SpotifyApp.from_settings(system.settings)
+    vault = TokenVault(system.settings.secret_keys())
+
+    early = run_release(system.store, vault, app, "midnight-drive")
+    assert early.performed == 0
+    with system.store.session() as session:
+        assert campaigns_with_work_due(session, datetime.now(UTC)) == []
+
+    _wait_until(release_at)
+    with system.store.session() as session:
+        assert campaigns_with_work_due(session, datetime.now(UTC)) == ["midnight-drive"]
+    report = run_release(system.store, vault, app, "midnight-drive")
+    assert report.album_uri == album["spotify"]["uri"]
+    assert report.performed == 3
+    assert report.outcomes["delivered"] == 6  # three saves, and the three artist follows at grant time
+    for fan in fans:
+        library = [item["uri"] for item in system.fan(fan)["library"]]
+        assert library.count(album["spotify"]["uri"]) == 1
+    saves = _album_saves(system)
+    assert saves == 3
+
+    again = run_release(system.store, vault, app, "midnight-drive")
+    assert again.performed == 0
+    assert _album_saves(system) == saves
+    with system.store.session() as session:
+        assert campaigns_with_work_due(session, datetime.now(UTC)) == []
+
+
+def test_a_release_not_live_yet_leaves_the_actions_queued(system: System) -> None:
+    release_at = soon(seconds=2)
+    add_release(system, "198880045577", soon(seconds=3600))  # the service has it later than the campaign
+    add_campaign(system, "late-album", "198880045577", release_at)
+    assert _presave(system, "late-album", "fan-d").status_code == 303
+    _wait_until(release_at)
+    report = run_release(
+        system.store,
+        TokenVault(system.settings.secret_keys()),
+        SpotifyApp.from_settings(system.settings),
+        "late-album",
+    )
+    assert report.album_uri is None
+    assert report.performed == 0
+    assert report.outcomes["queued"] == 1
+    assert report.undone == 0
