@@ -44,7 +44,8 @@ def test_a_fan_presaves_through_the_real_flow(system: System) -> None:
         assert grant.service_user_id == "fan-ada"
         assert grant.country == "GB"
         assert vault.open(grant.access_token).reveal()  # sealed, and opens
-        assert grant.refresh_token and vault.open(grant.refresh_token).reveal() not in grant.refresh_token
+        assert grant.refresh_token
+        assert vault.open(grant.refresh_token).reveal() not in grant.refresh_token
         events = session.scalars(select(LandingEvent).order_by(LandingEvent.id)).all()
         assert [e.kind for e in events] == ["visit", "authorize_start", "grant"]
         assert {e.utm_source for e in events} == {"instagram"}
