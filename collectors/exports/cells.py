@@ -48,6 +48,20 @@ def _cell(values: pa.Array, row: int) -> str:
     return quote_cell(values[row].as_py())
 
 
+def by_distinct(values: pa.Array, convert: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """Convert each distinct cell once: dates, months and codes repeat across thousands of rows.
+
+    Distinct values keep the order of their first appearance, so the first bad distinct value is also the
+    earliest bad row; a problem is reported at that row.
+    """
+    encoded = pc.dictionary_encode(values)
+    try:
+        converted = convert(encoded.dictionary)
+    except CellProblem as problem:
+        raise CellProblem(pc.index(encoded.indices, problem.row).as_py(), problem.problem) from None
+    return pc.take(converted, encoded.indices)
+
+
 def text(values: pa.Array) -> pa.Array:
     """Trimmed text; empty cells become null."""
     trimmed = pc.utf8_trim_whitespace(values)
@@ -72,8 +86,32 @@ def _number_text(values: pa.Array, *, decimal_comma: bool) -> pa.Array:
     return pc.if_else(grouped, pc.replace_substring(cleaned, ",", ""), cleaned)
 
 
+def _plain_cast(values: pa.Array, target: pa.DataType) -> pa.Array | None:
+    """The common case, fast: every cell is empty or a plain number Arrow casts as is; None otherwise."""
+    trimmed = pc.utf8_trim_whitespace(values)
+    try:
+        numbers = pc.cast(pc.if_else(pc.equal(trimmed, ""), _NULL_TEXT, trimmed), target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pa.types.is_floating(target) and pc.any(pc.invert(pc.is_finite(numbers))).as_py():
+        return None
+    return numbers
+
+
+def _check_sign(numbers: pa.Array, column: str) -> pa.Array:
+    row = first_true(pc.less(numbers, 0))
+    if row is not None:
+        raise CellProblem(
+            row, f"impossible value {numbers[row].as_py()} in column {column}: cannot be negative"
+        )
+    return numbers
+
+
 def whole_number(values: pa.Array, column: str, *, signed: bool, decimal_comma: bool) -> pa.Array:
     """Int64 counts. `12.0` is accepted as 12; `12.5`, `abc` and (unless `signed`) `-3` are refused."""
+    numbers = _plain_cast(values, pa.int64())
+    if numbers is not None:
+        return numbers if signed else _check_sign(numbers, column)
     cleaned = _number_text(values, decimal_comma=decimal_comma)
     cleaned = pc.replace_substring_regex(cleaned, r"^([-+]?\d+)\.0*$", r"\1")
     empty = pc.equal(cleaned, "")
@@ -84,13 +122,7 @@ def whole_number(values: pa.Array, column: str, *, signed: bool, decimal_comma: 
         kind = "not a whole number" if decimal else "non-numeric value"
         raise CellProblem(row, f"{kind} {_cell(values, row)} in column {column}")
     numbers = pc.cast(pc.if_else(valid, cleaned, _NULL_TEXT), pa.int64())
-    if not signed:
-        row = first_true(pc.less(numbers, 0))
-        if row is not None:
-            raise CellProblem(
-                row, f"impossible value {numbers[row].as_py()} in column {column}: cannot be negative"
-            )
-    return numbers
+    return numbers if signed else _check_sign(numbers, column)
 
 
 def decimal_number(
@@ -103,15 +135,17 @@ def decimal_number(
     percent_sign: bool = False,
 ) -> pa.Array:
     """Float64 amounts, optionally bounded; a trailing `%` is allowed for percentages."""
-    cleaned = _number_text(values, decimal_comma=decimal_comma)
-    if percent_sign:
-        cleaned = pc.replace_substring_regex(cleaned, r"%$", "")
-    empty = pc.equal(cleaned, "")
-    valid = pc.match_substring_regex(cleaned, _DECIMAL)
-    row = first_true(pc.and_(pc.invert(valid), pc.invert(empty)))
-    if row is not None:
-        raise CellProblem(row, f"non-numeric value {_cell(values, row)} in column {column}")
-    numbers = pc.cast(pc.if_else(valid, cleaned, _NULL_TEXT), pa.float64())
+    numbers = None if decimal_comma else _plain_cast(values, pa.float64())
+    if numbers is None:
+        cleaned = _number_text(values, decimal_comma=decimal_comma)
+        if percent_sign:
+            cleaned = pc.replace_substring_regex(cleaned, r"%$", "")
+        empty = pc.equal(cleaned, "")
+        valid = pc.match_substring_regex(cleaned, _DECIMAL)
+        row = first_true(pc.and_(pc.invert(valid), pc.invert(empty)))
+        if row is not None:
+            raise CellProblem(row, f"non-numeric value {_cell(values, row)} in column {column}")
+        numbers = pc.cast(pc.if_else(valid, cleaned, _NULL_TEXT), pa.float64())
     if minimum is not None:
         row = first_true(pc.less(numbers, minimum))
         if row is not None:
@@ -170,12 +204,13 @@ def _calendar(values: pa.Array, patterns: list[str], column: str, what: str) -> 
 
 def date(values: pa.Array, column: str, *, day_first: bool) -> pa.Array:
     """Calendar days: ISO `2025-03-01` (or with `/`, `.`), or `01/03/2025` read day-first or month-first."""
-    return _calendar(values, [_YMD, _DAY_FIRST if day_first else _MONTH_FIRST], column, "date")
+    patterns = [_YMD, _DAY_FIRST if day_first else _MONTH_FIRST]
+    return by_distinct(values, lambda distinct: _calendar(distinct, patterns, column, "date"))
 
 
 def month(values: pa.Array, column: str) -> pa.Array:
     """Months such as DistroKid's `2026-02` (a first-of-month day is tolerated), as the month's first day."""
-    return _calendar(values, [_YM], column, "month")
+    return by_distinct(values, lambda distinct: _calendar(distinct, [_YM], column, "month"))
 
 
 _EPOCH_SECONDS = r"^\d{9,10}$"
@@ -186,6 +221,10 @@ _SLASH_TIME = r"^\d{1,2}/\d{1,2}/\d{4}([ T]\d{1,2}:\d{2}(:\d{2})?)?$"
 def timestamp(values: pa.Array, column: str, *, day_first: bool) -> pa.Array:
     """Moments as naive UTC: ISO 8601 (a `Z`, `UTC` or offset is honoured; none means UTC), `03/01/2025 14:22`
     (day-first or month-first), or Unix epoch seconds / milliseconds."""
+    return by_distinct(values, lambda distinct: _moments(distinct, column, day_first=day_first))
+
+
+def _moments(values: pa.Array, column: str, *, day_first: bool) -> pa.Array:
     cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"\s*(UTC|GMT)$", "+00:00")
     series = pd.Series(cleaned.to_pandas(), dtype=object)
     iso = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
@@ -205,6 +244,10 @@ def timestamp(values: pa.Array, column: str, *, day_first: bool) -> pa.Array:
 
 def code(values: pa.Array, column: str) -> pa.Array:
     """Identifiers (ISRC, UPC): upper case, no spaces or hyphens; a spreadsheet's `1.9888E+11` is refused."""
+    return by_distinct(values, lambda distinct: _code(distinct, column))
+
+
+def _code(values: pa.Array, column: str) -> pa.Array:
     cleaned = pc.utf8_upper(pc.replace_substring_regex(values, r"[\s\x{00a0}\-]", ""))
     row = first_true(pc.match_substring_regex(cleaned, r"^\d+(\.\d+)?E\+\d+$"))
     if row is not None:

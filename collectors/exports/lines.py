@@ -43,15 +43,20 @@ def records(source: SourceFormat, *, strict: bool = False) -> Iterator[Record]:
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise QuotingFault(first, _quoting_problem(str(exc), first)) from None
+                last = source.header_line + reader.line_num
+                raise QuotingFault(first, _quoting_problem(str(exc), first, last)) from None
             consumed = reader.line_num
             if fields:
                 yield Record(first, source.header_line + consumed, fields)
 
 
-def _quoting_problem(message: str, line: int) -> str:
+def _quoting_problem(message: str, first: int, last: int) -> str:
     if "end of data" in message or "field limit" in message:
-        return f"unbalanced quotes: the quoted value opened on line {line} is never closed (truncated file?)"
+        return f"unbalanced quotes: the quoted value opened on line {first} is never closed (truncated file?)"
+    if "expected after" in message:
+        return (
+            f"malformed quoting: a quoted value opened on line {first} closes on line {last} before more text"
+        )
     return f"malformed quoting: {message}"
 
 

@@ -21,12 +21,12 @@ from collectors.exports import cells
 from collectors.exports.errors import ExportError, redact
 from collectors.exports.filenames import meta_from_name
 from collectors.exports.layouts import PERSONAL, CellType, Column, HeaderMatch
-from collectors.exports.lines import QuotingFault, check_quotes, first_short_or_long, line_of_row
+from collectors.exports.lines import QuotingFault, check_quotes, first_short_or_long, line_of_row, records
 from collectors.exports.sniff import SourceFormat, inspect_source
 from collectors.exports.table import ExportTable
 
 DEFAULT_BATCH_ROWS = 500_000
-ARROW_BLOCK_BYTES = 8 << 20
+ARROW_BLOCK_BYTES = 1 << 20  # Arrow reads ahead many blocks: small blocks keep memory bounded
 Pseudonym = Callable[..., str]
 """A keyed hash such as `campaigns.vault.TokenVault.pseudonym`: `pseudonym(*parts) -> str`."""
 
@@ -179,6 +179,8 @@ def _arrow_batches(source: SourceFormat) -> Iterator[pa.RecordBatch]:
             )
             yield from reader
         except (pa.ArrowInvalid, UnicodeDecodeError):
+            if next(records(source), None) is None:
+                return  # nothing after the header (Arrow refuses an empty input)
             raise _field_count_error(source) from None
 
 
@@ -313,7 +315,7 @@ def _drop_blank_rows(raw: pa.Table) -> tuple[pa.Table, pa.Array | None]:
         return raw, None
     blank = None
     for column in raw.columns:
-        empty = pc.equal(pc.utf8_trim_whitespace(column), "")
+        empty = pc.equal(pc.binary_length(column), 0)
         blank = empty if blank is None else pc.and_(blank, empty)
     if not pc.any(blank).as_py():
         return raw, None

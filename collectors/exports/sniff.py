@@ -28,7 +28,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _LINE_END_BYTES = re.compile(rb"\r\n|\r|\n")
 
@@ -79,7 +79,7 @@ def _encoding_from_head(head: bytes) -> tuple[str, bytes]:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "utf-8", b""
     except UnicodeDecodeError:
-        return ("latin-1" if _CP1252_UNDEFINED.search(head) else "cp1252"), b""
+        return ("latin-1" if _has_cp1252_undefined(head) else "cp1252"), b""
 
 
 def _scan_whole_file(path: Path, encoding: str, bom_length: int) -> tuple[str, bool]:
@@ -99,7 +99,7 @@ def _scan_whole_file(path: Path, encoding: str, bom_length: int) -> tuple[str, b
         handle.seek(bom_length)
         while chunk := handle.read(SCAN_BYTES):
             quotes += chunk.count(b'"')
-            has_undefined = has_undefined or bool(_CP1252_UNDEFINED.search(chunk))
+            has_undefined = has_undefined or _has_cp1252_undefined(chunk)
             if bad_at is None and (not chunk.isascii() or utf8.getstate()[0]):
                 try:
                     utf8.decode(chunk)
@@ -119,6 +119,10 @@ def _scan_whole_file(path: Path, encoding: str, bom_length: int) -> tuple[str, b
             path, line, f"not valid UTF-8 (byte {bad_at}) although the file starts with a UTF-8 mark"
         )
     return ("latin-1" if has_undefined else "cp1252"), quotes % 2 == 1
+
+
+def _has_cp1252_undefined(data: bytes) -> bool:
+    return any(byte in data for byte in _CP1252_UNDEFINED)
 
 
 def _line_of_offset(path: Path, offset: int) -> int:
