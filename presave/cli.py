@@ -183,6 +183,7 @@ def sandbox(
 def landing(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve the fan-facing landing app."""
     import uvicorn
@@ -190,7 +191,7 @@ def landing(
     from collectors.landing.app import create_app
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
 
 
 @app.command()

@@ -36,6 +36,7 @@ DEMO_MARKER = ".demo"
 ARTIST = "Nova Lane"
 ARTIST_SPOTIFY_ID = "4Z8W4fKeB5YxbusRsdQVPb"
 TIMEZONE = "Europe/London"
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # Dagster's step events are DEBUG
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def run_demo(settings: Settings, *, fans: int, release_in: int, serve_dashboard:
         console.print(f"sandbox {sandbox.url} · landing {landing.url}/{live.slug}")
         granted = _simulate(sandbox.url, landing.url, live, fans)
         _wait_for_release(live_release_at)
+        (data_dir / "dagster").mkdir(parents=True, exist_ok=True)
         instance = dg.DagsterInstance.local_temp(str(data_dir / "dagster"))
         _release_day(settings, instance, live.slug)
         _drop_export(settings, [*EARLIER, live], live_release_at, granted)
@@ -132,7 +134,7 @@ def _seed_catalogue(sandbox_url: str, releases: list[DemoRelease], live_release_
         ).raise_for_status()
         for release in releases:
             release_at = _release_at(release, live_release_at)
-            http.post(
+            response = http.post(
                 "/sandbox/releases",
                 json={
                     "upc": release.upc,
@@ -140,11 +142,23 @@ def _seed_catalogue(sandbox_url: str, releases: list[DemoRelease], live_release_
                     "artist": {"name": ARTIST, "spotify_id": ARTIST_SPOTIFY_ID},
                     "release_at": release_at.isoformat(),
                     "tracks": [
-                        {"title": f"{release.title} {n}", "duration_ms": 180_000 + n * 7_000}
+                        {
+                            "title": f"{release.title} {n}",
+                            "isrc": f"QZWFV26{release.upc[-4:]}{n}",
+                            "duration_ms": 180_000 + n * 7_000,
+                        }
                         for n in (1, 2, 3)
                     ],
                 },
-            ).raise_for_status()
+            )
+            _expect_ok(response)
+
+
+def _expect_ok(response: httpx.Response) -> None:
+    if response.is_error:
+        raise RuntimeError(
+            f"sandbox refused {response.request.url.path}: {response.status_code} {response.text[:300]}"
+        )
 
 
 def _release_at(release: DemoRelease, live_release_at: datetime) -> datetime:
@@ -210,11 +224,13 @@ def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str) ->
     from pipelines.release.assets import release_day_schedule
 
     definitions = build_definitions(settings)
-    resources = definitions.resources
-    context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=datetime.now(UTC), resources=resources
-    )
-    requests = release_day_schedule.evaluate_tick(context).run_requests or []
+    with dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=datetime.now(UTC),
+        resources=definitions.resources,
+        repository_def=definitions.get_repository_def(),
+    ) as context:
+        requests = release_day_schedule.evaluate_tick(context).run_requests or []
     if slug not in {r.partition_key for r in requests}:
         raise RuntimeError(f"the release-day schedule did not ask for {slug}")
     job = definitions.resolve_job_def("release_day_job")
@@ -250,7 +266,7 @@ def _warehouse(settings: Settings, instance: dg.DagsterInstance) -> None:
 
     job = build_definitions(settings).resolve_job_def("warehouse_job")
     console.print(f"warehouse: running {job.name} (operational copy, inbox, marts)")
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
     if not result.success:
         raise RuntimeError("the warehouse job failed")
 

@@ -62,7 +62,18 @@ def start_sandbox(port: int) -> ChildProcess:
 
 def start_landing(port: int, data_dir: Path) -> ChildProcess:
     process = subprocess.Popen(
-        [sys.executable, "-m", "presave", "landing", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "presave",
+            "landing",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env={**os.environ, "PRESAVE_DATA_DIR": str(data_dir)},
         text=True,
     )

@@ -1,7 +1,5 @@
 """Artist exports dropped into the inbox, loaded into the warehouse."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """Marts: the campaign questions answered in SQL over the warehouse tables."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.resources import WarehouseResource

@@ -1,7 +1,5 @@
 """Operational-store tables copied into the warehouse, fans pseudonymised."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterator
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """Release day as a Dagster asset, partitioned by campaign, and the schedule that launches it."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 import dagster as dg
