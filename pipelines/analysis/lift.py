@@ -45,11 +45,10 @@ class LiftFit:
 def ols_line(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float, float]:
     """Intercept and slope of the least-squares line of y on x."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    dx = x - x.mean()
-    sxx = float(dx @ dx)
-    if sxx == 0:
+    if np.ptp(x) == 0:
         raise ValueError("x does not vary: no slope can be fitted")
-    slope = float(dx @ (y - y.mean())) / sxx
+    dx = x - x.mean()
+    slope = float(dx @ (y - y.mean())) / float(dx @ dx)
     return float(y.mean() - slope * x.mean()), slope
 
 
@@ -70,7 +69,7 @@ def bootstrap_lines(
         dx = xs - xs.mean(axis=1, keepdims=True)
         sxx = np.einsum("ij,ij->i", dx, dx)
         sxy = np.einsum("ij,ij->i", dx, ys - ys.mean(axis=1, keepdims=True))
-        fit = sxx > 1e-12
+        fit = np.ptp(xs, axis=1) > 0
         slope = sxy[fit] / sxx[fit]
         slopes.append(slope)
         intercepts.append(ys.mean(axis=1)[fit] - slope * xs.mean(axis=1)[fit])
