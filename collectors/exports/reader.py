@@ -250,6 +250,10 @@ class _BatchConverter:
                 cells.require(out[column.name], column.name)
         if any(c.type in PERSONAL for c in layout.columns):
             out["fan_key"] = self._fan_keys(raw, out.get("service"))
+            for column in layout.columns:
+                if column.type is CellType.TEXT:
+                    # A fan list's free text (campaign, source) must not smuggle an address through.
+                    out[column.name] = cells.without_emails(out[column.name])
         if layout.kind == "s4a_songs" and self.meta.get("window") == "all":
             # The all-time songs export reports 0 listeners and 0 saves for every song: unknown, not zero.
             out["listeners"] = pa.nulls(raw.num_rows, pa.int64())
