@@ -87,9 +87,9 @@ def iter_export(
             raise ExportError(source.path, line, problem.problem) from None
         rows_before += raw.num_rows
         yielded = True
-        yield ExportTable(source.match.layout.kind, frame, source.path, meta)
+        yield ExportTable(source.match.layout.kind, frame, source.path, dict(meta))
     if not yielded:
-        yield ExportTable(source.match.layout.kind, convert(_empty_raw(source)), source.path, meta)
+        yield ExportTable(source.match.layout.kind, convert(_empty_raw(source)), source.path, dict(meta))
 
 
 def _meta(source: SourceFormat) -> dict[str, str]:

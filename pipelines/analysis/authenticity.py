@@ -173,7 +173,7 @@ def foreign_country_sign(
         return None
     shares = {country.upper(): value / total for country, value in audience.items()}
     known = countries.dropna().astype(str).str.upper()
-    outside = known[known.map(lambda country: shares.get(country, 0.0)).lt(min_share)]
+    outside = known[known.map(shares).fillna(0.0).lt(min_share)]
     if outside.empty:
         return None
     top = outside.value_counts().head(3)
