@@ -68,6 +68,12 @@ def text(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(trimmed, ""), _NULL_TEXT, trimmed)
 
 
+def without_emails(values: pa.Array) -> pa.Array:
+    """Text with every cell that holds something like an email address replaced by null."""
+    holds_email = pc.match_substring_regex(values, r"[^\s@]+@[^\s@]+\.[^\s@]+")
+    return pc.if_else(pc.fill_null(holds_email, False), _NULL_TEXT, values)
+
+
 def require(values: pa.Array, column: str) -> None:
     """Raise for the first row where a needed column holds no value."""
     row = first_true(pc.is_null(values))

@@ -53,6 +53,8 @@ def records(source: SourceFormat, *, strict: bool = False) -> Iterator[Record]:
 def _quoting_problem(message: str, first: int, last: int) -> str:
     if "end of data" in message or "field limit" in message:
         return f"unbalanced quotes: the quoted value opened on line {first} is never closed (truncated file?)"
+    if "expected after" in message and first == last:
+        return "malformed quoting: text follows a closing quote inside a value"
     if "expected after" in message:
         return (
             f"malformed quoting: a quoted value opened on line {first} closes on line {last} before more text"

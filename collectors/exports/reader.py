@@ -87,9 +87,9 @@ def iter_export(
             raise ExportError(source.path, line, problem.problem) from None
         rows_before += raw.num_rows
         yielded = True
-        yield ExportTable(source.match.layout.kind, frame, source.path, meta)
+        yield ExportTable(source.match.layout.kind, frame, source.path, dict(meta))
     if not yielded:
-        yield ExportTable(source.match.layout.kind, convert(_empty_raw(source)), source.path, meta)
+        yield ExportTable(source.match.layout.kind, convert(_empty_raw(source)), source.path, dict(meta))
 
 
 def _meta(source: SourceFormat) -> dict[str, str]:
@@ -250,6 +250,10 @@ class _BatchConverter:
                 cells.require(out[column.name], column.name)
         if any(c.type in PERSONAL for c in layout.columns):
             out["fan_key"] = self._fan_keys(raw, out.get("service"))
+            for column in layout.columns:
+                if column.type is CellType.TEXT:
+                    # A fan list's free text (campaign, source) must not smuggle an address through.
+                    out[column.name] = cells.without_emails(out[column.name])
         if layout.kind == "s4a_songs" and self.meta.get("window") == "all":
             # The all-time songs export reports 0 listeners and 0 saves for every song: unknown, not zero.
             out["listeners"] = pa.nulls(raw.num_rows, pa.int64())

@@ -105,6 +105,18 @@ def test_quote_closed_by_a_later_stray_quote(tmp_path: Path) -> None:
     )
 
 
+def test_text_after_a_closing_quote(tmp_path: Path) -> None:
+    # An odd number of quotes in the file (here a truncated last line) sends it through the strict scan,
+    # which reports the first quoting fault it meets.
+    header = "song,listeners,streams,saves,release_date\n"
+    text = header + 'Plain,1,2,3,2025-01-01\n"Neon" Skyline,1,2,3,2025-01-02\n"Cut'
+    error = read_error(write_text(tmp_path / "songs.csv", text))
+    assert (error.line, error.problem) == (
+        3,
+        "malformed quoting: text follows a closing quote inside a value",
+    )
+
+
 def test_distrokid_truncated_last_line(tmp_path: Path) -> None:
     path = write_rows(
         tmp_path / "bank.tsv", DISTROKID_CURRENT, delimiter="\t", line_end="\r", encoding="latin-1"

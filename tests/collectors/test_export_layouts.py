@@ -294,6 +294,14 @@ def test_presave_fans_keep_no_personal_data(tmp_path: Path, vault: TokenVault) -
     assert table.meta["ignored_columns"] == "First Name, Last Name"
 
 
+def test_presave_fans_free_text_holding_an_email_is_blanked(tmp_path: Path) -> None:
+    rows = [list(row) for row in PRESAVE_FANS]
+    rows[1][6] = "newsletter to ada@example.com"
+    frame = read_export(write_rows(tmp_path / "fans.csv", rows)).frame
+    assert pd.isna(frame.loc[0, "source"])
+    assert frame.loc[1, "source"] == "tiktok"
+
+
 def test_presave_fans_without_a_key_drop_emails(tmp_path: Path) -> None:
     frame = read_export(write_rows(tmp_path / "fans.csv", PRESAVE_FANS)).frame
     assert frame["fan_key"].isna().all()
@@ -352,6 +360,16 @@ def test_encodings_line_ends_and_delimiters(
         encoding, encoding
     )
     assert table.meta["encoding"] == expected_encoding
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark(tmp_path: Path, encoding: str) -> None:
+    path = write_rows(
+        tmp_path / "listeners.txt", AMFA_LISTENERS, delimiter="\t", encoding=encoding, line_end="\r\n"
+    )
+    table = read_export(path)
+    assert table.meta["encoding"] == encoding
+    assert table.frame["listeners"].tolist() == [40, 38]
 
 
 def test_multi_line_quoted_value_and_blank_lines(tmp_path: Path) -> None:
