@@ -210,12 +210,21 @@ def demo(
     ] = False,
     fans: Annotated[int, typer.Option(help="Simulated fans who pre-save the live campaign.")] = 600,
     release_in: Annotated[int, typer.Option(help="Seconds from start to the live campaign's release.")] = 60,
+    sandbox_url: Annotated[
+        str | None, typer.Option(help="Use a sandbox already running there instead of starting one.")
+    ] = None,
 ) -> None:
     """The whole system on the embedded default: sandbox, landing, fans, release day, exports, dashboard."""
     from presave.demo import run_demo
 
     raise typer.Exit(
-        run_demo(_settings(), fans=fans, release_in=release_in, serve_dashboard=not no_dashboard)
+        run_demo(
+            _settings(),
+            fans=fans,
+            release_in=release_in,
+            serve_dashboard=not no_dashboard,
+            sandbox_url=sandbox_url,
+        )
     )
 
 

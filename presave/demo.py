@@ -26,7 +26,14 @@ from campaigns.registry import create_campaign, summarise
 from campaigns.settings import Settings, load_settings
 from campaigns.store import Store
 from campaigns.vault import TokenVault
-from presave.processes import ChildProcess, free_port, run_dashboard, start_landing, start_sandbox
+from presave.processes import (
+    ChildProcess,
+    attach_sandbox,
+    free_port,
+    run_dashboard,
+    start_landing,
+    start_sandbox,
+)
 from sandbox.analytics import ReleaseInput, simulate_audience_timeline, write_spotify_audience_timeline
 from sandbox.fans import plan_fans, register_fans, simulate_fans
 from sandbox.history import write_campaign_history
@@ -54,11 +61,13 @@ EARLIER = (
 )
 
 
-def run_demo(settings: Settings, *, fans: int, release_in: int, serve_dashboard: bool) -> int:
+def run_demo(
+    settings: Settings, *, fans: int, release_in: int, serve_dashboard: bool, sandbox_url: str | None = None
+) -> int:
     data_dir = _prepare_data_dir(settings.data_dir)
     children: list[ChildProcess] = []
     try:
-        sandbox = start_sandbox(free_port(8900))
+        sandbox = attach_sandbox(sandbox_url) if sandbox_url else start_sandbox(free_port(8900))
         children.append(sandbox)
         landing_port = free_port(8000)
         os.environ.update(
@@ -237,7 +246,7 @@ def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str) ->
     for request in requests:
         console.print(f"release day: running {job.name} for {request.partition_key}")
         result = job.execute_in_process(
-            instance=instance, partition_key=request.partition_key, raise_on_error=False
+            instance=instance, partition_key=request.partition_key, run_config=QUIET, raise_on_error=False
         )
         if not result.success:
             raise RuntimeError(f"release day failed for {request.partition_key}")

@@ -18,12 +18,12 @@ from campaigns.settings import Settings
 @dataclass
 class ChildProcess:
     name: str
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[str] | None  # None: a server someone else runs
     url: str
     env: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
@@ -60,6 +60,17 @@ def start_sandbox(port: int) -> ChildProcess:
     return child
 
 
+def attach_sandbox(url: str) -> ChildProcess:
+    """A sandbox already running elsewhere (with the default configuration)."""
+    from sandbox.config import SandboxConfig
+    from sandbox.env import sandbox_env
+
+    url = url.rstrip("/")
+    child = ChildProcess("sandbox", None, url, sandbox_env(url, SandboxConfig()))
+    _wait_until_up(child, f"{url}/sandbox/spotify/fans")
+    return child
+
+
 def start_landing(port: int, data_dir: Path) -> ChildProcess:
     process = subprocess.Popen(
         [
@@ -85,7 +96,7 @@ def start_landing(port: int, data_dir: Path) -> ChildProcess:
 def _wait_until_up(child: ChildProcess, url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if child.process.poll() is not None:
+        if child.process is not None and child.process.poll() is not None:
             raise RuntimeError(f"the {child.name} process exited with status {child.process.returncode}")
         try:
             if httpx.get(url, timeout=1.0).status_code < 500:

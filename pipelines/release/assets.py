@@ -35,9 +35,7 @@ def release_day_actions(
     )
 
 
-release_day_job = dg.define_asset_job(
-    "release_day_job", selection=[release_day_actions], partitions_def=campaign_partitions
-)
+release_day_job = dg.define_asset_job("release_day_job", selection=[release_day_actions])
 
 
 @dg.schedule(
