@@ -29,7 +29,7 @@ format: install
 	uv run --frozen ruff format .
 
 bench: install
-	uv run --frozen python -m bench
+	uv run --frozen python -m bench $(BENCH)
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache test-artefacts

@@ -1,14 +1,18 @@
-"""The one Dagster entry point: `dagster dev -m pipelines.definitions`."""
+"""The one Dagster entry point: `dagster dev -m pipelines.definitions`.
+
+Each domain (operational, release, exports, marts) keeps its own `definitions`; this module merges them
+and binds the resources built from the settings.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from campaigns.settings import Settings, load_settings
-from pipelines.exports.assets import s4a_audience_timeline
-from pipelines.marts import assets as marts
-from pipelines.operational import assets as operational
-from pipelines.release.assets import release_day_actions, release_day_job, release_day_schedule
+from pipelines.exports.definitions import definitions as exports
+from pipelines.marts.definitions import definitions as marts
+from pipelines.operational.definitions import definitions as operational
+from pipelines.release.definitions import definitions as release
 from pipelines.resources import resources_from_settings
 
 warehouse_job = dg.define_asset_job(
@@ -25,14 +29,15 @@ warehouse_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
 )
 
+DOMAINS = (operational, release, exports, marts)
+
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(
-        assets=[*operational.assets, release_day_actions, s4a_audience_timeline, *marts.assets],
-        asset_checks=marts.asset_checks,
-        jobs=[release_day_job, warehouse_job],
-        schedules=[release_day_schedule, warehouse_schedule],
-        resources=resources_from_settings(settings),
+    return dg.Definitions.merge(
+        *DOMAINS,
+        dg.Definitions(
+            jobs=[warehouse_job], schedules=[warehouse_schedule], resources=resources_from_settings(settings)
+        ),
     )
 
 
