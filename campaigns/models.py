@@ -65,6 +65,29 @@ class GrantStatus(enum.StrEnum):
     REVOKED = "revoked"  # the fan removed the app's access
 
 
+class EventKind(enum.StrEnum):
+    """What a landing event records (the funnel's steps and its exits)."""
+
+    VISIT = "visit"  # the campaign page was served
+    CLICK = "click"  # a service button was pressed (recorded client-side or by the connect route)
+    AUTHORIZE_START = "authorize_start"  # sent to the service's authorization
+    GRANT = "grant"  # the service granted; a grant row exists
+    DENIAL = "denial"  # the fan declined at the service
+    ERROR = "error"  # the service or the app failed
+    COMPLETE = "complete"  # the fan completed the done page
+    OPEN_IN_BROWSER = "open_in_browser"  # an in-app browser was told to open the page outside the app
+
+
+class ActionKind(enum.StrEnum):
+    """What an owed action does; `target` says to what."""
+
+    SAVE_RELEASE = "save_release"  # target "release": the campaign's release, resolved on release day
+    FOLLOW_ARTIST = "follow_artist"  # target: the campaign artist's URI/id, done at grant time
+    FOLLOW = "follow"  # target: an extra entity (artist, user, playlist URI) the fan kept ticked
+    PREADD = "preadd"  # target: a pre-order album id added at grant time (Apple Music)
+    ADD_TO_PLAYLIST = "add_to_playlist"  # target: the fan's playlist id, or "new:<name>" to create one
+
+
 class Outcome(enum.StrEnum):
     QUEUED = "queued"
     DELIVERED = "delivered"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns import ledger
-from campaigns.models import Campaign, Grant, GrantStatus, Outcome, OwedAction
+from campaigns.models import ActionKind, Campaign, Grant, GrantStatus, Outcome, OwedAction
 from campaigns.registry import get_campaign
 from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
@@ -22,7 +22,7 @@ from executor.spotify import SpotifyApp, TokenRefused
 
 log = logging.getLogger(__name__)
 
-SAVE_RELEASE = "save_release"
+SAVE_RELEASE = ActionKind.SAVE_RELEASE.value
 RELEASE_TARGET = "release"  # resolved to the service's album at execution time
 
 
