@@ -135,12 +135,11 @@ class SpotifySpec:
                 candidate = value.split(",")
             for error in self.validator(schema).iter_errors(candidate):
                 problems.append(f"{method} {operation.template}: {name}={value!r}: {error.message}")
+        sent = dict(parse_qsl(query, keep_blank_values=True))
+        body_may_carry = {"ids"} if operation.spec.get("requestBody") else set()
         for name, parameter in declared.items():
-            if parameter.get("required") and name not in dict(parse_qsl(query, keep_blank_values=True)):
-                if not (operation.spec.get("requestBody") and name == "ids"):
-                    problems.append(
-                        f"{method} {operation.template}: required query parameter {name!r} missing"
-                    )
+            if parameter.get("required") and name not in sent and name not in body_may_carry:
+                problems.append(f"{method} {operation.template}: required query parameter {name!r} missing")
         return problems
 
     def check_response(
