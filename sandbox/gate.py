@@ -222,6 +222,8 @@ def _match_route(app: Any, scope: Scope) -> str | None:
     """The template of the route a call would have reached (for calls refused before routing)."""
     from starlette.routing import Match
 
+    while not hasattr(app, "routes") and hasattr(app, "app"):  # look through middleware
+        app = app.app
     for route in getattr(app, "routes", ()):
         match, _ = route.matches(scope)
         if match is Match.FULL:
