@@ -151,7 +151,10 @@ SHIM = r"""/* MusicKit JS (presave sandbox shim): the parts a web page uses to g
     },
     getInstance: function () { return instance; }
   };
-  setTimeout(function () { document.dispatchEvent(new Event("musickitloaded")); }, 0);
+  /* announce once the page's own scripts have had a chance to listen */
+  function announce() { document.dispatchEvent(new Event("musickitloaded")); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", announce);
+  else setTimeout(announce, 0);
 })();
 """
 
@@ -169,7 +172,7 @@ var target = {origin_json};
 function answer(message) {{
   message.source = "presave-sandbox-musickit";
   if (window.opener) window.opener.postMessage(message, target);
-  window.close();
+  setTimeout(function () {{ window.close(); }}, 50);
 }}
 document.getElementById("agree").addEventListener("click", function () {{
   fetch("authorize", {{method: "POST", headers: {{"Content-Type": "application/json"}},
