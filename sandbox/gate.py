@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from starlette.routing import Match
+
 from sandbox.calllog import Call
 from sandbox.faults import FaultPlan
 
@@ -220,13 +222,11 @@ def _strip_trailing_slash(scope: Scope) -> None:
 
 def _match_route(app: Any, scope: Scope) -> str | None:
     """The template of the route a call would have reached (for calls refused before routing)."""
-    from starlette.routing import Match
-
     while not hasattr(app, "routes") and hasattr(app, "app"):  # look through middleware
         app = app.app
     for route in getattr(app, "routes", ()):
         match, _ = route.matches(scope)
-        if match is Match.FULL:
+        if match is not Match.NONE:
             return getattr(route, "path", None)
     return None
 

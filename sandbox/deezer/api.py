@@ -186,11 +186,7 @@ class DeezerApi:
                 "label": release.label,
                 "nb_tracks": len(release.tracks),
                 "duration": sum(t.duration_ms for t in release.tracks) // 1000,
-                "fans": sum(
-                    1
-                    for f in self.sandbox.deezer.fans.values()
-                    if f"album:{release.deezer_id}" in f.favourites
-                ),
+                "fans": self.sandbox.deezer.fan_counts[f"album:{release.deezer_id}"],
                 "available": True,
                 "tracks": {"data": [self.track_obj(base, t, full=False) for t in release.tracks]},
             }
@@ -248,9 +244,7 @@ class DeezerApi:
         if artist is None:
             raise NO_DATA
         obj = self.artist_obj(self.base(request), artist)
-        obj["nb_fan"] = artist.followers + sum(
-            1 for f in self.sandbox.deezer.fans.values() if f"artist:{artist.deezer_id}" in f.favourites
-        )
+        obj["nb_fan"] = artist.followers + self.sandbox.deezer.fan_counts[f"artist:{artist.deezer_id}"]
         return ok(obj)
 
     # the fan --------------------------------------------------------------------------------------------
@@ -298,7 +292,9 @@ class DeezerApi:
         if not exists:
             raise NO_DATA
         with deezer.lock:
-            fan.add(f"{kind[:-1]}:{item_id}", self.sandbox.clock.time())
+            key = f"{kind[:-1]}:{item_id}"
+            if fan.add(key, self.sandbox.clock.time()):
+                deezer.fan_counts[key] += 1
         return ok(True)
 
     async def unfavourite(self, request: Request, kind: str) -> Response:
@@ -311,7 +307,9 @@ class DeezerApi:
         }[kind]
         item_id = self.number(request, param)
         with self.sandbox.deezer.lock:
-            fan.favourites.pop(f"{kind[:-1]}:{item_id}", None)
+            key = f"{kind[:-1]}:{item_id}"
+            if fan.favourites.pop(key, None) is not None:
+                self.sandbox.deezer.fan_counts[key] -= 1
         return ok(True)
 
     async def favourites(self, request: Request, kind: str) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -69,12 +70,14 @@ class DeezerFan:
     favourites: dict[str, Entry] = field(default_factory=dict)  # "album:<id>", "track:…", "artist:…"
     playlists: list[str] = field(default_factory=list)
 
-    def add(self, key: str, at: float) -> None:
+    def add(self, key: str, at: float) -> bool:
+        """Add a favourite; True if it was not there yet."""
         entry = self.favourites.get(key)
         if entry is None:
             self.favourites[key] = Entry(key, at)
-        else:
-            entry.requests += 1
+            return True
+        entry.requests += 1
+        return False
 
 
 @dataclass(eq=False, slots=True)
@@ -107,6 +110,7 @@ class Deezer:
         self.codes: dict[str, DeezerCode] = {}
         self.tokens: dict[str, DeezerToken] = {}
         self.playlists: dict[str, DeezerPlaylist] = {}
+        self.fan_counts: Counter[str] = Counter()  # "album:<id>" / "artist:<id>" -> fans who added it
         self._numbers = 0
 
     def register(self, spec: DeezerFanSpec) -> DeezerFan:

@@ -135,9 +135,10 @@ class Fan:
         entry.requests += 1
         return False
 
-    def remove(self, uri: str) -> None:
+    def remove(self, uri: str) -> bool:
+        """Unsave or unfollow `uri`; True if it was there."""
         kind = uri.split(":")[1]
-        (self.library if kind in LIBRARY_TYPES else self.follows).pop(uri, None)
+        return (self.library if kind in LIBRARY_TYPES else self.follows).pop(uri, None) is not None
 
     def has(self, uri: str) -> bool:
         kind = uri.split(":")[1]

@@ -8,13 +8,12 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sandbox import ids
 from sandbox.catalog import Artist, Release, Track
+from sandbox.routing import ServiceErrors, ServiceRouter
 from sandbox.spotify import errors, objects
 from sandbox.spotify.errors import SpotifyError
 from sandbox.spotify.library import LIBRARY_TYPES, Fan, Playlist, PlaylistItem
@@ -154,7 +153,7 @@ class WebApi:
 
     def artist_followers(self, artist: Artist) -> int:
         uri = f"spotify:artist:{artist.spotify_id}"
-        return artist.followers + sum(1 for fan in self.accounts.fans.values() if uri in fan.follows)
+        return artist.followers + self.accounts.followers[uri]
 
     def check_exists(self, session: Session, kind: str, item_id: str) -> None:
         """404 for anything the fan cannot see yet (an unreleased album) or that does not exist."""
@@ -187,7 +186,7 @@ class WebApi:
         now = self.sandbox.clock.time()
         with self.accounts.lock:
             for kind, item_id, uri in items:
-                fan.add(uri, now)
+                self.accounts.add_to(fan, uri, now)
                 if kind == "playlist":
                     self.accounts.playlists[item_id].followers.add(fan.id)
 
@@ -195,7 +194,7 @@ class WebApi:
         fan = session.user
         with self.accounts.lock:
             for kind, item_id, uri in items:
-                fan.remove(uri)
+                self.accounts.remove_from(fan, uri)
                 if kind == "playlist" and item_id in self.accounts.playlists:
                     self.accounts.playlists[item_id].followers.discard(fan.id)
 
@@ -203,7 +202,7 @@ class WebApi:
     async def me(self, request: Request) -> Response:
         session = self.session(request)
         fan = session.user
-        followers = sum(1 for other in self.accounts.fans.values() if fan.uri in other.follows)
+        followers = self.accounts.followers[fan.uri]
         return ok(objects.private_user(session.view, fan, session.token.scopes, followers))
 
     # catalogue ------------------------------------------------------------------------------------
@@ -595,7 +594,7 @@ class WebApi:
             )
             self.accounts.playlists[playlist_id] = playlist
             fan.playlists.append(playlist_id)
-            fan.add(playlist.uri, self.sandbox.clock.time())
+            self.accounts.add_to(fan, playlist.uri, self.sandbox.clock.time())
             playlist.followers.add(fan.id)
         return ok(objects.playlist(session.view, playlist, fan.display_name), 201)
 
@@ -621,21 +620,20 @@ class WebApi:
         )
 
 
-def build_web_api(sandbox: Sandbox) -> FastAPI:
-    api = WebApi(sandbox)
-    app = FastAPI(
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
-        redirect_slashes=False,
-        exception_handlers={
-            SpotifyError: errors.handle_spotify_error,
-            404: errors.handle_not_found,
-            405: errors.handle_method_not_allowed,
-        },
+def spotify_errors() -> ServiceErrors:
+    return ServiceErrors(
+        SpotifyError,
+        render=lambda exc: errors.error_response(exc.status, exc.message, exc.headers),
+        not_found=lambda: errors.error_response(404, "Service not found"),
+        method_not_allowed=lambda: errors.error_response(405, "Method not allowed"),
+        server_error=lambda: errors.error_response(500, errors.SERVER_ERRORS[500]),
     )
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    route = app.add_api_route
+
+
+def build_web_api(sandbox: Sandbox) -> ServiceRouter:
+    api = WebApi(sandbox)
+    router = ServiceRouter(spotify_errors())
+    route = router.add
 
     def typed(handler: Any, kind: str) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -649,45 +647,36 @@ def build_web_api(sandbox: Sandbox) -> FastAPI:
 
         return endpoint
 
-    route("/me", api.me, methods=["GET"])
-    route("/search", api.search, methods=["GET"])
-    route("/albums", api.albums, methods=["GET"])
-    route("/albums/{album_id}", api.album, methods=["GET"])
-    route("/albums/{album_id}/tracks", api.album_tracks, methods=["GET"])
-    route("/artists", api.artists, methods=["GET"])
-    route("/artists/{artist_id}", api.artist, methods=["GET"])
-    route("/tracks", api.tracks, methods=["GET"])
-    route("/tracks/{track_id}", api.track, methods=["GET"])
-    route("/me/library", api.library_put, methods=["PUT"])
-    route("/me/library", api.library_delete, methods=["DELETE"])
-    route("/me/library/contains", api.library_contains, methods=["GET"])
+    route("/me", api.me, ["GET"])
+    route("/search", api.search, ["GET"])
+    route("/albums", api.albums, ["GET"])
+    route("/albums/{album_id}", api.album, ["GET"])
+    route("/albums/{album_id}/tracks", api.album_tracks, ["GET"])
+    route("/artists", api.artists, ["GET"])
+    route("/artists/{artist_id}", api.artist, ["GET"])
+    route("/tracks", api.tracks, ["GET"])
+    route("/tracks/{track_id}", api.track, ["GET"])
+    route("/me/library", api.library_put, ["PUT"])
+    route("/me/library", api.library_delete, ["DELETE"])
+    route("/me/library/contains", api.library_contains, ["GET"])
     for kind in ("track", "album"):
-        route(f"/me/{kind}s", typed(api.saved_put, kind), methods=["PUT"])
-        route(f"/me/{kind}s", typed(api.saved_delete, kind), methods=["DELETE"])
-        route(f"/me/{kind}s", typed(api.saved_list, kind), methods=["GET"])
-        route(f"/me/{kind}s/contains", typed(api.saved_contains, kind), methods=["GET"])
-    route("/me/following", api.following_put, methods=["PUT"])
-    route("/me/following", api.following_delete, methods=["DELETE"])
-    route("/me/following", api.following_list, methods=["GET"])
-    route("/me/following/contains", api.following_contains, methods=["GET"])
-    route("/playlists/{playlist_id}", api.playlist_get, methods=["GET"])
-    route("/playlists/{playlist_id}/followers", api.playlist_follow, methods=["PUT"])
-    route("/playlists/{playlist_id}/followers", api.playlist_unfollow, methods=["DELETE"])
-    route("/playlists/{playlist_id}/followers/contains", api.playlist_followers_contains, methods=["GET"])
-    route("/playlists/{playlist_id}/items", api.playlist_add, methods=["POST"])
-    route("/playlists/{playlist_id}/items", api.playlist_items, methods=["GET"])
-    route("/playlists/{playlist_id}/tracks", deprecated(api.playlist_add), methods=["POST"])
-    route("/playlists/{playlist_id}/tracks", deprecated(api.playlist_items), methods=["GET"])
-    route("/me/playlists", api.playlist_create, methods=["POST"])
-    route("/me/playlists", api.my_playlists, methods=["GET"])
-    route("/users/{user_id}/playlists", api.playlist_create, methods=["POST"])
-    return app
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 404:
-        return errors.error_response(404, "Service not found")
-    if exc.status_code == 405:
-        return errors.error_response(405, "Method not allowed")
-    return errors.error_response(exc.status_code, str(exc.detail))
+        route(f"/me/{kind}s", typed(api.saved_put, kind), ["PUT"])
+        route(f"/me/{kind}s", typed(api.saved_delete, kind), ["DELETE"])
+        route(f"/me/{kind}s", typed(api.saved_list, kind), ["GET"])
+        route(f"/me/{kind}s/contains", typed(api.saved_contains, kind), ["GET"])
+    route("/me/following", api.following_put, ["PUT"])
+    route("/me/following", api.following_delete, ["DELETE"])
+    route("/me/following", api.following_list, ["GET"])
+    route("/me/following/contains", api.following_contains, ["GET"])
+    route("/playlists/{playlist_id}", api.playlist_get, ["GET"])
+    route("/playlists/{playlist_id}/followers", api.playlist_follow, ["PUT"])
+    route("/playlists/{playlist_id}/followers", api.playlist_unfollow, ["DELETE"])
+    route("/playlists/{playlist_id}/followers/contains", api.playlist_followers_contains, ["GET"])
+    route("/playlists/{playlist_id}/items", api.playlist_add, ["POST"])
+    route("/playlists/{playlist_id}/items", api.playlist_items, ["GET"])
+    route("/playlists/{playlist_id}/tracks", deprecated(api.playlist_add), ["POST"])
+    route("/playlists/{playlist_id}/tracks", deprecated(api.playlist_items), ["GET"])
+    route("/me/playlists", api.playlist_create, ["POST"])
+    route("/me/playlists", api.my_playlists, ["GET"])
+    route("/users/{user_id}/playlists", api.playlist_create, ["POST"])
+    return router
