@@ -13,8 +13,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,10 +20,12 @@ from starlette.responses import Response
 from sandbox import ids
 from sandbox.apple.keys import Developer, DeveloperTokenError
 from sandbox.apple.music import AppleFan, LibraryPlaylist, PlaylistTrack, album_visible, song_visible
+from sandbox.apple.musickit import add_musickit_routes
 from sandbox.catalog import Release, Track
 from sandbox.entries import Entry
 from sandbox.gate import CALLER, Caller, Reply, Scope
 from sandbox.markets import is_market, market_zone
+from sandbox.routing import ServiceErrors, ServiceRouter
 
 if TYPE_CHECKING:
     from sandbox.state import Sandbox
@@ -534,45 +534,40 @@ async def _json(request: Request) -> Any:
         raise AppleError(400, "Invalid Request Body", "The body is not valid JSON", "40007") from None
 
 
-async def _apple_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AppleError)
-    return Response(errors_body(exc.status, exc.title, exc.detail, exc.code), exc.status, media_type=JSON)
+def apple_errors() -> ServiceErrors:
+    def answer(status: int, title: str, detail: str, code: str) -> Response:
+        return Response(errors_body(status, title, detail, code), status, media_type=JSON)
 
-
-async def _http_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 405:
-        body = errors_body(405, "Method Not Allowed", "The method is not allowed for this resource", "40500")
-    else:
-        body = errors_body(404, "Resource Not Found", "The requested resource was not found", "40400")
-    return Response(body, exc.status_code, media_type=JSON)
+    return ServiceErrors(
+        AppleError,
+        render=lambda exc: answer(exc.status, exc.title, exc.detail, exc.code),
+        not_found=lambda: answer(404, "Resource Not Found", "No such resource", "40400"),
+        method_not_allowed=lambda: answer(405, "Method Not Allowed", "Not allowed here", "40500"),
+        server_error=lambda: answer(500, "Internal Server Error", "The request failed", "50000"),
+    )
 
 
 def build_apple(sandbox: Sandbox) -> Any:
     """The `/apple` app: the API under `/v1`, the MusicKit shim beside it; CORS open, as Apple's is."""
-    from sandbox.apple.musickit import add_musickit_routes
-
     api = AppleApi(sandbox)
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
-    app.add_exception_handler(AppleError, _apple_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    route = app.add_api_route
-    route("/v1/catalog/{storefront}/albums/{album_id}", api.catalog_album, methods=["GET"])
-    route("/v1/catalog/{storefront}/albums", api.catalog_albums, methods=["GET"])
-    route("/v1/catalog/{storefront}/songs/{song_id}", api.catalog_song, methods=["GET"])
-    route("/v1/catalog/{storefront}/songs", api.catalog_songs, methods=["GET"])
-    route("/v1/catalog/{storefront}/artists/{artist_id}", api.catalog_artist, methods=["GET"])
-    route("/v1/me/storefront", api.storefront_of_fan, methods=["GET"])
-    route("/v1/me/library", api.library_add, methods=["POST"])
-    route("/v1/me/favorites", api.favorites_add, methods=["POST"])
-    route("/v1/me/library/albums", api.library_albums, methods=["GET"])
-    route("/v1/me/library/songs", api.library_songs, methods=["GET"])
-    route("/v1/me/library/playlists", api.playlist_create, methods=["POST"])
-    route("/v1/me/library/playlists", api.playlists, methods=["GET"])
-    route("/v1/me/library/playlists/{playlist_id}/tracks", api.playlist_add_tracks, methods=["POST"])
-    add_musickit_routes(app, sandbox)
+    router = ServiceRouter(apple_errors())
+    route = router.add
+    route("/v1/catalog/{storefront}/albums/{album_id}", api.catalog_album, ["GET"])
+    route("/v1/catalog/{storefront}/albums", api.catalog_albums, ["GET"])
+    route("/v1/catalog/{storefront}/songs/{song_id}", api.catalog_song, ["GET"])
+    route("/v1/catalog/{storefront}/songs", api.catalog_songs, ["GET"])
+    route("/v1/catalog/{storefront}/artists/{artist_id}", api.catalog_artist, ["GET"])
+    route("/v1/me/storefront", api.storefront_of_fan, ["GET"])
+    route("/v1/me/library", api.library_add, ["POST"])
+    route("/v1/me/favorites", api.favorites_add, ["POST"])
+    route("/v1/me/library/albums", api.library_albums, ["GET"])
+    route("/v1/me/library/songs", api.library_songs, ["GET"])
+    route("/v1/me/library/playlists", api.playlist_create, ["POST"])
+    route("/v1/me/library/playlists", api.playlists, ["GET"])
+    route("/v1/me/library/playlists/{playlist_id}/tracks", api.playlist_add_tracks, ["POST"])
+    add_musickit_routes(router, sandbox)
     return CORSMiddleware(
-        app,
+        router,
         allow_origins=["*"],
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Music-User-Token", "Content-Type"],

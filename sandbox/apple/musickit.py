@@ -11,7 +11,6 @@ import html
 import json
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -19,6 +18,7 @@ from sandbox.apple.keys import DeveloperTokenError
 from sandbox.gate import CALLER
 
 if TYPE_CHECKING:
+    from sandbox.routing import ServiceRouter
     from sandbox.state import Sandbox
 
 SHIM = r"""/* MusicKit JS (presave sandbox shim): the parts a web page uses to get a Music User Token. */
@@ -192,24 +192,23 @@ def _base(request: Request) -> str:
     return f"{request.url.scheme}://{host}{request.scope.get('root_path', '')}"
 
 
-def add_musickit_routes(app: FastAPI, sandbox: Sandbox) -> None:
-    @app.get("/musickit.js")
+def add_musickit_routes(router: ServiceRouter, sandbox: Sandbox) -> None:
     async def musickit_js(request: Request) -> Response:
         script = SHIM.replace("__BASE__", json.dumps(_base(request)))
         return Response(
             script, media_type="text/javascript; charset=utf-8", headers={"cache-control": "no-cache"}
         )
 
-    @app.get("/musickit/consent")
-    async def consent(request: Request, developerToken: str = "", origin: str = "*") -> HTMLResponse:
+    async def consent(request: Request) -> Response:
+        developer_token = request.query_params.get("developerToken", "")
+        origin = request.query_params.get("origin", "*")
         page = CONSENT.format(
             origin=html.escape(origin),
-            developer_token=json.dumps(developerToken).replace("<", "\\u003c"),
+            developer_token=json.dumps(developer_token).replace("<", "\\u003c"),
             origin_json=json.dumps(origin).replace("<", "\\u003c"),
         )
         return HTMLResponse(page)
 
-    @app.post("/musickit/authorize")
     async def authorize(request: Request) -> Response:
         try:
             body: Any = json.loads(await request.body() or b"{}")
@@ -227,6 +226,10 @@ def add_musickit_routes(app: FastAPI, sandbox: Sandbox) -> None:
         if body.get("decision") == "deny" or fan.declines:
             return _answer(403, {"error": "The user declined"})
         return _answer(200, {"musicUserToken": sandbox.apple.issue_user_token(fan), "fan": fan.id})
+
+    router.add("/musickit.js", musickit_js, ["GET"])
+    router.add("/musickit/consent", consent, ["GET"])
+    router.add("/musickit/authorize", authorize, ["POST"])
 
 
 def _answer(status: int, body: dict[str, Any]) -> Response:

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from fastapi import FastAPI
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,6 +19,7 @@ from sandbox.deezer.state import DeezerFan, DeezerPlaylist, DeezerToken
 from sandbox.entries import Entry
 from sandbox.gate import CALLER, Caller, Reply, Scope
 from sandbox.markets import market_zone
+from sandbox.routing import ServiceErrors, ServiceRouter
 
 if TYPE_CHECKING:
     from sandbox.state import Sandbox
@@ -371,22 +370,22 @@ class DeezerApi:
         return ok(True)
 
 
-async def _deezer_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DeezerError)
-    return Response(exc.body(), media_type=JSON)  # Deezer answers its errors with HTTP 200
+def deezer_errors() -> ServiceErrors:
+    unknown = DeezerError(600, "InvalidQueryException", "Invalid query: unknown path")
+    return ServiceErrors(
+        DeezerError,
+        render=lambda exc: Response(exc.body(), media_type=JSON),  # Deezer answers its errors with HTTP 200
+        not_found=lambda: Response(unknown.body(), media_type=JSON),
+        method_not_allowed=lambda: Response(unknown.body(), media_type=JSON),
+        server_error=lambda: Response(
+            DeezerError(700, "Exception", "Service busy").body(), status_code=500, media_type=JSON
+        ),
+    )
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    body = DeezerError(600, "InvalidQueryException", "Invalid query: unknown path").body()
-    return Response(body, media_type=JSON)
-
-
-def build_deezer_api(sandbox: Sandbox) -> FastAPI:
+def build_deezer_api(sandbox: Sandbox) -> ServiceRouter:
     api = DeezerApi(sandbox)
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
-    app.add_exception_handler(DeezerError, _deezer_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    router = ServiceRouter(deezer_errors())
 
     def by_kind(handler: Any, kind: str) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -401,12 +400,10 @@ def build_deezer_api(sandbox: Sandbox) -> FastAPI:
         return endpoint
 
     for kind in ("albums", "tracks", "artists", "playlists"):
-        app.add_api_route(f"/user/me/{kind}", by_kind(api.favourites, kind), methods=["GET"])
-        app.add_api_route(f"/user/me/{kind}", by_kind(api.favourite, kind), methods=["POST"])
-        app.add_api_route(f"/user/me/{kind}", by_kind(api.unfavourite, kind), methods=["DELETE"])
-    app.add_api_route("/user/me", api.me, methods=["GET"])
-    app.add_api_route("/album/{album_ref}", api.album, methods=["GET"])
-    app.add_api_route("/track/{track_ref}", api.track, methods=["GET"])
-    app.add_api_route("/artist/{artist_id}", api.artist, methods=["GET"])
-    app.add_api_route("/playlist/{playlist_id}/tracks", api.playlist_add, methods=["POST"])
-    return app
+        router.add(f"/user/me/{kind}", by_kind(api.favourites, kind), ["GET", "POST", "DELETE"])
+    router.add("/user/me", api.me, ["GET"])
+    router.add("/album/{album_ref}", api.album, ["GET"])
+    router.add("/track/{track_ref}", api.track, ["GET"])
+    router.add("/artist/{artist_id}", api.artist, ["GET"])
+    router.add("/playlist/{playlist_id}/tracks", api.playlist_add, ["POST"])
+    return router

@@ -10,12 +10,12 @@ import html
 import json
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sandbox.deezer.state import PERMS
 from sandbox.gate import CALLER, Caller, Reply, Scope
+from sandbox.routing import ServiceErrors, ServiceRouter
 from sandbox.spotify.accounts import is_loopback_redirect
 from sandbox.spotify.oauth import with_query
 
@@ -165,10 +165,22 @@ class Connect:
         )
 
 
-def build_connect(sandbox: Sandbox) -> FastAPI:
+class _Never(Exception):
+    """Connect renders its own refusals; nothing is raised to the router."""
+
+
+def build_connect(sandbox: Sandbox) -> ServiceRouter:
     connect = Connect(sandbox)
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
-    app.add_api_route("/oauth/auth.php", connect.auth, methods=["GET"])
-    app.add_api_route("/oauth/auth.php", connect.decide, methods=["POST"])
-    app.add_api_route("/oauth/access_token.php", connect.access_token, methods=["GET", "POST"])
-    return app
+    router = ServiceRouter(
+        ServiceErrors(
+            _Never,
+            render=lambda exc: _page(str(exc)),
+            not_found=lambda: _page("Page not found", 404),
+            method_not_allowed=lambda: _page("Method not allowed", 405),
+            server_error=lambda: _page("Service unavailable", 500),
+        )
+    )
+    router.add("/oauth/auth.php", connect.auth, ["GET"])
+    router.add("/oauth/auth.php", connect.decide, ["POST"])
+    router.add("/oauth/access_token.php", connect.access_token, ["GET", "POST"])
+    return router
