@@ -38,6 +38,8 @@ class Sandbox:
     def reconfigure(self, config: SandboxConfig) -> None:
         """Swap in a new configuration; state (fans, tokens, catalogue, log) is kept."""
         with self.lock:
+            if config.start_at is not None and config.start_at != self.config.start_at:
+                self.clock.set(config.start_at)
             self.config = config
             self.spotify.config = config.spotify
             self.apple.config = config.apple
