@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sandbox import ids
+from sandbox.apple.errors import AppleError, bad_parameter, errors_body, forbidden, not_found, unauthorized
 from sandbox.apple.keys import Developer, DeveloperTokenError
 from sandbox.apple.music import AppleFan, LibraryPlaylist, PlaylistTrack, album_visible, song_visible
 from sandbox.apple.musickit import add_musickit_routes
-from sandbox.catalog import Release, Track
+from sandbox.apple.resources import album_resource, iso, playlist_resource, slug, song_resource
 from sandbox.entries import Entry
 from sandbox.gate import CALLER, Caller, Reply, Scope
 from sandbox.markets import is_market, market_zone
@@ -33,39 +33,6 @@ if TYPE_CHECKING:
 JSON = "application/json;charset=utf-8"
 LIBRARY_TYPES = ("albums", "songs", "playlists", "music-videos")
 MAX_IDS = 100
-
-
-class AppleError(Exception):
-    def __init__(self, status: int, title: str, detail: str, code: str) -> None:
-        super().__init__(f"{status} {title}: {detail}")
-        self.status, self.title, self.detail, self.code = status, title, detail, code
-
-
-def errors_body(status: int, title: str, detail: str, code: str) -> bytes:
-    error = {
-        "id": str(uuid.uuid4()).upper(),
-        "title": title,
-        "detail": detail,
-        "status": str(status),
-        "code": code,
-    }
-    return json.dumps({"errors": [error]}).encode()
-
-
-def unauthorized(detail: str) -> AppleError:
-    return AppleError(401, "Unauthorized", detail, "40100")
-
-
-def forbidden(detail: str) -> AppleError:
-    return AppleError(403, "Forbidden", detail, "40300")
-
-
-def not_found(detail: str = "Resource with requested id was not found") -> AppleError:
-    return AppleError(404, "Resource Not Found", detail, "40400")
-
-
-def bad_parameter(detail: str) -> AppleError:
-    return AppleError(400, "Invalid Parameter Value", detail, "40005")
 
 
 def ok(body: Any, status: int = 200) -> Response:
@@ -159,77 +126,6 @@ class AppleApi:
             raise bad_parameter(f"Storefront '{code}' is not supported")
         return code
 
-    # resources ------------------------------------------------------------------------------------------
-    def album(self, storefront: str, release: Release, *, with_tracks: bool, now: datetime) -> dict[str, Any]:
-        zone = market_zone(storefront.upper())
-        live = release.is_live(now, zone)
-        attributes: dict[str, Any] = {
-            "artistName": release.artist.name,
-            "artwork": {
-                "width": 3000,
-                "height": 3000,
-                "url": f"https://is1-ssl.mzstatic.com/image/thumb/sandbox/{release.apple_id}/{{w}}x{{h}}bb.jpg",
-            },
-            "copyright": f"℗ {release.release_at.year} {release.label}",
-            "genreNames": list(release.artist.genres) or ["Music"],
-            "isCompilation": False,
-            "isComplete": live,
-            "isMasteredForItunes": False,
-            "isSingle": len(release.tracks) == 1,
-            "name": release.title,
-            "recordLabel": release.label,
-            "releaseDate": release.release_date,
-            "trackCount": len(release.tracks),
-            "upc": release.upc,
-            "url": f"https://music.apple.com/{storefront}/album/{_slug(release.title)}/{release.apple_id}",
-        }
-        if live:
-            attributes["playParams"] = {"id": release.apple_id, "kind": "album"}
-        href = f"/v1/catalog/{storefront}/albums/{release.apple_id}"
-        resource: dict[str, Any] = {
-            "id": release.apple_id,
-            "type": "albums",
-            "href": href,
-            "attributes": attributes,
-        }
-        if with_tracks:
-            songs = [self.song(storefront, t, now=now) for t in release.tracks if song_visible(t, now, zone)]
-            resource["relationships"] = {
-                "tracks": {"href": f"{href}/tracks", "data": songs},
-                "artists": {
-                    "href": f"{href}/artists",
-                    "data": [
-                        {
-                            "id": release.artist.apple_id,
-                            "type": "artists",
-                            "href": f"/v1/catalog/{storefront}/artists/{release.artist.apple_id}",
-                        }
-                    ],
-                },
-            }
-        return resource
-
-    def song(self, storefront: str, track: Track, *, now: datetime) -> dict[str, Any]:
-        release = track.release
-        return {
-            "id": track.apple_id,
-            "type": "songs",
-            "href": f"/v1/catalog/{storefront}/songs/{track.apple_id}",
-            "attributes": {
-                "albumName": release.title,
-                "artistName": release.artist.name,
-                "discNumber": 1,
-                "durationInMillis": track.duration_ms,
-                "genreNames": list(release.artist.genres) or ["Music"],
-                "isrc": track.isrc,
-                "name": track.title,
-                "playParams": {"id": track.apple_id, "kind": "song"},
-                "releaseDate": release.release_date,
-                "trackNumber": track.number,
-                "url": f"https://music.apple.com/{storefront}/album/{_slug(release.title)}/{release.apple_id}?i={track.apple_id}",
-            },
-        }
-
     # catalogue ------------------------------------------------------------------------------------------
     async def catalog_album(self, request: Request, storefront: str, album_id: str) -> Response:
         self.developer(request)
@@ -238,7 +134,7 @@ class AppleApi:
         release = self.sandbox.catalog.albums_by_apple.get(album_id)
         if release is None or not album_visible(release, now, market_zone(storefront.upper())):
             raise not_found()
-        return ok({"data": [self.album(storefront, release, with_tracks=True, now=now)]})
+        return ok({"data": [album_resource(storefront, release, with_tracks=True, now=now)]})
 
     async def catalog_albums(self, request: Request, storefront: str) -> Response:
         self.developer(request)
@@ -254,7 +150,7 @@ class AppleApi:
         else:
             raise AppleError(400, "Parameter Missing", "One of ids or filter[upc] is required", "40006")
         data = [
-            self.album(storefront, r, with_tracks=True, now=now)
+            album_resource(storefront, r, with_tracks=True, now=now)
             for r in releases
             if r is not None and album_visible(r, now, zone)
         ]
@@ -267,7 +163,7 @@ class AppleApi:
         track = self.sandbox.catalog.tracks_by_apple.get(song_id)
         if track is None or not song_visible(track, now, market_zone(storefront.upper())):
             raise not_found()
-        return ok({"data": [self.song(storefront, track, now=now)]})
+        return ok({"data": [song_resource(storefront, track, now=now)]})
 
     async def catalog_songs(self, request: Request, storefront: str) -> Response:
         self.developer(request)
@@ -286,7 +182,9 @@ class AppleApi:
         else:
             raise AppleError(400, "Parameter Missing", "One of ids or filter[isrc] is required", "40006")
         data = [
-            self.song(storefront, t, now=now) for t in tracks if t is not None and song_visible(t, now, zone)
+            song_resource(storefront, t, now=now)
+            for t in tracks
+            if t is not None and song_visible(t, now, zone)
         ]
         return ok({"data": data})
 
@@ -306,7 +204,7 @@ class AppleApi:
                         "attributes": {
                             "name": artist.name,
                             "genreNames": list(artist.genres) or ["Music"],
-                            "url": f"https://music.apple.com/{storefront}/artist/{_slug(artist.name)}/{artist.apple_id}",
+                            "url": f"https://music.apple.com/{storefront}/artist/{slug(artist.name)}/{artist.apple_id}",
                         },
                     }
                 ]
@@ -432,7 +330,7 @@ class AppleApi:
                     "href": f"/v1/me/library/{kind}/{library_id}",
                     "attributes": {
                         "name": name,
-                        "dateAdded": _iso(entry.added_at),
+                        "dateAdded": iso(entry.added_at),
                         "playParams": {
                             "id": library_id,
                             "kind": kind[:-1],
@@ -459,7 +357,7 @@ class AppleApi:
             fan.playlists[playlist_id] = playlist
             tracks = (body.get("relationships") or {}).get("tracks", {}).get("data", [])
             self._append(fan, playlist, tracks if isinstance(tracks, list) else [])
-        return ok({"data": [self._playlist(playlist)]}, status=201)
+        return ok({"data": [playlist_resource(playlist)]}, status=201)
 
     async def playlist_add_tracks(self, request: Request, playlist_id: str) -> Response:
         fan = self.fan(request)
@@ -491,32 +389,7 @@ class AppleApi:
 
     async def playlists(self, request: Request) -> Response:
         fan = self.fan(request)
-        return ok({"data": [self._playlist(p) for p in fan.playlists.values()]})
-
-    @staticmethod
-    def _playlist(playlist: LibraryPlaylist) -> dict[str, Any]:
-        return {
-            "id": playlist.id,
-            "type": "library-playlists",
-            "href": f"/v1/me/library/playlists/{playlist.id}",
-            "attributes": {
-                "canEdit": True,
-                "dateAdded": _iso(playlist.created_at),
-                "description": {"standard": playlist.description},
-                "hasCatalog": False,
-                "isPublic": False,
-                "name": playlist.name,
-                "playParams": {"id": playlist.id, "kind": "playlist", "isLibrary": True},
-            },
-        }
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "untitled"
+        return ok({"data": [playlist_resource(p) for p in fan.playlists.values()]})
 
 
 def _split(value: str, name: str, limit: int = MAX_IDS) -> list[str]:

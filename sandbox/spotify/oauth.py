@@ -24,6 +24,7 @@ from sandbox.routing import ServiceErrors, ServiceRouter
 from sandbox.spotify.accounts import AccessToken, OAuthError, RefreshToken, parse_scope
 
 if TYPE_CHECKING:
+    from sandbox.spotify.accounts import SpotifyAccounts
     from sandbox.state import Sandbox
 
 CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43,128}$")
@@ -93,7 +94,7 @@ class Accounts:
         self.sandbox = sandbox
 
     @property
-    def accounts(self):
+    def accounts(self) -> SpotifyAccounts:
         return self.sandbox.spotify
 
     def _validate(
