@@ -5,6 +5,7 @@ and checking (Apple's rules: ES256, `kid` the key id, `iss` the team id, `exp` a
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ def write_private_key(config: AppleConfig) -> Path:
         path = Path(tempfile.gettempdir()) / "presave-sandbox" / f"AuthKey_{config.key_id}-{digest}.p8"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_bytes() != pem:
-        draft = path.with_name(f".{path.name}.draft")
+        draft = path.with_name(f".{path.name}.{os.getpid()}.draft")  # concurrent writers never share a draft
         draft.write_bytes(pem)
         draft.chmod(0o600)
         draft.replace(path)
