@@ -1,18 +1,26 @@
-"""Authorization attempts: the signed, single-use, expiring `state` and the PKCE verifier bound to it."""
+"""Authorization attempts: the signed, single-use, expiring `state` and the PKCE verifier bound to it.
+
+The `state` sent to the service is a signed nonce; the attempt row behind it holds the sealed PKCE
+verifier, what the authorization is for (a pre-save, the email opt-in of a grant, or a fan proving who
+they are to be forgotten) and the visit it started from. Consuming it marks it used in the same
+statement that checks it was unused, so a replayed callback fails even when two arrive at once.
+"""
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.models import AuthorizationAttempt, Campaign
+from campaigns.models import AuthorizationAttempt
 from campaigns.vault import TokenVault
 
 STATE_LIFETIME = timedelta(minutes=15)
+PURPOSES = ("presave", "email", "forget")
 
 
 class StateError(ValueError):
@@ -31,31 +39,47 @@ class AttemptBook:
     def start(
         self,
         session: Session,
-        campaign: Campaign,
+        campaign_id: int | None,
         service: str,
         verifier: str | None,
-        visit: dict[str, object],
+        visit: dict[str, Any],
+        *,
+        purpose: str = "presave",
+        grant_id: int | None = None,
     ) -> str:
+        """Record the attempt and return its `state`."""
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown purpose {purpose!r}")
         nonce = secrets.token_urlsafe(24)
-        session.add(
-            AuthorizationAttempt(
-                nonce=nonce,
-                campaign_id=campaign.id,
-                service=service,
-                code_verifier=self._vault.seal(verifier) if verifier else None,
-                visit=visit,
-            )
+        session.execute(
+            insert(AuthorizationAttempt),
+            [
+                {
+                    "nonce": nonce,
+                    "campaign_id": campaign_id,
+                    "service": service,
+                    "code_verifier": self._vault.seal(verifier) if verifier else None,
+                    "visit": visit,
+                    "purpose": purpose,
+                    "grant_id": grant_id,
+                    "created_at": datetime.now(UTC),
+                }
+            ],
         )
         return self._signer.dumps(nonce)
 
     def consume(self, session: Session, state: str, service: str) -> tuple[AuthorizationAttempt, str | None]:
         """The attempt behind `state` and its verifier; marks it used so a replay fails."""
+        if not state or len(state) > 512:
+            raise StateError("invalid")
         try:
             nonce = self._signer.loads(state, max_age=int(STATE_LIFETIME.total_seconds()))
         except SignatureExpired:
             raise StateError("expired") from None
         except BadSignature:
             raise StateError("invalid") from None
+        if not isinstance(nonce, str):
+            raise StateError("invalid")
         attempt = session.scalar(select(AuthorizationAttempt).where(AuthorizationAttempt.nonce == nonce))
         if attempt is None or attempt.service != service:
             raise StateError("invalid")
@@ -63,6 +87,7 @@ class AttemptBook:
             update(AuthorizationAttempt)
             .where(AuthorizationAttempt.id == attempt.id, AuthorizationAttempt.used_at.is_(None))
             .values(used_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             raise StateError("used")

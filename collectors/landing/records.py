@@ -1,15 +1,24 @@
-"""What the landing app writes: landing events, grants (one per service account), grant-time actions."""
+"""What the landing app writes in a transaction: grants (one per service account and campaign), the
+ledger's grant-time actions, consent records, and the events that belong with them.
+
+Writes that can race (two callbacks for the same account, a double-clicked form) insert-or-ignore on
+the unique key first and then update, so concurrent requests never fail on a duplicate.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from campaigns.models import Campaign, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
-from campaigns.vault import Secret, TokenVault
+from campaigns.ledger import insert_ignoring_duplicates
+from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
+from campaigns.vault import TokenVault
+from collectors.landing.connectors import Tokens
+from collectors.landing.events import event_row
 
 
 def record_event(
@@ -22,92 +31,173 @@ def record_event(
     grant_id: int | None = None,
     detail: str | None = None,
 ) -> None:
-    session.add(
-        LandingEvent(
-            campaign_id=campaign_id,
-            kind=kind,
-            service=service,
-            grant_id=grant_id,
-            detail=detail,
-            **{key: visit.get(key) for key in _VISIT_COLUMNS},
-        )
-    )
+    """An event written with the transaction it belongs to (authorize start, grant, denial, error)."""
+    row = event_row(campaign_id, kind, visit, service=service, grant_id=grant_id, detail=detail)
+    session.execute(insert(LandingEvent), [row])
 
 
-_VISIT_COLUMNS = (
-    "visitor_id",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "referrer_domain",
-    "device_class",
-    "in_app_browser",
-    "country",
-    "ip_hash",
-)
+@dataclass(frozen=True)
+class SavedGrant:
+    grant: Grant
+    new: bool  # False: the same account granted before, and this grant replaced its tokens
 
 
 def save_grant(
     session: Session,
     vault: TokenVault,
-    campaign: Campaign,
+    campaign_id: int,
     *,
     service: str,
     user_id: str,
-    access_token: Secret,
-    refresh_token: Secret | None,
-    expires_at: datetime | None,
-    scopes: str,
+    tokens: Tokens,
     country: str | None,
-) -> Grant:
-    """Store the grant sealed; the same service account granting again updates its one grant."""
-    grant = session.scalar(
-        select(Grant).where(
-            Grant.campaign_id == campaign.id, Grant.service == service, Grant.service_user_id == user_id
-        )
+    fan_timezone: str | None,
+    choices: Any,
+) -> SavedGrant:
+    """Store the grant sealed; the same service account granting again updates its one grant.
+
+    `choices` is called with the previous choices (None for a new grant) and returns the new document.
+    """
+    now = datetime.now(UTC)
+    sealed = vault.seal(tokens.access_token)
+    created = insert_ignoring_duplicates(
+        session,
+        Grant.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "campaign_id": campaign_id,
+                "service": service,
+                "service_user_id": user_id,
+                "fan_key": vault.pseudonym(service, user_id),
+                "access_token": sealed,
+                "scopes": tokens.scope,
+                "granted_at": now,
+                "status": GrantStatus.ACTIVE.value,
+                "choices": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+        ],
     )
-    if grant is None:
-        grant = Grant(
-            campaign_id=campaign.id,
-            service=service,
-            service_user_id=user_id,
-            fan_key=vault.pseudonym(service, user_id),
-        )
-        session.add(grant)
-    grant.access_token = vault.seal(access_token)
-    grant.refresh_token = vault.seal(refresh_token) if refresh_token else None
-    grant.token_expires_at = expires_at
-    grant.scopes = scopes
-    grant.granted_at = datetime.now(UTC)
+    grant = session.scalars(
+        select(Grant)
+        .where(Grant.campaign_id == campaign_id, Grant.service == service, Grant.service_user_id == user_id)
+        .with_for_update()
+    ).one()
+    grant.access_token = sealed
+    grant.refresh_token = vault.seal(tokens.refresh_token) if tokens.refresh_token else None
+    grant.token_expires_at = tokens.expires_at
+    grant.scopes = tokens.scope
+    grant.granted_at = now
     grant.status = GrantStatus.ACTIVE
     grant.status_reason = None
     grant.country = country or grant.country
+    grant.fan_timezone = fan_timezone or grant.fan_timezone
+    grant.choices = choices(None if created else dict(grant.choices or {}))
     session.flush()
-    return grant
+    return SavedGrant(grant, bool(created))
 
 
-def record_grant_time_action(
+def replace_tokens(session: Session, vault: TokenVault, grant: Grant, tokens: Tokens) -> None:
+    """A second authorization of the same account (the email opt-in) brings tokens with more scopes."""
+    grant.access_token = vault.seal(tokens.access_token)
+    if tokens.refresh_token:
+        grant.refresh_token = vault.seal(tokens.refresh_token)
+    grant.token_expires_at = tokens.expires_at
+    grant.scopes = tokens.scope
+
+
+def record_action(
     session: Session, grant: Grant, kind: str, target: str, *, delivered: bool, reason: str | None = None
 ) -> None:
-    """Actions done while the fan waits (the artist follow) go to the ledger like any other."""
+    """A grant-time action in the ledger: delivered, or queued for the executor to retry."""
     now = datetime.now(UTC)
-    action = session.scalar(
-        select(OwedAction).where(
-            OwedAction.grant_id == grant.id, OwedAction.kind == kind, OwedAction.target == target
-        )
+    insert_ignoring_duplicates(
+        session,
+        OwedAction.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "campaign_id": grant.campaign_id,
+                "grant_id": grant.id,
+                "service": grant.service,
+                "kind": kind,
+                "target": target,
+                "due_at": now,
+                "outcome": Outcome.QUEUED.value,
+                "attempts": 0,
+                "created_at": now,
+            }
+        ],
     )
-    if action is None:
-        action = OwedAction(
-            campaign_id=grant.campaign_id,
-            grant_id=grant.id,
-            service=grant.service,
-            kind=kind,
-            target=target,
-            due_at=now,
-            attempts=0,
-        )
-        session.add(action)
+    action = session.scalars(
+        select(OwedAction)
+        .where(OwedAction.grant_id == grant.id, OwedAction.kind == kind, OwedAction.target == target)
+        .with_for_update()
+    ).one()
+    if action.outcome == Outcome.DELIVERED:
+        return  # done before (the fan granted again): the ledger keeps the first delivery
     action.attempts = (action.attempts or 0) + 1
     action.outcome = Outcome.DELIVERED if delivered else Outcome.QUEUED
     action.done_at = now if delivered else None
-    action.reason = reason
+    action.reason = reason[:300] if reason else None
+
+
+def give_consent(
+    session: Session, grant: Grant, *, scope: str, text: str, version: str, at: datetime
+) -> None:
+    """Record an opt-in; one live record per grant and scope (a changed text gets a new record)."""
+    live = session.scalars(
+        select(ConsentRecord).where(
+            ConsentRecord.grant_id == grant.id,
+            ConsentRecord.scope == scope,
+            ConsentRecord.withdrawn_at.is_(None),
+        )
+    ).all()
+    if any(record.text_version == version for record in live):
+        return
+    for record in live:
+        record.withdrawn_at = at
+    session.add(
+        ConsentRecord(
+            campaign_id=grant.campaign_id,
+            grant_id=grant.id,
+            scope=scope,
+            text_version=version,
+            text=text,
+            given_at=at,
+        )
+    )
+
+
+def withdraw_consent(session: Session, grant: Grant, *, scope: str, at: datetime) -> int:
+    """The fan unticked the box: live records end now, and the address they gave is dropped."""
+    live = session.scalars(
+        select(ConsentRecord).where(
+            ConsentRecord.grant_id == grant.id,
+            ConsentRecord.scope == scope,
+            ConsentRecord.withdrawn_at.is_(None),
+        )
+    ).all()
+    for record in live:
+        record.withdrawn_at = at
+    grant.email = None
+    return len(live)
+
+
+def has_live_consent(session: Session, grant_id: int, scope: str) -> bool:
+    return (
+        session.scalar(
+            select(ConsentRecord.id).where(
+                ConsentRecord.grant_id == grant_id,
+                ConsentRecord.scope == scope,
+                ConsentRecord.withdrawn_at.is_(None),
+            )
+        )
+        is not None
+    )
+
+
+def ledger_of(session: Session, grant_id: int) -> list[OwedAction]:
+    return list(
+        session.scalars(select(OwedAction).where(OwedAction.grant_id == grant_id).order_by(OwedAction.id))
+    )
