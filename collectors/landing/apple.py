@@ -8,6 +8,7 @@ the landing app's origin, minted for twelve hours and renewed an hour before it 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ SERVICE = "apple"
 TOKEN_LIFETIME_S = 12 * 60 * 60
 RENEW_BEFORE_S = 60 * 60
 MUT_MAX_LENGTH = 4096
+_USER_TOKEN = re.compile(rf"[A-Za-z0-9+/=._~:-]{{16,{MUT_MAX_LENGTH}}}")
 
 
 class AppleKeyError(ValueError):
@@ -78,13 +80,8 @@ class DeveloperToken:
 
 
 def valid_user_token(value: str | None) -> bool:
-    """What MusicKit returns: printable, without spaces, of a sane length."""
-    return (
-        bool(value)
-        and len(value or "") <= MUT_MAX_LENGTH
-        and (value or "").isprintable()
-        and " " not in (value or "")
-    )
+    """What MusicKit returns: a base64-like token of a sane length (it goes into an HTTP header)."""
+    return bool(value) and _USER_TOKEN.fullmatch(value or "") is not None
 
 
 class AppleConnect:
@@ -106,7 +103,9 @@ class AppleConnect:
             SERVICE, self._http.get, f"{self._api}/v1/me/storefront", headers=self._headers(user_token)
         )
         if response.status_code != 200:
-            raise ConnectError(SERVICE, f"storefront_{response.status_code}")
+            raise ConnectError(
+                SERVICE, f"storefront_{response.status_code}", refused=response.status_code == 403
+            )
         data = json_object(response).get("data")
         first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
         return country_of(first.get("id"))

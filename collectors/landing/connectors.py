@@ -16,9 +16,10 @@ from campaigns.vault import Secret
 class ConnectError(RuntimeError):
     """A service refused or failed a call made while the fan waits; `code` is safe to log and store."""
 
-    def __init__(self, service: str, code: str) -> None:
+    def __init__(self, service: str, code: str, *, refused: bool = False) -> None:
         self.service = service
         self.code = code[:80]
+        self.refused = refused  # the service said no to what the fan brought (a bad code or token)
         super().__init__(f"{service}: {self.code}")
 
 

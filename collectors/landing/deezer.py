@@ -69,7 +69,12 @@ class DeezerConnect:
         body = json_object(response)
         token = body.get("access_token")
         if response.status_code != 200 or not isinstance(token, str) or not token:
-            raise ConnectError(SERVICE, _error_code(body, f"token_{response.status_code}"))
+            # Deezer refuses a bad code with HTTP 200 and an error (or plain "wrong code")
+            raise ConnectError(
+                SERVICE,
+                _error_code(body, f"token_{response.status_code}"),
+                refused=response.status_code < 500,
+            )
         try:
             expires = int(body.get("expires", 0))  # type: ignore[call-overload]
         except (TypeError, ValueError):
@@ -114,7 +119,8 @@ class DeezerConnect:
         )
         body = json_object(response)
         if response.status_code != 200 or "error" in body:
-            raise ConnectError(SERVICE, _error_code(body, f"api_{response.status_code}"))
+            code = _error_code(body, f"api_{response.status_code}")
+            raise ConnectError(SERVICE, code, refused=code in ("error_200", "error_300"))
         return body
 
 

@@ -134,6 +134,8 @@ class EventSink:
             time.sleep(self._linger_s)  # let a burst gather into one transaction
             with self._lock:
                 batch = [self._queue[i] for i in range(min(len(self._queue), self._batch_size))]
+            if not batch:  # a timed-out close() wrote them meanwhile
+                continue
             if self._write(batch):
                 with self._lock:
                     for _ in batch:

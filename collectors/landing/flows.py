@@ -166,7 +166,7 @@ def oauth_callback(
                 record_event(
                     session, view.id, EventKind.ERROR, visit, service=service, detail=f"{purpose}:{exc.code}"
                 )
-        return views.service_failed(request, view, service)
+        return failed(request, view, service, exc)
     if purpose == "forget":
         return _forgotten(landing, request, service, profile)
     assert view is not None
@@ -216,12 +216,19 @@ def apple_token(
             record_event(
                 session, view.id, EventKind.ERROR, visit, service="apple", detail=f"presave:{exc.code}"
             )
-        return views.service_failed(request, view, "apple")
+        return failed(request, view, "apple", exc)
     profile = Profile(
         user_id=f"mut-{landing.vault.pseudonym('apple-user-token', user_token)[:24]}", country=country
     )
     tokens = Tokens(access_token=token, refresh_token=None, expires_at=None, scope="music-user-token")
     return _presaved(landing, request, view, "apple", tokens, profile, visit)
+
+
+def failed(request: Request, view: CampaignView | None, service: str, exc: ConnectError) -> Response:
+    """A refusal of what the fan brought is their request's fault (400); anything else is the service's (502)."""
+    if exc.refused:
+        return views.service_refused(request, view, service)
+    return views.service_failed(request, view, service)
 
 
 def _exchange(
@@ -264,7 +271,7 @@ def _refused(
         )
     if kind == EventKind.DENIAL:
         return views.denied(request, view, service)
-    return views.service_failed(request, view, service)
+    return views.service_refused(request, view, service)  # the authorization came back with an error
 
 
 def _presaved(

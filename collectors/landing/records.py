@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from campaigns.ledger import insert_ignoring_duplicates
 from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
 from campaigns.vault import TokenVault
 from collectors.landing.connectors import Tokens
@@ -34,6 +34,15 @@ def record_event(
     """An event written with the transaction it belongs to (authorize start, grant, denial, error)."""
     row = event_row(campaign_id, kind, visit, service=service, grant_id=grant_id, detail=detail)
     session.execute(insert(LandingEvent), [row])
+
+
+def insert_if_new(session: Session, model: type[Grant] | type[OwedAction], row: dict[str, Any]) -> bool:
+    """Insert one row unless its unique key exists; True when it was inserted (RETURNING says so
+    reliably on both SQLite and PostgreSQL, where a row count of a skipped insert is not)."""
+    dialect = session.get_bind().dialect.name
+    statement: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    inserted = session.execute(statement.values(**row).on_conflict_do_nothing().returning(model.id))
+    return inserted.scalar() is not None
 
 
 @dataclass(frozen=True)
@@ -60,24 +69,22 @@ def save_grant(
     """
     now = datetime.now(UTC)
     sealed = vault.seal(tokens.access_token)
-    created = insert_ignoring_duplicates(
+    created = insert_if_new(
         session,
-        Grant.__table__,  # type: ignore[arg-type]
-        [
-            {
-                "campaign_id": campaign_id,
-                "service": service,
-                "service_user_id": user_id,
-                "fan_key": vault.pseudonym(service, user_id),
-                "access_token": sealed,
-                "scopes": tokens.scope,
-                "granted_at": now,
-                "status": GrantStatus.ACTIVE.value,
-                "choices": {},
-                "created_at": now,
-                "updated_at": now,
-            }
-        ],
+        Grant,
+        {
+            "campaign_id": campaign_id,
+            "service": service,
+            "service_user_id": user_id,
+            "fan_key": vault.pseudonym(service, user_id),
+            "access_token": sealed,
+            "scopes": tokens.scope,
+            "granted_at": now,
+            "status": GrantStatus.ACTIVE.value,
+            "choices": {},
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     grant = session.scalars(
         select(Grant)
@@ -112,22 +119,20 @@ def record_action(
 ) -> None:
     """A grant-time action in the ledger: delivered, or queued for the executor to retry."""
     now = datetime.now(UTC)
-    insert_ignoring_duplicates(
+    insert_if_new(
         session,
-        OwedAction.__table__,  # type: ignore[arg-type]
-        [
-            {
-                "campaign_id": grant.campaign_id,
-                "grant_id": grant.id,
-                "service": grant.service,
-                "kind": kind,
-                "target": target,
-                "due_at": now,
-                "outcome": Outcome.QUEUED.value,
-                "attempts": 0,
-                "created_at": now,
-            }
-        ],
+        OwedAction,
+        {
+            "campaign_id": grant.campaign_id,
+            "grant_id": grant.id,
+            "service": grant.service,
+            "kind": str(kind),
+            "target": target,
+            "due_at": now,
+            "outcome": Outcome.QUEUED.value,
+            "attempts": 0,
+            "created_at": now,
+        },
     )
     action = session.scalars(
         select(OwedAction)

@@ -95,7 +95,8 @@ class Sessions:
         return hmac.new(self._csrf_key, message, hashlib.sha256).hexdigest()
 
     def csrf_ok(self, session: FanSession, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(session), token or "")
+        expected = self.csrf_token(session).encode()
+        return bool(token) and hmac.compare_digest(expected, (token or "").encode("utf-8", "replace"))
 
 
 def same_origin(headers: dict[str, str], public_origin: str) -> bool:

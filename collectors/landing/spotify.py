@@ -101,7 +101,11 @@ class SpotifyConnect:
         )
         body = json_object(response)
         if response.status_code != 200 or not isinstance(body.get("access_token"), str):
-            raise ConnectError(SERVICE, str(body.get("error") or f"token_{response.status_code}"))
+            raise ConnectError(
+                SERVICE,
+                str(body.get("error") or f"token_{response.status_code}"),
+                refused=400 <= response.status_code < 500,
+            )
         refresh = body.get("refresh_token")
         try:
             lifetime = int(body.get("expires_in", 3600))  # type: ignore[call-overload]
@@ -119,7 +123,9 @@ class SpotifyConnect:
         body = json_object(response)
         user_id = body.get("id")
         if response.status_code != 200 or not isinstance(user_id, str) or not 0 < len(user_id) <= 128:
-            raise ConnectError(SERVICE, f"me_{response.status_code}")
+            raise ConnectError(
+                SERVICE, f"me_{response.status_code}", refused=response.status_code in (401, 403)
+            )
         email = body.get("email")
         return Profile(
             user_id=user_id,

@@ -122,6 +122,17 @@ def service_failed(request: Request, view: CampaignView | None, service: str) ->
     )
 
 
+def service_refused(request: Request, view: CampaignView | None, service: str) -> HTMLResponse:
+    return problem(
+        request,
+        400,
+        "Not saved",
+        f"{SERVICE_NAMES[service]} did not accept this sign-in, so nothing was saved. Please start again.",
+        retry_url=f"/{view.slug}" if view else None,
+        view=view,
+    )
+
+
 def rate_limited(request: Request, retry_after: float) -> HTMLResponse:
     return problem(
         request,

@@ -72,8 +72,8 @@ def hidden(html: str, name: str) -> str:
 class Fan:
     """One fan's browser: cookies kept, the proxy's country header on every request."""
 
-    def __init__(self, system: System, *, country: str = "GB", user_agent: str | None = None) -> None:
-        headers = {"CF-IPCountry": country}
+    def __init__(self, system: System, *, country: str | None = "GB", user_agent: str | None = None) -> None:
+        headers = {"CF-IPCountry": country} if country else {}
         if user_agent:
             headers["User-Agent"] = user_agent
         self.system = system
