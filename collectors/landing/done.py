@@ -32,6 +32,7 @@ from collectors.landing.fans import erase_grants
 from collectors.landing.flows import start_email
 from collectors.landing.page import SERVICE_NAMES, CampaignView
 from collectors.landing.records import (
+    attribution_of,
     give_consent,
     has_live_consent,
     ledger_of,
@@ -233,6 +234,7 @@ def complete(
         if live is None:
             return _erased(request, view)
         round_trip = _record_choices(landing, session, live, done, followed, reason, consent, now)
+        visit = attribution_of(session, live.id) or visit
         record_event(session, view.id, EventKind.COMPLETE, visit, service=live.service, grant_id=live.id)
     if round_trip:
         return RedirectResponse(start_email(landing, grant, view, consent), status_code=303)

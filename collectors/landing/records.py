@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
 from campaigns.vault import TokenVault
 from collectors.landing.connectors import Tokens
-from collectors.landing.events import event_row
+from collectors.landing.events import EVENT_COLUMNS, event_row
 
 
 def record_event(
@@ -206,3 +206,14 @@ def ledger_of(session: Session, grant_id: int) -> list[OwedAction]:
     return list(
         session.scalars(select(OwedAction).where(OwedAction.grant_id == grant_id).order_by(OwedAction.id))
     )
+
+
+def attribution_of(session: Session, grant_id: int) -> dict[str, Any] | None:
+    """The visit behind a grant (its latest grant event), so later events of the fan keep its UTM tags."""
+    event = session.scalars(
+        select(LandingEvent)
+        .where(LandingEvent.grant_id == grant_id, LandingEvent.kind == "grant")
+        .order_by(LandingEvent.id.desc())
+        .limit(1)
+    ).first()
+    return {key: getattr(event, key) for key in EVENT_COLUMNS} if event else None
