@@ -143,6 +143,7 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
             "completed": completed,
             "email_notice": EMAIL_NOTICES.get(request.query_params.get("email", "")),
             "csrf": landing.sessions.csrf_token(fan),
+            "reference": grant.fan_key,
             "release_label": view.spec.release_at.strftime("%d %B %Y").lstrip("0"),
         },
         view=view,
