@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from campaigns.models import EventKind
 from campaigns.settings import Settings
-from campaigns.store import Store
+from campaigns.store import Store, make_engine, migrate
 from collectors.landing import done as done_page
 from collectors.landing import flows, views
 from collectors.landing.context import Landing
@@ -52,12 +52,13 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 SERVICE_PATTERN = r"^(spotify|apple|deezer)$"
 Text = Annotated[str | None, Form(max_length=512)]
+POOL_SIZE = 40  # anyio's default thread pool, which runs the synchronous routes
 
 
 def create_app(settings: Settings, store: Store | None = None, *, openapi: bool = False) -> FastAPI:
     """The landing app over the given store (or the one the settings name, migrated on start)."""
     own_store = store is None
-    landing = Landing(settings, store or Store.connect(settings.resolved_database_url))
+    landing = Landing(settings, store or _own_store(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -249,6 +250,15 @@ def create_app(settings: Settings, store: Store | None = None, *, openapi: bool 
         )
 
     return app
+
+
+def _own_store(settings: Settings) -> Store:
+    """The store with a connection pool as large as the thread pool that serves the routes, so a busy
+    moment never closes and reopens connections (each new SQLite connection re-runs its PRAGMAs)."""
+    url = settings.resolved_database_url
+    store = Store(make_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_timeout=60))
+    migrate(store.engine)
+    return store
 
 
 def _campaign_context(landing: Landing, request: Request, view: CampaignView, visit: dict) -> dict:

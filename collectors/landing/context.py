@@ -7,11 +7,14 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from campaigns.campaign_file import RESERVED_SLUGS, SLUG_PATTERN
@@ -47,6 +50,7 @@ class CampaignCache:
         self._ttl = ttl
         self._size = size
         self._items: dict[str, tuple[float, CampaignView | None]] = {}
+        self._slugs: dict[int, str] = {}
         self._lock = threading.Lock()
 
     def get(self, slug: str) -> CampaignView | None:
@@ -67,9 +71,14 @@ class CampaignCache:
         return view
 
     def by_id(self, campaign_id: int) -> CampaignView | None:
-        with self._landing.store.session() as session:
-            slug = session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
-        return self.get(slug) if slug else None
+        slug = self._slugs.get(campaign_id)  # a slug never changes, so this needs no expiry
+        if slug is None:
+            with self._landing.store.session() as session:
+                slug = session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
+            if slug is None:
+                return None
+            self._slugs[campaign_id] = slug
+        return self.get(slug)
 
     def clear(self) -> None:
         with self._lock:
@@ -106,7 +115,9 @@ class Landing:
         self.public_origin = origin_of(settings.public_url)
         self.public_host = urlsplit(settings.public_url).hostname
         self.limiter = RateLimiter(settings.landing_rate_limit)
-        self.events = EventSink(store)
+        self._sqlite = store.engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock()
+        self.events = EventSink(store, transaction=self.writing)
         self.spotify = self._spotify()
         self.deezer = self._deezer()
         self.apple = self._apple()
@@ -141,6 +152,19 @@ class Landing:
             return None
         developer = DeveloperToken(settings.apple_team_id, settings.apple_key_id, key, self.public_origin)
         return AppleConnect(settings, self.http, developer)
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write transaction. On SQLite, one at a time in this process and begun IMMEDIATE: writers
+        queue on a lock instead of sleeping in SQLite's busy handler, and a transaction that reads before
+        it writes cannot fail to upgrade when another worker process wrote in between."""
+        if not self._sqlite:
+            with self.store.session() as session:
+                yield session
+            return
+        with self._write_lock, self.store.session() as session:
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            yield session
 
     def configured(self, service: str) -> bool:
         return service in self.configured_services

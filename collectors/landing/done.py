@@ -230,7 +230,7 @@ def complete(
     consent["version"] = text_version(consent["text"])
     visitor, _ = views.visitor_of(request)
     visit = landing.visit(request, visitor)
-    with landing.store.session() as session:
+    with landing.writing() as session:
         live = session.get(Grant, fan.grant_id)
         if live is None:
             return _erased(request, view)
@@ -315,7 +315,7 @@ def erase(landing: Landing, request: Request, csrf: str | None) -> Response:
         or not same_origin(dict(request.headers), landing.public_origin)
     ):
         return _forbidden(request, None)
-    with landing.store.session() as session:
+    with landing.writing() as session:
         erasure = erase_grants(session, [fan.grant_id])
     response = views.render(
         request,

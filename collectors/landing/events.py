@@ -12,15 +12,20 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
 
 from campaigns.models import LandingEvent
 from campaigns.store import Store
 
 log = logging.getLogger(__name__)
+LANDING_EVENTS: Table = LandingEvent.__table__  # type: ignore[assignment]  # Core inserts: no ORM bulk path
+INSERT_EVENT = LANDING_EVENTS.insert()
 
 EVENT_COLUMNS = (
     "visitor_id",
@@ -48,7 +53,7 @@ def event_row(
     return {
         "campaign_id": campaign_id,
         "occurred_at": datetime.now(UTC),
-        "kind": kind,
+        "kind": str(getattr(kind, "value", kind)),
         "service": service,
         "grant_id": grant_id,
         "detail": detail[:200] if detail else None,
@@ -67,8 +72,10 @@ class EventSink:
         batch_size: int = 5_000,
         linger_s: float = 0.005,
         retry_s: float = 0.2,
+        transaction: Callable[[], AbstractContextManager[Session]] | None = None,
     ) -> None:
         self._store = store
+        self._transaction = transaction or store.session
         self._capacity = capacity
         self._batch_size = batch_size
         self._linger_s = linger_s
@@ -158,8 +165,8 @@ class EventSink:
 
     def _write(self, batch: list[dict[str, Any]]) -> bool:
         try:
-            with self._store.session() as session:
-                session.execute(insert(LandingEvent), batch)
+            with self._transaction() as session:
+                session.execute(INSERT_EVENT, batch)
         except Exception as exc:  # the store may be busy or briefly away: keep the rows and retry
             log.warning("landing events: batch of %d not written yet (%s)", len(batch), type(exc).__name__)
             return False

@@ -55,7 +55,7 @@ def connect(landing: Landing, request: Request, view: CampaignView, service: str
     verifier, challenge = pkce_pair() if service == "spotify" else (None, "")
     if service == "deezer":
         visit = {**visit, "scopes": ",".join(perms_for())}
-    with landing.store.session() as session:
+    with landing.writing() as session:
         record_event(session, view.id, EventKind.CLICK, visit, service=service)
         state = landing.attempts.start(session, view.id, service, verifier, visit)
         record_event(session, view.id, EventKind.AUTHORIZE_START, visit, service=service)
@@ -103,14 +103,14 @@ def start_email(landing: Landing, grant: Grant, view: CampaignView, consent: dic
             playlist_choice=view.offers_playlist_choice("spotify"),
             with_email=True,
         )
-        with landing.store.session() as session:
+        with landing.writing() as session:
             state = landing.attempts.start(
                 session, view.id, "spotify", verifier, visit, purpose="email", grant_id=grant.id
             )
         return landing.spotify.authorize_url(state, challenge, scopes)
     assert landing.deezer is not None
     perms = perms_for(with_email=True)
-    with landing.store.session() as session:
+    with landing.writing() as session:
         state = landing.attempts.start(
             session,
             view.id,
@@ -125,7 +125,7 @@ def start_email(landing: Landing, grant: Grant, view: CampaignView, consent: dic
 
 def forget_connect(landing: Landing, service: str) -> Response:
     """The fan signs in only to prove which account is theirs: no scopes beyond the public profile."""
-    with landing.store.session() as session:
+    with landing.writing() as session:
         if service == "spotify":
             assert landing.spotify is not None
             verifier, challenge = pkce_pair()
@@ -146,10 +146,14 @@ def oauth_callback(
 ) -> Response:
     """The service sent the fan back: the grant is stored, the artist followed, then the done page."""
     try:
-        with landing.store.session() as session:
+        with landing.writing() as session:
             attempt, verifier = landing.attempts.consume(session, state, service)
-            campaign_id, purpose, grant_id = attempt.campaign_id, attempt.purpose, attempt.grant_id
-            visit = dict(attempt.visit or {})
+        campaign_id, purpose, grant_id, visit = (
+            attempt.campaign_id,
+            attempt.purpose,
+            attempt.grant_id,
+            attempt.visit,
+        )
     except StateError as exc:
         return views.state_problem(request, exc.reason, None)
     view = landing.campaigns.by_id(campaign_id) if campaign_id is not None else None
@@ -162,7 +166,7 @@ def oauth_callback(
         profile = _profile(landing, service, tokens)
     except ConnectError as exc:
         if view is not None:
-            with landing.store.session() as session:
+            with landing.writing() as session:
                 record_event(
                     session, view.id, EventKind.ERROR, visit, service=service, detail=f"{purpose}:{exc.code}"
                 )
@@ -185,17 +189,17 @@ def apple_token(
 ) -> Response:
     """The MusicKit page posted back the Music User Token (or MusicKit's error)."""
     try:
-        with landing.store.session() as session:
+        with landing.writing() as session:
             attempt, _ = landing.attempts.consume(session, state, "apple")
-            if attempt.campaign_id != view.id:
-                raise StateError("invalid")
-            visit = dict(attempt.visit or {})
+        if attempt.campaign_id != view.id:
+            raise StateError("invalid")
+        visit = attempt.visit
     except StateError as exc:
         return views.state_problem(request, exc.reason, view)
     if error or not user_token:
         return _refused(landing, request, view, "apple", "presave", visit, error or "no_token")
     if not valid_user_token(user_token):
-        with landing.store.session() as session:
+        with landing.writing() as session:
             record_event(
                 session, view.id, EventKind.ERROR, visit, service="apple", detail="presave:bad_user_token"
             )
@@ -212,7 +216,7 @@ def apple_token(
     try:
         country = landing.apple.storefront(token)
     except ConnectError as exc:
-        with landing.store.session() as session:
+        with landing.writing() as session:
             record_event(
                 session, view.id, EventKind.ERROR, visit, service="apple", detail=f"presave:{exc.code}"
             )
@@ -261,7 +265,7 @@ def _refused(
     code = error_code(error or "no_code")
     kind = EventKind.DENIAL if code in DENIALS else EventKind.ERROR
     if view is not None:
-        with landing.store.session() as session:
+        with landing.writing() as session:
             record_event(session, view.id, kind, visit, service=service, detail=f"{purpose}:{code}")
     if purpose == "email" and view is not None:
         return RedirectResponse(f"/{view.slug}/done?email=declined", status_code=303)
@@ -309,7 +313,7 @@ def _presaved(
                 ),
             )
         )
-    with landing.store.session() as session:
+    with landing.writing() as session:
         saved = save_grant(
             session,
             landing.vault,
@@ -319,20 +323,20 @@ def _presaved(
             tokens=tokens,
             country=visit["country"],
             fan_timezone=visit.get("timezone"),
-            choices=lambda previous: initial_choices(spec, service, previous),
+            choices=initial_choices(spec, service),
         )
         for kind, target, delivered, reason in done_now:
-            record_action(session, saved.grant, kind, target, delivered=delivered, reason=reason)
+            record_action(session, saved, kind, target, delivered=delivered, reason=reason)
         record_event(
             session,
             view.id,
             EventKind.GRANT,
             visit,
             service=service,
-            grant_id=saved.grant.id,
+            grant_id=saved.id,
             detail=None if saved.new else "again",
         )
-        grant_id = saved.grant.id
+        grant_id = saved.id
     return to_done(landing, view, grant_id, service)
 
 
@@ -361,7 +365,7 @@ def _email_granted(
     profile: Profile,
     visit: dict[str, Any],
 ) -> Response:
-    with landing.store.session() as session:
+    with landing.writing() as session:
         grant = session.get(Grant, grant_id) if grant_id is not None else None
         if grant is None:
             return views.problem(
@@ -399,7 +403,7 @@ def _email_granted(
 
 
 def _forgotten(landing: Landing, request: Request, service: str, profile: Profile) -> Response:
-    with landing.store.session() as session:
+    with landing.writing() as session:
         erasure = forget_fan(session, service, profile.user_id)
     landing.campaigns.clear()
     return views.render(

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
 from campaigns.vault import TokenVault
 from collectors.landing.connectors import Tokens
-from collectors.landing.events import EVENT_COLUMNS, event_row
+from collectors.landing.events import EVENT_COLUMNS, INSERT_EVENT, event_row
+
+GRANTS: Table = Grant.__table__  # type: ignore[assignment]
+ACTIONS: Table = OwedAction.__table__  # type: ignore[assignment]
 
 
 def record_event(
@@ -33,21 +37,55 @@ def record_event(
 ) -> None:
     """An event written with the transaction it belongs to (authorize start, grant, denial, error)."""
     row = event_row(campaign_id, kind, visit, service=service, grant_id=grant_id, detail=detail)
-    session.execute(insert(LandingEvent), [row])
+    session.execute(INSERT_EVENT, [row])
 
 
-def insert_if_new(session: Session, model: type[Grant] | type[OwedAction], row: dict[str, Any]) -> bool:
-    """Insert one row unless its unique key exists; True when it was inserted (RETURNING says so
-    reliably on both SQLite and PostgreSQL, where a row count of a skipped insert is not)."""
-    dialect = session.get_bind().dialect.name
-    statement: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-    inserted = session.execute(statement.values(**row).on_conflict_do_nothing().returning(model.id))
-    return inserted.scalar() is not None
+def _dialect(session: Session) -> str:
+    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+
+
+@lru_cache(maxsize=4)
+def _grant_upsert(dialect: str) -> Any:
+    """Built once per dialect (building an ON CONFLICT statement costs more than running it)."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(GRANTS)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["campaign_id", "service", "service_user_id"],
+        set_={
+            "access_token": new.access_token,
+            "refresh_token": new.refresh_token,
+            "token_expires_at": new.token_expires_at,
+            "scopes": new.scopes,
+            "granted_at": new.granted_at,
+            "status": new.status,
+            "status_reason": None,
+            "country": func.coalesce(new.country, GRANTS.c.country),
+            "fan_timezone": func.coalesce(new.fan_timezone, GRANTS.c.fan_timezone),
+            "updated_at": new.updated_at,
+        },
+    ).returning(GRANTS.c.id, GRANTS.c.created_at)
+
+
+@lru_cache(maxsize=4)
+def _action_upsert(dialect: str) -> Any:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ACTIONS)
+    return statement.on_conflict_do_update(
+        index_elements=["grant_id", "kind", "target"],
+        set_={
+            "attempts": ACTIONS.c.attempts + 1,
+            "outcome": statement.excluded.outcome,
+            "done_at": statement.excluded.done_at,
+            "reason": statement.excluded.reason,
+        },
+        where=ACTIONS.c.outcome != Outcome.DELIVERED.value,
+    )
 
 
 @dataclass(frozen=True)
 class SavedGrant:
-    grant: Grant
+    id: int
+    campaign_id: int
+    service: str
     new: bool  # False: the same account granted before, and this grant replaced its tokens
 
 
@@ -61,48 +99,34 @@ def save_grant(
     tokens: Tokens,
     country: str | None,
     fan_timezone: str | None,
-    choices: Any,
+    choices: dict[str, Any],
 ) -> SavedGrant:
-    """Store the grant sealed; the same service account granting again updates its one grant.
-
-    `choices` is called with the previous choices (None for a new grant) and returns the new document.
-    """
+    """Store the grant sealed, in one statement; the same service account granting again updates its one
+    grant (new tokens and scopes; country and zone only when known now; its choices stay theirs)."""
     now = datetime.now(UTC)
-    sealed = vault.seal(tokens.access_token)
-    created = insert_if_new(
-        session,
-        Grant,
+    row = session.execute(
+        _grant_upsert(_dialect(session)),
         {
             "campaign_id": campaign_id,
             "service": service,
             "service_user_id": user_id,
             "fan_key": vault.pseudonym(service, user_id),
-            "access_token": sealed,
+            "access_token": vault.seal(tokens.access_token),
+            "refresh_token": vault.seal(tokens.refresh_token) if tokens.refresh_token else None,
+            "token_expires_at": tokens.expires_at,
             "scopes": tokens.scope,
             "granted_at": now,
             "status": GrantStatus.ACTIVE.value,
-            "choices": {},
+            "status_reason": None,
+            "country": country,
+            "fan_timezone": fan_timezone,
+            "choices": choices,
+            "email": None,
             "created_at": now,
             "updated_at": now,
         },
-    )
-    grant = session.scalars(
-        select(Grant)
-        .where(Grant.campaign_id == campaign_id, Grant.service == service, Grant.service_user_id == user_id)
-        .with_for_update()
     ).one()
-    grant.access_token = sealed
-    grant.refresh_token = vault.seal(tokens.refresh_token) if tokens.refresh_token else None
-    grant.token_expires_at = tokens.expires_at
-    grant.scopes = tokens.scope
-    grant.granted_at = now
-    grant.status = GrantStatus.ACTIVE
-    grant.status_reason = None
-    grant.country = country or grant.country
-    grant.fan_timezone = fan_timezone or grant.fan_timezone
-    grant.choices = choices(None if created else dict(grant.choices or {}))
-    session.flush()
-    return SavedGrant(grant, bool(created))
+    return SavedGrant(row.id, campaign_id, service, new=row.created_at == now)
 
 
 def replace_tokens(session: Session, vault: TokenVault, grant: Grant, tokens: Tokens) -> None:
@@ -115,36 +139,29 @@ def replace_tokens(session: Session, vault: TokenVault, grant: Grant, tokens: To
 
 
 def record_action(
-    session: Session, grant: Grant, kind: str, target: str, *, delivered: bool, reason: str | None = None
+    session: Session, grant: Any, kind: str, target: str, *, delivered: bool, reason: str | None = None
 ) -> None:
-    """A grant-time action in the ledger: delivered, or queued for the executor to retry."""
+    """A grant-time action in the ledger: delivered, or queued for the executor to retry. `grant` is
+    anything with `id`, `campaign_id` and `service`. A delivered action stays as it was (one statement)."""
     now = datetime.now(UTC)
-    insert_if_new(
-        session,
-        OwedAction,
+    session.execute(
+        _action_upsert(_dialect(session)),
         {
             "campaign_id": grant.campaign_id,
             "grant_id": grant.id,
             "service": grant.service,
-            "kind": str(kind),
+            "kind": str(getattr(kind, "value", kind)),
             "target": target,
             "due_at": now,
-            "outcome": Outcome.QUEUED.value,
-            "attempts": 0,
+            "outcome": (Outcome.DELIVERED if delivered else Outcome.QUEUED).value,
+            "attempts": 1,
+            "started_at": None,
+            "done_at": now if delivered else None,
+            "last_status": None,
+            "reason": reason[:300] if reason else None,
             "created_at": now,
         },
     )
-    action = session.scalars(
-        select(OwedAction)
-        .where(OwedAction.grant_id == grant.id, OwedAction.kind == kind, OwedAction.target == target)
-        .with_for_update()
-    ).one()
-    if action.outcome == Outcome.DELIVERED:
-        return  # done before (the fan granted again): the ledger keeps the first delivery
-    action.attempts = (action.attempts or 0) + 1
-    action.outcome = Outcome.DELIVERED if delivered else Outcome.QUEUED
-    action.done_at = now if delivered else None
-    action.reason = reason[:300] if reason else None
 
 
 def give_consent(

@@ -21,6 +21,16 @@ from tests.integration.landing_helpers import (
 )
 
 
+def _presave(
+    system: System, slug: str, fan_id: str, *, decision: str = "approve", utm: str = "instagram"
+) -> httpx.Response:
+    """A fan's browser through page, pre-save button and the service's consent; the callback's answer.
+    (The release-day tests use it to make grants.)"""
+    with Fan(system) as fan:
+        assert fan.visit(slug, utm_source=utm, utm_medium="story").status_code == 200
+        return fan.oauth(slug, "spotify", fan_id, decision=decision, utm_source=utm, utm_medium="story")
+
+
 def test_a_fan_presaves_through_the_real_flow(system: System) -> None:
     add_release(system, "198880045560", soon())
     add_campaign(system, "midnight-drive", soon())
