@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
@@ -52,7 +54,8 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 SERVICE_PATTERN = r"^(spotify|apple|deezer)$"
 Text = Annotated[str | None, Form(max_length=512)]
-POOL_SIZE = 40  # anyio's default thread pool, which runs the synchronous routes
+THREADS = int(os.environ.get("PRESAVE_LANDING_THREADS", "12"))  # per process, for the synchronous routes
+POOL_SIZE = THREADS + 4  # a connection for every route thread, the event writer and the async routes
 
 
 def create_app(settings: Settings, store: Store | None = None, *, openapi: bool = False) -> FastAPI:
@@ -62,6 +65,9 @@ def create_app(settings: Settings, store: Store | None = None, *, openapi: bool 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Few threads: the synchronous routes mostly wait on the services, and more threads than this
+        # only fight over the GIL (measured in bench/landing.py).
+        to_thread.current_default_thread_limiter().total_tokens = THREADS
         landing.events.start()
         yield
         await run_in_threadpool(landing.close)

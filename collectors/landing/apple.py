@@ -13,14 +13,14 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from collectors.landing.connectors import ConnectError, FanPlaylist, call, country_of, json_object
+from collectors.landing.connectors import ConnectError, FanPlaylist, country_of
+from collectors.landing.transport import Transport
 
 SERVICE = "apple"
 TOKEN_LIFETIME_S = 12 * 60 * 60
@@ -85,7 +85,7 @@ def valid_user_token(value: str | None) -> bool:
 
 
 class AppleConnect:
-    def __init__(self, settings: Settings, http: httpx.Client, developer: DeveloperToken) -> None:
+    def __init__(self, settings: Settings, http: Transport, developer: DeveloperToken) -> None:
         self._api = settings.apple_api_url
         self._http = http
         self.developer = developer
@@ -99,22 +99,22 @@ class AppleConnect:
 
     def storefront(self, user_token: Secret) -> str | None:
         """The fan's storefront as a country code; also proves the token works."""
-        response = call(
-            SERVICE, self._http.get, f"{self._api}/v1/me/storefront", headers=self._headers(user_token)
+        response = self._http.request(
+            SERVICE, "GET", f"{self._api}/v1/me/storefront", headers=self._headers(user_token)
         )
         if response.status_code != 200:
             raise ConnectError(
                 SERVICE, f"storefront_{response.status_code}", refused=response.status_code == 403
             )
-        data = json_object(response).get("data")
+        data = response.json_object().get("data")
         first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
         return country_of(first.get("id"))
 
     def add_album(self, user_token: Secret, album_id: str) -> None:
         """A pre-add when the album is a pre-order: Apple answers 202 and adds it on release day."""
-        response = call(
+        response = self._http.request(
             SERVICE,
-            self._http.post,
+            "POST",
             f"{self._api}/v1/me/library",
             params={"ids[albums]": album_id},
             headers=self._headers(user_token),
@@ -123,16 +123,16 @@ class AppleConnect:
             raise ConnectError(SERVICE, f"library_{response.status_code}")
 
     def playlists(self, user_token: Secret) -> list[FanPlaylist]:
-        response = call(
+        response = self._http.request(
             SERVICE,
-            self._http.get,
+            "GET",
             f"{self._api}/v1/me/library/playlists",
             params={"limit": 100},
             headers=self._headers(user_token),
         )
         if response.status_code != 200:
             raise ConnectError(SERVICE, f"playlists_{response.status_code}")
-        data = json_object(response).get("data")
+        data = response.json_object().get("data")
         found = []
         for item in data if isinstance(data, list) else []:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
-
 from campaigns.vault import Secret
 
 
@@ -44,24 +42,6 @@ class FanPlaylist:
 
     id: str
     name: str
-
-
-def call(service: str, send: object, *args: object, **kwargs: object) -> httpx.Response:
-    """One HTTP call; network trouble becomes a `ConnectError` naming only its kind."""
-    try:
-        return send(*args, **kwargs)  # type: ignore[operator]
-    except httpx.TimeoutException:
-        raise ConnectError(service, "timeout") from None
-    except httpx.HTTPError as exc:
-        raise ConnectError(service, type(exc).__name__) from None
-
-
-def json_object(response: httpx.Response) -> dict[str, object]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def country_of(value: object) -> str | None:

@@ -8,12 +8,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import httpx
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -32,6 +31,7 @@ from collectors.landing.events import EventSink
 from collectors.landing.page import CampaignView, build_view
 from collectors.landing.security import RateLimiter, Sessions
 from collectors.landing.spotify import SpotifyConnect
+from collectors.landing.transport import Transport
 
 log = logging.getLogger(__name__)
 SERVICES = ("spotify", "apple", "deezer")
@@ -108,16 +108,13 @@ class Landing:
         self.attempts = AttemptBook(hashlib.sha256(b"state:" + keys[0].encode()).hexdigest(), self.vault)
         self.sessions = Sessions(hashlib.sha256(b"session:" + keys[0].encode()).hexdigest())
         self.ip_key = hashlib.sha256(b"ip:" + keys[-1].encode()).digest()
-        self.http = httpx.Client(
-            timeout=httpx.Timeout(10.0, connect=5.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-        )
+        self.http = Transport()
         self.public_origin = origin_of(settings.public_url)
         self.public_host = urlsplit(settings.public_url).hostname
         self.limiter = RateLimiter(settings.landing_rate_limit)
         self._sqlite = store.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock()
-        self.events = EventSink(store, transaction=self.writing)
+        self.events = EventSink(store, transaction=self.writing_core)
         self.spotify = self._spotify()
         self.deezer = self._deezer()
         self.apple = self._apple()
@@ -165,6 +162,14 @@ class Landing:
         with self._write_lock, self.store.session() as session:
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
+
+    @contextmanager
+    def writing_core(self) -> Iterator[Connection]:
+        """`writing()` without the ORM: a plain connection, for the statements of the grant path."""
+        with self._write_lock if self._sqlite else nullcontext(), self.store.engine.begin() as connection:
+            if self._sqlite:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
 
     def configured(self, service: str) -> bool:
         return service in self.configured_services

@@ -10,19 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-import httpx
-
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from collectors.landing.connectors import (
-    ConnectError,
-    FanPlaylist,
-    Profile,
-    Tokens,
-    call,
-    country_of,
-    json_object,
-)
+from collectors.landing.connectors import ConnectError, FanPlaylist, Profile, Tokens, country_of
+from collectors.landing.transport import Transport
 
 SERVICE = "deezer"
 BASE_PERMS = ("basic_access", "manage_library", "offline_access")
@@ -35,7 +26,7 @@ def perms_for(*, with_email: bool = False) -> list[str]:
 
 
 class DeezerConnect:
-    def __init__(self, settings: Settings, http: httpx.Client) -> None:
+    def __init__(self, settings: Settings, http: Transport) -> None:
         if not settings.deezer_app_id or settings.deezer_secret is None:
             raise ConnectError(SERVICE, "not_configured")
         self._app_id = settings.deezer_app_id
@@ -55,9 +46,9 @@ class DeezerConnect:
         return f"{self._connect}/oauth/auth.php?{urlencode(query)}"
 
     def exchange(self, code: str, perms: list[str]) -> Tokens:
-        response = call(
+        response = self._http.request(
             SERVICE,
-            self._http.get,
+            "GET",
             f"{self._connect}/oauth/access_token.php",
             params={
                 "app_id": self._app_id,
@@ -66,7 +57,7 @@ class DeezerConnect:
                 "output": "json",
             },
         )
-        body = json_object(response)
+        body = response.json_object()
         token = body.get("access_token")
         if response.status_code != 200 or not isinstance(token, str) or not token:
             # Deezer refuses a bad code with HTTP 200 and an error (or plain "wrong code")
@@ -111,13 +102,13 @@ class DeezerConnect:
         return found
 
     def _get(self, path: str, tokens: Tokens) -> dict[str, object]:
-        response = call(
+        response = self._http.request(
             SERVICE,
-            self._http.get,
+            "GET",
             f"{self._api}{path}",
             params={"access_token": tokens.access_token.reveal()},
         )
-        body = json_object(response)
+        body = response.json_object()
         if response.status_code != 200 or "error" in body:
             code = _error_code(body, f"api_{response.status_code}")
             raise ConnectError(SERVICE, code, refused=code in ("error_200", "error_300"))

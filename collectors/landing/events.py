@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.orm import Session
 
 from campaigns.models import LandingEvent
@@ -72,7 +72,7 @@ class EventSink:
         batch_size: int = 5_000,
         linger_s: float = 0.005,
         retry_s: float = 0.2,
-        transaction: Callable[[], AbstractContextManager[Session]] | None = None,
+        transaction: Callable[[], AbstractContextManager[Session | Connection]] | None = None,
     ) -> None:
         self._store = store
         self._transaction = transaction or store.session

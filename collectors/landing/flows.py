@@ -55,7 +55,7 @@ def connect(landing: Landing, request: Request, view: CampaignView, service: str
     verifier, challenge = pkce_pair() if service == "spotify" else (None, "")
     if service == "deezer":
         visit = {**visit, "scopes": ",".join(perms_for())}
-    with landing.writing() as session:
+    with landing.writing_core() as session:
         record_event(session, view.id, EventKind.CLICK, visit, service=service)
         state = landing.attempts.start(session, view.id, service, verifier, visit)
         record_event(session, view.id, EventKind.AUTHORIZE_START, visit, service=service)
@@ -103,14 +103,14 @@ def start_email(landing: Landing, grant: Grant, view: CampaignView, consent: dic
             playlist_choice=view.offers_playlist_choice("spotify"),
             with_email=True,
         )
-        with landing.writing() as session:
+        with landing.writing_core() as session:
             state = landing.attempts.start(
                 session, view.id, "spotify", verifier, visit, purpose="email", grant_id=grant.id
             )
         return landing.spotify.authorize_url(state, challenge, scopes)
     assert landing.deezer is not None
     perms = perms_for(with_email=True)
-    with landing.writing() as session:
+    with landing.writing_core() as session:
         state = landing.attempts.start(
             session,
             view.id,
@@ -125,7 +125,7 @@ def start_email(landing: Landing, grant: Grant, view: CampaignView, consent: dic
 
 def forget_connect(landing: Landing, service: str) -> Response:
     """The fan signs in only to prove which account is theirs: no scopes beyond the public profile."""
-    with landing.writing() as session:
+    with landing.writing_core() as session:
         if service == "spotify":
             assert landing.spotify is not None
             verifier, challenge = pkce_pair()
@@ -146,7 +146,7 @@ def oauth_callback(
 ) -> Response:
     """The service sent the fan back: the grant is stored, the artist followed, then the done page."""
     try:
-        with landing.writing() as session:
+        with landing.writing_core() as session:
             attempt, verifier = landing.attempts.consume(session, state, service)
         campaign_id, purpose, grant_id, visit = (
             attempt.campaign_id,
@@ -166,7 +166,7 @@ def oauth_callback(
         profile = _profile(landing, service, tokens)
     except ConnectError as exc:
         if view is not None:
-            with landing.writing() as session:
+            with landing.writing_core() as session:
                 record_event(
                     session, view.id, EventKind.ERROR, visit, service=service, detail=f"{purpose}:{exc.code}"
                 )
@@ -189,7 +189,7 @@ def apple_token(
 ) -> Response:
     """The MusicKit page posted back the Music User Token (or MusicKit's error)."""
     try:
-        with landing.writing() as session:
+        with landing.writing_core() as session:
             attempt, _ = landing.attempts.consume(session, state, "apple")
         if attempt.campaign_id != view.id:
             raise StateError("invalid")
@@ -199,7 +199,7 @@ def apple_token(
     if error or not user_token:
         return _refused(landing, request, view, "apple", "presave", visit, error or "no_token")
     if not valid_user_token(user_token):
-        with landing.writing() as session:
+        with landing.writing_core() as session:
             record_event(
                 session, view.id, EventKind.ERROR, visit, service="apple", detail="presave:bad_user_token"
             )
@@ -216,7 +216,7 @@ def apple_token(
     try:
         country = landing.apple.storefront(token)
     except ConnectError as exc:
-        with landing.writing() as session:
+        with landing.writing_core() as session:
             record_event(
                 session, view.id, EventKind.ERROR, visit, service="apple", detail=f"presave:{exc.code}"
             )
@@ -265,7 +265,7 @@ def _refused(
     code = error_code(error or "no_code")
     kind = EventKind.DENIAL if code in DENIALS else EventKind.ERROR
     if view is not None:
-        with landing.writing() as session:
+        with landing.writing_core() as session:
             record_event(session, view.id, kind, visit, service=service, detail=f"{purpose}:{code}")
     if purpose == "email" and view is not None:
         return RedirectResponse(f"/{view.slug}/done?email=declined", status_code=303)
@@ -313,7 +313,7 @@ def _presaved(
                 ),
             )
         )
-    with landing.writing() as session:
+    with landing.writing_core() as session:
         saved = save_grant(
             session,
             landing.vault,

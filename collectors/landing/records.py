@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,8 +40,9 @@ def record_event(
     session.execute(INSERT_EVENT, [row])
 
 
-def _dialect(session: Session) -> str:
-    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+def _dialect(session: Session | Connection) -> str:
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    return "postgresql" if dialect.name == "postgresql" else "sqlite"
 
 
 @lru_cache(maxsize=4)

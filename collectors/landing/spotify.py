@@ -12,20 +12,11 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-import httpx
-
 from campaigns.campaign_file import SpotifyService
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from collectors.landing.connectors import (
-    ConnectError,
-    FanPlaylist,
-    Profile,
-    Tokens,
-    call,
-    country_of,
-    json_object,
-)
+from collectors.landing.connectors import ConnectError, FanPlaylist, Profile, Tokens, country_of
+from collectors.landing.transport import Transport
 
 SERVICE = "spotify"
 LIBRARY_SCOPES = ("user-library-modify",)
@@ -64,7 +55,7 @@ def scopes_for(service: SpotifyService, *, playlist_choice: bool, with_email: bo
 
 
 class SpotifyConnect:
-    def __init__(self, settings: Settings, http: httpx.Client) -> None:
+    def __init__(self, settings: Settings, http: Transport) -> None:
         if not settings.spotify_client_id or settings.spotify_client_secret is None:
             raise ConnectError(SERVICE, "not_configured")
         self._client_id = settings.spotify_client_id
@@ -87,19 +78,19 @@ class SpotifyConnect:
         return f"{self._accounts}/authorize?{urlencode(query)}"
 
     def exchange(self, code: str, verifier: str) -> Tokens:
-        response = call(
+        response = self._http.request(
             SERVICE,
-            self._http.post,
+            "POST",
             f"{self._accounts}/api/token",
-            data={
+            form={
                 "grant_type": "authorization_code",
                 "code": code,
                 "redirect_uri": self.redirect_uri,
                 "code_verifier": verifier,
             },
-            auth=(self._client_id, self._client_secret.get_secret_value()),
+            basic=(self._client_id, self._client_secret.get_secret_value()),
         )
-        body = json_object(response)
+        body = response.json_object()
         if response.status_code != 200 or not isinstance(body.get("access_token"), str):
             raise ConnectError(
                 SERVICE,
@@ -119,8 +110,8 @@ class SpotifyConnect:
         )
 
     def profile(self, tokens: Tokens) -> Profile:
-        response = call(SERVICE, self._http.get, f"{self._api}/me", headers=_bearer(tokens))
-        body = json_object(response)
+        response = self._http.request(SERVICE, "GET", f"{self._api}/me", headers=_bearer(tokens))
+        body = response.json_object()
         user_id = body.get("id")
         if response.status_code != 200 or not isinstance(user_id, str) or not 0 < len(user_id) <= 128:
             raise ConnectError(
@@ -137,9 +128,9 @@ class SpotifyConnect:
         """Follow artists, users and playlists (the 2026 library route takes all three)."""
         for start in range(0, len(uris), LIBRARY_BATCH):
             batch = ",".join(uris[start : start + LIBRARY_BATCH])
-            response = call(
+            response = self._http.request(
                 SERVICE,
-                self._http.put,
+                "PUT",
                 f"{self._api}/me/library",
                 params={"uris": batch},
                 headers=_bearer(tokens),
@@ -148,16 +139,16 @@ class SpotifyConnect:
                 raise ConnectError(SERVICE, f"library_{response.status_code}")
 
     def playlists(self, tokens: Tokens, user_id: str) -> list[FanPlaylist]:
-        response = call(
+        response = self._http.request(
             SERVICE,
-            self._http.get,
+            "GET",
             f"{self._api}/me/playlists",
             params={"limit": 50},
             headers=_bearer(tokens),
         )
         if response.status_code != 200:
             raise ConnectError(SERVICE, f"playlists_{response.status_code}")
-        items = json_object(response).get("items")
+        items = response.json_object().get("items")
         found = []
         for item in items if isinstance(items, list) else []:
             if not isinstance(item, dict):
@@ -172,10 +163,12 @@ class SpotifyConnect:
         """The display name of an artist, user or playlist, for the done page's follow list."""
         kind, entity_id = uri.split(":")[1:3]
         path = {"artist": "artists", "playlist": "playlists", "user": "users"}[kind]
-        response = call(SERVICE, self._http.get, f"{self._api}/{path}/{entity_id}", headers=_bearer(tokens))
+        response = self._http.request(
+            SERVICE, "GET", f"{self._api}/{path}/{entity_id}", headers=_bearer(tokens)
+        )
         if response.status_code != 200:
             return None
-        body = json_object(response)
+        body = response.json_object()
         name = body.get("display_name") if kind == "user" else body.get("name")
         return str(name)[:100] if isinstance(name, str) and name else None
 

@@ -105,7 +105,9 @@ def test_an_apple_music_fan_pre_adds_through_musickit(system: System, phone: Any
     popup.get_by_role("button", name="Agree").click()  # the (sandbox) Apple sign-in window
     page.wait_for_url(f"{system.landing_url}/midnight-drive/done")
     assert page.get_by_text("Added to your library as a pre-add").is_visible()
-    assert page.get_by_role("textbox", name="Email address").is_visible()  # Apple shares no address: the fan types one
+    assert page.get_by_role(
+        "textbox", name="Email address"
+    ).is_visible()  # Apple shares no address: the fan types one
     screenshot(page, "landing-done-page-apple")
     [grant] = grants(system)
     assert grant.service == "apple"
