@@ -102,6 +102,7 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     cpu_s: float = 0.0
+    sandbox_cpu_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -294,10 +295,12 @@ async def _grants_burst(landing: str, sandbox: str, phase: Phase, callback: list
     phase.seconds = time.perf_counter() - started
 
 
-def _measure(pid: int, phase: Phase, load: object) -> None:
+def _measure(pid: int, phase: Phase, load: object, sandbox_pid: int | None = None) -> None:
     before = _cpu_seconds(pid)
+    sandbox_before = _cpu_seconds(sandbox_pid) if sandbox_pid else 0.0
     asyncio.run(load)  # type: ignore[arg-type]
     phase.cpu_s = _cpu_seconds(pid) - before
+    phase.sandbox_cpu_s = (_cpu_seconds(sandbox_pid) - sandbox_before) if sandbox_pid else 0.0
 
 
 # the report --------------------------------------------------------------------------------------------
@@ -354,6 +357,7 @@ def _report(
         "callback p50 ms",
         "callback p99 ms",
         "CPU ms/grant",
+        "sandbox CPU ms/grant",
         "in the store",
         "lost",
         "other answers",
@@ -375,6 +379,7 @@ def _report(
             f"{back['p50']:.0f}",
             f"{back['p99']:.0f}",
             f"{phase.cpu_s / max(phase.done, 1) * 1e3:.1f}",
+            f"{phase.sandbox_cpu_s / max(phase.done, 1) * 1e3:.1f}",
             f"{stored}",
             f"{phase.done - stored}",
             others,
@@ -437,10 +442,14 @@ def run() -> None:
                     landing.pid,
                     steady,
                     _grants_steady(landing_url, sandbox_url, GRANT_SECONDS, steady, callbacks["steady"]),
+                    sandbox.pid,
                 )
             with console.status(f"a burst of {BURST_FANS} grants…"):
                 _measure(
-                    landing.pid, burst, _grants_burst(landing_url, sandbox_url, burst, callbacks["burst"])
+                    landing.pid,
+                    burst,
+                    _grants_burst(landing_url, sandbox_url, burst, callbacks["burst"]),
+                    sandbox.pid,
                 )
             rss = _peak_rss_mb(landing.pid)
         finally:

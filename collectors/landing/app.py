@@ -82,6 +82,7 @@ def create_app(settings: Settings, store: Store | None = None, *, openapi: bool 
         lifespan=lifespan,
     )
     app.state.landing = landing
+    pages = views.RenderedPages()
     app.add_middleware(RequestLimits, csp=landing.content_security_policy())
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_pages(app)
@@ -140,9 +141,7 @@ def create_app(settings: Settings, store: Store | None = None, *, openapi: bool 
         opened_from = request.query_params.get("ib")
         if opened_from in IN_APP_BROWSERS and not visit["in_app_browser"]:
             landing.events.add(event_row(view.id, EventKind.OPEN_IN_BROWSER, visit, detail=opened_from))
-        response = views.render(
-            request, "campaign.html", _campaign_context(landing, request, view, visit), view=view
-        )
+        response = pages.page(view, _campaign_context(landing, request, view, visit))
         views.remember_visitor(response, landing, visitor, new)
         return response
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from collectors.landing.visit import visitor_id
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 TEMPLATES.env.globals["service_names"] = SERVICE_NAMES
+TEMPLATES.env.auto_reload = False  # templates ship with the code: no stat() of each file per page
 VISITOR_COOKIE_DAYS = 90
 
 
@@ -37,6 +40,41 @@ def render(
         status_code=status,
         headers={"cache-control": "no-store"},
     )
+
+
+class RenderedPages:
+    """Campaign pages already rendered, by variant, for a second.
+
+    A page differs only by campaign, phase, the attribution its links carry and the in-app notice, and
+    rendering is most of what a view costs; the countdown runs in the browser, so a second-old page is
+    the same page. A new campaign view (the campaign cache reloads every few seconds) starts afresh.
+    """
+
+    def __init__(self, ttl_s: float = 1.0, size: int = 2048) -> None:
+        self._ttl_s = ttl_s
+        self._size = size
+        self._pages: dict[tuple[Any, ...], tuple[float, CampaignView, str]] = {}
+        self._lock = threading.Lock()
+
+    def page(self, view: CampaignView, context: dict[str, Any]) -> HTMLResponse:
+        key = (view.slug, id(view), *(_hashable(value) for value in context.values()))
+        now = time.monotonic()
+        hit = self._pages.get(key)
+        if hit is not None and hit[0] > now and hit[1] is view:
+            html = hit[2]
+        else:
+            html = TEMPLATES.get_template("campaign.html").render(
+                {"accent": view.accent, "accent_text": view.accent_text, "view": view, **context}
+            )
+            with self._lock:
+                if len(self._pages) >= self._size:
+                    self._pages.clear()
+                self._pages[key] = (now + self._ttl_s, view, html)
+        return HTMLResponse(html, headers={"cache-control": "no-store"})
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(sorted(value.items())) if isinstance(value, dict) else value
 
 
 def problem(

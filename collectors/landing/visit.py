@@ -84,6 +84,7 @@ def clean_domain(value: str | None) -> str | None:
     return value if len(value) <= 255 and _HOST.match(value) else None
 
 
+@lru_cache(maxsize=4096)  # a campaign's visitors share a few hundred agents
 def device_class(user_agent: str | None) -> str:
     agent = user_agent or ""
     if _BOT.search(agent):
@@ -95,6 +96,7 @@ def device_class(user_agent: str | None) -> str:
     return "desktop"
 
 
+@lru_cache(maxsize=4096)
 def in_app_browser(user_agent: str | None) -> str | None:
     agent = user_agent or ""
     if _BOT.search(agent):
