@@ -47,7 +47,7 @@ from collectors.landing.page import (
     open_in_browser_url,
     release_label,
 )
-from collectors.landing.security import RequestLimits, same_origin
+from collectors.landing.security import RequestLimits, is_loopback, same_origin
 from collectors.landing.visit import IN_APP_BROWSERS, platform
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,10 @@ def create_app(settings: Settings, store: Store | None = None, *, openapi: bool 
     _add_error_pages(app)
 
     def limited(request: Request) -> Response | None:
-        wait = landing.limiter.hit(landing.client_ip(request))
+        address = landing.client_ip(request)
+        if is_loopback(address):  # a local process (the demo, a proxy that forwards no address), not a fan
+            return None
+        wait = landing.limiter.hit(address)
         return views.rate_limited(request, wait) if wait is not None else None
 
     def campaign_or_404(request: Request, slug: str) -> CampaignView | Response:

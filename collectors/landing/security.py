@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -55,6 +56,15 @@ class RateLimiter:
     def _forget_old(self, window: int) -> None:
         for key in [k for k, (start, _, _) in self._windows.items() if start < window - 1]:
             del self._windows[key]
+
+
+def is_loopback(address: str) -> bool:
+    """True for 127.0.0.0/8 and ::1. Behind a proxy on this host, uvicorn already replaced the address
+    with the one the proxy forwards (it trusts X-Forwarded-For from 127.0.0.1 by default)."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -161,11 +161,23 @@ def test_bad_slugs_get_a_clear_404(system: System, path: str) -> None:
 def test_connect_and_callback_are_rate_limited_per_address(system: System) -> None:
     add_campaign(system, "midnight-drive", soon())
     settings = system.settings.model_copy(update={"landing_rate_limit": 3})
+    fan = {"X-Forwarded-For": "203.0.113.9"}  # as a proxy on this host forwards the fan's address
     with LoopbackServer(create_app(settings, system.store)) as server:
-        answers = [httpx.get(f"{server.url}/midnight-drive/connect/spotify").status_code for _ in range(4)]
-        callback = httpx.get(f"{server.url}/oauth/spotify/callback", params={"state": "x", "code": "y"})
-        page = httpx.get(f"{server.url}/midnight-drive")
+        answers = [
+            httpx.get(f"{server.url}/midnight-drive/connect/spotify", headers=fan).status_code
+            for _ in range(4)
+        ]
+        callback = httpx.get(
+            f"{server.url}/oauth/spotify/callback", params={"state": "x", "code": "y"}, headers=fan
+        )
+        page = httpx.get(f"{server.url}/midnight-drive", headers=fan)
+        other = httpx.get(
+            f"{server.url}/midnight-drive/connect/spotify", headers={"X-Forwarded-For": "198.51.100.7"}
+        )
+        local = [httpx.get(f"{server.url}/midnight-drive/connect/spotify").status_code for _ in range(5)]
     assert answers == [302, 302, 302, 429]
+    assert other.status_code == 302  # another address has its own budget
+    assert local == [302] * 5  # loopback callers are local processes (the demo), never limited
     assert callback.status_code == 429
     assert int(callback.headers["retry-after"]) >= 1
     assert "Too many tries" in callback.text

@@ -4,7 +4,7 @@ import pytest
 
 from campaigns.campaign_file import SpotifyService
 from collectors.landing.consent import email_consent_text, text_version
-from collectors.landing.security import RateLimiter, Sessions, same_origin
+from collectors.landing.security import RateLimiter, Sessions, is_loopback, same_origin
 from collectors.landing.spotify import pkce_pair, scopes_for
 
 
@@ -122,3 +122,18 @@ def test_the_consent_version_changes_with_the_words() -> None:
     assert "unsubscribe" in text
     assert text_version(text) == text_version(email_consent_text("Nova Lane"))
     assert text_version(text) != text_version(email_consent_text("Ada Vale"))
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("203.0.113.9", False),
+        ("unknown", False),
+        ("", False),
+    ],
+)
+def test_loopback_addresses(address: str, loopback: bool) -> None:
+    assert is_loopback(address) is loopback
