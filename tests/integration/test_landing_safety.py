@@ -19,6 +19,14 @@ from presave.servers import LoopbackServer
 from tests.integration.conftest import System, soon
 from tests.integration.landing_helpers import Fan, add_campaign, events, flush, grants
 
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about pages and HTTP; grants, consent and erasure run on both stores
+    in the other landing test modules."""
+    return f"sqlite:///{tmp_path / 'presave.db'}"
+
+
 INSTAGRAM = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Instagram 350.0"
 
 
