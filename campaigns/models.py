@@ -155,8 +155,12 @@ class AuthorizationAttempt(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), unique=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    # None for a fan proving who they are to erase their data (purpose "forget")
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     service: Mapped[str] = mapped_column(String(16))
+    # presave: a new grant; email: the fan opted in and grants the email scope on `grant_id`; forget
+    purpose: Mapped[str] = mapped_column(String(16), default="presave", server_default="presave")
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"))
     code_verifier: Mapped[str | None] = mapped_column(Text)  # sealed by the vault
     visit: Mapped[dict[str, Any]] = mapped_column(default=dict)  # UTM and device context of the visit
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -170,7 +174,11 @@ class LandingEvent(Base):
     """Something a visitor did on a campaign page: visit, click, authorize start, grant, denial, error."""
 
     __tablename__ = "landing_events"
-    __table_args__ = (Index("ix_landing_events_campaign_time", "campaign_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_landing_events_campaign_time", "campaign_id", "occurred_at"),
+        Index("ix_landing_events_grant_id", "grant_id"),
+        Index("ix_landing_events_visitor_id", "visitor_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))

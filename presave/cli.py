@@ -112,6 +112,55 @@ def campaign_show(
     out.print("owed actions: " + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items()))
 
 
+@fans_app.command("export")
+def fans_export(
+    slug: str,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the CSV here instead of to stdout.")
+    ] = None,
+) -> None:
+    """The campaign's fan CSV: pseudonymous fans, with the email only where a live consent covers it."""
+    from campaigns.vault import TokenVault
+    from collectors.landing.fans import export_fans
+
+    settings = _settings()
+    store = _store(settings)
+    try:
+        with store.session() as session:
+            if output is None:
+                count = export_fans(session, TokenVault(settings.secret_keys()), slug, sys.stdout)
+            else:
+                with output.open("w", encoding="utf-8", newline="") as handle:
+                    count = export_fans(session, TokenVault(settings.secret_keys()), slug, handle)
+    except UnknownCampaign as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    finally:
+        store.dispose()
+    err.print(f"{count} fans exported")
+
+
+@app.command()
+def forget(
+    service: Annotated[str, typer.Option(help="spotify, apple or deezer.")],
+    user: Annotated[str, typer.Option(help="The fan's user id on the service, or their fan_key.")],
+) -> None:
+    """Erase a fan's grants and personal data (tokens, email, choices, consents); their events go anonymous."""
+    from collectors.landing.fans import forget_fan
+
+    if service not in ("spotify", "apple", "deezer"):
+        fail(f"--service must be spotify, apple or deezer, not {service!r}", 2)
+    settings = _settings()
+    store = _store(settings)
+    try:
+        with store.session() as session:
+            erasure = forget_fan(session, service, user)
+    finally:
+        store.dispose()
+    out.print(erasure.describe())
+
+
 @release_app.command("run")
 def release_run(
     slug: str,

@@ -1,95 +1,122 @@
-"""The fan-facing landing app: campaign page, service authorization, OAuth callback, done page."""
+"""The fan-facing landing app: the routes, thin, over `flows` (authorizations) and `done` (the done page).
+
+| route | what |
+|---|---|
+| `GET /{slug}` | the campaign page: pre-save buttons and countdown, then listen buttons after the flip |
+| `GET /{slug}/connect/{service}` | starts an authorization (Spotify, Deezer: 302; Apple: the MusicKit page) |
+| `POST /{slug}/connect/apple` | the MusicKit page posts the Music User Token (or MusicKit's error) |
+| `GET /oauth/{service}/callback` | the OAuth return: grant stored, artist followed, 303 to the done page |
+| `GET /{slug}/done`, `POST /{slug}/done` | the fan's choices: extra follows, playlist, email opt-in |
+| `GET /{slug}/listen/{service}`, `GET /{slug}/go/{name}` | listen and pre-order links (a click event, then 302) |
+| `GET /{slug}/artwork` | the campaign's artwork file |
+| `GET /forget`, `POST /forget`, `GET /forget/connect/{service}` | erasing a fan's data |
+| `GET /healthz` | liveness |
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
+import os
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlencode, urlsplit
 
-import httpx
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
+from anyio import to_thread
+from fastapi import FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from campaigns.campaign_file import SLUG_PATTERN
-from campaigns.models import Campaign
-from campaigns.registry import UnknownCampaign, campaign_spec, get_campaign
+from campaigns.models import EventKind
 from campaigns.settings import Settings
-from campaigns.store import Store
-from campaigns.vault import TokenVault
-from collectors.landing import visit as visits
-from collectors.landing.attempts import AttemptBook, StateError
-from collectors.landing.records import record_event, record_grant_time_action, save_grant
-from collectors.landing.spotify import SpotifyConnect, SpotifyConnectError, pkce_pair, scopes_for
+from campaigns.store import Store, make_engine, migrate
+from collectors.landing import done as done_page
+from collectors.landing import flows, views
+from collectors.landing.context import Landing
+from collectors.landing.events import event_row
+from collectors.landing.page import (
+    ARTWORK_SUFFIXES,
+    CampaignView,
+    is_released,
+    listen_url,
+    open_in_browser_url,
+    release_label,
+)
+from collectors.landing.security import RequestLimits, is_loopback, same_origin
+from collectors.landing.visit import IN_APP_BROWSERS, platform
 
 log = logging.getLogger(__name__)
-TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
-SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}
-VISITOR_COOKIE = "psv"
+STATIC = Path(__file__).with_name("static")
+SERVICE_PATTERN = r"^(spotify|apple|deezer)$"
+Text = Annotated[str | None, Form(max_length=512)]
+THREADS = int(os.environ.get("PRESAVE_LANDING_THREADS", "12"))  # per process, for the synchronous routes
+POOL_SIZE = THREADS + 4  # a connection for every route thread, the event writer and the async routes
 
 
-class Landing:
-    """What the routes share: settings, the store, the vault and one HTTP client for the services."""
-
-    def __init__(self, settings: Settings, store: Store) -> None:
-        self.settings = settings
-        self.store = store
-        keys = settings.secret_keys()
-        self.vault = TokenVault(keys)
-        self.attempts = AttemptBook(hashlib.sha256(b"state:" + keys[0].encode()).hexdigest(), self.vault)
-        self.ip_key = hashlib.sha256(b"ip:" + keys[0].encode()).digest()
-        self.http = httpx.Client(timeout=httpx.Timeout(10.0), limits=httpx.Limits(max_connections=100))
-        self.public_host = urlsplit(settings.public_url).hostname
-
-    def spotify(self) -> SpotifyConnect:
-        return SpotifyConnect(self.settings, self.http)
-
-    def configured(self, service: str) -> bool:
-        return service == "spotify" and self.settings.spotify_enabled
-
-    def visit(self, request: Request, visitor_id: str | None) -> dict[str, str | None]:
-        headers = request.headers
-        agent = headers.get("user-agent")
-        country_header = self.settings.country_header
-        ip = request.client.host if request.client else None
-        return visits.Visit(
-            utm_source=visits.clean_tag(request.query_params.get("utm_source")),
-            utm_medium=visits.clean_tag(request.query_params.get("utm_medium")),
-            utm_campaign=visits.clean_tag(request.query_params.get("utm_campaign")),
-            referrer_domain=visits.referrer_domain(headers.get("referer"), self.public_host),
-            device_class=visits.device_class(agent),
-            in_app_browser=visits.in_app_browser(agent),
-            country=visits.country_code(headers.get(country_header)) if country_header else None,
-            ip_hash=visits.ip_hash(ip, self.ip_key, datetime.now(UTC).date()),
-            visitor_id=visitor_id,
-        ).as_dict()
-
-
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings, store: Store | None = None, *, openapi: bool = False) -> FastAPI:
     """The landing app over the given store (or the one the settings name, migrated on start)."""
     own_store = store is None
-    landing = Landing(settings, store or Store.connect(settings.resolved_database_url))
+    landing = Landing(settings, store or _own_store(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Few threads: the synchronous routes mostly wait on the services, and more threads than this
+        # only fight over the GIL (measured in bench/landing.py).
+        to_thread.current_default_thread_limiter().total_tokens = THREADS
+        landing.events.start()
         yield
-        landing.http.close()
+        await run_in_threadpool(landing.close)
         if own_store:
             landing.store.dispose()
 
-    app = FastAPI(title="presave landing", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(
+        title="presave landing",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if openapi else None,
+        lifespan=lifespan,
+    )
     app.state.landing = landing
+    pages = views.RenderedPages()
+    app.add_middleware(RequestLimits, csp=landing.content_security_policy())
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _add_error_pages(app)
+
+    def limited(request: Request) -> Response | None:
+        address = landing.client_ip(request)
+        if is_loopback(address):  # a local process (the demo, a proxy that forwards no address), not a fan
+            return None
+        wait = landing.limiter.hit(address)
+        return views.rate_limited(request, wait) if wait is not None else None
+
+    def campaign_or_404(request: Request, slug: str) -> CampaignView | Response:
+        view = landing.campaigns.get(slug)
+        return view if view is not None else views.unknown_campaign(request)
 
     @app.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:
         return "ok"
+
+    @app.get("/forget")
+    def forget(request: Request) -> Response:
+        return done_page.forget_page(landing, request)
+
+    @app.post("/forget")
+    def forget_this(request: Request, csrf: Text = None) -> Response:
+        return done_page.erase(landing, request, csrf)
+
+    @app.get("/forget/connect/{service}")
+    def forget_connect(request: Request, service: str) -> Response:
+        if (refused := limited(request)) is not None:
+            return refused
+        if service not in ("spotify", "deezer") or not landing.configured(service):
+            return views.service_unavailable(request, None, service)
+        return flows.forget_connect(landing, service)
 
     @app.get("/oauth/{service}/callback")
     def callback(
@@ -98,182 +125,218 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         state: Annotated[str, Query(max_length=512)] = "",
         code: Annotated[str | None, Query(max_length=2048)] = None,
         error: Annotated[str | None, Query(max_length=200)] = None,
+        error_reason: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
-        if service != "spotify" or not landing.configured(service):
-            return _problem(request, 404, "Service not available", "This service is not offered here.")
-        with landing.store.session() as session:
-            try:
-                attempt, verifier = landing.attempts.consume(session, state, service)
-            except StateError as exc:
-                return _problem(request, 400, "Link expired", _STATE_MESSAGES[exc.reason])
-            campaign = session.get_one(Campaign, attempt.campaign_id)
-            if error or not code or not verifier:
-                record_event(session, campaign.id, "denial", attempt.visit, service=service, detail=error)
-                return _problem(
-                    request,
-                    200,
-                    "Not saved",
-                    f"You did not allow {SERVICE_NAMES[service]} access, so nothing was saved.",
-                    retry_url=f"/{campaign.slug}",
-                )
-            return _complete_spotify(request, session, landing, campaign, attempt.visit, code, verifier)
+        if (refused := limited(request)) is not None:
+            return refused
+        if service not in ("spotify", "deezer") or not landing.configured(service):
+            return views.service_unavailable(request, None, service)
+        return flows.oauth_callback(landing, request, service, state, code, error or error_reason)
 
     @app.get("/{slug}")
-    def campaign_page(request: Request, slug: str) -> Response:
-        visitor_id = request.cookies.get(VISITOR_COOKIE) or secrets.token_urlsafe(16)
-        with landing.store.session() as session:
-            campaign = _find(session, slug)
-            if campaign is None:
-                return _problem(request, 404, "Not found", "There is no campaign at this address.")
-            visit = landing.visit(request, visitor_id)
-            record_event(session, campaign.id, "visit", visit)
-            spec = campaign_spec(campaign)
-            offered = [s for s in spec.services.offered() if landing.configured(s)]
-            utm = {k: v for k in visits.UTM_FIELDS if (v := visit.get(k))}
-            suffix = f"?{urlencode(utm)}" if utm else ""
-            response = TEMPLATES.TemplateResponse(
-                request,
-                "campaign.html",
-                {
-                    "campaign": spec,
-                    "accent": spec.accent_color,
-                    "released": datetime.now(UTC) >= campaign.release_at,
-                    "release_iso": campaign.release_at.isoformat(),
-                    "release_label": spec.release_at.strftime("%d %B %Y, %H:%M") + f" ({spec.timezone})",
-                    "services": offered,
-                    "service_names": SERVICE_NAMES,
-                    "connect_urls": {s: f"/{slug}/connect/{s}{suffix}" for s in offered},
-                    "page_url": f"{landing.settings.public_url}/{slug}",
-                    "artwork_url": None,
-                },
-            )
-        _remember_visitor(response, visitor_id)
+    async def campaign(request: Request, slug: str) -> Response:
+        view = landing.campaigns.get(slug)
+        if view is None:
+            return views.unknown_campaign(request)
+        visitor, new = views.visitor_of(request)
+        visit = landing.visit(request, visitor)
+        landing.events.add(event_row(view.id, EventKind.VISIT, visit))
+        opened_from = request.query_params.get("ib")
+        if opened_from in IN_APP_BROWSERS and not visit["in_app_browser"]:
+            landing.events.add(event_row(view.id, EventKind.OPEN_IN_BROWSER, visit, detail=opened_from))
+        response = pages.page(view, _campaign_context(landing, request, view, visit))
+        views.remember_visitor(response, landing, visitor, new)
         return response
 
     @app.get("/{slug}/connect/{service}")
     def connect(request: Request, slug: str, service: str) -> Response:
-        visitor_id = request.cookies.get(VISITOR_COOKIE) or secrets.token_urlsafe(16)
-        with landing.store.session() as session:
-            campaign = _find(session, slug)
-            if campaign is None:
-                return _problem(request, 404, "Not found", "There is no campaign at this address.")
-            spec = campaign_spec(campaign)
-            if service not in spec.services.offered() or not landing.configured(service):
-                return _problem(request, 404, "Service not available", "This service is not offered here.")
-            visit = landing.visit(request, visitor_id)
-            verifier, challenge = pkce_pair()
-            state = landing.attempts.start(session, campaign, service, verifier, visit)
-            record_event(session, campaign.id, "authorize_start", visit, service=service)
-            follows = spec.services.spotify.follow if spec.services.spotify else []
-            target = landing.spotify().authorize_url(state, challenge, scopes_for(follows))
-        response = RedirectResponse(target, status_code=302)
-        _remember_visitor(response, visitor_id)
-        return response
+        if (refused := limited(request)) is not None:
+            return refused
+        view = campaign_or_404(request, slug)
+        if not isinstance(view, CampaignView):
+            return view
+        if service not in view.presave_services:
+            return views.service_unavailable(request, view, service)
+        return flows.connect(landing, request, view, service)
+
+    @app.post("/{slug}/connect/apple")
+    def apple_token(
+        request: Request,
+        slug: str,
+        state: Text = None,
+        music_user_token: Annotated[str | None, Form(max_length=4096)] = None,
+        error: Text = None,
+    ) -> Response:
+        if (refused := limited(request)) is not None:
+            return refused
+        view = campaign_or_404(request, slug)
+        if not isinstance(view, CampaignView):
+            return view
+        if "apple" not in view.presave_services:
+            return views.service_unavailable(request, view, "apple")
+        if not same_origin(dict(request.headers), landing.public_origin):
+            return views.problem(
+                request,
+                403,
+                "Form expired",
+                "This form did not come from this page.",
+                retry_url=f"/{view.slug}",
+                view=view,
+            )
+        return flows.apple_token(landing, request, view, state or "", music_user_token, error)
 
     @app.get("/{slug}/done")
     def done(request: Request, slug: str) -> Response:
-        with landing.store.session() as session:
-            campaign = _find(session, slug)
-            if campaign is None:
-                return _problem(request, 404, "Not found", "There is no campaign at this address.")
-            spec = campaign_spec(campaign)
-            service = request.query_params.get("service", "spotify")
-            return TEMPLATES.TemplateResponse(
-                request,
-                "done.html",
-                {
-                    "campaign": spec,
-                    "accent": spec.accent_color,
-                    "service_name": SERVICE_NAMES.get(service, "streaming"),
-                },
+        view = campaign_or_404(request, slug)
+        return done_page.show(landing, request, view) if isinstance(view, CampaignView) else view
+
+    @app.post("/{slug}/done")
+    def complete(
+        request: Request,
+        slug: str,
+        csrf: Text = None,
+        follow: Annotated[list[str], Form(max_length=10)] = [],  # noqa: B006 - FastAPI copies defaults
+        playlist: Annotated[str | None, Form(max_length=80)] = None,
+        email_opt_in: Annotated[str | None, Form(max_length=10)] = None,
+        email: Annotated[str | None, Form(max_length=254)] = None,
+    ) -> Response:
+        view = campaign_or_404(request, slug)
+        if not isinstance(view, CampaignView):
+            return view
+        return done_page.complete(
+            landing,
+            request,
+            view,
+            csrf=csrf,
+            follows=follow,
+            playlist=playlist,
+            email_opt_in=email_opt_in,
+            email=email,
+        )
+
+    @app.get("/{slug}/listen/{service}")
+    async def listen(request: Request, slug: str, service: str) -> Response:
+        view = landing.campaigns.get(slug)
+        if view is None:
+            return views.unknown_campaign(request)
+        if service not in view.spec.services.offered():
+            return views.service_unavailable(request, view, service)
+        visitor, _ = views.visitor_of(request)
+        landing.events.add(
+            event_row(
+                view.id, EventKind.CLICK, landing.visit(request, visitor), service=service, detail="listen"
             )
+        )
+        return RedirectResponse(listen_url(view.spec, service), status_code=302)
+
+    @app.get("/{slug}/go/{name}")
+    async def preorder(request: Request, slug: str, name: str) -> Response:
+        view = landing.campaigns.get(slug)
+        if view is None:
+            return views.unknown_campaign(request)
+        target = view.spec.preorder_links.get(name)
+        if target is None:
+            return views.problem(
+                request, 404, "Not found", "This page has no such link.", retry_url=f"/{slug}", view=view
+            )
+        visitor, _ = views.visitor_of(request)
+        landing.events.add(
+            event_row(view.id, EventKind.CLICK, landing.visit(request, visitor), detail=f"preorder:{name}")
+        )
+        return RedirectResponse(target, status_code=302)
+
+    @app.get("/{slug}/artwork")
+    def artwork(request: Request, slug: str) -> Response:
+        view = landing.campaigns.get(slug)
+        path = _artwork_file(settings, view.spec.artwork if view else None)
+        if view is None or path is None:
+            return views.problem(request, 404, "Not found", "This campaign has no artwork here.")
+        return FileResponse(
+            path,
+            media_type=ARTWORK_SUFFIXES[path.suffix.lower()],
+            headers={"cache-control": "public, max-age=3600"},
+        )
 
     return app
 
 
-def _complete_spotify(
-    request: Request,
-    session: Session,
-    landing: Landing,
-    campaign: Campaign,
-    visit: dict[str, object],
-    code: str,
-    verifier: str,
-) -> Response:
-    spec = campaign_spec(campaign)
-    spotify = landing.spotify()
-    try:
-        tokens = spotify.exchange(code, verifier)
-        profile = spotify.profile(tokens)
-    except (SpotifyConnectError, httpx.HTTPError) as exc:
-        log.warning("spotify grant failed for campaign %s: %s", campaign.slug, _safe_reason(exc))
-        record_event(session, campaign.id, "error", visit, service="spotify", detail=_safe_reason(exc))
-        return _problem(
-            request, 502, "Spotify did not answer", "Please try again.", retry_url=f"/{campaign.slug}"
+def _own_store(settings: Settings) -> Store:
+    """The store with a connection pool as large as the thread pool that serves the routes, so a busy
+    moment never closes and reopens connections (each new SQLite connection re-runs its PRAGMAs)."""
+    url = settings.resolved_database_url
+    store = Store(make_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_timeout=60))
+    migrate(store.engine)
+    return store
+
+
+def _campaign_context(landing: Landing, request: Request, view: CampaignView, visit: dict) -> dict:
+    spec = view.spec
+    now = datetime.now(UTC)
+    zone = visit.get("timezone")
+    in_app = visit.get("in_app_browser")
+    suffix = flows.query_suffix(visit)
+    return {
+        "title": view.title,
+        "released": is_released(spec, now, zone),
+        "release_mode": spec.release_mode,
+        "release_utc": spec.release_at_utc.isoformat().replace("+00:00", "Z"),
+        "release_local": spec.release_at.replace(tzinfo=None).isoformat(timespec="seconds"),
+        "release_label": release_label(spec),
+        "connect_urls": {s: f"/{view.slug}/connect/{s}{suffix}" for s in view.presave_services},
+        "in_app": in_app,
+        "open_in_browser_url": open_in_browser_url(
+            landing.settings.public_url, view.slug, visit, in_app, platform(request.headers.get("user-agent"))
         )
-    grant = save_grant(
-        session,
-        landing.vault,
-        campaign,
-        service="spotify",
-        user_id=profile.user_id,
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
-        expires_at=tokens.expires_at,
-        scopes=tokens.scope,
-        country=profile.country or _str(visit.get("country")),
-    )
-    record_event(session, campaign.id, "grant", visit, service="spotify", grant_id=grant.id)
-    artist = spec.services.spotify.artist if spec.services.spotify else None
-    if artist:
-        try:
-            spotify.save_to_library(tokens, [artist])
-            record_grant_time_action(session, grant, "follow_artist", artist, delivered=True)
-        except (SpotifyConnectError, httpx.HTTPError) as exc:
-            # The executor retries what is still queued; the fan's pre-save stands either way.
-            record_grant_time_action(
-                session, grant, "follow_artist", artist, delivered=False, reason=_safe_reason(exc)
-            )
-    return RedirectResponse(f"/{campaign.slug}/done?service=spotify", status_code=303)
+        if in_app
+        else None,
+    }
 
 
-_STATE_MESSAGES = {
-    "expired": "This sign-in link expired. Please start again from the campaign page.",
-    "used": "This sign-in link was already used. Please start again from the campaign page.",
-    "invalid": "This sign-in link is not valid. Please start again from the campaign page.",
-}
-
-
-def _find(session: Session, slug: str) -> Campaign | None:
-    if not SLUG_PATTERN.match(slug):
+def _artwork_file(settings: Settings, artwork: str | None) -> Path | None:
+    if not artwork or artwork.startswith("https://"):
         return None
-    try:
-        return get_campaign(session, slug)
-    except UnknownCampaign:
-        return None
+    for candidate in (Path(artwork), settings.data_dir / Path(artwork).name):
+        if candidate.suffix.lower() in ARTWORK_SUFFIXES and candidate.is_file():
+            return candidate
+    return None
 
 
-def _problem(
-    request: Request, status: int, heading: str, message: str, *, retry_url: str | None = None
-) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(
-        request,
-        "problem.html",
-        {"heading": heading, "message": message, "retry_url": retry_url, "title": heading},
-        status_code=status,
+def _add_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headings = {404: "Not found", 405: "Not allowed", 413: "Too large"}
+        message = {404: "There is nothing at this address.", 405: "This address does not take that method."}
+        return views.problem(
+            request,
+            exc.status_code,
+            headings.get(exc.status_code, "Bad request"),
+            message.get(exc.status_code, "The request could not be read."),
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return views.problem(request, 400, "Bad request", _describe(exc))
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # The type and the frames only: an exception's text might quote a token or a URL holding one.
+        log.error(
+            "landing: %s on %s %s\n%s",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        return views.problem(request, 500, "Something went wrong", "Please try again in a moment.")
+
+
+def _describe(exc: RequestValidationError) -> str:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = [str(part) for part in first.get("loc", ())]
+    place = {"query": "query parameter", "body": "form field", "path": "address part"}.get(
+        where[0] if where else "", ""
     )
-
-
-def _remember_visitor(response: Response, visitor_id: str) -> None:
-    response.set_cookie(VISITOR_COOKIE, visitor_id, max_age=60 * 60 * 24 * 90, httponly=True, samesite="lax")
-
-
-def _safe_reason(exc: Exception) -> str:
-    """An error's kind for logs and events: never its text, which might quote a token or a URL."""
-    if isinstance(exc, SpotifyConnectError):
-        return exc.error[:100]
-    return type(exc).__name__
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    name = where[-1] if len(where) > 1 else "request"
+    why = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
+    return f"The {place} {name!r}: {why}.".replace("  ", " ")

@@ -1,18 +1,54 @@
-"""Authorization attempts: the signed, single-use, expiring `state` and the PKCE verifier bound to it."""
+"""Authorization attempts: the signed, single-use, expiring `state` and the PKCE verifier bound to it.
+
+The `state` sent to the service is a signed nonce; the attempt row behind it holds the sealed PKCE
+verifier, what the authorization is for (a pre-save, the email opt-in of a grant, or a fan proving who
+they are to be forgotten) and the visit it started from. Consuming it marks it used in the same
+statement that checks it was unused, so a replayed callback fails even when two arrive at once.
+"""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.models import AuthorizationAttempt, Campaign
+from campaigns.models import AuthorizationAttempt
 from campaigns.vault import TokenVault
 
 STATE_LIFETIME = timedelta(minutes=15)
+ATTEMPTS: Table = AuthorizationAttempt.__table__  # type: ignore[assignment]
+_CLAIM = (  # built once: marks the attempt used only if it was unused, and says what it was for
+    update(ATTEMPTS)
+    .where(
+        ATTEMPTS.c.nonce == bindparam("nonce_"),
+        ATTEMPTS.c.service == bindparam("service_"),
+        ATTEMPTS.c.used_at.is_(None),
+    )
+    .values(used_at=bindparam("now_"))
+    .returning(
+        ATTEMPTS.c.campaign_id,
+        ATTEMPTS.c.purpose,
+        ATTEMPTS.c.grant_id,
+        ATTEMPTS.c.visit,
+        ATTEMPTS.c.code_verifier,
+    )
+)
+PURPOSES = ("presave", "email", "forget")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What an authorization was started for."""
+
+    campaign_id: int | None
+    purpose: str
+    grant_id: int | None
+    visit: dict[str, Any]
 
 
 class StateError(ValueError):
@@ -31,40 +67,55 @@ class AttemptBook:
     def start(
         self,
         session: Session,
-        campaign: Campaign,
+        campaign_id: int | None,
         service: str,
         verifier: str | None,
-        visit: dict[str, object],
+        visit: dict[str, Any],
+        *,
+        purpose: str = "presave",
+        grant_id: int | None = None,
     ) -> str:
+        """Record the attempt and return its `state`."""
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown purpose {purpose!r}")
         nonce = secrets.token_urlsafe(24)
-        session.add(
-            AuthorizationAttempt(
-                nonce=nonce,
-                campaign_id=campaign.id,
-                service=service,
-                code_verifier=self._vault.seal(verifier) if verifier else None,
-                visit=visit,
-            )
+        session.execute(
+            insert(ATTEMPTS),
+            [
+                {
+                    "nonce": nonce,
+                    "campaign_id": campaign_id,
+                    "service": service,
+                    "code_verifier": self._vault.seal(verifier) if verifier else None,
+                    "visit": visit,
+                    "purpose": purpose,
+                    "grant_id": grant_id,
+                    "created_at": datetime.now(UTC),
+                }
+            ],
         )
         return self._signer.dumps(nonce)
 
-    def consume(self, session: Session, state: str, service: str) -> tuple[AuthorizationAttempt, str | None]:
-        """The attempt behind `state` and its verifier; marks it used so a replay fails."""
+    def consume(self, session: Session, state: str, service: str) -> tuple[Attempt, str | None]:
+        """The attempt behind `state` and its verifier, marked used in the same statement that checks it
+        was unused (so a replay fails even when two arrive at once)."""
+        if not state or len(state) > 512:
+            raise StateError("invalid")
         try:
             nonce = self._signer.loads(state, max_age=int(STATE_LIFETIME.total_seconds()))
         except SignatureExpired:
             raise StateError("expired") from None
         except BadSignature:
             raise StateError("invalid") from None
-        attempt = session.scalar(select(AuthorizationAttempt).where(AuthorizationAttempt.nonce == nonce))
-        if attempt is None or attempt.service != service:
+        if not isinstance(nonce, str):
             raise StateError("invalid")
-        claimed = session.execute(
-            update(AuthorizationAttempt)
-            .where(AuthorizationAttempt.id == attempt.id, AuthorizationAttempt.used_at.is_(None))
-            .values(used_at=datetime.now(UTC))
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise StateError("used")
-        verifier = self._vault.open(attempt.code_verifier).reveal() if attempt.code_verifier else None
-        return attempt, verifier
+        row = session.execute(
+            _CLAIM, {"nonce_": nonce, "service_": service, "now_": datetime.now(UTC)}
+        ).first()
+        if row is None:
+            seen = session.scalar(
+                select(ATTEMPTS.c.id).where(ATTEMPTS.c.nonce == nonce, ATTEMPTS.c.service == service)
+            )
+            raise StateError("invalid" if seen is None else "used")
+        verifier = self._vault.open(row.code_verifier).reveal() if row.code_verifier else None
+        return Attempt(row.campaign_id, row.purpose, row.grant_id, dict(row.visit or {})), verifier

@@ -1,15 +1,28 @@
-"""What the landing app writes: landing events, grants (one per service account), grant-time actions."""
+"""What the landing app writes in a transaction: grants (one per service account and campaign), the
+ledger's grant-time actions, consent records, and the events that belong with them.
+
+Writes that can race (two callbacks for the same account, a double-clicked form) insert-or-ignore on
+the unique key first and then update, so concurrent requests never fail on a duplicate.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from campaigns.models import Campaign, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
-from campaigns.vault import Secret, TokenVault
+from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
+from campaigns.vault import TokenVault
+from collectors.landing.connectors import Tokens
+from collectors.landing.events import EVENT_COLUMNS, INSERT_EVENT, event_row
+
+GRANTS: Table = Grant.__table__  # type: ignore[assignment]
+ACTIONS: Table = OwedAction.__table__  # type: ignore[assignment]
 
 
 def record_event(
@@ -22,92 +35,203 @@ def record_event(
     grant_id: int | None = None,
     detail: str | None = None,
 ) -> None:
-    session.add(
-        LandingEvent(
-            campaign_id=campaign_id,
-            kind=kind,
-            service=service,
-            grant_id=grant_id,
-            detail=detail,
-            **{key: visit.get(key) for key in _VISIT_COLUMNS},
-        )
+    """An event written with the transaction it belongs to (authorize start, grant, denial, error)."""
+    row = event_row(campaign_id, kind, visit, service=service, grant_id=grant_id, detail=detail)
+    session.execute(INSERT_EVENT, [row])
+
+
+def _dialect(session: Session | Connection) -> str:
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    return "postgresql" if dialect.name == "postgresql" else "sqlite"
+
+
+@lru_cache(maxsize=4)
+def _grant_upsert(dialect: str) -> Any:
+    """Built once per dialect (building an ON CONFLICT statement costs more than running it)."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(GRANTS)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["campaign_id", "service", "service_user_id"],
+        set_={
+            "access_token": new.access_token,
+            "refresh_token": new.refresh_token,
+            "token_expires_at": new.token_expires_at,
+            "scopes": new.scopes,
+            "granted_at": new.granted_at,
+            "status": new.status,
+            "status_reason": None,
+            "country": func.coalesce(new.country, GRANTS.c.country),
+            "fan_timezone": func.coalesce(new.fan_timezone, GRANTS.c.fan_timezone),
+            "updated_at": new.updated_at,
+        },
+    ).returning(GRANTS.c.id, GRANTS.c.created_at)
+
+
+@lru_cache(maxsize=4)
+def _action_upsert(dialect: str) -> Any:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ACTIONS)
+    return statement.on_conflict_do_update(
+        index_elements=["grant_id", "kind", "target"],
+        set_={
+            "attempts": ACTIONS.c.attempts + 1,
+            "outcome": statement.excluded.outcome,
+            "done_at": statement.excluded.done_at,
+            "reason": statement.excluded.reason,
+        },
+        where=ACTIONS.c.outcome != Outcome.DELIVERED.value,
     )
 
 
-_VISIT_COLUMNS = (
-    "visitor_id",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "referrer_domain",
-    "device_class",
-    "in_app_browser",
-    "country",
-    "ip_hash",
-)
+@dataclass(frozen=True)
+class SavedGrant:
+    id: int
+    campaign_id: int
+    service: str
+    new: bool  # False: the same account granted before, and this grant replaced its tokens
 
 
 def save_grant(
     session: Session,
     vault: TokenVault,
-    campaign: Campaign,
+    campaign_id: int,
     *,
     service: str,
     user_id: str,
-    access_token: Secret,
-    refresh_token: Secret | None,
-    expires_at: datetime | None,
-    scopes: str,
+    tokens: Tokens,
     country: str | None,
-) -> Grant:
-    """Store the grant sealed; the same service account granting again updates its one grant."""
-    grant = session.scalar(
-        select(Grant).where(
-            Grant.campaign_id == campaign.id, Grant.service == service, Grant.service_user_id == user_id
-        )
-    )
-    if grant is None:
-        grant = Grant(
-            campaign_id=campaign.id,
-            service=service,
-            service_user_id=user_id,
-            fan_key=vault.pseudonym(service, user_id),
-        )
-        session.add(grant)
-    grant.access_token = vault.seal(access_token)
-    grant.refresh_token = vault.seal(refresh_token) if refresh_token else None
-    grant.token_expires_at = expires_at
-    grant.scopes = scopes
-    grant.granted_at = datetime.now(UTC)
-    grant.status = GrantStatus.ACTIVE
-    grant.status_reason = None
-    grant.country = country or grant.country
-    session.flush()
-    return grant
-
-
-def record_grant_time_action(
-    session: Session, grant: Grant, kind: str, target: str, *, delivered: bool, reason: str | None = None
-) -> None:
-    """Actions done while the fan waits (the artist follow) go to the ledger like any other."""
+    fan_timezone: str | None,
+    choices: dict[str, Any],
+) -> SavedGrant:
+    """Store the grant sealed, in one statement; the same service account granting again updates its one
+    grant (new tokens and scopes; country and zone only when known now; its choices stay theirs)."""
     now = datetime.now(UTC)
-    action = session.scalar(
-        select(OwedAction).where(
-            OwedAction.grant_id == grant.id, OwedAction.kind == kind, OwedAction.target == target
-        )
+    row = session.execute(
+        _grant_upsert(_dialect(session)),
+        {
+            "campaign_id": campaign_id,
+            "service": service,
+            "service_user_id": user_id,
+            "fan_key": vault.pseudonym(service, user_id),
+            "access_token": vault.seal(tokens.access_token),
+            "refresh_token": vault.seal(tokens.refresh_token) if tokens.refresh_token else None,
+            "token_expires_at": tokens.expires_at,
+            "scopes": tokens.scope,
+            "granted_at": now,
+            "status": GrantStatus.ACTIVE.value,
+            "status_reason": None,
+            "country": country,
+            "fan_timezone": fan_timezone,
+            "choices": choices,
+            "email": None,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).one()
+    return SavedGrant(row.id, campaign_id, service, new=row.created_at == now)
+
+
+def replace_tokens(session: Session, vault: TokenVault, grant: Grant, tokens: Tokens) -> None:
+    """A second authorization of the same account (the email opt-in) brings tokens with more scopes."""
+    grant.access_token = vault.seal(tokens.access_token)
+    if tokens.refresh_token:
+        grant.refresh_token = vault.seal(tokens.refresh_token)
+    grant.token_expires_at = tokens.expires_at
+    grant.scopes = tokens.scope
+
+
+def record_action(
+    session: Session, grant: Any, kind: str, target: str, *, delivered: bool, reason: str | None = None
+) -> None:
+    """A grant-time action in the ledger: delivered, or queued for the executor to retry. `grant` is
+    anything with `id`, `campaign_id` and `service`. A delivered action stays as it was (one statement)."""
+    now = datetime.now(UTC)
+    session.execute(
+        _action_upsert(_dialect(session)),
+        {
+            "campaign_id": grant.campaign_id,
+            "grant_id": grant.id,
+            "service": grant.service,
+            "kind": str(getattr(kind, "value", kind)),
+            "target": target,
+            "due_at": now,
+            "outcome": (Outcome.DELIVERED if delivered else Outcome.QUEUED).value,
+            "attempts": 1,
+            "started_at": None,
+            "done_at": now if delivered else None,
+            "last_status": None,
+            "reason": reason[:300] if reason else None,
+            "created_at": now,
+        },
     )
-    if action is None:
-        action = OwedAction(
+
+
+def give_consent(
+    session: Session, grant: Grant, *, scope: str, text: str, version: str, at: datetime
+) -> None:
+    """Record an opt-in; one live record per grant and scope (a changed text gets a new record)."""
+    live = session.scalars(
+        select(ConsentRecord).where(
+            ConsentRecord.grant_id == grant.id,
+            ConsentRecord.scope == scope,
+            ConsentRecord.withdrawn_at.is_(None),
+        )
+    ).all()
+    if any(record.text_version == version for record in live):
+        return
+    for record in live:
+        record.withdrawn_at = at
+    session.add(
+        ConsentRecord(
             campaign_id=grant.campaign_id,
             grant_id=grant.id,
-            service=grant.service,
-            kind=kind,
-            target=target,
-            due_at=now,
-            attempts=0,
+            scope=scope,
+            text_version=version,
+            text=text,
+            given_at=at,
         )
-        session.add(action)
-    action.attempts = (action.attempts or 0) + 1
-    action.outcome = Outcome.DELIVERED if delivered else Outcome.QUEUED
-    action.done_at = now if delivered else None
-    action.reason = reason
+    )
+
+
+def withdraw_consent(session: Session, grant: Grant, *, scope: str, at: datetime) -> int:
+    """The fan unticked the box: live records end now, and the address they gave is dropped."""
+    live = session.scalars(
+        select(ConsentRecord).where(
+            ConsentRecord.grant_id == grant.id,
+            ConsentRecord.scope == scope,
+            ConsentRecord.withdrawn_at.is_(None),
+        )
+    ).all()
+    for record in live:
+        record.withdrawn_at = at
+    grant.email = None
+    return len(live)
+
+
+def has_live_consent(session: Session, grant_id: int, scope: str) -> bool:
+    return (
+        session.scalar(
+            select(ConsentRecord.id).where(
+                ConsentRecord.grant_id == grant_id,
+                ConsentRecord.scope == scope,
+                ConsentRecord.withdrawn_at.is_(None),
+            )
+        )
+        is not None
+    )
+
+
+def ledger_of(session: Session, grant_id: int) -> list[OwedAction]:
+    return list(
+        session.scalars(select(OwedAction).where(OwedAction.grant_id == grant_id).order_by(OwedAction.id))
+    )
+
+
+def attribution_of(session: Session, grant_id: int) -> dict[str, Any] | None:
+    """The visit behind a grant (its latest grant event), so later events of the fan keep its UTM tags."""
+    event = session.scalars(
+        select(LandingEvent)
+        .where(LandingEvent.grant_id == grant_id, LandingEvent.kind == "grant")
+        .order_by(LandingEvent.id.desc())
+        .limit(1)
+    ).first()
+    return {key: getattr(event, key) for key in EVENT_COLUMNS} if event else None

@@ -1,44 +1,30 @@
-"""Spotify's authorization-code flow (with PKCE) and the grant-time calls, as the landing app needs them."""
+"""Spotify's authorization-code flow (with PKCE) and the calls made while the fan waits.
+
+Follows go through the 2026 `PUT /me/library` route (40 URIs a call); the fan's playlists come from
+`GET /me/playlists`, keeping those they may add to (their own, or collaborative).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-import httpx
-
+from campaigns.campaign_file import SpotifyService
 from campaigns.settings import Settings
 from campaigns.vault import Secret
+from collectors.landing.connectors import ConnectError, FanPlaylist, Profile, Tokens, country_of
+from collectors.landing.transport import Transport
 
-LIBRARY_SCOPES = ("user-library-modify", "user-library-read")
-FOLLOW_SCOPES = ("user-follow-modify", "user-follow-read")
-PLAYLIST_SCOPES = ("playlist-modify-public", "playlist-modify-private", "playlist-read-private")
-
-
-class SpotifyConnectError(RuntimeError):
-    """Spotify refused a grant-time call; `error` is Spotify's code (never a token)."""
-
-    def __init__(self, error: str, description: str = "") -> None:
-        self.error = error
-        super().__init__(f"spotify: {error}" + (f" ({description})" if description else ""))
-
-
-@dataclass(frozen=True)
-class Tokens:
-    access_token: Secret
-    refresh_token: Secret | None
-    expires_at: datetime
-    scope: str
-
-
-@dataclass(frozen=True)
-class Profile:
-    user_id: str
-    country: str | None
+SERVICE = "spotify"
+LIBRARY_SCOPES = ("user-library-modify",)
+FOLLOW_SCOPE = "user-follow-modify"
+PLAYLIST_FOLLOW_SCOPE = "playlist-modify-public"
+PLAYLIST_CHOICE_SCOPES = ("playlist-read-private", "playlist-modify-private", "playlist-modify-public")
+EMAIL_SCOPE = "user-read-email"
+LIBRARY_BATCH = 40
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -48,20 +34,30 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def scopes_for(follows: list[str], *, with_email: bool = False) -> list[str]:
-    """The least scopes a campaign needs: library always; follow and playlist scopes only when used."""
-    scopes = list(LIBRARY_SCOPES) + list(FOLLOW_SCOPES)
-    if any(uri.startswith("spotify:playlist:") for uri in follows):
-        scopes += PLAYLIST_SCOPES
+def scopes_for(service: SpotifyService, *, playlist_choice: bool, with_email: bool = False) -> list[str]:
+    """The least scopes a campaign needs: library always; follow and playlist scopes only when used.
+
+    The campaign's artist (always present) and any extra artist or user need `user-follow-modify`;
+    an extra playlist needs `playlist-modify-public`; offering the playlist choice needs reading the
+    fan's playlists and adding to them; the email only when the fan opts in.
+    """
+    scopes = list(LIBRARY_SCOPES)
+    kinds = {"artist"} | {uri.split(":")[1] for uri in service.follow}
+    if kinds & {"artist", "user"}:
+        scopes.append(FOLLOW_SCOPE)
+    if "playlist" in kinds:
+        scopes.append(PLAYLIST_FOLLOW_SCOPE)
+    if playlist_choice:
+        scopes += [s for s in PLAYLIST_CHOICE_SCOPES if s not in scopes]
     if with_email:
-        scopes.append("user-read-email")
+        scopes.append(EMAIL_SCOPE)
     return scopes
 
 
 class SpotifyConnect:
-    def __init__(self, settings: Settings, http: httpx.Client) -> None:
+    def __init__(self, settings: Settings, http: Transport) -> None:
         if not settings.spotify_client_id or settings.spotify_client_secret is None:
-            raise SpotifyConnectError("not_configured", "PRESAVE_SPOTIFY_CLIENT_ID/SECRET are not set")
+            raise ConnectError(SERVICE, "not_configured")
         self._client_id = settings.spotify_client_id
         self._client_secret = settings.spotify_client_secret
         self._accounts = settings.spotify_accounts_url
@@ -82,61 +78,100 @@ class SpotifyConnect:
         return f"{self._accounts}/authorize?{urlencode(query)}"
 
     def exchange(self, code: str, verifier: str) -> Tokens:
-        response = self._http.post(
+        response = self._http.request(
+            SERVICE,
+            "POST",
             f"{self._accounts}/api/token",
-            data={
+            form={
                 "grant_type": "authorization_code",
                 "code": code,
                 "redirect_uri": self.redirect_uri,
                 "code_verifier": verifier,
             },
-            auth=(self._client_id, self._client_secret.get_secret_value()),
+            basic=(self._client_id, self._client_secret.get_secret_value()),
         )
-        body = _json(response)
-        if response.status_code != 200 or "access_token" not in body:
-            raise SpotifyConnectError(
-                str(body.get("error", response.status_code)), str(body.get("error_description", ""))
+        body = response.json_object()
+        if response.status_code != 200 or not isinstance(body.get("access_token"), str):
+            raise ConnectError(
+                SERVICE,
+                str(body.get("error") or f"token_{response.status_code}"),
+                refused=400 <= response.status_code < 500,
             )
         refresh = body.get("refresh_token")
+        try:
+            lifetime = int(body.get("expires_in", 3600))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            lifetime = 3600
         return Tokens(
-            access_token=Secret(body["access_token"]),
-            refresh_token=Secret(refresh) if refresh else None,
-            expires_at=datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in", 3600))),
-            scope=str(body.get("scope", "")),
+            access_token=Secret(str(body["access_token"])),
+            refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
+            expires_at=datetime.now(UTC) + timedelta(seconds=lifetime),
+            scope=str(body.get("scope", ""))[:400],
         )
 
     def profile(self, tokens: Tokens) -> Profile:
-        response = self._http.get(f"{self._api}/me", headers=_bearer(tokens))
-        body = _json(response)
-        if response.status_code != 200:
-            raise SpotifyConnectError(f"me_{response.status_code}", _message(body))
-        return Profile(user_id=str(body["id"]), country=body.get("country"))
-
-    def save_to_library(self, tokens: Tokens, uris: list[str]) -> None:
-        """Follows and saves through the 2026 `/me/library` route (40 URIs at most per call)."""
-        for start in range(0, len(uris), 40):
-            batch = ",".join(uris[start : start + 40])
-            response = self._http.put(
-                f"{self._api}/me/library", params={"uris": batch}, headers=_bearer(tokens)
+        response = self._http.request(SERVICE, "GET", f"{self._api}/me", headers=_bearer(tokens))
+        body = response.json_object()
+        user_id = body.get("id")
+        if response.status_code != 200 or not isinstance(user_id, str) or not 0 < len(user_id) <= 128:
+            raise ConnectError(
+                SERVICE, f"me_{response.status_code}", refused=response.status_code in (401, 403)
             )
-            if response.status_code not in (200, 204):
-                raise SpotifyConnectError(f"library_{response.status_code}", _message(_json(response)))
+        email = body.get("email")
+        return Profile(
+            user_id=user_id,
+            country=country_of(body.get("country")),
+            email=Secret(email) if isinstance(email, str) and email else None,
+        )
+
+    def follow(self, tokens: Tokens, uris: list[str]) -> None:
+        """Follow artists, users and playlists (the 2026 library route takes all three)."""
+        for start in range(0, len(uris), LIBRARY_BATCH):
+            batch = ",".join(uris[start : start + LIBRARY_BATCH])
+            response = self._http.request(
+                SERVICE,
+                "PUT",
+                f"{self._api}/me/library",
+                params={"uris": batch},
+                headers=_bearer(tokens),
+            )
+            if response.status_code not in (200, 201, 204):
+                raise ConnectError(SERVICE, f"library_{response.status_code}")
+
+    def playlists(self, tokens: Tokens, user_id: str) -> list[FanPlaylist]:
+        response = self._http.request(
+            SERVICE,
+            "GET",
+            f"{self._api}/me/playlists",
+            params={"limit": 50},
+            headers=_bearer(tokens),
+        )
+        if response.status_code != 200:
+            raise ConnectError(SERVICE, f"playlists_{response.status_code}")
+        items = response.json_object().get("items")
+        found = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            owner = item.get("owner")
+            owned = isinstance(owner, dict) and owner.get("id") == user_id
+            if (owned or item.get("collaborative")) and isinstance(item.get("id"), str):
+                found.append(FanPlaylist(item["id"], str(item.get("name") or item["id"])[:100]))
+        return found
+
+    def entity_name(self, tokens: Tokens, uri: str) -> str | None:
+        """The display name of an artist, user or playlist, for the done page's follow list."""
+        kind, entity_id = uri.split(":")[1:3]
+        path = {"artist": "artists", "playlist": "playlists", "user": "users"}[kind]
+        response = self._http.request(
+            SERVICE, "GET", f"{self._api}/{path}/{entity_id}", headers=_bearer(tokens)
+        )
+        if response.status_code != 200:
+            return None
+        body = response.json_object()
+        name = body.get("display_name") if kind == "user" else body.get("name")
+        return str(name)[:100] if isinstance(name, str) and name else None
 
 
 def _bearer(tokens: Tokens) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens.access_token.reveal()}"}
-
-
-def _json(response: httpx.Response) -> dict[str, object]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _message(body: dict[str, object]) -> str:
-    error = body.get("error")
-    if isinstance(error, dict):
-        return str(error.get("message", ""))
-    return str(error or "")

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,6 +35,7 @@ class System:
     sandbox_url: str
     landing_url: str
     admin: httpx.Client
+    landing_app: Any = None  # the landing FastAPI app (its state.landing holds the event sink)
 
     def fan(self, fan_id: str) -> dict:
         response = self.admin.get(f"/sandbox/spotify/fans/{fan_id}")
@@ -66,13 +68,20 @@ def system(tmp_path: Path, store_url: str) -> Iterator[System]:
             },
         )
         store = Store.connect(settings.resolved_database_url)
-        landing_server = LoopbackServer(create_landing(settings, store), port=landing_port)
+        landing_app = create_landing(settings, store)
+        landing_server = LoopbackServer(landing_app, port=landing_port)
         with landing_server, httpx.Client(base_url=sandbox_server.url, timeout=10) as admin:
             admin.post(
                 "/sandbox/artists", json={"name": "Nova Lane", "spotify_id": ARTIST_ID}
             ).raise_for_status()
             yield System(
-                settings, store, sandbox_app.state.sandbox, sandbox_server.url, landing_server.url, admin
+                settings,
+                store,
+                sandbox_app.state.sandbox,
+                sandbox_server.url,
+                landing_server.url,
+                admin,
+                landing_app,
             )
         store.dispose()
 

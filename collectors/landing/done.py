@@ -1,0 +1,343 @@
+"""The done page: what was saved, the extra follows (ticked; the fan may untick), the playlist choice,
+the email opt-in; completing it; erasing the pre-save.
+
+Everything here acts on the grant named by the browser's signed fan session, and every POST needs the
+CSRF token derived from that session and our own origin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from campaigns.models import ActionKind, EventKind, Grant
+from campaigns.vault import Secret, VaultError
+from collectors.landing import views
+from collectors.landing.choices import (
+    DoneChoices,
+    DoneOffer,
+    FormProblem,
+    completed_choices,
+    extra_follows,
+    read_done_form,
+)
+from collectors.landing.connectors import ConnectError, FanPlaylist, Tokens
+from collectors.landing.consent import EMAIL_SCOPE, email_consent_text, text_version
+from collectors.landing.context import Landing
+from collectors.landing.fans import erase_grants
+from collectors.landing.flows import start_email
+from collectors.landing.page import SERVICE_NAMES, CampaignView
+from collectors.landing.records import (
+    attribution_of,
+    give_consent,
+    has_live_consent,
+    ledger_of,
+    record_action,
+    record_event,
+    withdraw_consent,
+)
+from collectors.landing.security import SESSION_COOKIE, FanSession, same_origin
+
+EMAIL_NOTICES = {
+    "shared": "Thanks: you will get news by email.",
+    "missing": "The service did not share an email address, so none was kept.",
+    "declined": "You did not share your email address; your pre-save stands.",
+}
+
+
+@dataclass(frozen=True)
+class FollowBox:
+    uri: str
+    label: str
+    checked: bool
+
+
+def offer_for(view: CampaignView, service: str) -> DoneOffer:
+    return DoneOffer(
+        service=service,
+        follows=extra_follows(view.spec, service),
+        playlist_choice=view.offers_playlist_choice(service),
+        new_playlist_name=view.playlist_name(),
+        email_field=service == "apple",
+    )
+
+
+def _session(landing: Landing, request: Request, view: CampaignView) -> FanSession | None:
+    fan = landing.sessions.read(request.cookies.get(SESSION_COOKIE))
+    return fan if fan is not None and fan.campaign_id == view.id else None
+
+
+def _no_session(request: Request, view: CampaignView) -> Response:
+    return views.problem(
+        request,
+        200,
+        "Pre-save first",
+        "This page shows your choices right after you pre-save, in the same browser. "
+        "Start from the campaign page.",
+        retry_url=f"/{view.slug}",
+        view=view,
+    )
+
+
+def _erased(request: Request, view: CampaignView) -> Response:
+    return views.problem(
+        request, 410, "Pre-save erased", "This pre-save was erased.", retry_url=f"/{view.slug}", view=view
+    )
+
+
+def _tokens(landing: Landing, grant: Grant) -> Tokens | None:
+    try:
+        token = landing.vault.open(grant.access_token)
+    except VaultError:
+        return None
+    return Tokens(token, None, grant.token_expires_at, grant.scopes)
+
+
+def show(landing: Landing, request: Request, view: CampaignView) -> Response:
+    fan = _session(landing, request, view)
+    if fan is None:
+        return _no_session(request, view)
+    with landing.store.session() as session:
+        grant = session.get(Grant, fan.grant_id)
+        if grant is None:
+            return _erased(request, view)
+        session.expunge(grant)
+        ledger = {(a.kind, a.target): a.outcome for a in ledger_of(session, grant.id)}
+        consented = has_live_consent(session, grant.id, EMAIL_SCOPE)
+    offer = offer_for(view, grant.service)
+    tokens = _tokens(landing, grant)
+    choices = grant.choices or {}
+    completed = bool(choices.get("completed_at"))
+    declined = set(choices.get("declined_follows") or [])
+    boxes = [
+        FollowBox(uri, _entity_label(landing, tokens, uri), not (completed and uri in declined))
+        for uri in offer.follows
+    ]
+    playlists, playlists_failed = _playlists(landing, grant, tokens) if offer.playlist_choice else ([], False)
+    chosen = choices.get("playlist") or {}
+    consent_text = email_consent_text(view.spec.artist)
+    return views.render(
+        request,
+        "done.html",
+        {
+            "title": f"Saved — {view.spec.title}",
+            "service": grant.service,
+            "service_name": SERVICE_NAMES[grant.service],
+            "artist_followed": _outcome(ledger, ActionKind.FOLLOW_ARTIST),
+            "preadded": _outcome(ledger, ActionKind.PREADD),
+            "follows": boxes,
+            "playlist_choice": offer.playlist_choice,
+            "playlists": playlists,
+            "playlists_failed": playlists_failed,
+            "new_playlist_name": offer.new_playlist_name,
+            "chosen_playlist": "new"
+            if chosen.get("new")
+            else (f"id:{chosen['id']}" if chosen.get("id") else "none"),
+            "consent_text": consent_text,
+            "email_checked": consented,
+            "email_field": offer.email_field,
+            "completed": completed,
+            "email_notice": EMAIL_NOTICES.get(request.query_params.get("email", "")),
+            "csrf": landing.sessions.csrf_token(fan),
+            "reference": grant.fan_key,
+            "release_label": view.spec.release_at.strftime("%d %B %Y").lstrip("0"),
+        },
+        view=view,
+    )
+
+
+def _outcome(ledger: dict[tuple[str, str], str], kind: str) -> str | None:
+    for (action_kind, _), outcome in ledger.items():
+        if action_kind == kind:
+            return outcome
+    return None
+
+
+def _entity_label(landing: Landing, tokens: Tokens | None, uri: str) -> str:
+    kind, entity_id = uri.split(":")[1:3]
+    name = landing.entity_names.get(uri)
+    if name is None and tokens is not None and landing.spotify is not None:
+        try:
+            name = landing.spotify.entity_name(tokens, uri)
+        except ConnectError:
+            name = None
+        if name:
+            landing.entity_names[uri] = name
+    return f"{kind.capitalize()}: {name or entity_id}"
+
+
+def _playlists(landing: Landing, grant: Grant, tokens: Tokens | None) -> tuple[list[FanPlaylist], bool]:
+    if tokens is None:
+        return [], True
+    try:
+        if grant.service == "spotify" and landing.spotify:
+            return landing.spotify.playlists(tokens, grant.service_user_id)[:30], False
+        if grant.service == "deezer" and landing.deezer:
+            return landing.deezer.playlists(tokens, grant.service_user_id)[:30], False
+        if grant.service == "apple" and landing.apple:
+            return landing.apple.playlists(tokens.access_token)[:30], False
+    except ConnectError:
+        return [], True
+    return [], False
+
+
+def complete(
+    landing: Landing,
+    request: Request,
+    view: CampaignView,
+    *,
+    csrf: str | None,
+    follows: list[str],
+    playlist: str | None,
+    email_opt_in: str | None,
+    email: str | None,
+) -> Response:
+    """The fan completes: kept follows happen now; playlist choice and consent are recorded."""
+    fan = _session(landing, request, view)
+    if (
+        fan is None
+        or not landing.sessions.csrf_ok(fan, csrf)
+        or not same_origin(dict(request.headers), landing.public_origin)
+    ):
+        return _forbidden(request, view)
+    with landing.store.session() as session:
+        grant = session.get(Grant, fan.grant_id)
+        if grant is None:
+            return _erased(request, view)
+        session.expunge(grant)
+    offer = offer_for(view, grant.service)
+    try:
+        done = read_done_form(
+            offer, follows=follows, playlist=playlist, email_opt_in=email_opt_in, email=email
+        )
+    except FormProblem as exc:
+        return views.problem(
+            request,
+            400,
+            "Please check the form",
+            f"{_field_name(exc.field)} {exc.why}.",
+            retry_url=f"/{view.slug}/done",
+            view=view,
+        )
+    tokens = _tokens(landing, grant)
+    followed, reason = _follow(landing, tokens, done)
+    now = datetime.now(UTC)
+    consent = {"text": email_consent_text(view.spec.artist), "at": now.isoformat()}
+    consent["version"] = text_version(consent["text"])
+    visitor, _ = views.visitor_of(request)
+    visit = landing.visit(request, visitor)
+    with landing.writing() as session:
+        live = session.get(Grant, fan.grant_id)
+        if live is None:
+            return _erased(request, view)
+        round_trip = _record_choices(landing, session, live, done, followed, reason, consent, now)
+        visit = attribution_of(session, live.id) or visit
+        record_event(session, view.id, EventKind.COMPLETE, visit, service=live.service, grant_id=live.id)
+    if round_trip:
+        return RedirectResponse(start_email(landing, grant, view, consent), status_code=303)
+    return RedirectResponse(f"/{view.slug}/done", status_code=303)
+
+
+def _follow(landing: Landing, tokens: Tokens | None, done: DoneChoices) -> tuple[bool, str | None]:
+    if not done.follows:
+        return True, None
+    if tokens is None or landing.spotify is None:
+        return False, "token_unavailable"
+    try:
+        landing.spotify.follow(tokens, list(done.follows))
+    except ConnectError as exc:
+        return False, exc.code
+    return True, None
+
+
+def _record_choices(
+    landing: Landing,
+    session: Session,
+    grant: Grant,
+    done: DoneChoices,
+    followed: bool,
+    reason: str | None,
+    consent: dict[str, str],
+    now: datetime,
+) -> bool:
+    """Write the choices; True when the email still has to come from the service (a second sign-in)."""
+    for uri in done.follows:
+        record_action(session, grant, ActionKind.FOLLOW, uri, delivered=followed, reason=reason)
+    previous = dict(grant.choices or {})
+    choices = completed_choices(previous, done, now)
+    round_trip = False
+    if not done.email_opt_in:
+        withdraw_consent(session, grant, scope=EMAIL_SCOPE, at=now)
+    elif done.email is not None:  # typed on the page (Apple Music shares no address)
+        grant.email = landing.vault.seal(Secret(done.email))
+        give_consent(
+            session, grant, scope=EMAIL_SCOPE, text=consent["text"], version=consent["version"], at=now
+        )
+    elif grant.email and has_live_consent(session, grant.id, EMAIL_SCOPE):
+        pass  # opted in before: nothing new to ask
+    else:
+        choices["email_opt_in"] = bool(previous.get("email_opt_in"))  # set once the address arrives
+        round_trip = True
+    grant.choices = choices
+    return round_trip
+
+
+def _field_name(field: str) -> str:
+    return {
+        "follow": "A follow choice",
+        "playlist": "The playlist choice",
+        "email_opt_in": "The email box",
+        "email": "The email address",
+    }.get(field, field)
+
+
+def _forbidden(request: Request, view: CampaignView | None) -> Response:
+    return views.problem(
+        request,
+        403,
+        "Form expired",
+        "This form expired or did not come from this page. Open the page again and resubmit.",
+        retry_url=f"/{view.slug}/done" if view else "/forget",
+        view=view,
+    )
+
+
+def erase(landing: Landing, request: Request, csrf: str | None) -> Response:
+    """The erase button on the done page: this browser's grant and its personal data go now."""
+    fan = landing.sessions.read(request.cookies.get(SESSION_COOKIE))
+    if (
+        fan is None
+        or not landing.sessions.csrf_ok(fan, csrf)
+        or not same_origin(dict(request.headers), landing.public_origin)
+    ):
+        return _forbidden(request, None)
+    with landing.writing() as session:
+        erasure = erase_grants(session, [fan.grant_id])
+    response = views.render(
+        request,
+        "forgotten.html",
+        {
+            "title": "Erased",
+            "service_name": SERVICE_NAMES.get(fan.service, "the service"),
+            "grants": erasure.grants,
+        },
+    )
+    views.clear_session(response)
+    return response
+
+
+def forget_page(landing: Landing, request: Request) -> Response:
+    fan = landing.sessions.read(request.cookies.get(SESSION_COOKIE))
+    return views.render(
+        request,
+        "forget.html",
+        {
+            "title": "Erase your data",
+            "csrf": landing.sessions.csrf_token(fan) if fan else None,
+            "services": [s for s in ("spotify", "deezer") if landing.configured(s)],
+        },
+    )

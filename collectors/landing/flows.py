@@ -1,0 +1,421 @@
+"""Starting and finishing authorizations: a pre-save (Spotify, Deezer: OAuth; Apple: MusicKit), the email
+opt-in of a grant, and a fan proving who they are to be forgotten.
+
+Service calls never run inside a database transaction (SQLite has one writer): the state is consumed in
+one short transaction, the services are called, and what came back is written in a second one.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from campaigns.models import ActionKind, EventKind, Grant
+from campaigns.vault import Secret
+from collectors.landing import views
+from collectors.landing.apple import valid_user_token
+from collectors.landing.attempts import StateError
+from collectors.landing.choices import initial_choices
+from collectors.landing.connectors import ConnectError, Profile, Tokens
+from collectors.landing.consent import EMAIL_SCOPE
+from collectors.landing.context import Landing
+from collectors.landing.deezer import perms_for
+from collectors.landing.fans import forget_fan
+from collectors.landing.page import SERVICE_NAMES, CampaignView
+from collectors.landing.records import give_consent, record_action, record_event, replace_tokens, save_grant
+from collectors.landing.spotify import pkce_pair, scopes_for
+
+DENIALS = {"access_denied", "user_denied", "AUTHORIZATION_ERROR"}
+_CODE = re.compile(r"[^A-Za-z0-9_.:-]")
+
+
+def error_code(value: str | None) -> str:
+    """A service's error word as we store it: safe characters only, bounded."""
+    return _CODE.sub("", value or "")[:60] or "unknown"
+
+
+def query_suffix(visit: dict[str, Any]) -> str:
+    """What a connect link carries from the visit, so later events keep the visit's attribution."""
+    keep = {k: visit[k] for k in ("utm_source", "utm_medium", "utm_campaign") if visit.get(k)}
+    if visit.get("referrer_domain"):
+        keep["ref"] = visit["referrer_domain"]
+    return f"?{urlencode(keep)}" if keep else ""
+
+
+# starting ------------------------------------------------------------------------------------------------
+def connect(landing: Landing, request: Request, view: CampaignView, service: str) -> Response:
+    """The fan pressed a pre-save button: record the click, start the authorization."""
+    visitor, new = views.visitor_of(request)
+    visit = landing.visit(request, visitor, referrer_from_query=True)
+    verifier, challenge = pkce_pair() if service == "spotify" else (None, "")
+    if service == "deezer":
+        visit = {**visit, "scopes": ",".join(perms_for())}
+    with landing.writing_core() as session:
+        record_event(session, view.id, EventKind.CLICK, visit, service=service)
+        state = landing.attempts.start(session, view.id, service, verifier, visit)
+        record_event(session, view.id, EventKind.AUTHORIZE_START, visit, service=service)
+    if service == "apple":
+        assert landing.apple is not None
+        response: Response = views.render(
+            request,
+            "apple.html",
+            {
+                "title": f"Pre-save on Apple Music — {view.spec.title}",
+                "state": state,
+                "developer_token": landing.apple.developer.current(),
+                "musickit_js_url": landing.apple.musickit_js_url,
+                "preadd": bool(view.spec.services.apple and view.spec.services.apple.album_id),
+            },
+            view=view,
+        )
+    elif service == "spotify":
+        assert landing.spotify is not None
+        assert view.spec.services.spotify is not None
+        scopes = scopes_for(
+            view.spec.services.spotify, playlist_choice=view.offers_playlist_choice("spotify")
+        )
+        response = RedirectResponse(landing.spotify.authorize_url(state, challenge, scopes), status_code=302)
+    else:
+        assert landing.deezer is not None
+        response = RedirectResponse(landing.deezer.authorize_url(state, perms_for()), status_code=302)
+    views.remember_visitor(response, landing, visitor, new)
+    return response
+
+
+def start_email(landing: Landing, grant: Grant, view: CampaignView, consent: dict[str, str]) -> str:
+    """A second, short authorization of the same account that adds only the email scope."""
+    visit = {
+        "consent_text": consent["text"],
+        "consent_version": consent["version"],
+        "consent_at": consent["at"],
+    }
+    if grant.service == "spotify":
+        assert landing.spotify is not None
+        assert view.spec.services.spotify is not None
+        verifier, challenge = pkce_pair()
+        scopes = scopes_for(
+            view.spec.services.spotify,
+            playlist_choice=view.offers_playlist_choice("spotify"),
+            with_email=True,
+        )
+        with landing.writing_core() as session:
+            state = landing.attempts.start(
+                session, view.id, "spotify", verifier, visit, purpose="email", grant_id=grant.id
+            )
+        return landing.spotify.authorize_url(state, challenge, scopes)
+    assert landing.deezer is not None
+    perms = perms_for(with_email=True)
+    with landing.writing_core() as session:
+        state = landing.attempts.start(
+            session,
+            view.id,
+            "deezer",
+            None,
+            {**visit, "scopes": ",".join(perms)},
+            purpose="email",
+            grant_id=grant.id,
+        )
+    return landing.deezer.authorize_url(state, perms)
+
+
+def forget_connect(landing: Landing, service: str) -> Response:
+    """The fan signs in only to prove which account is theirs: no scopes beyond the public profile."""
+    with landing.writing_core() as session:
+        if service == "spotify":
+            assert landing.spotify is not None
+            verifier, challenge = pkce_pair()
+            state = landing.attempts.start(session, None, service, verifier, {}, purpose="forget")
+            target = landing.spotify.authorize_url(state, challenge, [])
+        else:
+            assert landing.deezer is not None
+            state = landing.attempts.start(
+                session, None, service, None, {"scopes": "basic_access"}, purpose="forget"
+            )
+            target = landing.deezer.authorize_url(state, ["basic_access"])
+    return RedirectResponse(target, status_code=302)
+
+
+# finishing -----------------------------------------------------------------------------------------------
+def oauth_callback(
+    landing: Landing, request: Request, service: str, state: str, code: str | None, error: str | None
+) -> Response:
+    """The service sent the fan back: the grant is stored, the artist followed, then the done page."""
+    try:
+        with landing.writing_core() as session:
+            attempt, verifier = landing.attempts.consume(session, state, service)
+        campaign_id, purpose, grant_id, visit = (
+            attempt.campaign_id,
+            attempt.purpose,
+            attempt.grant_id,
+            attempt.visit,
+        )
+    except StateError as exc:
+        return views.state_problem(request, exc.reason, None)
+    view = landing.campaigns.by_id(campaign_id) if campaign_id is not None else None
+    if campaign_id is not None and view is None:
+        return views.unknown_campaign(request)
+    if error or not code:
+        return _refused(landing, request, view, service, purpose, visit, error)
+    try:
+        tokens = _exchange(landing, service, code, verifier, visit)
+        profile = _profile(landing, service, tokens)
+    except ConnectError as exc:
+        if view is not None:
+            with landing.writing_core() as session:
+                record_event(
+                    session, view.id, EventKind.ERROR, visit, service=service, detail=f"{purpose}:{exc.code}"
+                )
+        return failed(request, view, service, exc)
+    if purpose == "forget":
+        return _forgotten(landing, request, service, profile)
+    assert view is not None
+    if purpose == "email":
+        return _email_granted(landing, request, view, grant_id, tokens, profile, visit)
+    return _presaved(landing, request, view, service, tokens, profile, visit)
+
+
+def apple_token(
+    landing: Landing,
+    request: Request,
+    view: CampaignView,
+    state: str,
+    user_token: str | None,
+    error: str | None,
+) -> Response:
+    """The MusicKit page posted back the Music User Token (or MusicKit's error)."""
+    try:
+        with landing.writing_core() as session:
+            attempt, _ = landing.attempts.consume(session, state, "apple")
+        if attempt.campaign_id != view.id:
+            raise StateError("invalid")
+        visit = attempt.visit
+    except StateError as exc:
+        return views.state_problem(request, exc.reason, view)
+    if error or not user_token:
+        return _refused(landing, request, view, "apple", "presave", visit, error or "no_token")
+    if not valid_user_token(user_token):
+        with landing.writing_core() as session:
+            record_event(
+                session, view.id, EventKind.ERROR, visit, service="apple", detail="presave:bad_user_token"
+            )
+        return views.problem(
+            request,
+            400,
+            "Not saved",
+            "Apple Music sent something we could not use. Please try again.",
+            retry_url=f"/{view.slug}",
+            view=view,
+        )
+    assert landing.apple is not None
+    token = Secret(user_token)
+    try:
+        country = landing.apple.storefront(token)
+    except ConnectError as exc:
+        with landing.writing_core() as session:
+            record_event(
+                session, view.id, EventKind.ERROR, visit, service="apple", detail=f"presave:{exc.code}"
+            )
+        return failed(request, view, "apple", exc)
+    profile = Profile(
+        user_id=f"mut-{landing.vault.pseudonym('apple-user-token', user_token)[:24]}", country=country
+    )
+    tokens = Tokens(access_token=token, refresh_token=None, expires_at=None, scope="music-user-token")
+    return _presaved(landing, request, view, "apple", tokens, profile, visit)
+
+
+def failed(request: Request, view: CampaignView | None, service: str, exc: ConnectError) -> Response:
+    """A refusal of what the fan brought is their request's fault (400); anything else is the service's (502)."""
+    if exc.refused:
+        return views.service_refused(request, view, service)
+    return views.service_failed(request, view, service)
+
+
+def _exchange(
+    landing: Landing, service: str, code: str, verifier: str | None, visit: dict[str, Any]
+) -> Tokens:
+    if service == "spotify":
+        assert landing.spotify is not None
+        if not verifier:
+            raise ConnectError(service, "no_verifier")
+        return landing.spotify.exchange(code, verifier)
+    assert landing.deezer is not None
+    return landing.deezer.exchange(code, str(visit.get("scopes") or "basic_access").split(","))
+
+
+def _profile(landing: Landing, service: str, tokens: Tokens) -> Profile:
+    connector = landing.spotify if service == "spotify" else landing.deezer
+    assert connector is not None
+    return connector.profile(tokens)
+
+
+def _refused(
+    landing: Landing,
+    request: Request,
+    view: CampaignView | None,
+    service: str,
+    purpose: str,
+    visit: dict[str, Any],
+    error: str | None,
+) -> Response:
+    code = error_code(error or "no_code")
+    kind = EventKind.DENIAL if code in DENIALS else EventKind.ERROR
+    if view is not None:
+        with landing.writing_core() as session:
+            record_event(session, view.id, kind, visit, service=service, detail=f"{purpose}:{code}")
+    if purpose == "email" and view is not None:
+        return RedirectResponse(f"/{view.slug}/done?email=declined", status_code=303)
+    if purpose == "forget":
+        return views.problem(
+            request, 200, "Nothing erased", "You did not sign in, so nothing was erased.", retry_url="/forget"
+        )
+    if kind == EventKind.DENIAL:
+        return views.denied(request, view, service)
+    return views.service_refused(request, view, service)  # the authorization came back with an error
+
+
+def _presaved(
+    landing: Landing,
+    request: Request,
+    view: CampaignView,
+    service: str,
+    tokens: Tokens,
+    profile: Profile,
+    visit: dict[str, Any],
+) -> Response:
+    spec = view.spec
+    visit = {**visit, "country": visit.get("country") or profile.country}
+    done_now: list[tuple[str, str, bool, str | None]] = []  # kind, target, delivered, reason
+    if service == "spotify" and spec.services.spotify:
+        assert landing.spotify is not None
+        done_now.append(
+            (
+                ActionKind.FOLLOW_ARTIST,
+                spec.services.spotify.artist,
+                *_attempt(
+                    lambda: landing.spotify.follow(tokens, [spec.services.spotify.artist])  # type: ignore[union-attr]
+                ),
+            )
+        )
+    if service == "apple" and spec.services.apple and spec.services.apple.album_id:
+        assert landing.apple is not None
+        album = spec.services.apple.album_id
+        done_now.append(
+            (
+                ActionKind.PREADD,
+                album,
+                *_attempt(
+                    lambda: landing.apple.add_album(tokens.access_token, album)  # type: ignore[union-attr]
+                ),
+            )
+        )
+    with landing.writing_core() as session:
+        saved = save_grant(
+            session,
+            landing.vault,
+            view.id,
+            service=service,
+            user_id=profile.user_id,
+            tokens=tokens,
+            country=visit["country"],
+            fan_timezone=visit.get("timezone"),
+            choices=initial_choices(spec, service),
+        )
+        for kind, target, delivered, reason in done_now:
+            record_action(session, saved, kind, target, delivered=delivered, reason=reason)
+        record_event(
+            session,
+            view.id,
+            EventKind.GRANT,
+            visit,
+            service=service,
+            grant_id=saved.id,
+            detail=None if saved.new else "again",
+        )
+        grant_id = saved.id
+    return to_done(landing, view, grant_id, service)
+
+
+def _attempt(action: Any) -> tuple[bool, str | None]:
+    """Run a grant-time call: (True, None) when it worked, else (False, the reason) for the ledger."""
+    try:
+        action()
+    except ConnectError as exc:
+        return False, exc.code
+    return True, None
+
+
+def to_done(landing: Landing, view: CampaignView, grant_id: int, service: str) -> Response:
+    _, cookie = landing.sessions.issue(grant_id, view.id, service)
+    response = RedirectResponse(f"/{view.slug}/done", status_code=303)
+    views.set_session(response, landing, cookie)
+    return response
+
+
+def _email_granted(
+    landing: Landing,
+    request: Request,
+    view: CampaignView,
+    grant_id: int | None,
+    tokens: Tokens,
+    profile: Profile,
+    visit: dict[str, Any],
+) -> Response:
+    with landing.writing() as session:
+        grant = session.get(Grant, grant_id) if grant_id is not None else None
+        if grant is None:
+            return views.problem(
+                request,
+                410,
+                "Pre-save erased",
+                "This pre-save no longer exists.",
+                retry_url=f"/{view.slug}",
+                view=view,
+            )
+        if grant.service_user_id != profile.user_id:
+            return views.problem(
+                request,
+                400,
+                "A different account",
+                f"You signed in to {SERVICE_NAMES[grant.service]} as a different account, so nothing changed.",
+                retry_url=f"/{view.slug}/done",
+                view=view,
+            )
+        replace_tokens(session, landing.vault, grant, tokens)
+        if profile.email is None:
+            return RedirectResponse(f"/{view.slug}/done?email=missing", status_code=303)
+        grant.email = landing.vault.seal(profile.email)
+        given_at = _parse_time(visit.get("consent_at"))
+        give_consent(
+            session,
+            grant,
+            scope=EMAIL_SCOPE,
+            text=str(visit.get("consent_text", "")),
+            version=str(visit.get("consent_version", "")),
+            at=given_at,
+        )
+        grant.choices = {**(grant.choices or {}), "email_opt_in": True}
+    return RedirectResponse(f"/{view.slug}/done?email=shared", status_code=303)
+
+
+def _forgotten(landing: Landing, request: Request, service: str, profile: Profile) -> Response:
+    with landing.writing() as session:
+        erasure = forget_fan(session, service, profile.user_id)
+    landing.campaigns.clear()
+    return views.render(
+        request,
+        "forgotten.html",
+        {"title": "Erased", "service_name": SERVICE_NAMES[service], "grants": erasure.grants},
+    )
+
+
+def _parse_time(value: object) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.now(UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

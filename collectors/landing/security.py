@@ -1,0 +1,213 @@
+"""The landing app's guards: per-IP rate limit, the fan's signed session, CSRF tokens, request limits.
+
+The fan session is a signed cookie naming the grant the browser just made; the done page and the erase
+button act only on that grant. Every POST carries a CSRF token derived from that session (or, for the
+MusicKit page, the single-use authorization state) and must come from our own origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+SESSION_COOKIE = "psv_fan"
+SESSION_LIFETIME_S = 2 * 60 * 60
+MAX_BODY_BYTES = 16 * 1024
+
+
+class RateLimiter:
+    """At most `per_minute` hits per key in any minute (a sliding window of two fixed windows)."""
+
+    def __init__(self, per_minute: int, *, clock: Any = time.monotonic, max_keys: int = 100_000) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._max_keys = max_keys
+        self._windows: dict[str, tuple[int, int, int]] = {}  # key -> (window, count, previous count)
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> float | None:
+        """Count a hit; None when allowed, else the seconds to wait before the next one is."""
+        if self.per_minute <= 0:
+            return None
+        now = self._clock()
+        window, into = divmod(now, 60.0)
+        with self._lock:
+            start, count, previous = self._windows.get(key, (int(window), 0, 0))
+            if start != int(window):
+                previous = count if start == int(window) - 1 else 0
+                start, count = int(window), 0
+            weighted = previous * (1 - into / 60.0) + count
+            if weighted + 1 > self.per_minute:
+                self._windows[key] = (start, count, previous)
+                return max(1.0, 60.0 - into)
+            self._windows[key] = (start, count + 1, previous)
+            if len(self._windows) > self._max_keys:
+                self._forget_old(int(window))
+        return None
+
+    def _forget_old(self, window: int) -> None:
+        for key in [k for k, (start, _, _) in self._windows.items() if start < window - 1]:
+            del self._windows[key]
+
+
+def is_loopback(address: str) -> bool:
+    """True for 127.0.0.0/8 and ::1. Behind a proxy on this host, uvicorn already replaced the address
+    with the one the proxy forwards (it trusts X-Forwarded-For from 127.0.0.1 by default)."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class FanSession:
+    """The grant this browser just made, for the done page: grant id, campaign id, service, a nonce."""
+
+    grant_id: int
+    campaign_id: int
+    service: str
+    nonce: str
+
+
+class Sessions:
+    """Signs and reads the fan-session cookie, and derives its CSRF token."""
+
+    def __init__(self, key: str) -> None:
+        self._signer = URLSafeTimedSerializer(key, salt="presave.fan-session")
+        self._csrf_key = hashlib.sha256(b"csrf:" + key.encode()).digest()
+
+    def issue(self, grant_id: int, campaign_id: int, service: str) -> tuple[FanSession, str]:
+        session = FanSession(grant_id, campaign_id, service, secrets.token_urlsafe(12))
+        cookie = self._signer.dumps([grant_id, campaign_id, service, session.nonce])
+        return session, cookie
+
+    def read(self, cookie: str | None) -> FanSession | None:
+        if not cookie or len(cookie) > 512:
+            return None
+        try:
+            grant_id, campaign_id, service, nonce = self._signer.loads(cookie, max_age=SESSION_LIFETIME_S)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        if not (isinstance(grant_id, int) and isinstance(campaign_id, int)):
+            return None
+        return FanSession(grant_id, campaign_id, str(service), str(nonce))
+
+    def csrf_token(self, session: FanSession) -> str:
+        message = f"{session.grant_id}|{session.nonce}".encode()
+        return hmac.new(self._csrf_key, message, hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, session: FanSession, token: str | None) -> bool:
+        expected = self.csrf_token(session).encode()
+        return bool(token) and hmac.compare_digest(expected, (token or "").encode("utf-8", "replace"))
+
+
+def same_origin(headers: dict[str, str], public_origin: str) -> bool:
+    """A POST is ours when its Origin (or, without one, its Referer) is the landing app's origin.
+
+    Browsers send Origin on every cross-site POST, so a missing Origin and Referer means a non-browser
+    client, which the CSRF token still has to satisfy.
+    """
+    origin = headers.get("origin")
+    if origin is not None:
+        return origin == public_origin
+    referer = headers.get("referer")
+    if referer is not None:
+        return referer == public_origin or referer.startswith(public_origin + "/")
+    return True
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class RequestLimits:
+    """ASGI middleware: bodies over `max_body` answer 413 before the app sees them; security headers out."""
+
+    def __init__(self, app: Any, *, max_body: int = MAX_BODY_BYTES, csp: str = "") -> None:
+        self.app = app
+        self.max_body = max_body
+        self.headers = [*SECURITY_HEADERS, (b"content-security-policy", csp.encode())] if csp else []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = _content_length(scope)
+        if length is not None and length > self.max_body:
+            await _too_large(send)
+            return
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            body, complete = await _read_body(receive, self.max_body)
+            if not complete:
+                await _too_large(send)
+                return
+            receive = _replay(body)
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and self.headers:
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _content_length(scope: dict[str, Any]) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _read_body(receive: Any, limit: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), True
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", False
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+def _replay(body: bytes) -> Any:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _too_large(send: Any) -> None:
+    body = b"<!doctype html><title>Too large</title><p>This request is too large.</p>"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"text/html; charset=utf-8"), *SECURITY_HEADERS],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
