@@ -8,11 +8,12 @@ moment becomes `pending_source`), then runs the due actions on one or several sh
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -63,9 +64,19 @@ class ReleaseReport:
         return self.outcomes.get(Outcome.FAILED, 0) + self.due_left
 
 
+AUTO_SHARD_ABOVE = 5000  # due actions: below this, one worker in this process is quicker than starting more
+
+
+def auto_shards(due: int, cpus: int | None = None) -> int:
+    """How many worker processes for `due` actions: one for small runs, else one per core (at most 8)."""
+    if due < AUTO_SHARD_ABOVE:
+        return 1
+    return max(1, min(8, cpus or os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class ReleaseOptions:
-    shards: int = 1  # worker processes (1: threads in this process)
+    shards: int = 1  # worker processes (1: threads in this process; 0: `auto_shards`)
     threads: int = 16  # per worker
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     wait_for_release: timedelta = timedelta(0)  # poll a not-yet-live release this long, with backoff
@@ -187,7 +198,9 @@ def _work(
         if progress is not None:
             progress(sum(tally.by_outcome.values()), total)
 
-    if options.shards > 1:
+    shards = options.shards or (auto_shards(total) if launcher is not None else 1)
+    if shards > 1:
+        options = replace(options, shards=shards)
         if launcher is None:
             raise ValueError("shards > 1 needs a launcher (executor.shards.ShardLauncher) to start them")
         offset = (clock() - datetime.now(UTC)).total_seconds()
