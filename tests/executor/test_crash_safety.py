@@ -31,7 +31,8 @@ def _env(harness: Harness) -> dict[str, str]:
     settings = harness.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRESAVE_")}
     secret = settings.spotify_client_secret
-    assert secret is not None and settings.secret_key is not None
+    assert secret is not None
+    assert settings.secret_key is not None
     env |= {
         "PRESAVE_DATA_DIR": str(settings.data_dir),
         "PRESAVE_DATABASE_URL": settings.resolved_database_url,

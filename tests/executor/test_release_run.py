@@ -143,7 +143,8 @@ def test_a_refreshed_token_is_used_and_a_rotated_one_is_stored(harness: Harness)
     with harness.store.session() as session:
         grant = session.get_one(Grant, grant_id)
         assert harness.vault.open(grant.refresh_token or "") != old_refresh
-        assert grant.token_expires_at is not None and grant.token_expires_at > ago(-3000)
+        assert grant.token_expires_at is not None
+        assert grant.token_expires_at > ago(-3000)
     refreshes = [
         c for c in harness.calls("spotify") if c["route"] == "POST /api/token" and c["user"] == "fan-old"
     ]
