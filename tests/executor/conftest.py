@@ -22,9 +22,10 @@ from campaigns.models import Grant, GrantStatus
 from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
-from campaigns.vault import TokenVault
+from campaigns.vault import Secret, TokenVault
 from executor.apple import AppleApp
 from executor.deezer import DeezerApp
+from executor.pacing import PacingPolicy
 from executor.release import ReleaseOptions, ReleaseReport, run_release
 from executor.spotify import SpotifyApp
 from presave.servers import LoopbackServer
@@ -53,6 +54,9 @@ class Harness:
     tmp_path: Path
 
     # apps --------------------------------------------------------------------------------------------
+    def vault_keys(self) -> list[Secret]:
+        return [Secret(key) for key in self.settings.secret_keys()]
+
     def spotify(self) -> SpotifyApp:
         return SpotifyApp.from_settings(self.settings)
 
@@ -66,12 +70,22 @@ class Harness:
         assert app is not None
         return app
 
-    def run(self, slug: str, *, services: tuple[str, ...] = ("spotify",), **kwargs: Any) -> ReleaseReport:
+    def run(
+        self,
+        slug: str,
+        *,
+        services: tuple[str, ...] = ("spotify",),
+        pacing: PacingPolicy | None = None,
+        **kwargs: Any,
+    ) -> ReleaseReport:
         kwargs.setdefault("options", ReleaseOptions(linger_s=0.5))
+        spotify = self.spotify()
+        if pacing is not None:
+            spotify.pacing = pacing
         return run_release(
             self.store,
             self.vault,
-            self.spotify() if "spotify" in services else None,
+            spotify if "spotify" in services else None,
             slug,
             apple=self.apple() if "apple" in services else None,
             deezer=self.deezer() if "deezer" in services else None,
