@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.models import Outcome, OwedAction
 
-INSERT_CHUNK = 500  # rows per INSERT statement (SQLite's bound-parameter limit is 32766)
+INSERT_CHUNK = 5000  # rows per executemany call
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: list[Mapping[str, Any]]) -> int:
@@ -33,10 +33,15 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[Mappin
         statement = sqlite.insert(table).on_conflict_do_nothing()
     else:
         statement = insert(table).prefix_with("IGNORE")
+    returning = dialect in ("postgresql", "sqlite")  # counts what was new (rowcount is -1 on some drivers)
+    if returning:
+        statement = statement.returning(table.primary_key.columns.values()[0])
+    connection = session.connection()
     added = 0
     for start in range(0, len(rows), INSERT_CHUNK):
-        result = session.execute(statement.values(rows[start : start + INSERT_CHUNK]))
-        added += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        # executemany: compiled once and cached ("insertmanyvalues" batches it into multi-row INSERTs)
+        result = connection.execute(statement, rows[start : start + INSERT_CHUNK])
+        added += len(result.all()) if returning else max(result.rowcount or 0, 0)
     return added
 
 

@@ -310,7 +310,9 @@ def _resolve(
 def _poll(
     app: ServiceApp, lookup: Lookup, http: requests.Session, options: ReleaseOptions, report: ReleaseReport
 ) -> Release | None:
-    """Look the release up; while it is not live, again with exponential backoff, up to `wait_for_release`."""
+    """Look the release up; while it is not live, again with exponential backoff, up to `wait_for_release`.
+    A throttled or failing lookup is retried (its Retry-After waited out) whatever that wait: it says
+    nothing about the release."""
     deadline = time.monotonic() + options.wait_for_release.total_seconds()
     delay = options.poll_first_s
     failures = 0
@@ -318,15 +320,13 @@ def _poll(
         try:
             found = app.resolve(lookup, http)
         except ServiceFailure as failure:
-            if failure.kind not in (Failure.THROTTLED, Failure.TRANSIENT):
-                report.waiting[app.name] = f"cannot look the release up: {failure}"
-                return None
             failures += 1
-            if failures > options.retry.max_transient:
+            if failure.kind not in (Failure.THROTTLED, Failure.TRANSIENT) or failures > options.retry.max_transient:
                 report.waiting[app.name] = f"cannot look the release up: {failure}"
                 return None
-            found = None
-            delay = max(delay, failure.retry_after or 0.0)
+            pause = failure.retry_after if failure.retry_after is not None else options.retry.backoff(failures)
+            time.sleep(min(pause, options.retry.cap_s * 4))
+            continue
         if found is not None:
             return found
         left = deadline - time.monotonic()

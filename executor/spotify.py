@@ -36,6 +36,7 @@ from executor.services import (
     ServiceFailure,
     TokenSink,
 )
+from executor.transport import LeanSession
 
 T = TypeVar("T")
 LIBRARY_MAX = 40  # URIs per PUT /me/library
@@ -66,14 +67,9 @@ class FanClient(spotipy.Spotify):
         return None
 
 
-def new_http_session(pool: int = 8) -> requests.Session:
-    """A plain session (no retry adapter: spotipy's retrying stays off); no proxy lookups per call."""
-    session = requests.Session()
-    session.trust_env = False
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+def new_http_session(pool: int = 4) -> requests.Session:
+    """A worker thread's session: no retry adapter (spotipy's retrying stays off), lean per call."""
+    return LeanSession(pool)
 
 
 def classify(exc: Exception, what: str) -> ServiceFailure:
