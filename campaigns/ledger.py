@@ -1,15 +1,25 @@
-"""The action ledger: owed actions planned idempotently, and their outcomes counted."""
+"""The action ledger: owed actions planned idempotently, claimed before any call, finished once.
+
+An action's life: `queued` (planned) → claimed (`started_at` and `attempt_id` set, committed before the
+call: "in flight") → an outcome (`delivered`, `undeliverable`, `failed`, `pending_source`) with `done_at`,
+or back to `queued` with a `retry_at`. An action found in flight by a later run was interrupted by a crash:
+the executor checks it at the service before doing anything again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Integer, String, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from campaigns.models import Outcome, OwedAction
+
+INSERT_CHUNK = 5000  # rows per executemany call
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: list[Mapping[str, Any]]) -> int:
@@ -23,8 +33,16 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[Mappin
         statement = sqlite.insert(table).on_conflict_do_nothing()
     else:
         statement = insert(table).prefix_with("IGNORE")
-    result = session.execute(statement, rows)
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    returning = dialect in ("postgresql", "sqlite")  # counts what was new (rowcount is -1 on some drivers)
+    if returning:
+        statement = statement.returning(table.primary_key.columns.values()[0])
+    connection = session.connection()
+    added = 0
+    for start in range(0, len(rows), INSERT_CHUNK):
+        # executemany: compiled once and cached ("insertmanyvalues" batches it into multi-row INSERTs)
+        result = connection.execute(statement, rows[start : start + INSERT_CHUNK])
+        added += len(result.all()) if returning else max(result.rowcount or 0, 0)
+    return added
 
 
 def plan(session: Session, actions: Iterable[Mapping[str, Any]]) -> int:
@@ -42,3 +60,291 @@ def outcome_counts(session: Session, campaign_id: int) -> dict[str, int]:
     ):
         counts[outcome] = count
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An owed action claimed by one worker; `interrupted` if an earlier run left it in flight."""
+
+    id: int
+    grant_id: int
+    service: str
+    kind: str
+    target: str
+    due_at: datetime
+    attempts: int
+    resolved_target: str | None
+    interrupted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """The grants `grant_id % count == index` of a campaign: one worker's share."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index} of {self.count}: the index must be in [0, {self.count})")
+
+
+def _claimable(
+    campaign_id: int,
+    now: datetime,
+    shard: Shard,
+    attempt_id: str,
+    unresolved_kinds: Sequence[tuple[str, str]],
+) -> list[Any]:
+    conditions = [
+        OwedAction.campaign_id == campaign_id,
+        OwedAction.outcome == Outcome.QUEUED,
+        OwedAction.due_at <= now,
+        or_(OwedAction.retry_at.is_(None), OwedAction.retry_at <= now),
+        or_(OwedAction.attempt_id.is_(None), OwedAction.attempt_id != attempt_id),
+    ]
+    if shard.count > 1:
+        conditions.append(OwedAction.grant_id % shard.count == shard.index)
+    for service, kind in unresolved_kinds:
+        conditions.append(~and_(OwedAction.service == service, OwedAction.kind == kind))
+    return conditions
+
+
+def claim(
+    session: Session,
+    campaign_id: int,
+    *,
+    now: datetime,
+    attempt_id: str,
+    shard: Shard = Shard(),
+    after_grant: int = 0,
+    limit: int = 500,
+    unresolved_kinds: Sequence[tuple[str, str]] = (),
+    busy_grants: Iterable[int] = (),
+) -> tuple[list[Claimed], int | None]:
+    """Claim due, queued actions of whole grants (ordered by grant, after `after_grant`), marking them in
+    flight; the caller commits before any call. Returns the claimed actions and the cursor to continue
+    from (None when this pass over the campaign is complete).
+
+    A grant's actions are never split between two claims (one client per fan, one token refresh), and
+    grants in `busy_grants` (still being worked on by this worker) are left for a later pass.
+    """
+    rows = session.execute(
+        select(
+            OwedAction.id,
+            OwedAction.grant_id,
+            OwedAction.service,
+            OwedAction.kind,
+            OwedAction.target,
+            OwedAction.due_at,
+            OwedAction.attempts,
+            OwedAction.resolved_target,
+            OwedAction.started_at,
+        )
+        .where(
+            *_claimable(campaign_id, now, shard, attempt_id, unresolved_kinds),
+            OwedAction.grant_id > after_grant,
+        )
+        .order_by(OwedAction.grant_id, OwedAction.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return [], None
+    cursor: int | None = rows[-1].grant_id
+    if len(rows) == limit and rows[0].grant_id != rows[-1].grant_id:
+        last = rows[-1].grant_id  # possibly cut by the limit: leave it whole for the next claim
+        rows = [r for r in rows if r.grant_id != last]
+        cursor = rows[-1].grant_id
+    busy = set(busy_grants)
+    rows = [r for r in rows if r.grant_id not in busy]
+    if rows:
+        session.execute(
+            update(OwedAction)
+            .where(OwedAction.id.in_([r.id for r in rows]))
+            .values(started_at=now, attempt_id=attempt_id)
+            .execution_options(synchronize_session=False)
+        )
+    claimed = [
+        Claimed(
+            r.id,
+            r.grant_id,
+            r.service,
+            r.kind,
+            r.target,
+            r.due_at,
+            r.attempts,
+            r.resolved_target,
+            interrupted=r.started_at is not None,
+        )
+        for r in rows
+    ]
+    return claimed, cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What became of a claimed action. `outcome=queued` puts it back, to be tried at `retry_at`."""
+
+    id: int
+    outcome: str
+    attempts: int  # calls made for it this time
+    status: int | None = None
+    reason: str | None = None
+    done_at: datetime | None = None
+    retry_at: datetime | None = None
+    resolved_target: str | None = None
+
+
+_ACTIONS: Table = OwedAction.__table__  # type: ignore[assignment]
+_FINISH = (
+    update(_ACTIONS)
+    .where(_ACTIONS.c.id == bindparam("b_id"), _ACTIONS.c.attempt_id == bindparam("b_attempt"))
+    .values(
+        outcome=bindparam("b_outcome"),
+        attempts=_ACTIONS.c.attempts + bindparam("b_attempts", type_=Integer),
+        last_status=func.coalesce(bindparam("b_status", type_=Integer), _ACTIONS.c.last_status),
+        reason=bindparam("b_reason"),
+        done_at=bindparam("b_done_at"),
+        retry_at=None,
+        resolved_target=func.coalesce(bindparam("b_resolved", type_=String), _ACTIONS.c.resolved_target),
+    )
+)
+_REQUEUE = (
+    update(_ACTIONS)
+    .where(_ACTIONS.c.id == bindparam("b_id"), _ACTIONS.c.attempt_id == bindparam("b_attempt"))
+    .values(
+        attempts=_ACTIONS.c.attempts + bindparam("b_attempts", type_=Integer),
+        last_status=func.coalesce(bindparam("b_status", type_=Integer), _ACTIONS.c.last_status),
+        reason=bindparam("b_reason"),
+        retry_at=bindparam("b_retry_at"),
+        started_at=None,
+        attempt_id=None,
+        resolved_target=func.coalesce(bindparam("b_resolved", type_=String), _ACTIONS.c.resolved_target),
+    )
+)
+
+
+def finish(session: Session, attempt_id: str, results: Sequence[Finished]) -> int:
+    """Record what became of actions this attempt claimed (one statement per kind of change); returns
+    the rows changed. An action another attempt has claimed since is left alone."""
+    final: list[dict[str, Any]] = []
+    requeued: list[dict[str, Any]] = []
+    for r in results:
+        params = {
+            "b_id": r.id,
+            "b_attempt": attempt_id,
+            "b_attempts": r.attempts,
+            "b_status": r.status,
+            "b_reason": r.reason[:300] if r.reason else None,
+            "b_resolved": r.resolved_target,
+        }
+        if r.outcome == Outcome.QUEUED:
+            requeued.append({**params, "b_retry_at": r.retry_at})
+        else:
+            final.append({**params, "b_outcome": r.outcome, "b_done_at": r.done_at})
+    changed = 0
+    for statement, batch in ((_FINISH, final), (_REQUEUE, requeued)):
+        if batch:
+            result = session.connection().execute(statement, batch)
+            changed += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return changed
+
+
+def note_resolved_target(session: Session, action_id: int, attempt_id: str, resolved: str) -> None:
+    """Record what a claimed action created on the service (a new playlist's id) before going on, so an
+    interrupted attempt finds it instead of creating another."""
+    session.execute(
+        update(OwedAction)
+        .where(OwedAction.id == action_id, OwedAction.attempt_id == attempt_id)
+        .values(resolved_target=resolved)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def set_aside(
+    session: Session,
+    campaign_id: int,
+    *,
+    service: str,
+    kinds: Iterable[str],
+    outcome: str,
+    reason: str,
+    now: datetime,
+    due_before: datetime | None = None,
+) -> int:
+    """Give every queued action of these kinds on a service one outcome (e.g. pending_source)."""
+    conditions = [
+        OwedAction.campaign_id == campaign_id,
+        OwedAction.service == service,
+        OwedAction.kind.in_(list(kinds)),
+        OwedAction.outcome == Outcome.QUEUED,
+    ]
+    if due_before is not None:
+        conditions.append(OwedAction.due_at <= due_before)
+    result = session.execute(
+        update(OwedAction)
+        .where(*conditions)
+        .values(outcome=outcome, reason=reason[:300], done_at=now, started_at=None, attempt_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+def requeue_pending_source(session: Session, campaign_id: int, *, changed_since: datetime) -> int:
+    """Put back the actions set aside as pending source before the campaign was corrected."""
+    result = session.execute(
+        update(OwedAction)
+        .where(
+            OwedAction.campaign_id == campaign_id,
+            OwedAction.outcome == Outcome.PENDING_SOURCE,
+            OwedAction.done_at < changed_since,
+        )
+        .values(outcome=Outcome.QUEUED.value, reason=None, done_at=None, retry_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+def next_due(session: Session, campaign_id: int, after: datetime) -> datetime | None:
+    """The earliest moment after `after` at which a queued action of the campaign comes due (a fan's
+    local midnight, or a retry)."""
+    moment = func.coalesce(OwedAction.retry_at, OwedAction.due_at)
+    return session.scalar(
+        select(func.min(moment)).where(
+            OwedAction.campaign_id == campaign_id, OwedAction.outcome == Outcome.QUEUED, moment > after
+        )
+    )
+
+
+def queued_due(session: Session, campaign_id: int, now: datetime) -> int:
+    """Queued actions of the campaign that are due now (not waiting for a later moment)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(OwedAction)
+            .where(
+                OwedAction.campaign_id == campaign_id,
+                OwedAction.outcome == Outcome.QUEUED,
+                OwedAction.due_at <= now,
+                or_(OwedAction.retry_at.is_(None), OwedAction.retry_at <= now),
+            )
+        )
+        or 0
+    )
+
+
+def delivery_latencies(
+    session: Session, campaign_id: int, kinds: Iterable[str], limit: int = 200_000
+) -> list[float]:
+    """Seconds from each delivered action's due moment (the fan's release moment) to the library."""
+    rows = session.execute(
+        select(OwedAction.due_at, OwedAction.done_at)
+        .where(
+            OwedAction.campaign_id == campaign_id,
+            OwedAction.kind.in_(list(kinds)),
+            OwedAction.outcome == Outcome.DELIVERED,
+            OwedAction.done_at.is_not(None),
+        )
+        .limit(limit)
+    )
+    return [max(0.0, (done - due).total_seconds()) for due, done in rows]

@@ -139,6 +139,7 @@ class Grant(Base):
     fan_timezone: Mapped[str | None] = mapped_column(String(64))
     choices: Mapped[dict[str, Any]] = mapped_column(default=dict)
     email: Mapped[str | None] = mapped_column(Text)  # sealed; only with consent
+    planned_at: Mapped[datetime | None]  # when the executor last planned this grant's owed actions
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -220,6 +221,7 @@ class OwedAction(Base):
     __table_args__ = (
         UniqueConstraint("grant_id", "kind", "target"),
         Index("ix_owed_actions_campaign_outcome_due", "campaign_id", "outcome", "due_at"),
+        Index("ix_owed_actions_campaign_outcome_grant", "campaign_id", "outcome", "grant_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -232,6 +234,9 @@ class OwedAction(Base):
     outcome: Mapped[str] = mapped_column(String(16), default=Outcome.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None]  # set before a call; a crash leaves it set, the next run checks
+    attempt_id: Mapped[str | None] = mapped_column(String(40))  # the run and shard that set started_at
+    retry_at: Mapped[datetime | None]  # queued, but not to be tried before this moment
+    resolved_target: Mapped[str | None] = mapped_column(String(300))  # what `target` was on the service
     done_at: Mapped[datetime | None]
     last_status: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(300))

@@ -1,243 +1,451 @@
-"""Release day: resolve the release, plan every grant's owed actions, perform those that are due."""
+"""Release day for one campaign: plan, resolve the release on each service, perform what is due.
+
+`run_release` is what `presave release run SLUG` and the Dagster asset call. It takes the campaign's run
+lock, plans every grant's owed actions into the ledger (before any call), resolves the release where
+actions need it (by id, UPC, or ISRC for singles; a release still missing `pending_window` after its
+moment becomes `pending_source`), then runs the due actions on one or several shard workers.
+"""
 
 from __future__ import annotations
 
-import logging
+import os
+import statistics
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import requests
-import spotipy
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from campaigns import ledger
-from campaigns.models import ActionKind, Campaign, Grant, GrantStatus, Outcome, OwedAction
-from campaigns.registry import get_campaign
+from campaigns.ledger import Shard
+from campaigns.models import Campaign, Outcome, OwedAction
+from campaigns.registry import campaign_spec, get_campaign
+from campaigns.settings import Settings
 from campaigns.store import Store
-from campaigns.vault import Secret, TokenVault
-from executor.spotify import SpotifyApp, TokenRefused
+from campaigns.vault import TokenVault
+from executor.apple import AppleApp
+from executor.deezer import DeezerApp
+from executor.locks import CampaignBusy, run_lock, worker_lock
+from executor.pacing import RateController
+from executor.plan import RELEASE_KINDS, needs_planning, plan_campaign
+from executor.retry import RetryPolicy
+from executor.services import Failure, Lookup, Release, ServiceApp, ServiceFailure, Tally
+from executor.spotify import SpotifyApp, new_http_session, quiet_spotipy
+from executor.worker import ShardJob, ShardWorker
 
-log = logging.getLogger(__name__)
-
-SAVE_RELEASE = ActionKind.SAVE_RELEASE.value
-RELEASE_TARGET = "release"  # resolved to the service's album at execution time
+EARLIEST_ZONE = ZoneInfo("Pacific/Kiritimati")  # the first place a local-midnight release goes live
+LOCAL_LEAD = timedelta(hours=26)  # how far ahead of the campaign's moment a local release can start
 
 
 @dataclass
 class ReleaseReport:
     slug: str
-    album_uri: str | None = None
-    planned: int = 0
-    performed: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
+    album_uri: str | None = None  # the Spotify album, when resolved
+    releases: dict[str, str | None] = field(default_factory=dict)  # service -> album found (None: not yet)
+    planned: int = 0  # owed actions added to the ledger by this run
+    performed: int = 0  # actions this run called a service for
+    calls: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # the whole campaign's ledger, by outcome
+    waiting: dict[str, str] = field(default_factory=dict)  # service -> why its release-time actions wait
+    set_aside: dict[str, int] = field(default_factory=dict)  # service -> actions made pending_source now
+    due_left: int = 0  # due actions still queued that nothing legitimate waits for
+    latency_s: dict[str, float] = field(default_factory=dict)  # release moment -> library: p50/p90/p99/max
+    busy: bool = False  # another run holds the campaign: this one did nothing
+    dry_run: bool = False
 
     @property
     def undone(self) -> int:
-        """Due work that neither succeeded nor is legitimately waiting: exit status rests on this."""
-        return self.outcomes.get(Outcome.FAILED, 0)
+        """Due work that neither succeeded nor is legitimately waiting: the exit status rests on this."""
+        return self.outcomes.get(Outcome.FAILED, 0) + self.due_left
+
+
+AUTO_SHARD_ABOVE = 5000  # due actions: below this, one worker in this process is quicker than starting more
+
+
+def auto_shards(due: int, cpus: int | None = None) -> int:
+    """How many worker processes for `due` actions: one for small runs, else one per core (at most 8)."""
+    if due < AUTO_SHARD_ABOVE:
+        return 1
+    return max(1, min(8, cpus or os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class ReleaseOptions:
+    shards: int = 1  # worker processes (1: threads in this process; 0: `auto_shards`)
+    threads: int = 16  # per worker
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    wait_for_release: timedelta = timedelta(0)  # poll a not-yet-live release this long, with backoff
+    poll_first_s: float = 2.0
+    poll_max_s: float = 60.0
+    time_limit: timedelta | None = None  # stop claiming after this long (the next run resumes)
+    linger_s: float = 5.0
+
+
+def apps_from_settings(settings: Settings) -> dict[str, ServiceApp]:
+    """The configured services' apps (a service left unconfigured is simply absent)."""
+    apps: dict[str, ServiceApp] = {}
+    if settings.spotify_enabled:
+        apps["spotify"] = SpotifyApp.from_settings(settings)
+    apple = AppleApp.from_settings(settings)
+    if apple is not None:
+        apps["apple"] = apple
+    deezer = DeezerApp.from_settings(settings)
+    if deezer is not None:
+        apps["deezer"] = deezer
+    return apps
 
 
 def run_release(
     store: Store,
     vault: TokenVault,
-    spotify: SpotifyApp,
+    spotify: SpotifyApp | None,
     slug: str,
     *,
     now: datetime | None = None,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    apple: AppleApp | None = None,
+    deezer: DeezerApp | None = None,
+    options: ReleaseOptions | None = None,
+    launcher: ShardLauncherLike | None = None,
 ) -> ReleaseReport:
-    now = now or datetime.now(UTC)
+    """Perform the release-day actions of `slug` that are due now; see the module docstring.
+
+    `now` pins the clock (tests); `progress(done, total)` is called as actions finish. With
+    `options.shards > 1`, `launcher` starts the shard processes (see `executor.shards`).
+    """
+    options = options or ReleaseOptions()
+    apps: dict[str, ServiceApp] = {
+        name: app for name, app in (("spotify", spotify), ("apple", apple), ("deezer", deezer)) if app
+    }
+    offset = (now - datetime.now(UTC)) if now is not None else timedelta(0)
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + offset
+
+    quiet_spotipy()
     with store.session() as session:
         campaign = get_campaign(session, slug)
-        report = ReleaseReport(slug=slug)
-        if now < campaign.release_at:
-            report.outcomes = ledger.outcome_counts(session, campaign.id)
-            return report
-        if not dry_run:
-            report.planned = _plan(session, campaign)
-    http = requests.Session()
-    with store.session() as session:
-        campaign = get_campaign(session, slug)
-        due = _due_actions(session, campaign, now)
-        grants = {g.id: g for g in _grants(session, {a.grant_id for a in due})}
-        report.album_uri = _resolve(spotify, vault, grants.values(), campaign, http)
-        if dry_run:
-            report.outcomes = ledger.outcome_counts(session, campaign.id)
-            return report
-    if report.album_uri is None:
-        with store.session() as session:
-            report.outcomes = ledger.outcome_counts(session, campaign.id)
-        return report
-    for index, action in enumerate(due, start=1):
-        with store.session() as session:
-            grant = session.get_one(Grant, action.grant_id)
-            live = session.get_one(OwedAction, action.id)
-            if live.outcome != Outcome.QUEUED:
-                continue
-            _perform(session, vault, spotify, http, grant, live, report.album_uri)
-            report.performed += 1
-        if progress:
-            progress(index, len(due))
-    with store.session() as session:
-        report.outcomes = ledger.outcome_counts(session, get_campaign(session, slug).id)
+    report = ReleaseReport(slug=slug, dry_run=dry_run)
+    if dry_run:
+        return _dry_run(store, campaign, apps, clock(), report)
+    try:
+        with run_lock(store.engine, campaign.id):
+            report.planned = plan_campaign(store, campaign)
+            releases, unresolved = _resolve(store, campaign, apps, clock, options, report)
+            attempt = f"{uuid.uuid4().hex[:12]}"
+            deadline = time.monotonic() + options.time_limit.total_seconds() if options.time_limit else None
+            with store.session() as session:
+                total = ledger.queued_due(session, campaign.id, clock())
+            tally = _work(
+                store,
+                vault,
+                apps,
+                campaign,
+                releases,
+                unresolved,
+                attempt,
+                deadline,
+                clock,
+                options,
+                launcher,
+                progress,
+                total,
+            )
+            report.performed, report.calls = tally.performed, tally.calls
+    except CampaignBusy:
+        report.busy = True
+    _summarise(store, campaign, clock(), report)
     return report
 
 
-def _plan(session: Session, campaign: Campaign) -> int:
-    grants = session.scalars(
-        select(Grant).where(
-            Grant.campaign_id == campaign.id, Grant.service == "spotify", Grant.status == GrantStatus.ACTIVE
-        )
-    )
-    return ledger.plan(
-        session,
-        (
-            {
-                "campaign_id": campaign.id,
-                "grant_id": grant.id,
-                "service": grant.service,
-                "kind": SAVE_RELEASE,
-                "target": RELEASE_TARGET,
-                "due_at": campaign.release_at,
-            }
-            for grant in grants
-        ),
-    )
+class ShardLauncherLike:  # the protocol `executor.shards.ShardLauncher` implements
+    def run(
+        self,
+        campaign_id: int,
+        attempt: str,
+        releases: Mapping[str, Release],
+        unresolved: tuple[tuple[str, str], ...],
+        options: ReleaseOptions,
+        deadline_s: float | None,
+        clock_offset_s: float,
+        progress: Callable[[Tally], None],
+    ) -> Tally:
+        raise NotImplementedError
 
 
-def _due_actions(session: Session, campaign: Campaign, now: datetime) -> list[OwedAction]:
+def _work(
+    store: Store,
+    vault: TokenVault,
+    apps: Mapping[str, ServiceApp],
+    campaign: Campaign,
+    releases: Mapping[str, Release],
+    unresolved: tuple[tuple[str, str], ...],
+    attempt: str,
+    deadline: float | None,
+    clock: Callable[[], datetime],
+    options: ReleaseOptions,
+    launcher: ShardLauncherLike | None,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> Tally:
+    def report(tally: Tally) -> None:
+        if progress is not None:
+            progress(sum(tally.by_outcome.values()), total)
+
+    shards = options.shards or (auto_shards(total) if launcher is not None else 1)
+    if shards > 1:
+        options = replace(options, shards=shards)
+        if launcher is None:
+            raise ValueError("shards > 1 needs a launcher (executor.shards.ShardLauncher) to start them")
+        offset = (clock() - datetime.now(UTC)).total_seconds()
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return launcher.run(campaign.id, attempt, releases, unresolved, options, remaining, offset, report)
+    pacers = {name: RateController(app.pacing) for name, app in apps.items()}
+    job = ShardJob(
+        campaign_id=campaign.id,
+        attempt_id=f"{attempt}:0/1",
+        shard=Shard(0, 1),
+        releases=releases,
+        unresolved=unresolved,
+        threads=options.threads,
+        retry=options.retry,
+        linger_s=options.linger_s,
+        deadline=deadline,
+        clock=clock,
+    )
+    with worker_lock(store.engine, campaign.id):
+        return ShardWorker(store, vault, apps, pacers, job, progress=report).run()
+
+
+# resolving ------------------------------------------------------------------------------------------------
+def _services_awaiting_release(session: Session, campaign_id: int, now: datetime) -> list[str]:
     return list(
         session.scalars(
-            select(OwedAction)
+            select(OwedAction.service)
+            .distinct()
             .where(
-                OwedAction.campaign_id == campaign.id,
+                OwedAction.campaign_id == campaign_id,
                 OwedAction.outcome == Outcome.QUEUED,
+                OwedAction.kind.in_(RELEASE_KINDS),
                 OwedAction.due_at <= now,
             )
-            .order_by(OwedAction.id)
         )
     )
-
-
-def _grants(session: Session, ids: set[int]) -> list[Grant]:
-    return list(session.scalars(select(Grant).where(Grant.id.in_(ids)))) if ids else []
 
 
 def _resolve(
-    spotify: SpotifyApp, vault: TokenVault, grants: object, campaign: Campaign, http: requests.Session
-) -> str | None:
-    """The album's URI found by `upc:` search with any active fan's token; None while not live."""
-    for grant in grants:  # type: ignore[attr-defined]
-        if grant.status != GrantStatus.ACTIVE:
-            continue
-        token = _fresh_access_token(None, vault, spotify, http, grant)
-        if token is None:
-            continue
-        result = spotify.client(token, http).search(q=f"upc:{campaign.upc}", type="album", limit=1)
-        items = result.get("albums", {}).get("items", []) if result else []
-        return items[0]["uri"] if items else None
-    return None
-
-
-def _fresh_access_token(
-    session: Session | None, vault: TokenVault, spotify: SpotifyApp, http: requests.Session, grant: Grant
-) -> Secret | None:
-    if grant.token_expires_at and grant.token_expires_at > datetime.now(UTC):
-        return vault.open(grant.access_token)
-    if not grant.refresh_token:
-        return None
+    store: Store,
+    campaign: Campaign,
+    apps: Mapping[str, ServiceApp],
+    clock: Callable[[], datetime],
+    options: ReleaseOptions,
+    report: ReleaseReport,
+) -> tuple[dict[str, Release], tuple[tuple[str, str], ...]]:
+    """Releases found per service, and the (service, kind) pairs that must keep waiting."""
+    spec = campaign_spec(campaign)
+    with store.session() as session:
+        ledger.requeue_pending_source(session, campaign.id, changed_since=campaign.updated_at)
+        services = _services_awaiting_release(session, campaign.id, clock())
+    releases: dict[str, Release] = {}
+    unresolved: list[tuple[str, str]] = []
+    http = new_http_session()
     try:
-        refreshed = spotify.refresh(vault.open(grant.refresh_token), http)
-    except TokenRefused as exc:
-        if exc.error == "invalid_grant" and session is not None:
-            grant.status = GrantStatus.EXPIRED
-            grant.status_reason = exc.description[:200]
-        return None
-    if session is not None:
-        grant.access_token = vault.seal(refreshed.access_token)
-        grant.token_expires_at = refreshed.expires_at
-        if refreshed.refresh_token is not None:
-            grant.refresh_token = vault.seal(refreshed.refresh_token)
-    return refreshed.access_token
+        for service in services:
+            app = apps.get(service)
+            lookup = Lookup.of(spec, service)
+            found = None
+            if app is None:
+                report.waiting[service] = f"{service} is not configured"
+            else:
+                found = _poll(app, lookup, http, options, report)
+            report.releases[service] = found.label if found else None
+            if found is not None:
+                releases[service] = found
+                continue
+            unresolved += [(service, kind) for kind in RELEASE_KINDS]
+            if app is None or service in report.waiting:
+                continue
+            window_start = max(campaign.release_at, campaign.updated_at)
+            now = clock()
+            if now - window_start >= options.retry.pending_window:
+                reason = (
+                    f"release not found on {service} by {lookup.key} within "
+                    f"{_hours(options.retry.pending_window)} of its release moment; correct the campaign"
+                )
+                with store.session() as session:
+                    report.set_aside[service] = ledger.set_aside(
+                        session,
+                        campaign.id,
+                        service=service,
+                        kinds=RELEASE_KINDS,
+                        outcome=Outcome.PENDING_SOURCE,
+                        reason=reason,
+                        now=datetime.now(UTC),
+                        due_before=now,
+                    )
+                report.waiting[service] = reason
+            else:
+                report.waiting[service] = f"not live on {service} yet (looked up by {lookup.key})"
+    finally:
+        http.close()
+    if "spotify" in releases:
+        report.album_uri = releases["spotify"].album
+    # Never claim a release-time action without its release, even one that comes due during the run.
+    unresolved += [
+        (service, kind)
+        for service in ("spotify", "apple", "deezer")
+        if service not in releases
+        for kind in RELEASE_KINDS
+        if (service, kind) not in unresolved
+    ]
+    return releases, tuple(unresolved)
 
 
-def _perform(
-    session: Session,
-    vault: TokenVault,
-    spotify: SpotifyApp,
-    http: requests.Session,
-    grant: Grant,
-    action: OwedAction,
-    album_uri: str,
-) -> None:
-    action.started_at = datetime.now(UTC)
-    token = _fresh_access_token(session, vault, spotify, http, grant)
-    if token is None:
-        _finish(action, Outcome.UNDELIVERABLE, reason=f"grant {grant.status}: cannot refresh")
-        return
-    for attempt in range(4):
-        action.attempts += 1
+def _poll(
+    app: ServiceApp, lookup: Lookup, http: requests.Session, options: ReleaseOptions, report: ReleaseReport
+) -> Release | None:
+    """Look the release up; while it is not live, again with exponential backoff, up to `wait_for_release`.
+    A throttled or failing lookup is retried (its Retry-After waited out) whatever that wait: it says
+    nothing about the release."""
+    deadline = time.monotonic() + options.wait_for_release.total_seconds()
+    delay = options.poll_first_s
+    failures = 0
+    while True:
         try:
-            spotify.client(token, http).current_user_saved_albums_add([album_uri])
-        except spotipy.SpotifyException as exc:
-            action.last_status = exc.http_status
-            if exc.http_status == 429 and attempt < 3:
-                time.sleep(min(float(exc.headers.get("Retry-After", 1)), 30))
-                continue
-            if exc.http_status >= 500 and attempt < 3:
-                time.sleep(0.2 * 2**attempt)
-                continue
-            outcome = Outcome.UNDELIVERABLE if exc.http_status in (401, 403) else Outcome.FAILED
-            _finish(action, outcome, reason=f"spotify answered {exc.http_status}")
-            return
-        except requests.RequestException as exc:
-            if attempt < 3:
-                time.sleep(0.2 * 2**attempt)
-                continue
-            _finish(action, Outcome.FAILED, reason=type(exc).__name__)
-            return
-        action.last_status = 200
-        _finish(action, Outcome.DELIVERED)
-        return
+            found = app.resolve(lookup, http)
+        except ServiceFailure as failure:
+            failures += 1
+            if failure.kind not in (Failure.THROTTLED, Failure.TRANSIENT) or failures > options.retry.max_transient:
+                report.waiting[app.name] = f"cannot look the release up: {failure}"
+                return None
+            pause = failure.retry_after if failure.retry_after is not None else options.retry.backoff(failures)
+            time.sleep(min(pause, options.retry.cap_s * 4))
+            continue
+        if found is not None:
+            return found
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, options.poll_max_s)
 
 
-def _finish(action: OwedAction, outcome: Outcome, reason: str | None = None) -> None:
-    action.outcome = outcome
-    action.reason = reason
-    action.done_at = datetime.now(UTC)
+def _hours(window: timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return f"{hours:g} h"
 
 
-def campaigns_with_work_due(session: Session, now: datetime) -> list[str]:
-    """Slugs whose release moment has passed and that still owe a fan something (or were never planned)."""
-    released = session.scalars(
-        select(Campaign).where(Campaign.release_at <= now).order_by(Campaign.release_at)
-    )
-    due: list[str] = []
-    for campaign in released:
-        queued = session.scalar(
-            select(OwedAction.id)
-            .where(
+# reporting --------------------------------------------------------------------------------------------------
+def _summarise(store: Store, campaign: Campaign, now: datetime, report: ReleaseReport) -> None:
+    waiting_services = set(report.waiting)
+    with store.session() as session:
+        report.outcomes = ledger.outcome_counts(session, campaign.id)
+        due_rows = session.execute(
+            select(OwedAction.service, OwedAction.kind).where(
                 OwedAction.campaign_id == campaign.id,
                 OwedAction.outcome == Outcome.QUEUED,
                 OwedAction.due_at <= now,
+                or_(OwedAction.retry_at.is_(None), OwedAction.retry_at <= now),
             )
-            .limit(1)
+        ).all()
+        report.due_left = (
+            0
+            if report.busy
+            else sum(
+                1 for service, kind in due_rows if not (service in waiting_services and kind in RELEASE_KINDS)
+            )
         )
-        unplanned = session.scalar(
-            select(Grant.id)
+        latencies = ledger.delivery_latencies(session, campaign.id, RELEASE_KINDS)
+    report.latency_s = latency_summary(latencies)
+
+
+def latency_summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def quantile(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "p50": quantile(0.5),
+        "p90": quantile(0.9),
+        "p99": quantile(0.99),
+        "max": ordered[-1],
+        "mean": statistics.fmean(ordered),
+    }
+
+
+def _dry_run(
+    store: Store, campaign: Campaign, apps: Mapping[str, ServiceApp], now: datetime, report: ReleaseReport
+) -> ReleaseReport:
+    """Resolve and count, write nothing."""
+    spec = campaign_spec(campaign)
+    http = new_http_session()
+    try:
+        for service in spec.services.offered():
+            app = apps.get(service)
+            if app is None:
+                report.waiting[service] = f"{service} is not configured"
+                continue
+            try:
+                found = app.resolve(Lookup.of(spec, service), http)
+            except ServiceFailure as failure:
+                report.waiting[service] = f"cannot look the release up: {failure}"
+                continue
+            report.releases[service] = found.label if found else None
+            if found is None:
+                report.waiting[service] = f"not live on {service} yet"
+            elif service == "spotify":
+                report.album_uri = found.album
+    finally:
+        http.close()
+    _summarise(store, campaign, now, report)
+    report.due_left = 0
+    return report
+
+
+# the schedule -----------------------------------------------------------------------------------------------
+def first_due_moment(campaign: Campaign) -> datetime:
+    """The earliest moment any fan's release-time actions come due: the release moment, or for local
+    mode the release's wall-clock time where the day starts first."""
+    if campaign.release_mode != "local":
+        return campaign.release_at
+    wall = campaign.release_at.astimezone(ZoneInfo(campaign.timezone)).replace(tzinfo=None)
+    return wall.replace(tzinfo=EARLIEST_ZONE).astimezone(UTC)
+
+
+def campaigns_with_work_due(session: Session, now: datetime) -> list[str]:
+    """Slugs with queued actions due now (release-time actions, or grant-time ones to retry), or whose
+    first release moment has passed with grants not planned yet (new grants, or choices changed since)."""
+    with_queued = set(
+        session.scalars(
+            select(OwedAction.campaign_id)
+            .distinct()
             .where(
-                Grant.campaign_id == campaign.id,
-                Grant.status == GrantStatus.ACTIVE,
-                ~select(OwedAction.id)
-                .where(OwedAction.grant_id == Grant.id, OwedAction.kind == SAVE_RELEASE)
-                .exists(),
+                OwedAction.outcome == Outcome.QUEUED,
+                OwedAction.due_at <= now,
+                or_(OwedAction.retry_at.is_(None), OwedAction.retry_at <= now),
             )
-            .limit(1)
         )
-        if queued is not None or unplanned is not None:
-            due.append(campaign.slug)
-    return due
+    )
+    candidates = session.scalars(
+        select(Campaign)
+        .where(or_(Campaign.release_at <= now + LOCAL_LEAD, Campaign.id.in_(with_queued)))
+        .order_by(Campaign.release_at, Campaign.slug)
+    )
+    return [
+        campaign.slug
+        for campaign in candidates
+        if campaign.id in with_queued
+        or (
+            first_due_moment(campaign) <= now
+            and needs_planning(session, campaign.id, campaign_spec(campaign).services.offered())
+        )
+    ]

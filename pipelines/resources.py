@@ -10,6 +10,8 @@ from pydantic import PrivateAttr
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
+from executor.apple import AppleApp
+from executor.deezer import DeezerApp
 from executor.spotify import SpotifyApp
 from pipelines.warehouse import Warehouse
 
@@ -67,6 +69,10 @@ class SpotifyResource(dg.ConfigurableResource):
             api_url=self.api_url.rstrip("/"),
         )
 
+    def configured_app(self) -> SpotifyApp | None:
+        """The app, or None when Spotify is not configured (no client id)."""
+        return self.app() if self.client_id else None
+
 
 class InboxResource(dg.ConfigurableResource):
     """Where export files are dropped, and where refused ones are moved with their reason."""
@@ -97,4 +103,48 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         "inbox": InboxResource(
             inbox_dir=str(settings.inbox_dir.resolve()), quarantine_dir=str(settings.quarantine_dir.resolve())
         ),
+        "apple": AppleResource(
+            team_id=settings.apple_team_id or "",
+            key_id=settings.apple_key_id or "",
+            private_key_path=str(settings.apple_private_key or ""),
+            api_url=settings.apple_api_url,
+        ),
+        "deezer": DeezerResource(app_id=settings.deezer_app_id or "", api_url=settings.deezer_api_url),
     }
+
+
+class AppleResource(dg.ConfigurableResource):
+    """The label's Apple Music developer key (team id, key id, the .p8 file); empty when Apple is off."""
+
+    team_id: str = ""
+    key_id: str = ""
+    private_key_path: str = ""
+    api_url: str = "https://api.music.apple.com"
+    storefront: str = "us"
+
+    def configured_app(self) -> AppleApp | None:
+        if not (self.team_id and self.key_id and self.private_key_path):
+            return None
+        pem = Path(self.private_key_path).read_text()
+        return AppleApp(
+            self.team_id, self.key_id, Secret(pem), self.api_url.rstrip("/"), storefront=self.storefront
+        )
+
+
+class DeezerResource(dg.ConfigurableResource):
+    """The label's Deezer app; empty when Deezer is off."""
+
+    app_id: str = ""
+    api_url: str = "https://api.deezer.com"
+
+    def configured_app(self) -> DeezerApp | None:
+        return DeezerApp(self.app_id, self.api_url.rstrip("/")) if self.app_id else None
+
+
+def vault_keys(resource: OperationalStore) -> list[str]:
+    """The vault's keys, newest first, as the resource is configured (shard processes need them)."""
+    if resource.secret_key:
+        return [k.strip() for k in resource.secret_key.split(",") if k.strip()]
+    if resource.secret_key_file:
+        return [Path(resource.secret_key_file).read_text().strip()]
+    raise dg.Failure("the operational store resource has no secret key configured")

@@ -1,37 +1,121 @@
-"""Release day as a Dagster asset, partitioned by campaign, and the schedule that launches it."""
+"""Release day as a Dagster asset partitioned by campaign, its schedule, and token health before release."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pandas as pd
 
-from executor.release import campaigns_with_work_due, run_release
-from pipelines.resources import OperationalStore, SpotifyResource
+from campaigns.vault import Secret
+from executor.health import unservable_spotify_grants
+from executor.release import ReleaseOptions, campaigns_with_work_due, run_release
+from executor.shards import ShardLauncher, WorkerSetup
+from pipelines.resources import AppleResource, DeezerResource, OperationalStore, SpotifyResource, vault_keys
 
 campaign_partitions = dg.DynamicPartitionsDefinition(name="campaign")
 
 
-@dg.asset(partitions_def=campaign_partitions, group_name="release_day", kinds={"spotify", "sqlalchemy"})
+class ReleaseDayConfig(dg.Config):
+    shards: int = 0  # worker processes; 0 picks by the work due (one in-process worker for small runs)
+    threads: int = 16  # per worker process
+    wait_for_release_s: float = 120.0  # keep looking up a not-yet-live release this long (with backoff)
+    time_limit_s: float = 3000.0  # stop claiming new work after this; the next scheduled run resumes
+
+
+@dg.asset(
+    partitions_def=campaign_partitions,
+    group_name="release_day",
+    kinds={"spotify", "sqlalchemy"},
+)
 def release_day_actions(
-    context: dg.AssetExecutionContext, operational_store: OperationalStore, spotify: SpotifyResource
+    context: dg.AssetExecutionContext,
+    config: ReleaseDayConfig,
+    operational_store: OperationalStore,
+    spotify: SpotifyResource,
+    apple: AppleResource,
+    deezer: DeezerResource,
 ) -> dg.MaterializeResult:
-    """One campaign's release-day library actions: every fan's owed saves planned in the ledger, then
-    performed on the service once the release is live. Metadata counts the owed actions by outcome."""
-    report = run_release(
-        operational_store.store(),
-        operational_store.vault(),
-        spotify.app(),
-        context.partition_key,
-        progress=lambda done, total: context.log.info(f"{done}/{total} actions") if done % 100 == 0 else None,
+    """One campaign's release-day library actions: every fan's owed actions planned in the ledger, the
+    release resolved on each service, then the due actions performed by shard workers in parallel
+    processes. Metadata counts the ledger by outcome and gives the release-to-library latency."""
+    store = operational_store.store()
+    spotify_app, apple_app, deezer_app = (
+        spotify.configured_app(),
+        apple.configured_app(),
+        deezer.configured_app(),
     )
-    context.log.info(f"{context.partition_key}: {report.performed} performed, outcomes {report.outcomes}")
+    apps = {n: a for n, a in (("spotify", spotify_app), ("apple", apple_app), ("deezer", deezer_app)) if a}
+    setup = WorkerSetup(
+        database_url=store.engine.url.render_as_string(hide_password=False),
+        secret_keys=tuple(Secret(k) for k in vault_keys(operational_store)),
+        apps=apps,
+    )
+    last_logged = [0]
+
+    def progress(done: int, total: int) -> None:
+        if done - last_logged[0] >= 1000 or done == total:
+            last_logged[0] = done
+            context.log.info(f"{done}/{total} owed actions done")
+
+    report = run_release(
+        store,
+        operational_store.vault(),
+        spotify_app,
+        context.partition_key,
+        apple=apple_app,
+        deezer=deezer_app,
+        options=ReleaseOptions(
+            shards=config.shards,
+            threads=config.threads,
+            wait_for_release=timedelta(seconds=config.wait_for_release_s),
+            time_limit=timedelta(seconds=config.time_limit_s),
+        ),
+        launcher=ShardLauncher(setup),
+        progress=progress,
+    )
+    context.log.info(
+        f"{context.partition_key}: {report.planned} planned, {report.performed} performed, "
+        f"outcomes {report.outcomes}, waiting {report.waiting or 'for nothing'}"
+    )
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "planned": report.planned,
+        "performed": report.performed,
+        "calls": report.calls,
+        **{f"outcome/{name}": count for name, count in report.outcomes.items()},
+        **{f"release/{service}": found or "not live yet" for service, found in report.releases.items()},
+        **{f"waiting/{service}": why for service, why in report.waiting.items()},
+        **{f"latency_s/{name}": round(value, 3) for name, value in report.latency_s.items()},
+    }
     if report.undone:
-        raise dg.Failure(f"{report.undone} owed actions failed after retries", metadata=report.outcomes)
-    return dg.MaterializeResult(
+        raise dg.Failure(f"{report.undone} owed actions are left undone", metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(group_name="release_day", kinds={"sqlalchemy", "pandas"})
+def spotify_token_health(operational_store: OperationalStore) -> dg.Output[pd.DataFrame]:
+    """Spotify grants whose refresh token will be more than six months old at the fan's release moment
+    (they cannot be served): campaign slug, grant id, fan key, granted at, release moment, when the
+    refresh token dies, its age in days at release. Campaigns releasing from three days ago on."""
+    frame = unservable_spotify_grants(operational_store.store())
+    per_campaign = frame.groupby("campaign_slug").size().to_dict() if len(frame) else {}
+    return dg.Output(
+        frame,
         metadata={
-            "album": report.album_uri or "not live yet",
-            "performed": report.performed,
-            **{f"outcome/{name}": count for name, count in report.outcomes.items()},
-        }
+            "dagster/row_count": len(frame),
+            "unservable_by_campaign": dg.MetadataValue.json(
+                {str(k): int(v) for k, v in per_campaign.items()}
+            ),
+        },
+    )
+
+
+@dg.asset_check(asset=spotify_token_health, description="Every Spotify pre-save can still be served.")
+def every_presave_servable(spotify_token_health: pd.DataFrame) -> dg.AssetCheckResult:
+    count = len(spotify_token_health)
+    return dg.AssetCheckResult(
+        passed=count == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{count} grants' refresh tokens will be dead at release: ask those fans to pre-save again",
+        metadata={"unservable": count},
     )
 
 
@@ -45,7 +129,8 @@ release_day_job = dg.define_asset_job("release_day_job", selection=[release_day_
     execution_timezone="UTC",
 )
 def release_day_schedule(context: dg.ScheduleEvaluationContext, operational_store: OperationalStore):
-    """Every minute: a run for each campaign whose release moment has passed and that still owes fans."""
+    """Every minute: a run for each campaign with owed actions due (release moments, fans' local
+    midnights, retries) or new grants to plan after its release moment."""
     now = context.scheduled_execution_time or datetime.now(UTC)
     with operational_store.store().session() as session:
         due = campaigns_with_work_due(session, now)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 from campaigns.vault import TokenVault
@@ -9,6 +9,7 @@ from executor.release import campaigns_with_work_due, run_release
 from executor.spotify import SpotifyApp
 from tests.integration.conftest import System, add_campaign, add_release, soon
 from tests.integration.test_landing_flow import _presave
+from tests.sandbox.openapi import assert_calls_match_spec
 
 
 def _wait_until(moment: datetime) -> None:
@@ -25,7 +26,7 @@ def _album_saves(system: System) -> int:
 
 
 def test_release_day_saves_the_album_once_to_every_library(system: System) -> None:
-    release_at = soon(seconds=3)
+    release_at = soon(seconds=4)
     album = add_release(system, "198880045560", release_at)
     add_campaign(system, "midnight-drive", "198880045560", release_at)
     fans = ["fan-a", "fan-b", "fan-c"]
@@ -34,14 +35,17 @@ def test_release_day_saves_the_album_once_to_every_library(system: System) -> No
     app = SpotifyApp.from_settings(system.settings)
     vault = TokenVault(system.settings.secret_keys())
 
-    early = run_release(system.store, vault, app, "midnight-drive")
+    before = release_at - timedelta(seconds=1)  # the clock pinned: the fans' sign-ups take their time
+    early = run_release(system.store, vault, app, "midnight-drive", now=before)
     assert early.performed == 0
+    assert early.planned == 3  # planned ahead, before any call
     with system.store.session() as session:
-        assert campaigns_with_work_due(session, datetime.now(UTC)) == []
+        assert campaigns_with_work_due(session, before) == []
 
     _wait_until(release_at)
     with system.store.session() as session:
         assert campaigns_with_work_due(session, datetime.now(UTC)) == ["midnight-drive"]
+    started = datetime.now(UTC)
     report = run_release(system.store, vault, app, "midnight-drive")
     assert report.album_uri == album["spotify"]["uri"]
     assert report.performed == 3
@@ -57,6 +61,7 @@ def test_release_day_saves_the_album_once_to_every_library(system: System) -> No
     assert _album_saves(system) == saves
     with system.store.session() as session:
         assert campaigns_with_work_due(session, datetime.now(UTC)) == []
+    assert_calls_match_spec(system.calls(since=started.isoformat(), bodies="true"), requests=False)
 
 
 def test_a_release_not_live_yet_leaves_the_actions_queued(system: System) -> None:

@@ -1,0 +1,133 @@
+"""One owed action, done once: the retry rules the executor owns (spotipy's own retrying is off).
+
+- 429: every worker of the app waits the `Retry-After`, the app's rate drops (AIMD), then again.
+- 5xx, timeouts, dropped connections: bounded exponential backoff with jitter; the outcome of the failed
+  call is unknown, so the action is checked at the service before it is sent again.
+- 401: the access token is refreshed once; `invalid_grant` ends the grant (never retried).
+- 403: skipped with its reason (missing scope, not the fan's playlist, no subscription).
+- 404 on the release: not live for this fan yet; back to the queue for later, `pending_source` after the window.
+- An action a crashed run left in flight is first checked at the service.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from campaigns.ledger import Claimed, Finished
+from campaigns.models import ActionKind, Outcome
+from executor.pacing import RateController
+from executor.plan import RELEASE_KINDS
+from executor.retry import RetryPolicy
+from executor.services import Failure, FanSession, Release, ServiceFailure
+
+
+@dataclass
+class Attempt:
+    """What happened to one action in this run."""
+
+    calls: int = 0
+    throttled: int = 0
+    transient: int = 0
+
+
+def perform_action(
+    fan: FanSession,
+    action: Claimed,
+    release: Release | None,
+    pacing: RateController,
+    policy: RetryPolicy,
+    *,
+    note: Callable[[str], None],
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+) -> Finished:
+    """Perform one claimed action with the executor's retry rules; GrantLost propagates to the caller."""
+    attempt = Attempt()
+    uncertain = action.interrupted  # a crashed run may have done it: check before doing it again
+    refreshed = False
+    last: ServiceFailure | None = None
+
+    def finished(outcome: str, reason: str | None = None, resolved: str | None = None) -> Finished:
+        status = last.status if last is not None and outcome != Outcome.DELIVERED else None
+        return Finished(
+            action.id,
+            outcome,
+            attempt.calls,
+            status=status if status is not None else (200 if outcome == Outcome.DELIVERED else None),
+            reason=reason,
+            done_at=now(),
+            resolved_target=resolved,
+        )
+
+    def requeue(delay_s: float, reason: str) -> Finished:
+        return Finished(
+            action.id,
+            Outcome.QUEUED,
+            attempt.calls,
+            status=last.status if last else None,
+            reason=reason,
+            retry_at=now() + timedelta(seconds=delay_s),
+        )
+
+    while True:
+        checking = uncertain
+        pacing.acquire()
+        attempt.calls += 1
+        try:
+            if checking:
+                done = fan.verify(action, release)
+                pacing.on_success()
+                uncertain = False
+                if done:
+                    return finished(
+                        Outcome.DELIVERED,
+                        "found done at the service (an earlier attempt's answer was lost)",
+                        release.label if release and action.kind in RELEASE_KINDS else action.target,
+                    )
+                continue
+            resolved = fan.perform(action, release, note)
+            pacing.on_success()
+            return finished(Outcome.DELIVERED, resolved=resolved)
+        except ServiceFailure as failure:
+            last = failure
+            kind = failure.kind
+            if kind == Failure.THROTTLED:
+                attempt.throttled += 1
+                if failure.app_wide:
+                    pause_end = pacing.on_throttled(failure.retry_after)
+                    wait = pause_end - pacing.clock()
+                else:
+                    wait = failure.retry_after or pacing.policy.default_pause_s
+                    sleep(wait)
+                if attempt.throttled >= policy.max_throttled or wait >= pacing.policy.max_pause_s:
+                    return requeue(max(wait, 1.0), f"throttled: {failure}")
+                continue
+            if kind == Failure.UNAUTHORIZED and not refreshed:
+                refreshed = True
+                fan.refresh()
+                continue
+            if kind == Failure.TRANSIENT:
+                attempt.transient += 1
+                uncertain = True  # the answer was lost: the write may have happened, check it first
+                if attempt.transient > policy.max_transient:
+                    return finished(Outcome.FAILED, f"failed after {attempt.calls} attempts: {failure}")
+                sleep(policy.backoff(attempt.transient))
+                continue
+            if checking and kind in (Failure.FORBIDDEN, Failure.REFUSED):
+                # Cannot look (e.g. no read scope): re-sending an idempotent save is harmless, a
+                # playlist add is not.
+                if action.kind == ActionKind.ADD_TO_PLAYLIST:
+                    return finished(Outcome.UNDELIVERABLE, f"cannot check the playlist: {failure}")
+                uncertain = False
+                continue
+            if kind == Failure.NOT_FOUND and action.kind in RELEASE_KINDS:
+                if now() - action.due_at >= policy.pending_window:
+                    return finished(Outcome.PENDING_SOURCE, f"the release is still not there: {failure}")
+                tries = action.attempts + attempt.calls
+                return requeue(policy.not_live_delay(tries), f"not live for this fan yet: {failure}")
+            if kind in (Failure.UNAUTHORIZED, Failure.FORBIDDEN):
+                return finished(Outcome.UNDELIVERABLE, str(failure))
+            return finished(Outcome.FAILED, str(failure))

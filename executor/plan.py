@@ -1,0 +1,218 @@
+"""Planning: every grant's owed actions, from the campaign file and the fan's choices, with their due moments.
+
+Pure functions here; `plan_campaign` streams a campaign's grants from the store into the ledger in
+chunks, so a million grants plan in bounded memory. The ledger's key (grant, kind, target) makes a
+second plan add nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, delete, or_, select, tuple_, update
+
+from campaigns import ledger
+from campaigns.campaign_file import CampaignSpec
+from campaigns.models import ActionKind, Campaign, Grant, GrantStatus, Outcome, OwedAction
+from campaigns.registry import campaign_spec
+from campaigns.store import Store
+from executor.choices import parse_choices
+from executor.zones import fan_zone
+
+RELEASE_TARGET = "release"  # resolved to the service's album at execution time
+# Kinds that need the release resolved on the service before they can be performed.
+RELEASE_KINDS = frozenset({ActionKind.SAVE_RELEASE.value, ActionKind.ADD_TO_PLAYLIST.value})
+# Kinds the fan's choices decide; a later change of mind withdraws them while they are still untouched.
+CHOSEN_KINDS = frozenset({ActionKind.FOLLOW.value, ActionKind.ADD_TO_PLAYLIST.value})
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """What planning needs to know of a campaign."""
+
+    campaign_id: int
+    spec: CampaignSpec
+    release_at: datetime  # UTC; the moment for `global` mode
+    zone: ZoneInfo  # the campaign's time zone
+    mode: str  # "global" or "local"
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> CampaignPlan:
+        spec = campaign_spec(campaign)
+        return cls(campaign.id, spec, campaign.release_at, ZoneInfo(campaign.timezone), campaign.release_mode)
+
+    @property
+    def wall_clock(self) -> datetime:
+        """The release's local wall-clock time (naive), e.g. 2026-12-04 00:00."""
+        return self.release_at.astimezone(self.zone).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class GrantFacts:
+    id: int
+    service: str
+    granted_at: datetime
+    choices: Any
+    fan_timezone: str | None = None
+    country: str | None = None
+
+
+def release_moment(plan: CampaignPlan, grant: GrantFacts) -> datetime:
+    """When the release is due for this fan: one moment for everyone (`global`), or the release's
+    wall-clock time (usually midnight) in the fan's own time zone (`local`)."""
+    if plan.mode != "local":
+        return plan.release_at
+    zone = fan_zone(grant.fan_timezone, grant.country, plan.zone)
+    return plan.wall_clock.replace(tzinfo=zone).astimezone(UTC)
+
+
+def owed_actions(plan: CampaignPlan, grant: GrantFacts) -> list[dict[str, Any]]:
+    """The ledger rows one grant is owed: release-time actions at the fan's release moment, grant-time
+    ones (follows) at the grant moment (normally done already by the landing app)."""
+    services = plan.spec.services
+    at_release = release_moment(plan, grant)
+    at_grant = grant.granted_at
+    rows: list[tuple[str, str, datetime]] = []
+    if grant.service == "spotify" and services.spotify is not None:
+        offer = services.spotify
+        choices = parse_choices(grant.choices)
+        rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
+        rows.append((ActionKind.FOLLOW_ARTIST, offer.artist, at_grant))
+        rows += [
+            (ActionKind.FOLLOW, uri, at_grant)
+            for uri in choices.follows
+            if uri in offer.follow and uri != offer.artist
+        ]
+        if choices.playlist_target:
+            rows.append((ActionKind.ADD_TO_PLAYLIST, choices.playlist_target, at_release))
+    elif grant.service == "apple" and services.apple is not None:
+        rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
+    elif grant.service == "deezer" and services.deezer is not None:
+        rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
+        if services.deezer.artist_id:
+            rows.append((ActionKind.FOLLOW_ARTIST, services.deezer.artist_id, at_grant))
+    return [
+        {
+            "campaign_id": plan.campaign_id,
+            "grant_id": grant.id,
+            "service": grant.service,
+            "kind": str(kind),
+            "target": target,
+            "due_at": due_at,
+        }
+        for kind, target, due_at in rows
+    ]
+
+
+_GRANT_COLUMNS = (
+    Grant.id,
+    Grant.service,
+    Grant.granted_at,
+    Grant.choices,
+    Grant.fan_timezone,
+    Grant.country,
+    Grant.planned_at,
+)
+
+
+def _unplanned_grants(store: Store, plan: CampaignPlan, chunk: int) -> Iterator[list[Any]]:
+    """Active grants never planned, or changed since they were (the fan's choices arrive after the
+    grant), in chunks by id: keyset paging, so memory stays bounded whatever the campaign's size."""
+    after = 0
+    offered = plan.spec.services.offered()
+    while True:
+        with store.session() as session:
+            rows = session.execute(
+                select(*_GRANT_COLUMNS)
+                .where(
+                    Grant.campaign_id == plan.campaign_id,
+                    Grant.id > after,
+                    Grant.status == GrantStatus.ACTIVE,
+                    Grant.service.in_(offered),
+                    or_(Grant.planned_at.is_(None), Grant.planned_at < Grant.updated_at),
+                )
+                .order_by(Grant.id)
+                .limit(chunk)
+            ).all()
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id
+
+
+def plan_campaign(store: Store, campaign: Campaign, *, chunk: int = 2000) -> int:
+    """Write every owed action of the campaign's grants to the ledger; returns how many were new."""
+    plan = CampaignPlan.of(campaign)
+    planned_at = datetime.now(UTC)  # the real clock: compared with `Grant.updated_at`
+    added = 0
+    for rows in _unplanned_grants(store, plan, chunk):
+        actions = [
+            action
+            for row in rows
+            for action in owed_actions(
+                plan,
+                GrantFacts(row.id, row.service, row.granted_at, row.choices, row.fan_timezone, row.country),
+            )
+        ]
+        replanned = [row.id for row in rows if row.planned_at is not None]
+        with store.session() as session:
+            added += ledger.plan(session, actions)
+            if replanned:
+                _withdraw_unchosen(session, replanned, actions)
+            session.execute(
+                update(Grant)
+                .where(Grant.id.in_([row.id for row in rows]))
+                .values(
+                    planned_at=planned_at, updated_at=Grant.updated_at
+                )  # planning is not a change of the grant
+                .execution_options(synchronize_session=False)
+            )
+    return added
+
+
+def _withdraw_unchosen(session: Any, grant_ids: list[int], actions: list[dict[str, Any]]) -> None:
+    """A fan who changed their mind before release day: drop chosen actions no longer chosen, as long
+    as nothing was attempted for them."""
+    keep = {(a["grant_id"], a["kind"], a["target"]) for a in actions}
+    stale = [
+        (row.grant_id, row.kind, row.target)
+        for row in session.execute(
+            select(OwedAction.grant_id, OwedAction.kind, OwedAction.target).where(
+                OwedAction.grant_id.in_(grant_ids),
+                OwedAction.kind.in_(CHOSEN_KINDS),
+                OwedAction.outcome == Outcome.QUEUED,
+                OwedAction.started_at.is_(None),
+                OwedAction.attempts == 0,
+            )
+        )
+        if (row.grant_id, row.kind, row.target) not in keep
+    ]
+    if stale:
+        session.execute(
+            delete(OwedAction)
+            .where(tuple_(OwedAction.grant_id, OwedAction.kind, OwedAction.target).in_(stale))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def needs_planning(session: Any, campaign_id: int, offered: list[str]) -> bool:
+    """Whether some active grant of the campaign was never planned or changed since."""
+    return (
+        session.scalar(
+            select(Grant.id)
+            .where(
+                and_(
+                    Grant.campaign_id == campaign_id,
+                    Grant.status == GrantStatus.ACTIVE,
+                    Grant.service.in_(offered),
+                    or_(Grant.planned_at.is_(None), Grant.planned_at < Grant.updated_at),
+                )
+            )
+            .limit(1)
+        )
+        is not None
+    )

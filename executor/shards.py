@@ -1,0 +1,258 @@
+"""Shard processes: a run's work split by `grant_id % N` over N worker processes on this machine.
+
+The coordinator (`run_release` with `ShardLauncher`) starts `python -m executor.shards` N times and hands
+each its job on stdin (the store URL, the vault keys and the apps' credentials travel there, never on the
+command line). Workers of one run share each app's pacing through a small memory-mapped file, report
+progress as JSON lines, and die with their coordinator (Linux `PR_SET_PDEATHSIG`): a killed run leaves no
+worker behind, and the next run's coordinator waits for the workers lock anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from campaigns.ledger import Shard
+from campaigns.store import Store
+from campaigns.vault import Secret, TokenVault
+from executor.apple import AppleApp
+from executor.deezer import DeezerApp
+from executor.locks import worker_lock
+from executor.pacing import RateController, SharedPacingState
+from executor.release import ReleaseOptions, ShardLauncherLike
+from executor.retry import RetryPolicy
+from executor.services import Release, ServiceApp, Tally
+from executor.spotify import SpotifyApp, quiet_spotipy
+from executor.worker import ShardJob, ShardWorker
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """How a shard process reconnects: the store, the vault's keys, the configured apps."""
+
+    database_url: str
+    secret_keys: tuple[Secret, ...]
+    apps: Mapping[str, ServiceApp] = field(default_factory=dict)
+
+
+def app_config(app: ServiceApp) -> dict[str, Any]:
+    if isinstance(app, SpotifyApp):
+        return {
+            "client_id": app.client_id,
+            "client_secret": app.client_secret.reveal(),
+            "accounts_url": app.accounts_url,
+            "api_url": app.api_url,
+            "timeout": app.timeout,
+        }
+    if isinstance(app, AppleApp):
+        return {
+            "team_id": app.team_id,
+            "key_id": app.key_id,
+            "private_key": app.private_key.reveal(),
+            "api_url": app.api_url,
+            "storefront": app.storefront,
+            "timeout": app.timeout,
+        }
+    if isinstance(app, DeezerApp):
+        return {"app_id": app.app_id, "api_url": app.api_url, "timeout": app.timeout}
+    raise TypeError(f"no configuration for {type(app).__name__}")
+
+
+def app_from_config(service: str, config: dict[str, Any]) -> ServiceApp:
+    if service == "spotify":
+        return SpotifyApp(**{**config, "client_secret": Secret(config["client_secret"])})
+    if service == "apple":
+        return AppleApp(**{**config, "private_key": Secret(config["private_key"])})
+    if service == "deezer":
+        return DeezerApp(**config)
+    raise ValueError(f"unknown service {service!r}")
+
+
+class ShardLauncher(ShardLauncherLike):
+    def __init__(self, setup: WorkerSetup, *, python: str = sys.executable) -> None:
+        self.setup = setup
+        self.python = python
+
+    def run(
+        self,
+        campaign_id: int,
+        attempt: str,
+        releases: Mapping[str, Release],
+        unresolved: tuple[tuple[str, str], ...],
+        options: ReleaseOptions,
+        deadline_s: float | None,
+        clock_offset_s: float,
+        progress: Callable[[Tally], None],
+    ) -> Tally:
+        count = options.shards
+        with tempfile.TemporaryDirectory(prefix="presave-pacing-") as folder:
+            pacing = {}
+            for service in self.setup.apps:
+                path = Path(folder) / f"{service}.pacing"
+                SharedPacingState.create(path).close()
+                pacing[service] = str(path)
+            base = {
+                "database_url": self.setup.database_url,
+                "secret_keys": [k.reveal() for k in self.setup.secret_keys],
+                "apps": {name: app_config(app) for name, app in self.setup.apps.items()},
+                "pacing": pacing,
+                "campaign_id": campaign_id,
+                "releases": {name: asdict(release) for name, release in releases.items()},
+                "unresolved": [list(pair) for pair in unresolved],
+                "threads": options.threads,
+                "retry": _retry_config(options.retry),
+                "linger_s": options.linger_s,
+                "deadline_s": deadline_s,
+                "clock_offset_s": clock_offset_s,
+                "count": count,
+            }
+            processes = []
+            for index in range(count):
+                process = subprocess.Popen(
+                    [self.python, "-m", "executor.shards"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                assert process.stdin is not None
+                job = {**base, "index": index, "attempt_id": f"{attempt}:{index}/{count}"}
+                process.stdin.write(json.dumps(job))
+                process.stdin.close()
+                processes.append(process)
+            tallies = [Tally() for _ in processes]
+            lock = threading.Lock()
+
+            def follow(index: int, process: subprocess.Popen[str]) -> None:
+                assert process.stdout is not None
+                for line in process.stdout:
+                    try:
+                        tallies[index] = _tally(json.loads(line))
+                    except (ValueError, TypeError, KeyError):
+                        continue
+                    with lock:
+                        progress(_merge(tallies))
+
+            readers = [
+                threading.Thread(target=follow, args=(i, p), daemon=True) for i, p in enumerate(processes)
+            ]
+            for reader in readers:
+                reader.start()
+            codes = [process.wait() for process in processes]
+            for reader in readers:
+                reader.join()
+        failed = [i for i, code in enumerate(codes) if code != 0]
+        if failed:
+            raise RuntimeError(
+                f"shard worker(s) {failed} of {count} exited with {[codes[i] for i in failed]}"
+            )
+        return _merge(tallies)
+
+
+def _retry_config(retry: RetryPolicy) -> dict[str, Any]:
+    config = asdict(retry)
+    config["pending_window"] = retry.pending_window.total_seconds()
+    return config
+
+
+def _tally(document: dict[str, Any]) -> Tally:
+    return Tally(
+        performed=document["performed"],
+        calls=document["calls"],
+        throttled=document.get("throttled", 0),
+        by_outcome=dict(document["by_outcome"]),
+    )
+
+
+def _merge(tallies: list[Tally]) -> Tally:
+    merged = Tally()
+    for tally in tallies:
+        merged.performed += tally.performed
+        merged.calls += tally.calls
+        merged.throttled += tally.throttled
+        for outcome, count in tally.by_outcome.items():
+            merged.by_outcome[outcome] = merged.by_outcome.get(outcome, 0) + count
+    return merged
+
+
+def _die_with_parent() -> None:
+    """Linux: be killed (SIGKILL) when the coordinator dies, whatever kills it."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent was already gone before prctl took effect
+            os._exit(1)
+
+
+def main() -> int:
+    _die_with_parent()
+    quiet_spotipy()
+    job = json.loads(sys.stdin.read())
+    store = Store.connect(job["database_url"], upgrade=False)
+    vault = TokenVault(job["secret_keys"])
+    apps = {name: app_from_config(name, config) for name, config in job["apps"].items()}
+    count = job["count"]
+    pacers = {
+        name: RateController(app.pacing, SharedPacingState(Path(job["pacing"][name])), share=1.0 / count)
+        for name, app in apps.items()
+    }
+    offset = timedelta(seconds=job["clock_offset_s"])
+    retry = dict(job["retry"])
+    retry["pending_window"] = timedelta(seconds=retry["pending_window"])
+    deadline = None if job["deadline_s"] is None else time.monotonic() + job["deadline_s"]
+    shard_job = ShardJob(
+        campaign_id=job["campaign_id"],
+        attempt_id=job["attempt_id"],
+        shard=Shard(job["index"], count),
+        releases={
+            name: Release(**{**release, "tracks": tuple(release["tracks"])})
+            for name, release in job["releases"].items()
+        },
+        unresolved=tuple((s, k) for s, k in job["unresolved"]),
+        threads=job["threads"],
+        retry=RetryPolicy(**retry),
+        linger_s=job["linger_s"],
+        deadline=deadline,
+        clock=lambda: datetime.now(UTC) + offset,
+    )
+    last_sent = [0.0]
+    emitting = threading.Lock()
+
+    def progress(tally: Tally) -> None:
+        now = time.monotonic()
+        if now - last_sent[0] >= 0.2 and emitting.acquire(blocking=False):
+            try:
+                last_sent[0] = now
+                _emit(tally)
+            finally:
+                emitting.release()
+
+    try:
+        with worker_lock(store.engine, shard_job.campaign_id):
+            tally = ShardWorker(store, vault, apps, pacers, shard_job, progress=progress).run()
+    finally:
+        store.dispose()
+    _emit(tally)
+    return 0
+
+
+def _emit(tally: Tally) -> None:
+    sys.stdout.write(json.dumps(asdict(tally)) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,368 @@
+"""One shard's work: claim due actions grant by grant, perform them on a pool of threads, record outcomes.
+
+Each worker thread keeps one HTTP session; each grant gets its own client (one client per fan). Claims
+are committed before any call; outcomes go to the ledger in small batched transactions from one writer
+thread; refreshed tokens are committed at once (a rotated refresh token must never be lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from sqlalchemy import select, update
+
+from campaigns import ledger
+from campaigns.ledger import Claimed, Finished, Shard
+from campaigns.models import ActionKind, Grant, GrantStatus, Outcome
+from campaigns.store import Store
+from campaigns.vault import TokenVault, VaultError
+from executor.pacing import RateController
+from executor.perform import perform_action
+from executor.retry import RetryPolicy
+from executor.services import GrantLost, GrantTokens, RefreshedTokens, Release, ServiceApp, Tally
+from executor.spotify import new_http_session
+
+log = logging.getLogger(__name__)
+
+ORDER = {  # within one grant: follows first, then the save, the playlist last (it needs the release)
+    ActionKind.FOLLOW_ARTIST.value: 0,
+    ActionKind.FOLLOW.value: 1,
+    ActionKind.PREADD.value: 2,
+    ActionKind.SAVE_RELEASE.value: 3,
+    ActionKind.ADD_TO_PLAYLIST.value: 4,
+}
+
+
+@dataclass
+class ShardJob:
+    """Everything one worker needs to know about its share of a run."""
+
+    campaign_id: int
+    attempt_id: str
+    shard: Shard = field(default_factory=Shard)
+    releases: Mapping[str, Release] = field(default_factory=dict)  # services whose release is live
+    unresolved: tuple[tuple[str, str], ...] = ()  # (service, kind) pairs that must wait
+    threads: int = 16
+    batch: int = 500
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    linger_s: float = 5.0  # wait this long for queued actions coming due soon (short retries)
+    deadline: float | None = None  # time.monotonic() after which nothing new is claimed
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class LedgerWriter:
+    """Outcomes, batched: flushed every `interval_s` or `size` results, in one transaction each."""
+
+    def __init__(self, store: Store, attempt_id: str, *, size: int = 200, interval_s: float = 0.05) -> None:
+        self.store = store
+        self.attempt_id = attempt_id
+        self.size = size
+        self.interval_s = interval_s
+        self._queue: queue.Queue[Finished | threading.Event | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+        self.error: BaseException | None = None
+        self.written = 0
+        self._thread.start()
+
+    def put(self, result: Finished) -> None:
+        self._queue.put(result)
+
+    def flush(self) -> None:
+        """Wait until every result put so far is written."""
+        written = threading.Event()
+        self._queue.put(written)
+        written.wait()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise RuntimeError("the ledger writer failed; unrecorded actions stay in flight") from self.error
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            batch: list[Finished] = []
+            waiting: list[threading.Event] = []
+            deadline = None
+            while len(batch) < self.size:
+                try:
+                    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    item = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    break
+                if item is None:
+                    done = True
+                    break
+                if isinstance(item, threading.Event):
+                    waiting.append(item)
+                    break
+                batch.append(item)
+                deadline = deadline or time.monotonic() + self.interval_s
+            if batch:
+                self._write(batch)
+            for event in waiting:
+                event.set()
+
+    def _write(self, batch: list[Finished]) -> None:
+        for attempt in range(5):
+            try:
+                with self.store.session() as session:
+                    ledger.finish(session, self.attempt_id, batch)
+                self.written += len(batch)
+                return
+            except Exception as exc:  # the store is unreachable: the actions stay in flight, safely
+                if attempt == 4:
+                    self.error = exc
+                    log.error("could not record %d outcomes: %s", len(batch), type(exc).__name__)
+                    return
+                time.sleep(0.2 * 2**attempt)
+
+
+@dataclass
+class _GrantRow:
+    id: int
+    service: str
+    status: str
+    status_reason: str | None
+    access_token: str
+    refresh_token: str | None
+    token_expires_at: datetime | None
+    granted_at: datetime
+
+
+class ShardWorker:
+    def __init__(
+        self,
+        store: Store,
+        vault: TokenVault,
+        apps: Mapping[str, ServiceApp],
+        pacers: Mapping[str, RateController],
+        job: ShardJob,
+        *,
+        progress: Callable[[Tally], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.vault = vault
+        self.apps = apps
+        self.pacers = pacers
+        self.job = job
+        self.progress = progress
+        self.tally = Tally()
+        self._tally_lock = threading.Lock()
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self.writer = LedgerWriter(store, job.attempt_id)
+
+    # the loop ------------------------------------------------------------------------------------------
+    def run(self) -> Tally:
+        job = self.job
+        unresolved = list(job.unresolved)
+        for service in ("spotify", "apple", "deezer"):
+            if service not in self.apps:  # not configured: its actions wait in the queue
+                unresolved += [(service, kind.value) for kind in ActionKind]
+        busy: dict[Future[None], int] = {}
+        try:
+            with ThreadPoolExecutor(job.threads, thread_name_prefix=f"shard{job.shard.index}") as pool:
+                while True:
+                    claimed_in_pass = self._one_pass(pool, busy, unresolved)
+                    if busy:
+                        wait(list(busy))
+                        busy.clear()
+                    if self._stopping():
+                        break
+                    if claimed_in_pass:
+                        continue
+                    if not self._linger():
+                        break
+        finally:
+            self.writer.close()
+            for session in self._sessions:
+                session.close()
+        return self.tally
+
+    def _one_pass(
+        self, pool: ThreadPoolExecutor, busy: dict[Future[None], int], unresolved: list[tuple[str, str]]
+    ) -> int:
+        job = self.job
+        cursor: int | None = 0
+        claimed_total = 0
+        while cursor is not None and not self._stopping():
+            while len(busy) >= job.threads * 4:
+                finished, _ = wait(list(busy), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    busy.pop(future, None)
+                    future.result()
+            with self.store.session() as session:
+                actions, cursor = ledger.claim(
+                    session,
+                    job.campaign_id,
+                    now=job.clock(),
+                    attempt_id=job.attempt_id,
+                    shard=job.shard,
+                    after_grant=cursor,
+                    limit=job.batch,
+                    unresolved_kinds=unresolved,
+                    busy_grants=busy.values(),
+                )
+            if not actions:
+                continue
+            claimed_total += len(actions)
+            by_grant: dict[int, list[Claimed]] = defaultdict(list)
+            for action in actions:
+                by_grant[action.grant_id].append(action)
+            for grant in self._grants(list(by_grant)):
+                mine = sorted(by_grant.pop(grant.id), key=lambda a: (ORDER.get(a.kind, 9), a.id))
+                busy[pool.submit(self._serve, grant, mine)] = grant.id
+            for missing in by_grant.values():  # the grant was deleted meanwhile (a fan forgotten)
+                for action in missing:
+                    self._record(
+                        Finished(
+                            action.id,
+                            Outcome.UNDELIVERABLE,
+                            0,
+                            reason="the grant no longer exists",
+                            done_at=job.clock(),
+                        )
+                    )
+        return claimed_total
+
+    def _stopping(self) -> bool:
+        return self.job.deadline is not None and time.monotonic() >= self.job.deadline
+
+    def _linger(self) -> bool:
+        """Wait for the next queued action coming due within `linger_s`; False if none will."""
+        self.writer.flush()
+        now = self.job.clock()
+        with self.store.session() as session:
+            upcoming = ledger.next_due(session, self.job.campaign_id, now)
+        if upcoming is None:
+            return False
+        delay = (upcoming - now).total_seconds()
+        if delay > self.job.linger_s:
+            return False
+        time.sleep(max(0.0, delay) + 0.01)
+        return True
+
+    def _grants(self, ids: list[int]) -> list[_GrantRow]:
+        with self.store.session() as session:
+            rows = session.execute(
+                select(
+                    Grant.id,
+                    Grant.service,
+                    Grant.status,
+                    Grant.status_reason,
+                    Grant.access_token,
+                    Grant.refresh_token,
+                    Grant.token_expires_at,
+                    Grant.granted_at,
+                ).where(Grant.id.in_(ids))
+            ).all()
+        return [_GrantRow(*row) for row in rows]
+
+    # one grant, on a pool thread ---------------------------------------------------------------------
+    def _http(self) -> requests.Session:
+        session = getattr(self._local, "http", None)
+        if session is None:
+            session = self._local.http = new_http_session()
+            self._sessions.append(session)
+        return session
+
+    def _serve(self, grant: _GrantRow, actions: list[Claimed]) -> None:
+        job = self.job
+        if grant.status != GrantStatus.ACTIVE:
+            reason = f"grant {grant.status}" + (f": {grant.status_reason}" if grant.status_reason else "")
+            self._give_up(actions, Outcome.UNDELIVERABLE, reason)
+            return
+        app = self.apps[grant.service]
+        try:
+            tokens = GrantTokens(
+                grant.id,
+                self.vault.open(grant.access_token),
+                self.vault.open(grant.refresh_token) if grant.refresh_token else None,
+                grant.token_expires_at,
+                grant.granted_at,
+            )
+        except VaultError:
+            self._give_up(
+                actions, Outcome.FAILED, "the grant's tokens cannot be opened with the configured keys"
+            )
+            return
+        fan = app.fan_session(tokens, self._http(), self._store_tokens)
+        for index, action in enumerate(actions):
+            try:
+                result = perform_action(
+                    fan,
+                    action,
+                    job.releases.get(action.service),
+                    self.pacers[action.service],
+                    job.retry,
+                    note=lambda resolved, a=action: self._note(a, resolved),
+                    now=job.clock,
+                )
+            except GrantLost as lost:
+                self._lose_grant(grant.id, lost)
+                self._give_up(actions[index:], Outcome.UNDELIVERABLE, str(lost))
+                return
+            except Exception as exc:  # a bug must not stop the batch; no message (it could hold a URL)
+                log.exception("unexpected %s on action %d", type(exc).__name__, action.id)
+                result = Finished(
+                    action.id,
+                    Outcome.FAILED,
+                    1,
+                    reason=f"unexpected {type(exc).__name__}",
+                    done_at=job.clock(),
+                )
+            self._record(result)
+
+    def _give_up(self, actions: list[Claimed], outcome: str, reason: str) -> None:
+        for action in actions:
+            self._record(Finished(action.id, outcome, 0, reason=reason, done_at=self.job.clock()))
+
+    def _record(self, result: Finished) -> None:
+        self.writer.put(result)
+        with self._tally_lock:
+            self.tally.count(result.outcome)
+            self.tally.calls += result.attempts
+            if result.attempts:
+                self.tally.performed += 1
+        if self.progress is not None:
+            self.progress(self.tally)
+
+    def _note(self, action: Claimed, resolved: str) -> None:
+        with self.store.session() as session:
+            ledger.note_resolved_target(session, action.id, self.job.attempt_id, resolved)
+
+    def _store_tokens(self, grant_id: int, tokens: RefreshedTokens) -> None:
+        values: dict[str, Any] = {
+            "access_token": self.vault.seal(tokens.access_token),
+            "token_expires_at": tokens.expires_at,
+        }
+        if tokens.refresh_token is not None:
+            values["refresh_token"] = self.vault.seal(tokens.refresh_token)
+        with self.store.session() as session:
+            session.execute(
+                update(Grant)
+                .where(Grant.id == grant_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _lose_grant(self, grant_id: int, lost: GrantLost) -> None:
+        with self.store.session() as session:
+            session.execute(
+                update(Grant)
+                .where(Grant.id == grant_id)
+                .values(status=lost.status, status_reason=lost.reason[:200])
+                .execution_options(synchronize_session=False)
+            )
