@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from collectors.exports import ExportError, Pseudonym, detect_kind, iter_export
+from collectors.exports import DEFAULT_BATCH_ROWS, ExportError, Pseudonym, detect_kind, iter_export
 from collectors.exports.lines import line_of_row
 from collectors.exports.sniff import inspect_source
 from collectors.inbox import content_hash, quarantine, settle
@@ -58,6 +58,7 @@ def ingest_files(
     on_file: Callable[[Path], None] | None = None,
     on_rows: Callable[[Path, int], None] | None = None,
     pseudonym: Pseudonym | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> IngestReport:
     """Load each file once (by content); refused files move to quarantine with their reason.
 
@@ -70,7 +71,9 @@ def ingest_files(
         for path in paths:
             if on_file:
                 on_file(path)
-            _ingest_one(connection, Path(path), quarantine_dir, loaded_dir, report, on_rows, pseudonym)
+            _ingest_one(
+                connection, Path(path), quarantine_dir, loaded_dir, report, _Reading(on_rows, pseudonym, batch_rows)
+            )
     return report
 
 
@@ -80,8 +83,7 @@ def _ingest_one(
     quarantine_dir: Path,
     loaded_dir: Path | None,
     report: IngestReport,
-    on_rows: Callable[[Path, int], None] | None,
-    pseudonym: Pseudonym | None,
+    reading: _Reading,
 ) -> None:
     digest = content_hash(path)
     if connection.execute("SELECT 1 FROM loaded_files WHERE content_hash = ?", [digest]).fetchone():
@@ -94,7 +96,7 @@ def _ingest_one(
         if kind is None:
             report.waiting.append((path.name, detect_kind(path)))
             return
-        staged = _stage(connection, path, kind, on_rows, pseudonym)
+        staged = _stage(connection, path, kind, reading)
         _resolve_repeats(connection, path, kind)
         as_of = _as_of(connection, path, kind)
     except ExportError as exc:
@@ -141,6 +143,13 @@ def _reason(path: Path, exc: ExportError) -> str:
 
 
 @dataclass(frozen=True)
+class _Reading:
+    on_rows: Callable[[Path, int], None] | None
+    pseudonym: Pseudonym | None
+    batch_rows: int
+
+
+@dataclass(frozen=True)
 class _Staged:
     rows: int
     variant: str | None
@@ -151,8 +160,7 @@ def _stage(
     connection: duckdb.DuckDBPyConnection,
     path: Path,
     kind: ExportKind,
-    on_rows: Callable[[Path, int], None] | None,
-    pseudonym: Pseudonym | None,
+    reading: _Reading,
 ) -> _Staged:
     """Read the whole file into a temporary table (typed as its warehouse table, plus its row number)."""
     _drop_stage(connection)
@@ -162,7 +170,7 @@ def _stage(
     tag = name_tag(path)
     rows = 0
     meta: dict[str, str] = {}
-    for batch in iter_export(path, pseudonym=pseudonym):
+    for batch in iter_export(path, reading.batch_rows, pseudonym=reading.pseudonym):
         meta = dict(batch.meta)
         try:
             frame = kind.prepare(batch, tag)
@@ -176,8 +184,8 @@ def _stage(
         finally:
             connection.unregister("incoming_batch")
         rows += len(frame)
-        if on_rows:
-            on_rows(path, rows)
+        if reading.on_rows:
+            reading.on_rows(path, rows)
     return _Staged(rows, meta.get("variant"), meta.get("encoding"))
 
 
@@ -264,21 +272,19 @@ def _merge(
     table, key = kind.table.name, kind.merge_key
     keys = ", ".join(key)
     connection.execute(f"CREATE TEMP TABLE {STAGE}_keys AS SELECT DISTINCT {keys} FROM {STAGE}")
-    try:
-        connection.execute(
-            f"DELETE FROM {table} t USING {STAGE}_keys k, loaded_files f "
-            f"WHERE {_key_match(key, 't', 'k')} AND f.content_hash = t.source_hash "
-            "AND (f.as_of IS NULL OR f.as_of <= ?)",
-            [as_of],
-        )
-        columns = ", ".join(f"s.{c}" for c in kind.staged_columns)
-        connection.execute(
-            f"INSERT INTO {table} BY NAME SELECT {columns}, ? AS source_file, ? AS source_hash FROM {STAGE} s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {_key_match(key, 't', 's')})",
-            [file_name, digest],
-        )
-    finally:
-        connection.execute(f"DROP TABLE IF EXISTS {STAGE}_keys")
+    connection.execute(
+        f"DELETE FROM {table} t USING {STAGE}_keys k, loaded_files f "
+        f"WHERE {_key_match(key, 't', 'k')} AND f.content_hash = t.source_hash "
+        "AND (f.as_of IS NULL OR f.as_of <= ?)",
+        [as_of],
+    )
+    columns = ", ".join(f"s.{c}" for c in kind.staged_columns)
+    stamped = ", ? AS as_of" if "as_of" in kind.table.column_names else ""
+    connection.execute(
+        f"INSERT INTO {table} BY NAME SELECT {columns}, ? AS source_file, ? AS source_hash{stamped} "
+        f"FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {_key_match(key, 't', 's')})",
+        [file_name, digest, as_of] if stamped else [file_name, digest],
+    )
 
 
 def _drop_stage(connection: duckdb.DuckDBPyConnection) -> None:

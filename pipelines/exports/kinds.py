@@ -55,7 +55,7 @@ class ExportKind:
 
     @property
     def staged_columns(self) -> tuple[str, ...]:
-        return tuple(c for c in self.table.column_names if c not in ("source_file", "source_hash"))
+        return tuple(c for c in self.table.column_names if c not in ("source_file", "source_hash", "as_of"))
 
 
 def name_tag(path: Path) -> str | None:
