@@ -51,7 +51,6 @@ def test_dropped_files_ask_for_one_run_keyed_by_their_content(inbox: InboxResour
 def test_the_sensor_asks_for_the_exports_and_the_marts_that_read_them(settings: Settings) -> None:
     from pipelines.definitions import build_definitions
 
-    os.environ["PRESAVE_SECRET_KEY"] = settings.secret_key.get_secret_value()  # type: ignore[union-attr]
     definitions = build_definitions(settings)
     graph = definitions.resolve_asset_graph()
     sensor = definitions.resolve_sensor_def("inbox_sensor")
