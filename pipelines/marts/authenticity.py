@@ -71,13 +71,14 @@ def audience_sizes(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     followers = frame(connection, FOLLOWERS_AT_RELEASE).set_index("campaign")["followers_at_release"]
     listeners = frame(connection, AUDIENCE_LISTENERS).set_index("campaign")["listeners_28d"]
     sizes = pd.concat([followers.rename("followers"), listeners.rename("listeners")], axis=1).astype(float)
+    sizes = sizes[sizes.notna().any(axis=1)]
     sizes["audience_size"] = sizes.max(axis=1)
     sizes["audience_source"] = (
         sizes[["followers", "listeners"]]
         .idxmax(axis=1)
         .map({"followers": "followers at release", "listeners": "Spotify listeners, 28 days before release"})
     )
-    return sizes.dropna(subset=["audience_size"])
+    return sizes
 
 
 def authenticity_scores(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
