@@ -72,7 +72,12 @@ def ingest_files(
             if on_file:
                 on_file(path)
             _ingest_one(
-                connection, Path(path), quarantine_dir, loaded_dir, report, _Reading(on_rows, pseudonym, batch_rows)
+                connection,
+                Path(path),
+                quarantine_dir,
+                loaded_dir,
+                report,
+                _Reading(on_rows, pseudonym, batch_rows),
             )
     return report
 

@@ -50,7 +50,9 @@ def table(warehouse: Warehouse, sql: str) -> pd.DataFrame:
         return connection.execute(sql).df()
 
 
-def campaign(slug: str, release_at: str, *, timezone: str = "UTC", artist: str = "Nova Lane", title: str | None = None) -> dict:
+def campaign(
+    slug: str, release_at: str, *, timezone: str = "UTC", artist: str = "Nova Lane", title: str | None = None
+) -> dict:
     return {
         "slug": slug,
         "artist": artist,

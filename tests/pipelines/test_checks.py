@@ -31,7 +31,11 @@ JWT = "eyJhbGciOiJFUzI1NiIsImtpZCI6IkFCQyJ9.eyJpc3MiOiJURUFNIn0.c2ln"
 def test_the_secret_scan_names_table_and_column_never_the_value(tmp_path: Path) -> None:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04")])
-    base = {"campaign_slug": "midnight-drive", "occurred_at": pd.Timestamp("2026-11-20", tz="UTC"), "kind": "error"}
+    base = {
+        "campaign_slug": "midnight-drive",
+        "occurred_at": pd.Timestamp("2026-11-20", tz="UTC"),
+        "kind": "error",
+    }
     put(
         warehouse,
         "landing_events",
@@ -45,8 +49,15 @@ def test_the_secret_scan_names_table_and_column_never_the_value(tmp_path: Path) 
     put(
         warehouse,
         "presave_fans",
-        [{"campaign": "x", "presaved_on": "2026-11-20", "presaved_at": pd.Timestamp("2026-11-20"),
-          "service": "spotify", "source": "ada.lovelace@example.com"}],
+        [
+            {
+                "campaign": "x",
+                "presaved_on": "2026-11-20",
+                "presaved_at": pd.Timestamp("2026-11-20"),
+                "service": "spotify",
+                "source": "ada.lovelace@example.com",
+            }
+        ],
     )
     with warehouse.reader() as connection:
         findings = secret_findings(connection)
@@ -57,7 +68,9 @@ def test_the_secret_scan_names_table_and_column_never_the_value(tmp_path: Path) 
         "presave_fans.source: email address (1 rows)",
     ]
     joined = "\n".join(findings)
-    assert SPOTIFY_TOKEN not in joined and "ada.lovelace" not in joined and FERNET not in joined
+    assert SPOTIFY_TOKEN not in joined
+    assert "ada.lovelace" not in joined
+    assert FERNET not in joined
 
 
 def test_a_clean_warehouse_has_no_findings(tmp_path: Path) -> None:
@@ -71,7 +84,11 @@ def test_every_mart_has_key_and_row_count_checks_and_the_warehouse_a_secret_scan
     names = {key.name for check in asset_checks for key in check.check_keys}
     for mart in MARTS:
         assert {f"{mart.name}_keys", f"{mart.name}_row_count"} <= names
-    assert {"warehouse_holds_no_secrets", "outcomes_sum_to_planned", "forecast_interval_holds_its_point"} <= names
+    assert {
+        "warehouse_holds_no_secrets",
+        "outcomes_sum_to_planned",
+        "forecast_interval_holds_its_point",
+    } <= names
 
 
 def test_the_keys_check_fails_on_a_repeated_key(tmp_path: Path) -> None:
@@ -91,16 +108,28 @@ def test_the_keys_check_fails_on_a_repeated_key(tmp_path: Path) -> None:
 def store_and_warehouse(tmp_path: Path, settings: Settings, vault: TokenVault):
     store = Store.connect(f"sqlite:///{tmp_path / 'presave.db'}")
     spec = parse_campaign(
-        {"slug": "midnight-drive", "artist": "Nova Lane", "title": "Midnight Drive", "upc": "198880045560",
-         "release_at": "2026-12-04T00:00", "timezone": "UTC",
-         "services": {"spotify": {"artist": "spotify:artist:4Z8W4fKeB5YxbusRsdQVPb"}}}
+        {
+            "slug": "midnight-drive",
+            "artist": "Nova Lane",
+            "title": "Midnight Drive",
+            "upc": "198880045560",
+            "release_at": "2026-12-04T00:00",
+            "timezone": "UTC",
+            "services": {"spotify": {"artist": "spotify:artist:4Z8W4fKeB5YxbusRsdQVPb"}},
+        }
     )
     with store.session() as session:
         campaign_row = create_campaign(session, spec)
         for i in range(3):
             session.add(
-                Grant(campaign_id=campaign_row.id, service="spotify", service_user_id=f"u{i}",
-                      fan_key=vault.pseudonym("spotify", f"u{i}"), access_token=vault.seal("t"), scopes="")
+                Grant(
+                    campaign_id=campaign_row.id,
+                    service="spotify",
+                    service_user_id=f"u{i}",
+                    fan_key=vault.pseudonym("spotify", f"u{i}"),
+                    access_token=vault.seal("t"),
+                    scopes="",
+                )
             )
     resources = {
         "operational_store": OperationalStore(
@@ -114,7 +143,7 @@ def store_and_warehouse(tmp_path: Path, settings: Settings, vault: TokenVault):
 
 
 def test_the_grant_copy_reconciles_with_the_store_and_a_lost_grant_is_caught(store_and_warehouse) -> None:
-    store, resources = store_and_warehouse
+    _store, resources = store_and_warehouse
     assert dg.materialize([grants_asset], resources=resources).success
     assert grants_match_the_store(**resources).passed
     with Warehouse(Path(resources["warehouse"].path)).writer() as connection:
@@ -133,23 +162,43 @@ def test_planned_actions_must_cover_every_grant_and_outcomes_must_be_known(store
 
         ledger.plan(
             session,
-            [{"campaign_id": campaign_row.id, "grant_id": g.id, "service": "spotify", "kind": "save_release",
-              "target": "release", "due_at": campaign_row.release_at} for g in grant_rows[:2]],
+            [
+                {
+                    "campaign_id": campaign_row.id,
+                    "grant_id": g.id,
+                    "service": "spotify",
+                    "kind": "save_release",
+                    "target": "release",
+                    "due_at": campaign_row.release_at,
+                }
+                for g in grant_rows[:2]
+            ],
         )
     assert dg.materialize([grants_asset, owed_actions_asset], resources=resources).success
     result = owed_actions_reconcile(**resources)
     assert not result.passed
     assert result.metadata["grants_missing_an_action"].value == 1
-    assert "midnight-drive/spotify: 1 grant(s) without a save_release action" in result.metadata["first"].value
+    assert (
+        "midnight-drive/spotify: 1 grant(s) without a save_release action" in result.metadata["first"].value
+    )
     with store.session() as session:
         ledger.plan(
             session,
-            [{"campaign_id": campaign_row.id, "grant_id": grant_rows[2].id, "service": "spotify",
-              "kind": "save_release", "target": "release", "due_at": campaign_row.release_at}],
+            [
+                {
+                    "campaign_id": campaign_row.id,
+                    "grant_id": grant_rows[2].id,
+                    "service": "spotify",
+                    "kind": "save_release",
+                    "target": "release",
+                    "due_at": campaign_row.release_at,
+                }
+            ],
         )
     assert dg.materialize([owed_actions_asset], resources=resources).success
     assert owed_actions_reconcile(**resources).passed
     with Warehouse(Path(resources["warehouse"].path)).writer() as connection:
         connection.execute("UPDATE owed_actions SET outcome = 'lost' WHERE action_id = 1")
     failed = owed_actions_reconcile(**resources)
-    assert not failed.passed and failed.metadata["unknown_outcomes"].value == 1
+    assert not failed.passed
+    assert failed.metadata["unknown_outcomes"].value == 1

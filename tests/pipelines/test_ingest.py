@@ -51,7 +51,12 @@ def inbox(tmp_path: Path) -> Path:
 def ingest(warehouse: Warehouse, *paths: Path, batch_rows: int = 500_000):
     root = warehouse.path.parent
     return ingest_files(
-        list(paths), warehouse, root / "quarantine", root / "loaded", pseudonym=pseudonym, batch_rows=batch_rows
+        list(paths),
+        warehouse,
+        root / "quarantine",
+        root / "loaded",
+        pseudonym=pseudonym,
+        batch_rows=batch_rows,
     )
 
 
@@ -204,7 +209,9 @@ def test_overlapping_exports_merge_per_day_and_the_latest_export_wins(
     newer = newer.rename(inbox / "Nova Lane-audience-timeline (1).csv")
     for path in [older, newer] if order == "older first" else [newer, older]:
         ingest(warehouse, path)
-    assert rows(warehouse, "SELECT date, listeners, source_file FROM s4a_audience_timeline ORDER BY date") == [
+    assert rows(
+        warehouse, "SELECT date, listeners, source_file FROM s4a_audience_timeline ORDER BY date"
+    ) == [
         (date(2025, 3, 1), 10, "Nova Lane-audience-timeline.csv"),
         (date(2025, 3, 2), 11, "Nova Lane-audience-timeline.csv"),
         (date(2025, 3, 3), 30, "Nova Lane-audience-timeline (1).csv"),
@@ -212,7 +219,9 @@ def test_overlapping_exports_merge_per_day_and_the_latest_export_wins(
     ]
 
 
-def test_a_revised_export_of_the_same_days_replaces_the_earlier_one(warehouse: Warehouse, inbox: Path) -> None:
+def test_a_revised_export_of_the_same_days_replaces_the_earlier_one(
+    warehouse: Warehouse, inbox: Path
+) -> None:
     ingest(warehouse, _audience(inbox / "Nova Lane-audience-timeline.csv", [("2025-03-01", 10)]))
     ingest(warehouse, _audience(inbox / "Nova Lane-audience-timeline.csv", [("2025-03-01", 13)]))
     assert rows(warehouse, "SELECT listeners FROM s4a_audience_timeline") == [(13,)]
@@ -263,13 +272,38 @@ def test_fan_exports_keep_no_personal_data_and_merge_per_campaign_and_day(
         "ORDER BY presaved_at",
     )
     assert loaded == [
-        ("Midnight Drive", date(2026, 11, 20), "spotify", "FR", "instagram", True, pseudonym("email", "ada@example.com")),
-        ("Midnight Drive", date(2026, 11, 21), "apple", "US", "tiktok", False, pseudonym("email", "bo@example.org")),
-        ("Midnight Drive", date(2026, 11, 21), "deezer", "FR", None, None, pseudonym("email", "ada@example.com")),
+        (
+            "Midnight Drive",
+            date(2026, 11, 20),
+            "spotify",
+            "FR",
+            "instagram",
+            True,
+            pseudonym("email", "ada@example.com"),
+        ),
+        (
+            "Midnight Drive",
+            date(2026, 11, 21),
+            "apple",
+            "US",
+            "tiktok",
+            False,
+            pseudonym("email", "bo@example.org"),
+        ),
+        (
+            "Midnight Drive",
+            date(2026, 11, 21),
+            "deezer",
+            "FR",
+            None,
+            None,
+            pseudonym("email", "ada@example.com"),
+        ),
     ]
     with warehouse.reader() as connection:
         text = str(connection.execute("SELECT * FROM presave_fans").fetchall())
-    assert "@" not in text and "Ada" not in text
+    assert "@" not in text
+    assert "Ada" not in text
     # A later export of the 21st (one fan left) replaces that day only.
     later = [fans[0], fans[3]]
     ingest(warehouse, write_rows(inbox / "featurefm (1).csv", later))
@@ -369,7 +403,9 @@ def test_a_file_refused_after_some_batches_leaves_nothing_behind(warehouse: Ware
     ingest(warehouse, _audience(inbox / "Nova Lane-audience-timeline.csv", [("2025-03-01", 10)]))
     days = [[f"2025-04-{d:02d}", 5, 9, 1] for d in range(1, 21)]
     days.append(["2025-04-31", 5, 9, 1])  # the 21st row, in the fourth batch of six
-    bad = write_rows(inbox / "Nova Lane-audience-timeline (1).csv", [["date", "listeners", "streams", "followers"], *days])
+    bad = write_rows(
+        inbox / "Nova Lane-audience-timeline (1).csv", [["date", "listeners", "streams", "followers"], *days]
+    )
     report = ingest(warehouse, bad, batch_rows=6)
     assert [name for name, _ in report.refused] == ["Nova Lane-audience-timeline (1).csv"]
     assert "line: 22\n" in _reason(warehouse, "Nova Lane-audience-timeline (1).csv")
@@ -381,9 +417,18 @@ def test_a_file_refused_after_some_batches_leaves_nothing_behind(warehouse: Ware
 
 def test_big_files_load_in_batches_with_the_same_result(warehouse: Warehouse, inbox: Path) -> None:
     days = [[f"2025-{m:02d}-{d:02d}", d, d * 3, 100 + d] for m in (1, 2) for d in range(1, 29)]
-    path = write_rows(inbox / "Nova Lane-audience-timeline.csv", [["date", "listeners", "streams", "followers"], *days])
+    path = write_rows(
+        inbox / "Nova Lane-audience-timeline.csv", [["date", "listeners", "streams", "followers"], *days]
+    )
     seen: list[int] = []
     root = warehouse.path.parent
-    ingest_files([path], warehouse, root / "quarantine", root / "loaded", on_rows=lambda _p, n: seen.append(n), batch_rows=10)
+    ingest_files(
+        [path],
+        warehouse,
+        root / "quarantine",
+        root / "loaded",
+        on_rows=lambda _p, n: seen.append(n),
+        batch_rows=10,
+    )
     assert seen == [10, 20, 30, 40, 50, 56]
     assert rows(warehouse, "SELECT count(*), sum(streams) FROM s4a_audience_timeline") == [(56, 2 * 3 * 406)]

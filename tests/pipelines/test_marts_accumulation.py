@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,15 +20,23 @@ RELEASES = {"a": date(2026, 1, 31), "b": date(2026, 3, 2), "c": TODAY + timedelt
 PRESAVES = {"a": {-30: 2, -10: 3, -3: 5, 0: 10}, "b": {-20: 4, -7: 4, -1: 12}, "c": {-20: 6, -6: 6}}
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    tmp_path = tmp_path_factory.mktemp("warehouse")
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     put(
         warehouse,
         "campaign_releases",
         [
-            {"campaign_slug": slug, "artist": "Nova Lane", "title": slug, "origin": "native",
-             "release_at": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=18), "release_date": day, "timezone": "UTC"}
+            {
+                "campaign_slug": slug,
+                "artist": "Nova Lane",
+                "title": slug,
+                "origin": "native",
+                "release_at": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=18),
+                "release_date": day,
+                "timezone": "UTC",
+            }
             for slug, day in RELEASES.items()
         ],
     )
@@ -38,8 +45,15 @@ def warehouse(tmp_path: Path) -> Warehouse:
         for day, count in days.items():
             on = RELEASES[slug] + timedelta(days=day)
             rows.extend(
-                {"campaign_slug": slug, "origin": "native", "service": "spotify", "fan_key": f"{slug}{day}{i}",
-                 "presaved_at": pd.Timestamp(on, tz="UTC"), "presaved_on": on, "days_to_release": day}
+                {
+                    "campaign_slug": slug,
+                    "origin": "native",
+                    "service": "spotify",
+                    "fan_key": f"{slug}{day}{i}",
+                    "presaved_at": pd.Timestamp(on, tz="UTC"),
+                    "presaved_on": on,
+                    "days_to_release": day,
+                }
                 for i in range(count)
             )
     put(warehouse, "presaves", rows)
@@ -60,9 +74,12 @@ def test_curves_accumulate_from_d_minus_28_to_release_day(warehouse: Warehouse) 
     table = accumulation(warehouse)
     a = table.loc["a"]
     assert list(a.index) == list(range(-28, 1))
-    assert a.loc[-28, "cumulative"] == 2 and a.loc[-28, "presaves"] == 2  # day -30 counted at D-28
-    assert a.loc[-11, "cumulative"] == 2 and a.loc[-10, "cumulative"] == 5
-    assert a.loc[-1, "cumulative"] == 10 and a.loc[0, "cumulative"] == 20
+    assert a.loc[-28, "cumulative"] == 2
+    assert a.loc[-28, "presaves"] == 2
+    assert a.loc[-11, "cumulative"] == 2
+    assert a.loc[-10, "cumulative"] == 5
+    assert a.loc[-1, "cumulative"] == 10
+    assert a.loc[0, "cumulative"] == 20
     assert a.loc[0, "presaves"] == 10
     assert a.loc[-10, "date"].date() == date(2026, 1, 21)
     assert a.loc[-7, "share_of_final"] == pytest.approx(5 / 20)
@@ -78,7 +95,8 @@ def test_a_campaign_still_collecting_has_days_up_to_today_and_no_shares_yet(ware
     c = accumulation(warehouse).loc["c"]
     assert c.index.max() == -5  # released in five days
     assert c.loc[-5, "cumulative"] == 12
-    assert c["share_of_final"].isna().all() and c["last_week_share"].isna().all()
+    assert c["share_of_final"].isna().all()
+    assert c["last_week_share"].isna().all()
 
 
 def test_the_forecast_scales_the_count_so_far_by_earlier_campaigns_growth(warehouse: Warehouse) -> None:
@@ -91,7 +109,8 @@ def test_the_forecast_scales_the_count_so_far_by_earlier_campaigns_growth(wareho
     assert made["low"] == 12  # the interval's low end falls below the count so far: clamped
     assert made["high"] == pytest.approx(12 * math.exp(logs.mean() + half))
     assert made["earlier_campaigns"] == 2
-    assert made["is_latest"] and pd.isna(made["actual"])
+    assert made["is_latest"]
+    assert pd.isna(made["actual"])
 
 
 def test_forecasts_need_two_earlier_campaigns_and_show_the_actual_once_released(warehouse: Warehouse) -> None:

@@ -15,10 +15,19 @@ from tests.pipelines.marts_fixtures import build, campaign, put, query, table
 RELEASE = pd.Timestamp("2026-12-04 00:00", tz="UTC")
 
 
-def action(number: int, kind: str, outcome: str, seconds: float | None, fan: str = "f", service: str = "spotify") -> dict:
+def action(
+    number: int, kind: str, outcome: str, seconds: float | None, fan: str = "f", service: str = "spotify"
+) -> dict:
     return {
-        "action_id": number, "campaign_slug": "midnight-drive", "fan_key": f"{fan}{number}", "service": service,
-        "kind": kind, "target": "release", "due_at": RELEASE, "outcome": outcome, "attempts": 1,
+        "action_id": number,
+        "campaign_slug": "midnight-drive",
+        "fan_key": f"{fan}{number}",
+        "service": service,
+        "kind": kind,
+        "target": "release",
+        "due_at": RELEASE,
+        "outcome": outcome,
+        "attempts": 1,
         "done_at": RELEASE + pd.Timedelta(seconds=seconds) if seconds is not None else None,
     }
 
@@ -30,17 +39,28 @@ def test_outcomes_are_counted_and_time_to_library_measured_from_the_due_moment(t
         warehouse,
         "owed_actions",
         [action(i, "save_release", "delivered", s) for i, s in enumerate(delays)]
-        + [action(3, "save_release", "failed", None), action(4, "save_release", "pending_source", None),
-           action(5, "follow_artist", "delivered", 2.0)],
+        + [
+            action(3, "save_release", "failed", None),
+            action(4, "save_release", "pending_source", None),
+            action(5, "follow_artist", "delivered", 2.0),
+        ],
     )
     build(warehouse, "release_outcomes")
     saves = table(warehouse, "SELECT * FROM release_outcomes WHERE kind = 'save_release'").iloc[0]
-    assert (saves.planned, saves.delivered, saves.failed, saves.pending_source, saves.queued) == (5, 3, 1, 1, 0)
+    assert (saves.planned, saves.delivered, saves.failed, saves.pending_source, saves.queued) == (
+        5,
+        3,
+        1,
+        1,
+        0,
+    )
     assert saves.delivered_share == pytest.approx(3 / 5)
     assert saves.median_seconds_to_library == pytest.approx(np.percentile(delays, 50)) == 20
     assert saves.p90_seconds_to_library == pytest.approx(np.percentile(delays, 90)) == 36
     assert saves.max_seconds_to_library == 40
-    assert query(warehouse, "SELECT planned, delivered FROM release_outcomes WHERE kind = 'follow_artist'") == [(1, 1)]
+    assert query(
+        warehouse, "SELECT planned, delivered FROM release_outcomes WHERE kind = 'follow_artist'"
+    ) == [(1, 1)]
 
 
 def test_token_health_counts_spotify_grants_whose_token_dies_before_they_are_due(tmp_path: Path) -> None:
@@ -57,8 +77,16 @@ def test_token_health_counts_spotify_grants_whose_token_dies_before_they_are_due
     put(
         warehouse,
         "grants",
-        [{"campaign_slug": "midnight-drive", "service": s, "fan_key": k, "granted_at": pd.Timestamp(t, tz="UTC"),
-          "status": st} for s, k, t, st in grants],
+        [
+            {
+                "campaign_slug": "midnight-drive",
+                "service": s,
+                "fan_key": k,
+                "granted_at": pd.Timestamp(t, tz="UTC"),
+                "status": st,
+            }
+            for s, k, t, st in grants
+        ],
     )
     build(warehouse, "token_health")
     assert query(
@@ -68,8 +96,9 @@ def test_token_health_counts_spotify_grants_whose_token_dies_before_they_are_due
     ) == [("apple", 1, 1, 0, 0, 0, None), ("spotify", 5, 3, 1, 1, 2, date(2026, 11, 1))]
 
 
-@pytest.fixture
-def flagged(tmp_path: Path) -> Warehouse:
+@pytest.fixture(scope="module")
+def flagged(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    tmp_path = tmp_path_factory.mktemp("flagged")
     """60 pre-saves over ten days: 12 from one IP within five minutes, 3 granted half a second after the
     page opened, 4 from a country where the artist has no listeners; an audience of 100 listeners."""
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
@@ -83,26 +112,68 @@ def flagged(tmp_path: Path) -> Warehouse:
             at, ip = start + pd.Timedelta(hours=4 * i), f"ip-{i}"
         country = "KP" if 20 <= i < 24 else ("FR" if i % 2 else "US")
         lead = 0.5 if 30 <= i < 33 else 45.0
-        grants.append({"campaign_slug": "midnight-drive", "service": "spotify", "fan_key": f"f{i}", "granted_at": at,
-                       "status": "active", "country": country})
-        common = {"campaign_slug": "midnight-drive", "visitor_key": f"v{i}", "ip_hash": ip, "device_class": "mobile"}
-        events.append({**common, "event_id": 2 * i, "occurred_at": at - pd.Timedelta(seconds=lead), "kind": "visit"})
-        events.append({**common, "event_id": 2 * i + 1, "occurred_at": at, "kind": "grant", "service": "spotify",
-                       "fan_key": f"f{i}"})
+        grants.append(
+            {
+                "campaign_slug": "midnight-drive",
+                "service": "spotify",
+                "fan_key": f"f{i}",
+                "granted_at": at,
+                "status": "active",
+                "country": country,
+            }
+        )
+        common = {
+            "campaign_slug": "midnight-drive",
+            "visitor_key": f"v{i}",
+            "ip_hash": ip,
+            "device_class": "mobile",
+        }
+        events.append(
+            {**common, "event_id": 2 * i, "occurred_at": at - pd.Timedelta(seconds=lead), "kind": "visit"}
+        )
+        events.append(
+            {
+                **common,
+                "event_id": 2 * i + 1,
+                "occurred_at": at,
+                "kind": "grant",
+                "service": "spotify",
+                "fan_key": f"f{i}",
+            }
+        )
     put(warehouse, "grants", grants)
     put(warehouse, "landing_events", events)
     put(
         warehouse,
         "distrokid_bank",
-        [{"reporting_date": date(2026, 10, 1), "sale_month": date(2026, 8, 1), "store": "Spotify", "artist": "Nova Lane",
-          "isrc": "X", "country": c, "quantity": q, "earnings_usd": 1.0, "report_rows": 1}
-         for c, q in (("FR", 1000), ("US", 500))],
+        [
+            {
+                "reporting_date": date(2026, 10, 1),
+                "sale_month": date(2026, 8, 1),
+                "store": "Spotify",
+                "artist": "Nova Lane",
+                "isrc": "X",
+                "country": c,
+                "quantity": q,
+                "earnings_usd": 1.0,
+                "report_rows": 1,
+            }
+            for c, q in (("FR", 1000), ("US", 500))
+        ],
     )
     put(
         warehouse,
         "s4a_audience_timeline",
-        [{"artist": "nova lane", "date": date(2026, 11, 6) + pd.Timedelta(days=d), "listeners": 4 if d < 25 else 0,
-          "streams": 9, "followers": None} for d in range(28)],
+        [
+            {
+                "artist": "nova lane",
+                "date": date(2026, 11, 6) + pd.Timedelta(days=d),
+                "listeners": 4 if d < 25 else 0,
+                "streams": 9,
+                "followers": None,
+            }
+            for d in range(28)
+        ],
     )
     build(warehouse, "campaign_releases", "presaves", "authenticity_scores")
     return warehouse
@@ -135,8 +206,16 @@ def test_a_campaign_without_warning_signs_scores_one(tmp_path: Path) -> None:
     put(
         warehouse,
         "grants",
-        [{"campaign_slug": "midnight-drive", "service": "spotify", "fan_key": f"f{i}", "status": "active",
-          "granted_at": pd.Timestamp("2026-11-20", tz="UTC") + pd.Timedelta(hours=3 * i)} for i in range(30)],
+        [
+            {
+                "campaign_slug": "midnight-drive",
+                "service": "spotify",
+                "fan_key": f"f{i}",
+                "status": "active",
+                "granted_at": pd.Timestamp("2026-11-20", tz="UTC") + pd.Timedelta(hours=3 * i),
+            }
+            for i in range(30)
+        ],
     )
     build(warehouse, "campaign_releases", "presaves", "authenticity_scores")
     assert query(warehouse, "SELECT grants, score, reasons FROM authenticity_scores") == [(30, 1.0, "")]

@@ -19,12 +19,20 @@ DAY = "2026-11-20"
 
 def event(event_id: int, visitor: str, kind: str, service: str | None = None, **extra) -> dict:
     at = pd.Timestamp(f"{DAY} 10:00", tz="UTC") + pd.Timedelta(seconds=event_id)
-    return {"event_id": event_id, "campaign_slug": extra.pop("campaign", "midnight-drive"), "occurred_at": at,
-            "kind": kind, "service": service, "visitor_key": visitor, **extra}
+    return {
+        "event_id": event_id,
+        "campaign_slug": extra.pop("campaign", "midnight-drive"),
+        "occurred_at": at,
+        "kind": kind,
+        "service": service,
+        "visitor_key": visitor,
+        **extra,
+    }
 
 
-@pytest.fixture
-def small(tmp_path: Path) -> Warehouse:
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    tmp_path = tmp_path_factory.mktemp("small")
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04 00:00")])
     fr = {"utm_source": "instagram", "country": "FR"}
@@ -53,8 +61,17 @@ def small(tmp_path: Path) -> Warehouse:
         warehouse,
         "owed_actions",
         [
-            {"action_id": i, "campaign_slug": "midnight-drive", "fan_key": fan, "service": service, "kind": "save_release",
-             "target": "release", "due_at": pd.Timestamp("2026-12-04", tz="UTC"), "outcome": outcome, "attempts": 1}
+            {
+                "action_id": i,
+                "campaign_slug": "midnight-drive",
+                "fan_key": fan,
+                "service": service,
+                "kind": "save_release",
+                "target": "release",
+                "due_at": pd.Timestamp("2026-12-04", tz="UTC"),
+                "outcome": outcome,
+                "attempts": 1,
+            }
             for i, (fan, service, outcome) in enumerate(
                 [("f1", "spotify", "delivered"), ("f3", "spotify", "failed"), ("f5", "deezer", "delivered")]
             )
@@ -101,8 +118,9 @@ def test_conversion_is_counted_on_visitors_by_the_service_they_chose(small: Ware
 SERVICES = {"spotify": (120, 54), "apple": (80, 22), "deezer": (30, 12)}  # visitors, grants
 
 
-@pytest.fixture
-def large(tmp_path: Path) -> Warehouse:
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    tmp_path = tmp_path_factory.mktemp("large")
     """230 visitors over two sources; the first `grants` visitors of each service grant it."""
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04 00:00")])
@@ -113,7 +131,9 @@ def large(tmp_path: Path) -> Warehouse:
             events.append(event(next(number), visitor, "visit", utm_source=source))
             events.append(event(next(number), visitor, "authorize_start", service, utm_source=source))
             if index < grants:
-                events.append(event(next(number), visitor, "grant", service, fan_key=visitor, utm_source=source))
+                events.append(
+                    event(next(number), visitor, "grant", service, fan_key=visitor, utm_source=source)
+                )
     put(warehouse, "landing_events", events)
     build(warehouse, "service_conversion", "service_comparison")
     return warehouse
@@ -132,7 +152,8 @@ def test_wilson_intervals_match_statsmodels(large: Warehouse) -> None:
 
 def test_the_two_proportion_test_and_holm_match_statsmodels(large: Warehouse) -> None:
     pairs = table(
-        large, "SELECT * FROM service_comparison WHERE campaign_slug = '(all)' AND source = '(all)' ORDER BY p_value"
+        large,
+        "SELECT * FROM service_comparison WHERE campaign_slug = '(all)' AND source = '(all)' ORDER BY p_value",
     )
     assert {(r.service_1, r.service_2) for r in pairs.itertuples()} == {
         ("apple", "deezer"),
@@ -163,7 +184,7 @@ def test_per_source_families_are_tested_within_their_source(large: Warehouse) ->
     spotify = [i for i in range(120) if i % 3 == 0]
     x1, n1 = sum(i < 22 for i in apple), len(apple)
     x2, n2 = sum(i < 54 for i in spotify), len(spotify)
-    z, p = proportions_ztest([x1, x2], [n1, n2])
+    _z, p = proportions_ztest([x1, x2], [n1, n2])
     assert (tiktok.rate_1, tiktok.rate_2) == (pytest.approx(x1 / n1), pytest.approx(x2 / n2))
     assert tiktok.p_value == pytest.approx(p)
 
@@ -172,6 +193,6 @@ def test_without_visits_the_conversion_marts_are_empty(tmp_path: Path) -> None:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04 00:00")])
     build(warehouse, "funnel_daily", "service_conversion", "service_comparison")
-    assert query(warehouse, "SELECT (SELECT count(*) FROM funnel_daily), (SELECT count(*) FROM service_comparison)") == [
-        (0, 0)
-    ]
+    assert query(
+        warehouse, "SELECT (SELECT count(*) FROM funnel_daily), (SELECT count(*) FROM service_comparison)"
+    ) == [(0, 0)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,8 +17,9 @@ def ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz=UTC)
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    tmp_path = tmp_path_factory.mktemp("warehouse")
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     # Midnight in New York on 4 December is 05:00 UTC: local days start five hours after UTC's.
     put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04 05:00", timezone="America/New_York")])
@@ -27,7 +27,14 @@ def warehouse(tmp_path: Path) -> Warehouse:
         warehouse,
         "grants",
         [
-            {"campaign_slug": "midnight-drive", "service": s, "fan_key": k, "granted_at": ts(t), "status": "active", "country": c}
+            {
+                "campaign_slug": "midnight-drive",
+                "service": s,
+                "fan_key": k,
+                "granted_at": ts(t),
+                "status": "active",
+                "country": c,
+            }
             for s, k, t, c in [
                 ("spotify", "f1", "2026-12-03 04:30", "FR"),  # 2 Dec 23:30 local: D-2
                 ("spotify", "f2", "2026-12-03 06:00", "FR"),  # 3 Dec 01:00 local: D-1
@@ -40,8 +47,15 @@ def warehouse(tmp_path: Path) -> Warehouse:
         warehouse,
         "landing_events",
         [
-            {"event_id": 1, "campaign_slug": "midnight-drive", "occurred_at": ts("2026-12-03 04:30"), "kind": "grant",
-             "service": "spotify", "fan_key": "f1", "utm_source": " Instagram "},
+            {
+                "event_id": 1,
+                "campaign_slug": "midnight-drive",
+                "occurred_at": ts("2026-12-03 04:30"),
+                "kind": "grant",
+                "service": "spotify",
+                "fan_key": "f1",
+                "utm_source": " Instagram ",
+            },
         ],
     )
     put(
@@ -49,25 +63,68 @@ def warehouse(tmp_path: Path) -> Warehouse:
         "presave_fans",
         [
             # The same Spotify fan imported from another tool: counted once, as native.
-            {"campaign": "Midnight Drive", "presaved_on": date(2026, 12, 2), "presaved_at": pd.Timestamp("2026-12-02 10:00"),
-             "service": "spotify", "country": "FR", "source": "tiktok", "fan_key": "f1"},
-            {"campaign": "Midnight Drive", "presaved_on": date(2026, 12, 1), "presaved_at": pd.Timestamp("2026-12-01 12:00"),
-             "service": "deezer", "country": None, "source": "TikTok", "fan_key": "x1"},
+            {
+                "campaign": "Midnight Drive",
+                "presaved_on": date(2026, 12, 2),
+                "presaved_at": pd.Timestamp("2026-12-02 10:00"),
+                "service": "spotify",
+                "country": "FR",
+                "source": "tiktok",
+                "fan_key": "f1",
+            },
+            {
+                "campaign": "Midnight Drive",
+                "presaved_on": date(2026, 12, 1),
+                "presaved_at": pd.Timestamp("2026-12-01 12:00"),
+                "service": "deezer",
+                "country": None,
+                "source": "TikTok",
+                "fan_key": "x1",
+            },
             # A campaign run elsewhere, known by the songs export's release date.
-            {"campaign": "Old Flame!", "presaved_on": date(2025, 5, 30), "presaved_at": pd.Timestamp("2025-05-30 10:00"),
-             "service": "spotify", "country": "GB", "source": None, "fan_key": None},
-            {"campaign": "Old Flame!", "presaved_on": date(2025, 6, 2), "presaved_at": pd.Timestamp("2025-06-02 10:00"),
-             "service": "spotify", "country": "GB", "source": None, "fan_key": None},
+            {
+                "campaign": "Old Flame!",
+                "presaved_on": date(2025, 5, 30),
+                "presaved_at": pd.Timestamp("2025-05-30 10:00"),
+                "service": "spotify",
+                "country": "GB",
+                "source": None,
+                "fan_key": None,
+            },
+            {
+                "campaign": "Old Flame!",
+                "presaved_on": date(2025, 6, 2),
+                "presaved_at": pd.Timestamp("2025-06-02 10:00"),
+                "service": "spotify",
+                "country": "GB",
+                "source": None,
+                "fan_key": None,
+            },
             # Known nowhere: stays in presave_fans only.
-            {"campaign": "Unknown Song", "presaved_on": date(2025, 5, 30), "presaved_at": pd.Timestamp("2025-05-30 10:00"),
-             "service": "spotify", "country": "GB", "source": None, "fan_key": None},
+            {
+                "campaign": "Unknown Song",
+                "presaved_on": date(2025, 5, 30),
+                "presaved_at": pd.Timestamp("2025-05-30 10:00"),
+                "service": "spotify",
+                "country": "GB",
+                "source": None,
+                "fan_key": None,
+            },
         ],
     )
     put(
         warehouse,
         "s4a_songs",
-        [{"artist": "Nova Lane", "time_window": "all", "song": "Old Flame", "streams": 100, "release_date": date(2025, 6, 1),
-          "as_of": date(2025, 7, 1)}],
+        [
+            {
+                "artist": "Nova Lane",
+                "time_window": "all",
+                "song": "Old Flame",
+                "streams": 100,
+                "release_date": date(2025, 6, 1),
+                "as_of": date(2025, 7, 1),
+            }
+        ],
     )
     build(warehouse, "campaign_releases", "presaves", "presaves_daily", "presaves_by_country")
     return warehouse
@@ -79,9 +136,24 @@ def test_campaigns_run_here_and_elsewhere_are_listed_with_their_release_day(ware
         "SELECT campaign_slug, artist, title, origin, release_date, timezone, release_at::VARCHAR "
         "FROM campaign_releases ORDER BY release_date",
     ) == [
-        ("old-flame", "Nova Lane", "Old Flame", "imported", date(2025, 6, 1), "UTC", "2025-06-01 00:00:00+00"),
-        ("midnight-drive", "Nova Lane", "Midnight Drive", "native", date(2026, 12, 4), "America/New_York",
-         "2026-12-04 05:00:00+00"),
+        (
+            "old-flame",
+            "Nova Lane",
+            "Old Flame",
+            "imported",
+            date(2025, 6, 1),
+            "UTC",
+            "2025-06-01 00:00:00+00",
+        ),
+        (
+            "midnight-drive",
+            "Nova Lane",
+            "Midnight Drive",
+            "native",
+            date(2026, 12, 4),
+            "America/New_York",
+            "2026-12-04 05:00:00+00",
+        ),
     ]
 
 

@@ -4,7 +4,6 @@ against statsmodels' OLS."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,12 @@ RELEASES = {
 SPOTIFY_PRESAVES = {"first-light": 10, "glass-harbour": 20, "midnight-drive": 50, "tidewater": 80}
 # Daily Spotify streams D0 … D13 of the artist's timeline.
 MIDNIGHT_DRIVE = [700, 500, 400, 300, 250, 200, 150] + [100] * 7
-STREAMS = {"first-light": [100] * 14, "glass-harbour": [200] * 14, "midnight-drive": MIDNIGHT_DRIVE, "tidewater": [300] * 14}
+STREAMS = {
+    "first-light": [100] * 14,
+    "glass-harbour": [200] * 14,
+    "midnight-drive": MIDNIGHT_DRIVE,
+    "tidewater": [300] * 14,
+}
 WINDOW_START = date(2026, 6, 3)  # midnight-drive's D-28
 
 
@@ -53,43 +57,83 @@ def timeline(artist: str, followers) -> list[dict]:
     ]
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    tmp_path = tmp_path_factory.mktemp("warehouse")
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     put(
         warehouse,
         "campaign_releases",
         [
-            {"campaign_slug": slug, "artist": artist, "title": slug.replace("-", " ").title(), "origin": "native",
-             "release_at": pd.Timestamp(day, tz="UTC"), "release_date": day, "timezone": "UTC"}
+            {
+                "campaign_slug": slug,
+                "artist": artist,
+                "title": slug.replace("-", " ").title(),
+                "origin": "native",
+                "release_at": pd.Timestamp(day, tz="UTC"),
+                "release_date": day,
+                "timezone": "UTC",
+            }
             for slug, (artist, day) in RELEASES.items()
         ],
     )
     presaves = [
-        {"campaign_slug": slug, "origin": "native", "service": "spotify", "fan_key": f"{slug}-{i}",
-         "presaved_at": pd.Timestamp(day, tz="UTC") - pd.Timedelta(days=1), "presaved_on": day - timedelta(days=1),
-         "days_to_release": -1}
+        {
+            "campaign_slug": slug,
+            "origin": "native",
+            "service": "spotify",
+            "fan_key": f"{slug}-{i}",
+            "presaved_at": pd.Timestamp(day, tz="UTC") - pd.Timedelta(days=1),
+            "presaved_on": day - timedelta(days=1),
+            "days_to_release": -1,
+        }
         for slug, (_, day) in RELEASES.items()
         for i in range(SPOTIFY_PRESAVES[slug])
     ]
     presaves += [
-        {"campaign_slug": "midnight-drive", "origin": "native", "service": "apple", "fan_key": f"a{i}",
-         "presaved_at": pd.Timestamp("2026-06-30", tz="UTC"), "presaved_on": date(2026, 6, 30), "days_to_release": -1}
+        {
+            "campaign_slug": "midnight-drive",
+            "origin": "native",
+            "service": "apple",
+            "fan_key": f"a{i}",
+            "presaved_at": pd.Timestamp("2026-06-30", tz="UTC"),
+            "presaved_on": date(2026, 6, 30),
+            "days_to_release": -1,
+        }
         for i in range(5)
     ]
     put(warehouse, "presaves", presaves)
-    put(warehouse, "s4a_audience_timeline", timeline("Nova Lane", nova_followers) + timeline("MARA ELLIS", lambda _: None))
+    put(
+        warehouse,
+        "s4a_audience_timeline",
+        timeline("Nova Lane", nova_followers) + timeline("MARA ELLIS", lambda _: None),
+    )
     put(
         warehouse,
         "s4a_song_timeline",
-        [{"artist": None, "song": "Midnight Drive", "date": date(2026, 7, 1) + timedelta(days=d), "streams": s // 2}
-         for d, s in enumerate(MIDNIGHT_DRIVE)],
+        [
+            {
+                "artist": None,
+                "song": "Midnight Drive",
+                "date": date(2026, 7, 1) + timedelta(days=d),
+                "streams": s // 2,
+            }
+            for d, s in enumerate(MIDNIGHT_DRIVE)
+        ],
     )
     put(
         warehouse,
         "amfa_daily_plays",
-        [{"artist": None, "date": date(2026, 7, 1) + timedelta(days=d), "song": "Midnight Drive", "album": None,
-          "plays": p} for d, p in enumerate([70, 50, 40, 30, 20, 10])],  # D6 missing
+        [
+            {
+                "artist": None,
+                "date": date(2026, 7, 1) + timedelta(days=d),
+                "song": "Midnight Drive",
+                "album": None,
+                "plays": p,
+            }
+            for d, p in enumerate([70, 50, 40, 30, 20, 10])
+        ],  # D6 missing
     )
     june = pd.Timestamp("2026-06-15 12:00", tz="UTC")
     actions = [("delivered", june)] * 100 + [("delivered", pd.Timestamp("2026-05-20", tz="UTC"))] * 5
@@ -98,9 +142,18 @@ def warehouse(tmp_path: Path) -> Warehouse:
         warehouse,
         "owed_actions",
         [
-            {"action_id": i, "campaign_slug": "midnight-drive", "fan_key": f"midnight-drive-{i % 50}", "service": "spotify",
-             "kind": "follow_artist", "target": "spotify:artist:x", "due_at": done, "outcome": outcome, "attempts": 1,
-             "done_at": done if outcome == "delivered" else None}
+            {
+                "action_id": i,
+                "campaign_slug": "midnight-drive",
+                "fan_key": f"midnight-drive-{i % 50}",
+                "service": "spotify",
+                "kind": "follow_artist",
+                "target": "spotify:artist:x",
+                "due_at": done,
+                "outcome": outcome,
+                "attempts": 1,
+                "done_at": done if outcome == "delivered" else None,
+            }
             for i, (outcome, done) in enumerate(actions)
         ],
     )
@@ -132,25 +185,38 @@ def test_each_stream_series_is_kept_apart_and_a_missing_day_is_unknown(warehouse
     assert song["week1_streams"] == sum(s // 2 for s in MIDNIGHT_DRIVE[:7])
     apple = table_.loc[("midnight-drive", "apple_song")]
     assert apple["presavers"] == 5  # Apple Music pre-saves for the Apple series
-    assert apple["d0_streams"] == 70 and apple["first_72h_streams"] == 160
-    assert pd.isna(apple["d6_streams"]) and pd.isna(apple["week1_streams"])
-    assert pd.isna(apple["streams_per_presaver"]) and pd.isna(apple["day1_share"])
+    assert apple["d0_streams"] == 70
+    assert apple["first_72h_streams"] == 160
+    assert pd.isna(apple["d6_streams"])
+    assert pd.isna(apple["week1_streams"])
+    assert pd.isna(apple["streams_per_presaver"])
+    assert pd.isna(apple["day1_share"])
     assert ("first-light", "spotify_song") not in table_.index
 
 
 def test_first_week_rows_are_days_zero_to_six_of_the_artist_timeline(warehouse: Warehouse) -> None:
-    rows = table(warehouse, "SELECT day, streams, presaves FROM first_week WHERE campaign_slug = 'midnight-drive' ORDER BY day")
+    rows = table(
+        warehouse,
+        "SELECT day, streams, presaves FROM first_week WHERE campaign_slug = 'midnight-drive' ORDER BY day",
+    )
     assert list(rows["streams"]) == MIDNIGHT_DRIVE[:7]
     assert set(rows["presaves"]) == {55}  # every service's pre-saves
 
 
 def lift(warehouse: Warehouse) -> pd.DataFrame:
-    return table(warehouse, "SELECT * FROM campaign_lift WHERE series = 'spotify_artist'").set_index("campaign_slug")
+    return table(warehouse, "SELECT * FROM campaign_lift WHERE series = 'spotify_artist'").set_index(
+        "campaign_slug"
+    )
 
 
-def test_within_the_artist_a_release_is_compared_with_the_median_of_earlier_ones(warehouse: Warehouse) -> None:
+def test_within_the_artist_a_release_is_compared_with_the_median_of_earlier_ones(
+    warehouse: Warehouse,
+) -> None:
     table_ = lift(warehouse)
-    followers = {slug: nova_followers(RELEASES[slug][1] - timedelta(days=1)) for slug in ("first-light", "glass-harbour", "midnight-drive")}
+    followers = {
+        slug: nova_followers(RELEASES[slug][1] - timedelta(days=1))
+        for slug in ("first-light", "glass-harbour", "midnight-drive")
+    }
     assert followers == {"first-light": 1174, "glass-harbour": 1357, "midnight-drive": 1652}
     per_follower = {slug: sum(STREAMS[slug][:7]) / n for slug, n in followers.items()}
     row = table_.loc["midnight-drive"]
@@ -160,11 +226,21 @@ def test_within_the_artist_a_release_is_compared_with_the_median_of_earlier_ones
     assert row["earlier_releases"] == 2
     assert row["artist_lift"] == pytest.approx(per_follower["midnight-drive"] / baseline)
     # Bootstrap over the two earlier releases: the baseline is one of them or their mean.
-    assert row["artist_lift_low"] == pytest.approx(per_follower["midnight-drive"] / max(per_follower["first-light"], per_follower["glass-harbour"]))
-    assert row["artist_lift_high"] == pytest.approx(per_follower["midnight-drive"] / min(per_follower["first-light"], per_follower["glass-harbour"]))
+    assert row["artist_lift_low"] == pytest.approx(
+        per_follower["midnight-drive"] / max(per_follower["first-light"], per_follower["glass-harbour"])
+    )
+    assert row["artist_lift_high"] == pytest.approx(
+        per_follower["midnight-drive"] / min(per_follower["first-light"], per_follower["glass-harbour"])
+    )
     one_earlier = table_.loc["glass-harbour"]
-    assert one_earlier["artist_lift"] == pytest.approx(per_follower["glass-harbour"] / per_follower["first-light"])
-    assert one_earlier["artist_lift_low"] == one_earlier["artist_lift_high"] == pytest.approx(one_earlier["artist_lift"])
+    assert one_earlier["artist_lift"] == pytest.approx(
+        per_follower["glass-harbour"] / per_follower["first-light"]
+    )
+    assert (
+        one_earlier["artist_lift_low"]
+        == one_earlier["artist_lift_high"]
+        == pytest.approx(one_earlier["artist_lift"])
+    )
     assert pd.isna(table_.loc["first-light", "artist_lift"])
     assert pd.isna(table_.loc["tidewater", "followers_at_release"])  # no follower count for that artist
 
@@ -199,4 +275,5 @@ def test_follower_gain_splits_pre_save_follows_from_organic_gain(warehouse: Ware
     assert row["expected_organic_gain"] == pytest.approx(87.0)
     assert row["presave_share"] == pytest.approx(100 / 203)
     other = table(warehouse, "SELECT * FROM follower_gain WHERE campaign_slug = 'glass-harbour'").iloc[0]
-    assert other["follows_from"] == "spotify pre-saves" and other["presave_follows"] == 20
+    assert other["follows_from"] == "spotify pre-saves"
+    assert other["presave_follows"] == 20

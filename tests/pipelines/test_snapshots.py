@@ -97,7 +97,9 @@ def test_deezer_fans_are_read_and_deezer_errors_on_http_200_are_recorded() -> No
     assert found[1].followers_status == "error: 200 no data"
 
 
-def test_the_asset_keeps_one_row_per_artist_and_day(sandbox_url: str, tmp_path: Path, settings: Settings) -> None:
+def test_the_asset_keeps_one_row_per_artist_and_day(
+    sandbox_url: str, tmp_path: Path, settings: Settings
+) -> None:
     store = Store.connect(f"sqlite:///{tmp_path / 'presave.db'}")
     spec = parse_campaign(
         {
@@ -134,4 +136,3 @@ def test_the_asset_keeps_one_row_per_artist_and_day(sandbox_url: str, tmp_path: 
             "SELECT snapshot_date, service, artist_id, followers, popularity, followers_status FROM artist_snapshots"
         ).fetchall()
     assert rows == [(datetime.now(UTC).date(), "spotify", ARTIST_ID, 1234, 41, "available")]
-
