@@ -33,6 +33,7 @@ from pipelines.exports.kinds import (
 from pipelines.warehouse import Warehouse
 
 STAGE = "staged_export"
+MEMORY_LIMIT = "512MB"  # DuckDB's share while loading; larger exports spill to <warehouse>.tmp
 
 
 @dataclass
@@ -59,15 +60,18 @@ def ingest_files(
     on_rows: Callable[[Path, int], None] | None = None,
     pseudonym: Pseudonym | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    memory_limit: str = MEMORY_LIMIT,
 ) -> IngestReport:
     """Load each file once (by content); refused files move to quarantine with their reason.
 
     `pseudonym` (the vault's keyed hash) turns fans' emails and user ids in pre-save fan exports into
     fan keys; without it those fans load without a key. `on_rows(path, rows so far)` reports progress
-    within a file.
+    within a file. `memory_limit` bounds DuckDB's memory while loading (it spills beyond it).
     """
     report = IngestReport()
     with warehouse.writer() as connection:
+        connection.execute("SET enable_progress_bar = false")
+        connection.execute(f"SET memory_limit = '{memory_limit}'")
         for path in paths:
             if on_file:
                 on_file(path)

@@ -50,6 +50,7 @@ def artist_key(expression: str) -> str:
 def rebuild(connection: duckdb.DuckDBPyConnection, mart: Mart) -> int:
     """Replace the mart's rows with a fresh build, in one transaction; returns the row count."""
     connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET enable_progress_bar = false")
     built = mart.build(connection)
     connection.execute("BEGIN")
     try:
