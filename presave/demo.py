@@ -83,14 +83,14 @@ def run_demo(
         settings = load_settings()
         vault = TokenVault(settings.secret_keys())
         store = Store.connect(settings.resolved_database_url)
+        landing = start_landing(landing_port, data_dir)
+        children.append(landing)
         live_release_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=release_in)
         live = DemoRelease("midnight-drive", "Midnight Drive", "198880045560", 0, fans)
         _seed_catalogue(sandbox.url, [*EARLIER, live], live_release_at)
         _create_campaigns(store, vault, data_dir, live, live_release_at)
-        landing = start_landing(landing_port, data_dir)
-        children.append(landing)
         console.print(f"sandbox {sandbox.url} · landing {landing.url}/{live.slug}")
-        granted = _simulate(sandbox.url, landing.url, live, fans)
+        granted = _simulate(sandbox.url, landing.url, live, fans, live_release_at - timedelta(seconds=2))
         _wait_for_release(live_release_at)
         (data_dir / "dagster").mkdir(parents=True, exist_ok=True)
         instance = dg.DagsterInstance.local_temp(str(data_dir / "dagster"))
@@ -201,17 +201,26 @@ def _create_campaigns(
         write_campaign_history(store, vault, release.slug, release.presaves, seed=11 + number)
 
 
-def _simulate(sandbox_url: str, landing_url: str, live: DemoRelease, fans: int) -> int:
+def _simulate(sandbox_url: str, landing_url: str, live: DemoRelease, fans: int, deadline: datetime) -> int:
     plans = plan_fans(fans, seed=7)
     register_fans(sandbox_url, plans)
     with _progress() as progress:
         task = progress.add_task(f"fans pre-saving {live.slug}", total=len(plans))
-        report = simulate_fans(landing_url, live.slug, plans, on_fan=lambda _outcome: progress.advance(task))
+        report = simulate_fans(
+            landing_url, live.slug, plans, deadline=deadline, on_fan=lambda _outcome: progress.advance(task)
+        )
     summary = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
     console.print(f"simulated {len(plans)} visitors: {summary}")
-    unexpected = {k: v for k, v in report.outcomes.items() if k not in {"granted", "visited", "declined"}}
+    unexpected = {
+        k: v for k, v in report.outcomes.items() if k not in {"granted", "visited", "declined", "late"}
+    }
     if unexpected:
         raise RuntimeError(f"the landing flow failed for some fans: {unexpected}")
+    if report.outcomes["late"]:
+        console.print(
+            f"[yellow]{report.outcomes['late']} fans arrived too late to pre-save: "
+            "the machine is slow for this --release-in; give it more seconds[/]"
+        )
     return report.grants
 
 

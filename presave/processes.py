@@ -129,6 +129,8 @@ def run_dashboard(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
         "--",
         "--warehouse",
         str(settings.warehouse_snapshot_path),

@@ -11,14 +11,21 @@ from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandbox import ids
+from sandbox.apple.keys import developer_token
+from sandbox.apple.music import AppleFan, AppleFanSpec
 from sandbox.catalog import ArtistSpec, CatalogError, ReleaseSpec
+from sandbox.deezer.state import DeezerFan, DeezerFanSpec, DeezerPlaylist
 from sandbox.spotify.library import Fan, FanSpec, Playlist
 from sandbox.spotify.objects import iso
 
 if TYPE_CHECKING:
     from sandbox.state import Sandbox
 
-SPOTIFY_SERVICES = ("spotify", "spotify_accounts")
+SERVICES: dict[str, dict[str, str]] = {
+    "spotify": {"api": "spotify", "accounts": "spotify_accounts"},
+    "apple": {"api": "apple"},
+    "deezer": {"api": "deezer", "connect": "deezer_connect"},
+}
 
 
 class PlaylistSpec(BaseModel):
@@ -102,6 +109,82 @@ def fan_json(sandbox: Sandbox, fan: Fan) -> dict[str, Any]:
                 for g in grants
             ],
         }
+
+
+def apple_fan_json(sandbox: Sandbox, fan: AppleFan) -> dict[str, Any]:
+    sandbox.apple.settle_pre_adds(fan, sandbox.catalog)
+    with sandbox.apple.lock:
+
+        def entries(store: dict[str, Any]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "type": e.uri.split(":")[0],
+                    "id": e.uri.split(":")[1],
+                    "added_at": iso(e.added_at),
+                    "requests": e.requests,
+                }
+                for e in store.values()
+            ]
+
+        return {
+            "id": fan.id,
+            "storefront": fan.storefront,
+            "subscribed": fan.subscribed,
+            "declines": fan.declines,
+            "library": entries(fan.library),
+            "pre_adds": entries(fan.pre_adds),
+            "favorites": entries(fan.favorites),
+            "playlists": [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "created_at": iso(p.created_at),
+                    "tracks": [{"id": t.song_id, "added_at": iso(t.added_at)} for t in p.tracks],
+                }
+                for p in fan.playlists.values()
+            ],
+            "user_tokens": sum(1 for f in sandbox.apple.user_tokens.values() if f == fan.id),
+        }
+
+
+def deezer_fan_json(sandbox: Sandbox, fan: DeezerFan) -> dict[str, Any]:
+    deezer = sandbox.deezer
+    with deezer.lock:
+        return {
+            "id": fan.id,
+            "user_id": fan.user_id,
+            "name": fan.name,
+            "country": fan.country,
+            "declines": fan.declines,
+            "favourites": [
+                {
+                    "type": e.uri.split(":")[0],
+                    "id": e.uri.split(":")[1],
+                    "added_at": iso(e.added_at),
+                    "requests": e.requests,
+                }
+                for e in fan.favourites.values()
+            ],
+            "playlists": [
+                {
+                    "id": p.id,
+                    "title": p.title,
+                    "tracks": [{"id": t.uri.split(":")[1], "added_at": iso(t.added_at)} for t in p.tracks],
+                }
+                for p in (deezer.playlists[i] for i in fan.playlists)
+            ],
+            "tokens": [
+                {"perms": sorted(t.perms), "expires": t.expires_at is not None, "revoked": t.revoked}
+                for t in deezer.tokens.values()
+                if t.fan_id == fan.id
+            ],
+        }
+
+
+class DeezerPlaylistSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1)
+    owner: str = "deezer-editor"
 
 
 def build_admin(sandbox: Sandbox) -> FastAPI:
@@ -194,21 +277,114 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
             sandbox.spotify.playlists[playlist_id] = playlist
         return {"id": playlist.id, "uri": playlist.uri}
 
-    @app.get("/spotify/calls")
-    def spotify_calls(
-        client_id: str | None = None, since: str | None = None, bodies: bool = Query(default=False)
+    # calls, per service -------------------------------------------------------------------------------
+    def parts_of(service: str) -> dict[str, str]:
+        if service not in SERVICES:
+            raise HTTPException(404, f"no service {service!r} (spotify, apple, deezer)")
+        return SERVICES[service]
+
+    @app.get("/{service}/calls")
+    def calls(
+        service: str,
+        client_id: str | None = None,
+        since: str | None = None,
+        bodies: bool = Query(default=False),
     ) -> dict[str, Any]:
         since_seq, since_time = _since(since)
-        calls = sandbox.calls.calls(
-            services=SPOTIFY_SERVICES, client_id=client_id, since_seq=since_seq, since_time=since_time
+        found = sandbox.calls.calls(
+            services=tuple(parts_of(service).values()),
+            client_id=client_id,
+            since_seq=since_seq,
+            since_time=since_time,
         )
-        return {"calls": [c.as_json(bodies=bodies) for c in calls], "trimmed": sandbox.calls.trimmed}
+        return {"calls": [c.as_json(bodies=bodies) for c in found], "trimmed": sandbox.calls.trimmed}
 
-    @app.get("/spotify/calls/summary")
-    def spotify_summary(client_id: str | None = None) -> dict[str, Any]:
+    @app.get("/{service}/calls/summary")
+    def summary(service: str, client_id: str | None = None) -> dict[str, Any]:
+        return {part: sandbox.calls.summary((name,), client_id) for part, name in parts_of(service).items()}
+
+    # Apple Music fans ----------------------------------------------------------------------------------
+    def apple_fan(fan_id: str) -> AppleFan:
+        fan = sandbox.apple.fans.get(fan_id)
+        if fan is None:
+            raise HTTPException(404, f"no Apple Music fan {fan_id!r}")
+        return fan
+
+    @app.post("/apple/fans", status_code=201)
+    def add_apple_fan(spec: AppleFanSpec) -> dict[str, Any]:
+        return apple_fan_json(sandbox, sandbox.apple.register(spec))
+
+    @app.get("/apple/fans")
+    def list_apple_fans() -> list[str]:
+        return list(sandbox.apple.fans)
+
+    @app.get("/apple/fans/{fan_id}")
+    def get_apple_fan(fan_id: str) -> dict[str, Any]:
+        return apple_fan_json(sandbox, apple_fan(fan_id))
+
+    @app.get("/apple/fans/{fan_id}/calls")
+    def apple_fan_calls(fan_id: str) -> dict[str, Any]:
+        apple_fan(fan_id)
+        return {"fan": fan_id, "calls": [c.as_json() for c in sandbox.calls.calls_of("apple", fan_id)]}
+
+    @app.post("/apple/fans/{fan_id}/user-token", status_code=201)
+    def apple_user_token(fan_id: str) -> dict[str, str]:
+        """A Music User Token for the fan, as MusicKit's authorize() gives (for tests without a browser)."""
+        return {"music_user_token": sandbox.apple.issue_user_token(sandbox.apple.fan(fan_id))}
+
+    @app.post("/apple/fans/{fan_id}/revoke")
+    def apple_revoke(fan_id: str) -> dict[str, int]:
+        apple_fan(fan_id)
+        return {"revoked": sandbox.apple.revoke(fan_id)}
+
+    # Deezer fans ---------------------------------------------------------------------------------------
+    def deezer_fan(fan_id: str) -> DeezerFan:
+        fan = sandbox.deezer.fans.get(fan_id)
+        if fan is None:
+            raise HTTPException(404, f"no Deezer fan {fan_id!r}")
+        return fan
+
+    @app.post("/deezer/fans", status_code=201)
+    def add_deezer_fan(spec: DeezerFanSpec) -> dict[str, Any]:
+        return deezer_fan_json(sandbox, sandbox.deezer.register(spec))
+
+    @app.get("/deezer/fans")
+    def list_deezer_fans() -> list[str]:
+        return list(sandbox.deezer.fans)
+
+    @app.get("/deezer/fans/{fan_id}")
+    def get_deezer_fan(fan_id: str) -> dict[str, Any]:
+        return deezer_fan_json(sandbox, deezer_fan(fan_id))
+
+    @app.get("/deezer/fans/{fan_id}/calls")
+    def deezer_fan_calls(fan_id: str) -> dict[str, Any]:
+        deezer_fan(fan_id)
+        calls = sorted(
+            sandbox.calls.calls_of("deezer", fan_id) + sandbox.calls.calls_of("deezer_connect", fan_id),
+            key=lambda c: c.seq,
+        )
+        return {"fan": fan_id, "calls": [c.as_json() for c in calls]}
+
+    @app.post("/deezer/fans/{fan_id}/revoke")
+    def deezer_revoke(fan_id: str) -> dict[str, int]:
+        deezer_fan(fan_id)
+        return {"revoked": sandbox.deezer.revoke(fan_id)}
+
+    @app.post("/deezer/playlists", status_code=201)
+    def add_deezer_playlist(spec: DeezerPlaylistSpec) -> dict[str, Any]:
+        with sandbox.deezer.lock:
+            playlist_id = ids.numeric_id("deezer-playlist", spec.owner, spec.title)
+            sandbox.deezer.playlists[playlist_id] = DeezerPlaylist(
+                playlist_id, spec.title, spec.owner, sandbox.clock.time()
+            )
+        return {"id": playlist_id}
+
+    @app.get("/apple/developer-token")
+    def apple_developer_token(lifetime_s: float = 3600) -> dict[str, str]:
+        """A developer token signed with the trusted key (the project mints its own from the .p8)."""
+        config = sandbox.config.apple
         return {
-            "api": sandbox.calls.summary(("spotify",), client_id),
-            "accounts": sandbox.calls.summary(("spotify_accounts",), client_id),
+            "developer_token": developer_token(config, issued_at=sandbox.clock.time(), lifetime_s=lifetime_s)
         }
 
     @app.delete("/calls", status_code=204)

@@ -153,7 +153,7 @@ class FaultConfig(_Model):
 
 class InspectionConfig(_Model):
     call_log_limit: int = Field(
-        default=1_000_000, ge=0, description="Calls kept in the log; counts by route are always kept."
+        default=200_000, ge=0, description="Calls kept in the log; counts by route are always kept."
     )
     record_bodies: bool = Field(
         default=False, description="Keep request and response bodies (tests validate them)."

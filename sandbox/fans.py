@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -107,14 +108,22 @@ def simulate_fans(
     service: str = "spotify",
     concurrency: int = 16,
     on_fan: Callable[[str], None] | None = None,
+    deadline: datetime | None = None,
 ) -> SimulationReport:
-    """Walk every planned fan through the landing flow concurrently; returns what happened to each."""
+    """Walk every planned fan through the landing flow concurrently; returns what happened to each.
+
+    Fans who would arrive after `deadline` (the release moment, for a pre-save) stay away: "late".
+    """
     report = SimulationReport()
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+
+    def visit(plan: FanPlan) -> str:
+        if deadline is not None and datetime.now(UTC) >= deadline:
+            return "late"
+        return _one_fan(http, landing_url, slug, service, plan)
+
     with httpx.Client(timeout=30.0, limits=limits) as http, ThreadPoolExecutor(concurrency) as pool:
-        for plan, outcome in zip(
-            plans, pool.map(lambda p: _one_fan(http, landing_url, slug, service, p), plans), strict=True
-        ):
+        for plan, outcome in zip(plans, pool.map(visit, plans), strict=True):
             report.outcomes[outcome] += 1
             if outcome == "granted":
                 report.granted_fans.append(plan.fan_id)

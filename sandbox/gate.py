@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from starlette.routing import Match
+
 from sandbox.calllog import Call
 from sandbox.faults import FaultPlan
 
@@ -119,7 +121,7 @@ class ServiceGate:
                 duration_ms=(time.perf_counter() - started) * 1000,
                 fault=fault,
                 request_body=bytes(seen.request) if bodies else None,
-                response_body=bytes(seen.response) if bodies else None,
+                response_body=bytes(seen.response) if bodies and seen.delivered else None,
                 response_type=seen.content_type,
             )
         )
@@ -168,11 +170,12 @@ class ServiceGate:
 class _Seen:
     """What went through a call: its status, and its bodies when they are recorded."""
 
-    __slots__ = ("content_type", "record", "request", "response", "status")
+    __slots__ = ("content_type", "delivered", "record", "request", "response", "status")
 
     def __init__(self, record: bool) -> None:
         self.record = record
         self.status = 0
+        self.delivered = False
         self.request = bytearray()
         self.response = bytearray()
         self.content_type: str | None = None
@@ -185,8 +188,11 @@ class _Seen:
                     for name, value in message.get("headers", ()):
                         if name.lower() == b"content-type":
                             self.content_type = value.decode("latin-1")
-            elif self.record and message["type"] == "http.response.body":
-                self.response += message.get("body", b"")
+            elif message["type"] == "http.response.body":
+                if self.record:
+                    self.response += message.get("body", b"")
+                if not message.get("more_body"):
+                    self.delivered = True
             await send(message)
 
         return tracked
@@ -216,11 +222,11 @@ def _strip_trailing_slash(scope: Scope) -> None:
 
 def _match_route(app: Any, scope: Scope) -> str | None:
     """The template of the route a call would have reached (for calls refused before routing)."""
-    from starlette.routing import Match
-
+    while not hasattr(app, "routes") and hasattr(app, "app"):  # look through middleware
+        app = app.app
     for route in getattr(app, "routes", ()):
         match, _ = route.matches(scope)
-        if match is Match.FULL:
+        if match is not Match.NONE:
             return getattr(route, "path", None)
     return None
 

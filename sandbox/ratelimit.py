@@ -40,7 +40,7 @@ class RollingWindow:
         for number, calls in self._buckets:
             remaining -= calls
             if remaining < budget:
-                return max(0.0, (number + 1 + span) * RESOLUTION_S - now)
+                return max(0.0, (number + span) * RESOLUTION_S - now)
         return span * RESOLUTION_S  # unreachable: the last bucket empties the window
 
     @property

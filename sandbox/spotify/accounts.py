@@ -14,13 +14,14 @@ import itertools
 import random
 import secrets
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sandbox import ids
 from sandbox.config import SpotifyApp, SpotifyConfig
-from sandbox.spotify.library import Fan, FanSpec, Playlist
+from sandbox.spotify.library import FOLLOW_TYPES, Fan, FanSpec, Playlist
 
 if TYPE_CHECKING:
     from sandbox.clock import Clock
@@ -140,6 +141,7 @@ class SpotifyAccounts:
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.dev_users: dict[str, list[str]] = {}  # client id -> fans who authorized, in order
         self.playlists: dict[str, Playlist] = {}
+        self.followers: Counter[str] = Counter()  # followed URI -> fans following it (kept, not counted)
 
     # apps -------------------------------------------------------------------------------------------
     def app(self, client_id: str | None) -> SpotifyApp | None:
@@ -182,6 +184,15 @@ class SpotifyAccounts:
                 fan_id = ids.spotify_user_id(self.seed, "fan", next(self._fan_numbers))
                 if fan_id not in self.fans:
                     return self.fan(fan_id)
+
+    def add_to(self, fan: Fan, uri: str, now: float) -> None:
+        """Save or follow for the fan, keeping follower counts current (call under the lock)."""
+        if fan.add(uri, now) and uri.split(":")[1] in FOLLOW_TYPES:
+            self.followers[uri] += 1
+
+    def remove_from(self, fan: Fan, uri: str) -> None:
+        if fan.remove(uri) and uri.split(":")[1] in FOLLOW_TYPES:
+            self.followers[uri] -= 1
 
     # authorization ----------------------------------------------------------------------------------
     def issue_code(

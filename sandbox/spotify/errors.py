@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from starlette.requests import Request
 from starlette.responses import Response
 
 NO_TOKEN = "No token provided"  # noqa: S105 - error messages, not secrets
@@ -38,16 +37,3 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
         media_type="application/json; charset=utf-8",
         headers=headers,
     )
-
-
-async def handle_spotify_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SpotifyError)
-    return error_response(exc.status, exc.message, exc.headers)
-
-
-async def handle_not_found(_request: Request, _exc: Exception) -> Response:
-    return error_response(404, "Service not found")
-
-
-async def handle_method_not_allowed(_request: Request, _exc: Exception) -> Response:
-    return error_response(405, "Method not allowed")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sandbox import ids
+from sandbox.entries import Entry
 from sandbox.markets import is_market, market_zone, zone
 
 LIBRARY_TYPES = frozenset({"track", "album", "episode", "show", "audiobook"})
@@ -35,14 +37,15 @@ class FanSpec(BaseModel):
             raise ValueError(f"{value!r} is not a market the sandbox knows (ISO 3166-1 alpha-2)")
         return value
 
-
-@dataclass(slots=True)
-class Entry:
-    """One item in a library or one follow: when it was first added, and how many requests added it."""
-
-    uri: str
-    added_at: float
-    requests: int = 1
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
 
 @dataclass(slots=True)
@@ -118,7 +121,7 @@ class Fan:
         return f"spotify:user:{self.id}"
 
     @property
-    def zone(self):
+    def zone(self) -> ZoneInfo:
         return zone(self.timezone) if self.timezone else market_zone(self.country)
 
     def add(self, uri: str, now: float) -> bool:
@@ -132,9 +135,10 @@ class Fan:
         entry.requests += 1
         return False
 
-    def remove(self, uri: str) -> None:
+    def remove(self, uri: str) -> bool:
+        """Unsave or unfollow `uri`; True if it was there."""
         kind = uri.split(":")[1]
-        (self.library if kind in LIBRARY_TYPES else self.follows).pop(uri, None)
+        return (self.library if kind in LIBRARY_TYPES else self.follows).pop(uri, None) is not None
 
     def has(self, uri: str) -> bool:
         kind = uri.split(":")[1]

@@ -15,15 +15,16 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sandbox.config import SpotifyApp
 from sandbox.gate import CALLER, Caller, Reply, Scope
+from sandbox.routing import ServiceErrors, ServiceRouter
 from sandbox.spotify.accounts import AccessToken, OAuthError, RefreshToken, parse_scope
 
 if TYPE_CHECKING:
+    from sandbox.spotify.accounts import SpotifyAccounts
     from sandbox.state import Sandbox
 
 CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43,128}$")
@@ -75,11 +76,11 @@ def oauth_error(exc: OAuthError) -> Response:
     )
 
 
-def error_page(message: str) -> HTMLResponse:
+def error_page(message: str, status: int = 400) -> HTMLResponse:
     body = (
         f"<!doctype html><title>Error</title><h1>Oops! Something went wrong</h1><p>{html.escape(message)}</p>"
     )
-    return HTMLResponse(body, status_code=400)
+    return HTMLResponse(body, status_code=status)
 
 
 def with_query(uri: str, params: dict[str, str]) -> str:
@@ -93,7 +94,7 @@ class Accounts:
         self.sandbox = sandbox
 
     @property
-    def accounts(self):
+    def accounts(self) -> SpotifyAccounts:
         return self.sandbox.spotify
 
     def _validate(
@@ -277,10 +278,18 @@ button{{font-size:1rem;padding:.6rem 1.6rem;border-radius:2rem;border:0;margin-r
 </form></body></html>"""
 
 
-def build_accounts(sandbox: Sandbox) -> FastAPI:
+def build_accounts(sandbox: Sandbox) -> ServiceRouter:
     accounts = Accounts(sandbox)
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
-    app.add_api_route("/authorize", accounts.authorize, methods=["GET"])
-    app.add_api_route("/authorize", accounts.decide, methods=["POST"])
-    app.add_api_route("/api/token", accounts.token, methods=["POST"])
-    return app
+    router = ServiceRouter(
+        ServiceErrors(
+            OAuthError,
+            render=oauth_error,
+            not_found=lambda: error_page("Not found", status=404),
+            method_not_allowed=lambda: error_page("Method not allowed", status=405),
+            server_error=lambda: error_page("Something went wrong", status=500),
+        )
+    )
+    router.add("/authorize", accounts.authorize, ["GET"])
+    router.add("/authorize", accounts.decide, ["POST"])
+    router.add("/api/token", accounts.token, ["POST"])
+    return router

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sandbox.catalog import Artist, Release
@@ -63,10 +62,8 @@ def _year_matches(year: int, spec: str) -> bool:
         return False
 
 
-def _release_matches(release: Release, query: Query, *, now_ok: bool, new_since: Any) -> bool:
+def _release_matches(release: Release, query: Query, *, new_since: Any) -> bool:
     filters = query.filters
-    if not now_ok:
-        return False
     if "upc" in filters and filters["upc"] != release.upc:
         return False
     if "artist" in filters and not _contains(release.artist.name, filters["artist"]):
@@ -102,7 +99,17 @@ def search(
     view = session.view
     now = view.now
     new_since = now - timedelta(days=14)
-    releases = [r for r in sandbox.catalog.releases.values() if r.is_live(now, zone)]
+    catalog = sandbox.catalog
+    if "upc" in parsed.filters:  # the indexes answer the code lookups without a scan
+        pool: Any = [r] if (r := catalog.releases.get(parsed.filters["upc"])) else []
+    elif "isrc" in parsed.filters:
+        pool = {
+            id(t.release): t.release for t in catalog.tracks_by_isrc.get(parsed.filters["isrc"].upper(), [])
+        }
+        pool = list(pool.values())
+    else:
+        pool = catalog.releases.values()
+    releases = [r for r in pool if r.is_live(now, zone)]
     result: dict[str, Any] = {}
     params = {"query": query, "type": ",".join(types)}
     if market:
@@ -127,7 +134,7 @@ def search(
             found: list[Any] = (
                 []
                 if filters & TRACK_ONLY
-                else [r for r in releases if _release_matches(r, parsed, now_ok=True, new_since=new_since)]
+                else [r for r in releases if _release_matches(r, parsed, new_since=new_since)]
             )
             result["albums"] = page(kind, found, lambda r: objects.album_simplified(view, r))
         elif kind == "track":
@@ -195,6 +202,3 @@ def _simplified_playlist(view: objects.View, playlist: Any) -> dict[str, Any]:
     if "tracks" in full:
         full["tracks"] = ref
     return full
-
-
-__all__ = ["parse_query", "search", "urlencode"]

@@ -16,13 +16,15 @@ from sqlalchemy import create_engine, text
 from presave.servers import LoopbackServer
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
+from tests.sandbox.openapi import assert_calls_match_spec
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_demo_saves_the_album_once_to_every_fan_and_builds_the_first_week(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    with LoopbackServer(create_app(SandboxConfig())) as sandbox:
+    sandbox_app = create_app(SandboxConfig(inspection={"record_bodies": True}))
+    with LoopbackServer(sandbox_app) as sandbox:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PRESAVE_")}
         env["PRESAVE_DATA_DIR"] = str(data_dir)
         demo = subprocess.run(
@@ -69,6 +71,10 @@ def test_the_demo_saves_the_album_once_to_every_fan_and_builds_the_first_week(tm
                     item["uri"] for item in admin.get(f"/sandbox/spotify/fans/{fan}").json()["library"]
                 ]
                 assert library.count(album) == 1, fan
+
+    calls = [c.as_json(bodies=True) for c in sandbox_app.state.sandbox.calls.calls(services=("spotify",))]
+    assert len(calls) > 3 * len(fans)
+    assert_calls_match_spec(calls, check_params=True)
 
     with duckdb.connect(str(data_dir / "warehouse.snapshot.duckdb"), read_only=True) as warehouse:
         rows = warehouse.execute(

@@ -82,10 +82,11 @@ def authorize_code(
     challenge: str | None = None,
     state: str = "st4te",
     decision: str | None = None,
+    client_id: str = CLIENT_ID,
 ) -> dict[str, list[str]]:
     """Go through `GET /authorize` as `fan`; the query the app's redirect URI receives."""
     params = {
-        "client_id": CLIENT_ID,
+        "client_id": client_id,
         "response_type": "code",
         "redirect_uri": REDIRECT_URI,
         "scope": scope,
@@ -108,13 +109,20 @@ def basic_auth(client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> dict[
     return {"Authorization": f"Basic {encoded}"}
 
 
-def grant_tokens(server: SandboxServer, fan: str, *, scope: str = ALL_SCOPES) -> dict[str, Any]:
+def grant_tokens(
+    server: SandboxServer,
+    fan: str,
+    *,
+    scope: str = ALL_SCOPES,
+    client_id: str = CLIENT_ID,
+    client_secret: str = CLIENT_SECRET,
+) -> dict[str, Any]:
     """Authorize `fan` and exchange the code with client credentials; the token endpoint's answer."""
-    code = authorize_code(server, fan, scope=scope)["code"][0]
+    code = authorize_code(server, fan, scope=scope, client_id=client_id)["code"][0]
     response = server.client.post(
         "/spotify/accounts/api/token",
         data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
-        headers=basic_auth(),
+        headers=basic_auth(client_id, client_secret),
     )
     assert response.status_code == 200, response.text
     return response.json()

@@ -1,0 +1,268 @@
+"""A simulation written as the artists' real exports look (layouts from the reference, section F).
+
+- Spotify for Artists: `<Artist>-audience-timeline.csv` (`date,listeners,streams,followers`),
+  `<Artist>-songs-<window>.csv` (`song,listeners,streams,saves,release_date`, titles double-quoted;
+  in the `all` window listeners and saves are 0, as the real export has them) and
+  `<Song>-timeline.csv` (`date,streams`): UTF-8 with a byte-order mark, LF.
+- Apple Music for Artists ("Songs Performance", "Daily Plays", "Listeners"): English headers; the
+  reference could not confirm a real file, so these follow the headers readers are known to map.
+- DistroKid's "see excruciating detail" bank export: the 15-column tab-separated layout (every field
+  double-quoted, as in the reference's sample), or the 13-column legacy comma-separated one; one row per
+  store, track, country and sale month, reported two months after the sale month.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Literal
+
+from sandbox.analytics import AudienceDay, Simulation
+
+SpotifyWindow = Literal["all", "1year", "28d"]
+UNIQUE_LISTENER_SHARE = 0.55  # daily listeners of a song over a window, counted once
+SHAZAMS_PER_PLAY = 0.01
+PURCHASES_PER_PLAY = 0.0004
+REPORTING_LAG_MONTHS = 2
+PER_STREAM_USD = {"Spotify": 0.0035, "Apple Music": 0.0075}
+COUNTRY_RATE = {"US": 1.0, "GB": 0.95, "DE": 0.9, "FR": 0.85, "JP": 0.9, "CA": 0.85, "AU": 0.85, "NL": 0.9}
+STORES = {"spotify": "Spotify", "apple": "Apple Music"}
+DISTROKID_COLUMNS = [
+    "Date Inserted",
+    "Reporting Date",
+    "Sale Month",
+    "Store",
+    "Artist",
+    "Title",
+    "ISRC",
+    "UPC",
+    "Quantity",
+    "Team Percentage",
+    "Source Type",
+    "Country of Sale",
+    "Songwriter Royalties Withheld (USD)",
+    "Earnings (USD)",
+    "Recoup (USD)",
+]
+DISTROKID_LEGACY_COLUMNS = [
+    "Reporting Date",
+    "Sale Month",
+    "Store",
+    "Artist",
+    "Title",
+    "ISRC",
+    "UPC",
+    "Quantity",
+    "Team Percentage",
+    "Song/Album",
+    "Country of Sale",
+    "Songwriter Royalties Withheld",
+    "Earnings (USD)",
+]
+
+
+def _file_name(text: str) -> str:
+    return text.replace("/", "-").replace("\\", "-").strip() or "Untitled"
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _s4a_writer(path: Path, header: str, lines: Sequence[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="\n") as handle:
+        handle.write(header + "\n")
+        for line in lines:
+            handle.write(line + "\n")
+    return path
+
+
+def write_spotify_audience_timeline(directory: Path, artist: str, days: Sequence[AudienceDay]) -> Path:
+    """`<Artist>-audience-timeline.csv`: UTF-8 with a BOM, LF, header `date,listeners,streams,followers`."""
+    lines = [f"{d.date.isoformat()},{d.listeners},{d.streams},{d.followers}" for d in days]
+    return _s4a_writer(
+        directory / f"{_file_name(artist)}-audience-timeline.csv", "date,listeners,streams,followers", lines
+    )
+
+
+def _window_start(window: SpotifyWindow, as_of: date) -> date | None:
+    return {"all": None, "1year": as_of - timedelta(days=365), "28d": as_of - timedelta(days=27)}[window]
+
+
+def write_spotify_songs(directory: Path, simulation: Simulation, window: SpotifyWindow, as_of: date) -> Path:
+    """`<Artist>-songs-<window>.csv`: one row per song, biggest first."""
+    since = _window_start(window, as_of)
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    released: dict[str, str] = {}
+    for row in simulation.songs:
+        if row.service != "spotify" or row.date > as_of or (since is not None and row.date < since):
+            continue
+        bucket = totals[row.song]
+        bucket[0] += row.listeners
+        bucket[1] += row.streams
+        bucket[2] += row.saves
+    for release in simulation.releases:
+        for song in release.song_list:
+            released[song.title] = release.release_date.isoformat()
+    lines = []
+    for song, (listeners, streams, saves) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
+        if window == "all":
+            listeners = saves = 0  # the real "since launch" export has no listeners or saves
+        else:
+            listeners = int(listeners * UNIQUE_LISTENER_SHARE)
+        lines.append(f"{_quoted(song)},{listeners},{streams},{saves},{released.get(song, '')}")
+    name = f"{_file_name(simulation.artist)}-songs-{window}.csv"
+    return _s4a_writer(directory / name, "song,listeners,streams,saves,release_date", lines)
+
+
+def write_spotify_song_timeline(directory: Path, simulation: Simulation, song: str) -> Path:
+    """`<Song>-timeline.csv`: `date,streams`; the title appears only in the file name."""
+    per_day: dict[date, int] = defaultdict(int)
+    for row in simulation.songs:
+        if row.service == "spotify" and row.song == song:
+            per_day[row.date] += row.streams
+    day, lines = simulation.start, []
+    while day <= simulation.end:
+        lines.append(f"{day.isoformat()},{per_day.get(day, 0)}")
+        day += timedelta(days=1)
+    return _s4a_writer(directory / f"{_file_name(song)}-timeline.csv", "date,streams", lines)
+
+
+def write_apple_music_for_artists(directory: Path, simulation: Simulation) -> list[Path]:
+    """ "Songs Performance", "Daily Plays" and "Listeners" reports, UTF-8, LF."""
+    directory.mkdir(parents=True, exist_ok=True)
+    artist = _file_name(simulation.artist)
+    plays: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    daily: dict[tuple[date, str], int] = defaultdict(int)
+    for row in simulation.songs:
+        if row.service != "apple":
+            continue
+        plays[row.song][0] += row.streams
+        plays[row.song][1] += row.listeners
+        daily[(row.date, row.song)] += row.streams
+    performance = directory / f"{artist} - Songs Performance.csv"
+    with performance.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["Song", "Plays", "Listeners", "Shazam", "Radio Spins", "Purchases"])
+        for song, (count, listeners) in sorted(plays.items(), key=lambda kv: -kv[1][0]):
+            writer.writerow(
+                [
+                    song,
+                    count,
+                    int(listeners * UNIQUE_LISTENER_SHARE),
+                    int(count * SHAZAMS_PER_PLAY),
+                    0,
+                    int(count * PURCHASES_PER_PLAY),
+                ]
+            )
+    daily_plays = directory / f"{artist} - Daily Plays.csv"
+    with daily_plays.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["Date", "Song", "Plays"])
+        for (day, song), count in sorted(daily.items()):
+            writer.writerow([day.isoformat(), song, count])
+    listeners_file = directory / f"{artist} - Listeners.csv"
+    with listeners_file.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["Date", "Listeners"])
+        for day, count in simulation.apple_listeners:
+            writer.writerow([day.isoformat(), count])
+    return [performance, daily_plays, listeners_file]
+
+
+def _month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _months_before(day: date, months: int) -> str:
+    index = day.year * 12 + day.month - 1 - months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def distrokid_rows(simulation: Simulation, reporting_date: date) -> list[dict[str, str]]:
+    """One row per store, track, country and sale month reported by `reporting_date`."""
+    last_month = _months_before(reporting_date, REPORTING_LAG_MONTHS)
+    quantities: dict[tuple[str, str, str, str, str, str], int] = defaultdict(int)
+    for row in simulation.songs:
+        month = _month(row.date)
+        if month > last_month or not row.streams:
+            continue
+        key = (month, STORES[row.service], row.song, row.isrc, row.upc, row.country)
+        quantities[key] += row.streams
+    rows = []
+    for (month, store, title, isrc, upc, country), quantity in sorted(quantities.items()):
+        earnings = quantity * PER_STREAM_USD[store] * COUNTRY_RATE.get(country, 0.4)
+        rows.append(
+            {
+                "Date Inserted": reporting_date.isoformat(),
+                "Reporting Date": reporting_date.isoformat(),
+                "Sale Month": month,
+                "Store": store,
+                "Artist": simulation.artist,
+                "Title": title,
+                "ISRC": isrc,
+                "UPC": upc,
+                "Quantity": str(quantity),
+                "Team Percentage": "100",
+                "Source Type": "Song",
+                "Country of Sale": country,
+                "Songwriter Royalties Withheld (USD)": "0.00000",
+                "Earnings (USD)": f"{earnings:.12f}",
+                "Recoup (USD)": "",
+            }
+        )
+    return rows
+
+
+def write_distrokid(
+    directory: Path, simulation: Simulation, reporting_date: date, *, legacy: bool = False
+) -> Path:
+    rows = distrokid_rows(simulation, reporting_date)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"DistroKid_{_file_name(simulation.artist)}_{reporting_date.isoformat()}"
+    if legacy:
+        path = directory / f"{stem}.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(DISTROKID_LEGACY_COLUMNS)
+            for row in rows:
+                writer.writerow(
+                    [
+                        row["Reporting Date"],
+                        row["Sale Month"],
+                        row["Store"],
+                        row["Artist"],
+                        row["Title"],
+                        row["ISRC"],
+                        row["UPC"],
+                        row["Quantity"],
+                        row["Team Percentage"],
+                        row["Source Type"],
+                        row["Country of Sale"],
+                        "0",
+                        f"{float(row['Earnings (USD)']):.2f}",
+                    ]
+                )
+        return path
+    path = directory / f"{stem}.tsv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("\t".join(DISTROKID_COLUMNS) + "\n")
+        for row in rows:
+            handle.write("\t".join(_quoted(row[c]) for c in DISTROKID_COLUMNS) + "\n")
+    return path
+
+
+def write_all(directory: Path, simulation: Simulation, as_of: date) -> list[Path]:
+    """Every export of the simulation, as an artist would download them on `as_of`."""
+    spotify = directory / "spotify-for-artists"
+    paths = [write_spotify_audience_timeline(spotify, simulation.artist, simulation.audience)]
+    paths += [write_spotify_songs(spotify, simulation, window, as_of) for window in ("all", "1year", "28d")]
+    songs = {s.title for r in simulation.releases for s in r.song_list}
+    paths += [write_spotify_song_timeline(spotify, simulation, song) for song in sorted(songs)]
+    paths += write_apple_music_for_artists(directory / "apple-music-for-artists", simulation)
+    paths.append(write_distrokid(directory / "distrokid", simulation, as_of))
+    return paths

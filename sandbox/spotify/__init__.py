@@ -1,0 +1,1 @@
+"""The Spotify stand-in: the accounts service (`/spotify/accounts`) and the Web API (`/spotify/v1`)."""
