@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from collectors.inbox import content_hash, pending_files
+from collectors.inbox import content_hash, pending_files, remove_empty_folders
 from pipelines.exports.ingest import ingest_files
 from pipelines.exports.kinds import KINDS
 from pipelines.resources import InboxResource, OperationalStore, WarehouseResource
@@ -47,6 +47,7 @@ def inbox_exports(
         on_file=lambda path: context.log.info(f"loading {path.name}"),
         pseudonym=operational_store.vault().pseudonym,
     )
+    remove_empty_folders(inbox_dir)
     for name, reason in report.refused:
         context.log.warning(f"quarantined {name}: {reason}")
     for name, problem in report.failed:

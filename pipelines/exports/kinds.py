@@ -8,11 +8,13 @@ after a newer one changes nothing for the days they share, and the order files a
 What the file name tells (beyond what the readers take from Spotify for Artists names): a prefix ending
 in a double underscore names the artist (Apple Music for Artists exports, which carry no artist) or the
 campaign (pre-save fan exports without a campaign column): `Nova Lane__daily-plays.csv`,
-`midnight-drive__featurefm-fans.csv`.
+`midnight-drive__featurefm-fans.csv`; Apple report names `<Artist> - Daily Plays.csv` (also
+`- Songs Performance`, `- Listeners`) name the artist too.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -58,13 +60,19 @@ class ExportKind:
         return tuple(c for c in self.table.column_names if c not in ("source_file", "source_hash", "as_of"))
 
 
+# Apple Music for Artists report names: `<Artist> - Daily Plays.csv` and the like.
+_APPLE_REPORT = re.compile(
+    r"^(?P<artist>.+?)\s+-\s+(songs performance|daily plays|listeners)\b", re.IGNORECASE
+)
+
+
 def name_tag(path: Path) -> str | None:
-    """The artist or campaign a file name carries before `__`, if any."""
-    stem = Path(path).name
-    if TAG_SEPARATOR not in stem:
-        return None
-    tag = stem.split(TAG_SEPARATOR, 1)[0].strip()
-    return tag or None
+    """The artist or campaign a file name carries: before `__`, or before ` - <Apple report name>`."""
+    name = Path(path).name
+    if TAG_SEPARATOR in name:
+        return name.split(TAG_SEPARATOR, 1)[0].strip() or None
+    report = _APPLE_REPORT.match(Path(name).stem)
+    return report.group("artist").strip() if report else None
 
 
 def _refuse(table: ExportTable, problem: str) -> ExportError:

@@ -108,8 +108,9 @@ def test_the_lift_page_gives_the_lift_against_the_artist_and_the_roster_with_int
     app = run_page(snapshot, "lift_page", **{"lift-campaign": "midnight-drive"})
     lift = one(
         snapshot,
-        "SELECT * FROM campaign_lift WHERE campaign_slug = 'midnight-drive' AND series = 'spotify_artist'",
+        "SELECT * FROM campaign_lift WHERE campaign_slug = 'midnight-drive' AND series = 'spotify_song'",
     )
+    assert app.radio[0].value == "spotify_song"  # the song's own streams first, when exported
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["against the artist's earlier releases"] == (
         f"{lift['artist_lift']:.2f}× ({lift['artist_lift_low']:.2f}×–{lift['artist_lift_high']:.2f}×)"

@@ -16,7 +16,8 @@ from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import TokenVault
-from sandbox.analytics import ReleaseInput, simulate_audience_timeline, write_spotify_audience_timeline
+from sandbox.analytics import ReleaseInput, SongInput, simulate
+from sandbox.exports import write_all
 from sandbox.history import write_campaign_history
 
 ARTIST = "Nova Lane"
@@ -144,67 +145,17 @@ def _live_grants(store: Store, vault: TokenVault, release: Release) -> None:
             )
 
 
-def fill_inbox(inbox: Path) -> list[str]:
-    """Every kind of export (and one bad file); returns the names written."""
-    inbox.mkdir(parents=True, exist_ok=True)
-    history = [ReleaseInput(_midnight(r.days_ago).date(), r.presaves, r.title) for r in (IMPORTED, *EARLIER)]
-    days = simulate_audience_timeline(history, start=_midnight(300).date(), end=date.today(), seed=4)
-    names = [write_spotify_audience_timeline(inbox, ARTIST, days).name]
-    names.append(
-        _write(
-            inbox / f"{ARTIST}-songs-all.csv",
-            ["song", "listeners", "streams", "saves", "release_date"],
-            [
-                [r.title, 0, 1000 + r.presaves, 0, _midnight(r.days_ago).date().isoformat()]
-                for r in (IMPORTED, *EARLIER)
-            ],
-            encoding="utf-8-sig",
+def fill_inbox(inbox: Path) -> list[Path]:
+    """Every kind of export the sandbox's simulator writes (Spotify for Artists, Apple Music for Artists,
+    DistroKid), a fan export from another tool for a campaign run there, and one bad file."""
+    releases = [
+        ReleaseInput(
+            _midnight(r.days_ago).date(), r.presaves, r.title, songs=(SongInput(r.title, f"QZWFV26{n:05d}"),)
         )
-    )
-    release = _midnight(12).date()
-    names.append(
-        _write(
-            inbox / f"{ARTIST}__apple-daily-plays.csv",
-            ["Date", "Song", "Album", "Plays"],
-            [
-                [(release + timedelta(days=d)).isoformat(), "Midnight Drive", "Midnight Drive", 400 - 20 * d]
-                for d in range(14)
-            ],
-        )
-    )
-    names.append(
-        _write(
-            inbox / "bank.tsv",
-            DISTROKID_HEADER,
-            [
-                [
-                    "2026-01-10",
-                    "2026-01-10",
-                    "2025-11",
-                    store,
-                    ARTIST,
-                    "Glass Harbour",
-                    "QZWFV2600001",
-                    "198880045522",
-                    q,
-                    "100",
-                    "Song",
-                    country,
-                    "0",
-                    f"{q * 0.003:.4f}",
-                    "",
-                ]
-                for store, country, q in (
-                    ("Spotify", "GB", 900),
-                    ("Spotify", "US", 800),
-                    ("Spotify", "FR", 300),
-                    ("Apple Music", "GB", 200),
-                )
-            ],
-            delimiter="\t",
-            encoding="latin-1",
-        )
-    )
+        for n, r in enumerate((IMPORTED, *EARLIER))
+    ]
+    simulation = simulate(ARTIST, releases, _midnight(300).date(), date.today(), seed=4)
+    paths = write_all(inbox, simulation, date.today())
     rng = random.Random(3)
     fans = []
     for index in range(IMPORTED.presaves):
@@ -215,38 +166,19 @@ def fill_inbox(inbox: Path) -> list[str]:
                 f"fan{index}@example.com",
                 rng.choice(("Spotify", "Apple Music")),
                 rng.choice(("France", "United Kingdom", "USA")),
-                "Old Flame",
+                IMPORTED.title,
                 rng.choice(("instagram", "tiktok")),
             ]
         )
-    names.append(
+    paths.append(
         _write(
             inbox / "featurefm-fans.csv", ["Date", "Email", "Service", "Country", "Campaign", "Source"], fans
         )
     )
-    names.append(
+    paths.append(
         _write(inbox / "broken-audience.csv", ["date", "listeners", "streams"], [["2026-02-30", 1, 2]])
     )
-    return names
-
-
-DISTROKID_HEADER = [
-    "Date Inserted",
-    "Reporting Date",
-    "Sale Month",
-    "Store",
-    "Artist",
-    "Title",
-    "ISRC",
-    "UPC",
-    "Quantity",
-    "Team Percentage",
-    "Source Type",
-    "Country of Sale",
-    "Songwriter Royalties Withheld (USD)",
-    "Earnings (USD)",
-    "Recoup (USD)",
-]
+    return paths
 
 
 def _write(
@@ -256,7 +188,7 @@ def _write(
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-    return path.name
+    return path
 
 
 def build_world(settings: Settings) -> Store:

@@ -128,6 +128,13 @@ def test_every_export_kind_has_a_loader() -> None:
             ],
         ),
         (
+            "Nova Lane - Daily Plays.csv",
+            AMFA_DAILY_PLAYS_EN,
+            {},
+            "SELECT DISTINCT artist FROM amfa_daily_plays",
+            [("Nova Lane",)],
+        ),
+        (
             "ecoutes.csv",
             AMFA_DAILY_PLAYS_FR,
             {"encoding": "utf-8-sig", "delimiter": ";", "line_end": "\r\n"},

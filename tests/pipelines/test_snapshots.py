@@ -9,7 +9,6 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from campaigns.campaign_file import parse_campaign
 from campaigns.registry import create_campaign
@@ -34,7 +33,13 @@ def sandbox_url() -> Iterator[str]:
         with httpx.Client(base_url=server.url) as admin:
             admin.post(
                 "/sandbox/artists",
-                json={"name": "Nova Lane", "spotify_id": ARTIST_ID, "followers": 1234, "popularity": 41},
+                json={
+                    "name": "Nova Lane",
+                    "spotify_id": ARTIST_ID,
+                    "deezer_id": "27",
+                    "followers": 1234,
+                    "popularity": 41,
+                },
             ).raise_for_status()
         yield server.url
 
@@ -74,24 +79,14 @@ def test_a_refused_app_stops_the_snapshot_without_showing_its_secret(sandbox_url
     assert "not-the-secret" not in str(refused.value)
 
 
-def deezer_stand_in() -> FastAPI:
-    """Deezer's public artist route as reference/dsp-apis.md E describes it (errors on HTTP 200); the
-    sandbox serves no Deezer yet."""
-    app = FastAPI()
-
-    @app.get("/artist/{artist_id}")
-    def artist(artist_id: str) -> dict:
-        if artist_id == "27":
-            return {"id": 27, "name": "Nova Lane", "nb_album": 3, "nb_fan": 5120, "type": "artist"}
-        return {"error": {"type": "DataException", "message": "no data", "code": 800}}
-
-    return app
-
-
-def test_deezer_fans_are_read_and_deezer_errors_on_http_200_are_recorded() -> None:
-    with LoopbackServer(deezer_stand_in()) as server, httpx.Client() as http:
-        found = snapshot(DeezerArtistStats(server.url, http), ["27", "999"])
-    assert (found[0].followers, found[0].followers_status) == (5120, "available")
+def test_deezer_fans_are_read_and_deezer_errors_on_http_200_are_recorded(sandbox_url: str) -> None:
+    with httpx.Client() as http:
+        found = snapshot(DeezerArtistStats(f"{sandbox_url}/deezer/api", http), ["27", "999"])
+    assert (found[0].artist_name, found[0].followers, found[0].followers_status) == (
+        "Nova Lane",
+        1234,
+        "available",
+    )
     assert found[0].popularity_status == NOT_AVAILABLE  # Deezer has no popularity figure
     assert found[1].followers is None
     assert found[1].followers_status == "error: 200 no data"

@@ -74,7 +74,7 @@ def test_the_imported_campaign_and_the_live_one_are_in_the_overview(world) -> No
     assert by_slug["night-swim"][1:3] == ("native", 90)
     assert by_slug["night-swim"][4]  # today's forecast, from the earlier campaigns
     assert by_slug["midnight-drive"][3] == 24
-    assert series == [("apple_song",), ("spotify_artist",)]
+    assert series == [("apple_song",), ("spotify_artist",), ("spotify_song",)]
 
 
 def test_the_bad_export_was_quarantined_and_the_others_loaded(world) -> None:
@@ -86,7 +86,10 @@ def test_the_bad_export_was_quarantined_and_the_others_loaded(world) -> None:
     assert kinds == {
         "s4a_audience_timeline",
         "s4a_songs",
+        "s4a_song_timeline",
+        "amfa_songs",
         "amfa_daily_plays",
+        "amfa_listeners",
         "distrokid_bank",
         "presave_fans",
     }
