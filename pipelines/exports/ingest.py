@@ -26,8 +26,8 @@ from pipelines.exports.kinds import (
     MISSING_CAMPAIGN,
     SUMMED,
     ExportKind,
+    MissingCampaign,
     Repeats,
-    _MissingCampaign,
     name_tag,
 )
 from pipelines.warehouse import Warehouse
@@ -101,9 +101,10 @@ def _ingest_one(
             settle(path, loaded_dir)
         return
     try:
-        kind = KINDS.get(detect_kind(path))
+        detected = detect_kind(path)
+        kind = KINDS.get(detected)
         if kind is None:
-            report.waiting.append((path.name, detect_kind(path)))
+            report.waiting.append((path.name, detected))
             return
         staged = _stage(connection, path, kind, reading)
         _resolve_repeats(connection, path, kind)
@@ -183,7 +184,7 @@ def _stage(
         meta = dict(batch.meta)
         try:
             frame = kind.prepare(batch, tag)
-        except _MissingCampaign as missing:
+        except MissingCampaign as missing:
             raise ExportError(path, _line(path, rows + missing.row), MISSING_CAMPAIGN) from None
         _check_rules(path, kind, frame, rows)
         frame["_row"] = pd.RangeIndex(rows, rows + len(frame))

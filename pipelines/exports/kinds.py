@@ -160,12 +160,12 @@ def _presave_fans(table: ExportTable, tag: str | None) -> pd.DataFrame:
         frame["campaign"] = frame["campaign"].fillna(tag)
     missing = frame["campaign"].isna()
     if missing.any():
-        raise _MissingCampaign(int(np.flatnonzero(missing.to_numpy())[0]))
+        raise MissingCampaign(int(np.flatnonzero(missing.to_numpy())[0]))
     frame.insert(1, "presaved_on", frame["presaved_at"].dt.normalize())
     return frame
 
 
-class _MissingCampaign(Exception):
+class MissingCampaign(Exception):
     """A fan row without a campaign; `row` is its index within the batch."""
 
     def __init__(self, row: int) -> None:
