@@ -288,6 +288,10 @@ def _merge(
         "AND (f.as_of IS NULL OR f.as_of <= ?)",
         [as_of],
     )
+    # Rows loaded before exports were tracked by content hash have no source: any export supersedes them.
+    connection.execute(
+        f"DELETE FROM {table} t USING {STAGE}_keys k WHERE {_key_match(key, 't', 'k')} AND t.source_hash IS NULL"
+    )
     columns = ", ".join(f"s.{c}" for c in kind.staged_columns)
     stamped = ", ? AS as_of" if "as_of" in kind.table.column_names else ""
     connection.execute(

@@ -439,3 +439,26 @@ def test_big_files_load_in_batches_with_the_same_result(warehouse: Warehouse, in
     )
     assert seen == [10, 20, 30, 40, 50, 56]
     assert rows(warehouse, "SELECT count(*), sum(streams) FROM s4a_audience_timeline") == [(56, 2 * 3 * 406)]
+
+
+def test_a_warehouse_from_before_content_hashes_gets_the_new_columns_and_its_days_replaced(
+    warehouse: Warehouse, inbox: Path
+) -> None:
+    with duckdb.connect(str(warehouse.path)) as connection:
+        connection.execute(
+            "CREATE TABLE s4a_audience_timeline (artist VARCHAR NOT NULL, date DATE NOT NULL, listeners BIGINT, "
+            "streams BIGINT, followers BIGINT, source_file VARCHAR NOT NULL, PRIMARY KEY (artist, date))"
+        )
+        connection.execute(
+            "INSERT INTO s4a_audience_timeline VALUES ('Nova Lane', '2025-03-01', 1, 1, 1, 'old.csv')"
+        )
+    ingest(
+        warehouse,
+        _audience(inbox / "Nova Lane-audience-timeline.csv", [("2025-03-01", 10), ("2025-03-02", 11)]),
+    )
+    assert rows(
+        warehouse, "SELECT date, listeners, playlist_adds FROM s4a_audience_timeline ORDER BY date"
+    ) == [
+        (date(2025, 3, 1), 10, None),
+        (date(2025, 3, 2), 11, None),
+    ]
