@@ -24,6 +24,7 @@ import pandas as pd
 from pipelines.analysis.lift import fit_lift, within_artist_lift_bounds
 from pipelines.marts.mart import Mart, artist_key, frame
 from pipelines.marts.velocity import SERIES_SERVICE
+from pipelines.schema import TABLES
 
 BOOTSTRAP_RESAMPLES = 2000
 WINDOW_DAYS = 28
@@ -73,7 +74,7 @@ def campaign_lift(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         parts.append(
             _within_artist(rows).merge(_roster(rows), on="campaign", how="left").assign(series=series)
         )
-    columns = [t.split()[0] for t in _COLUMNS]
+    columns = list(TABLES["campaign_lift"].column_names)
     if not parts:
         return pd.DataFrame(columns=columns)
     result = pd.concat(parts, ignore_index=True).rename(columns={"campaign": "campaign_slug"})
@@ -138,34 +139,6 @@ def _roster(rows: pd.DataFrame) -> pd.DataFrame:
         }
     )
 
-
-_COLUMNS = (
-    "campaign_slug",
-    "series",
-    "artist",
-    "release_date",
-    "presaves",
-    "first_week_streams",
-    "followers_at_release",
-    "streams_per_follower",
-    "baseline_per_follower",
-    "earlier_releases",
-    "artist_lift",
-    "artist_lift_low",
-    "artist_lift_high",
-    "roster_fitted",
-    "roster_residual",
-    "roster_residual_low",
-    "roster_residual_high",
-    "roster_ratio",
-    "roster_ratio_low",
-    "roster_ratio_high",
-    "roster_slope",
-    "roster_slope_low",
-    "roster_slope_high",
-    "roster_r_squared",
-    "roster_campaigns",
-)
 
 FOLLOWER_GAIN = f"""
 WITH r AS (
