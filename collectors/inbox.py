@@ -18,10 +18,17 @@ def content_hash(path: Path) -> str:
 
 
 def pending_files(inbox: Path) -> list[Path]:
-    """Files waiting in the inbox, oldest first (so a later export of the same days wins)."""
+    """Files waiting in the inbox or its folders (an unpacked export archive), oldest first.
+
+    Hidden files and folders (a browser's partial download, `.DS_Store`) are left alone.
+    """
     if not inbox.is_dir():
         return []
-    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")]
+    files = [
+        p
+        for p in inbox.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(inbox).parts)
+    ]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
@@ -48,3 +55,14 @@ def _free_name(target: Path) -> Path:
         candidate = target.with_name(f"{target.stem}.{counter}{target.suffix}")
         counter += 1
     return candidate
+
+
+def remove_empty_folders(inbox: Path) -> None:
+    """Folders left empty once their files were loaded or quarantined (the inbox itself stays)."""
+    if not inbox.is_dir():
+        return
+    for folder in sorted(
+        (p for p in inbox.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+    ):
+        if not any(folder.iterdir()):
+            folder.rmdir()

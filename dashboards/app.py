@@ -1,4 +1,5 @@
-"""The Streamlit dashboard: an overview and one page per campaign, read from the warehouse snapshot.
+"""The Streamlit dashboard: an overview, the three questions (lift, pitch, conversion) and one page per
+campaign, read from the warehouse snapshot.
 
 Run with `presave dashboard`, or `streamlit run dashboards/app.py -- --warehouse PATH`.
 """
@@ -27,18 +28,24 @@ def main() -> None:
         st.warning(f"No warehouse snapshot at {reader.snapshot} yet: run the pipeline first.")
         return
     campaigns = pages.campaigns_frame(str(reader.snapshot), reader.version())
-    navigation = [
-        st.Page(lambda: pages.overview(reader), title="Overview", url_path="overview", default=True)
+    questions = [
+        st.Page(lambda: pages.overview(reader), title="Overview", url_path="overview", default=True),
+        st.Page(lambda: pages.lift_page(reader), title="Lift (labels)", url_path="lift"),
+        st.Page(lambda: pages.pitch_page(reader), title="Pitch (managers)", url_path="pitch"),
+        st.Page(lambda: pages.conversion_page(reader), title="Conversion (analysts)", url_path="conversion"),
     ]
-    for row in campaigns.to_dict("records"):
-        navigation.append(
-            st.Page(
-                lambda row=row: pages.campaign_page(reader, row),
-                title=f"{row['title']} ({row['artist']})",
-                url_path=str(row["slug"]),
-            )
+    campaign_pages = [
+        st.Page(
+            lambda row=row: pages.campaign_page(reader, row),
+            title=f"{row['title']} ({row['artist']})",
+            url_path=str(row["slug"]),
         )
-    st.navigation(navigation).run()
+        for row in campaigns.to_dict("records")
+    ]
+    sections = (
+        {"Questions": questions, "Campaigns": campaign_pages} if campaign_pages else {"Questions": questions}
+    )
+    st.navigation(sections).run()
 
 
 main()

@@ -14,11 +14,13 @@ from pipelines.marts.definitions import definitions as marts
 from pipelines.operational.definitions import definitions as operational
 from pipelines.release.definitions import definitions as release
 from pipelines.resources import resources_from_settings
+from pipelines.snapshots.definitions import definitions as snapshots
 
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
     selection=dg.AssetSelection.groups("operational", "exports", "marts"),
-    description="Copy the operational store, load the inbox and rebuild the marts.",
+    description="Copy the operational store, load the inbox and rebuild the marts (the artist "
+    "snapshots run on their own daily schedule).",
 )
 
 warehouse_schedule = dg.ScheduleDefinition(
@@ -29,7 +31,7 @@ warehouse_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
 )
 
-DOMAINS = (operational, release, exports, marts)
+DOMAINS = (operational, release, exports, snapshots, marts)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import httpx
 from pydantic import PrivateAttr
 
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
+from collectors.snapshots import ArtistStatsSource, DeezerArtistStats, SpotifyArtistStats
 from executor.apple import AppleApp
 from executor.deezer import DeezerApp
 from executor.spotify import SpotifyApp
@@ -110,6 +112,15 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             api_url=settings.apple_api_url,
         ),
         "deezer": DeezerResource(app_id=settings.deezer_app_id or "", api_url=settings.deezer_api_url),
+        "artist_stats": ArtistStatsResource(
+            spotify_client_id=settings.spotify_client_id or "",
+            spotify_client_secret=dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET")  # type: ignore[arg-type]
+            if settings.spotify_client_secret
+            else "",
+            spotify_accounts_url=settings.spotify_accounts_url,
+            spotify_api_url=settings.spotify_api_url,
+            deezer_api_url=settings.deezer_api_url if settings.deezer_app_id else None,
+        ),
     }
 
 
@@ -148,3 +159,37 @@ def vault_keys(resource: OperationalStore) -> list[str]:
     if resource.secret_key_file:
         return [Path(resource.secret_key_file).read_text().strip()]
     raise dg.Failure("the operational store resource has no secret key configured")
+
+
+class ArtistStatsResource(dg.ConfigurableResource):
+    """The services' artist statistics (followers, popularity, Deezer fans) read with an app's own access.
+
+    Spotify is read when a client id is configured (the app token comes from the client-credentials
+    flow); Deezer's public API when `deezer_api_url` is set.
+    """
+
+    spotify_client_id: str = ""
+    spotify_client_secret: str = ""
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    spotify_api_url: str = "https://api.spotify.com/v1"
+    deezer_api_url: str | None = None
+    timeout_s: float = 10.0
+
+    def sources(self, http: httpx.Client) -> list[ArtistStatsSource]:
+        found: list[ArtistStatsSource] = []
+        if self.spotify_client_id:
+            found.append(
+                SpotifyArtistStats(
+                    self.spotify_client_id,
+                    Secret(self.spotify_client_secret),
+                    self.spotify_accounts_url,
+                    self.spotify_api_url,
+                    http,
+                )
+            )
+        if self.deezer_api_url:
+            found.append(DeezerArtistStats(self.deezer_api_url, http))
+        return found
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout_s)

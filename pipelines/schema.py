@@ -1,46 +1,596 @@
-"""The warehouse's tables. Fans appear only under keyed hashes: no token, email or raw DSP user id."""
+"""The warehouse's tables, declared once: their columns, their key and what a row is.
+
+Fans appear only under keyed hashes: no token, email or raw service user id. Adding a column is one line
+here (and, for an operational copy, one line in `pipelines/operational/extract.py`): `ensure_schema` adds
+columns a table lacks to an existing warehouse, so no rebuild is needed.
+
+Keys are declared, not enforced by DuckDB indexes (an index over tens of millions of export rows costs
+more memory than the loads themselves): loaders merge on them and asset checks prove them unique and
+not null.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
-TABLES: dict[str, str] = {
-    "campaigns": """
-        slug VARCHAR PRIMARY KEY, artist VARCHAR NOT NULL, title VARCHAR NOT NULL, upc VARCHAR,
-        release_at TIMESTAMPTZ NOT NULL, timezone VARCHAR NOT NULL, release_mode VARCHAR NOT NULL,
-        services VARCHAR[] NOT NULL""",
-    "landing_events": """
-        event_id BIGINT PRIMARY KEY, campaign_slug VARCHAR NOT NULL, occurred_at TIMESTAMPTZ NOT NULL,
-        kind VARCHAR NOT NULL, service VARCHAR, visitor_key VARCHAR, fan_key VARCHAR,
-        utm_source VARCHAR, utm_medium VARCHAR, utm_campaign VARCHAR, referrer_domain VARCHAR,
-        device_class VARCHAR, in_app_browser VARCHAR, country VARCHAR, ip_hash VARCHAR, detail VARCHAR""",
-    "grants": """
-        campaign_slug VARCHAR NOT NULL, service VARCHAR NOT NULL, fan_key VARCHAR NOT NULL,
-        granted_at TIMESTAMPTZ NOT NULL, status VARCHAR NOT NULL, country VARCHAR,
-        PRIMARY KEY (campaign_slug, service, fan_key)""",
-    "owed_actions": """
-        action_id BIGINT PRIMARY KEY, campaign_slug VARCHAR NOT NULL, fan_key VARCHAR NOT NULL,
-        service VARCHAR NOT NULL, kind VARCHAR NOT NULL, target VARCHAR NOT NULL, due_at TIMESTAMPTZ NOT NULL,
-        outcome VARCHAR NOT NULL, attempts INTEGER NOT NULL, done_at TIMESTAMPTZ, reason VARCHAR""",
-    "s4a_audience_timeline": """
-        artist VARCHAR NOT NULL, date DATE NOT NULL, listeners BIGINT, streams BIGINT, followers BIGINT,
-        source_file VARCHAR NOT NULL, PRIMARY KEY (artist, date)""",
-    "loaded_files": """
-        content_hash VARCHAR PRIMARY KEY, file_name VARCHAR NOT NULL, kind VARCHAR NOT NULL,
-        rows BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT NULL""",
-    "presaves_daily": """
-        campaign_slug VARCHAR NOT NULL, date DATE NOT NULL, days_to_release INTEGER NOT NULL,
-        service VARCHAR NOT NULL, presaves BIGINT NOT NULL, cumulative BIGINT NOT NULL""",
-    "first_week": """
-        campaign_slug VARCHAR NOT NULL, artist VARCHAR NOT NULL, release_date DATE NOT NULL,
-        day INTEGER NOT NULL, date DATE NOT NULL, streams BIGINT, listeners BIGINT,
-        presaves BIGINT NOT NULL, streams_per_presaver DOUBLE, PRIMARY KEY (campaign_slug, day)""",
-}
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]  # "name TYPE [NOT NULL]"
+    key: tuple[str, ...]
+    grain: str
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.split()[0] for c in self.columns)
+
+    def ddl(self) -> str:
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(self.columns)})"
+
+
+_SOURCE = ("source_file VARCHAR NOT NULL", "source_hash VARCHAR NOT NULL")
+
+OPERATIONAL = (
+    Table(
+        "campaigns",
+        (
+            "slug VARCHAR NOT NULL",
+            "artist VARCHAR NOT NULL",
+            "title VARCHAR NOT NULL",
+            "upc VARCHAR",
+            "release_at TIMESTAMPTZ NOT NULL",
+            "timezone VARCHAR NOT NULL",
+            "release_mode VARCHAR NOT NULL",
+            "services VARCHAR[] NOT NULL",
+            "spotify_artist_id VARCHAR",
+            "deezer_artist_id VARCHAR",
+        ),
+        ("slug",),
+        "one campaign",
+    ),
+    Table(
+        "landing_events",
+        (
+            "event_id BIGINT NOT NULL",
+            "campaign_slug VARCHAR NOT NULL",
+            "occurred_at TIMESTAMPTZ NOT NULL",
+            "kind VARCHAR NOT NULL",
+            "service VARCHAR",
+            "visitor_key VARCHAR",
+            "fan_key VARCHAR",
+            "utm_source VARCHAR",
+            "utm_medium VARCHAR",
+            "utm_campaign VARCHAR",
+            "referrer_domain VARCHAR",
+            "device_class VARCHAR",
+            "in_app_browser VARCHAR",
+            "country VARCHAR",
+            "ip_hash VARCHAR",
+            "detail VARCHAR",
+        ),
+        ("event_id",),
+        "one landing-page event",
+    ),
+    Table(
+        "grants",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "fan_key VARCHAR NOT NULL",
+            "granted_at TIMESTAMPTZ NOT NULL",
+            "status VARCHAR NOT NULL",
+            "country VARCHAR",
+        ),
+        ("campaign_slug", "service", "fan_key"),
+        "one fan's grant of one service for one campaign",
+    ),
+    Table(
+        "owed_actions",
+        (
+            "action_id BIGINT NOT NULL",
+            "campaign_slug VARCHAR NOT NULL",
+            "fan_key VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "kind VARCHAR NOT NULL",
+            "target VARCHAR NOT NULL",
+            "due_at TIMESTAMPTZ NOT NULL",
+            "outcome VARCHAR NOT NULL",
+            "attempts INTEGER NOT NULL",
+            "done_at TIMESTAMPTZ",
+            "reason VARCHAR",
+        ),
+        ("action_id",),
+        "one owed library action (the release-day ledger)",
+    ),
+)
+
+EXPORTS = (
+    Table(
+        "s4a_audience_timeline",
+        (
+            "artist VARCHAR NOT NULL",
+            "date DATE NOT NULL",
+            "listeners BIGINT",
+            "streams BIGINT",
+            "followers BIGINT",
+            "playlist_adds BIGINT",
+            "saves BIGINT",
+            *_SOURCE,
+        ),
+        ("artist", "date"),
+        "Spotify for Artists: one artist-day",
+    ),
+    Table(
+        "s4a_songs",
+        (
+            "artist VARCHAR NOT NULL",
+            "time_window VARCHAR NOT NULL",
+            "song VARCHAR NOT NULL",
+            "listeners BIGINT",
+            "streams BIGINT",
+            "saves BIGINT",
+            "release_date DATE",
+            "as_of DATE NOT NULL",
+            *_SOURCE,
+        ),
+        ("artist", "time_window", "song"),
+        "Spotify for Artists: one song's totals over a window",
+    ),
+    Table(
+        "s4a_song_timeline",
+        ("artist VARCHAR", "song VARCHAR NOT NULL", "date DATE NOT NULL", "streams BIGINT", *_SOURCE),
+        ("artist", "song", "date"),
+        "Spotify for Artists: one song-day",
+    ),
+    Table(
+        "amfa_songs",
+        (
+            "artist VARCHAR",
+            "song VARCHAR NOT NULL",
+            "album VARCHAR",
+            "plays BIGINT",
+            "listeners BIGINT",
+            "avg_daily_listeners DOUBLE",
+            "shazams BIGINT",
+            "radio_spins BIGINT",
+            "purchases BIGINT",
+            "as_of DATE NOT NULL",
+            *_SOURCE,
+        ),
+        ("artist", "song", "album"),
+        "Apple Music for Artists: one song's totals",
+    ),
+    Table(
+        "amfa_daily_plays",
+        (
+            "artist VARCHAR",
+            "date DATE NOT NULL",
+            "song VARCHAR NOT NULL",
+            "album VARCHAR",
+            "plays BIGINT",
+            *_SOURCE,
+        ),
+        ("artist", "song", "album", "date"),
+        "Apple Music for Artists: one song-day",
+    ),
+    Table(
+        "amfa_listeners",
+        ("artist VARCHAR", "date DATE NOT NULL", "listeners BIGINT", *_SOURCE),
+        ("artist", "date"),
+        "Apple Music for Artists: one artist-day",
+    ),
+    Table(
+        "distrokid_bank",
+        (
+            "reporting_date DATE NOT NULL",
+            "sale_month DATE NOT NULL",
+            "store VARCHAR NOT NULL",
+            "artist VARCHAR",
+            "title VARCHAR",
+            "isrc VARCHAR",
+            "upc VARCHAR",
+            "country VARCHAR",
+            "source_type VARCHAR",
+            "quantity BIGINT",
+            "team_percentage DOUBLE",
+            "songwriter_royalties_withheld_usd DOUBLE",
+            "earnings_usd DOUBLE NOT NULL",
+            "recoup_usd DOUBLE",
+            "report_rows BIGINT NOT NULL",
+            *_SOURCE,
+        ),
+        ("reporting_date", "sale_month", "store", "isrc", "upc", "country", "source_type"),
+        "DistroKid bank: one store × track × country × sale month, as reported on one date (rows summed)",
+    ),
+    Table(
+        "presave_fans",
+        (
+            "campaign VARCHAR NOT NULL",
+            "presaved_on DATE NOT NULL",
+            "presaved_at TIMESTAMP NOT NULL",
+            "service VARCHAR NOT NULL",
+            "country VARCHAR",
+            "source VARCHAR",
+            "opted_in BOOLEAN",
+            "fan_key VARCHAR",
+            *_SOURCE,
+        ),
+        ("campaign", "presaved_on", "service", "fan_key", "presaved_at"),
+        "a pre-save made with another tool (one fan, one service); merged per campaign and day",
+    ),
+    Table(
+        "loaded_files",
+        (
+            "content_hash VARCHAR NOT NULL",
+            "file_name VARCHAR NOT NULL",
+            "kind VARCHAR NOT NULL",
+            "rows BIGINT NOT NULL",
+            "as_of DATE",
+            "variant VARCHAR",
+            "encoding VARCHAR",
+            "loaded_at TIMESTAMPTZ NOT NULL",
+        ),
+        ("content_hash",),
+        "one export file loaded (by content)",
+    ),
+)
+
+SNAPSHOTS = (
+    Table(
+        "artist_snapshots",
+        (
+            "snapshot_date DATE NOT NULL",
+            "service VARCHAR NOT NULL",
+            "artist_id VARCHAR NOT NULL",
+            "artist_name VARCHAR",
+            "followers BIGINT",
+            "popularity INTEGER",
+            "followers_status VARCHAR NOT NULL",
+            "popularity_status VARCHAR NOT NULL",
+            "fetched_at TIMESTAMPTZ NOT NULL",
+        ),
+        ("service", "artist_id", "snapshot_date"),
+        "one artist's follower count and popularity on one service, one day",
+    ),
+)
+
+_PER_DAY = tuple(f"d{d}_streams DOUBLE" for d in range(7)) + tuple(f"d{d}_listeners DOUBLE" for d in range(7))
+
+MARTS = (
+    Table(
+        "campaign_releases",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "artist VARCHAR NOT NULL",
+            "title VARCHAR NOT NULL",
+            "origin VARCHAR NOT NULL",
+            "release_at TIMESTAMPTZ NOT NULL",
+            "release_date DATE NOT NULL",
+            "timezone VARCHAR NOT NULL",
+            "spotify_artist_id VARCHAR",
+            "deezer_artist_id VARCHAR",
+        ),
+        ("campaign_slug",),
+        "one campaign, run here (native) or with another tool (imported)",
+    ),
+    Table(
+        "presaves",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "origin VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "fan_key VARCHAR",
+            "presaved_at TIMESTAMPTZ NOT NULL",
+            "presaved_on DATE NOT NULL",
+            "days_to_release INTEGER NOT NULL",
+            "country VARCHAR",
+            "source VARCHAR",
+        ),
+        ("campaign_slug", "service", "fan_key", "presaved_at"),
+        "one pre-save before release: a native grant or an imported fan",
+    ),
+    Table(
+        "presaves_daily",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "date DATE NOT NULL",
+            "days_to_release INTEGER NOT NULL",
+            "service VARCHAR NOT NULL",
+            "presaves BIGINT NOT NULL",
+            "cumulative BIGINT NOT NULL",
+        ),
+        ("campaign_slug", "date", "service"),
+        "pre-saves per campaign, service and local day",
+    ),
+    Table(
+        "presaves_by_country",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "country VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "presaves BIGINT NOT NULL",
+            "share DOUBLE NOT NULL",
+        ),
+        ("campaign_slug", "country", "service"),
+        "pre-saves per campaign, country and service",
+    ),
+    Table(
+        "funnel_daily",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "date DATE NOT NULL",
+            "service VARCHAR NOT NULL",
+            "source VARCHAR NOT NULL",
+            "country VARCHAR NOT NULL",
+            "visits BIGINT NOT NULL",
+            "clicks BIGINT NOT NULL",
+            "authorize_starts BIGINT NOT NULL",
+            "grants BIGINT NOT NULL",
+            "denials BIGINT NOT NULL",
+            "errors BIGINT NOT NULL",
+            "delivered BIGINT NOT NULL",
+        ),
+        ("campaign_slug", "date", "service", "source", "country"),
+        "landing funnel per campaign, local day, service, traffic source and country",
+    ),
+    Table(
+        "presave_accumulation",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "day INTEGER NOT NULL",
+            "date DATE NOT NULL",
+            "presaves BIGINT NOT NULL",
+            "cumulative BIGINT NOT NULL",
+            "share_of_final DOUBLE",
+            "last_week_share DOUBLE",
+        ),
+        ("campaign_slug", "day"),
+        "cumulative pre-saves per campaign and day relative to release (D-28 … D0)",
+    ),
+    Table(
+        "presave_forecast",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "as_of_day INTEGER NOT NULL",
+            "so_far BIGINT NOT NULL",
+            "point DOUBLE",
+            "low DOUBLE",
+            "high DOUBLE",
+            "earlier_campaigns INTEGER NOT NULL",
+            "actual BIGINT",
+            "is_latest BOOLEAN NOT NULL",
+            "note VARCHAR",
+        ),
+        ("campaign_slug", "as_of_day"),
+        "the release-day pre-save forecast made at one relative day, from earlier campaigns' curves",
+    ),
+    Table(
+        "service_conversion",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "source VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "visitors BIGINT NOT NULL",
+            "grants BIGINT NOT NULL",
+            "rate DOUBLE",
+            "low DOUBLE",
+            "high DOUBLE",
+        ),
+        ("campaign_slug", "source", "service"),
+        "visit-to-grant conversion with its Wilson 95% interval, per campaign (or all) and source (or all)",
+    ),
+    Table(
+        "service_comparison",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "source VARCHAR NOT NULL",
+            "service_1 VARCHAR NOT NULL",
+            "service_2 VARCHAR NOT NULL",
+            "rate_1 DOUBLE",
+            "rate_2 DOUBLE",
+            "difference DOUBLE",
+            "low DOUBLE",
+            "high DOUBLE",
+            "z DOUBLE",
+            "p_value DOUBLE",
+            "p_holm DOUBLE",
+        ),
+        ("campaign_slug", "source", "service_1", "service_2"),
+        "two services' conversion compared: difference, Newcombe 95% interval, pooled z-test, Holm",
+    ),
+    Table(
+        "first_week",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "artist VARCHAR NOT NULL",
+            "release_date DATE NOT NULL",
+            "day INTEGER NOT NULL",
+            "date DATE NOT NULL",
+            "streams BIGINT",
+            "listeners BIGINT",
+            "presaves BIGINT NOT NULL",
+            "streams_per_presaver DOUBLE",
+        ),
+        ("campaign_slug", "day"),
+        "the artist's Spotify streams and listeners on each day D0 … D6 of a campaign's first week",
+    ),
+    Table(
+        "first_week_velocity",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "series VARCHAR NOT NULL",
+            "release_date DATE NOT NULL",
+            "presavers BIGINT NOT NULL",
+            *_PER_DAY,
+            "first_24h_streams DOUBLE",
+            "first_72h_streams DOUBLE",
+            "week1_streams DOUBLE",
+            "week2_streams DOUBLE",
+            "day1_share DOUBLE",
+            "streams_per_presaver DOUBLE",
+            "retention DOUBLE",
+        ),
+        ("campaign_slug", "series"),
+        "first-week velocity of one campaign in one stream series (spotify_artist, spotify_song, apple_song)",
+    ),
+    Table(
+        "campaign_lift",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "series VARCHAR NOT NULL",
+            "artist VARCHAR NOT NULL",
+            "release_date DATE NOT NULL",
+            "presaves BIGINT NOT NULL",
+            "first_week_streams DOUBLE NOT NULL",
+            "followers_at_release DOUBLE",
+            "streams_per_follower DOUBLE",
+            "baseline_per_follower DOUBLE",
+            "earlier_releases INTEGER NOT NULL",
+            "artist_lift DOUBLE",
+            "artist_lift_low DOUBLE",
+            "artist_lift_high DOUBLE",
+            "roster_fitted DOUBLE",
+            "roster_residual DOUBLE",
+            "roster_residual_low DOUBLE",
+            "roster_residual_high DOUBLE",
+            "roster_ratio DOUBLE",
+            "roster_ratio_low DOUBLE",
+            "roster_ratio_high DOUBLE",
+            "roster_slope DOUBLE",
+            "roster_slope_low DOUBLE",
+            "roster_slope_high DOUBLE",
+            "roster_r_squared DOUBLE",
+            "roster_campaigns INTEGER NOT NULL",
+        ),
+        ("campaign_slug", "series"),
+        "one campaign's first week against the artist's earlier releases and against the roster's line",
+    ),
+    Table(
+        "follower_gain",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "artist VARCHAR NOT NULL",
+            "window_start DATE NOT NULL",
+            "release_date DATE NOT NULL",
+            "followers_source VARCHAR NOT NULL",
+            "followers_start BIGINT",
+            "followers_end BIGINT",
+            "total_gain BIGINT",
+            "presave_follows BIGINT NOT NULL",
+            "follows_from VARCHAR NOT NULL",
+            "organic_gain BIGINT",
+            "baseline_daily_gain DOUBLE",
+            "expected_organic_gain DOUBLE",
+            "presave_share DOUBLE",
+        ),
+        ("campaign_slug",),
+        "follower gain over the pre-save window (D-28 … D0): from pre-save follows and organic",
+    ),
+    Table(
+        "release_outcomes",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "kind VARCHAR NOT NULL",
+            "planned BIGINT NOT NULL",
+            "delivered BIGINT NOT NULL",
+            "queued BIGINT NOT NULL",
+            "pending_source BIGINT NOT NULL",
+            "undeliverable BIGINT NOT NULL",
+            "failed BIGINT NOT NULL",
+            "delivered_share DOUBLE",
+            "median_seconds_to_library DOUBLE",
+            "p90_seconds_to_library DOUBLE",
+            "max_seconds_to_library DOUBLE",
+        ),
+        ("campaign_slug", "service", "kind"),
+        "owed actions by outcome per campaign, service and kind, with the time from due moment to library",
+    ),
+    Table(
+        "token_health",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "due_at TIMESTAMPTZ NOT NULL",
+            "grants BIGINT NOT NULL",
+            "active BIGINT NOT NULL",
+            "expired BIGINT NOT NULL",
+            "revoked BIGINT NOT NULL",
+            "expiring_before_due BIGINT NOT NULL",
+            "earliest_expiry TIMESTAMPTZ",
+        ),
+        ("campaign_slug", "service"),
+        "grants per campaign and service by status, and those whose token dies before the release moment",
+    ),
+    Table(
+        "authenticity_scores",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "grants BIGINT NOT NULL",
+            "score DOUBLE NOT NULL",
+            "reasons VARCHAR NOT NULL",
+            "ip_burst_grants DOUBLE NOT NULL",
+            "device_burst_grants DOUBLE NOT NULL",
+            "no_time_on_page_grants DOUBLE NOT NULL",
+            "foreign_country_grants DOUBLE NOT NULL",
+            "audience_excess DOUBLE NOT NULL",
+            "audience_size DOUBLE",
+            "audience_source VARCHAR",
+        ),
+        ("campaign_slug",),
+        "one campaign's warning signs of inflated pre-saves and its score (1 = no sign)",
+    ),
+    Table(
+        "campaign_overview",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "artist VARCHAR NOT NULL",
+            "title VARCHAR NOT NULL",
+            "origin VARCHAR NOT NULL",
+            "release_at TIMESTAMPTZ NOT NULL",
+            "presaves BIGINT NOT NULL",
+            "spotify_presaves BIGINT NOT NULL",
+            "apple_presaves BIGINT NOT NULL",
+            "deezer_presaves BIGINT NOT NULL",
+            "last_week_share DOUBLE",
+            "delivered BIGINT NOT NULL",
+            "first_week_streams DOUBLE",
+            "streams_per_presaver DOUBLE",
+            "artist_lift DOUBLE",
+            "roster_ratio DOUBLE",
+            "forecast_point DOUBLE",
+            "forecast_low DOUBLE",
+            "forecast_high DOUBLE",
+            "authenticity_score DOUBLE",
+        ),
+        ("campaign_slug",),
+        "one campaign's headline figures",
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHOTS, *MARTS)}
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
-    for table, columns in TABLES.items():
-        connection.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    """Create missing tables; add columns an older warehouse's tables lack (nullable, so rows survive)."""
+    existing = {
+        (table, column)
+        for table, column in connection.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    present = {table for table, _ in existing}
+    for table in TABLES.values():
+        if table.name not in present:
+            connection.execute(table.ddl())
+            continue
+        for column in table.columns:
+            name, kind = column.split()[:2]
+            if (table.name, name) not in existing:
+                connection.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
 
 
 def column_names(connection: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -204,7 +204,23 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Export files to loa
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         fail(f"no such file: {', '.join(missing)}")
-    report = ingest_files(paths, Warehouse(settings.warehouse_path), settings.quarantine_dir)
+    from rich.progress import Progress
+
+    from campaigns.vault import TokenVault
+
+    pseudonym = TokenVault(settings.secret_keys()).pseudonym  # fans in fan exports get the store's fan keys
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("loading", total=None)
+        report = ingest_files(
+            paths,
+            Warehouse(settings.warehouse_path),
+            settings.quarantine_dir,
+            on_file=lambda path: progress.update(task, description=f"loading {path.name}"),
+            on_rows=lambda path, rows: progress.update(
+                task, description=f"loading {path.name}: {rows:,} rows"
+            ),
+            pseudonym=pseudonym,
+        )
     for name, kind, rows in report.loaded:
         out.print(f"loaded {name} ({kind}, {rows} rows)")
     for name in report.duplicates:
@@ -213,7 +229,9 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Export files to loa
         out.print(f"not loaded {name}: no loader for {kind} yet")
     for name, reason in report.refused:
         err.print(f"refused {name}: {reason}")
-    if report.refused:
+    for name, problem in report.failed:
+        err.print(f"could not load {name}: {problem}")
+    if report.refused or report.failed:
         raise typer.Exit(1)
 
 

@@ -88,7 +88,8 @@ def burst_windows(
     )
     codes, uniques = pd.factorize(frame["key"])
     keyed = codes >= 0
-    share = np.bincount(codes[keyed], minlength=len(uniques)) / len(frame)
+    # A key's share of the campaign's grants (one slot more so a campaign without any key indexes safely).
+    share = np.bincount(codes[keyed], minlength=len(uniques) + 1) / max(len(frame), 1)
     # Sort by (key, time) on one number so a single searchsorted finds each window within its key.
     # Keys are spaced further apart than any window reaches; grants without a key sit at 0, below them all.
     span = seconds.max() + 2 * width + 1 if len(seconds) else 1.0

@@ -1,7 +1,7 @@
-"""Artist exports from the inbox."""
+"""Artist exports from the inbox, and the sensor that loads them as they arrive."""
 
 import dagster as dg
 
-from pipelines.exports.assets import s4a_audience_timeline
+from pipelines.exports.assets import inbox_exports, inbox_sensor
 
-definitions = dg.Definitions(assets=[s4a_audience_timeline])
+definitions = dg.Definitions(assets=[inbox_exports], sensors=[inbox_sensor])

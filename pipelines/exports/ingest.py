@@ -1,53 +1,53 @@
-"""Loading export files into the warehouse: dedup by content hash, merge per day, quarantine the bad."""
+"""Loading export files into the warehouse: dedup by content hash, stage, merge, quarantine the bad.
+
+Each file is read in bounded batches into a staging table; only when the whole file has read cleanly
+(readers may refuse a file after yielding batches) is it merged into its table, in one transaction with
+its `loaded_files` row. A refused file moves to the quarantine folder with a reason file (file, line,
+problem) and leaves the warehouse as it was; the other files load. See `kinds.py` for how overlapping
+exports merge.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from collectors.exports import ExportError, ExportTable, read_export
+from collectors.exports import DEFAULT_BATCH_ROWS, ExportError, Pseudonym, detect_kind, iter_export
+from collectors.exports.lines import line_of_row
+from collectors.exports.sniff import inspect_source
 from collectors.inbox import content_hash, quarantine, settle
-from pipelines.warehouse import Warehouse, insert_rows
+from pipelines.exports.kinds import (
+    KINDS,
+    MISSING_CAMPAIGN,
+    SUMMED,
+    ExportKind,
+    MissingCampaign,
+    Repeats,
+    name_tag,
+)
+from pipelines.warehouse import Warehouse
+
+STAGE = "staged_export"
+MEMORY_LIMIT = "512MB"  # DuckDB's share while loading; larger exports spill to <warehouse>.tmp
 
 
 @dataclass
 class IngestReport:
-    loaded: list[tuple[str, str, int]] = field(default_factory=list)  # file, kind, rows
+    loaded: list[tuple[str, str, int]] = field(default_factory=list)  # file, kind, rows read
     duplicates: list[str] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # file, reason
-    waiting: list[tuple[str, str]] = field(default_factory=list)  # file, kind without a loader yet
+    waiting: list[tuple[str, str]] = field(default_factory=list)  # file, kind without a loader
+    failed: list[tuple[str, str]] = field(default_factory=list)  # file, our own error (file left in place)
+    tables: dict[str, int] = field(default_factory=dict)  # table → rows read into it
 
     @property
     def rows(self) -> int:
         return sum(rows for _, _, rows in self.loaded)
-
-
-def _merge_audience_timeline(connection: duckdb.DuckDBPyConnection, table: ExportTable) -> int:
-    """Per artist and day, the latest export wins: its days replace what earlier exports said."""
-    artist = table.meta.get("artist") or table.source.stem.removesuffix("-audience-timeline")
-    frame = table.frame[["date", "listeners", "streams", "followers"]].copy()
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    frame.insert(0, "artist", artist)
-    frame["source_file"] = table.source.name
-    connection.register("incoming_days", frame)
-    try:
-        connection.execute(
-            "DELETE FROM s4a_audience_timeline t USING incoming_days i "
-            "WHERE t.artist = i.artist AND t.date = i.date"
-        )
-    finally:
-        connection.unregister("incoming_days")
-    return insert_rows(connection, "s4a_audience_timeline", frame)
-
-
-LOADERS: dict[str, Callable[[duckdb.DuckDBPyConnection, ExportTable], int]] = {
-    "s4a_audience_timeline": _merge_audience_timeline,
-}
 
 
 def ingest_files(
@@ -57,14 +57,32 @@ def ingest_files(
     loaded_dir: Path | None = None,
     *,
     on_file: Callable[[Path], None] | None = None,
+    on_rows: Callable[[Path, int], None] | None = None,
+    pseudonym: Pseudonym | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    memory_limit: str = MEMORY_LIMIT,
 ) -> IngestReport:
-    """Load each file once (by content); refused files move to quarantine with their reason."""
+    """Load each file once (by content); refused files move to quarantine with their reason.
+
+    `pseudonym` (the vault's keyed hash) turns fans' emails and user ids in pre-save fan exports into
+    fan keys; without it those fans load without a key. `on_rows(path, rows so far)` reports progress
+    within a file. `memory_limit` bounds DuckDB's memory while loading (it spills beyond it).
+    """
     report = IngestReport()
     with warehouse.writer() as connection:
+        connection.execute("SET enable_progress_bar = false")
+        connection.execute(f"SET memory_limit = '{memory_limit}'")
         for path in paths:
             if on_file:
                 on_file(path)
-            _ingest_one(connection, path, quarantine_dir, loaded_dir, report)
+            _ingest_one(
+                connection,
+                Path(path),
+                quarantine_dir,
+                loaded_dir,
+                report,
+                _Reading(on_rows, pseudonym, batch_rows),
+            )
     return report
 
 
@@ -74,6 +92,7 @@ def _ingest_one(
     quarantine_dir: Path,
     loaded_dir: Path | None,
     report: IngestReport,
+    reading: _Reading,
 ) -> None:
     digest = content_hash(path)
     if connection.execute("SELECT 1 FROM loaded_files WHERE content_hash = ?", [digest]).fetchone():
@@ -82,26 +101,206 @@ def _ingest_one(
             settle(path, loaded_dir)
         return
     try:
-        table = read_export(path)
+        detected = detect_kind(path)
+        kind = KINDS.get(detected)
+        if kind is None:
+            report.waiting.append((path.name, detected))
+            return
+        staged = _stage(connection, path, kind, reading)
+        _resolve_repeats(connection, path, kind)
+        as_of = _as_of(connection, path, kind)
     except ExportError as exc:
-        quarantine(path, quarantine_dir, str(exc))
+        _drop_stage(connection)
+        quarantine(path, quarantine_dir, _reason(path, exc))
         report.refused.append((path.name, str(exc)))
         return
-    loader = LOADERS.get(table.kind)
-    if loader is None:
-        report.waiting.append((path.name, table.kind))
+    except Exception as exc:
+        _drop_stage(connection)
+        report.failed.append((path.name, f"{type(exc).__name__}: {exc}"))
         return
     connection.execute("BEGIN")
     try:
-        rows = loader(connection, table)
+        _merge(connection, kind, path.name, digest, as_of)
         connection.execute(
-            "INSERT INTO loaded_files VALUES (?, ?, ?, ?, ?)",
-            [digest, path.name, table.kind, rows, datetime.now(UTC)],
+            "INSERT INTO loaded_files BY NAME SELECT ? AS content_hash, ? AS file_name, ? AS kind, "
+            "? AS rows, ? AS as_of, ? AS variant, ? AS encoding, ? AS loaded_at",
+            [
+                digest,
+                path.name,
+                kind.kind,
+                staged.rows,
+                as_of,
+                staged.variant,
+                staged.encoding,
+                datetime.now(UTC),
+            ],
         )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    report.loaded.append((path.name, table.kind, rows))
+    finally:
+        _drop_stage(connection)
+    report.loaded.append((path.name, kind.kind, staged.rows))
+    report.tables[kind.table.name] = report.tables.get(kind.table.name, 0) + staged.rows
     if loaded_dir:
         settle(path, loaded_dir)
+
+
+def _reason(path: Path, exc: ExportError) -> str:
+    line = str(exc.line) if exc.line is not None else "(the whole file)"
+    return f"file: {path.name}\nline: {line}\nproblem: {exc.problem}\n"
+
+
+@dataclass(frozen=True)
+class _Reading:
+    on_rows: Callable[[Path, int], None] | None
+    pseudonym: Pseudonym | None
+    batch_rows: int
+
+
+@dataclass(frozen=True)
+class _Staged:
+    rows: int
+    variant: str | None
+    encoding: str | None
+
+
+def _stage(
+    connection: duckdb.DuckDBPyConnection,
+    path: Path,
+    kind: ExportKind,
+    reading: _Reading,
+) -> _Staged:
+    """Read the whole file into a temporary table (typed as its warehouse table, plus its row number)."""
+    _drop_stage(connection)
+    types = {c.split()[0]: c.split()[1] for c in kind.table.columns}
+    columns = ", ".join(f"{name} {types[name]}" for name in kind.staged_columns)
+    connection.execute(f"CREATE TEMP TABLE {STAGE} ({columns}, _row BIGINT)")
+    tag = name_tag(path)
+    rows = 0
+    meta: dict[str, str] = {}
+    for batch in iter_export(path, reading.batch_rows, pseudonym=reading.pseudonym):
+        meta = dict(batch.meta)
+        try:
+            frame = kind.prepare(batch, tag)
+        except MissingCampaign as missing:
+            raise ExportError(path, _line(path, rows + missing.row), MISSING_CAMPAIGN) from None
+        _check_rules(path, kind, frame, rows)
+        frame["_row"] = pd.RangeIndex(rows, rows + len(frame))
+        connection.register("incoming_batch", frame)
+        try:
+            connection.execute(f"INSERT INTO {STAGE} BY NAME SELECT * FROM incoming_batch")
+        finally:
+            connection.unregister("incoming_batch")
+        rows += len(frame)
+        if reading.on_rows:
+            reading.on_rows(path, rows)
+    return _Staged(rows, meta.get("variant"), meta.get("encoding"))
+
+
+def _check_rules(path: Path, kind: ExportKind, frame: pd.DataFrame, offset: int) -> None:
+    for rule in kind.rules:
+        bad = rule.bad(frame).to_numpy()
+        if bad.any():
+            index = int(bad.argmax())
+            raise ExportError(path, _line(path, offset + index), rule.problem(frame.iloc[index]))
+
+
+def _line(path: Path, row: int) -> int | None:
+    """The physical line of the `row`-th data row (a slow scan; only on the way to a refusal)."""
+    return line_of_row(inspect_source(path), row)
+
+
+def _key_match(key: tuple[str, ...], left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{k} IS NOT DISTINCT FROM {right}.{k}" for k in key)
+
+
+def _resolve_repeats(connection: duckdb.DuckDBPyConnection, path: Path, kind: ExportKind) -> None:
+    """Drop exact copies of rows; then refuse conflicting repeats, or add them up, as the kind says."""
+    key = kind.merge_key if kind.repeats is not Repeats.KEEP else kind.staged_columns
+    keys = ", ".join(key)
+    repeated = connection.execute(
+        f"SELECT 1 FROM {STAGE} GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+    ).fetchone()
+    if repeated is None:
+        return
+    values = ", ".join(kind.staged_columns)
+    connection.execute(
+        f"DELETE FROM {STAGE} WHERE _row NOT IN (SELECT min(_row) FROM {STAGE} GROUP BY {values})"
+    )
+    if kind.repeats is Repeats.KEEP:
+        return
+    if kind.repeats is Repeats.SUM:
+        _sum_repeats(connection, kind)
+        return
+    conflict = connection.execute(
+        f"SELECT {keys}, list(_row ORDER BY _row)[2] FROM {STAGE} GROUP BY {keys} HAVING count(*) > 1 "
+        "ORDER BY min(_row) LIMIT 1"
+    ).fetchone()
+    if conflict is not None:
+        described = ", ".join(
+            f"{name} {_show(value)}"
+            for name, value in zip(key, conflict[:-1], strict=True)
+            if value is not None
+        )
+        raise ExportError(
+            path,
+            _line(path, int(conflict[-1])),
+            f"conflicting rows: {described} appears again with different values",
+        )
+
+
+def _show(value: object) -> str:
+    return value.isoformat() if isinstance(value, date) else repr(value)
+
+
+def _sum_repeats(connection: duckdb.DuckDBPyConnection, kind: ExportKind) -> None:
+    keys = ", ".join(kind.merge_key)
+    others = [c for c in kind.staged_columns if c not in kind.merge_key]
+    aggregates = ", ".join(f"sum({c}) AS {c}" if c in SUMMED else f"any_value({c}) AS {c}" for c in others)
+    connection.execute(
+        f"CREATE TEMP TABLE {STAGE}_summed AS SELECT {keys}, {aggregates}, min(_row) AS _row "
+        f"FROM {STAGE} GROUP BY {keys}"
+    )
+    connection.execute(f"DROP TABLE {STAGE}")
+    connection.execute(f"ALTER TABLE {STAGE}_summed RENAME TO {STAGE}")
+
+
+def _as_of(connection: duckdb.DuckDBPyConnection, path: Path, kind: ExportKind) -> date | None:
+    """How recent the export is: its latest date, or (undated kinds) the day the file was written."""
+    if kind.date_column is None:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
+    found = connection.execute(f"SELECT max({kind.date_column})::DATE FROM {STAGE}").fetchone()
+    return found[0] if found else None
+
+
+def _merge(
+    connection: duckdb.DuckDBPyConnection, kind: ExportKind, file_name: str, digest: str, as_of: date | None
+) -> None:
+    """Older exports' rows for the incoming keys make way; rows a newer export already holds stay."""
+    table, key = kind.table.name, kind.merge_key
+    keys = ", ".join(key)
+    connection.execute(f"CREATE TEMP TABLE {STAGE}_keys AS SELECT DISTINCT {keys} FROM {STAGE}")
+    connection.execute(
+        f"DELETE FROM {table} t USING {STAGE}_keys k, loaded_files f "
+        f"WHERE {_key_match(key, 't', 'k')} AND f.content_hash = t.source_hash "
+        "AND (f.as_of IS NULL OR f.as_of <= ?)",
+        [as_of],
+    )
+    # Rows loaded before exports were tracked by content hash have no source: any export supersedes them.
+    connection.execute(
+        f"DELETE FROM {table} t USING {STAGE}_keys k WHERE {_key_match(key, 't', 'k')} AND t.source_hash IS NULL"
+    )
+    columns = ", ".join(f"s.{c}" for c in kind.staged_columns)
+    stamped = ", ? AS as_of" if "as_of" in kind.table.column_names else ""
+    connection.execute(
+        f"INSERT INTO {table} BY NAME SELECT {columns}, ? AS source_file, ? AS source_hash{stamped} "
+        f"FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {_key_match(key, 't', 's')})",
+        [file_name, digest, as_of] if stamped else [file_name, digest],
+    )
+
+
+def _drop_stage(connection: duckdb.DuckDBPyConnection) -> None:
+    for name in (STAGE, f"{STAGE}_summed", f"{STAGE}_keys"):
+        connection.execute(f"DROP TABLE IF EXISTS {name}")

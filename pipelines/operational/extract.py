@@ -1,11 +1,16 @@
-"""Operational rows streamed out of the store as warehouse-shaped frames (pseudonymised, no secrets)."""
+"""Operational rows streamed out of the store as warehouse-shaped frames (pseudonymised, no secrets).
+
+Each copy is a tuple of selected columns, labelled with the warehouse column they fill: a new column in
+`campaigns/models.py` reaches the warehouse with one line here and one in `pipelines/schema.py`. What
+is never selected never leaves the store: tokens, the raw service user id, the fan's email.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pandas as pd
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from campaigns.models import Campaign, Grant, LandingEvent, OwedAction
@@ -14,6 +19,50 @@ from campaigns.store import Store
 from campaigns.vault import TokenVault
 
 BATCH_ROWS = 50_000
+
+_grant = aliased(Grant)
+
+LANDING_EVENT_COLUMNS = (
+    LandingEvent.id.label("event_id"),
+    Campaign.slug.label("campaign_slug"),
+    LandingEvent.occurred_at,
+    LandingEvent.kind,
+    LandingEvent.service,
+    LandingEvent.visitor_id,  # replaced by visitor_key below
+    _grant.fan_key,
+    LandingEvent.utm_source,
+    LandingEvent.utm_medium,
+    LandingEvent.utm_campaign,
+    LandingEvent.referrer_domain,
+    LandingEvent.device_class,
+    LandingEvent.in_app_browser,
+    LandingEvent.country,
+    LandingEvent.ip_hash,
+    LandingEvent.detail,
+)
+
+GRANT_COLUMNS = (
+    Campaign.slug.label("campaign_slug"),
+    Grant.service,
+    Grant.fan_key,
+    Grant.granted_at,
+    Grant.status,
+    Grant.country,
+)
+
+OWED_ACTION_COLUMNS = (
+    OwedAction.id.label("action_id"),
+    Campaign.slug.label("campaign_slug"),
+    Grant.fan_key,
+    OwedAction.service,
+    OwedAction.kind,
+    OwedAction.target,
+    OwedAction.due_at,
+    OwedAction.outcome,
+    OwedAction.attempts,
+    OwedAction.done_at,
+    OwedAction.reason,
+)
 
 
 def stream_frames(store: Store, query: Select, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
@@ -28,45 +77,32 @@ def stream_frames(store: Store, query: Select, batch_rows: int = BATCH_ROWS) -> 
 def campaign_frames(store: Store) -> Iterator[pd.DataFrame]:
     with store.session() as session:
         campaigns = list(session.scalars(select(Campaign).order_by(Campaign.id)))
-        rows = [
-            {
-                "slug": c.slug,
-                "artist": c.artist,
-                "title": c.title,
-                "upc": c.upc,
-                "release_at": c.release_at,
-                "timezone": c.timezone,
-                "release_mode": c.release_mode,
-                "services": campaign_spec(c).services.offered(),
-            }
-            for c in campaigns
-        ]
+        rows = [_campaign_row(c) for c in campaigns]
     yield pd.DataFrame(rows)
 
 
+def _campaign_row(campaign: Campaign) -> dict[str, object]:
+    spec = campaign_spec(campaign)
+    spotify, deezer = spec.services.spotify, spec.services.deezer
+    return {
+        "slug": campaign.slug,
+        "artist": campaign.artist,
+        "title": campaign.title,
+        "upc": campaign.upc,
+        "release_at": campaign.release_at,
+        "timezone": campaign.timezone,
+        "release_mode": campaign.release_mode,
+        "services": spec.services.offered(),
+        "spotify_artist_id": spotify.artist.rsplit(":", 1)[-1] if spotify else None,
+        "deezer_artist_id": deezer.artist_id if deezer else None,
+    }
+
+
 def landing_event_frames(store: Store, vault: TokenVault) -> Iterator[pd.DataFrame]:
-    grant = aliased(Grant)
     query = (
-        select(
-            LandingEvent.id.label("event_id"),
-            Campaign.slug.label("campaign_slug"),
-            LandingEvent.occurred_at,
-            LandingEvent.kind,
-            LandingEvent.service,
-            LandingEvent.visitor_id,
-            grant.fan_key,
-            LandingEvent.utm_source,
-            LandingEvent.utm_medium,
-            LandingEvent.utm_campaign,
-            LandingEvent.referrer_domain,
-            LandingEvent.device_class,
-            LandingEvent.in_app_browser,
-            LandingEvent.country,
-            LandingEvent.ip_hash,
-            LandingEvent.detail,
-        )
+        select(*LANDING_EVENT_COLUMNS)
         .join(Campaign, Campaign.id == LandingEvent.campaign_id)
-        .outerjoin(grant, grant.id == LandingEvent.grant_id)
+        .outerjoin(_grant, _grant.id == LandingEvent.grant_id)
         .order_by(LandingEvent.id)
     )
     for frame in stream_frames(store, query):
@@ -76,38 +112,37 @@ def landing_event_frames(store: Store, vault: TokenVault) -> Iterator[pd.DataFra
 
 
 def grant_frames(store: Store) -> Iterator[pd.DataFrame]:
-    query = (
-        select(
-            Campaign.slug.label("campaign_slug"),
-            Grant.service,
-            Grant.fan_key,
-            Grant.granted_at,
-            Grant.status,
-            Grant.country,
-        )
-        .join(Campaign, Campaign.id == Grant.campaign_id)
-        .order_by(Grant.id)
-    )
+    query = select(*GRANT_COLUMNS).join(Campaign, Campaign.id == Grant.campaign_id).order_by(Grant.id)
     yield from stream_frames(store, query)
 
 
 def owed_action_frames(store: Store) -> Iterator[pd.DataFrame]:
     query = (
-        select(
-            OwedAction.id.label("action_id"),
-            Campaign.slug.label("campaign_slug"),
-            Grant.fan_key,
-            OwedAction.service,
-            OwedAction.kind,
-            OwedAction.target,
-            OwedAction.due_at,
-            OwedAction.outcome,
-            OwedAction.attempts,
-            OwedAction.done_at,
-            OwedAction.reason,
-        )
+        select(*OWED_ACTION_COLUMNS)
         .join(Campaign, Campaign.id == OwedAction.campaign_id)
         .join(Grant, Grant.id == OwedAction.grant_id)
         .order_by(OwedAction.id)
     )
     yield from stream_frames(store, query)
+
+
+def grant_counts(store: Store) -> dict[tuple[str, str], int]:
+    """Grants per (campaign slug, service) in the store, to reconcile the warehouse's copy against."""
+    query = (
+        select(Campaign.slug, Grant.service, func.count())
+        .join(Campaign, Campaign.id == Grant.campaign_id)
+        .group_by(Campaign.slug, Grant.service)
+    )
+    with store.session() as session:
+        return {(slug, service): count for slug, service, count in session.execute(query)}
+
+
+def action_counts(store: Store) -> dict[tuple[str, str, str], int]:
+    """Owed actions per (campaign slug, kind, outcome) in the store's ledger."""
+    query = (
+        select(Campaign.slug, OwedAction.kind, OwedAction.outcome, func.count())
+        .join(Campaign, Campaign.id == OwedAction.campaign_id)
+        .group_by(Campaign.slug, OwedAction.kind, OwedAction.outcome)
+    )
+    with store.session() as session:
+        return {(slug, kind, outcome): count for slug, kind, outcome, count in session.execute(query)}

@@ -30,5 +30,15 @@ def test_the_definitions_load_with_every_asset_job_schedule_and_check(
     assert isinstance(release_job.partitions_def, dg.DynamicPartitionsDefinition)
     assert definitions.resolve_schedule_def("release_day_schedule").cron_schedule == "* * * * *"
     assert definitions.resolve_job_def("warehouse_job")
-    assert len(list(definitions.resolve_asset_graph().asset_check_keys)) >= 2
+    assert {
+        "artist_snapshots",
+        "presave_fans",
+        "distrokid_bank",
+        "campaign_lift",
+        "authenticity_scores",
+    } <= keys
+    assert definitions.resolve_schedule_def("artist_snapshots_daily").cron_schedule == "15 6 * * *"
+    assert definitions.resolve_sensor_def("inbox_sensor").minimum_interval_seconds == 30
+    checks = {key.name for key in definitions.resolve_asset_graph().asset_check_keys}
+    assert {"warehouse_holds_no_secrets", "grants_match_the_store", "owed_actions_reconcile"} <= checks
     assert (tmp_path / "data" / "secret.key").exists()  # the embedded default made its key once

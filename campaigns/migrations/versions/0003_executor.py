@@ -1,7 +1,7 @@
 """executor: claims, retry moments and resolved targets on owed actions; planning mark on grants
 
 Revision ID: 0003_executor
-Revises: 0001
+Revises: 0002_landing
 Create Date: 2026-11-22
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import campaigns.models
 
 revision = "0003_executor"
-down_revision = "0001"
+down_revision = "0002_landing"
 branch_labels = None
 depends_on = None
 

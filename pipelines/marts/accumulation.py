@@ -1,0 +1,136 @@
+"""Pre-save accumulation before release day, and the release-day forecast made at each day on the way.
+
+Days are the campaign's local days relative to release day (D-28 … D0; earlier pre-saves count in
+D-28). A campaign still collecting has rows up to today only. The forecast for a campaign at day d uses
+the curves of the campaigns (any artist of the roster) released before it: see
+`pipelines/analysis/accumulation.py` for the method. Made at every day a campaign has reached, it shows
+how the forecast settled (and, for released campaigns, how it compares with what happened).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines.analysis.accumulation import DAYS_BEFORE, forecast_release_day, last_week_share, presave_curves
+from pipelines.marts.mart import Mart, frame
+
+RELEASES = "SELECT campaign_slug AS campaign, release_date FROM campaign_releases ORDER BY release_date"
+PRESAVE_DAYS = "SELECT campaign_slug AS campaign, presaved_on AS granted_at FROM presaves"
+
+
+def _today(connection: duckdb.DuckDBPyConnection) -> date:
+    return datetime.now(UTC).date()
+
+
+def curves(connection: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    releases = frame(connection, RELEASES)
+    grants = frame(connection, PRESAVE_DAYS)
+    if releases.empty:
+        return pd.DataFrame(columns=range(-DAYS_BEFORE, 1)), releases
+    return presave_curves(grants, releases), releases
+
+
+def presave_accumulation(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> pd.DataFrame:
+    today = today or _today(connection)
+    table, releases = curves(connection)
+    columns = ["campaign_slug", "day", "date", "presaves", "cumulative", "share_of_final", "last_week_share"]
+    if releases.empty:
+        return pd.DataFrame(columns=columns)
+    final = table[0].astype(float)
+    share = last_week_share(table)
+    long = table.stack().rename("cumulative").reset_index().rename(columns={"level_1": "day"})
+    long.columns = ["campaign", "day", "cumulative"]
+    long["presaves"] = (
+        long.groupby("campaign")["cumulative"].diff().fillna(long["cumulative"]).astype("int64")
+    )
+    release_dates = releases.set_index("campaign")["release_date"]
+    long["date"] = pd.to_datetime(long["campaign"].map(release_dates)) + pd.to_timedelta(
+        long["day"], unit="D"
+    )
+    long = long[long["date"].dt.date <= today]
+    released = long["campaign"].map(release_dates).pipe(pd.to_datetime).dt.date <= today
+    long["share_of_final"] = (long["cumulative"] / long["campaign"].map(final.where(final > 0))).where(
+        released
+    )
+    long["last_week_share"] = long["campaign"].map(share).where(released)
+    return long.rename(columns={"campaign": "campaign_slug"})[columns]
+
+
+def presave_forecast(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> pd.DataFrame:
+    today = today or _today(connection)
+    table, releases = curves(connection)
+    rows = []
+    release_dates = pd.to_datetime(releases.set_index("campaign")["release_date"]).dt.date
+    for campaign, release_date in release_dates.items():
+        earlier = release_dates[(release_dates < release_date) & (release_dates <= today)].index
+        history = table.loc[earlier]
+        released = release_date <= today
+        reached = min(0, (today - release_date).days)
+        for day in range(-DAYS_BEFORE, reached + 1):
+            so_far = int(table.loc[campaign, day])
+            row = {
+                "campaign_slug": campaign,
+                "as_of_day": day,
+                "so_far": so_far,
+                "actual": int(table.loc[campaign, 0]) if released else None,
+                "is_latest": day == reached,
+            }
+            usable = int((history[day] > 0).sum()) if len(history) else 0
+            if usable < 2:
+                note = f"needs two earlier campaigns with pre-saves by D{day}; {usable} found"
+                rows.append({**row, "earlier_campaigns": usable, "note": note})
+                continue
+            made = forecast_release_day(so_far, day, history)
+            rows.append(
+                {
+                    **row,
+                    "point": made.point,
+                    "low": made.low,
+                    "high": made.high,
+                    "earlier_campaigns": made.campaigns,
+                    "note": None,
+                }
+            )
+    columns = [
+        "campaign_slug",
+        "as_of_day",
+        "so_far",
+        "point",
+        "low",
+        "high",
+        "earlier_campaigns",
+        "actual",
+        "is_latest",
+        "note",
+    ]
+    result = pd.DataFrame(rows, columns=columns)
+    result["actual"] = result["actual"].astype("Int64")
+    for column in ("point", "low", "high"):
+        result[column] = result[column].astype(float).replace([np.inf, -np.inf], np.nan)
+    return result
+
+
+MARTS = (
+    Mart(
+        "presave_accumulation",
+        ("presaves", "campaign_releases"),
+        presave_accumulation,
+        "Cumulative pre-saves per relative day D-28 … D0 (earlier ones counted at D-28), the day's count, "
+        "the share of the release-day total reached, and the share that came in the last seven days "
+        "(D-6 … D0); shares only once released.",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases WHERE release_date - 28 <= current_date)",
+    ),
+    Mart(
+        "presave_forecast",
+        ("presaves", "campaign_releases"),
+        presave_forecast,
+        "The release-day count forecast at each relative day from the count so far and the growth of "
+        "earlier campaigns from that day (log growth ratio, t prediction interval 95%, lower bound at "
+        "least the count so far); `actual` once released, `is_latest` marks today's forecast.",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases WHERE release_date - 28 <= current_date)",
+    ),
+)

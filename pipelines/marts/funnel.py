@@ -1,0 +1,177 @@
+"""The landing funnel, and visit-to-grant conversion compared between services.
+
+Attribution: an event without a service (a visit) takes the service its visitor chose first on that
+campaign (the first click, authorization start, grant, denial or error naming one), or `(none)` for a
+visitor who never chose. Source and country likewise fall back to the visitor's first known value;
+`(direct)` and `(unknown)` stand for none. `delivered` counts, among the grants, the fans whose release
+save was delivered (each fan once, on their first grant event).
+
+Conversion per service is measured on visitors, not events: the visitors who chose the service, and how
+many of them granted it. These groups are disjoint (a visitor's first choice), so the two-proportion test
+between services compares independent samples. The `any` row is every visitor and whether they granted
+some service: the page's overall visit-to-grant rate. Imported fans have no visits and stay out.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from pipelines.analysis.proportions import conversion_rates, pairwise_conversion
+from pipelines.marts.mart import Mart, frame
+
+ALL = "(all)"
+ANY_SERVICE = "any"
+CHOICE_KINDS = "('click', 'authorize_start', 'grant', 'denial', 'error')"
+
+_EVENTS = f"""
+events AS (
+    SELECT e.*, (e.occurred_at AT TIME ZONE c.timezone)::DATE AS date,
+           nullif(lower(trim(e.utm_source)), '') AS source
+    FROM landing_events e JOIN campaigns c ON c.slug = e.campaign_slug
+),
+visitors AS (
+    SELECT campaign_slug, visitor_key,
+           arg_min(service, occurred_at) FILTER (WHERE service IS NOT NULL AND kind IN {CHOICE_KINDS}) AS chosen,
+           arg_min(source, occurred_at) FILTER (WHERE source IS NOT NULL) AS first_source,
+           arg_min(country, occurred_at) FILTER (WHERE country IS NOT NULL) AS first_country,
+           bool_or(kind = 'visit') AS visited,
+           list(DISTINCT service) FILTER (WHERE kind = 'grant' AND service IS NOT NULL) AS granted
+    FROM events WHERE visitor_key IS NOT NULL
+    GROUP BY ALL
+)"""
+
+FUNNEL_DAILY = f"""
+WITH {_EVENTS},
+delivered AS (
+    SELECT DISTINCT campaign_slug, service, fan_key FROM owed_actions
+    WHERE kind = 'save_release' AND outcome = 'delivered'
+),
+tagged AS (
+    SELECT e.campaign_slug, e.date, e.kind,
+           coalesce(e.service, v.chosen, '(none)') AS service,
+           coalesce(e.source, v.first_source, '(direct)') AS source,
+           coalesce(e.country, v.first_country, '(unknown)') AS country,
+           e.kind = 'grant' AND d.fan_key IS NOT NULL AND row_number() OVER (
+               PARTITION BY e.campaign_slug, e.service, e.fan_key, e.kind ORDER BY e.occurred_at, e.event_id
+           ) = 1 AS delivered
+    FROM events e
+    LEFT JOIN visitors v ON v.campaign_slug = e.campaign_slug AND v.visitor_key = e.visitor_key
+    LEFT JOIN delivered d
+           ON e.kind = 'grant' AND d.campaign_slug = e.campaign_slug AND d.service = e.service
+          AND d.fan_key = e.fan_key
+)
+SELECT campaign_slug, date, service, source, country,
+       count(*) FILTER (WHERE kind = 'visit') AS visits,
+       count(*) FILTER (WHERE kind = 'click') AS clicks,
+       count(*) FILTER (WHERE kind = 'authorize_start') AS authorize_starts,
+       count(*) FILTER (WHERE kind = 'grant') AS grants,
+       count(*) FILTER (WHERE kind = 'denial') AS denials,
+       count(*) FILTER (WHERE kind = 'error') AS errors,
+       count(*) FILTER (WHERE delivered) AS delivered
+FROM tagged
+GROUP BY ALL
+"""
+
+VISITOR_OUTCOMES = f"""
+WITH {_EVENTS}
+SELECT campaign_slug, coalesce(first_source, '(direct)') AS source, coalesce(chosen, '(none)') AS service,
+       count(*) AS visitors,
+       count(*) FILTER (WHERE list_contains(granted, chosen)) AS grants,
+       count(*) FILTER (WHERE len(coalesce(granted, [])) > 0) AS granted_any
+FROM visitors WHERE visited
+GROUP BY ALL
+"""
+
+
+def visitor_outcomes(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Visitors per campaign, first source and chosen service: how many granted it, how many granted any."""
+    return frame(connection, VISITOR_OUTCOMES)
+
+
+def _scopes(visitors: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(campaign, source, rows) for every campaign and all campaigns, every source and all sources."""
+    scopes = []
+    for campaign, rows in [(ALL, visitors), *visitors.groupby("campaign_slug", sort=True)]:
+        scopes.append((str(campaign), ALL, rows))
+        scopes.extend(
+            (str(campaign), str(source), part) for source, part in rows.groupby("source", sort=True)
+        )
+    return scopes
+
+
+def service_conversion(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    visitors = visitor_outcomes(connection)
+    parts = []
+    for campaign, source, rows in _scopes(visitors):
+        chosen = rows[rows["service"] != "(none)"]
+        rates = conversion_rates(chosen, group="service", successes="grants", trials="visitors")
+        overall = pd.DataFrame(
+            {
+                "service": [ANY_SERVICE],
+                "grants": [rows["granted_any"].sum()],
+                "visitors": [rows["visitors"].sum()],
+            }
+        )
+        rates = pd.concat(
+            [rates, conversion_rates(overall, group="service", successes="grants", trials="visitors")]
+        )
+        parts.append(rates.assign(campaign_slug=campaign, source=source))
+    columns = ["campaign_slug", "source", "service", "visitors", "grants", "rate", "low", "high"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def service_comparison(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    visitors = visitor_outcomes(connection)
+    parts = []
+    for campaign, source, rows in _scopes(visitors):
+        chosen = rows[rows["service"] != "(none)"]
+        pairs = pairwise_conversion(chosen, group="service", successes="grants", trials="visitors")
+        if not pairs.empty:
+            parts.append(pairs.assign(campaign_slug=campaign, source=source))
+    columns = [
+        "campaign_slug",
+        "source",
+        "group_1",
+        "group_2",
+        "rate_1",
+        "rate_2",
+        "difference",
+        "low",
+        "high",
+    ]
+    if not parts:
+        return pd.DataFrame(columns=[*columns, "z", "p_value", "p_holm"])
+    pairs = pd.concat(parts, ignore_index=True)
+    return pairs.rename(columns={"group_1": "service_1", "group_2": "service_2"})
+
+
+MARTS = (
+    Mart(
+        "funnel_daily",
+        ("landing_events", "campaigns", "owed_actions"),
+        lambda _: FUNNEL_DAILY,
+        "Landing events counted per local day; visits carry the service their visitor chose, `(none)` if "
+        "none; delivered = grants whose release save was delivered.",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM landing_events)",
+    ),
+    Mart(
+        "service_conversion",
+        ("landing_events", "campaigns"),
+        service_conversion,
+        "Visitors who chose a service and how many granted it, with the Wilson score 95% interval; "
+        "'any' = every visitor and whether they granted some service. Per campaign and for all campaigns, "
+        "per first traffic source and for all sources.",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM landing_events WHERE kind = 'visit')",
+    ),
+    Mart(
+        "service_comparison",
+        ("landing_events", "campaigns"),
+        service_comparison,
+        "Every pair of services: difference of conversion rates with Newcombe's hybrid score 95% "
+        "interval, pooled two-proportion z-test (two-sided) and Holm's adjustment within the campaign "
+        "and source.",
+        expect_rows="SELECT (SELECT count(DISTINCT service) FROM landing_events "
+        f"WHERE kind IN {CHOICE_KINDS} AND service IS NOT NULL) > 1",
+    ),
+)

@@ -1,0 +1,123 @@
+"""Reconciliation of the warehouse's operational copies with the store they came from.
+
+- Grants: the warehouse holds as many grants per campaign and service as the store.
+- The ledger: as many owed actions per campaign, kind and outcome as the store; every outcome one of
+  the five known; planned actions = grants × owed kinds, for the kinds every grant owes once its
+  campaign owes them (`save_release` for each active grant of a service the plan covers, `follow_artist`
+  for each grant of a service whose grants follow the artist); and no action without its grant.
+Messages name campaigns, services and counts, never a fan.
+"""
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from campaigns.models import ActionKind, Outcome
+from pipelines.operational import extract
+from pipelines.resources import OperationalStore, WarehouseResource
+
+KNOWN_OUTCOMES = tuple(o.value for o in Outcome)
+SHOWN = 10
+
+# Kinds owed by every grant of a campaign and service once one grant owes them, and which grants.
+OWED_BY_EVERY_GRANT = {
+    ActionKind.SAVE_RELEASE.value: "g.status = 'active'",
+    ActionKind.FOLLOW_ARTIST.value: "true",
+}
+
+
+def _differences(warehouse: Mapping[tuple, int], store: Mapping[tuple, int]) -> list[str]:
+    keys = sorted(set(warehouse) | set(store))
+    return [
+        f"{'/'.join(map(str, key))}: warehouse {warehouse.get(key, 0)}, store {store.get(key, 0)}"
+        for key in keys
+        if warehouse.get(key, 0) != store.get(key, 0)
+    ]
+
+
+@dg.asset_check(
+    asset="grants", description="The warehouse holds the store's grants, per campaign and service."
+)
+def grants_match_the_store(
+    operational_store: OperationalStore, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with warehouse.warehouse().reader() as connection:
+        rows = connection.execute(
+            "SELECT campaign_slug, service, count(*) FROM grants GROUP BY ALL"
+        ).fetchall()
+    differences = _differences(
+        {(s, v): n for s, v, n in rows}, extract.grant_counts(operational_store.store())
+    )
+    return dg.AssetCheckResult(
+        passed=not differences,
+        metadata={"differences": len(differences), "first": "\n".join(differences[:SHOWN]) or "none"},
+    )
+
+
+MISSING_ACTIONS = """
+WITH owing AS (
+    SELECT DISTINCT campaign_slug, service, kind FROM owed_actions WHERE kind = ?
+)
+SELECT o.campaign_slug, o.service, count(*) AS missing
+FROM owing o
+JOIN grants g ON g.campaign_slug = o.campaign_slug AND g.service = o.service
+WHERE {grants} AND NOT EXISTS (
+    SELECT 1 FROM owed_actions a
+    WHERE a.campaign_slug = g.campaign_slug AND a.service = g.service AND a.fan_key = g.fan_key
+      AND a.kind = o.kind
+)
+GROUP BY ALL
+"""
+
+ORPHANS = """
+SELECT a.campaign_slug, a.kind, count(*) FROM owed_actions a
+WHERE NOT EXISTS (
+    SELECT 1 FROM grants g
+    WHERE g.campaign_slug = a.campaign_slug AND g.service = a.service AND g.fan_key = a.fan_key
+)
+GROUP BY ALL
+"""
+
+
+@dg.asset_check(
+    asset="owed_actions",
+    description="Planned actions = grants × owed kinds; outcomes are known and match the store's ledger.",
+)
+def owed_actions_reconcile(
+    operational_store: OperationalStore, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with warehouse.warehouse().reader() as connection:
+        counts = connection.execute(
+            "SELECT campaign_slug, kind, outcome, count(*) FROM owed_actions GROUP BY ALL"
+        ).fetchall()
+        unknown = [f"{s}/{k}: outcome {o!r} ({n})" for s, k, o, n in counts if o not in KNOWN_OUTCOMES]
+        missing = [
+            f"{slug}/{service}: {count} grant(s) without a {kind} action"
+            for kind, grants in OWED_BY_EVERY_GRANT.items()
+            for slug, service, count in connection.execute(
+                MISSING_ACTIONS.format(grants=grants), [kind]
+            ).fetchall()
+        ]
+        orphans = [
+            f"{s}/{k}: {n} action(s) without a grant" for s, k, n in connection.execute(ORPHANS).fetchall()
+        ]
+    differences = _differences(
+        {(s, k, o): n for s, k, o, n in counts}, extract.action_counts(operational_store.store())
+    )
+    problems = unknown + missing + orphans + differences
+    planned = sum(n for *_, n in counts)
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={
+            "planned": planned,
+            "outcomes_sum": sum(n for _, _, o, n in counts if o in KNOWN_OUTCOMES),
+            "unknown_outcomes": len(unknown),
+            "grants_missing_an_action": len(missing),
+            "actions_without_a_grant": len(orphans),
+            "differences_from_store": len(differences),
+            "first": "\n".join(problems[:SHOWN]) or "none",
+        },
+    )
+
+
+checks = [grants_match_the_store, owed_actions_reconcile]

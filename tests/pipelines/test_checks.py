@@ -1,0 +1,204 @@
+"""The asset checks fail when they should, and say where without repeating what they found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from campaigns.campaign_file import parse_campaign
+from campaigns.models import Campaign, Grant
+from campaigns.registry import create_campaign
+from campaigns.settings import Settings
+from campaigns.store import Store
+from campaigns.vault import TokenVault
+from pipelines.marts.assets import MARTS, asset_checks
+from pipelines.marts.checks import secret_findings
+from pipelines.operational.assets import grants as grants_asset
+from pipelines.operational.assets import owed_actions as owed_actions_asset
+from pipelines.operational.checks import grants_match_the_store, owed_actions_reconcile
+from pipelines.resources import OperationalStore, WarehouseResource
+from pipelines.warehouse import Warehouse
+from tests.pipelines.marts_fixtures import campaign, put
+
+SPOTIFY_TOKEN = "BQ" + "x7Yk2" * 20
+FERNET = "gAAAAABl" + "Zm9v" * 12
+JWT = "eyJhbGciOiJFUzI1NiIsImtpZCI6IkFCQyJ9.eyJpc3MiOiJURUFNIn0.c2ln"
+
+
+def test_the_secret_scan_names_table_and_column_never_the_value(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04")])
+    base = {
+        "campaign_slug": "midnight-drive",
+        "occurred_at": pd.Timestamp("2026-11-20", tz="UTC"),
+        "kind": "error",
+    }
+    put(
+        warehouse,
+        "landing_events",
+        [
+            {**base, "event_id": 1, "detail": f"refresh failed for token {SPOTIFY_TOKEN}"},
+            {**base, "event_id": 2, "detail": "spotify answered 503"},
+            {**base, "event_id": 3, "utm_campaign": FERNET, "referrer_domain": "mail.example.com"},
+            {**base, "event_id": 4, "utm_medium": f"Bearer {JWT}"},
+        ],
+    )
+    put(
+        warehouse,
+        "presave_fans",
+        [
+            {
+                "campaign": "x",
+                "presaved_on": "2026-11-20",
+                "presaved_at": pd.Timestamp("2026-11-20"),
+                "service": "spotify",
+                "source": "ada.lovelace@example.com",
+            }
+        ],
+    )
+    with warehouse.reader() as connection:
+        findings = secret_findings(connection)
+    assert findings == [
+        "landing_events.utm_medium: JSON web token (1 rows)",
+        "landing_events.utm_campaign: Fernet token (sealed secret) (1 rows)",
+        "landing_events.detail: Spotify access token (1 rows)",
+        "presave_fans.source: email address (1 rows)",
+    ]
+    joined = "\n".join(findings)
+    assert SPOTIFY_TOKEN not in joined
+    assert "ada.lovelace" not in joined
+    assert FERNET not in joined
+
+
+def test_a_clean_warehouse_has_no_findings(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04")])
+    with warehouse.reader() as connection:
+        assert secret_findings(connection) == []
+
+
+def test_every_mart_has_key_and_row_count_checks_and_the_warehouse_a_secret_scan() -> None:
+    names = {key.name for check in asset_checks for key in check.check_keys}
+    for mart in MARTS:
+        assert {f"{mart.name}_keys", f"{mart.name}_row_count"} <= names
+    assert {
+        "warehouse_holds_no_secrets",
+        "outcomes_sum_to_planned",
+        "forecast_interval_holds_its_point",
+    } <= names
+
+
+def test_the_keys_check_fails_on_a_repeated_key(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    check = next(c for c in asset_checks if next(iter(c.check_keys)).name == "presaves_by_country_keys")
+    row = {"campaign_slug": "c", "country": "FR", "service": "spotify", "presaves": 1, "share": 0.5}
+    put(warehouse, "presaves_by_country", [row])
+    assert check(warehouse=WarehouseResource(path=str(warehouse.path))).passed
+    put(warehouse, "presaves_by_country", [row, {**row, "share": 0.5}])
+    result = check(warehouse=WarehouseResource(path=str(warehouse.path)))
+    assert not result.passed
+    assert result.metadata["repeated_keys"].value == 1
+    assert result.metadata["rows_with_an_empty_key"].value == 0  # NOT NULL keeps those out already
+
+
+@pytest.fixture
+def store_and_warehouse(tmp_path: Path, settings: Settings, vault: TokenVault):
+    store = Store.connect(f"sqlite:///{tmp_path / 'presave.db'}")
+    spec = parse_campaign(
+        {
+            "slug": "midnight-drive",
+            "artist": "Nova Lane",
+            "title": "Midnight Drive",
+            "upc": "198880045560",
+            "release_at": "2026-12-04T00:00",
+            "timezone": "UTC",
+            "services": {"spotify": {"artist": "spotify:artist:4Z8W4fKeB5YxbusRsdQVPb"}},
+        }
+    )
+    with store.session() as session:
+        campaign_row = create_campaign(session, spec)
+        for i in range(3):
+            session.add(
+                Grant(
+                    campaign_id=campaign_row.id,
+                    service="spotify",
+                    service_user_id=f"u{i}",
+                    fan_key=vault.pseudonym("spotify", f"u{i}"),
+                    access_token=vault.seal("t"),
+                    scopes="",
+                )
+            )
+    resources = {
+        "operational_store": OperationalStore(
+            database_url=f"sqlite:///{tmp_path / 'presave.db'}",
+            secret_key=settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+        ),
+        "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
+    }
+    yield store, resources
+    store.dispose()
+
+
+def test_the_grant_copy_reconciles_with_the_store_and_a_lost_grant_is_caught(store_and_warehouse) -> None:
+    _store, resources = store_and_warehouse
+    assert dg.materialize([grants_asset], resources=resources).success
+    assert grants_match_the_store(**resources).passed
+    with Warehouse(Path(resources["warehouse"].path)).writer() as connection:
+        connection.execute("DELETE FROM grants WHERE fan_key = (SELECT min(fan_key) FROM grants)")
+    result = grants_match_the_store(**resources)
+    assert not result.passed
+    assert result.metadata["first"].value == "midnight-drive/spotify: warehouse 2, store 3"
+
+
+def test_planned_actions_must_cover_every_grant_and_outcomes_must_be_known(store_and_warehouse) -> None:
+    store, resources = store_and_warehouse
+    with store.session() as session:
+        campaign_row = session.query(Campaign).one()
+        grant_rows = session.query(Grant).order_by(Grant.id).all()
+        from campaigns import ledger
+
+        ledger.plan(
+            session,
+            [
+                {
+                    "campaign_id": campaign_row.id,
+                    "grant_id": g.id,
+                    "service": "spotify",
+                    "kind": "save_release",
+                    "target": "release",
+                    "due_at": campaign_row.release_at,
+                }
+                for g in grant_rows[:2]
+            ],
+        )
+    assert dg.materialize([grants_asset, owed_actions_asset], resources=resources).success
+    result = owed_actions_reconcile(**resources)
+    assert not result.passed
+    assert result.metadata["grants_missing_an_action"].value == 1
+    assert (
+        "midnight-drive/spotify: 1 grant(s) without a save_release action" in result.metadata["first"].value
+    )
+    with store.session() as session:
+        ledger.plan(
+            session,
+            [
+                {
+                    "campaign_id": campaign_row.id,
+                    "grant_id": grant_rows[2].id,
+                    "service": "spotify",
+                    "kind": "save_release",
+                    "target": "release",
+                    "due_at": campaign_row.release_at,
+                }
+            ],
+        )
+    assert dg.materialize([owed_actions_asset], resources=resources).success
+    assert owed_actions_reconcile(**resources).passed
+    with Warehouse(Path(resources["warehouse"].path)).writer() as connection:
+        connection.execute("UPDATE owed_actions SET outcome = 'lost' WHERE action_id = 1")
+    failed = owed_actions_reconcile(**resources)
+    assert not failed.passed
+    assert failed.metadata["unknown_outcomes"].value == 1

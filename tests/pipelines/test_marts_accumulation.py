@@ -1,0 +1,124 @@
+"""Accumulation D-28 … D0 and the release-day forecast, by hand and against scipy's t distribution."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from pipelines.marts.accumulation import presave_accumulation, presave_forecast
+from pipelines.warehouse import Warehouse
+from tests.pipelines.marts_fixtures import put
+
+TODAY = date(2026, 11, 22)
+RELEASES = {"a": date(2026, 1, 31), "b": date(2026, 3, 2), "c": TODAY + timedelta(days=5)}
+# Pre-saves per campaign as {relative day: count}; a's day -30 counts at D-28.
+PRESAVES = {"a": {-30: 2, -10: 3, -3: 5, 0: 10}, "b": {-20: 4, -7: 4, -1: 12}, "c": {-20: 6, -6: 6}}
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    tmp_path = tmp_path_factory.mktemp("warehouse")
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    put(
+        warehouse,
+        "campaign_releases",
+        [
+            {
+                "campaign_slug": slug,
+                "artist": "Nova Lane",
+                "title": slug,
+                "origin": "native",
+                "release_at": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=18),
+                "release_date": day,
+                "timezone": "UTC",
+            }
+            for slug, day in RELEASES.items()
+        ],
+    )
+    rows = []
+    for slug, days in PRESAVES.items():
+        for day, count in days.items():
+            on = RELEASES[slug] + timedelta(days=day)
+            rows.extend(
+                {
+                    "campaign_slug": slug,
+                    "origin": "native",
+                    "service": "spotify",
+                    "fan_key": f"{slug}{day}{i}",
+                    "presaved_at": pd.Timestamp(on, tz="UTC"),
+                    "presaved_on": on,
+                    "days_to_release": day,
+                }
+                for i in range(count)
+            )
+    put(warehouse, "presaves", rows)
+    return warehouse
+
+
+def accumulation(warehouse: Warehouse) -> pd.DataFrame:
+    with warehouse.writer() as connection:
+        return presave_accumulation(connection, TODAY).set_index(["campaign_slug", "day"])
+
+
+def forecast(warehouse: Warehouse) -> pd.DataFrame:
+    with warehouse.writer() as connection:
+        return presave_forecast(connection, TODAY).set_index(["campaign_slug", "as_of_day"])
+
+
+def test_curves_accumulate_from_d_minus_28_to_release_day(warehouse: Warehouse) -> None:
+    table = accumulation(warehouse)
+    a = table.loc["a"]
+    assert list(a.index) == list(range(-28, 1))
+    assert a.loc[-28, "cumulative"] == 2
+    assert a.loc[-28, "presaves"] == 2
+    assert a.loc[-11, "cumulative"] == 2
+    assert a.loc[-10, "cumulative"] == 5
+    assert a.loc[-1, "cumulative"] == 10
+    assert a.loc[0, "cumulative"] == 20
+    assert a.loc[0, "presaves"] == 10
+    assert a.loc[-10, "date"].date() == date(2026, 1, 21)
+    assert a.loc[-7, "share_of_final"] == pytest.approx(5 / 20)
+
+
+def test_the_last_seven_days_share_is_d_minus_6_to_d0_over_the_total(warehouse: Warehouse) -> None:
+    table = accumulation(warehouse)
+    assert table.loc[("a", 0), "last_week_share"] == pytest.approx((20 - 5) / 20)  # 5 by D-7
+    assert table.loc[("b", 0), "last_week_share"] == pytest.approx((20 - 8) / 20)  # 8 by D-7
+
+
+def test_a_campaign_still_collecting_has_days_up_to_today_and_no_shares_yet(warehouse: Warehouse) -> None:
+    c = accumulation(warehouse).loc["c"]
+    assert c.index.max() == -5  # released in five days
+    assert c.loc[-5, "cumulative"] == 12
+    assert c["share_of_final"].isna().all()
+    assert c["last_week_share"].isna().all()
+
+
+def test_the_forecast_scales_the_count_so_far_by_earlier_campaigns_growth(warehouse: Warehouse) -> None:
+    made = forecast(warehouse).loc[("c", -5)]
+    # At D-5 campaign a had 5 of its 20, campaign b 8 of its 20: growth ratios 4 and 2.5.
+    logs = np.log([4.0, 2.5])
+    half = stats.t.ppf(0.975, 1) * logs.std(ddof=1) * math.sqrt(1 + 1 / 2)
+    assert made["so_far"] == 12
+    assert made["point"] == pytest.approx(12 * math.sqrt(10))  # the geometric mean growth √(4 × 2.5)
+    assert made["low"] == 12  # the interval's low end falls below the count so far: clamped
+    assert made["high"] == pytest.approx(12 * math.exp(logs.mean() + half))
+    assert made["earlier_campaigns"] == 2
+    assert made["is_latest"]
+    assert pd.isna(made["actual"])
+
+
+def test_forecasts_need_two_earlier_campaigns_and_show_the_actual_once_released(warehouse: Warehouse) -> None:
+    table = forecast(warehouse)
+    assert table.loc[("a", -10), "earlier_campaigns"] == 0
+    assert "needs two earlier campaigns" in table.loc[("a", -10), "note"]
+    assert pd.isna(table.loc[("a", -10), "point"])
+    assert table.loc[("b", 0), "actual"] == 20
+    assert table.loc[("b", 0), "is_latest"]
+    assert not table.loc[("b", -1), "is_latest"]
+    assert set(table.loc["c"].index) == set(range(-28, -4))
