@@ -3,7 +3,6 @@ loopback (sandbox and landing app over real HTTP) on SQLite."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,6 @@ import pytest
 
 from tests.integration.conftest import system  # noqa: F401 - the loopback system, reused
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "landing"
 ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Mobile Safari/537.36"
 PHONE = {
@@ -38,17 +26,6 @@ PHONE = {
 def store_url(tmp_path: Path) -> str:
     """SQLite only: what the browser sees does not depend on the store (the integration tests cover both)."""
     return f"sqlite:///{tmp_path / 'presave.db'}"
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/test-services installs it)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
