@@ -392,7 +392,13 @@ def _report(
     )
 
 
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.1f} (1 min), {five:.1f} (5 min)"
+
+
 def run() -> None:
+    console.print(f"machine: {os.cpu_count()} cores, load average before the run {_load()}")
     with tempfile.TemporaryDirectory(prefix="presave-bench-landing-") as name:
         tmp = Path(name)
         sandbox, sandbox_env, sandbox_url = _start_sandbox(tmp)
@@ -460,6 +466,7 @@ def run() -> None:
         store.dispose()
         counts["visits_served"] = warm_up.done + views.done
         _report(views, steady, burst, callbacks, counts, rss)
+        console.print(f"load average after the run {_load()} (other processes share these cores)")
 
 
 async def _admin_artist(sandbox_url: str) -> None:

@@ -25,6 +25,7 @@ from collectors.landing.connectors import ConnectError, Profile, Tokens
 from collectors.landing.consent import EMAIL_SCOPE
 from collectors.landing.context import Landing
 from collectors.landing.deezer import perms_for
+from collectors.landing.events import event_row
 from collectors.landing.fans import forget_fan
 from collectors.landing.page import SERVICE_NAMES, CampaignView
 from collectors.landing.records import give_consent, record_action, record_event, replace_tokens, save_grant
@@ -55,10 +56,10 @@ def connect(landing: Landing, request: Request, view: CampaignView, service: str
     verifier, challenge = pkce_pair() if service == "spotify" else (None, "")
     if service == "deezer":
         visit = {**visit, "scopes": ",".join(perms_for())}
+    landing.events.add(event_row(view.id, EventKind.CLICK, visit, service=service))
     with landing.writing_core() as session:
-        record_event(session, view.id, EventKind.CLICK, visit, service=service)
         state = landing.attempts.start(session, view.id, service, verifier, visit)
-        record_event(session, view.id, EventKind.AUTHORIZE_START, visit, service=service)
+    landing.events.add(event_row(view.id, EventKind.AUTHORIZE_START, visit, service=service))
     if service == "apple":
         assert landing.apple is not None
         response: Response = views.render(

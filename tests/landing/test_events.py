@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -10,7 +11,17 @@ from sqlalchemy import func, select
 from campaigns.models import Campaign, LandingEvent
 from campaigns.store import Store
 from collectors.landing.events import EventSink, event_row
-from tests.campaigns.test_store import _campaign
+
+
+def _campaign() -> Campaign:
+    return Campaign(
+        slug="midnight-drive",
+        artist="Nova Lane",
+        title="Midnight Drive",
+        release_at=datetime(2026, 12, 4, tzinfo=UTC),
+        timezone="UTC",
+        spec={},
+    )
 
 
 def _store(tmp_path: Path, *, migrated: bool = True) -> tuple[Store, int]:
