@@ -8,6 +8,7 @@ the executor checks it at the service before doing anything again.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -334,9 +335,12 @@ def queued_due(session: Session, campaign_id: int, now: datetime) -> int:
 
 
 def delivery_latencies(
-    session: Session, campaign_id: int, kinds: Iterable[str], limit: int = 200_000
-) -> list[float]:
-    """Seconds from each delivered action's due moment (the fan's release moment) to the library."""
+    session: Session, campaign_id: int, kinds: Iterable[str], *, sample: int = 20_000, seed: int = 0
+) -> tuple[int, float, list[float]]:
+    """Seconds from each delivered action's due moment (the fan's release moment) to the library, streamed:
+    (how many, the longest, a uniform sample of at most `sample` of them); memory stays bounded."""
+    rng = random.Random(seed)
+    count, longest, kept = 0, 0.0, []
     rows = session.execute(
         select(OwedAction.due_at, OwedAction.done_at)
         .where(
@@ -345,6 +349,33 @@ def delivery_latencies(
             OwedAction.outcome == Outcome.DELIVERED,
             OwedAction.done_at.is_not(None),
         )
-        .limit(limit)
+        .execution_options(yield_per=10_000)
     )
-    return [max(0.0, (done - due).total_seconds()) for due, done in rows]
+    for due, done in rows:
+        seconds = max(0.0, (done - due).total_seconds())
+        count += 1
+        longest = max(longest, seconds)
+        if len(kept) < sample:
+            kept.append(seconds)
+        else:
+            slot = rng.randrange(count)
+            if slot < sample:
+                kept[slot] = seconds
+    return count, longest, kept
+
+
+def queued_due_by_kind(session: Session, campaign_id: int, now: datetime) -> dict[tuple[str, str], int]:
+    """Queued actions due now, counted by (service, kind)."""
+    return {
+        (service, kind): count
+        for service, kind, count in session.execute(
+            select(OwedAction.service, OwedAction.kind, func.count())
+            .where(
+                OwedAction.campaign_id == campaign_id,
+                OwedAction.outcome == Outcome.QUEUED,
+                OwedAction.due_at <= now,
+                or_(OwedAction.retry_at.is_(None), OwedAction.retry_at <= now),
+            )
+            .group_by(OwedAction.service, OwedAction.kind)
+        )
+    }

@@ -321,10 +321,15 @@ def _poll(
             found = app.resolve(lookup, http)
         except ServiceFailure as failure:
             failures += 1
-            if failure.kind not in (Failure.THROTTLED, Failure.TRANSIENT) or failures > options.retry.max_transient:
+            if (
+                failure.kind not in (Failure.THROTTLED, Failure.TRANSIENT)
+                or failures > options.retry.max_transient
+            ):
                 report.waiting[app.name] = f"cannot look the release up: {failure}"
                 return None
-            pause = failure.retry_after if failure.retry_after is not None else options.retry.backoff(failures)
+            pause = (
+                failure.retry_after if failure.retry_after is not None else options.retry.backoff(failures)
+            )
             time.sleep(min(pause, options.retry.cap_s * 4))
             continue
         if found is not None:
@@ -346,26 +351,22 @@ def _summarise(store: Store, campaign: Campaign, now: datetime, report: ReleaseR
     waiting_services = set(report.waiting)
     with store.session() as session:
         report.outcomes = ledger.outcome_counts(session, campaign.id)
-        due_rows = session.execute(
-            select(OwedAction.service, OwedAction.kind).where(
-                OwedAction.campaign_id == campaign.id,
-                OwedAction.outcome == Outcome.QUEUED,
-                OwedAction.due_at <= now,
-                or_(OwedAction.retry_at.is_(None), OwedAction.retry_at <= now),
-            )
-        ).all()
+        due = ledger.queued_due_by_kind(session, campaign.id, now)
         report.due_left = (
             0
             if report.busy
             else sum(
-                1 for service, kind in due_rows if not (service in waiting_services and kind in RELEASE_KINDS)
+                count
+                for (service, kind), count in due.items()
+                if not (service in waiting_services and kind in RELEASE_KINDS)
             )
         )
-        latencies = ledger.delivery_latencies(session, campaign.id, RELEASE_KINDS)
-    report.latency_s = latency_summary(latencies)
+        count, longest, sample = ledger.delivery_latencies(session, campaign.id, RELEASE_KINDS)
+    report.latency_s = latency_summary(sample, longest) if count else {}
 
 
-def latency_summary(values: list[float]) -> dict[str, float]:
+def latency_summary(values: list[float], longest: float | None = None) -> dict[str, float]:
+    """p50/p90/p99 (from a sample when the campaign is large), the mean, and the longest."""
     if not values:
         return {}
     ordered = sorted(values)
@@ -377,7 +378,7 @@ def latency_summary(values: list[float]) -> dict[str, float]:
         "p50": quantile(0.5),
         "p90": quantile(0.9),
         "p99": quantile(0.99),
-        "max": ordered[-1],
+        "max": longest if longest is not None else ordered[-1],
         "mean": statistics.fmean(ordered),
     }
 
