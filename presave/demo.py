@@ -34,7 +34,8 @@ from presave.processes import (
     start_landing,
     start_sandbox,
 )
-from sandbox.analytics import ReleaseInput, simulate_audience_timeline, write_spotify_audience_timeline
+from sandbox.analytics import ReleaseInput, SongInput, simulate
+from sandbox.exports import write_all, write_presave_fan_export
 from sandbox.fans import plan_fans, register_fans, simulate_fans
 from sandbox.history import write_campaign_history
 
@@ -55,6 +56,8 @@ class DemoRelease:
     presaves: int
 
 
+# A campaign the label ran with another pre-save tool: only its fan export and the artist's exports know it.
+ELSEWHERE = DemoRelease("old-flame", "Old Flame", "198880045500", 240, 380)
 EARLIER = (
     DemoRelease("northern-lights", "Northern Lights", "198880045511", 150, 420),
     DemoRelease("glass-harbour", "Glass Harbour", "198880045522", 70, 530),
@@ -76,6 +79,7 @@ def run_demo(
                 "PRESAVE_DATA_DIR": str(data_dir),
                 "PRESAVE_PUBLIC_URL": f"http://127.0.0.1:{landing_port}",
                 "PRESAVE_COUNTRY_HEADER": "CF-IPCountry",
+                "PRESAVE_LANDING_RATE_LIMIT": "0",  # the simulated fans arrive faster than real ones
             }
         )
         for name in ("PRESAVE_DATABASE_URL", "PRESAVE_WAREHOUSE"):
@@ -87,15 +91,15 @@ def run_demo(
         children.append(landing)
         live_release_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=release_in)
         live = DemoRelease("midnight-drive", "Midnight Drive", "198880045560", 0, fans)
-        _seed_catalogue(sandbox.url, [*EARLIER, live], live_release_at)
-        _create_campaigns(store, vault, data_dir, live, live_release_at)
+        deezer_artist = _seed_catalogue(sandbox.url, [ELSEWHERE, *EARLIER, live], live_release_at)
+        _create_campaigns(store, vault, data_dir, live, live_release_at, deezer_artist)
         console.print(f"sandbox {sandbox.url} · landing {landing.url}/{live.slug}")
         granted = _simulate(sandbox.url, landing.url, live, fans, live_release_at - timedelta(seconds=2))
         _wait_for_release(live_release_at)
         (data_dir / "dagster").mkdir(parents=True, exist_ok=True)
         instance = dg.DagsterInstance.local_temp(str(data_dir / "dagster"))
         _release_day(settings, instance, live.slug)
-        _drop_export(settings, [*EARLIER, live], live_release_at, granted)
+        _drop_exports(settings, [ELSEWHERE, *EARLIER, live], live_release_at, granted)
         _warehouse(settings, instance)
         _print_summary(store, settings, live.slug)
         store.dispose()
@@ -136,11 +140,11 @@ def _prepare_data_dir(data_dir: Path) -> Path:
     return data_dir
 
 
-def _seed_catalogue(sandbox_url: str, releases: list[DemoRelease], live_release_at: datetime) -> None:
+def _seed_catalogue(sandbox_url: str, releases: list[DemoRelease], live_release_at: datetime) -> str:
+    """The artist and their releases on the services; returns the artist's Deezer id."""
     with httpx.Client(base_url=sandbox_url, timeout=30) as http:
-        http.post(
-            "/sandbox/artists", json={"name": ARTIST, "spotify_id": ARTIST_SPOTIFY_ID}
-        ).raise_for_status()
+        artist = http.post("/sandbox/artists", json={"name": ARTIST, "spotify_id": ARTIST_SPOTIFY_ID})
+        _expect_ok(artist)
         for release in releases:
             release_at = _release_at(release, live_release_at)
             response = http.post(
@@ -151,16 +155,17 @@ def _seed_catalogue(sandbox_url: str, releases: list[DemoRelease], live_release_
                     "artist": {"name": ARTIST, "spotify_id": ARTIST_SPOTIFY_ID},
                     "release_at": release_at.isoformat(),
                     "tracks": [
-                        {
-                            "title": f"{release.title} {n}",
-                            "isrc": f"QZWFV26{release.upc[-4:]}{n}",
-                            "duration_ms": 180_000 + n * 7_000,
-                        }
-                        for n in (1, 2, 3)
+                        {"title": title, "isrc": _isrc(release, n), "duration_ms": 180_000 + n * 7_000}
+                        for n, title in ((1, release.title), (2, f"{release.title} (Night Version)"))
                     ],
                 },
             )
             _expect_ok(response)
+    return str(artist.json()["deezer"]["artist_id"])
+
+
+def _isrc(release: DemoRelease, track: int) -> str:
+    return f"QZWFV26{release.upc[-4:]}{track}"
 
 
 def _expect_ok(response: httpx.Response) -> None:
@@ -178,8 +183,14 @@ def _release_at(release: DemoRelease, live_release_at: datetime) -> datetime:
 
 
 def _create_campaigns(
-    store: Store, vault: TokenVault, data_dir: Path, live: DemoRelease, live_release_at: datetime
+    store: Store,
+    vault: TokenVault,
+    data_dir: Path,
+    live: DemoRelease,
+    live_release_at: datetime,
+    deezer_artist: str,
 ) -> None:
+    """Campaign files for the earlier releases (Spotify only) and the live one (every service)."""
     folder = data_dir / "campaigns"
     folder.mkdir(parents=True, exist_ok=True)
     for release in [*EARLIER, live]:
@@ -191,7 +202,13 @@ def _create_campaigns(
             "upc": release.upc,
             "release_at": release_at.isoformat(timespec="seconds"),
             "timezone": "UTC",
-            "services": {"spotify": {"artist": f"spotify:artist:{ARTIST_SPOTIFY_ID}"}},
+            "services": {"spotify": {"artist": f"spotify:artist:{ARTIST_SPOTIFY_ID}"}}
+            if release is not live
+            else {
+                "spotify": {"artist": f"spotify:artist:{ARTIST_SPOTIFY_ID}"},
+                "apple": {},
+                "deezer": {"artist_id": deezer_artist},
+            },
         }
         path = folder / f"{release.slug}.yaml"
         path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -202,12 +219,24 @@ def _create_campaigns(
 
 
 def _simulate(sandbox_url: str, landing_url: str, live: DemoRelease, fans: int, deadline: datetime) -> int:
-    plans = plan_fans(fans, seed=7)
+    plans = plan_fans(
+        fans,
+        seed=7,
+        reading_s=(1.5, 4.0),
+        services=(("spotify", 0.62), ("apple", 0.28), ("deezer", 0.10)),
+        decline_rates={"spotify": 0.05, "apple": 0.14, "deezer": 0.08},
+    )
     register_fans(sandbox_url, plans)
     with _progress() as progress:
         task = progress.add_task(f"fans pre-saving {live.slug}", total=len(plans))
         report = simulate_fans(
-            landing_url, live.slug, plans, deadline=deadline, on_fan=lambda _outcome: progress.advance(task)
+            landing_url,
+            live.slug,
+            plans,
+            sandbox_url=sandbox_url,
+            deadline=deadline,
+            concurrency=64,
+            on_fan=lambda _outcome: progress.advance(task),
         )
     summary = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
     console.print(f"simulated {len(plans)} visitors: {summary}")
@@ -261,32 +290,50 @@ def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str) ->
             raise RuntimeError(f"release day failed for {request.partition_key}")
 
 
-def _drop_export(
+def _drop_exports(
     settings: Settings, releases: list[DemoRelease], live_release_at: datetime, live_presaves: int
 ) -> None:
-    history = [
+    """Every export an artist's team would download, simulated, plus a campaign another tool ran."""
+    inputs = [
         ReleaseInput(
             release_date=_release_at(r, live_release_at).date(),
             presaves=live_presaves if r.days_ago <= 0 else r.presaves,
             title=r.title,
+            upc=r.upc,
+            songs=(SongInput(r.title, _isrc(r, 1)), SongInput(f"{r.title} (Night Version)", _isrc(r, 2))),
         )
         for r in releases
     ]
-    start = min(h.release_date for h in history) - timedelta(days=28)
+    start = min(i.release_date for i in inputs) - timedelta(days=35)
     end: date = live_release_at.date() + timedelta(days=13)
-    days = simulate_audience_timeline(history, start=start, end=end, seed=3)
-    path = write_spotify_audience_timeline(settings.inbox_dir, ARTIST, days)
-    console.print(f"simulated Spotify for Artists export dropped in the inbox: {path.name}")
+    simulation = simulate(ARTIST, inputs, start, end, seed=3)
+    paths = write_all(settings.inbox_dir, simulation, as_of=end)
+    elsewhere = next(r for r in releases if r.slug == ELSEWHERE.slug)
+    paths.append(
+        write_presave_fan_export(
+            settings.inbox_dir / "other-tools",
+            campaign=elsewhere.title,
+            release_date=_release_at(elsewhere, live_release_at).date(),
+            fans=elsewhere.presaves,
+            seed=5,
+        )
+    )
+    console.print(f"simulated exports dropped in the inbox: {len(paths)} files")
 
 
 def _warehouse(settings: Settings, instance: dg.DagsterInstance) -> None:
     from pipelines.definitions import build_definitions
 
-    job = build_definitions(settings).resolve_job_def("warehouse_job")
-    console.print(f"warehouse: running {job.name} (operational copy, inbox, marts)")
-    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
-    if not result.success:
-        raise RuntimeError("the warehouse job failed")
+    definitions = build_definitions(settings)
+    for name, what in (
+        ("artist_snapshots_job", "artist followers and popularity from the services"),
+        ("warehouse_job", "operational copy, inbox, marts and their checks"),
+    ):
+        job = definitions.resolve_job_def(name)
+        console.print(f"warehouse: running {job.name} ({what})")
+        result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
+        if not result.success:
+            raise RuntimeError(f"the {name} failed")
 
 
 def _print_summary(store: Store, settings: Settings, slug: str) -> None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from sandbox.analytics import AudienceDay, Simulation
 
@@ -266,3 +268,42 @@ def write_all(directory: Path, simulation: Simulation, as_of: date) -> list[Path
     paths += write_apple_music_for_artists(directory / "apple-music-for-artists", simulation)
     paths.append(write_distrokid(directory / "distrokid", simulation, as_of))
     return paths
+
+
+FAN_EXPORT_SERVICES = (("Spotify", 0.68), ("Apple Music", 0.27), ("Deezer", 0.05))
+FAN_EXPORT_COUNTRIES = (("GB", 0.3), ("US", 0.3), ("DE", 0.12), ("FR", 0.1), ("JP", 0.08), ("BR", 0.1))
+FAN_EXPORT_SOURCES = (("instagram", 0.4), ("tiktok", 0.3), ("newsletter", 0.2), ("", 0.1))
+
+
+def write_presave_fan_export(
+    directory: Path, *, campaign: str, release_date: date, fans: int, seed: int = 0
+) -> Path:
+    """The fan list another pre-save tool exports (Feature.fm style): one row per fan and service.
+
+    Addresses are on example.com (reserved, never deliverable); the reader turns them into keyed hashes.
+    """
+    rng = np.random.default_rng(seed)
+    release = datetime.combine(release_date, time(0), tzinfo=UTC)
+    days_before = np.minimum(rng.exponential(6.0, fans), 27.99)  # most arrive in the last week
+    services, service_weights = zip(*FAN_EXPORT_SERVICES, strict=True)
+    countries, country_weights = zip(*FAN_EXPORT_COUNTRIES, strict=True)
+    sources, source_weights = zip(*FAN_EXPORT_SOURCES, strict=True)
+    path = directory / f"{_file_name(campaign)}-presave-fans.csv"
+    directory.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(["Date", "Email", "Service", "Country", "Campaign", "Source", "Opt-in"])
+        for index, before in enumerate(sorted(days_before, reverse=True)):
+            moment = release - timedelta(days=float(before))
+            writer.writerow(
+                [
+                    moment.strftime("%Y-%m-%d %H:%M:%S"),
+                    f"fan{seed}-{index:05d}@example.com",
+                    rng.choice(services, p=service_weights),
+                    rng.choice(countries, p=country_weights),
+                    campaign,
+                    rng.choice(sources, p=source_weights),
+                    "yes" if rng.random() < 0.35 else "no",
+                ]
+            )
+    return path

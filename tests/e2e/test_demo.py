@@ -1,5 +1,5 @@
 """`presave demo --no-dashboard` end to end, checked from the outside: the sandbox's view of every fan's
-library, the operational store's ledger, and the warehouse's first-week mart."""
+library on each service, the operational store's ledger, and the warehouse's marts."""
 
 from __future__ import annotations
 
@@ -20,8 +20,20 @@ from tests.sandbox.openapi import assert_calls_match_spec
 
 pytestmark = pytest.mark.slow
 
+LIVE_UPC = "198880045560"
 
-def test_the_demo_saves_the_album_once_to_every_fan_and_builds_the_first_week(tmp_path: Path) -> None:
+
+def _album_entries(service: str, fan: dict, album: dict) -> list[dict]:
+    if service == "spotify":
+        return [e for e in fan["library"] if e["uri"] == album["spotify"]["uri"]]
+    if service == "apple":
+        return [e for e in fan["library"] if e["type"] == "albums" and e["id"] == album["apple"]["album_id"]]
+    return [
+        e for e in fan["favourites"] if e["type"] == "album" and e["id"] == str(album["deezer"]["album_id"])
+    ]
+
+
+def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     sandbox_app = create_app(SandboxConfig(inspection={"record_bodies": True}))
     with LoopbackServer(sandbox_app) as sandbox:
@@ -39,15 +51,13 @@ def test_the_demo_saves_the_album_once_to_every_fan_and_builds_the_first_week(tm
 
         engine = create_engine(f"sqlite:///{data_dir / 'presave.db'}")
         with engine.connect() as connection:
-            fans = (
+            grants = dict(
                 connection.execute(
                     text(
-                        "SELECT g.service_user_id FROM grants g JOIN campaigns c ON c.id = g.campaign_id "
-                        "WHERE c.slug = 'midnight-drive'"
+                        "SELECT g.service, count(*) FROM grants g JOIN campaigns c ON c.id = g.campaign_id "
+                        "WHERE c.slug = 'midnight-drive' GROUP BY 1"
                     )
-                )
-                .scalars()
-                .all()
+                ).all()
             )
             outcomes = dict(
                 connection.execute(
@@ -57,23 +67,37 @@ def test_the_demo_saves_the_album_once_to_every_fan_and_builds_the_first_week(tm
                     )
                 ).all()
             )
+            spotify_ids = set(
+                connection.execute(
+                    text(
+                        "SELECT g.service_user_id FROM grants g JOIN campaigns c ON c.id = g.campaign_id "
+                        "WHERE c.slug = 'midnight-drive' AND g.service = 'spotify'"
+                    )
+                ).scalars()
+            )
         engine.dispose()
-        assert len(fans) >= 500
-        assert outcomes == {
-            "delivered": 2 * len(fans)
-        }  # the artist follow at grant time, the save on release
+        assert sum(grants.values()) >= 500
+        assert set(grants) == {"spotify", "apple", "deezer"}
+        assert set(outcomes) == {"delivered"}  # nothing queued, failed or undeliverable
 
         with httpx.Client(base_url=sandbox.url, timeout=30) as admin:
-            release = next(r for r in admin.get("/sandbox/releases").json() if r["upc"] == "198880045560")
-            album = release["spotify"]["uri"]
-            for fan in fans:
-                library = [
-                    item["uri"] for item in admin.get(f"/sandbox/spotify/fans/{fan}").json()["library"]
-                ]
-                assert library.count(album) == 1, fan
+            album = next(r for r in admin.get("/sandbox/releases").json() if r["upc"] == LIVE_UPC)
+            for service in ("spotify", "apple", "deezer"):
+                holders = set()
+                for fan_id in admin.get(f"/sandbox/{service}/fans").json():
+                    entries = _album_entries(
+                        service, admin.get(f"/sandbox/{service}/fans/{fan_id}").json(), album
+                    )
+                    assert len(entries) <= 1, (service, fan_id)
+                    if entries:
+                        assert entries[0]["requests"] == 1, (service, fan_id, "saved more than once")
+                        holders.add(fan_id)
+                assert len(holders) == grants[service], service  # every granting fan, and only they
+                if service == "spotify":
+                    assert holders == spotify_ids
 
     calls = [c.as_json(bodies=True) for c in sandbox_app.state.sandbox.calls.calls(services=("spotify",))]
-    assert len(calls) > 3 * len(fans)
+    assert len(calls) > 3 * grants["spotify"]
     assert_calls_match_spec(calls, check_params=True)
 
     with duckdb.connect(str(data_dir / "warehouse.snapshot.duckdb"), read_only=True) as warehouse:
@@ -81,9 +105,14 @@ def test_the_demo_saves_the_album_once_to_every_fan_and_builds_the_first_week(tm
             "SELECT day, streams, presaves FROM first_week WHERE campaign_slug = 'midnight-drive' ORDER BY day"
         ).fetchall()
         leaked = warehouse.execute(
-            "SELECT count(*) FROM grants WHERE fan_key IN (SELECT unnest(?::VARCHAR[]))", [fans]
+            "SELECT count(*) FROM grants WHERE fan_key IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(spotify_ids)],
         ).fetchone()
+        services = warehouse.execute(
+            "SELECT service FROM service_conversion WHERE campaign_slug = 'midnight-drive' GROUP BY 1"
+        ).fetchall()
     assert [day for day, _, _ in rows] == list(range(7))
     assert all(streams > 0 for _, streams, _ in rows)
-    assert {presaves for _, _, presaves in rows} == {len(fans)}
+    assert {presaves for _, _, presaves in rows} == {sum(grants.values())}
     assert leaked == (0,)  # fans appear under keyed hashes, never their service ids
+    assert {"spotify", "apple", "deezer"} <= {s for (s,) in services}
