@@ -40,6 +40,7 @@ from executor.worker import ShardJob, ShardWorker
 
 EARLIEST_ZONE = ZoneInfo("Pacific/Kiritimati")  # the first place a local-midnight release goes live
 LOCAL_LEAD = timedelta(hours=26)  # how far ahead of the campaign's moment a local release can start
+PLANNING_HORIZON = timedelta(days=7)  # after this, a campaign's landing page no longer takes pre-saves
 
 
 @dataclass
@@ -436,9 +437,10 @@ def campaigns_with_work_due(session: Session, now: datetime) -> list[str]:
             )
         )
     )
+    recent = Campaign.release_at.between(now - PLANNING_HORIZON, now + LOCAL_LEAD)
     candidates = session.scalars(
         select(Campaign)
-        .where(or_(Campaign.release_at <= now + LOCAL_LEAD, Campaign.id.in_(with_queued)))
+        .where(or_(recent, Campaign.id.in_(with_queued)))
         .order_by(Campaign.release_at, Campaign.slug)
     )
     return [

@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+import traceback
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -315,7 +316,8 @@ class ShardWorker:
                 self._give_up(actions[index:], Outcome.UNDELIVERABLE, str(lost))
                 return
             except Exception as exc:  # a bug must not stop the batch; no message (it could hold a URL)
-                log.exception("unexpected %s on action %d", type(exc).__name__, action.id)
+                frames = "".join(traceback.format_tb(exc.__traceback__))
+                log.error("unexpected %s on action %d:\n%s", type(exc).__name__, action.id, frames)
                 result = Finished(
                     action.id,
                     Outcome.FAILED,
