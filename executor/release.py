@@ -51,6 +51,7 @@ class ReleaseReport:
     planned: int = 0  # owed actions added to the ledger by this run
     performed: int = 0  # actions this run called a service for
     calls: int = 0
+    work_cpu_s: float = 0.0  # CPU the workers spent performing actions (start-up and planning excluded)
     outcomes: dict[str, int] = field(default_factory=dict)  # the whole campaign's ledger, by outcome
     waiting: dict[str, str] = field(default_factory=dict)  # service -> why its release-time actions wait
     set_aside: dict[str, int] = field(default_factory=dict)  # service -> actions made pending_source now
@@ -158,7 +159,7 @@ def run_release(
                 progress,
                 total,
             )
-            report.performed, report.calls = tally.performed, tally.calls
+            report.performed, report.calls, report.work_cpu_s = tally.performed, tally.calls, tally.cpu_s
     except CampaignBusy:
         report.busy = True
     _summarise(store, campaign, clock(), report)

@@ -173,6 +173,7 @@ class ShardWorker:
             if service not in self.apps:  # not configured: its actions wait in the queue
                 unresolved += [(service, kind.value) for kind in ActionKind]
         busy: dict[Future[None], int] = {}
+        cpu = time.process_time()
         try:
             with ThreadPoolExecutor(job.threads, thread_name_prefix=f"shard{job.shard.index}") as pool:
                 while True:
@@ -190,6 +191,7 @@ class ShardWorker:
             self.writer.close()
             for session in self._sessions:
                 session.close()
+            self.tally.cpu_s = time.process_time() - cpu
         return self.tally
 
     def _one_pass(
