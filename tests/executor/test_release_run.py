@@ -197,3 +197,22 @@ def test_scopes_for_the_playlist_missing_skip_only_the_playlist(harness: Harness
     assert outcomes["add_to_playlist"][0] == "undeliverable"
     assert "Insufficient client scope" in (outcomes["add_to_playlist"][1] or "")
     assert report.undone == 0
+
+
+def test_a_deezer_fan_over_quota_waits_and_the_others_go_on(harness: Harness) -> None:
+    release = harness.add_release("198880045566", ago(10))
+    campaign = harness.add_campaign(
+        "deezer-quota", "198880045566", ago(10), services={"deezer": {"artist_id": DEEZER_ARTIST}}
+    )
+    for fan in ("fan-d1", "fan-d2"):
+        harness.deezer_grant(campaign, fan)
+    harness.configure({"deezer": {"quota_calls": 1, "quota_window_s": 1.0}})  # one call per fan per second
+
+    report = harness.run("deezer-quota", services=("deezer",))
+
+    assert report.outcomes["delivered"] == 4, report
+    quota = [c for c in harness.calls("deezer") if c["fault"] == "rate_limited"]
+    assert quota  # code 4 answered (on HTTP 200), then waited out
+    for fan in ("fan-d1", "fan-d2"):
+        favourites = {(e["type"], e["id"]) for e in harness.fan(fan, "deezer")["favourites"]}
+        assert ("album", release["deezer"]["album_id"]) in favourites
