@@ -53,7 +53,7 @@ def test_every_fan_gets_the_release_once_and_a_second_run_adds_nothing(harness: 
     assert again.planned == 0
     assert again.performed == 0
     assert _writes(harness) == writes
-    assert_calls_match_spec(harness.calls("spotify", bodies="true"), requests=False)
+    assert_calls_match_spec(harness.calls("spotify", bodies="true"), check_params=True)
 
 
 def test_the_fans_choices_are_followed_and_the_playlist_is_added_or_created(harness: Harness) -> None:
@@ -94,7 +94,7 @@ def test_the_fans_choices_are_followed_and_the_playlist_is_added_or_created(harn
     assert made[0]["id"] in {a.resolved_target for a in playlist_actions}
     harness.run("choices")
     assert len([p for p in harness.fan("fan-new")["playlists"] if p["name"] == "Nova on repeat"]) == 1
-    assert_calls_match_spec(harness.calls("spotify", bodies="true"), requests=False)
+    assert_calls_match_spec(harness.calls("spotify", bodies="true"), check_params=True)
 
 
 def test_a_bad_grant_never_stops_the_batch(harness: Harness) -> None:
