@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from sqlalchemy import select
 
 from campaigns.models import Grant, OwedAction
+from executor.release import campaigns_with_work_due
 from tests.executor.conftest import ARTIST_ID, DEEZER_ARTIST, Harness, ago
 from tests.sandbox.openapi import assert_calls_match_spec
 
@@ -216,3 +218,34 @@ def test_a_deezer_fan_over_quota_waits_and_the_others_go_on(harness: Harness) ->
     for fan in ("fan-d1", "fan-d2"):
         favourites = {(e["type"], e["id"]) for e in harness.fan(fan, "deezer")["favourites"]}
         assert ("album", release["deezer"]["album_id"]) in favourites
+
+
+def test_a_grant_time_follow_that_failed_is_retried_before_the_release(harness: Harness) -> None:
+    release_at = ago(-86_400)  # tomorrow
+    campaign = harness.add_campaign("tomorrow", "198880045567", release_at)
+    grant = harness.spotify_grant(campaign, "fan-early")
+    with harness.store.session() as session:  # the landing app's follow failed while the fan waited
+        session.add(
+            OwedAction(
+                campaign_id=campaign,
+                grant_id=grant,
+                service="spotify",
+                kind="follow_artist",
+                target=f"spotify:artist:{ARTIST_ID}",
+                due_at=ago(60),
+                outcome="queued",
+                attempts=1,
+                reason="spotify: 503",
+            )
+        )
+    with harness.store.session() as session:
+        assert campaigns_with_work_due(session, datetime.now(UTC)) == ["tomorrow"]
+
+    report = harness.run("tomorrow")
+
+    actions = {a.kind: a for a in _actions(harness)}
+    assert actions["follow_artist"].outcome == "delivered"
+    assert actions["follow_artist"].attempts == 2
+    assert actions["save_release"].outcome == "queued"  # planned ahead, due tomorrow
+    assert report.undone == 0
+    assert f"spotify:artist:{ARTIST_ID}" in [f["uri"] for f in harness.fan("fan-early")["follows"]]
