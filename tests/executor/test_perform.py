@@ -219,3 +219,26 @@ def test_a_throttled_lookup_is_retried_and_not_taken_for_a_release_not_live_yet(
     refused = ScriptedApp([fail(Failure.REFUSED, 400)])
     assert _poll(refused, None, None, options, report) is None  # type: ignore[arg-type]
     assert "cannot look the release up" in report.waiting["spotify"]
+
+
+def test_a_retry_after_longer_than_the_run_should_wait_puts_the_action_back_in_the_queue() -> None:
+    fan = ScriptedFan(writes=[fail(Failure.THROTTLED, 429, retry_after=7200)])
+    result, clock, pacing = _run(fan)
+    assert result.outcome == "queued"
+    assert result.retry_at is not None
+    assert result.retry_at >= NOW + timedelta(seconds=7199)
+    assert clock.slept == []  # nobody waits two hours
+    assert fan.calls == ["perform"]
+    later = ScriptedFan()
+    again = perform_action(
+        later,
+        _action(),
+        RELEASE,
+        pacing,
+        RetryPolicy(),
+        note=lambda _: None,
+        now=lambda: NOW,
+        sleep=clock.sleep,
+    )
+    assert again.outcome == "queued"  # another action of the same app does not call during the pause
+    assert later.calls == []
