@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         store.dispose()
-    print(f"{args.slug}: planned {report.planned}, performed {report.performed}, calls {report.calls}")
+    print(
+        f"{args.slug}: planned {report.planned}, performed {report.performed}, calls {report.calls}, "
+        f"worker CPU {report.work_cpu_s:.2f} s"
+    )
     for service, found in report.releases.items():
         print(f"release on {service}: {found or 'not live yet'}")
     for service, why in report.waiting.items():

@@ -37,7 +37,7 @@ class PacingPolicy:
     min_rate: float = 1.0  # calls/s: never slower than this (outside a pause)
     burst_s: float = 0.05  # how far ahead of the schedule a call may go (a small burst)
     default_pause_s: float = 1.0  # a 429 without Retry-After (Apple; Deezer's quota code)
-    max_pause_s: float = 3600.0  # a longer Retry-After ends the run's wait for this app (see worker)
+    max_pause_s: float = 300.0  # a longer pause is not waited out: the actions go back to the queue
 
 
 class PacingState(Protocol):
@@ -158,15 +158,18 @@ class RateController:
             self._next_slot = slot + interval
             return max(slot, start)
 
-    def acquire(self) -> None:
-        """Block until this caller may send."""
+    def acquire(self) -> bool:
+        """Block until this caller may send; False (at once) if the app is paused for longer than
+        `max_pause_s` (the caller puts its action back in the queue for after the pause)."""
         while True:
             now = self.clock()
+            if self.paused_until() - now > self.policy.max_pause_s:
+                return False
             send_at = self.reserve(now)
             if send_at > now:
                 self.sleep(send_at - now)
             if self.clock() >= self.paused_until():
-                return
+                return True
 
     def on_success(self, now: float | None = None) -> None:
         now = self.clock() if now is None else now
@@ -195,7 +198,7 @@ class RateController:
             self.throttled += 1
             self._expire(int(now * 10))
             admitted = self._in_window / policy.window_s / self.share  # the app's rate the window let through
-            pause_until = max(pause, now + min(wait, policy.max_pause_s))
+            pause_until = max(pause, now + wait)
             if set_at > 0 and now < pause and rate != UNLIMITED:
                 # Several calls in flight see the same 429 episode: lower the rate once per pause.
                 self.state.write(rate, set_at, pause_until)

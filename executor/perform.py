@@ -74,7 +74,9 @@ def perform_action(
 
     while True:
         checking = uncertain
-        pacing.acquire()
+        if not pacing.acquire():
+            wait = max(1.0, pacing.paused_until() - pacing.clock())
+            return requeue(wait, f"the service asked to wait {wait:.0f} s: {last or 'throttled'}")
         attempt.calls += 1
         try:
             if checking:
@@ -97,13 +99,16 @@ def perform_action(
             if kind == Failure.THROTTLED:
                 attempt.throttled += 1
                 if failure.app_wide:
-                    pause_end = pacing.on_throttled(failure.retry_after)
-                    wait = pause_end - pacing.clock()
+                    pacing.on_throttled(failure.retry_after)  # the next acquire waits, or requeues
                 else:
                     wait = failure.retry_after or pacing.policy.default_pause_s
+                    if wait > pacing.policy.max_pause_s:
+                        return requeue(wait, f"throttled: {failure}")
                     sleep(wait)
-                if attempt.throttled >= policy.max_throttled or wait >= pacing.policy.max_pause_s:
-                    return requeue(max(wait, 1.0), f"throttled: {failure}")
+                if attempt.throttled >= policy.max_throttled:
+                    return requeue(
+                        pacing.policy.default_pause_s, f"throttled {attempt.throttled} times: {failure}"
+                    )
                 continue
             if kind == Failure.UNAUTHORIZED and not refreshed:
                 refreshed = True

@@ -40,6 +40,7 @@ from executor.worker import ShardJob, ShardWorker
 
 EARLIEST_ZONE = ZoneInfo("Pacific/Kiritimati")  # the first place a local-midnight release goes live
 LOCAL_LEAD = timedelta(hours=26)  # how far ahead of the campaign's moment a local release can start
+PLANNING_HORIZON = timedelta(days=7)  # after this, a campaign's landing page no longer takes pre-saves
 
 
 @dataclass
@@ -50,6 +51,7 @@ class ReleaseReport:
     planned: int = 0  # owed actions added to the ledger by this run
     performed: int = 0  # actions this run called a service for
     calls: int = 0
+    work_cpu_s: float = 0.0  # CPU the workers spent performing actions (start-up and planning excluded)
     outcomes: dict[str, int] = field(default_factory=dict)  # the whole campaign's ledger, by outcome
     waiting: dict[str, str] = field(default_factory=dict)  # service -> why its release-time actions wait
     set_aside: dict[str, int] = field(default_factory=dict)  # service -> actions made pending_source now
@@ -157,7 +159,7 @@ def run_release(
                 progress,
                 total,
             )
-            report.performed, report.calls = tally.performed, tally.calls
+            report.performed, report.calls, report.work_cpu_s = tally.performed, tally.calls, tally.cpu_s
     except CampaignBusy:
         report.busy = True
     _summarise(store, campaign, clock(), report)
@@ -436,9 +438,10 @@ def campaigns_with_work_due(session: Session, now: datetime) -> list[str]:
             )
         )
     )
+    recent = Campaign.release_at.between(now - PLANNING_HORIZON, now + LOCAL_LEAD)
     candidates = session.scalars(
         select(Campaign)
-        .where(or_(Campaign.release_at <= now + LOCAL_LEAD, Campaign.id.in_(with_queued)))
+        .where(or_(recent, Campaign.id.in_(with_queued)))
         .order_by(Campaign.release_at, Campaign.slug)
     )
     return [

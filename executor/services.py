@@ -156,6 +156,7 @@ class Tally:
     performed: int = 0  # actions that needed a call this run
     calls: int = 0
     throttled: int = 0
+    cpu_s: float = 0.0  # CPU the worker process spent performing (not starting up or planning)
     by_outcome: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:

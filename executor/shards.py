@@ -172,6 +172,7 @@ def _tally(document: dict[str, Any]) -> Tally:
         performed=document["performed"],
         calls=document["calls"],
         throttled=document.get("throttled", 0),
+        cpu_s=document.get("cpu_s", 0.0),
         by_outcome=dict(document["by_outcome"]),
     )
 
@@ -182,6 +183,7 @@ def _merge(tallies: list[Tally]) -> Tally:
         merged.performed += tally.performed
         merged.calls += tally.calls
         merged.throttled += tally.throttled
+        merged.cpu_s += tally.cpu_s
         for outcome, count in tally.by_outcome.items():
             merged.by_outcome[outcome] = merged.by_outcome.get(outcome, 0) + count
     return merged

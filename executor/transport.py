@@ -1,32 +1,46 @@
-"""A lean HTTP session for the executor's clients: requests' interface over one urllib3 connection pool.
+"""A lean HTTP session for the executor's clients: requests' interface over kept-alive `http.client`
+connections, one per host.
 
 spotipy (and the Apple and Deezer clients) call `session.request(...)` and read a `requests.Response`.
-A stock `requests.Session` spends about as much CPU per call as the whole HTTP exchange (cookie jar,
-hooks, environment and proxy lookups, adapters, redirects); on release day the executor makes one call
-per owed action, so the session keeps only what these clients use: query, body, headers, basic auth, a
-timeout. No retries (the executor owns them), no redirects (the APIs answer directly), no cookies.
+A stock `requests.Session` spends more CPU per call than the whole exchange with the server (cookie jar,
+hooks, environment and proxy lookups, adapters, urllib3's URL handling); on release day the executor makes
+one call per owed action, so this session keeps only what these clients use: a query, a body, headers,
+basic auth and a timeout. No retries (the executor owns them), no redirects, no cookies, no proxies.
 Errors are requests' own (`Timeout`, `ConnectionError`), so callers cannot tell the difference.
+
+A session is used by one thread at a time (one per worker thread); it is not safe to share.
 """
 
 from __future__ import annotations
 
+import http.client
+import json as json_module
+import select
+import socket
+import ssl
 from base64 import b64encode
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
-import urllib3
 from requests.structures import CaseInsensitiveDict
 
 FORM = "application/x-www-form-urlencoded"
+DEFAULT_TIMEOUT = 30.0
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()  # built once: creating a context costs milliseconds
 
 
 class LeanSession(requests.Session):
-    def __init__(self, pool_size: int = 4) -> None:
+    def __init__(self, pool_size: int = 1) -> None:
         super().__init__()
         self.trust_env = False
-        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=False)
+        self._connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
 
     def request(  # type: ignore[override]
         self,
@@ -47,8 +61,6 @@ class LeanSession(requests.Session):
         sent = dict(headers or {})
         body: bytes | None = None
         if json is not None:
-            import json as json_module
-
             body = json_module.dumps(json).encode()
             sent.setdefault("Content-Type", "application/json")
         elif isinstance(data, Mapping):
@@ -60,35 +72,74 @@ class LeanSession(requests.Session):
             body = data
         if auth is not None:
             sent["Authorization"] = "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            sent["Content-Length"] = "0"
+        connect_s, read_s = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection = self._connection(parts.scheme, parts.hostname or "", parts.port, connect_s)
         try:
-            answer = self._pool.request(
-                method,
-                url,
-                body=body,
-                headers=sent,
-                timeout=urllib3.Timeout(connect=connect, read=read),
-                redirect=False,
-                preload_content=True,
-            )
-        except urllib3.exceptions.ConnectTimeoutError as exc:
-            raise requests.ConnectTimeout(str(exc.__class__.__name__)) from None
-        except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.TimeoutError) as exc:
-            raise requests.ReadTimeout(str(exc.__class__.__name__)) from None
-        except urllib3.exceptions.HTTPError as exc:
-            raise requests.ConnectionError(exc.__class__.__name__) from None
+            if connection.sock is not None:
+                connection.sock.settimeout(read_s or DEFAULT_TIMEOUT)
+            connection.request(method, path, body=body, headers=sent)
+            if connection.sock is not None:
+                connection.sock.settimeout(read_s or DEFAULT_TIMEOUT)
+            answer = connection.getresponse()
+            content = answer.read()
+        except TimeoutError:
+            self._drop(connection)
+            raise requests.ReadTimeout("timed out") from None
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop(connection)
+            raise requests.ConnectionError(type(exc).__name__) from None
+        if answer.will_close:
+            self._drop(connection)
         response = requests.Response()
         response.status_code = answer.status
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response._content = answer.data
+        response.headers = CaseInsensitiveDict(answer.getheaders())
+        response._content = content
         response.url = url
         response.reason = answer.reason or ""
         response.encoding = "utf-8"
         return response
 
+    def _connection(
+        self, scheme: str, host: str, port: int | None, connect_s: float | None
+    ) -> http.client.HTTPConnection:
+        key = (scheme, host, port or (443 if scheme == "https" else 80))
+        connection = self._connections.get(key)
+        if connection is not None and connection.sock is not None and _closed_by_peer(connection.sock):
+            self._drop(connection)
+            connection = None
+        if connection is None:
+            timeout = connect_s or DEFAULT_TIMEOUT
+            if scheme == "https":
+                connection = http.client.HTTPSConnection(host, key[2], timeout=timeout, context=_tls())
+            else:
+                connection = http.client.HTTPConnection(host, key[2], timeout=timeout)
+            self._connections[key] = connection
+        return connection
+
+    def _drop(self, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        for key, known in list(self._connections.items()):
+            if known is connection:
+                del self._connections[key]
+
     def close(self) -> None:
-        self._pool.clear()
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
         super().close()
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """An idle kept-alive connection is readable only if the server closed it (or broke protocol)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _text(value: Any) -> str:

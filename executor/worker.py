@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+import traceback
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -172,6 +173,7 @@ class ShardWorker:
             if service not in self.apps:  # not configured: its actions wait in the queue
                 unresolved += [(service, kind.value) for kind in ActionKind]
         busy: dict[Future[None], int] = {}
+        cpu = time.process_time()
         try:
             with ThreadPoolExecutor(job.threads, thread_name_prefix=f"shard{job.shard.index}") as pool:
                 while True:
@@ -189,6 +191,7 @@ class ShardWorker:
             self.writer.close()
             for session in self._sessions:
                 session.close()
+            self.tally.cpu_s = time.process_time() - cpu
         return self.tally
 
     def _one_pass(
@@ -315,7 +318,8 @@ class ShardWorker:
                 self._give_up(actions[index:], Outcome.UNDELIVERABLE, str(lost))
                 return
             except Exception as exc:  # a bug must not stop the batch; no message (it could hold a URL)
-                log.exception("unexpected %s on action %d", type(exc).__name__, action.id)
+                frames = "".join(traceback.format_tb(exc.__traceback__))
+                log.error("unexpected %s on action %d:\n%s", type(exc).__name__, action.id, frames)
                 result = Finished(
                     action.id,
                     Outcome.FAILED,

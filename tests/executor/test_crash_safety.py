@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from campaigns.models import OwedAction
 from tests.executor.conftest import ARTIST_ID, Harness, ago
+from tests.sandbox.openapi import assert_calls_match_spec
 
 FOLLOW = "spotify:playlist:37i9dQZF1DX0XUsuxWHRQd"
 KILLS = 6
@@ -144,3 +145,4 @@ def test_killed_at_random_moments_the_work_is_finished_exactly_once(harness: Har
         for playlist in made:
             assert [i["uri"] for i in playlist["items"]] == tracks  # each track once, none missing
     assert all(count == 1 for count in playlist_adds.values())
+    assert_calls_match_spec(harness.calls("spotify", bodies="true"), check_params=True)

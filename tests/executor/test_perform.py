@@ -189,3 +189,56 @@ def test_a_playlist_that_cannot_be_checked_is_not_added_blindly() -> None:
     fan = ScriptedFan(checks=[fail(Failure.FORBIDDEN, 403)])
     result, _, _ = _run(fan, _action("save_release", interrupted=True))
     assert fan.calls == ["verify", "perform"]  # a save is idempotent: sent after all
+
+
+@dataclass
+class ScriptedApp:
+    """A service's catalogue that answers lookups from a script."""
+
+    answers: list[object]
+    name: str = "spotify"
+    lookups: int = 0
+
+    def resolve(self, lookup: object, http: object) -> Release | None:
+        self.lookups += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+
+def test_a_throttled_lookup_is_retried_and_not_taken_for_a_release_not_live_yet() -> None:
+    from executor.release import ReleaseOptions, ReleaseReport, _poll
+
+    app = ScriptedApp([fail(Failure.THROTTLED, 429, retry_after=0.01), fail(Failure.TRANSIENT, 503), RELEASE])
+    report = ReleaseReport("x")
+    options = ReleaseOptions(retry=RetryPolicy(base_s=0.01, cap_s=0.02))
+    assert _poll(app, None, None, options, report) == RELEASE  # type: ignore[arg-type]
+    assert app.lookups == 3
+    assert report.waiting == {}
+    refused = ScriptedApp([fail(Failure.REFUSED, 400)])
+    assert _poll(refused, None, None, options, report) is None  # type: ignore[arg-type]
+    assert "cannot look the release up" in report.waiting["spotify"]
+
+
+def test_a_retry_after_longer_than_the_run_should_wait_puts_the_action_back_in_the_queue() -> None:
+    fan = ScriptedFan(writes=[fail(Failure.THROTTLED, 429, retry_after=7200)])
+    result, clock, pacing = _run(fan)
+    assert result.outcome == "queued"
+    assert result.retry_at is not None
+    assert result.retry_at >= NOW + timedelta(seconds=7199)
+    assert clock.slept == []  # nobody waits two hours
+    assert fan.calls == ["perform"]
+    later = ScriptedFan()
+    again = perform_action(
+        later,
+        _action(),
+        RELEASE,
+        pacing,
+        RetryPolicy(),
+        note=lambda _: None,
+        now=lambda: NOW,
+        sleep=clock.sleep,
+    )
+    assert again.outcome == "queued"  # another action of the same app does not call during the pause
+    assert later.calls == []

@@ -138,7 +138,7 @@ def test_local_midnight_serves_each_fan_at_their_own_midnight(harness: Harness) 
     second = harness.run("local", now=later)  # the sandbox's tokens have expired meanwhile: refreshed once
     assert second.outcomes["delivered"] == 4
     assert release["spotify"]["uri"] in [i["uri"] for i in harness.fan("fan-west")["library"]]
-    assert_calls_match_spec(harness.calls("spotify", bodies="true"), requests=False)
+    assert_calls_match_spec(harness.calls("spotify", bodies="true"), check_params=True)
 
 
 def test_shard_processes_split_the_work_and_do_each_action_once(harness: Harness) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from sqlalchemy import select
 
 from campaigns.models import Grant, OwedAction
+from executor.release import campaigns_with_work_due
 from tests.executor.conftest import ARTIST_ID, DEEZER_ARTIST, Harness, ago
 from tests.sandbox.openapi import assert_calls_match_spec
 
@@ -53,7 +55,7 @@ def test_every_fan_gets_the_release_once_and_a_second_run_adds_nothing(harness: 
     assert again.planned == 0
     assert again.performed == 0
     assert _writes(harness) == writes
-    assert_calls_match_spec(harness.calls("spotify", bodies="true"), requests=False)
+    assert_calls_match_spec(harness.calls("spotify", bodies="true"), check_params=True)
 
 
 def test_the_fans_choices_are_followed_and_the_playlist_is_added_or_created(harness: Harness) -> None:
@@ -94,7 +96,7 @@ def test_the_fans_choices_are_followed_and_the_playlist_is_added_or_created(harn
     assert made[0]["id"] in {a.resolved_target for a in playlist_actions}
     harness.run("choices")
     assert len([p for p in harness.fan("fan-new")["playlists"] if p["name"] == "Nova on repeat"]) == 1
-    assert_calls_match_spec(harness.calls("spotify", bodies="true"), requests=False)
+    assert_calls_match_spec(harness.calls("spotify", bodies="true"), check_params=True)
 
 
 def test_a_bad_grant_never_stops_the_batch(harness: Harness) -> None:
@@ -197,3 +199,53 @@ def test_scopes_for_the_playlist_missing_skip_only_the_playlist(harness: Harness
     assert outcomes["add_to_playlist"][0] == "undeliverable"
     assert "Insufficient client scope" in (outcomes["add_to_playlist"][1] or "")
     assert report.undone == 0
+
+
+def test_a_deezer_fan_over_quota_waits_and_the_others_go_on(harness: Harness) -> None:
+    release = harness.add_release("198880045566", ago(10))
+    campaign = harness.add_campaign(
+        "deezer-quota", "198880045566", ago(10), services={"deezer": {"artist_id": DEEZER_ARTIST}}
+    )
+    for fan in ("fan-d1", "fan-d2"):
+        harness.deezer_grant(campaign, fan)
+    harness.configure({"deezer": {"quota_calls": 1, "quota_window_s": 1.0}})  # one call per fan per second
+
+    report = harness.run("deezer-quota", services=("deezer",))
+
+    assert report.outcomes["delivered"] == 4, report
+    quota = [c for c in harness.calls("deezer") if c["fault"] == "rate_limited"]
+    assert quota  # code 4 answered (on HTTP 200), then waited out
+    for fan in ("fan-d1", "fan-d2"):
+        favourites = {(e["type"], e["id"]) for e in harness.fan(fan, "deezer")["favourites"]}
+        assert ("album", release["deezer"]["album_id"]) in favourites
+
+
+def test_a_grant_time_follow_that_failed_is_retried_before_the_release(harness: Harness) -> None:
+    release_at = ago(-86_400)  # tomorrow
+    campaign = harness.add_campaign("tomorrow", "198880045567", release_at)
+    grant = harness.spotify_grant(campaign, "fan-early")
+    with harness.store.session() as session:  # the landing app's follow failed while the fan waited
+        session.add(
+            OwedAction(
+                campaign_id=campaign,
+                grant_id=grant,
+                service="spotify",
+                kind="follow_artist",
+                target=f"spotify:artist:{ARTIST_ID}",
+                due_at=ago(60),
+                outcome="queued",
+                attempts=1,
+                reason="spotify: 503",
+            )
+        )
+    with harness.store.session() as session:
+        assert campaigns_with_work_due(session, datetime.now(UTC)) == ["tomorrow"]
+
+    report = harness.run("tomorrow")
+
+    actions = {a.kind: a for a in _actions(harness)}
+    assert actions["follow_artist"].outcome == "delivered"
+    assert actions["follow_artist"].attempts == 2
+    assert actions["save_release"].outcome == "queued"  # planned ahead, due tomorrow
+    assert report.undone == 0
+    assert f"spotify:artist:{ARTIST_ID}" in [f["uri"] for f in harness.fan("fan-early")["follows"]]

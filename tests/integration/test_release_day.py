@@ -61,7 +61,7 @@ def test_release_day_saves_the_album_once_to_every_library(system: System) -> No
     assert _album_saves(system) == saves
     with system.store.session() as session:
         assert campaigns_with_work_due(session, datetime.now(UTC)) == []
-    assert_calls_match_spec(system.calls(since=started.isoformat(), bodies="true"), requests=False)
+    assert_calls_match_spec(system.calls(since=started.isoformat(), bodies="true"), check_params=True)
 
 
 def test_a_release_not_live_yet_leaves_the_actions_queued(system: System) -> None:
