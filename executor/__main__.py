@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import timedelta
 
 from campaigns.registry import UnknownCampaign
 from campaigns.settings import load_settings
-from campaigns.store import Store
-from campaigns.vault import Secret, TokenVault
-from executor.release import ReleaseOptions, apps_from_settings, run_release
-from executor.shards import ShardLauncher, WorkerSetup
+from executor.entry import release_day, report_lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,43 +25,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--dry-run", action="store_true", help="resolve and count, perform nothing")
     args = parser.parse_args(argv)
 
-    settings = load_settings()
-    keys = settings.secret_keys()
-    apps = apps_from_settings(settings)
-    store = Store.connect(settings.resolved_database_url)
     try:
-        report = run_release(
-            store,
-            TokenVault(keys),
-            apps.get("spotify"),  # type: ignore[arg-type]
+        report = release_day(
+            load_settings(),
             args.slug,
-            apple=apps.get("apple"),  # type: ignore[arg-type]
-            deezer=apps.get("deezer"),  # type: ignore[arg-type]
             dry_run=args.dry_run,
-            options=ReleaseOptions(
-                shards=args.shards,
-                threads=args.threads,
-                wait_for_release=timedelta(seconds=args.wait_for_release),
-            ),
-            launcher=ShardLauncher(
-                WorkerSetup(settings.resolved_database_url, tuple(Secret(k) for k in keys), apps)
-            ),
+            shards=args.shards,
+            threads=args.threads,
+            wait_for_release=args.wait_for_release,
         )
     except UnknownCampaign as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    finally:
-        store.dispose()
-    print(
-        f"{args.slug}: planned {report.planned}, performed {report.performed}, calls {report.calls}, "
-        f"worker CPU {report.work_cpu_s:.2f} s"
-    )
-    for service, found in report.releases.items():
-        print(f"release on {service}: {found or 'not live yet'}")
-    for service, why in report.waiting.items():
-        print(f"waiting on {service}: {why}")
-    for outcome, count in report.outcomes.items():
-        print(f"{outcome}\t{count}")
+    print("\n".join(report_lines(report)))
     if report.busy:
         print("another run holds this campaign; nothing done", file=sys.stderr)
     if report.undone:

@@ -30,6 +30,11 @@ class FanChoices:
         return None
 
 
+def preadded(document: Any) -> bool:
+    """Whether an Apple grant's pre-order album was pre-added at grant time (`"preadd": "<album id>"`)."""
+    return isinstance(document, dict) and bool(document.get("preadd"))
+
+
 def parse_choices(document: Any) -> FanChoices:
     """The fan's choices from `Grant.choices`; an empty or missing document means none were made."""
     if not document:

@@ -20,7 +20,7 @@ from campaigns.campaign_file import CampaignSpec
 from campaigns.models import ActionKind, Campaign, Grant, GrantStatus, Outcome, OwedAction
 from campaigns.registry import campaign_spec
 from campaigns.store import Store
-from executor.choices import parse_choices
+from executor.choices import parse_choices, preadded
 from executor.zones import fan_zone
 
 RELEASE_TARGET = "release"  # resolved to the service's album at execution time
@@ -90,11 +90,14 @@ def owed_actions(plan: CampaignPlan, grant: GrantFacts) -> list[dict[str, Any]]:
         if choices.playlist_target:
             rows.append((ActionKind.ADD_TO_PLAYLIST, choices.playlist_target, at_release))
     elif grant.service == "apple" and services.apple is not None:
-        rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
+        # A pre-order album pre-added at grant time fills in by itself on release day: adding it
+        # again would be a second request for the same promise.
+        if not preadded(grant.choices):
+            rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
     elif grant.service == "deezer" and services.deezer is not None:
         rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
-        if services.deezer.artist_id:
-            rows.append((ActionKind.FOLLOW_ARTIST, services.deezer.artist_id, at_grant))
+        if services.deezer.artist_id:  # Deezer fans follow the artist on release day, with the save
+            rows.append((ActionKind.FOLLOW_ARTIST, services.deezer.artist_id, at_release))
     return [
         {
             "campaign_id": plan.campaign_id,

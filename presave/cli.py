@@ -165,33 +165,24 @@ def forget(
 def release_run(
     slug: str,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and resolve, perform nothing.")] = False,
+    shards: Annotated[int, typer.Option(help="Worker processes (0: by the work due).")] = 0,
+    threads: Annotated[int, typer.Option(help="Threads per worker.")] = 16,
 ) -> None:
     """Perform the release-day actions that are due now (what the schedule does)."""
-    from campaigns.vault import TokenVault
-    from executor.release import run_release
-    from executor.spotify import SpotifyApp
+    from executor.entry import release_day, report_lines
 
     settings = _settings()
-    if not settings.spotify_enabled:
-        fail("Spotify is not configured (PRESAVE_SPOTIFY_CLIENT_ID / PRESAVE_SPOTIFY_CLIENT_SECRET)")
-    store = _store(settings)
+    if not (settings.spotify_enabled or settings.apple_team_id or settings.deezer_app_id):
+        fail("no service is configured (PRESAVE_SPOTIFY_*, PRESAVE_APPLE_*, PRESAVE_DEEZER_*)")
     try:
-        report = run_release(
-            store,
-            TokenVault(settings.secret_keys()),
-            SpotifyApp.from_settings(settings),
-            slug,
-            dry_run=dry_run,
-        )
+        report = release_day(settings, slug, dry_run=dry_run, shards=shards, threads=threads)
     except UnknownCampaign as exc:
         fail(str(exc))
-    finally:
-        store.dispose()
-    out.print(f"{slug}: album {report.album_uri or 'not live yet'}; {report.performed} performed")
-    for outcome, count in report.outcomes.items():
-        print(f"{outcome}\t{count}")
+    print("\n".join(report_lines(report)))
+    if report.busy:
+        fail("another run holds this campaign; nothing was done")
     if report.undone:
-        fail(f"{report.undone} owed actions failed after retries")
+        fail(f"{report.undone} owed actions are left undone")
 
 
 @app.command()

@@ -94,6 +94,14 @@ def test_apple_and_deezer_grants_owe_their_services_actions() -> None:
     assert owed_actions(_plan(), GrantFacts(3, "deezer", GRANTED, {})) == []  # Deezer not offered
 
 
+def test_deezer_follows_on_release_day_and_a_preadded_apple_album_is_not_added_again() -> None:
+    plan = _plan(apple={"album_id": "1577502911"}, deezer={"artist_id": "27"})
+    deezer = owed_actions(plan, GrantFacts(1, "deezer", GRANTED, {"artist": "27"}))
+    assert {r["due_at"] for r in deezer} == {plan.release_at}
+    preadded = owed_actions(plan, GrantFacts(2, "apple", GRANTED, {"preadd": "1577502911"}))
+    assert preadded == []  # Apple fills the pre-order in by itself at release
+
+
 @pytest.mark.parametrize(
     ("fan_timezone", "country", "expected_utc"),
     [

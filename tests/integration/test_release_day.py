@@ -80,3 +80,41 @@ def test_a_release_not_live_yet_leaves_the_actions_queued(system: System) -> Non
     assert report.performed == 0
     assert report.outcomes["queued"] == 1
     assert report.undone == 0
+
+
+def test_the_release_run_command_prints_the_outcomes_and_its_exit_status_says_if_work_is_left(
+    system: System,
+) -> None:
+    from typer.testing import CliRunner
+
+    from presave.cli import app as cli
+
+    release_at = soon(seconds=3)
+    album = add_release(system, "198880045560", release_at)
+    add_campaign(system, "midnight-drive", "198880045560", release_at)
+    assert _presave(system, "midnight-drive", "fan-e").status_code == 303
+    settings = system.settings
+    env = {
+        "PRESAVE_DATA_DIR": str(settings.data_dir),
+        "PRESAVE_DATABASE_URL": settings.resolved_database_url,
+        "PRESAVE_SECRET_KEY": settings.secret_key.get_secret_value() if settings.secret_key else "",
+        "PRESAVE_SPOTIFY_CLIENT_ID": settings.spotify_client_id or "",
+        "PRESAVE_SPOTIFY_CLIENT_SECRET": settings.spotify_client_secret.get_secret_value()
+        if settings.spotify_client_secret
+        else "",
+        "PRESAVE_SPOTIFY_ACCOUNTS_URL": settings.spotify_accounts_url,
+        "PRESAVE_SPOTIFY_API_URL": settings.spotify_api_url,
+    }
+    runner = CliRunner(env=env)
+    _wait_until(release_at)
+    done = runner.invoke(cli, ["release", "run", "midnight-drive"])
+    assert done.exit_code == 0, done.output
+    assert f"release on spotify: {album['spotify']['uri']}" in done.stdout
+    assert "delivered\t2" in done.stdout  # the save, and the artist follow at grant time
+    assert "sandbox-spotify-secret" not in done.output
+    again = runner.invoke(cli, ["release", "run", "midnight-drive"])
+    assert again.exit_code == 0
+    assert "performed 0" in again.stdout
+    unknown = runner.invoke(cli, ["release", "run", "no-such-campaign"])
+    assert unknown.exit_code == 1
+    assert unknown.stderr == "presave: no campaign 'no-such-campaign'\n"
