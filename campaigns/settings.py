@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     landing_rate_limit: int = Field(default=120, ge=0)
     country_header: str | None = None
+    landing_threads: int = Field(default=12, ge=1, le=256)  # per landing process, for synchronous routes
 
     spotify_client_id: str | None = None
     spotify_client_secret: SecretStr | None = None

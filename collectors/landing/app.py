@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,8 +53,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 SERVICE_PATTERN = r"^(spotify|apple|deezer)$"
 Text = Annotated[str | None, Form(max_length=512)]
-THREADS = int(os.environ.get("PRESAVE_LANDING_THREADS", "12"))  # per process, for the synchronous routes
-POOL_SIZE = THREADS + 4  # a connection for every route thread, the event writer and the async routes
+SPARE_CONNECTIONS = 4  # beyond one per route thread: the event writer and the async routes
 
 
 def create_app(settings: Settings, store: Store | None = None, *, openapi: bool = False) -> FastAPI:
@@ -67,7 +65,7 @@ def create_app(settings: Settings, store: Store | None = None, *, openapi: bool 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Few threads: the synchronous routes mostly wait on the services, and more threads than this
         # only fight over the GIL (measured in bench/landing.py).
-        to_thread.current_default_thread_limiter().total_tokens = THREADS
+        to_thread.current_default_thread_limiter().total_tokens = settings.landing_threads
         landing.events.start()
         yield
         await run_in_threadpool(landing.close)
@@ -264,7 +262,8 @@ def _own_store(settings: Settings) -> Store:
     """The store with a connection pool as large as the thread pool that serves the routes, so a busy
     moment never closes and reopens connections (each new SQLite connection re-runs its PRAGMAs)."""
     url = settings.resolved_database_url
-    store = Store(make_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_timeout=60))
+    pool = settings.landing_threads + SPARE_CONNECTIONS
+    store = Store(make_engine(url, pool_size=pool, max_overflow=pool, pool_timeout=60))
     migrate(store.engine)
     return store
 

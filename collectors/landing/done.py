@@ -315,6 +315,7 @@ def erase(landing: Landing, request: Request, csrf: str | None) -> Response:
         or not same_origin(dict(request.headers), landing.public_origin)
     ):
         return _forbidden(request, None)
+    landing.events.flush()  # the fan's queued events must be in the store to be made anonymous with the rest
     with landing.writing() as session:
         erasure = erase_grants(session, [fan.grant_id])
     response = views.render(

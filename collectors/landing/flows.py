@@ -404,6 +404,7 @@ def _email_granted(
 
 
 def _forgotten(landing: Landing, request: Request, service: str, profile: Profile) -> Response:
+    landing.events.flush()  # the fan's queued events must be in the store to be made anonymous with the rest
     with landing.writing() as session:
         erasure = forget_fan(session, service, profile.user_id)
     landing.campaigns.clear()
