@@ -12,6 +12,7 @@ import sys
 import time
 
 import bench
+from bench._machine import read_cpu_ticks, shares_between
 
 
 def main(names: list[str]) -> int:
@@ -26,9 +27,11 @@ def main(names: list[str]) -> int:
         if not hasattr(module, "run"):
             continue
         print(f"\n=== {name} ===", flush=True)
-        started = time.perf_counter()
+        started, ticks = time.perf_counter(), read_cpu_ticks()
         module.run()
-        print(f"({name}: {time.perf_counter() - started:.1f} s)", flush=True)
+        shares = shares_between(ticks, read_cpu_ticks())
+        machine = f"; {shares.describe()}" if shares else ""
+        print(f"({name}: {time.perf_counter() - started:.1f} s{machine})", flush=True)
     return 0
 
 
