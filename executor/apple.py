@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
+from executor.choices import NEW_PLAYLIST_PREFIX, PLAYLIST_MARKER
 from executor.pacing import PacingPolicy
 from executor.services import (
     Failure,
@@ -83,6 +85,7 @@ class AppleApp:
         *,
         user_token: Secret | None = None,
         params: Any = None,
+        body: Any = None,
     ) -> Any:
         """One call; raises ServiceFailure (or GrantLost for a refused Music User Token)."""
         for renewed in (False, True):
@@ -91,7 +94,12 @@ class AppleApp:
                 headers["Music-User-Token"] = user_token.reveal()
             try:
                 response = http.request(
-                    method, f"{self.api_url}{path}", params=params, headers=headers, timeout=self.timeout
+                    method,
+                    f"{self.api_url}{path}",
+                    params=params,
+                    json=body,
+                    headers=headers,
+                    timeout=self.timeout,
                 )
             except requests.Timeout:
                 raise ServiceFailure(Failure.TRANSIENT, f"apple {what}: timed out") from None
@@ -173,6 +181,8 @@ class AppleFan:
         self.app = app
         self.tokens = tokens
         self.http = http
+        self._present: dict[str, set[str]] = {}  # library playlist id -> catalog song ids seen there
+        self._playlists: dict[int, str] = {}  # action id -> the library playlist it created or found
 
     def refresh(self) -> None:
         raise GrantLost(GrantStatus.EXPIRED, "apple Music User Tokens cannot be refreshed")
@@ -189,6 +199,8 @@ class AppleFan:
         return "songs", ",".join(release.tracks)
 
     def perform(self, action: Claimed, release: Release | None, note: ResolvedNote) -> str | None:
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return self._add_to_playlist(action, _need(release), note)
         kind, ids = self._album_for(action, release)
         self.app.request(
             self.http,
@@ -201,15 +213,95 @@ class AppleFan:
         return f"apple:{kind}:{ids}"
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            songs = _need(release).tracks
+            playlist = self._find_playlist(action)
+            if playlist is None:
+                return False
+            self._present[playlist] = self._playlist_songs(playlist)
+            return set(songs) <= self._present[playlist]
         kind, ids = self._album_for(action, release)
-        wanted = set(ids.split(","))
-        path = f"/v1/me/library/{kind}"
-        seen: set[str] = set()
+        return set(ids.split(",")) <= _catalog_ids(self._pages(f"/v1/me/library/{kind}", "library"))
+
+    # playlists: library playlists take catalog song ids and append (no deduplication), so what is
+    # already there is checked before a retry sends songs again.
+    def _add_to_playlist(self, action: Claimed, release: Release, note: ResolvedNote) -> str:
+        playlist = self._playlist_for(action, note)
+        missing = [s for s in release.tracks if s not in self._present.get(playlist, set())]
+        if missing:
+            self.app.request(
+                self.http,
+                "POST",
+                f"/v1/me/library/playlists/{playlist}/tracks",
+                "playlist add",
+                user_token=self.tokens.access_token,
+                body={"data": [{"id": song, "type": "songs"} for song in missing]},
+            )
+            self._present.setdefault(playlist, set()).update(missing)
+        return playlist
+
+    def _playlist_for(self, action: Claimed, note: ResolvedNote) -> str:
+        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
+            return action.target
+        known = self._playlists.get(action.id) or action.resolved_target
+        if known:
+            return known
+        attributes = {
+            "name": action.target.removeprefix(NEW_PLAYLIST_PREFIX),
+            "description": PLAYLIST_MARKER.format(action_id=action.id),
+        }
+        created = self.app.request(
+            self.http,
+            "POST",
+            "/v1/me/library/playlists",
+            "create playlist",
+            user_token=self.tokens.access_token,
+            body={"attributes": attributes},
+        )
+        data = (created or {}).get("data") or [{}]
+        playlist_id = str(data[0].get("id") or "")
+        if not playlist_id:
+            raise ServiceFailure(Failure.REFUSED, "apple create playlist: no playlist id in the answer")
+        note(playlist_id)  # committed before the songs go in: a crash now finds this playlist
+        self._playlists[action.id] = playlist_id
+        self._present[playlist_id] = set()
+        return playlist_id
+
+    def _find_playlist(self, action: Claimed) -> str | None:
+        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
+            return action.target
+        known = self._playlists.get(action.id) or action.resolved_target
+        if known:
+            return known
+        marker = PLAYLIST_MARKER.format(action_id=action.id)
+        for item in self._pages("/v1/me/library/playlists", "list playlists"):
+            description = ((item.get("attributes") or {}).get("description") or {}).get("standard") or ""
+            if marker in description:
+                self._playlists[action.id] = str(item["id"])
+                return str(item["id"])
+        return None
+
+    def _playlist_songs(self, playlist: str) -> set[str]:
+        return _catalog_ids(self._pages(f"/v1/me/library/playlists/{playlist}/tracks", "check playlist"))
+
+    def _pages(self, path: str | None, what: str) -> Iterator[dict[str, Any]]:
         while path:
-            page = self.app.request(self.http, "GET", path, "library", user_token=self.tokens.access_token)
-            for item in (page or {}).get("data") or []:
-                catalog_id = ((item.get("attributes") or {}).get("playParams") or {}).get("catalogId")
-                if catalog_id:
-                    seen.add(str(catalog_id))
+            page = self.app.request(self.http, "GET", path, what, user_token=self.tokens.access_token)
+            yield from (page or {}).get("data") or []
             path = (page or {}).get("next")
-        return wanted <= seen
+
+
+def _catalog_ids(items: Iterator[dict[str, Any]]) -> set[str]:
+    """The catalog ids of library items (a library song or album names its catalog original)."""
+    found = set()
+    for item in items:
+        catalog_id = ((item.get("attributes") or {}).get("playParams") or {}).get("catalogId")
+        if catalog_id:
+            found.add(str(catalog_id))
+    return found
+
+
+def _need(release: Release | None) -> Release:
+    if release is None:
+        raise ServiceFailure(Failure.NOT_FOUND, "apple: the release is not resolved yet")
+    return release

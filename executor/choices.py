@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NEW_PLAYLIST_PREFIX = "new:"
+PLAYLIST_MARKER = "[presave:{action_id}]"  # in a created playlist's description, to find it after a crash
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ permission, 800 "no data". There are no refresh tokens.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -17,6 +18,7 @@ from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
+from executor.choices import NEW_PLAYLIST_PREFIX
 from executor.pacing import PacingPolicy
 from executor.services import (
     Failure,
@@ -131,6 +133,8 @@ class DeezerFan:
         self.app = app
         self.tokens = tokens
         self.http = http
+        self._present: dict[str, set[str]] = {}  # playlist id -> track ids seen there
+        self._playlists: dict[int, str] = {}  # action id -> the playlist it created or found
 
     def refresh(self) -> None:
         raise GrantLost(GrantStatus.EXPIRED, "deezer access tokens cannot be refreshed")
@@ -148,6 +152,8 @@ class DeezerFan:
         raise ServiceFailure(Failure.REFUSED, f"deezer: no such action as {action.kind!r}")
 
     def perform(self, action: Claimed, release: Release | None, note: ResolvedNote) -> str | None:
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return self._add_to_playlist(action, _need(release), note)
         collection, parameter, item = self._target(action, release)
         self.app.request(
             self.http,
@@ -160,19 +166,96 @@ class DeezerFan:
         return f"deezer:{collection[:-1]}:{item}"
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
-        collection, _, item = self._target(action, release)
-        path: str | None = f"/user/me/{collection}"
-        params: dict[str, Any] = {"limit": 100}
-        while path:
-            page = self.app.request(
-                self.http, "GET", path, f"list {collection}", token=self.tokens.access_token, params=params
-            )
-            if any(str(entry.get("id")) == item for entry in page.get("data") or []):
-                return True
-            following = page.get("next")
-            if not following or not following.startswith(self.app.api_url):
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            tracks = _need(release).tracks
+            playlist = self._find_playlist(action)
+            if playlist is None:
                 return False
-            parts = urlsplit(following)  # the `next` link carries its own index and limit
-            path = parts.path.removeprefix(urlsplit(self.app.api_url).path)
+            present = {
+                str(t.get("id")) for t in self._pages(f"/playlist/{playlist}/tracks", "check playlist")
+            }
+            self._present[playlist] = present
+            return set(tracks) <= present
+        collection, _, item = self._target(action, release)
+        return any(
+            str(e.get("id")) == item for e in self._pages(f"/user/me/{collection}", f"list {collection}")
+        )
+
+    def _pages(self, path: str, what: str) -> Iterator[dict[str, Any]]:
+        following: str | None = path
+        params: dict[str, Any] = {"limit": 100}
+        while following:
+            page = self.app.request(
+                self.http, "GET", following, what, token=self.tokens.access_token, params=params
+            )
+            yield from page.get("data") or []
+            link = page.get("next")
+            if not link or not link.startswith(self.app.api_url):
+                return
+            parts = urlsplit(link)  # the `next` link carries its own index and limit
+            following = parts.path.removeprefix(urlsplit(self.app.api_url).path)
             params = {k: v for k, v in parse_qsl(parts.query) if k != "access_token"}
-        return False
+
+    # playlists: Deezer creates a playlist from a title only, so one created for an action is found
+    # again after a crash by its title among the fan's own playlists, newest first.
+    def _add_to_playlist(self, action: Claimed, release: Release, note: ResolvedNote) -> str:
+        playlist = self._playlist_for(action, note)
+        missing = [t for t in release.tracks if t not in self._present.get(playlist, set())]
+        if missing:
+            self.app.request(
+                self.http,
+                "POST",
+                f"/playlist/{playlist}/tracks",
+                "playlist add",
+                token=self.tokens.access_token,
+                params={"songs": ",".join(missing)},
+            )
+            self._present.setdefault(playlist, set()).update(missing)
+        return playlist
+
+    def _playlist_for(self, action: Claimed, note: ResolvedNote) -> str:
+        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
+            return action.target.removeprefix("deezer:playlist:")
+        known = self._playlists.get(action.id) or action.resolved_target
+        if known:
+            return known
+        created = self.app.request(
+            self.http,
+            "POST",
+            "/user/me/playlists",
+            "create playlist",
+            token=self.tokens.access_token,
+            params={"title": action.target.removeprefix(NEW_PLAYLIST_PREFIX)},
+        )
+        playlist_id = str((created or {}).get("id") or "") if isinstance(created, dict) else ""
+        if not playlist_id:
+            raise ServiceFailure(Failure.REFUSED, "deezer create playlist: no playlist id in the answer")
+        note(playlist_id)  # committed before the tracks go in: a crash now finds this playlist
+        self._playlists[action.id] = playlist_id
+        self._present[playlist_id] = set()
+        return playlist_id
+
+    def _find_playlist(self, action: Claimed) -> str | None:
+        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
+            return action.target.removeprefix("deezer:playlist:")
+        known = self._playlists.get(action.id) or action.resolved_target
+        if known:
+            return known
+        title = action.target.removeprefix(NEW_PLAYLIST_PREFIX)
+        me = self.app.request(self.http, "GET", "/user/me", "profile", token=self.tokens.access_token)
+        own = [
+            p
+            for p in self._pages("/user/me/playlists", "list playlists")
+            if p.get("title") == title and (p.get("creator") or {}).get("id") == (me or {}).get("id")
+        ]
+        if not own:
+            return None
+        newest = max(own, key=lambda p: int(p.get("time_add") or 0))
+        self._playlists[action.id] = str(newest["id"])
+        return self._playlists[action.id]
+
+
+def _need(release: Release | None) -> Release:
+    if release is None:
+        raise ServiceFailure(Failure.NOT_FOUND, "deezer: the release is not resolved yet")
+    return release

@@ -70,6 +70,11 @@ def release_moment(plan: CampaignPlan, grant: GrantFacts) -> datetime:
     return plan.wall_clock.replace(tzinfo=zone).astimezone(UTC)
 
 
+def _playlist_row(grant: GrantFacts, at_release: datetime) -> list[tuple[str, str, datetime]]:
+    target = parse_choices(grant.choices).playlist_target
+    return [(ActionKind.ADD_TO_PLAYLIST, target, at_release)] if target else []
+
+
 def owed_actions(plan: CampaignPlan, grant: GrantFacts) -> list[dict[str, Any]]:
     """The ledger rows one grant is owed: release-time actions at the fan's release moment, grant-time
     ones (follows) at the grant moment (normally done already by the landing app)."""
@@ -87,17 +92,18 @@ def owed_actions(plan: CampaignPlan, grant: GrantFacts) -> list[dict[str, Any]]:
             for uri in choices.follows
             if uri in offer.follow and uri != offer.artist
         ]
-        if choices.playlist_target:
-            rows.append((ActionKind.ADD_TO_PLAYLIST, choices.playlist_target, at_release))
+        rows += _playlist_row(grant, at_release)
     elif grant.service == "apple" and services.apple is not None:
         # A pre-order album pre-added at grant time fills in by itself on release day: adding it
         # again would be a second request for the same promise.
         if not preadded(grant.choices):
             rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
+        rows += _playlist_row(grant, at_release)
     elif grant.service == "deezer" and services.deezer is not None:
         rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
         if services.deezer.artist_id:  # Deezer fans follow the artist on release day, with the save
             rows.append((ActionKind.FOLLOW_ARTIST, services.deezer.artist_id, at_release))
+        rows += _playlist_row(grant, at_release)
     return [
         {
             "campaign_id": plan.campaign_id,

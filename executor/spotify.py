@@ -23,7 +23,7 @@ from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from executor.choices import NEW_PLAYLIST_PREFIX
+from executor.choices import NEW_PLAYLIST_PREFIX, PLAYLIST_MARKER
 from executor.pacing import PacingPolicy
 from executor.services import (
     Failure,
@@ -42,7 +42,6 @@ T = TypeVar("T")
 LIBRARY_MAX = 40  # URIs per PUT /me/library
 PLAYLIST_ADD_MAX = 100
 REFRESH_MARGIN = timedelta(seconds=60)  # refresh an access token this close to its expiry
-PLAYLIST_MARKER = "[presave:{action_id}]"  # in a created playlist's description, to find it after a crash
 
 
 class TokenRefused(RuntimeError):

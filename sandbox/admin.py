@@ -377,6 +377,9 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
             sandbox.deezer.playlists[playlist_id] = DeezerPlaylist(
                 playlist_id, spec.title, spec.owner, sandbox.clock.time()
             )
+            owner = sandbox.deezer.fans.get(spec.owner)
+            if owner is not None and playlist_id not in owner.playlists:
+                owner.playlists.append(playlist_id)
         return {"id": playlist_id}
 
     @app.get("/apple/developer-token")

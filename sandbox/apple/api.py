@@ -391,6 +391,35 @@ class AppleApi:
         fan = self.fan(request)
         return ok({"data": [playlist_resource(p) for p in fan.playlists.values()]})
 
+    async def playlist_tracks(self, request: Request, playlist_id: str) -> Response:
+        """A library playlist's songs, each carrying its catalog id in `playParams.catalogId`."""
+        fan = self.fan(request)
+        playlist = fan.playlists.get(playlist_id)
+        if playlist is None:
+            raise not_found(f"No library playlist with id '{playlist_id}'")
+        catalog = self.sandbox.catalog
+        data = []
+        for position, entry in enumerate(list(playlist.tracks)):
+            track = catalog.tracks_by_apple.get(entry.song_id)
+            library_id = "i." + ids.spotify_id("apple-playlist-item", playlist.id, position)[:14]
+            data.append(
+                {
+                    "id": library_id,
+                    "type": "library-songs",
+                    "href": f"/v1/me/library/songs/{library_id}",
+                    "attributes": {
+                        "name": track.title if track is not None else "",
+                        "playParams": {
+                            "id": library_id,
+                            "kind": "song",
+                            "isLibrary": True,
+                            "catalogId": entry.song_id,
+                        },
+                    },
+                }
+            )
+        return ok({"data": data, "meta": {"total": len(data)}})
+
 
 def _split(value: str, name: str, limit: int = MAX_IDS) -> list[str]:
     parts = [p.strip() for p in value.split(",") if p.strip()]
@@ -438,6 +467,7 @@ def build_apple(sandbox: Sandbox) -> Any:
     route("/v1/me/library/playlists", api.playlist_create, ["POST"])
     route("/v1/me/library/playlists", api.playlists, ["GET"])
     route("/v1/me/library/playlists/{playlist_id}/tracks", api.playlist_add_tracks, ["POST"])
+    route("/v1/me/library/playlists/{playlist_id}/tracks", api.playlist_tracks, ["GET"])
     add_musickit_routes(router, sandbox)
     return CORSMiddleware(
         router,

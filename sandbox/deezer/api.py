@@ -326,10 +326,46 @@ class DeezerApi:
             elif kind == "artists":
                 obj = self.artist_obj(base, catalog.artists_by_deezer[item_id])
             else:
-                playlist = self.sandbox.deezer.playlists[item_id]
-                obj = {"id": int(playlist.id), "title": playlist.title, "type": "playlist"}
+                obj = self.playlist_obj(self.sandbox.deezer.playlists[item_id])
             obj["time_add"] = int(entry.added_at)
             data.append(obj)
+        if kind == "playlists":  # the fan's own playlists come first, as Deezer lists them
+            own = [self.sandbox.deezer.playlists[i] for i in list(fan.playlists)]
+            data = [{**self.playlist_obj(p), "time_add": int(p.created_at)} for p in own] + data
+        return ok({"data": data, "total": len(data)})
+
+    def playlist_obj(self, playlist: DeezerPlaylist) -> dict[str, Any]:
+        owner = self.sandbox.deezer.fans.get(playlist.owner)
+        creator = {"id": owner.user_id, "name": owner.name, "type": "user"} if owner else {"type": "user"}
+        return {
+            "id": int(playlist.id),
+            "title": playlist.title,
+            "nb_tracks": len(playlist.tracks),
+            "public": False,
+            "creator": creator,
+            "type": "playlist",
+        }
+
+    async def playlist(self, request: Request, playlist_id: str) -> Response:
+        method = request.query_params.get("request_method", request.method).upper()
+        if method == "POST":
+            return await self.playlist_add(request, playlist_id)
+        return await self.playlist_tracks(request, playlist_id)
+
+    async def playlist_tracks(self, request: Request, playlist_id: str) -> Response:
+        """The tracks of a playlist; a private one only for its owner."""
+        fan = self.fan(request)
+        playlist = self.sandbox.deezer.playlists.get(playlist_id)
+        if playlist is None:
+            raise NO_DATA
+        if playlist.owner != fan.id:
+            raise permission("ownership of the playlist")
+        base, catalog = self.base(request), self.sandbox.catalog
+        data = []
+        for entry in list(playlist.tracks):
+            track = catalog.tracks_by_deezer.get(entry.uri.removeprefix("track:"))
+            if track is not None:
+                data.append({**self.track_obj(base, track, full=False), "time_add": int(entry.added_at)})
         return ok({"data": data, "total": len(data)})
 
     async def playlist_create(self, request: Request, fan: DeezerFan) -> Response:
@@ -405,5 +441,5 @@ def build_deezer_api(sandbox: Sandbox) -> ServiceRouter:
     router.add("/album/{album_ref}", api.album, ["GET"])
     router.add("/track/{track_ref}", api.track, ["GET"])
     router.add("/artist/{artist_id}", api.artist, ["GET"])
-    router.add("/playlist/{playlist_id}/tracks", api.playlist_add, ["POST"])
+    router.add("/playlist/{playlist_id}/tracks", api.playlist, ["GET", "POST"])
     return router

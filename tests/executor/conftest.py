@@ -210,12 +210,15 @@ class Harness:
             granted_at=granted_at or now,
         )
 
-    def apple_grant(self, campaign_id: int, fan: str) -> int:
+    def apple_grant(self, campaign_id: int, fan: str, *, choices: dict[str, Any] | None = None) -> int:
         self.admin.post("/sandbox/apple/fans", json={"id": fan, "subscribed": True}).raise_for_status()
-        token = self.admin.post(f"/sandbox/apple/fans/{fan}/user-token").json()["music_user_token"]
-        return self._grant(campaign_id, "apple", fan, token, None, country="US")
+        token = self.apple_token(fan)
+        return self._grant(campaign_id, "apple", fan, token, None, country="US", choices=choices or {})
 
-    def deezer_grant(self, campaign_id: int, fan: str) -> int:
+    def apple_token(self, fan: str) -> str:
+        return self.admin.post(f"/sandbox/apple/fans/{fan}/user-token").json()["music_user_token"]
+
+    def deezer_grant(self, campaign_id: int, fan: str, *, choices: dict[str, Any] | None = None) -> int:
         self.admin.post("/sandbox/deezer/fans", json={"id": fan}).raise_for_status()
         redirect = "http://127.0.0.1:8000/oauth/deezer/callback"
         auth = self.admin.get(
@@ -239,7 +242,9 @@ class Harness:
                 "output": "json",
             },
         ).json()
-        return self._grant(campaign_id, "deezer", fan, answer["access_token"], None, country="FR")
+        return self._grant(
+            campaign_id, "deezer", fan, answer["access_token"], None, country="FR", choices=choices or {}
+        )
 
     # what the services saw ---------------------------------------------------------------------------
     def calls(self, service: str = "spotify", **params: Any) -> list[dict[str, Any]]:

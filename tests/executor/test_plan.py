@@ -103,6 +103,24 @@ def test_deezer_follows_on_release_day_and_a_preadded_apple_album_is_not_added_a
 
 
 @pytest.mark.parametrize(
+    ("service", "choices", "expected"),
+    [
+        ("apple", {"playlist": {"new": "Mine"}}, "new:Mine"),
+        ("apple", {"preadd": "1577502911", "playlist": {"id": "p.QvDQE5RIVbzmkJ"}}, "p.QvDQE5RIVbzmkJ"),
+        ("deezer", {"playlist": {"id": "908622995"}}, "908622995"),
+        ("deezer", {"playlist": None}, None),
+    ],
+)
+def test_apple_and_deezer_fans_are_owed_the_playlist_they_chose(
+    service: str, choices: dict, expected: str | None
+) -> None:
+    plan = _plan(apple={"album_id": "1577502911"}, deezer={"artist_id": "27"})
+    rows = owed_actions(plan, GrantFacts(1, service, GRANTED, choices))
+    playlists = [(r["target"], r["due_at"]) for r in rows if r["kind"] == "add_to_playlist"]
+    assert playlists == ([(expected, plan.release_at)] if expected else [])
+
+
+@pytest.mark.parametrize(
     ("fan_timezone", "country", "expected_utc"),
     [
         ("Asia/Tokyo", None, datetime(2026, 12, 3, 15, 0, tzinfo=UTC)),

@@ -249,3 +249,41 @@ def test_a_grant_time_follow_that_failed_is_retried_before_the_release(harness: 
     assert actions["save_release"].outcome == "queued"  # planned ahead, due tomorrow
     assert report.undone == 0
     assert f"spotify:artist:{ARTIST_ID}" in [f["uri"] for f in harness.fan("fan-early")["follows"]]
+
+
+def _apple_and_deezer_campaign(harness: Harness, slug: str, upc: str) -> tuple[dict, int]:
+    release = harness.add_release(upc, ago(10), tracks=3)
+    campaign = harness.add_campaign(
+        slug, upc, ago(10), services={"apple": {}, "deezer": {"artist_id": DEEZER_ARTIST}}
+    )
+    return release, campaign
+
+
+def test_apple_and_deezer_fans_get_their_playlist_once(harness: Harness) -> None:
+    release, campaign = _apple_and_deezer_campaign(harness, "playlists-elsewhere", "198880045567")
+    new = {"playlist": {"new": "Nova on repeat"}}
+    harness.apple_grant(campaign, "fan-a", choices=new)
+    harness.deezer_grant(campaign, "fan-d", choices=new)
+    harness.admin.post("/sandbox/deezer/fans", json={"id": "fan-d2"}).raise_for_status()
+    mine = harness.admin.post("/sandbox/deezer/playlists", json={"title": "Mine", "owner": "fan-d2"}).json()
+    harness.deezer_grant(campaign, "fan-d2", choices={"playlist": {"id": mine["id"]}})
+    services = ("apple", "deezer")
+
+    report = harness.run("playlists-elsewhere", services=services)
+    harness.run("playlists-elsewhere", services=services)
+
+    assert report.undone == 0, report
+    playlist_actions = [a for a in _actions(harness) if a.kind == "add_to_playlist"]
+    assert len(playlist_actions) == 3
+    assert {a.outcome for a in playlist_actions} == {"delivered"}
+    songs = [s["id"] for s in release["apple"]["songs"]]
+    apple = [p for p in harness.fan("fan-a", "apple")["playlists"] if p["name"] == "Nova on repeat"]
+    assert [[t["id"] for t in p["tracks"]] for p in apple] == [songs]
+    tracks = [t["id"] for t in release["deezer"]["tracks"]]
+    deezer = [p for p in harness.fan("fan-d", "deezer")["playlists"] if p["title"] == "Nova on repeat"]
+    assert [[t["id"] for t in p["tracks"]] for p in deezer] == [tracks]
+    own = [p for p in harness.fan("fan-d2", "deezer")["playlists"] if p["id"] == mine["id"]]
+    assert [t["id"] for t in own[0]["tracks"]] == tracks
+    apple_adds = [c for c in harness.calls("apple") if c["route"].endswith("/tracks")]
+    deezer_adds = [c for c in harness.calls("deezer") if c["route"] == "POST /playlist/{playlist_id}/tracks"]
+    assert (len(apple_adds), len(deezer_adds)) == (1, 2)  # the second run sent nothing again
