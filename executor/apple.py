@@ -21,8 +21,8 @@ from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from executor.choices import NEW_PLAYLIST_PREFIX, PLAYLIST_MARKER
 from executor.pacing import PacingPolicy
+from executor.playlists import FanPlaylists
 from executor.services import (
     Failure,
     GrantLost,
@@ -181,8 +181,7 @@ class AppleFan:
         self.app = app
         self.tokens = tokens
         self.http = http
-        self._present: dict[str, set[str]] = {}  # library playlist id -> catalog song ids seen there
-        self._playlists: dict[int, str] = {}  # action id -> the library playlist it created or found
+        self.playlists = FanPlaylists(self)
 
     def refresh(self) -> None:
         raise GrantLost(GrantStatus.EXPIRED, "apple Music User Tokens cannot be refreshed")
@@ -200,7 +199,7 @@ class AppleFan:
 
     def perform(self, action: Claimed, release: Release | None, note: ResolvedNote) -> str | None:
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
-            return self._add_to_playlist(action, _need(release), note)
+            return self.playlists.add(action, _need(release).tracks, note)
         kind, ids = self._album_for(action, release)
         self.app.request(
             self.http,
@@ -214,75 +213,44 @@ class AppleFan:
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
-            songs = _need(release).tracks
-            playlist = self._find_playlist(action)
-            if playlist is None:
-                return False
-            self._present[playlist] = self._playlist_songs(playlist)
-            return set(songs) <= self._present[playlist]
+            return self.playlists.verify(action, _need(release).tracks)
         kind, ids = self._album_for(action, release)
         return set(ids.split(",")) <= _catalog_ids(self._pages(f"/v1/me/library/{kind}", "library"))
 
-    # playlists: library playlists take catalog song ids and append (no deduplication), so what is
-    # already there is checked before a retry sends songs again.
-    def _add_to_playlist(self, action: Claimed, release: Release, note: ResolvedNote) -> str:
-        playlist = self._playlist_for(action, note)
-        missing = [s for s in release.tracks if s not in self._present.get(playlist, set())]
-        if missing:
-            self.app.request(
-                self.http,
-                "POST",
-                f"/v1/me/library/playlists/{playlist}/tracks",
-                "playlist add",
-                user_token=self.tokens.access_token,
-                body={"data": [{"id": song, "type": "songs"} for song in missing]},
-            )
-            self._present.setdefault(playlist, set()).update(missing)
-        return playlist
-
-    def _playlist_for(self, action: Claimed, note: ResolvedNote) -> str:
-        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
-            return action.target
-        known = self._playlists.get(action.id) or action.resolved_target
-        if known:
-            return known
-        attributes = {
-            "name": action.target.removeprefix(NEW_PLAYLIST_PREFIX),
-            "description": PLAYLIST_MARKER.format(action_id=action.id),
-        }
+    # the playlist calls (FanPlaylists does the bookkeeping): library playlists take catalog song ids
+    def create_playlist(self, name: str, marker: str) -> str:
         created = self.app.request(
             self.http,
             "POST",
             "/v1/me/library/playlists",
             "create playlist",
             user_token=self.tokens.access_token,
-            body={"attributes": attributes},
+            body={"attributes": {"name": name, "description": marker}},
         )
         data = (created or {}).get("data") or [{}]
-        playlist_id = str(data[0].get("id") or "")
-        if not playlist_id:
+        if not data[0].get("id"):
             raise ServiceFailure(Failure.REFUSED, "apple create playlist: no playlist id in the answer")
-        note(playlist_id)  # committed before the songs go in: a crash now finds this playlist
-        self._playlists[action.id] = playlist_id
-        self._present[playlist_id] = set()
-        return playlist_id
+        return str(data[0]["id"])
 
-    def _find_playlist(self, action: Claimed) -> str | None:
-        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
-            return action.target
-        known = self._playlists.get(action.id) or action.resolved_target
-        if known:
-            return known
-        marker = PLAYLIST_MARKER.format(action_id=action.id)
+    def find_playlist(self, name: str, marker: str) -> str | None:
         for item in self._pages("/v1/me/library/playlists", "list playlists"):
             description = ((item.get("attributes") or {}).get("description") or {}).get("standard") or ""
             if marker in description:
-                self._playlists[action.id] = str(item["id"])
                 return str(item["id"])
         return None
 
-    def _playlist_songs(self, playlist: str) -> set[str]:
+    def playlist_tracks(self, playlist: str) -> set[str]:
         return _catalog_ids(self._pages(f"/v1/me/library/playlists/{playlist}/tracks", "check playlist"))
+
+    def add_to_playlist(self, playlist: str, tracks: list[str]) -> None:
+        self.app.request(
+            self.http,
+            "POST",
+            f"/v1/me/library/playlists/{playlist}/tracks",
+            "playlist add",
+            user_token=self.tokens.access_token,
+            body={"data": [{"id": song, "type": "songs"} for song in tracks]},
+        )
 
     def _pages(self, path: str | None, what: str) -> Iterator[dict[str, Any]]:
         while path:

@@ -18,8 +18,8 @@ from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from executor.choices import NEW_PLAYLIST_PREFIX
 from executor.pacing import PacingPolicy
+from executor.playlists import FanPlaylists
 from executor.services import (
     Failure,
     GrantLost,
@@ -133,8 +133,7 @@ class DeezerFan:
         self.app = app
         self.tokens = tokens
         self.http = http
-        self._present: dict[str, set[str]] = {}  # playlist id -> track ids seen there
-        self._playlists: dict[int, str] = {}  # action id -> the playlist it created or found
+        self.playlists = FanPlaylists(self, id_prefix="deezer:playlist:")
 
     def refresh(self) -> None:
         raise GrantLost(GrantStatus.EXPIRED, "deezer access tokens cannot be refreshed")
@@ -153,7 +152,7 @@ class DeezerFan:
 
     def perform(self, action: Claimed, release: Release | None, note: ResolvedNote) -> str | None:
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
-            return self._add_to_playlist(action, _need(release), note)
+            return self.playlists.add(action, _need(release).tracks, note)
         collection, parameter, item = self._target(action, release)
         self.app.request(
             self.http,
@@ -167,15 +166,7 @@ class DeezerFan:
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
-            tracks = _need(release).tracks
-            playlist = self._find_playlist(action)
-            if playlist is None:
-                return False
-            present = {
-                str(t.get("id")) for t in self._pages(f"/playlist/{playlist}/tracks", "check playlist")
-            }
-            self._present[playlist] = present
-            return set(tracks) <= present
+            return self.playlists.verify(action, _need(release).tracks)
         collection, _, item = self._target(action, release)
         return any(
             str(e.get("id")) == item for e in self._pages(f"/user/me/{collection}", f"list {collection}")
@@ -196,63 +187,43 @@ class DeezerFan:
             following = parts.path.removeprefix(urlsplit(self.app.api_url).path)
             params = {k: v for k, v in parse_qsl(parts.query) if k != "access_token"}
 
-    # playlists: Deezer creates a playlist from a title only, so one created for an action is found
-    # again after a crash by its title among the fan's own playlists, newest first.
-    def _add_to_playlist(self, action: Claimed, release: Release, note: ResolvedNote) -> str:
-        playlist = self._playlist_for(action, note)
-        missing = [t for t in release.tracks if t not in self._present.get(playlist, set())]
-        if missing:
-            self.app.request(
-                self.http,
-                "POST",
-                f"/playlist/{playlist}/tracks",
-                "playlist add",
-                token=self.tokens.access_token,
-                params={"songs": ",".join(missing)},
-            )
-            self._present.setdefault(playlist, set()).update(missing)
-        return playlist
-
-    def _playlist_for(self, action: Claimed, note: ResolvedNote) -> str:
-        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
-            return action.target.removeprefix("deezer:playlist:")
-        known = self._playlists.get(action.id) or action.resolved_target
-        if known:
-            return known
+    # the playlist calls (FanPlaylists does the bookkeeping). Deezer creates a playlist from a title
+    # alone, so one created for an action is found again by its title among the fan's own, newest first.
+    def create_playlist(self, name: str, marker: str) -> str:
         created = self.app.request(
             self.http,
             "POST",
             "/user/me/playlists",
             "create playlist",
             token=self.tokens.access_token,
-            params={"title": action.target.removeprefix(NEW_PLAYLIST_PREFIX)},
+            params={"title": name},
         )
-        playlist_id = str((created or {}).get("id") or "") if isinstance(created, dict) else ""
-        if not playlist_id:
+        if not isinstance(created, dict) or not created.get("id"):
             raise ServiceFailure(Failure.REFUSED, "deezer create playlist: no playlist id in the answer")
-        note(playlist_id)  # committed before the tracks go in: a crash now finds this playlist
-        self._playlists[action.id] = playlist_id
-        self._present[playlist_id] = set()
-        return playlist_id
+        return str(created["id"])
 
-    def _find_playlist(self, action: Claimed) -> str | None:
-        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
-            return action.target.removeprefix("deezer:playlist:")
-        known = self._playlists.get(action.id) or action.resolved_target
-        if known:
-            return known
-        title = action.target.removeprefix(NEW_PLAYLIST_PREFIX)
+    def find_playlist(self, name: str, marker: str) -> str | None:
         me = self.app.request(self.http, "GET", "/user/me", "profile", token=self.tokens.access_token)
         own = [
             p
             for p in self._pages("/user/me/playlists", "list playlists")
-            if p.get("title") == title and (p.get("creator") or {}).get("id") == (me or {}).get("id")
+            if p.get("title") == name and (p.get("creator") or {}).get("id") == (me or {}).get("id")
         ]
-        if not own:
-            return None
-        newest = max(own, key=lambda p: int(p.get("time_add") or 0))
-        self._playlists[action.id] = str(newest["id"])
-        return self._playlists[action.id]
+        newest = max(own, key=lambda p: int(p.get("time_add") or 0), default=None)
+        return str(newest["id"]) if newest else None
+
+    def playlist_tracks(self, playlist: str) -> set[str]:
+        return {str(t.get("id")) for t in self._pages(f"/playlist/{playlist}/tracks", "check playlist")}
+
+    def add_to_playlist(self, playlist: str, tracks: list[str]) -> None:
+        self.app.request(
+            self.http,
+            "POST",
+            f"/playlist/{playlist}/tracks",
+            "playlist add",
+            token=self.tokens.access_token,
+            params={"songs": ",".join(tracks)},
+        )
 
 
 def _need(release: Release | None) -> Release:

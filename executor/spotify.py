@@ -23,8 +23,8 @@ from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from executor.choices import NEW_PLAYLIST_PREFIX, PLAYLIST_MARKER
 from executor.pacing import PacingPolicy
+from executor.playlists import FanPlaylists
 from executor.services import (
     Failure,
     GrantLost,
@@ -40,7 +40,6 @@ from executor.transport import LeanSession
 
 T = TypeVar("T")
 LIBRARY_MAX = 40  # URIs per PUT /me/library
-PLAYLIST_ADD_MAX = 100
 REFRESH_MARGIN = timedelta(seconds=60)  # refresh an access token this close to its expiry
 
 
@@ -257,8 +256,7 @@ class SpotifyFan:
         self.http = http
         self.on_tokens = on_tokens
         self.client = app.client(tokens.access_token, http)
-        self._present: dict[str, set[str]] = {}  # playlist id -> track URIs seen there by `verify`
-        self._playlists: dict[int, str] = {}  # action id -> the playlist it created or found
+        self.playlists = FanPlaylists(self)
 
     # tokens ----------------------------------------------------------------------------------------
     def ensure_fresh(self, now: datetime | None = None) -> None:
@@ -311,32 +309,8 @@ class SpotifyFan:
             self._call("follow", lambda: _follow(sp, action.target))
             return action.target
         if kind == ActionKind.ADD_TO_PLAYLIST:
-            release = _need(release)
-            playlist = self._playlist_for(action, note)
-            missing = [t for t in release.tracks if t not in self._present.get(playlist, set())]
-            for chunk in _chunks(missing, PLAYLIST_ADD_MAX):
-                self._call("playlist add", lambda c=chunk: sp.playlist_add_items(playlist, c))
-                self._present.setdefault(playlist, set()).update(chunk)
-            return playlist
+            return self.playlists.add(action, _need(release).tracks, note)
         raise ServiceFailure(Failure.REFUSED, f"spotify: no such action as {kind!r}")
-
-    def _playlist_for(self, action: Claimed, note: ResolvedNote) -> str:
-        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
-            return action.target
-        known = self._playlists.get(action.id) or action.resolved_target
-        if known:
-            return known
-        name = action.target.removeprefix(NEW_PLAYLIST_PREFIX)
-        marker = PLAYLIST_MARKER.format(action_id=action.id)
-        created = self._call(
-            "create playlist",
-            lambda: self.client.current_user_playlist_create(name, public=False, description=marker),
-        )
-        playlist_id = str(created["id"])
-        note(playlist_id)  # committed before the tracks go in: a crash now finds this playlist
-        self._playlists[action.id] = playlist_id
-        self._present[playlist_id] = set()
-        return playlist_id
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
         self.ensure_fresh()
@@ -355,33 +329,32 @@ class SpotifyFan:
         if kind in (ActionKind.FOLLOW_ARTIST, ActionKind.FOLLOW):
             return all(self._call("check follow", lambda: sp.current_user_saved_items([action.target])))
         if kind == ActionKind.ADD_TO_PLAYLIST:
-            release = _need(release)
-            playlist = self._find_playlist(action)
-            if playlist is None:
-                return False
-            present = self._playlist_tracks(playlist)
-            self._present[playlist] = present
-            return all(t in present for t in release.tracks)
+            return self.playlists.verify(action, _need(release).tracks)
         return False
 
-    def _find_playlist(self, action: Claimed) -> str | None:
-        if not action.target.startswith(NEW_PLAYLIST_PREFIX):
-            return action.target
-        if action.resolved_target:
-            return action.resolved_target
-        marker = PLAYLIST_MARKER.format(action_id=action.id)
+    # the playlist calls (FanPlaylists does the bookkeeping) ---------------------------------------
+    def create_playlist(self, name: str, marker: str) -> str:
+        created = self._call(
+            "create playlist",
+            lambda: self.client.current_user_playlist_create(name, public=False, description=marker),
+        )
+        return str(created["id"])
+
+    def find_playlist(self, name: str, marker: str) -> str | None:
         page = self._call("list playlists", lambda: self.client.current_user_playlists(limit=50))
         while page:
             for playlist in page.get("items") or []:
                 if marker in (playlist.get("description") or ""):
-                    self._playlists[action.id] = playlist["id"]
                     return str(playlist["id"])
             page = (
                 self._call("list playlists", lambda p=page: self.client.next(p)) if page.get("next") else None
             )
         return None
 
-    def _playlist_tracks(self, playlist: str) -> set[str]:
+    def add_to_playlist(self, playlist: str, tracks: list[str]) -> None:
+        self._call("playlist add", lambda: self.client.playlist_add_items(playlist, tracks))
+
+    def playlist_tracks(self, playlist: str) -> set[str]:
         present: set[str] = set()
         page = self._call("check playlist", lambda: self.client.playlist_items(playlist, limit=50))
         while page:
