@@ -12,6 +12,9 @@ SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer
 HIGHLIGHT = "#f5a623"
 
 
+EARLIEST_DAY = -28
+
+
 def presaves_by_day(frame: pd.DataFrame) -> go.Figure:
     figure = px.bar(
         frame,
@@ -23,6 +26,8 @@ def presaves_by_day(frame: pd.DataFrame) -> go.Figure:
         title="Pre-saves per day before release",
     )
     figure.update_layout(barmode="stack", bargap=0.15, legend_title_text="")
+    if (frame["days_to_release"] <= EARLIEST_DAY).any():  # the mart counts earlier pre-saves at D-28
+        figure.update_xaxes(title_text=f"days before release (D{EARLIEST_DAY} includes every earlier day)")
     return figure
 
 

@@ -184,7 +184,12 @@ def _authenticity(reader: queries.WarehouseReader, slug: str) -> None:
 def lift_page(reader: queries.WarehouseReader) -> None:
     """Labels: did this campaign lift the release?"""
     st.title("Did the campaign lift the release?")
-    row = _pick_campaign(reader, "lift-campaign")
+    frame = campaigns_frame(str(reader.snapshot), reader.version())
+    measured_ones = frame[frame["first_week_streams"].notna()]  # lift needs a first week to compare
+    if measured_ones.empty and not frame.empty:
+        st.info("No campaign has a measured first week yet: drop the artist's exports into the inbox.")
+        return
+    row = _pick_campaign(reader, "lift-campaign", measured_ones)
     if row is None:
         return
     slug = str(row["slug"])

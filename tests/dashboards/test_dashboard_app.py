@@ -3,35 +3,21 @@ numbers and their intervals (Streamlit's AppTest, no browser)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from streamlit.testing.v1 import AppTest
 
-from campaigns.settings import Settings
 from dashboards import pitch
 from dashboards.queries import WarehouseReader
-from pipelines.definitions import build_definitions
-from tests.pipelines.scenario import build_world
+from tests.pipelines.scenario import built_warehouse
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    key = Fernet.generate_key().decode()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PRESAVE_SECRET_KEY", key)
-        settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("dash") / "data", secret_key=key)  # type: ignore[call-arg]
-        store = build_world(settings)
-        job = build_definitions(settings).resolve_job_def("warehouse_job")
-        assert job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config=QUIET).success
-        store.dispose()
-        yield settings.warehouse_snapshot_path
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return built_warehouse(tmp_path_factory.mktemp("dash") / "data").warehouse_snapshot_path
 
 
 def run_page(snapshot: Path, page: str, **selections: str) -> AppTest:
@@ -174,3 +160,11 @@ def test_without_a_snapshot_the_page_says_so(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr("sys.argv", ["app.py", "--warehouse", str(tmp_path / "none.duckdb")])
     app = AppTest.from_file(APP, default_timeout=30).run()
     assert "run the pipeline first" in app.warning[0].value
+
+
+def test_the_lift_page_offers_only_campaigns_with_a_measured_first_week(snapshot: Path) -> None:
+    app = run_page(snapshot, "lift_page")
+    offered = app.selectbox(key="lift-campaign").options
+    assert offered
+    assert not any("Night Swim" in option for option in offered)  # not released yet: nothing to lift
+    assert not app.info  # the first one offered has its lift

@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
+import pytest
+from cryptography.fernet import Fernet
+
 from campaigns.campaign_file import parse_campaign
 from campaigns.models import Campaign, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
 from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import TokenVault
+from pipelines.definitions import build_definitions
 from sandbox.analytics import ReleaseInput, SongInput, simulate
 from sandbox.exports import write_all
 from sandbox.history import write_campaign_history
@@ -197,3 +202,18 @@ def build_world(settings: Settings) -> Store:
     seed_store(store, vault)
     fill_inbox(settings.inbox_dir)
     return store
+
+
+def built_warehouse(data_dir: Path) -> Settings:
+    """The world above, through the real warehouse job: the settings whose snapshot the dashboard reads.
+    Sets PRESAVE_SECRET_KEY while the job runs (its resources read the key through `dg.EnvVar`)."""
+    key = Fernet.generate_key().decode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PRESAVE_SECRET_KEY", key)
+        settings = Settings(_env_file=None, data_dir=data_dir, secret_key=key)  # type: ignore[call-arg]
+        store = build_world(settings)
+        job = build_definitions(settings).resolve_job_def("warehouse_job")
+        quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+        assert job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config=quiet).success
+        store.dispose()
+    return settings
