@@ -253,13 +253,14 @@ def pitch_page(reader: queries.WarehouseReader) -> None:
         if not forecast.empty and forecast["is_latest"].any()
         else None
     )
-    headline = [
-        ("pre-saves", f"{int(row['presaves'] or 0):,}"),  # type: ignore[call-overload]
-        (
-            "by service",
-            ", ".join(f"{s} {int(row[f'{s}_presaves'] or 0)}" for s in ("spotify", "apple", "deezer")),
-        ),
-        ("share in the last seven days", estimate(row["last_week_share"], form="{:.0%}")),
+    # (label, value, detail): the detail goes under the value, where a long text is not cut off
+    by_service = " · ".join(
+        f"{charts.SERVICE_NAMES[s]} {int(row[f'{s}_presaves'] or 0):,}"
+        for s in ("spotify", "apple", "deezer")
+    )
+    headline: list[tuple[str, str, str | None]] = [
+        ("pre-saves", f"{int(row['presaves'] or 0):,}", by_service),  # type: ignore[call-overload]
+        ("share in the last seven days", estimate(row["last_week_share"], form="{:.0%}"), None),
     ]
     if latest is not None:
         headline.append(
@@ -268,14 +269,16 @@ def pitch_page(reader: queries.WarehouseReader) -> None:
                 estimate(latest["point"], latest["low"], latest["high"], "{:,.0f}")
                 if _known(latest["point"])
                 else str(latest["note"]),
+                None,
             )
         )
     if not gain.empty:
         g = gain.iloc[0]
         headline.append(
             (
-                "followers gained in the pre-save window",
-                f"{g['total_gain']:+,.0f} ({g['presave_follows']:,} from pre-save follows)",
+                "new followers (pre-save window)",
+                f"{g['total_gain']:+,.0f}",
+                f"{g['presave_follows']:,} from pre-save follows",
             )
         )
     if not stats.empty:
@@ -286,13 +289,14 @@ def pitch_page(reader: queries.WarehouseReader) -> None:
         )
         headline.append(
             (
-                f"{s['service']} followers / popularity ({s['snapshot_date']:%Y-%m-%d})",
-                f"{followers_text} / {popularity_text}",
+                f"{s['service']} followers ({s['snapshot_date']:%Y-%m-%d})",
+                followers_text,
+                f"popularity {popularity_text}",
             )
         )
     columns = st.columns(min(len(headline), 4))
-    for index, (label, value) in enumerate(headline):
-        columns[index % len(columns)].metric(label, value)
+    for index, (label, value, detail) in enumerate(headline):
+        columns[index % len(columns)].metric(label, value, detail, delta_color="off", delta_arrow="off")
     figures = []
     if not daily.empty:
         figures.append(charts.presaves_by_day(daily))
@@ -315,7 +319,7 @@ def pitch_page(reader: queries.WarehouseReader) -> None:
         st.info("No pre-saves recorded for this campaign yet.")
     pack = pitch.pitch_html(
         f"{row['artist']} — {row['title']}: pre-save pitch",
-        headline,
+        [(label, f"{value} ({detail})" if detail else value) for label, value, detail in headline],
         figures,
         [("Pre-saves by country", countries), ("Pre-saves by day", daily)],
     )

@@ -116,6 +116,11 @@ def test_the_pitch_page_shows_the_forecast_with_its_interval_and_offers_the_pack
     label = f"release-day forecast (as of D{forecast['as_of_day']})"
     assert metrics[label] == f"{forecast['point']:,.0f} ({forecast['low']:,.0f}–{forecast['high']:,.0f})"
     assert metrics["pre-saves"] == "90"
+    details = {m.label: m.delta for m in app.metric}
+    assert details["pre-saves"] == "Spotify 90 · Apple Music 0 · Deezer 0"
+    gain = one(snapshot, "SELECT * FROM follower_gain WHERE campaign_slug = 'night-swim'")
+    assert metrics["new followers (pre-save window)"] == f"{gain['total_gain']:+,.0f}"
+    assert details["new followers (pre-save window)"] == f"{gain['presave_follows']:,} from pre-save follows"
     assert len(app.get("plotly_chart")) == 4  # by day, by country, forecast, followers
     assert len(app.get("download_button")) == 2
 
