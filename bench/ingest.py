@@ -117,7 +117,7 @@ def measure(paths: list[Path], warehouse: Path) -> tuple[int, float, float, floa
 
 
 def run() -> None:
-    console = Console()
+    console = Console(width=120)
     scale = _scale()
     distrokid_rows, daily_rows = int(DISTROKID_ROWS * scale), int(DAILY_ROWS * scale)
     table = Table(title=f"ingest ({os.cpu_count()} cores)")
