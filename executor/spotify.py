@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import requests
 import spotipy
 
+from campaigns.lean_http import LeanSession
 from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
@@ -36,7 +37,6 @@ from executor.services import (
     ServiceFailure,
     TokenSink,
 )
-from executor.transport import LeanSession
 
 T = TypeVar("T")
 LIBRARY_MAX = 40  # URIs per PUT /me/library

@@ -1,5 +1,5 @@
-"""A lean HTTP session for the executor's clients: requests' interface over kept-alive `http.client`
-connections, one per host.
+"""A lean HTTP session for the executor's clients and the landing app's service calls: requests'
+interface over kept-alive `http.client` connections, one per host.
 
 spotipy (and the Apple and Deezer clients) call `session.request(...)` and read a `requests.Response`.
 A stock `requests.Session` spends more CPU per call than the whole exchange with the server (cookie jar,
