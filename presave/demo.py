@@ -7,6 +7,7 @@ the marts are built and the dashboard served.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -30,7 +31,7 @@ from presave.processes import (
     ChildProcess,
     attach_sandbox,
     free_port,
-    run_dashboard,
+    start_dashboard,
     start_landing,
     start_sandbox,
 )
@@ -104,13 +105,12 @@ def run_demo(
         _print_summary(store, settings, live.slug)
         store.dispose()
         if serve_dashboard:
-            dashboard_port = free_port(8501)
-            dashboard = run_dashboard(settings, port=dashboard_port)
-            console.print(f"[bold green]dashboard[/] http://127.0.0.1:{dashboard_port}  (Ctrl-C to stop)")
-            try:
-                dashboard.wait()
-            except KeyboardInterrupt:
-                dashboard.terminate()
+            dashboard = start_dashboard(settings, free_port(8501))
+            children.append(dashboard)  # stopped with the others, Ctrl-C included
+            console.print(f"[bold green]dashboard[/] {dashboard.url}  (Ctrl-C to stop)")
+            assert dashboard.process is not None
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the demo; the children stop below
+                dashboard.process.wait()
         return 0
     finally:
         for child in reversed(children):

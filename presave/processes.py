@@ -111,9 +111,7 @@ def _wait_until_up(child: ChildProcess, url: str, timeout: float = 30.0) -> None
 DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
 
 
-def run_dashboard(
-    settings: Settings, *, port: int = 8501, host: str = "127.0.0.1"
-) -> subprocess.Popen[bytes]:
+def run_dashboard(settings: Settings, *, port: int = 8501, host: str = "127.0.0.1") -> subprocess.Popen[str]:
     """Start Streamlit on the warehouse snapshot; the dashboard never sees the operational store."""
     command = [
         sys.executable,
@@ -135,4 +133,11 @@ def run_dashboard(
         "--warehouse",
         str(settings.warehouse_snapshot_path),
     ]
-    return subprocess.Popen(command)
+    return subprocess.Popen(command, text=True)
+
+
+def start_dashboard(settings: Settings, port: int) -> ChildProcess:
+    """The dashboard in its own process, returned once Streamlit answers its health check."""
+    child = ChildProcess("dashboard", run_dashboard(settings, port=port), f"http://127.0.0.1:{port}")
+    _wait_until_up(child, f"{child.url}/_stcore/health", timeout=60.0)
+    return child

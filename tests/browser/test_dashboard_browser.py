@@ -4,16 +4,13 @@ to test-artefacts/dashboard/."""
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from presave.processes import free_port, run_dashboard
+from presave.processes import free_port, start_dashboard
 from tests.pipelines.scenario import built_warehouse
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "dashboard"
@@ -23,28 +20,11 @@ CHART = ".js-plotly-plot .main-svg"
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = built_warehouse(tmp_path_factory.mktemp("dashboard") / "data")
-    port = free_port(0)
-    process = run_dashboard(settings, port=port)
-    url = f"http://127.0.0.1:{port}"
+    child = start_dashboard(settings, free_port(0))
     try:
-        _wait_healthy(process, f"{url}/_stcore/health")
-        yield url
+        yield child.url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the dashboard exited with status {process.returncode}"
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the dashboard did not answer at {url} within {timeout:.0f} s")
+        child.stop()
 
 
 @pytest.fixture
