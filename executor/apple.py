@@ -32,6 +32,7 @@ from executor.services import (
     ResolvedNote,
     ServiceFailure,
     TokenSink,
+    resolved,
 )
 
 DEVELOPER_TOKEN_LIFETIME_S = 12 * 3600  # well under Apple's six-month maximum
@@ -191,15 +192,14 @@ class AppleFan:
             return "albums", action.target
         if action.kind != ActionKind.SAVE_RELEASE:
             raise ServiceFailure(Failure.REFUSED, f"apple: no such action as {action.kind!r}")
-        if release is None:
-            raise ServiceFailure(Failure.NOT_FOUND, "apple: the release is not resolved yet")
+        release = resolved(release, "apple")
         if release.album:
             return "albums", release.album
         return "songs", ",".join(release.tracks)
 
     def perform(self, action: Claimed, release: Release | None, note: ResolvedNote) -> str | None:
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
-            return self.playlists.add(action, _need(release).tracks, note)
+            return self.playlists.add(action, resolved(release, "apple").tracks, note)
         kind, ids = self._album_for(action, release)
         self.app.request(
             self.http,
@@ -213,7 +213,7 @@ class AppleFan:
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
-            return self.playlists.verify(action, _need(release).tracks)
+            return self.playlists.verify(action, resolved(release, "apple").tracks)
         kind, ids = self._album_for(action, release)
         return set(ids.split(",")) <= _catalog_ids(self._pages(f"/v1/me/library/{kind}", "library"))
 
@@ -267,9 +267,3 @@ def _catalog_ids(items: Iterator[dict[str, Any]]) -> set[str]:
         if catalog_id:
             found.add(str(catalog_id))
     return found
-
-
-def _need(release: Release | None) -> Release:
-    if release is None:
-        raise ServiceFailure(Failure.NOT_FOUND, "apple: the release is not resolved yet")
-    return release

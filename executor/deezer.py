@@ -29,6 +29,7 @@ from executor.services import (
     ResolvedNote,
     ServiceFailure,
     TokenSink,
+    resolved,
 )
 
 QUOTA_PAUSE_S = 1.0  # a user's quota window is 5 s; come back a little later
@@ -141,8 +142,7 @@ class DeezerFan:
     def _target(self, action: Claimed, release: Release | None) -> tuple[str, str, str]:
         """(collection, parameter, id) for the action."""
         if action.kind == ActionKind.SAVE_RELEASE:
-            if release is None:
-                raise ServiceFailure(Failure.NOT_FOUND, "deezer: the release is not resolved yet")
+            release = resolved(release, "deezer")
             if release.album:
                 return "albums", "album_id", release.album
             return "tracks", "track_id", release.tracks[0]
@@ -152,7 +152,7 @@ class DeezerFan:
 
     def perform(self, action: Claimed, release: Release | None, note: ResolvedNote) -> str | None:
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
-            return self.playlists.add(action, _need(release).tracks, note)
+            return self.playlists.add(action, resolved(release, "deezer").tracks, note)
         collection, parameter, item = self._target(action, release)
         self.app.request(
             self.http,
@@ -166,7 +166,7 @@ class DeezerFan:
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
-            return self.playlists.verify(action, _need(release).tracks)
+            return self.playlists.verify(action, resolved(release, "deezer").tracks)
         collection, _, item = self._target(action, release)
         return any(
             str(e.get("id")) == item for e in self._pages(f"/user/me/{collection}", f"list {collection}")
@@ -224,9 +224,3 @@ class DeezerFan:
             token=self.tokens.access_token,
             params={"songs": ",".join(tracks)},
         )
-
-
-def _need(release: Release | None) -> Release:
-    if release is None:
-        raise ServiceFailure(Failure.NOT_FOUND, "deezer: the release is not resolved yet")
-    return release

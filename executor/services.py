@@ -73,6 +73,13 @@ class Release:
         return self.album or ",".join(self.tracks)
 
 
+def resolved(release: Release | None, service: str) -> Release:
+    """The release an action needs; until it is resolved on the service, NOT_FOUND (back to the queue)."""
+    if release is None:
+        raise ServiceFailure(Failure.NOT_FOUND, f"{service}: the release is not resolved yet")
+    return release
+
+
 @dataclass(frozen=True)
 class Lookup:
     """How a campaign names its release on one service: its own id, the UPC, or ISRCs (singles)."""

@@ -36,6 +36,7 @@ from executor.services import (
     ResolvedNote,
     ServiceFailure,
     TokenSink,
+    resolved,
 )
 
 T = TypeVar("T")
@@ -298,7 +299,7 @@ class SpotifyFan:
         sp = self.client
         kind = action.kind
         if kind == ActionKind.SAVE_RELEASE:
-            release = _need(release)
+            release = resolved(release, "spotify")
             if release.album:
                 self._call("save album", lambda: sp.current_user_saved_albums_add([release.album]))
             else:
@@ -309,7 +310,7 @@ class SpotifyFan:
             self._call("follow", lambda: _follow(sp, action.target))
             return action.target
         if kind == ActionKind.ADD_TO_PLAYLIST:
-            return self.playlists.add(action, _need(release).tracks, note)
+            return self.playlists.add(action, resolved(release, "spotify").tracks, note)
         raise ServiceFailure(Failure.REFUSED, f"spotify: no such action as {kind!r}")
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
@@ -317,7 +318,7 @@ class SpotifyFan:
         sp = self.client
         kind = action.kind
         if kind == ActionKind.SAVE_RELEASE:
-            release = _need(release)
+            release = resolved(release, "spotify")
             if release.album:
                 return all(
                     self._call("check album", lambda: sp.current_user_saved_albums_contains([release.album]))
@@ -329,7 +330,7 @@ class SpotifyFan:
         if kind in (ActionKind.FOLLOW_ARTIST, ActionKind.FOLLOW):
             return all(self._call("check follow", lambda: sp.current_user_saved_items([action.target])))
         if kind == ActionKind.ADD_TO_PLAYLIST:
-            return self.playlists.verify(action, _need(release).tracks)
+            return self.playlists.verify(action, resolved(release, "spotify").tracks)
         return False
 
     # the playlist calls (FanPlaylists does the bookkeeping) ---------------------------------------
@@ -377,12 +378,6 @@ def _follow(sp: spotipy.Spotify, uri: str) -> Any:
     if kind == "playlist":
         return sp.current_user_follow_playlist(entity)
     raise ServiceFailure(Failure.REFUSED, f"spotify: cannot follow {uri!r} (not an artist, user or playlist)")
-
-
-def _need(release: Release | None) -> Release:
-    if release is None:
-        raise ServiceFailure(Failure.NOT_FOUND, "spotify: the release is not resolved yet")
-    return release
 
 
 def _chunks(items: Any, size: int) -> list[list[str]]:
