@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -36,7 +35,9 @@ from campaigns.settings import Settings
 from campaigns.store import Store, make_engine, migrate
 from collectors.landing import done as done_page
 from collectors.landing import flows, views
+from collectors.landing.artwork import artwork_file
 from collectors.landing.context import Landing
+from collectors.landing.errors import ErrorLayer
 from collectors.landing.events import event_row
 from collectors.landing.page import (
     ARTWORK_SUFFIXES,
@@ -81,6 +82,7 @@ def create_app(settings: Settings, store: Store | None = None, *, openapi: bool 
     )
     app.state.landing = landing
     pages = views.RenderedPages()
+    app.add_middleware(ErrorLayer, error_page=_error_page)  # inside RequestLimits: its headers apply
     app.add_middleware(RequestLimits, csp=landing.content_security_policy())
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_pages(app)
@@ -292,12 +294,7 @@ def _campaign_context(landing: Landing, request: Request, view: CampaignView, vi
 
 
 def _artwork_file(settings: Settings, artwork: str | None) -> Path | None:
-    if not artwork or artwork.startswith("https://"):
-        return None
-    for candidate in (Path(artwork), settings.data_dir / Path(artwork).name):
-        if candidate.suffix.lower() in ARTWORK_SUFFIXES and candidate.is_file():
-            return candidate
-    return None
+    return artwork_file(settings.data_dir, artwork)  # confined to <data dir>/artwork/
 
 
 def _add_error_pages(app: FastAPI) -> None:
@@ -317,17 +314,9 @@ def _add_error_pages(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         return views.problem(request, 400, "Bad request", _describe(exc))
 
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        # The type and the frames only: an exception's text might quote a token or a URL holding one.
-        log.error(
-            "landing: %s on %s %s\n%s",
-            type(exc).__name__,
-            request.method,
-            request.url.path,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        return views.problem(request, 500, "Something went wrong", "Please try again in a moment.")
+
+def _error_page(request: Request) -> Response:
+    return views.problem(request, 500, "Something went wrong", "Please try again in a moment.")
 
 
 def _describe(exc: RequestValidationError) -> str:

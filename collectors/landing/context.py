@@ -3,7 +3,6 @@ event sink, the campaign cache, the rate limiter and the fan sessions."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -21,7 +20,6 @@ from campaigns.models import Campaign
 from campaigns.registry import campaign_spec
 from campaigns.settings import Settings
 from campaigns.store import Store
-from campaigns.vault import TokenVault
 from collectors.landing import visit as visits
 from collectors.landing.apple import AppleConnect, AppleKeyError, DeveloperToken, load_private_key
 from collectors.landing.attempts import AttemptBook
@@ -103,11 +101,12 @@ class Landing:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        keys = settings.secret_keys()
-        self.vault = TokenVault(keys)
-        self.attempts = AttemptBook(hashlib.sha256(b"state:" + keys[0].encode()).hexdigest(), self.vault)
-        self.sessions = Sessions(hashlib.sha256(b"session:" + keys[0].encode()).hexdigest())
-        self.ip_key = hashlib.sha256(b"ip:" + keys[-1].encode()).digest()
+        self.vault = settings.vault()
+        keys = self.vault.pseudonyms  # their own secret: a Fernet rotation logs no fan out
+        assert keys is not None
+        self.attempts = AttemptBook(keys.hexkey("state"), self.vault)
+        self.sessions = Sessions(keys.hexkey("session"))
+        self.ip_key = keys.key("ip")
         self.http = Transport()
         self.public_origin = origin_of(settings.public_url)
         self.public_host = urlsplit(settings.public_url).hostname

@@ -33,6 +33,7 @@ from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 from sandbox.env import sandbox_env
 from sandbox.state import Sandbox
+from tests.conftest import PSEUDONYM_KEY
 
 ARTIST_ID = "4Z8W4fKeB5YxbusRsdQVPb"
 DEEZER_ARTIST = "27"
@@ -267,6 +268,7 @@ def sandbox_settings(url: str, config: SandboxConfig, tmp_path: Path, store_url:
         data_dir=tmp_path / "data",
         database_url=store_url,
         secret_key=key,
+        pseudonym_key=PSEUDONYM_KEY,
         **{k.removeprefix("PRESAVE_").lower(): v for k, v in sandbox_env(url, config).items()},
     )
 
@@ -295,7 +297,7 @@ def harness(
             app.state.sandbox,
             admin,
             store,
-            TokenVault(configured.secret_keys()),
+            configured.vault(),
             configured,
             tmp_path,
         )
