@@ -71,7 +71,6 @@ def test_forget_erases_a_fans_grants_and_personal_data(system: System, runner: C
     result = runner.invoke(app, ["forget", "--service", "spotify", "--user", "fan-em"])
     assert result.exit_code == 0, result.output
     assert "erased 1 grant(s), 1 ledger row(s), 1 consent record(s)" in result.stdout
-    )
     assert [g.service for g in grants(system)] == ["deezer"]
     flush(system)
     with system.store.session() as session:
