@@ -9,7 +9,8 @@ hold the warehouse's marts to it:
   upcoming) campaigns written straight into the store (`origin="history"`);
 - `truth.add_exports(simulation, as_of=...)`: the streams per day, service, release and song, and the
   artist's followers and listeners per day and service, exactly as the export files written from that
-  simulation on `as_of` say them (`sandbox.exports.write_all`).
+  simulation on `as_of` say them (`sandbox.exports.write_all`); one call per artist;
+- `truth.add_campaign(CampaignTruth(...))`: the campaigns, with their kind.
 
 Use after a simulation (the demo also writes `<data dir>/truth.json`, read back with `load_truth`):
 
@@ -18,8 +19,8 @@ Use after a simulation (the demo also writes `<data dir>/truth.json`, read back 
     fans = truth.fans_frame()            # one row per simulated fan (FanTruth's fields)
     fans[fans.campaign == "midnight-drive"].groupby("service").outcome.value_counts()
     truth.conversion("midnight-drive")   # per service: visitors who chose it, granted, declined, abandoned
-    truth.streams_frame()                # day, service, upc, release, isrc, song, streams
-    truth.audience_frame()               # day, service, listeners, streams, followers (None: not exported)
+    truth.streams_frame()                # day, artist, service, upc, release, isrc, song, streams
+    truth.audience_frame()               # day, artist, service, listeners, streams, followers (None: none)
     truth.campaigns                      # slug → CampaignTruth (artist, title, upc, release_at, kind)
 
 A fan's `outcome` is one of `OUTCOMES`: `visited` (left without pressing a button), `abandoned` (pressed
@@ -86,6 +87,7 @@ class StreamDay:
     """Streams of one song on one service on one day, as the per-song exports say."""
 
     day: date
+    artist: str
     service: str
     upc: str
     release: str
@@ -101,6 +103,7 @@ class AudienceDay:
     `followers` is the cumulative count (Spotify's audience timeline); None where no export has one."""
 
     day: date
+    artist: str
     service: str
     listeners: int
     streams: int | None
@@ -133,17 +136,19 @@ class GroundTruth:
 
     def add_exports(self, simulation: Simulation, as_of: date) -> None:
         """The days of `simulation` up to `as_of`, as `sandbox.exports.write_all(..., as_of)` writes them."""
-        streams: Counter[tuple[date, str, str, str, str, str]] = Counter()
+        artist = simulation.artist
+        streams: Counter[tuple[date, str, str, str, str, str, str]] = Counter()
         for row in simulation.songs:
             if row.date <= as_of:
-                streams[(row.date, row.service, row.upc, row.release, row.isrc, row.song)] += row.streams
+                key = (row.date, artist, row.service, row.upc, row.release, row.isrc, row.song)
+                streams[key] += row.streams
         audience = [
-            AudienceDay(d.date, "spotify", d.listeners, d.streams, d.followers)
+            AudienceDay(d.date, artist, "spotify", d.listeners, d.streams, d.followers)
             for d in simulation.audience
             if d.date <= as_of
         ]
         audience += [
-            AudienceDay(day, "apple", listeners, None, None)
+            AudienceDay(day, artist, "apple", listeners, None, None)
             for day, listeners in simulation.apple_listeners
             if day <= as_of
         ]
