@@ -17,9 +17,18 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from campaigns.campaign_file import CampaignSpec
+from campaigns.models import ActionKind
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from collectors.landing.connectors import ConnectError, FanPlaylist, country_of
+from collectors.landing.connectors import (
+    ConnectError,
+    FanPlaylist,
+    GrantAction,
+    NoExtraCalls,
+    Tokens,
+    country_of,
+)
 from collectors.landing.transport import Transport
 
 SERVICE = "apple"
@@ -84,7 +93,11 @@ def valid_user_token(value: str | None) -> bool:
     return bool(value) and _USER_TOKEN.fullmatch(value or "") is not None
 
 
-class AppleConnect:
+class AppleConnect(NoExtraCalls):
+    """No OAuth: the MusicKit page hands over the fan's Music User Token, which is the grant."""
+
+    service = SERVICE
+
     def __init__(self, settings: Settings, http: Transport, developer: DeveloperToken) -> None:
         self._api = settings.apple_api_url
         self._http = http
@@ -110,6 +123,16 @@ class AppleConnect:
         first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
         return country_of(first.get("id"))
 
+    def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
+        """A pre-add of the pre-order album, when the campaign names one."""
+        album = spec.services.apple.album_id if spec.services.apple else None
+        return [GrantAction(ActionKind.PREADD.value, album)] if album else []
+
+    def perform(self, tokens: Tokens, action: GrantAction) -> None:
+        if action.kind != ActionKind.PREADD:
+            raise ConnectError(SERVICE, f"{action.kind}_unsupported")
+        self.add_album(tokens.access_token, action.target)
+
     def add_album(self, user_token: Secret, album_id: str) -> None:
         """A pre-add when the album is a pre-order: Apple answers 202 and adds it on release day."""
         response = self._http.request(
@@ -122,13 +145,13 @@ class AppleConnect:
         if response.status_code not in (200, 202, 204):
             raise ConnectError(SERVICE, f"library_{response.status_code}")
 
-    def playlists(self, user_token: Secret) -> list[FanPlaylist]:
+    def playlists(self, tokens: Tokens, user_id: str) -> list[FanPlaylist]:
         response = self._http.request(
             SERVICE,
             "GET",
             f"{self._api}/v1/me/library/playlists",
             params={"limit": 100},
-            headers=self._headers(user_token),
+            headers=self._headers(tokens.access_token),
         )
         if response.status_code != 200:
             raise ConnectError(SERVICE, f"playlists_{response.status_code}")
@@ -137,9 +160,11 @@ class AppleConnect:
         for item in data if isinstance(data, list) else []:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 continue
-            attributes = item.get("attributes") if isinstance(item.get("attributes"), dict) else {}
-            if attributes.get("canEdit") is False:  # type: ignore[union-attr]
+            attributes = item.get("attributes")
+            if not isinstance(attributes, dict):
+                attributes = {}
+            if attributes.get("canEdit") is False:
                 continue
-            name = attributes.get("name")  # type: ignore[union-attr]
+            name = attributes.get("name")
             found.append(FanPlaylist(item["id"], str(name or item["id"])[:100]))
         return found

@@ -7,17 +7,32 @@ the fan removes the app, which release day (weeks later) needs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
+from campaigns.campaign_file import CampaignSpec
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from collectors.landing.connectors import ConnectError, FanPlaylist, Profile, Tokens, country_of
+from collectors.landing.connectors import (
+    Authorization,
+    ConnectError,
+    FanPlaylist,
+    GrantAction,
+    NoExtraCalls,
+    Profile,
+    Purpose,
+    Tokens,
+    country_of,
+)
+from collectors.landing.page import CampaignView
 from collectors.landing.transport import Transport
 
 SERVICE = "deezer"
 BASE_PERMS = ("basic_access", "manage_library", "offline_access")
 EMAIL_PERM = "email"
+FORGET_PERMS = ("basic_access",)
 
 
 def perms_for(*, with_email: bool = False) -> list[str]:
@@ -25,7 +40,11 @@ def perms_for(*, with_email: bool = False) -> list[str]:
     return [*BASE_PERMS, EMAIL_PERM] if with_email else list(BASE_PERMS)
 
 
-class DeezerConnect:
+class DeezerConnect(NoExtraCalls):
+    """No PKCE: the permissions asked for are remembered with the state, for the exchange to record."""
+
+    service = SERVICE
+
     def __init__(self, settings: Settings, http: Transport) -> None:
         if not settings.deezer_app_id or settings.deezer_secret is None:
             raise ConnectError(SERVICE, "not_configured")
@@ -36,14 +55,31 @@ class DeezerConnect:
         self.redirect_uri = f"{settings.public_url}/oauth/deezer/callback"
         self._http = http
 
-    def authorize_url(self, state: str, perms: list[str]) -> str:
+    def start(self, purpose: Purpose, view: CampaignView | None) -> Authorization:
+        perms = FORGET_PERMS if purpose == "forget" else tuple(perms_for(with_email=purpose == "email"))
+        return Authorization(None, "", perms, {"scopes": ",".join(perms)})
+
+    def authorize_url(self, state: str, authorization: Authorization) -> str:
         query = {
             "app_id": self._app_id,
             "redirect_uri": self.redirect_uri,
-            "perms": ",".join(perms),
+            "perms": ",".join(authorization.scopes),
             "state": state,
         }
         return f"{self._connect}/oauth/auth.php?{urlencode(query)}"
+
+    def sign_in(
+        self, code: str, verifier: str | None, remembered: Mapping[str, Any]
+    ) -> tuple[Tokens, Profile]:
+        tokens = self.exchange(code, str(remembered.get("scopes") or "basic_access").split(","))
+        return tokens, self.profile(tokens)
+
+    def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
+        """None: the artist follow is owed at release, with the album."""
+        return []
+
+    def perform(self, tokens: Tokens, action: GrantAction) -> None:
+        raise ConnectError(SERVICE, f"{action.kind}_unsupported")
 
     def exchange(self, code: str, perms: list[str]) -> Tokens:
         response = self._http.request(
@@ -67,7 +103,7 @@ class DeezerConnect:
                 refused=response.status_code < 500,
             )
         try:
-            expires = int(body.get("expires", 0))  # type: ignore[call-overload]
+            expires = int(body.get("expires", 0))
         except (TypeError, ValueError):
             expires = 0
         return Tokens(

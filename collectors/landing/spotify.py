@@ -9,13 +9,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import threading
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
-from campaigns.campaign_file import SpotifyService
+from campaigns.campaign_file import CampaignSpec, SpotifyService
+from campaigns.models import ActionKind
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from collectors.landing.connectors import ConnectError, FanPlaylist, Profile, Tokens, country_of
+from collectors.landing.connectors import (
+    Authorization,
+    ConnectError,
+    FanPlaylist,
+    GrantAction,
+    Profile,
+    Purpose,
+    Tokens,
+    country_of,
+)
+from collectors.landing.page import CampaignView
 from collectors.landing.transport import Transport
 
 SERVICE = "spotify"
@@ -64,18 +78,50 @@ class SpotifyConnect:
         self._api = settings.spotify_api_url
         self.redirect_uri = f"{settings.public_url}/oauth/spotify/callback"
         self._http = http
+        self._names: dict[str, str] = {}
+        self._names_lock = threading.Lock()
 
-    def authorize_url(self, state: str, challenge: str, scopes: list[str]) -> str:
+    service = SERVICE
+
+    def start(self, purpose: Purpose, view: CampaignView | None) -> Authorization:
+        """PKCE always; the campaign's least scopes, plus the email for the opt-in, none to be forgotten."""
+        verifier, challenge = pkce_pair()
+        if purpose == "forget" or view is None or view.spec.services.spotify is None:
+            return Authorization(verifier, challenge, ())
+        scopes = scopes_for(
+            view.spec.services.spotify,
+            playlist_choice=view.offers_playlist_choice(SERVICE),
+            with_email=purpose == "email",
+        )
+        return Authorization(verifier, challenge, tuple(scopes))
+
+    def authorize_url(self, state: str, authorization: Authorization) -> str:
         query = {
             "client_id": self._client_id,
             "response_type": "code",
             "redirect_uri": self.redirect_uri,
-            "scope": " ".join(scopes),
+            "scope": " ".join(authorization.scopes),
             "state": state,
             "code_challenge_method": "S256",
-            "code_challenge": challenge,
+            "code_challenge": authorization.challenge,
         }
         return f"{self._accounts}/authorize?{urlencode(query)}"
+
+    def sign_in(
+        self, code: str, verifier: str | None, remembered: Mapping[str, Any]
+    ) -> tuple[Tokens, Profile]:
+        if not verifier:
+            raise ConnectError(SERVICE, "no_verifier")
+        tokens = self.exchange(code, verifier)
+        return tokens, self.profile(tokens)
+
+    def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
+        """The campaign's artist is followed at once."""
+        artist = spec.services.spotify.artist if spec.services.spotify else None
+        return [GrantAction(ActionKind.FOLLOW_ARTIST.value, artist)] if artist else []
+
+    def perform(self, tokens: Tokens, action: GrantAction) -> None:
+        self.follow(tokens, [action.target])
 
     def exchange(self, code: str, verifier: str) -> Tokens:
         response = self._http.request(
@@ -99,7 +145,7 @@ class SpotifyConnect:
             )
         refresh = body.get("refresh_token")
         try:
-            lifetime = int(body.get("expires_in", 3600))  # type: ignore[call-overload]
+            lifetime = int(body.get("expires_in", 3600))
         except (TypeError, ValueError):
             lifetime = 3600
         return Tokens(
@@ -124,7 +170,7 @@ class SpotifyConnect:
             email=Secret(email) if isinstance(email, str) and email else None,
         )
 
-    def follow(self, tokens: Tokens, uris: list[str]) -> None:
+    def follow(self, tokens: Tokens, uris: Sequence[str]) -> None:
         """Follow artists, users and playlists (the 2026 library route takes all three)."""
         for start in range(0, len(uris), LIBRARY_BATCH):
             batch = ",".join(uris[start : start + LIBRARY_BATCH])
@@ -160,7 +206,17 @@ class SpotifyConnect:
         return found
 
     def entity_name(self, tokens: Tokens, uri: str) -> str | None:
-        """The display name of an artist, user or playlist, for the done page's follow list."""
+        """The display name of an artist, user or playlist, for the done page's follow list (kept once
+        found: the same few campaign entities are asked for by every fan)."""
+        known = self._names.get(uri)
+        if known is None:
+            known = self._fetch_name(tokens, uri)
+            if known:
+                with self._names_lock:
+                    self._names[uri] = known
+        return known
+
+    def _fetch_name(self, tokens: Tokens, uri: str) -> str | None:
         kind, entity_id = uri.split(":")[1:3]
         path = {"artist": "artists", "playlist": "playlists", "user": "users"}[kind]
         response = self._http.request(
