@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from campaigns.lean_http import LeanSession
+from services.http import LeanSession
 from collectors.landing.connectors import ConnectError
 
 
