@@ -6,17 +6,19 @@
 - `AppleConnect` (Apple Music) has no OAuth: MusicKit JS hands the page the fan's token (its own module).
 
 `Connectors` holds the configured ones by service; the routes and flows ask it, never a service's name.
-Errors carry a short code (never a token, an email or a URL, which for Deezer holds the token).
+Each connector is a thin adapter over the service's client in `services/`, whose one error scheme
+(`services.errors.ServiceError`: a short `code` safe to store, `refused` when the fan's input was refused)
+the landing app reads as it comes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from campaigns.vault import Secret
+from services.errors import Failure, ServiceFailure
+from services.model import FanPlaylist, Profile, Tokens
 
 if TYPE_CHECKING:
     from campaigns.campaign_file import CampaignSpec
@@ -24,39 +26,6 @@ if TYPE_CHECKING:
     from collectors.landing.page import CampaignView
 
 Purpose = Literal["presave", "email", "forget"]
-
-
-class ConnectError(RuntimeError):
-    """A service refused or failed a call made while the fan waits; `code` is safe to log and store."""
-
-    def __init__(self, service: str, code: str, *, refused: bool = False) -> None:
-        self.service = service
-        self.code = code[:80]
-        self.refused = refused  # the service said no to what the fan brought (a bad code or token)
-        super().__init__(f"{service}: {self.code}")
-
-
-@dataclass(frozen=True)
-class Tokens:
-    access_token: Secret
-    refresh_token: Secret | None
-    expires_at: datetime | None  # None: does not expire (Deezer offline_access, Apple's user token)
-    scope: str
-
-
-@dataclass(frozen=True)
-class Profile:
-    user_id: str
-    country: str | None
-    email: Secret | None = None
-
-
-@dataclass(frozen=True)
-class FanPlaylist:
-    """One of the fan's own playlists, offered as the place to add the release."""
-
-    id: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -87,7 +56,7 @@ class Connector(Protocol):
         ...
 
     def perform(self, tokens: Tokens, action: GrantAction) -> None:
-        """Make one grant-time call; ConnectError when it cannot be made now."""
+        """Make one grant-time call; a ServiceError when it cannot be made now."""
         ...
 
     def follow(self, tokens: Tokens, targets: Sequence[str]) -> None:
@@ -100,6 +69,10 @@ class Connector(Protocol):
 
     def entity_name(self, tokens: Tokens, uri: str) -> str | None:
         """The display name of something the done page offers to follow; None when unknown."""
+        ...
+
+    def close(self) -> None:
+        """Close the HTTP sessions the connector's client opened."""
         ...
 
 
@@ -117,7 +90,7 @@ class OAuthConnector(Connector, Protocol):
     def sign_in(
         self, code: str, verifier: str | None, remembered: Mapping[str, Any]
     ) -> tuple[Tokens, Profile]:
-        """Exchange the code and read the fan's profile; ConnectError (`refused` for what the fan brought)."""
+        """Exchange the code and read the fan's profile; a ServiceError (`refused`: what the fan brought)."""
         ...
 
 
@@ -128,7 +101,9 @@ class NoExtraCalls:
 
     def follow(self, tokens: Tokens, targets: Sequence[str]) -> None:
         if targets:
-            raise ConnectError(self.service, "follow_unsupported")
+            raise ServiceFailure(
+                Failure.REFUSED, f"{self.service}: no extra follows", service=self.service, code="unsupported"
+            )
 
     def entity_name(self, tokens: Tokens, uri: str) -> str | None:
         return None
@@ -155,13 +130,11 @@ class Connectors:
     def oauth(self, service: str) -> OAuthConnector | None:
         return self._oauth.get(service)
 
+    def close(self) -> None:
+        for connector in self:
+            connector.close()
+
     @property
     def oauth_services(self) -> tuple[str, ...]:
         """The services a fan signs in to (to pre-save, share an email, or be forgotten)."""
         return tuple(self._oauth)
-
-
-def country_of(value: object) -> str | None:
-    if isinstance(value, str) and len(value) == 2 and value.isalpha():
-        return value.upper()
-    return None

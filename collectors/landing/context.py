@@ -24,15 +24,17 @@ from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import TokenVault
 from collectors.landing import visit as visits
-from collectors.landing.apple import AppleConnect, AppleKeyError, DeveloperToken, load_private_key
+from collectors.landing.apple import AppleConnect
 from collectors.landing.attempts import AttemptBook
-from collectors.landing.connectors import ConnectError, Connectors, OAuthConnector
+from collectors.landing.connectors import Connectors, OAuthConnector
 from collectors.landing.deezer import DeezerConnect
 from collectors.landing.events import EventSink
 from collectors.landing.page import CampaignView, build_view
 from collectors.landing.security import RateLimiter, Sessions, origin_of
 from collectors.landing.spotify import SpotifyConnect
-from collectors.landing.transport import Transport
+from services.apple import AppleApp, AppleKeyError
+from services.deezer import DeezerApp
+from services.spotify import SpotifyApp
 
 log = logging.getLogger(__name__)
 
@@ -164,27 +166,21 @@ class Attribution:
         ).as_dict()
 
 
-def build_connectors(settings: Settings, http: Transport, public_origin: str) -> Connectors:
-    """A connector for each service configured here (an unusable Apple key turns Apple off, logged)."""
+def build_connectors(settings: Settings, public_origin: str) -> Connectors:
+    """A connector for each service configured here, over its client in `services/` (an unusable Apple
+    key turns Apple off, logged; Deezer needs its secret here, for the code exchange)."""
     oauth: list[OAuthConnector] = []
-    for connect in (SpotifyConnect, DeezerConnect):
-        try:
-            oauth.append(connect(settings, http))
-        except ConnectError:
-            continue
-    return Connectors(oauth, _apple(settings, http, public_origin))
-
-
-def _apple(settings: Settings, http: Transport, public_origin: str) -> AppleConnect | None:
-    if not (settings.apple_team_id and settings.apple_key_id and settings.apple_private_key):
-        return None
+    if settings.spotify_client_id and settings.spotify_client_secret is not None:
+        oauth.append(SpotifyConnect(SpotifyApp.from_settings(settings)))
+    deezer = DeezerApp.from_settings(settings)
+    if deezer is not None and deezer.secret is not None:
+        oauth.append(DeezerConnect(deezer))
     try:
-        key = load_private_key(settings.apple_private_key)
+        apple = AppleApp.from_settings(settings, origin=public_origin)
     except AppleKeyError as exc:
         log.error("Apple Music is off: %s", exc)
-        return None
-    developer = DeveloperToken(settings.apple_team_id, settings.apple_key_id, key, public_origin)
-    return AppleConnect(settings, http, developer)
+        apple = None
+    return Connectors(oauth, AppleConnect(apple) if apple is not None else None)
 
 
 class Landing:
@@ -203,8 +199,7 @@ class Landing:
         self.writes = Writes(store)
         self.attribution = Attribution(settings, hashlib.sha256(b"ip:" + keys[-1].encode()).digest())
         self.public_origin = origin_of(settings.public_url)
-        self._http = Transport()
-        self.connectors = build_connectors(settings, self._http, self.public_origin)
+        self.connectors = build_connectors(settings, self.public_origin)
         self.events = EventSink(store, transaction=self.writes.core)
         self.campaigns = CampaignCache(store, self.connectors.configured, settings.public_url)
 
@@ -215,7 +210,7 @@ class Landing:
 
     def close(self) -> None:
         self.events.close()
-        self._http.close()
+        self.connectors.close()
 
 
 VISITOR_COOKIE = "psv"

@@ -26,7 +26,6 @@ from collectors.landing.choices import (
     extra_follows,
     read_done_form,
 )
-from collectors.landing.connectors import ConnectError, FanPlaylist, Tokens
 from collectors.landing.consent import EMAIL_SCOPE, email_consent_text, text_version
 from collectors.landing.context import Landing
 from collectors.landing.fans import erase_grants
@@ -41,6 +40,8 @@ from collectors.landing.records import (
     withdraw_consent,
 )
 from collectors.landing.security import SESSION_COOKIE, FanSession, same_origin
+from services.errors import ServiceError
+from services.model import FanPlaylist, Tokens
 
 EMAIL_NOTICES = {
     "shared": "Thanks: you will get news by email.",
@@ -166,7 +167,7 @@ def _entity_label(landing: Landing, service: str, tokens: Tokens | None, uri: st
     if tokens is not None and connector is not None:
         try:
             name = connector.entity_name(tokens, uri)
-        except ConnectError:
+        except ServiceError:
             name = None
     return f"{kind.capitalize()}: {name or entity_id}"
 
@@ -179,7 +180,7 @@ def _playlists(landing: Landing, grant: Grant, tokens: Tokens | None) -> tuple[l
         return [], False
     try:
         return connector.playlists(tokens, grant.service_user_id)[:30], False
-    except ConnectError:
+    except ServiceError:
         return [], True
 
 
@@ -249,7 +250,7 @@ def _follow(
         return False, "token_unavailable"
     try:
         connector.follow(tokens, list(done.follows))
-    except ConnectError as exc:
+    except ServiceError as exc:
         return False, exc.code
     return True, None
 

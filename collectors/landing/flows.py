@@ -22,20 +22,15 @@ from collectors.landing import views
 from collectors.landing.apple import valid_user_token
 from collectors.landing.attempts import StateError
 from collectors.landing.choices import initial_choices
-from collectors.landing.connectors import (
-    ConnectError,
-    Connector,
-    GrantAction,
-    OAuthConnector,
-    Profile,
-    Tokens,
-)
+from collectors.landing.connectors import Connector, GrantAction, OAuthConnector
 from collectors.landing.consent import EMAIL_SCOPE
 from collectors.landing.context import Landing
 from collectors.landing.events import event_row
 from collectors.landing.fans import forget_fan
 from collectors.landing.page import SERVICE_NAMES, CampaignView
 from collectors.landing.records import give_consent, record_event, replace_tokens, save_grant
+from services.errors import ServiceError
+from services.model import Profile, Tokens
 
 DENIALS = {"access_denied", "user_denied", "AUTHORIZATION_ERROR"}
 _CODE = re.compile(r"[^A-Za-z0-9_.:-]")
@@ -89,7 +84,7 @@ def _musickit_page(landing: Landing, request: Request, view: CampaignView, state
         {
             "title": f"Pre-save on Apple Music — {view.spec.title}",
             "state": state,
-            "developer_token": apple.developer.current(),
+            "developer_token": apple.developer_token(),
             "musickit_js_url": apple.musickit_js_url,
             "preadd": bool(apple.grant_actions(view.spec)),
         },
@@ -162,7 +157,7 @@ def oauth_callback(
         return _refused(landing, request, view, service, purpose, visit, error)
     try:
         tokens, profile = oauth.sign_in(code, verifier, visit)
-    except ConnectError as exc:
+    except ServiceError as exc:
         if view is not None:
             with landing.writes.core() as connection:
                 record_event(
@@ -221,7 +216,7 @@ def apple_token(
     token = Secret(user_token)
     try:
         country = apple.storefront(token)
-    except ConnectError as exc:
+    except ServiceError as exc:
         with landing.writes.core() as connection:
             record_event(
                 connection, view.id, EventKind.ERROR, visit, service="apple", detail=f"presave:{exc.code}"
@@ -234,7 +229,7 @@ def apple_token(
     return _presaved(landing, request, view, apple, tokens, profile, visit)
 
 
-def failed(request: Request, view: CampaignView | None, service: str, exc: ConnectError) -> Response:
+def failed(request: Request, view: CampaignView | None, service: str, exc: ServiceError) -> Response:
     """A refusal of what the fan brought is their request's fault (400); anything else is the service's (502)."""
     if exc.refused:
         return views.service_refused(request, view, service)
@@ -312,7 +307,7 @@ def _attempt(connector: Connector, tokens: Tokens, action: GrantAction) -> tuple
     """Run a grant-time call: (True, None) when it worked, else (False, the reason) for the ledger."""
     try:
         connector.perform(tokens, action)
-    except ConnectError as exc:
+    except ServiceError as exc:
         return False, exc.code
     return True, None
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from campaigns.ledger import dialect_of, upsert
 from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, OwedAction
 from campaigns.vault import TokenVault
-from collectors.landing.connectors import Tokens
 from collectors.landing.events import EVENT_COLUMNS, INSERT_EVENT, event_row
+from services.model import Tokens
 
 GRANTS: Table = Grant.__table__  # type: ignore[assignment]  # declared as a FromClause
 
