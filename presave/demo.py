@@ -44,7 +44,6 @@ console = Console()
 DEMO_MARKER = ".demo"
 ARTIST = "Nova Lane"
 ARTIST_SPOTIFY_ID = "4Z8W4fKeB5YxbusRsdQVPb"
-TIMEZONE = "Europe/London"
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # Dagster's step events are DEBUG
 
 
