@@ -414,7 +414,6 @@ MARTS = (
             "streams BIGINT",
             "listeners BIGINT",
             "presaves BIGINT NOT NULL",
-            "streams_per_presaver DOUBLE",
         ),
         ("campaign_slug", "day"),
         "the artist's Spotify streams and listeners on each day D0 … D6 of a campaign's first week",
