@@ -14,14 +14,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.models import AuthorizationAttempt, Grant, Outcome, OwedAction
 
 FINAL_OUTCOMES = (Outcome.DELIVERED.value, Outcome.UNDELIVERABLE.value, Outcome.FAILED.value)
 RETIRED_PREFIX = "retired:"
-_GRANTS = Grant.__table__
+_GRANTS: Table = Grant.__table__  # type: ignore[assignment]
 _RETIRE = (
     update(_GRANTS)
     .where(_GRANTS.c.id == bindparam("id_"), _GRANTS.c.tokens_deleted_at.is_(None))

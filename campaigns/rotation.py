@@ -10,10 +10,11 @@ overwritten with its stale predecessor.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, func, or_, select, update
 
 from campaigns.models import AuthorizationAttempt, Grant
 from campaigns.store import Store
@@ -93,12 +94,17 @@ def rotate_keys(
     return report
 
 
-def _any_sealed(table: Table, columns: tuple[str, ...]):
+def _any_sealed(table: Table, columns: tuple[str, ...]) -> ColumnElement[bool]:
     return or_(*(and_(table.c[c].is_not(None), table.c[c] != "") for c in columns))
 
 
 def _reseal(
-    vault: TokenVault, table: Table, column: str, rows: list, position: int, report: RotationReport
+    vault: TokenVault,
+    table: Table,
+    column: str,
+    rows: Sequence[Row[Any]],
+    position: int,
+    report: RotationReport,
 ) -> list[dict[str, object]]:
     changes = []
     for row in rows:

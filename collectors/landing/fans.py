@@ -123,10 +123,9 @@ def erase_grants(session: Session, grant_ids: list[int]) -> Erasure:
             AuthorizationAttempt.grant_id.in_(grant_ids)
         )
     ).all()
-    visitors = {v for v, _ in traces if v} | {(visit or {}).get("visitor_id") for _, visit in attempts} - {
-        None
-    }
-    ip_hashes = {h for _, h in traces if h} | {(visit or {}).get("ip_hash") for _, visit in attempts} - {None}
+    visits = [visit or {} for _, visit in attempts]
+    visitors = {str(v) for v in [*(v for v, _ in traces), *(v.get("visitor_id") for v in visits)] if v}
+    ip_hashes = {str(h) for h in [*(h for _, h in traces), *(v.get("ip_hash") for v in visits)] if h}
     # Events by IP hash stay: a hash is shared by everyone behind one address (and hashes only a day).
     linked = or_(LandingEvent.grant_id.in_(grant_ids), LandingEvent.visitor_id.in_(visitors))
     erasure.events = _count(

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from collectors.landing.scrub import kind_of, scrub
 
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 IN_APP_BROWSERS = ("instagram", "facebook", "tiktok", "snapchat", "twitter", "linkedin")
 _IN_APP = (
     ("instagram", re.compile(r"Instagram", re.I)),
