@@ -1,9 +1,5 @@
-"""HTTP for the service connectors: a lean kept-alive session per thread, JSON answers, errors without URLs.
-
-A grant makes three service calls while the fan waits, and the client's own cost per call shows at
-hundreds of grants a second (bench/landing.py): the lean session spends less per call than urllib3's pool
-or httpx. The routes run on a small thread pool, so each thread keeps its own connections. Nothing here
-raises or logs a URL: Deezer's carry the fan's token in the query.
+"""HTTP for the service connectors: the services' session per thread (`services.http`), JSON answers,
+errors without URLs. Nothing here raises or logs a URL: Deezer's carry the fan's token in the query.
 """
 
 from __future__ import annotations
@@ -16,7 +12,7 @@ from typing import Any
 import requests
 
 from collectors.landing.connectors import ConnectError
-from services.http import LeanSession
+from services.http import new_session
 
 
 @dataclass(frozen=True)
@@ -37,7 +33,7 @@ class Transport:
     def __init__(self, *, timeout_s: float = 10.0, connect_s: float = 5.0) -> None:
         self._timeout = (connect_s, timeout_s)
         self._local = threading.local()
-        self._sessions: list[LeanSession] = []
+        self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
 
     def request(
@@ -69,10 +65,10 @@ class Transport:
             raise ConnectError(service, type(exc).__name__) from None
         return Answer(response.status_code, response.content)
 
-    def _session(self) -> LeanSession:
-        session: LeanSession | None = getattr(self._local, "session", None)
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = LeanSession()
+            session = self._local.session = new_session()
             with self._lock:
                 self._sessions.append(session)
         return session
