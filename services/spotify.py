@@ -45,8 +45,6 @@ from services.errors import (
 )
 from services.http import ThreadSessions
 from services.model import (
-    AVAILABLE,
-    NOT_AVAILABLE,
     ArtistStats,
     FanPlaylist,
     GrantTokens,
@@ -56,7 +54,6 @@ from services.model import (
     Release,
     Tokens,
     TokenSink,
-    count_of,
     country_of,
 )
 from services.pacing import PacedApp, PacingPolicy, RateController
@@ -387,18 +384,8 @@ class SpotifyApp(PacedApp):
         since February 2026) reads "not available", never zero."""
         body = self._app_call("artist", lambda sp: sp.artist(artist_id)) or {}
         followers = body.get("followers")
-        total = count_of(followers.get("total")) if isinstance(followers, dict) else None
-        popularity = count_of(body.get("popularity"))
-        return ArtistStats(
-            SERVICE,
-            artist_id,
-            body.get("name"),
-            total,
-            popularity,
-            AVAILABLE if total is not None else NOT_AVAILABLE,
-            AVAILABLE if popularity is not None else NOT_AVAILABLE,
-            datetime.now(UTC),
-        )
+        total = followers.get("total") if isinstance(followers, dict) else None
+        return ArtistStats.of(SERVICE, artist_id, body, total, body.get("popularity"))
 
     # one fan ------------------------------------------------------------------------------------------
     def fan(
