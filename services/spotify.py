@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -351,9 +352,7 @@ class SpotifyApp(PacedApp):
                 if items:
                     return self._album(items[0]["id"], f"upc:{lookup.upc}")
             for isrc in lookup.isrcs:
-                found = self._app_call(
-                    "search", lambda sp, i=isrc: sp.search(q=f"isrc:{i}", type="track", limit=1)
-                )
+                found = self._app_call("search", partial(_search, q=f"isrc:{isrc}", kind="track"))
                 items = (found or {}).get("tracks", {}).get("items") or []
                 if items:
                     album = items[0].get("album") or {}
@@ -377,7 +376,7 @@ class SpotifyApp(PacedApp):
         page = self._app_call(what, first)
         while page:
             yield from page.get("items") or []
-            page = self._app_call(what, lambda sp, p=page: sp.next(p)) if page.get("next") else None
+            page = self._app_call(what, partial(_next_page, page=page)) if page.get("next") else None
 
     def artist_stats(self, artist_id: str) -> ArtistStats:
         """Followers and popularity with the app token; a field the answer lacks (development-mode apps
@@ -454,12 +453,12 @@ class SpotifyFan:
     def library_add(self, uris: list[str], what: str = "library") -> None:
         """Save or follow `uris` (albums, tracks, artists, users, playlists), 40 a call."""
         for chunk in chunks(uris, LIBRARY_MAX):
-            self._call(what, lambda sp, c=chunk: sp._put("me/library", uris=",".join(c)))
+            self._call(what, partial(_library_put, uris=chunk))
 
     def library_contains(self, uris: list[str], what: str = "library check") -> list[bool]:
         found: list[bool] = []
         for chunk in chunks(uris, LIBRARY_MAX):
-            found += self._call(what, lambda sp, c=chunk: sp.current_user_saved_items(c)) or []
+            found += self._call(what, partial(_saved_items, uris=chunk)) or []
         return found
 
     # playlists ----------------------------------------------------------------------------------------
@@ -520,7 +519,24 @@ class SpotifyFan:
         page = self._call(what, first)
         while page:
             yield from page.get("items") or []
-            page = self._call(what, lambda sp, p=page: sp.next(p)) if page.get("next") else None
+            page = self._call(what, partial(_next_page, page=page)) if page.get("next") else None
+
+
+# spotipy verbs bound to their arguments with `partial` (a lambda's default arguments defeat type inference)
+def _search(sp: spotipy.Spotify, q: str, kind: str) -> Any:
+    return sp.search(q=q, type=kind, limit=1)
+
+
+def _next_page(sp: spotipy.Spotify, page: dict[str, Any]) -> Any:
+    return sp.next(page)
+
+
+def _library_put(sp: spotipy.Spotify, uris: list[str]) -> Any:
+    return sp._put("me/library", uris=",".join(uris))
+
+
+def _saved_items(sp: spotipy.Spotify, uris: list[str]) -> Any:
+    return sp.current_user_saved_items(uris)
 
 
 def chunks(items: Any, size: int) -> list[list[str]]:
