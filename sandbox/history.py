@@ -99,7 +99,8 @@ def plan_history(
         else:
             drawn.append((service, "granted"))
             granted += 1
-    moments = arrival_moments(opens, closes, release_at, len(drawn), rng)
+    # A visitor's answer comes ANSWER_S after the visit: it too must fall before the window closes.
+    moments = arrival_moments(opens, closes - timedelta(seconds=ANSWER_S), release_at, len(drawn), rng)
     fans = []
     for index, ((service, outcome), at) in enumerate(zip(drawn, moments, strict=True)):
         source = pick(rng, SOURCES)
