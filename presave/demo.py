@@ -128,7 +128,7 @@ def run_demo(
         for name in ("PRESAVE_DATABASE_URL", "PRESAVE_WAREHOUSE"):
             os.environ.pop(name, None)
         settings = load_settings()
-        vault = TokenVault(settings.secret_keys())
+        vault = settings.vault()
         store = Store.connect(settings.resolved_database_url)
         landing = start_landing(landing_port, data_dir)
         children.append(landing)
