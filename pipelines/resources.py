@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -95,6 +96,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
     """Resources for the configured deployment; secrets stay environment variables (dg.EnvVar)."""
     settings.vault()  # the embedded default creates its key files here, once
     key_from_env = settings.secret_key is not None
+    spotify_secret: Any = dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET") if settings.spotify_client_secret else ""
     pseudonym_from_env = settings.pseudonym_key is not None
     return {
         "operational_store": OperationalStore(
@@ -111,9 +113,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "spotify": SpotifyResource(
             client_id=settings.spotify_client_id or "",
-            client_secret=dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET")  # type: ignore[arg-type]
-            if settings.spotify_client_secret
-            else "",
+            client_secret=spotify_secret,
             accounts_url=settings.spotify_accounts_url,
             api_url=settings.spotify_api_url,
         ),
@@ -129,9 +129,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         "deezer": DeezerResource(app_id=settings.deezer_app_id or "", api_url=settings.deezer_api_url),
         "artist_stats": ArtistStatsResource(
             spotify_client_id=settings.spotify_client_id or "",
-            spotify_client_secret=dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET")  # type: ignore[arg-type]
-            if settings.spotify_client_secret
-            else "",
+            spotify_client_secret=spotify_secret,
             spotify_accounts_url=settings.spotify_accounts_url,
             spotify_api_url=settings.spotify_api_url,
             deezer_api_url=settings.deezer_api_url if settings.deezer_app_id else None,

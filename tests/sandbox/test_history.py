@@ -60,6 +60,7 @@ def test_a_past_campaign_holds_visits_clicks_denials_and_abandonments(
         )
     kinds = Counter((kind, service) for kind, service, _ in events)
     assert written == sum(grants.values()) == 300
+    assert max(f.granted_at for f in truth.fans if f.granted_at) < release_at  # every one a pre-save
     assert set(grants) == {"spotify", "apple", "deezer"}
     visits = [visitor for kind, _, visitor in events if kind == "visit"]
     assert len(set(visits)) == len(visits) == len(truth.fans)
