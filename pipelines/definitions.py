@@ -11,6 +11,8 @@ import dagster as dg
 from campaigns.settings import Settings, load_settings
 from pipelines.exports.definitions import definitions as exports
 from pipelines.marts.definitions import definitions as marts
+from pipelines.messages.definitions import definitions as messages
+from pipelines.messages.resources import smtp_resource
 from pipelines.operational.definitions import definitions as operational
 from pipelines.release.definitions import definitions as release
 from pipelines.resources import resources_from_settings
@@ -31,14 +33,16 @@ warehouse_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
 )
 
-DOMAINS = (operational, release, exports, snapshots, marts)
+DOMAINS = (operational, release, exports, snapshots, marts, messages)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         *DOMAINS,
         dg.Definitions(
-            jobs=[warehouse_job], schedules=[warehouse_schedule], resources=resources_from_settings(settings)
+            jobs=[warehouse_job],
+            schedules=[warehouse_schedule],
+            resources={**resources_from_settings(settings), "smtp": smtp_resource(settings)},
         ),
     )
 
