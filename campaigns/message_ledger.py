@@ -70,6 +70,7 @@ class ClaimedMessage:
     service: str
     kind: str
     attempts: int
+    created_at: datetime  # when it was planned
 
 
 def claim(
@@ -119,6 +120,7 @@ def claim(
             FanMessage.service,
             FanMessage.kind,
             FanMessage.attempts,
+            FanMessage.created_at,
         )
         .where(FanMessage.id.in_(due), FanMessage.attempt_id == attempt_id)
         .order_by(FanMessage.due_at, FanMessage.id)

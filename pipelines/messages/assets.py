@@ -16,8 +16,9 @@ def fan_messages(
     context: dg.AssetExecutionContext, operational_store: OperationalStore, smtp: SmtpResource
 ) -> dg.MaterializeResult:
     """The message ledger of recent campaigns: one release-day message planned per consenting fan
-    (one per address), sent at the fan's release moment once the release is live on their service.
-    Metadata: this run's SMTP answers, and the ledger by campaign, kind and outcome (no address)."""
+    (one per address), sent at the fan's release moment once the release is live on their service; one
+    re-ask per consenting fan whose Spotify grant will be older than six months at release, a month
+    before it (not sent if the fan granted again meanwhile). Metadata: this run's SMTP answers, and the ledger by campaign, kind and outcome (no address)."""
     if not smtp.enabled:
         return dg.MaterializeResult(metadata={"sent": "no SMTP server configured (PRESAVE_SMTP_URL)"})
     store, vault = operational_store.store(), operational_store.vault()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import make_msgid
 
 from campaigns.models import MessageKind
 
+UNFOLDED = SMTP.clone(max_line_length=998)  # RFC 5322's limit: long links stay on one header line
 SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}
 
 
@@ -29,7 +31,7 @@ class Letter:
 
 def subject(letter: Letter) -> str:
     if letter.kind == MessageKind.REASK:
-        return f"Pre-save {letter.title} again: your Spotify link runs out before release"
+        return f"Pre-save {letter.title} again: your Spotify link runs out first"
     return f"{letter.title} by {letter.artist} is out now"
 
 
@@ -55,7 +57,7 @@ def body(letter: Letter) -> str:
 
 def compose(letter: Letter, *, date: str | None = None) -> EmailMessage:
     """The email, with one-click unsubscribe headers (RFC 8058) for the fan's mail provider."""
-    message = EmailMessage()
+    message = EmailMessage(policy=UNFOLDED)
     message["From"] = letter.sender
     message["To"] = letter.to
     message["Subject"] = subject(letter)

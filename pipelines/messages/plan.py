@@ -15,10 +15,13 @@ from sqlalchemy.orm import Session
 
 from campaigns import message_ledger
 from campaigns.models import ActionKind, Campaign, Grant, MessageKind, Outcome, OwedAction
+from campaigns.store import Store
 from campaigns.vault import TokenVault, VaultError
+from executor.health import unservable_spotify_grants
 from executor.plan import CampaignPlan, GrantFacts, release_moment
 
 RECENT = timedelta(days=7)  # campaigns released longer ago than this get no release-day message
+REASK_LEAD = timedelta(days=30)  # ask again a month before the fan's release moment (or now, if later)
 
 
 def _consented_grants(session: Session, campaign_id: int, service: str | None = None) -> list[Any]:
@@ -97,3 +100,32 @@ def live_releases(session: Session, now: datetime) -> list[tuple[int, str]]:
             .distinct()
         )
     ]
+
+
+def reask_moment(release_at: datetime, now: datetime) -> datetime:
+    """When to ask a fan to pre-save again: a month before their release moment, or now if that has
+    passed. Never earlier: a grant given sooner would itself be older than six months at release."""
+    return max(now, release_at - REASK_LEAD)
+
+
+def plan_reask(store: Store, vault: TokenVault, campaign: Campaign, now: datetime) -> int:
+    """One re-ask per consenting fan whose Spotify grant will be older than six months at their release
+    moment (before that moment only). Granting again replaces the old grant: one save, never two."""
+    frame = unservable_spotify_grants(store, now=now, slug=campaign.slug)
+    frame = frame[frame["release_moment"] > now]
+    if frame.empty:
+        return 0
+    moments = dict(zip(frame["grant_id"].tolist(), frame["release_moment"].tolist(), strict=True))
+    with store.session() as session:
+        pairs = [
+            (row, reask_moment(moments[row.id].to_pydatetime(), now))
+            for row in _consented_grants(session, campaign.id, "spotify")
+            if row.id in moments
+        ]
+        return message_ledger.plan(session, messages_for(vault, campaign.id, MessageKind.REASK, pairs, now))
+
+
+def regranted_since(session: Session, grant_id: int, planned_at: datetime) -> bool:
+    """The fan granted again after the re-ask was planned: their new grant will live to the release."""
+    granted_at = session.scalar(select(Grant.granted_at).where(Grant.id == grant_id))
+    return granted_at is not None and granted_at > planned_at

@@ -19,11 +19,17 @@ from sqlalchemy.orm import Session
 
 from campaigns import message_ledger
 from campaigns.message_ledger import ClaimedMessage
-from campaigns.models import Campaign, Grant, Outcome
+from campaigns.models import Campaign, Grant, MessageKind, Outcome
 from campaigns.store import Store
 from campaigns.vault import TokenVault, VaultError
 from pipelines.messages.compose import Letter, compose
-from pipelines.messages.plan import campaigns_to_message, live_releases, plan_release_day
+from pipelines.messages.plan import (
+    campaigns_to_message,
+    live_releases,
+    plan_reask,
+    plan_release_day,
+    regranted_since,
+)
 from services.email import Answer, Sent
 
 RETRY_BASE = timedelta(minutes=5)
@@ -115,13 +121,14 @@ def _record(store: Store, claimed: ClaimedMessage, attempt_id: str, sent: Sent, 
 
 
 def plan_messages(store: Store, vault: TokenVault, now: datetime) -> int:
-    """Plan the release-day messages of every campaign that may still owe some."""
+    """Plan the release-day messages and re-asks of every campaign that may still owe some."""
     planned = 0
     with store.session() as session:
         campaigns = campaigns_to_message(session, now)
     for campaign in campaigns:
         with store.session() as session:
             planned += plan_release_day(session, vault, campaign, now)
+        planned += plan_reask(store, vault, campaign, now)
     return planned
 
 
@@ -149,6 +156,19 @@ def send_due(
             return report
         for index, message in enumerate(claimed):
             with store.session() as session:
+                if message.kind == MessageKind.REASK and regranted_since(
+                    session, message.grant_id, message.created_at
+                ):
+                    message_ledger.finish(
+                        session,
+                        message.id,
+                        attempt_id,
+                        outcome=Outcome.UNDELIVERABLE.value,
+                        now=clock(),
+                        reason="not needed: the fan pre-saved again",
+                    )
+                    report.count("not_needed")
+                    continue
                 letter = _letter(session, vault, message, sender, links)
                 if letter is None:
                     message_ledger.finish(
