@@ -18,7 +18,7 @@ from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from executor.pacing import PacingPolicy
+from services.pacing import PacingPolicy
 from executor.playlists import FanPlaylists
 from executor.services import (
     Failure,

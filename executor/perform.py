@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from campaigns.ledger import Claimed, Finished
 from campaigns.models import ActionKind, Outcome
-from executor.pacing import RateController
+from services.pacing import RateController
 from executor.plan import RELEASE_KINDS
 from executor.retry import RetryPolicy
 from executor.services import Failure, FanSession, Release, ServiceFailure

@@ -31,7 +31,7 @@ from campaigns.vault import TokenVault
 from executor.apple import AppleApp
 from executor.deezer import DeezerApp
 from executor.locks import CampaignBusy, run_lock, worker_lock
-from executor.pacing import RateController
+from services.pacing import RateController
 from executor.plan import RELEASE_KINDS, needs_planning, plan_campaign
 from executor.retry import RetryPolicy
 from executor.services import Failure, Lookup, Release, ServiceApp, ServiceFailure, Tally

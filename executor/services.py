@@ -19,7 +19,7 @@ import requests
 from campaigns.campaign_file import CampaignSpec
 from campaigns.ledger import Claimed
 from campaigns.vault import Secret
-from executor.pacing import PacingPolicy
+from services.pacing import PacingPolicy
 
 
 class Failure(enum.StrEnum):

@@ -31,7 +31,7 @@ from campaigns.vault import Secret, TokenVault
 from executor.apple import AppleApp
 from executor.deezer import DeezerApp
 from executor.locks import worker_lock
-from executor.pacing import RateController, SharedPacingState
+from services.pacing import RateController, SharedPacingState
 from executor.release import ReleaseOptions, ShardLauncherLike
 from executor.retry import RetryPolicy
 from executor.services import Release, ServiceApp, Tally

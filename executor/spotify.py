@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 import requests
 import spotipy
 
-from campaigns.lean_http import LeanSession
+from services.http import LeanSession
 from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from executor.pacing import PacingPolicy
+from services.pacing import PacingPolicy
 from executor.playlists import FanPlaylists
 from executor.services import (
     Failure,

@@ -27,7 +27,7 @@ from campaigns.ledger import Claimed, Finished, Shard
 from campaigns.models import ActionKind, Grant, GrantStatus, Outcome
 from campaigns.store import Store
 from campaigns.vault import TokenVault, VaultError
-from executor.pacing import RateController
+from services.pacing import RateController
 from executor.perform import perform_action
 from executor.retry import RetryPolicy
 from executor.services import GrantLost, GrantTokens, RefreshedTokens, Release, ServiceApp, Tally

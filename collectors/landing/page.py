@@ -5,6 +5,7 @@ and a text colour that stays readable on the campaign's accent colour.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -123,7 +124,9 @@ class CampaignView:
         return service == "apple" and bool(self.spec.services.apple and self.spec.services.apple.playlist)
 
 
-def build_view(campaign_id: int, spec: CampaignSpec, configured: set[str], public_url: str) -> CampaignView:
+def build_view(
+    campaign_id: int, spec: CampaignSpec, configured: Collection[str], public_url: str
+) -> CampaignView:
     offered = spec.services.offered()
     artwork = spec.artwork
     if artwork and not artwork.startswith("https://"):

@@ -25,7 +25,7 @@ from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
 from executor.apple import AppleApp
 from executor.deezer import DeezerApp
-from executor.pacing import PacingPolicy
+from services.pacing import PacingPolicy
 from executor.release import ReleaseOptions, ReleaseReport, run_release
 from executor.spotify import SpotifyApp
 from presave.servers import LoopbackServer

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from executor.pacing import UNLIMITED, PacingPolicy, RateController, SharedPacingState
+from services.pacing import UNLIMITED, PacingPolicy, RateController, SharedPacingState
 from executor.retry import RetryPolicy
 from sandbox.ratelimit import RateLimiter
 

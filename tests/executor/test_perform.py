@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from campaigns.ledger import Claimed
-from executor.pacing import PacingPolicy, RateController
+from services.pacing import PacingPolicy, RateController
 from executor.perform import perform_action
 from executor.retry import RetryPolicy
 from executor.services import Failure, GrantLost, Release, ServiceFailure

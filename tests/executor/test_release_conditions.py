@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from sqlalchemy import select
 
 from campaigns.models import Campaign, OwedAction
-from executor.pacing import PacingPolicy
+from services.pacing import PacingPolicy
 from executor.release import ReleaseOptions, campaigns_with_work_due
 from executor.retry import RetryPolicy
 from executor.shards import ShardLauncher, WorkerSetup

@@ -1,4 +1,7 @@
-"""Pacing calls to one app's rate limit, shared by every worker thread and process of that app.
+"""Pacing calls to one app's rate limit, shared by every caller of that app: the landing app's routes, the
+executor's worker threads and shard processes, the snapshot collectors. Each service client owns one
+`RateController` (its `pacer`); callers that may wait (`acquire`) and callers that may not (`wait_left`)
+see the same pause.
 
 Services limit an app over a rolling window (Spotify: 30 s) without publishing the budget. The controller
 sends as fast as it is allowed until the service first answers 429; then:
@@ -157,6 +160,12 @@ class RateController:
             slot = max(start - self.policy.burst_s, self._next_slot)
             self._next_slot = slot + interval
             return max(slot, start)
+
+    def wait_left(self, now: float | None = None) -> float:
+        """Seconds until the app may call again (0 when it may now); never blocks. For callers that must
+        not sleep (a fan's request): they give up at once and leave the call for later."""
+        now = self.clock() if now is None else now
+        return max(0.0, self.paused_until() - now)
 
     def acquire(self) -> bool:
         """Block until this caller may send; False (at once) if the app is paused for longer than
