@@ -22,7 +22,7 @@ from campaigns.rules import SERVICES
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SPOTIFY_URI = re.compile(r"^spotify:(artist|user|playlist):[A-Za-z0-9]{1,64}$")
-RESERVED_SLUGS = {"oauth", "healthz", "static", "forget", "favicon.ico", "robots.txt"}
+RESERVED_SLUGS = {"oauth", "healthz", "static", "forget", "unsubscribe", "favicon.ico", "robots.txt"}
 
 
 class CampaignFileError(ValueError):

@@ -1,6 +1,7 @@
 """Fan messages as a Dagster asset with its schedule."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
@@ -29,8 +30,8 @@ def fan_messages(
     return dg.MaterializeResult(metadata=_metadata(operational_store, report))
 
 
-def _metadata(operational_store: OperationalStore, report: SendReport) -> dict[str, object]:
-    ledger: dict[str, object] = {}
+def _metadata(operational_store: OperationalStore, report: SendReport) -> dict[str, Any]:
+    ledger: dict[str, Any] = {}
     with operational_store.store().session() as session:
         for campaign in campaigns_to_message(session, datetime.now(UTC)):
             ledger[campaign.slug] = message_ledger.outcome_counts(session, campaign.id)

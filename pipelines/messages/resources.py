@@ -32,7 +32,7 @@ class SmtpResource(dg.ConfigurableResource):
 def smtp_resource(settings: Settings) -> SmtpResource:
     return SmtpResource(
         url=settings.smtp_url or "",
-        password=dg.EnvVar("PRESAVE_SMTP_PASSWORD") if settings.smtp_password else "",  # type: ignore[arg-type]
+        password=dg.EnvVar("PRESAVE_SMTP_PASSWORD") if settings.smtp_password else "",
         sender=settings.message_sender,
         rate=settings.smtp_rate,
         public_url=settings.public_url,

@@ -78,6 +78,8 @@ def _letter(
         .join(Campaign, Campaign.id == Grant.campaign_id)
         .where(Grant.id == claimed.grant_id)
     ).one()
+    if sealed is None:
+        return None
     try:
         address = vault.open(sealed).reveal()
     except VaultError:
