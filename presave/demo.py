@@ -135,13 +135,14 @@ def run_demo(
         roster = load_roster(ROSTER_DIR, live_release_at)
         truth = GroundTruth()
         _seed_catalogue(sandbox.url, roster)
-        _create_campaigns(store, vault, roster, truth)
+        _create_campaigns(store, roster, truth)
         live = next(c for c in roster if c.kind == "live")
         upcoming = [c for c in roster if c.kind == "upcoming"]
         console.print(f"sandbox {sandbox.url} · landing {landing.url}/{live.slug}")
         _simulate(
             sandbox.url, landing.url, live, fans, truth, deadline=live_release_at - timedelta(seconds=2)
         )
+        _write_histories(store, vault, roster, truth)  # while the release moment comes
         for campaign in upcoming:
             _simulate(sandbox.url, landing.url, campaign, UPCOMING_FANS_TODAY, truth)
         _wait_for_release(live_release_at)
@@ -230,11 +231,8 @@ def _seed_catalogue(sandbox_url: str, roster: list[DemoCampaign]) -> None:
             _expect_ok(response)
 
 
-def _create_campaigns(
-    store: Store, vault: TokenVault, roster: list[DemoCampaign], truth: GroundTruth
-) -> None:
-    """Every campaign in the store; backdated histories for the released and the upcoming ones."""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def _create_campaigns(store: Store, roster: list[DemoCampaign], truth: GroundTruth) -> None:
+    """Every campaign in the store, and in the ground truth."""
     for campaign in roster:
         with store.session() as session:
             create_campaign(session, campaign.spec)
@@ -259,6 +257,11 @@ def _create_campaigns(
             "elsewhere",
         )
     )
+
+
+def _write_histories(store: Store, vault: TokenVault, roster: list[DemoCampaign], truth: GroundTruth) -> None:
+    """The past pre-saves of the released campaigns, and of the upcoming one up to today."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     with _progress() as progress:
         backdated = [c for c in roster if c.slug in HISTORY_PRESAVES]
         task = progress.add_task("writing the roster's past pre-saves", total=len(backdated))

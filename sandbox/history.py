@@ -19,6 +19,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import insert
+
 from campaigns.ledger import insert_ignoring_duplicates
 from campaigns.models import Campaign, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
 from campaigns.store import Store
@@ -156,7 +158,7 @@ def write_campaign_history(
         session.add_all(grants.values())
         session.flush()
         events = [event for fan in fans for event in _events(campaign.id, fan, grants.get(fan.index))]
-        session.add_all(events)
+        session.execute(insert(LandingEvent.__table__), events)  # plain rows: many, never read back here
         actions = [
             action
             for index, grant in grants.items()
@@ -193,7 +195,7 @@ def _grant(
     )
 
 
-def _events(campaign_id: int, fan: HistoryFan, grant: Grant | None) -> list[LandingEvent]:
+def _events(campaign_id: int, fan: HistoryFan, grant: Grant | None) -> list[dict[str, object]]:
     """What the landing app records for this visitor: visit, click and authorization start, then the
     service's answer (nothing when the fan abandoned)."""
     steps: list[tuple[str, float, str | None]] = [("visit", 0.0, None)]
@@ -204,20 +206,23 @@ def _events(campaign_id: int, fan: HistoryFan, grant: Grant | None) -> list[Land
     if fan.outcome == "granted":
         steps.append(("grant", ANSWER_S, None))
     return [
-        LandingEvent(
-            campaign_id=campaign_id,
-            occurred_at=fan.at + timedelta(seconds=delay),
-            kind=kind,
-            service=fan.service if kind != "visit" else None,
-            visitor_id=fan.visitor_id,
-            grant_id=grant.id if grant is not None and kind == "grant" else None,
-            utm_source=fan.source,
-            utm_medium="social" if fan.source else None,
-            device_class=DEVICE_CLASS[fan.agent],
-            in_app_browser=fan.agent if fan.agent in ("instagram", "tiktok") else None,
-            country=fan.country,
-            detail=detail,
-        )
+        {
+            "campaign_id": campaign_id,
+            "occurred_at": fan.at + timedelta(seconds=delay),
+            "kind": kind,
+            "service": fan.service if kind != "visit" else None,
+            "visitor_id": fan.visitor_id,
+            "grant_id": grant.id if grant is not None and kind == "grant" else None,
+            "utm_source": fan.source,
+            "utm_medium": "social" if fan.source else None,
+            "utm_campaign": None,
+            "referrer_domain": None,
+            "device_class": DEVICE_CLASS[fan.agent],
+            "in_app_browser": fan.agent if fan.agent in ("instagram", "tiktok") else None,
+            "country": fan.country,
+            "ip_hash": None,
+            "detail": detail,
+        }
         for kind, delay, detail in steps
     ]
 

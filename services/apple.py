@@ -28,7 +28,7 @@ from campaigns.vault import Secret
 from services.errors import Failure, GrantLost, ServiceFailure, by_status, network, throttled
 from services.http import ThreadSessions
 from services.model import FanPlaylist, GrantTokens, Lookup, Release, country_of
-from services.pacing import PacingPolicy, RateController
+from services.pacing import PacedApp, PacingPolicy, RateController
 
 SERVICE = "apple"
 TOKEN_LIFETIME_S = 12 * 60 * 60  # well under Apple's six-month maximum
@@ -99,7 +99,7 @@ class DeveloperToken:
 
 
 @dataclass
-class AppleApp:
+class AppleApp(PacedApp):
     """The label's MusicKit key, where Apple's API is, and its pacing."""
 
     developer: DeveloperToken
@@ -114,7 +114,7 @@ class AppleApp:
 
     def __post_init__(self) -> None:
         self.api_url = self.api_url.rstrip("/")
-        self.pacer = RateController(self.pacing)
+        self.use_pacing()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, origin: str | None = None) -> AppleApp | None:
@@ -159,12 +159,6 @@ class AppleApp:
 
     def developer_token(self) -> str:
         return self.developer.current()
-
-    def gate(self, what: str) -> None:
-        """Raise at once (THROTTLED or QUOTA_SPENT) while the app is told to wait."""
-        left = self.pacer.wait_left()
-        if left > 0:
-            raise throttled(SERVICE, f"{what} (not sent: the app is paused)", left)
 
     def request(
         self,

@@ -35,7 +35,7 @@ from services.model import (
     count_of,
     country_of,
 )
-from services.pacing import PacingPolicy, RateController
+from services.pacing import PacedApp, PacingPolicy, RateController
 
 SERVICE = "deezer"
 BASE_PERMS = ("basic_access", "manage_library", "offline_access")
@@ -66,7 +66,7 @@ def failure_of(error: Any, what: str, *, status: int = 200, with_token: bool) ->
 
 
 @dataclass
-class DeezerApp:
+class DeezerApp(PacedApp):
     """The label's Deezer app, where Deezer's services are, and its pacing."""
 
     app_id: str
@@ -83,7 +83,7 @@ class DeezerApp:
     def __post_init__(self) -> None:
         self.api_url = self.api_url.rstrip("/")
         self.connect_url = self.connect_url.rstrip("/")
-        self.pacer = RateController(self.pacing)
+        self.use_pacing()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeezerApp | None:

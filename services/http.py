@@ -21,6 +21,7 @@ import select
 import socket
 import ssl
 import threading
+import weakref
 from base64 import b64encode
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -166,7 +167,7 @@ class ThreadSessions:
     def __init__(self, factory: Callable[[], requests.Session] | None = None) -> None:
         self._factory = factory or new_session
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()  # a dead thread's goes
         self._lock = threading.Lock()
 
     def session(self) -> requests.Session:
@@ -174,12 +175,12 @@ class ThreadSessions:
         if session is None:
             session = self._local.session = self._factory()
             with self._lock:
-                self._sessions.append(session)
+                self._sessions.add(session)
         return session
 
     def close(self) -> None:
         with self._lock:
-            sessions, self._sessions = self._sessions, []
+            sessions, self._sessions = list(self._sessions), weakref.WeakSet()
         for session in sessions:
             session.close()
         self._local = threading.local()

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from services.errors import throttled
+
 UNLIMITED = math.inf
 
 
@@ -220,3 +222,25 @@ class RateController:
             self.state.write(new_rate, pause_until, pause_until)
             self._next_slot = 0.0
             return pause_until
+
+
+class PacedApp:
+    """What each service's app mixes in: its one `pacer`, and the gate of callers that may not wait."""
+
+    name: str
+    pacing: PacingPolicy
+    pacer: RateController
+
+    def use_pacing(
+        self, policy: PacingPolicy | None = None, state: PacingState | None = None, *, share: float = 1.0
+    ) -> None:
+        """Pace this app by `policy` (default: its own), its state kept in `state` (default: this process's
+        memory) with `share` of the app's rate for this process (1/N for N shard processes)."""
+        self.pacing = policy or self.pacing
+        self.pacer = RateController(self.pacing, state, share=share)
+
+    def gate(self, what: str) -> None:
+        """Raise at once (THROTTLED, or QUOTA_SPENT for a long wait) while the app is told to wait."""
+        left = self.pacer.wait_left()
+        if left > 0:
+            raise throttled(self.name, f"{what} (not sent: the app is paused)", left)

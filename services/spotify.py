@@ -59,7 +59,7 @@ from services.model import (
     count_of,
     country_of,
 )
-from services.pacing import PacingPolicy, RateController
+from services.pacing import PacedApp, PacingPolicy, RateController
 
 SERVICE = "spotify"
 LIBRARY_MAX = 40  # URIs per PUT /me/library
@@ -126,7 +126,7 @@ def _message(exc: spotipy.SpotifyException) -> str:
 
 
 @dataclass
-class SpotifyApp:
+class SpotifyApp(PacedApp):
     """The label's Spotify app (client id and secret), where its services are, and its pacing."""
 
     client_id: str
@@ -146,7 +146,7 @@ class SpotifyApp:
     def __post_init__(self) -> None:
         self.accounts_url = self.accounts_url.rstrip("/")
         self.api_url = self.api_url.rstrip("/")
-        self.pacer = RateController(self.pacing)
+        self.use_pacing()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SpotifyApp:
@@ -286,12 +286,6 @@ class SpotifyApp:
         return body
 
     # pacing ------------------------------------------------------------------------------------------
-    def gate(self, what: str) -> None:
-        """Raise at once (THROTTLED or QUOTA_SPENT, with the wait left) while the app is told to wait."""
-        left = self.pacer.wait_left()
-        if left > 0:
-            raise throttled(SERVICE, f"{what} (not sent: the app is paused)", left)
-
     def call(
         self, what: str, token: Secret, verb: Callable[[spotipy.Spotify], T], *, paced: bool = True
     ) -> T:

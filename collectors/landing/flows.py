@@ -22,7 +22,7 @@ from collectors.landing import views
 from collectors.landing.apple import valid_user_token
 from collectors.landing.attempts import StateError
 from collectors.landing.choices import initial_choices
-from collectors.landing.connectors import Connector, GrantAction, OAuthConnector
+from collectors.landing.connectors import Authorization, Connector, GrantAction, OAuthConnector
 from collectors.landing.consent import EMAIL_SCOPE
 from collectors.landing.context import Landing
 from collectors.landing.events import event_row
@@ -56,20 +56,18 @@ def connect(landing: Landing, request: Request, view: CampaignView, service: str
     visitor, new = views.visitor_of(request)
     visit = landing.visit(request, visitor, referrer_from_query=True)
     oauth = landing.connectors.oauth(service)
-    authorization = oauth.start("presave", view) if oauth else None
-    if authorization is not None:
-        visit = {**visit, **authorization.remembered}
+    # MusicKit (Apple) needs no verifier and remembers nothing beyond the visit
+    authorization = oauth.start("presave", view) if oauth else Authorization(None, "", ())
+    visit = {**visit, **authorization.remembered}
     landing.events.add(event_row(view.id, EventKind.CLICK, visit, service=service))
     with landing.writes.core() as connection:
-        state = landing.attempts.start(
-            connection, view.id, service, authorization.verifier if authorization else None, visit
-        )
+        state = landing.attempts.start(connection, view.id, service, authorization.verifier, visit)
     landing.events.add(event_row(view.id, EventKind.AUTHORIZE_START, visit, service=service))
-    response: Response
-    if oauth is not None and authorization is not None:
-        response = RedirectResponse(oauth.authorize_url(state, authorization), status_code=302)
-    else:
-        response = _musickit_page(landing, request, view, state)
+    response = (
+        RedirectResponse(oauth.authorize_url(state, authorization), status_code=302)
+        if oauth
+        else _musickit_page(landing, request, view, state)
+    )
     views.remember_visitor(response, landing, visitor, new)
     return response
 
