@@ -22,12 +22,13 @@ from typing import Any
 from sqlalchemy import Table, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from campaigns.future_saves import FUTURE_SCOPE, withdraw_future_saves
 from campaigns.ledger import insert_ignoring_duplicates
 from campaigns.models import ConsentRecord, FanMessage, Grant, MessageKind, Outcome
 from campaigns.vault import TokenVault
 
 EMAIL_SCOPE = "email_updates"  # the consent record's scope that allows fan messages
-MESSAGE_SCOPES = (EMAIL_SCOPE,)  # every consent an unsubscribe ends
+MESSAGE_SCOPES = (EMAIL_SCOPE, FUTURE_SCOPE)  # every consent an unsubscribe ends
 MAX_ATTEMPTS = 5
 STALE_AFTER = timedelta(minutes=15)  # a claim this old belongs to a run that stopped (a send takes seconds)
 INTERRUPTED = "interrupted while sending: not sent again, so that nobody gets it twice"
@@ -210,8 +211,9 @@ def read_unsubscribe_token(vault: TokenVault, token: str) -> int | None:
 
 
 def unsubscribe(session: Session, message_id: int, *, now: datetime) -> int:
-    """The fan asked for no more messages: every live email consent of the fan (their grants on every
-    campaign, under the same `fan_key`) ends now, the addresses are dropped and queued messages stop.
+    """The fan asked for no more messages: every live email and future-save consent of the fan (their
+    grants on every campaign, under the same `fan_key`) ends now, the addresses are dropped, queued
+    messages stop and saves carried over to releases still to come are withdrawn.
     Returns how many consent records ended (0 when there was nothing left to end)."""
     grant_id = session.scalar(select(FanMessage.grant_id).where(FanMessage.id == message_id))
     if grant_id is None:
@@ -235,4 +237,5 @@ def unsubscribe(session: Session, message_id: int, *, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     stop_for_grants(session, grant_ids, reason="the fan unsubscribed", now=now)
+    withdraw_future_saves(session, grant_ids, now)
     return max(ended.rowcount or 0, 0)  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import dagster as dg
 
 from campaigns.settings import Settings, load_settings
 from pipelines.exports.definitions import definitions as exports
+from pipelines.future_saves.definitions import definitions as future_saves
 from pipelines.marts.definitions import definitions as marts
 from pipelines.messages.definitions import definitions as messages
 from pipelines.messages.resources import smtp_resource
@@ -33,7 +34,7 @@ warehouse_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
 )
 
-DOMAINS = (operational, release, exports, snapshots, marts, messages)
+DOMAINS = (operational, release, exports, snapshots, marts, messages, future_saves)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
