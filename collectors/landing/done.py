@@ -324,7 +324,9 @@ def erase(landing: Landing, request: Request, csrf: str | None) -> Response:
         return _forbidden(request, None)
     landing.events.flush()  # the fan's queued events must be in the store to be made anonymous with the rest
     with landing.writes.session() as session:
-        erasure = erase_grants(session, [fan.grant_id])
+        grant = session.get(Grant, fan.grant_id)
+        carried = future.carried_from(session, grant) if grant is not None else []  # its future saves too
+        erasure = erase_grants(session, [fan.grant_id, *carried])
     response = views.render(
         request,
         "forgotten.html",

@@ -11,7 +11,7 @@ from campaigns.future_saves import FUTURE_SCOPE, future_consent_text, is_future_
 from campaigns.models import Campaign, ConsentRecord, Grant
 from collectors.landing.consent import text_version
 from tests.integration.conftest import System, soon
-from tests.integration.landing_helpers import Fan, add_campaign, all_services
+from tests.integration.landing_helpers import Fan, add_campaign, all_services, hidden
 
 
 def _consents(system: System) -> list[ConsentRecord]:
@@ -64,3 +64,23 @@ def test_unticking_withdraws_the_opt_in_and_the_saves_carried_over(system: Syste
         left = [g.choices for g in session.scalars(select(Grant))]
     assert not any(is_future_save(choices) for choices in left)
     assert _carry_to(system, "second-single") == 0
+
+
+def test_erasing_the_pre_save_erases_the_saves_carried_over_from_it(system: System) -> None:
+    add_campaign(system, "midnight-drive", soon(), services=all_services())
+    add_campaign(system, "second-single", soon(86400 * 40), services=all_services())
+    with Fan(system) as fan:
+        fan.oauth("midnight-drive", "spotify", "fan-kai")
+        fan.complete("midnight-drive", future_saves="yes")
+        _carry_to(system, "second-single")
+        page = fan.done("midnight-drive")
+        erased = fan.http.post(
+            "/forget",
+            data={"csrf": hidden(page.text, "csrf")},
+            headers={"Origin": system.settings.public_url},
+        )
+
+    assert erased.status_code == 200
+    assert "We erased 2 pre-saves" in erased.text
+    with system.store.session() as session:
+        assert session.scalars(select(Grant)).all() == []
