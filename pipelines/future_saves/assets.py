@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from campaigns.future_saves import plan_future_saves, upcoming_campaigns
-from pipelines.resources import OperationalStore
+from pipelines.future_saves.origins import origin_counts, write_origins
+from pipelines.resources import OperationalStore, WarehouseResource
 
 
 @dg.asset(group_name="future_saves", kinds={"sqlalchemy"})
@@ -35,6 +36,36 @@ future_saves_daily = dg.ScheduleDefinition(
     name="future_saves_daily",
     job=future_saves_job,
     cron_schedule="40 5 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    execution_timezone="UTC",
+)
+
+
+@dg.asset(group_name="future_saves", kinds={"duckdb", "pandas"})
+def presave_origins(
+    operational_store: OperationalStore, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Pre-saves per campaign slug and service, one-time (the fan's own grant on the page) and future
+    (carried over from an earlier campaign of the artist) counted apart: warehouse table
+    `presave_origins` (campaign_slug, service, one_time, future); counts only, no fan key."""
+    frame = origin_counts(operational_store.store())
+    with warehouse.warehouse().writer() as connection:
+        rows = write_origins(connection, frame)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "one_time": int(frame["one_time"].sum()),
+            "future": int(frame["future"].sum()),
+        }
+    )
+
+
+presave_origins_job = dg.define_asset_job("presave_origins_job", selection=[presave_origins])
+
+presave_origins_hourly = dg.ScheduleDefinition(
+    name="presave_origins_hourly",
+    job=presave_origins_job,
+    cron_schedule="12 * * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     execution_timezone="UTC",
 )

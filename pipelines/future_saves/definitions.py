@@ -2,6 +2,17 @@
 
 import dagster as dg
 
-from pipelines.future_saves.assets import future_saves, future_saves_daily, future_saves_job
+from pipelines.future_saves.assets import (
+    future_saves,
+    future_saves_daily,
+    future_saves_job,
+    presave_origins,
+    presave_origins_hourly,
+    presave_origins_job,
+)
 
-definitions = dg.Definitions(assets=[future_saves], jobs=[future_saves_job], schedules=[future_saves_daily])
+definitions = dg.Definitions(
+    assets=[future_saves, presave_origins],
+    jobs=[future_saves_job, presave_origins_job],
+    schedules=[future_saves_daily, presave_origins_hourly],
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -14,6 +15,8 @@ from campaigns.models import ActionKind, Campaign, ConsentRecord, FanMessage, Gr
 from campaigns.store import Store
 from campaigns.vault import TokenVault
 from executor.plan import plan_campaign
+from pipelines.future_saves.origins import TABLE, origin_counts, write_origins
+from pipelines.warehouse import Warehouse
 from tests.messages.world import add_fan, make_campaign
 
 NOW = datetime(2026, 12, 10, tzinfo=UTC)
@@ -126,3 +129,28 @@ def test_unsubscribing_stops_future_saves_still_to_come(store: Store, vault: Tok
     assert ended == 2  # the email consent and the future-save consent
     assert grants_of(store, second.id) == []
     assert carry(store, second) == 0
+
+
+def test_one_time_and_future_pre_saves_are_counted_apart_in_the_warehouse(
+    store: Store, vault: TokenVault, tmp_path: Path
+) -> None:
+    first = make_campaign(store)
+    keen = add_fan(store, vault, first, "keen", email=None, consent=False)
+    add_fan(store, vault, first, "casual", email=None, consent=False)
+    add_fan(store, vault, first, "deezer-fan", email=None, consent=False, service="deezer")
+    opt_in(store, keen, first)
+    second = next_campaign(store)
+    carry(store, second)
+    add_fan(store, vault, second.id, "new-fan", email=None, consent=False)
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+
+    with warehouse.writer() as connection:
+        write_origins(connection, origin_counts(store, chunk=2))
+    with warehouse.reader() as connection:
+        rows = connection.execute(f"SELECT * FROM {TABLE} ORDER BY ALL").fetchall()
+
+    assert rows == [
+        ("midnight-drive", "deezer", 1, 0),
+        ("midnight-drive", "spotify", 2, 0),
+        ("second-single", "spotify", 1, 1),
+    ]
