@@ -124,7 +124,7 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
     ]
     playlists, playlists_failed = _playlists(landing, grant, tokens) if offer.playlist_choice else ([], False)
     chosen = choices.get("playlist") or {}
-    consent_text = email_consent_text(view.spec.artist)
+    consent_text = email_consent_text(view.spec.artist, view.spec.consent)
     return views.render(
         request,
         "done.html",
@@ -230,7 +230,7 @@ def complete(
     tokens = _tokens(landing, grant)
     followed, reason = _follow(landing, grant.service, tokens, done)
     now = datetime.now(UTC)
-    consent = {"text": email_consent_text(view.spec.artist), "at": now.isoformat()}
+    consent = {"text": email_consent_text(view.spec.artist, view.spec.consent), "at": now.isoformat()}
     consent["version"] = text_version(consent["text"])
     visitor, _ = views.visitor_of(request)
     visit = landing.visit(request, visitor)
