@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -112,6 +112,7 @@ class CampaignSpec(_Strict):
     accent_color: str = "#1db954"
     playlist_name: str | None = None
     consent: ConsentTerms | None = None  # the label and privacy policy named in the email opt-in
+    followups: list[date] = Field(default_factory=list)  # days the artist posted reminders (campaign's zone)
 
     @field_validator("slug")
     @classmethod

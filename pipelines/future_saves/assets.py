@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from campaigns.future_saves import plan_future_saves, upcoming_campaigns
+from pipelines.followups.effect import followup_frame, write_followups
 from pipelines.future_saves.origins import origin_counts, write_origins
 from pipelines.resources import OperationalStore, WarehouseResource
 
@@ -60,7 +61,18 @@ def presave_origins(
     )
 
 
-presave_origins_job = dg.define_asset_job("presave_origins_job", selection=[presave_origins])
+@dg.asset(group_name="future_saves", kinds={"duckdb", "pandas"})
+def followup_days(operational_store: OperationalStore, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Each follow-up day of each campaign (the campaign file's `followups:`): its pre-saves, the
+    campaign's baseline (median daily pre-saves on its other collecting days) and the ratio: warehouse
+    table `followup_days` (campaign_slug, day, presaves, baseline_per_day, baseline_days, ratio)."""
+    frame = followup_frame(operational_store.store(), datetime.now(UTC))
+    with warehouse.warehouse().writer() as connection:
+        rows = write_followups(connection, frame)
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+
+
+presave_origins_job = dg.define_asset_job("presave_origins_job", selection=[presave_origins, followup_days])
 
 presave_origins_hourly = dg.ScheduleDefinition(
     name="presave_origins_hourly",

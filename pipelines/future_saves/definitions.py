@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipelines.future_saves.assets import (
+    followup_days,
     future_saves,
     future_saves_daily,
     future_saves_job,
@@ -12,7 +13,7 @@ from pipelines.future_saves.assets import (
 )
 
 definitions = dg.Definitions(
-    assets=[future_saves, presave_origins],
+    assets=[future_saves, presave_origins, followup_days],
     jobs=[future_saves_job, presave_origins_job],
     schedules=[future_saves_daily, presave_origins_hourly],
 )
