@@ -15,6 +15,7 @@ from pipelines.marts.definitions import definitions as marts
 from pipelines.messages.definitions import definitions as messages
 from pipelines.messages.resources import smtp_resource
 from pipelines.operational.definitions import definitions as operational
+from pipelines.privacy.definitions import definitions as privacy
 from pipelines.release.definitions import definitions as release
 from pipelines.resources import resources_from_settings
 from pipelines.snapshots.definitions import definitions as snapshots
@@ -40,6 +41,7 @@ DOMAINS = (operational, release, exports, snapshots, marts, messages, future_sav
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         *DOMAINS,
+        privacy(settings),
         dg.Definitions(
             jobs=[warehouse_job],
             schedules=[warehouse_schedule],

@@ -1,7 +1,7 @@
 """messages: the fan message ledger (release-day message, re-ask)
 
 Revision ID: 0005_messages
-Revises: 0003_executor
+Revises: 0004_token_retention
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import campaigns.models
 
 revision = "0005_messages"
-down_revision = "0003_executor"
+down_revision = "0004_token_retention"
 branch_labels = None
 depends_on = None
 
