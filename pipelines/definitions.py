@@ -10,7 +10,10 @@ import dagster as dg
 
 from campaigns.settings import Settings, load_settings
 from pipelines.exports.definitions import definitions as exports
+from pipelines.future_saves.definitions import definitions as future_saves
 from pipelines.marts.definitions import definitions as marts
+from pipelines.messages.definitions import definitions as messages
+from pipelines.messages.resources import smtp_resource
 from pipelines.operational.definitions import definitions as operational
 from pipelines.privacy.definitions import definitions as privacy
 from pipelines.release.definitions import definitions as release
@@ -32,7 +35,7 @@ warehouse_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
 )
 
-DOMAINS = (operational, release, exports, snapshots, marts)
+DOMAINS = (operational, release, exports, snapshots, marts, messages, future_saves)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -40,7 +43,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         *DOMAINS,
         privacy(settings),
         dg.Definitions(
-            jobs=[warehouse_job], schedules=[warehouse_schedule], resources=resources_from_settings(settings)
+            jobs=[warehouse_job],
+            schedules=[warehouse_schedule],
+            resources={**resources_from_settings(settings), "smtp": smtp_resource(settings)},
         ),
     )
 
