@@ -76,5 +76,8 @@ class Glossary:
         bounds = column.removesuffix("_point")  # forecast_point's interval is forecast_low … forecast_high
         return self[figure].format(row.get(column), row.get(f"{bounds}_low"), row.get(f"{bounds}_high"))
 
+    def figures(self) -> list[str]:
+        return list(self._entries)
+
     def __contains__(self, figure: str) -> bool:
         return figure in self._entries
