@@ -466,6 +466,8 @@ MARTS = (
             "z DOUBLE",
             "p_value DOUBLE",
             "p_holm DOUBLE",
+            "comparisons INTEGER",
+            "verdict VARCHAR",
         ),
         ("campaign_slug", "source", "service_1", "service_2"),
         "two services' conversion compared: difference, Newcombe 95% interval, pooled z-test, Holm",
@@ -541,6 +543,7 @@ MARTS = (
         "follower_gain",
         (
             "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
             "artist VARCHAR NOT NULL",
             "window_start DATE NOT NULL",
             "release_date DATE NOT NULL",
@@ -555,8 +558,8 @@ MARTS = (
             "expected_organic_gain DOUBLE",
             "presave_share DOUBLE",
         ),
-        ("campaign_slug",),
-        "follower gain over the pre-save window (D-28 … D0): from pre-save follows and organic",
+        ("campaign_slug", "service"),
+        "follower gain on one service over the pre-save window (D-28 … D0): pre-save follows and organic",
     ),
     Table(
         "release_outcomes",
@@ -599,7 +602,7 @@ MARTS = (
         (
             "campaign_slug VARCHAR NOT NULL",
             "grants BIGINT NOT NULL",
-            "score DOUBLE NOT NULL",
+            "score DOUBLE",
             "reasons VARCHAR NOT NULL",
             "ip_burst_grants DOUBLE NOT NULL",
             "device_burst_grants DOUBLE NOT NULL",
@@ -608,6 +611,8 @@ MARTS = (
             "audience_excess DOUBLE NOT NULL",
             "audience_size DOUBLE",
             "audience_source VARCHAR",
+            "status VARCHAR",
+            "not_checked VARCHAR",
         ),
         ("campaign_slug",),
         "one campaign's warning signs of inflated pre-saves and its score (1 = no sign)",
@@ -634,9 +639,37 @@ MARTS = (
             "forecast_low DOUBLE",
             "forecast_high DOUBLE",
             "authenticity_score DOUBLE",
+            "artist_first_week_streams DOUBLE",
+            "first_72h_streams DOUBLE",
+            "retention DOUBLE",
+            "artist_lift_low DOUBLE",
+            "artist_lift_high DOUBLE",
+            "artist_lift_verdict VARCHAR",
+            "roster_ratio_low DOUBLE",
+            "roster_ratio_high DOUBLE",
+            "roster_verdict VARCHAR",
+            "forecast_note VARCHAR",
+            "authenticity_status VARCHAR",
         ),
         ("campaign_slug",),
-        "one campaign's headline figures",
+        "one campaign's headline figures (each defined in `figure_glossary`)",
+    ),
+    Table(
+        "figure_glossary",
+        (
+            "figure VARCHAR NOT NULL",
+            "position INTEGER NOT NULL",
+            "label VARCHAR NOT NULL",
+            "unit VARCHAR NOT NULL",
+            "definition VARCHAR NOT NULL",
+            "help VARCHAR NOT NULL",
+            "mart VARCHAR NOT NULL",
+            "column_name VARCHAR NOT NULL",
+            "series VARCHAR",
+            "display VARCHAR NOT NULL",
+        ),
+        ("figure",),
+        "one headline figure: its label, unit, definition, help text and the mart column it lives in",
     ),
 )
 
@@ -644,11 +677,19 @@ TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHO
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables; add columns an older warehouse's tables lack (nullable, so rows survive)."""
+    """Create missing tables; add columns an older warehouse's tables lack (nullable, so rows survive), and
+    let a column declared nullable since hold nulls."""
     existing = {
         (table, column)
         for table, column in connection.execute(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    required = {
+        (table, column)
+        for table, column in connection.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND is_nullable = 'NO'"
         ).fetchall()
     }
     present = {table for table, _ in existing}
@@ -660,6 +701,8 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
             name, kind = column.split()[:2]
             if (table.name, name) not in existing:
                 connection.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+            elif (table.name, name) in required and "NOT NULL" not in column:
+                connection.execute(f"ALTER TABLE {table.name} ALTER COLUMN {name} DROP NOT NULL")
 
 
 def column_names(connection: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -7,6 +7,7 @@ from pipelines.marts import (
     authenticity,
     delivery,
     funnel,
+    glossary,
     lift,
     operations,
     overview,
@@ -28,6 +29,7 @@ MARTS: tuple[Mart, ...] = (
     *delivery.MARTS,
     *authenticity.MARTS,
     *overview.MARTS,
+    *glossary.MARTS,
     *operations.MARTS,
 )
 

@@ -187,7 +187,7 @@ spotify_presaves AS (
     WHERE p.service = 'spotify' AND p.presaved_on >= r.window_start
     GROUP BY ALL
 )
-SELECT r.campaign_slug, r.artist, r.window_start, r.release_date, c.followers_source,
+SELECT r.campaign_slug, 'spotify' AS service, r.artist, r.window_start, r.release_date, c.followers_source,
        c.followers_start, c.followers_end, c.followers_end - c.followers_start AS total_gain,
        CASE WHEN l.any_follow_actions > 0 THEN l.follows ELSE coalesce(s.follows, 0) END AS presave_follows,
        CASE WHEN l.any_follow_actions > 0 THEN 'ledger' ELSE 'spotify pre-saves' END AS follows_from,
