@@ -278,7 +278,9 @@ def pitch(
     settings = _settings()
     reader = WarehouseReader(settings.warehouse_snapshot_path)
     if not reader.available():
-        fail(f"no warehouse snapshot at {reader.snapshot}: run the pipeline first (presave ingest, presave demo)")
+        fail(
+            f"no warehouse snapshot at {reader.snapshot}: run the pipeline first (presave ingest, presave demo)"
+        )
     try:
         pack = pitch_pack.gather(reader, slug)
     except pitch_pack.UnknownCampaign as exc:

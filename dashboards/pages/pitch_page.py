@@ -76,17 +76,20 @@ def render(reader: WarehouseReader) -> None:
         "No follower series for this artist yet.",
     )
     st.subheader("The pitch pack")
+    st.caption("One page with the figures and charts above and comparable campaigns; drawn when you click.")
     left, right = st.columns(2)
     left.download_button(
         "Download the pitch pack (PDF)",
-        _pack(str(reader.snapshot), reader.version(), slug, "pdf"),
+        lambda fmt="pdf": _pack(str(reader.snapshot), reader.version(), slug, fmt),
         file_name=f"{slug}-pitch.pdf",
         mime="application/pdf",
+        on_click="ignore",
     )
     right.download_button(
         "Download the pitch pack (PNG)",
-        _pack(str(reader.snapshot), reader.version(), slug, "png"),
+        lambda fmt="png": _pack(str(reader.snapshot), reader.version(), slug, fmt),
         file_name=f"{slug}-pitch.png",
         mime="image/png",
+        on_click="ignore",
     )
     view.table(daily, f"{slug} pre-saves by day", "")

@@ -30,9 +30,7 @@ def render(reader: WarehouseReader) -> None:
     with right:
         artists = view.choose_many("Artists", sorted(frame["artist"].unique()), "artist")
     shown = frame[frame["artist"].isin(artists)] if artists else frame
-    campaigns = view.campaigns(reader)
-    chosen = campaigns[campaigns["campaign_slug"].isin(shown["campaign_slug"])]
-    row = view.pick_campaign(reader, chosen)
+    row = view.pick_campaign(reader)
     view.chart(
         charts.roster(shown, row["campaign_slug"] if row else None) if not shown.empty else None,
         f"roster-{series}",
@@ -46,4 +44,8 @@ def render(reader: WarehouseReader) -> None:
     if row is None:
         return
     st.header(f"{row['artist']} — {row['title']}")
+    if row["campaign_slug"] not in set(frame["campaign_slug"]):
+        st.info(
+            "This campaign has no measured first week in this series yet: it is not on the roster's chart."
+        )
     headline.show(view.glossary(reader), row, FIGURES)

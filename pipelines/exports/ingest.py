@@ -114,7 +114,8 @@ def _ingest_one(
         reason = _reason(path, exc)
         quarantine(path, quarantine_dir, reason)
         connection.execute(
-            "INSERT INTO quarantined_files VALUES (?, ?, ?, ?)", [digest, path.name, reason, datetime.now(UTC)]
+            "INSERT INTO quarantined_files VALUES (?, ?, ?, ?)",
+            [digest, path.name, reason, datetime.now(UTC)],
         )
         report.refused.append((path.name, str(exc)))
         return

@@ -20,7 +20,11 @@ CHART = ".js-plotly-plot .main-svg"
 DESK = {"viewport": {"width": 1400, "height": 1000}}
 # The charts each page draws for the campaign in its URL (the upcoming one: it has a forecast).
 CHARTS = {"overview": 0, "roster": 1, "campaign": 5, "pitch": 4, "comparison": 2, "release-day": 2, "data": 0}
-QUERY = {"campaign": "?campaign=night-swim", "release-day": f"?campaign={TROUBLED}", "comparison": f"?campaign={TROUBLED}"}
+QUERY = {
+    "campaign": "?campaign=night-swim",
+    "release-day": f"?campaign={TROUBLED}",
+    "comparison": f"?campaign={TROUBLED}",
+}
 
 
 @pytest.fixture(scope="module")

@@ -78,7 +78,9 @@ def test_the_app_lists_every_page_and_opens_on_the_overview(
     assert app.title[0].value == "Campaigns"
     table = app.dataframe[0].value.set_index("campaign")
     assert set(table.index) == set(CAMPAIGNS)
-    counts = mart(snapshot, "SELECT campaign_slug, presaves FROM campaign_overview").set_index("campaign_slug")
+    counts = mart(snapshot, "SELECT campaign_slug, presaves FROM campaign_overview").set_index(
+        "campaign_slug"
+    )
     label = Glossary(mart(snapshot, "SELECT * FROM figure_glossary"))["presaves"].label
     assert table.loc["night-swim", label] == counts.loc["night-swim", "presaves"] == 90
 
@@ -130,20 +132,25 @@ def test_the_campaign_page_shows_the_visitors_lost_in_an_in_app_browser(snapshot
 
 
 def test_filters_come_from_the_url_and_go_back_into_it(snapshot: Path) -> None:
-    app = run_page(snapshot, "campaign", campaign="midnight-drive", source="tiktok", days="2000-01-01..2100-01-01")
+    app = run_page(
+        snapshot, "campaign", campaign="midnight-drive", source="tiktok", days="2000-01-01..2100-01-01"
+    )
     assert app.selectbox(key="campaign").value == "midnight-drive"
     assert app.selectbox(key="source").value == "tiktok"
-    assert app.query_params["source"] == ["tiktok"]
-    funnel = next(t.value for t in app.dataframe if "authorize_starts" in t.value.columns and "service" in t.value)
+    assert app.query_params["source"] == "tiktok"
+    funnel = next(
+        t.value for t in app.dataframe if "authorize_starts" in t.value.columns and "service" in t.value
+    )
     expected = mart(
         snapshot,
         "SELECT sum(visits) AS v FROM funnel_daily WHERE campaign_slug = 'midnight-drive' AND source = 'tiktok'",
     ).iloc[0]["v"]
     assert funnel["visits"].sum() == expected
-    nonsense = run_page(snapshot, "campaign", campaign="no-such-campaign", source="nowhere")
-    assert nonsense.selectbox(key="campaign").value == "night-swim"  # unknown: the latest campaign
-    assert nonsense.query_params["campaign"] == ["night-swim"]
-    assert nonsense.selectbox(key="source").value == "(all)"
+    unknown = run_page(snapshot, "campaign", campaign="no-such-campaign")
+    assert unknown.selectbox(key="campaign").value == "night-swim"  # an unknown campaign: the latest
+    assert unknown.query_params["campaign"] == "night-swim"
+    nowhere = run_page(snapshot, "campaign", campaign="midnight-drive", source="nowhere")
+    assert nowhere.selectbox(key="source").value == "(all)"
 
 
 def test_the_comparison_page_states_its_verdict_in_words_with_intervals(snapshot: Path) -> None:
@@ -167,7 +174,9 @@ def test_the_comparison_page_states_its_verdict_in_words_with_intervals(snapshot
 
 def test_release_day_lists_the_fans_not_delivered_pseudonymised_with_their_reasons(snapshot: Path) -> None:
     app = run_page(snapshot, "release-day", campaign=TROUBLED)
-    reasons = next(t.value for t in app.dataframe if list(t.value.columns) == ["outcome", "reason", "actions"])
+    reasons = next(
+        t.value for t in app.dataframe if list(t.value.columns) == ["outcome", "reason", "actions"]
+    )
     assert set(FAILED.values()) <= set(reasons["reason"])
     assert reasons.set_index("outcome").loc["undeliverable", "actions"].sum() == UNDELIVERABLE
     fans = next(t.value for t in app.dataframe if "fan" in t.value.columns)

@@ -3,6 +3,7 @@ embedded; the PDF rendered back to an image by poppler's pdftoppm as a reader's 
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -49,18 +50,21 @@ def test_the_pitch_command_writes_a_one_page_pdf_with_embedded_fonts_that_render
     result = runner.invoke(app, ["pitch", "night-swim", "--out", str(out)])
     assert result.exit_code == 0, result.output
     info = subprocess.run(["pdfinfo", str(out)], capture_output=True, text=True, check=True).stdout
-    assert "Pages:          1" in info
+    assert re.search(r"^Pages:\s+1$", info, re.MULTILINE), info
     width, height = (round(float(v)) for v in info.split("Page size:")[1].split("pts")[0].split(" x "))
     assert (width, height) == A4_LANDSCAPE_POINTS
     fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout
     listed = fonts.splitlines()[2:]
-    assert listed and all(" yes " in line for line in listed), fonts  # every font embedded
+    assert listed, fonts
+    assert all(" yes " in line for line in listed), fonts  # every font embedded
     subprocess.run(["pdftoppm", "-r", "50", "-png", str(out), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page*.png"))
     assert len(pages) == 1
     with Image.open(pages[0]) as image:
-        assert image.size == (round(width * 50 / 72), round(height * 50 / 72))
-        assert len(set(image.convert("L").getdata())) > 20  # drawn, not a blank page
+        assert all(
+            abs(got - points * 50 / 72) <= 1 for got, points in zip(image.size, (width, height), strict=True)
+        )
+        assert len(image.convert("L").getcolors(maxcolors=1 << 16) or []) > 20  # drawn, not a blank page
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
     assert "Night Swim" in text
     assert "Top countries" in text
@@ -73,7 +77,8 @@ def test_the_pitch_command_writes_a_png_page(runner: CliRunner, tmp_path: Path, 
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
         assert image.format == "PNG"
-        assert image.size == (round(11.69 * pitch.PNG_DPI), round(8.27 * pitch.PNG_DPI))
+        expected = (pitch.PAGE_INCHES[0] * pitch.PNG_DPI, pitch.PAGE_INCHES[1] * pitch.PNG_DPI)
+        assert all(abs(got - want) <= 1 for got, want in zip(image.size, expected, strict=True))
 
 
 @pytest.mark.parametrize(
@@ -95,11 +100,18 @@ def test_the_pack_holds_the_forecast_and_the_closest_campaigns_of_the_roster(sna
     overview = reader.query("SELECT * FROM campaign_overview WHERE campaign_slug = 'night-swim'").iloc[0]
     labels = [label for label, _, _ in pack.figures]
     glossary = reader.query("SELECT figure, label FROM figure_glossary").set_index("figure")["label"]
-    assert glossary["presaves"] in labels and glossary["forecast"] in labels
+    assert glossary["presaves"] in labels
+    assert glossary["forecast"] in labels
     if overview["forecast_point"] == overview["forecast_point"]:  # not NaN: a forecast was made
         assert pack.forecast == pytest.approx(
-            {"point": overview["forecast_point"], "low": overview["forecast_low"], "high": overview["forecast_high"]}
+            {
+                "point": overview["forecast_point"],
+                "low": overview["forecast_low"],
+                "high": overview["forecast_high"],
+            }
         )
     assert int(pack.daily["cumulative"].iloc[-1]) == overview["presaves"]
-    released = reader.query("SELECT count(*) AS n FROM campaign_overview WHERE first_week_streams IS NOT NULL")
+    released = reader.query(
+        "SELECT count(*) AS n FROM campaign_overview WHERE first_week_streams IS NOT NULL"
+    )
     assert len(pack.comparables) == min(pitch.COMPARABLES, int(released.iloc[0]["n"]))

@@ -29,15 +29,18 @@ def dashboard_warehouse(data_dir: Path) -> Settings:
 
 
 def _troubles(connection) -> None:  # type: ignore[no-untyped-def]
-    release = connection.execute(
-        "SELECT release_at FROM campaigns WHERE slug = ?", [TROUBLED]
-    ).fetchone()[0]
+    release = connection.execute("SELECT release_at FROM campaigns WHERE slug = ?", [TROUBLED]).fetchone()[0]
     first_id = connection.execute("SELECT coalesce(max(action_id), 0) + 1 FROM owed_actions").fetchone()[0]
     rows = [
         (service, "failed", reason, f"{service}-failed-fan-key-0123456789abcdef")
         for service, reason in FAILED.items()
     ] + [
-        ("spotify", "undeliverable", "not found: the release is not on the service", f"undeliverable-{n}-key-abcdef")
+        (
+            "spotify",
+            "undeliverable",
+            "not found: the release is not on the service",
+            f"undeliverable-{n}-key-abcdef",
+        )
         for n in range(UNDELIVERABLE)
     ]
     for offset, (service, outcome, reason, fan_key) in enumerate(rows):
@@ -45,7 +48,9 @@ def _troubles(connection) -> None:  # type: ignore[no-untyped-def]
             "INSERT INTO owed_actions VALUES (?, ?, ?, ?, 'save_release', 'album', ?, ?, 5, NULL, ?)",
             [first_id + offset, TROUBLED, fan_key, service, release, outcome, reason],
         )
-    first_event = connection.execute("SELECT coalesce(max(event_id), 0) + 1 FROM landing_events").fetchone()[0]
+    first_event = connection.execute("SELECT coalesce(max(event_id), 0) + 1 FROM landing_events").fetchone()[
+        0
+    ]
     at = release - timedelta(days=3)
     events = []
     for visitor in range(IN_APP_VISITORS):
