@@ -128,7 +128,7 @@ def measure_pages(snapshot: Path, campaign: str) -> dict[str, tuple[float, list[
     from streamlit.testing.v1 import AppTest
 
     from dashboards import queries
-    from dashboards.pages import PAGES
+    from dashboards.screens import PAGES
 
     timings: dict[str, list[float]] = defaultdict(list)
     current: list[str] = [""]
@@ -154,7 +154,7 @@ def measure_pages(snapshot: Path, campaign: str) -> dict[str, tuple[float, list[
         from pathlib import Path
 
         from dashboards import queries
-        from dashboards.pages import PAGES
+        from dashboards.screens import PAGES
 
         PAGES[index].render(queries.WarehouseReader(Path(snapshot)))
 

@@ -1,5 +1,5 @@
 """The Streamlit dashboard over the warehouse snapshot: an overview, the roster, one campaign, the pitch,
-the service comparison, release day and the data behind them (see `dashboards/pages`).
+the service comparison, release day and the data behind them (see `dashboards/screens`).
 
 Run with `presave dashboard`, or `streamlit run dashboards/app.py -- --warehouse PATH`.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboards import queries
-from dashboards.pages import PAGES
+from dashboards.screens import PAGES
 
 
 def _reader() -> queries.WarehouseReader:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dashboards.pages import PAGES
+from dashboards.screens import PAGES
 from presave.processes import free_port, start_dashboard
 from tests.browser.conftest import PHONE
 from tests.dashboards.warehouse import TROUBLED, dashboard_warehouse

@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.glossary import Glossary
-from dashboards.pages import PAGES
 from dashboards.queries import WarehouseReader
+from dashboards.screens import PAGES
 from pipelines.warehouse import Warehouse
 from tests.dashboards.warehouse import (
     FAILED,
@@ -34,7 +34,7 @@ def run_page(snapshot: Path, path: str, **query: str) -> AppTest:
         from pathlib import Path
 
         from dashboards import queries
-        from dashboards.pages import PAGES
+        from dashboards.screens import PAGES
 
         PAGES[index].render(queries.WarehouseReader(Path(snapshot)))
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts, queries, view
-from dashboards.pages import headline
 from dashboards.queries import WarehouseReader
+from dashboards.screens import headline
 
 HEADING = "Release day"
 

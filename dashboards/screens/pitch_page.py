@@ -7,8 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from dashboards import charts, pitch, queries, view
-from dashboards.pages import headline
 from dashboards.queries import WarehouseReader
+from dashboards.screens import headline
 
 HEADING = "Pitch"
 FIGURES = ("presaves", "last_week_share", "forecast", "follower_gain")

@@ -10,8 +10,8 @@ import streamlit as st
 
 from dashboards import charts, queries, view
 from dashboards.glossary import known
-from dashboards.pages import headline
 from dashboards.queries import WarehouseReader
+from dashboards.screens import headline
 
 HEADING = "Campaign"
 FIGURES = (

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dashboards.pages import campaign, comparison, data, overview, pitch_page, release_day, roster
 from dashboards.queries import WarehouseReader
+from dashboards.screens import campaign, comparison, data, overview, pitch_page, release_day, roster
 
 
 @dataclass(frozen=True)

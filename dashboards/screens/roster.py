@@ -6,9 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts, queries, view
-from dashboards.pages import headline
-from dashboards.pages.campaign import SERIES_NAMES
 from dashboards.queries import WarehouseReader
+from dashboards.screens import headline
+from dashboards.screens.campaign import SERIES_NAMES
 
 HEADING = "Roster"
 FIGURES = ("presaves", "first_week_streams", "artist_lift", "roster_ratio")
