@@ -32,8 +32,8 @@ SELECT r.campaign_slug, r.artist, r.title, r.origin, r.release_at,
        a.last_week_share, coalesce(d.delivered, 0) AS delivered,
        v.week1_streams AS first_week_streams, v.streams_per_presaver, v.first_72h_streams, v.retention,
        w.week1_streams AS artist_first_week_streams,
-       l.artist_lift, l.artist_lift_low, l.artist_lift_high,
-       l.roster_ratio, l.roster_ratio_low, l.roster_ratio_high,
+       l.artist_lift, l.artist_lift_low, l.artist_lift_high, l.artist_lift_verdict,
+       l.roster_ratio, l.roster_ratio_low, l.roster_ratio_high, l.roster_verdict,
        f.point AS forecast_point, f.low AS forecast_low, f.high AS forecast_high, f.note AS forecast_note,
        s.score AS authenticity_score, s.status AS authenticity_status
 FROM campaign_releases r

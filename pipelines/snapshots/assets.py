@@ -11,6 +11,7 @@ from campaigns.models import Campaign
 from campaigns.registry import campaign_spec
 from collectors.snapshots import AVAILABLE, NOT_AVAILABLE, AppRefused, snapshot
 from pipelines.resources import ArtistStatsResource, OperationalStore, WarehouseResource
+from pipelines.warehouse import replace
 
 GROUP = "snapshots"
 COLUMNS = (
@@ -52,25 +53,19 @@ def artist_snapshots(
     artists = campaign_artists(operational_store)
     today = datetime.now(UTC).date()
     rows = []
-    with artist_stats.http() as http:
-        for source in artist_stats.sources(http):
-            try:
-                found = snapshot(source, artists.get(source.service, []))
-            except AppRefused as exc:
-                raise dg.Failure(str(exc)) from None
-            rows.extend({**asdict(stats), "snapshot_date": today} for stats in found)
+    for source in artist_stats.sources():
+        try:
+            found = snapshot(source, artists.get(source.name, []))
+        except AppRefused as exc:
+            raise dg.Failure(str(exc)) from None
+        rows.extend({**asdict(stats), "snapshot_date": today} for stats in found)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     problems = frame[~frame["followers_status"].isin([AVAILABLE, NOT_AVAILABLE])]
     for row in problems.itertuples():
         context.log.warning(f"{row.service} artist {row.artist_id}: {row.followers_status}")
     store = warehouse.warehouse()
     with store.writer() as connection:
-        connection.execute("BEGIN")
-        connection.execute("DELETE FROM artist_snapshots WHERE snapshot_date = ?", [today])
-        connection.register("snapshot_rows", frame)
-        connection.execute("INSERT INTO artist_snapshots BY NAME SELECT * FROM snapshot_rows")
-        connection.unregister("snapshot_rows")
-        connection.execute("COMMIT")
+        replace(connection, "artist_snapshots", [frame], where="snapshot_date = ?", params=[today])
         total = connection.execute("SELECT count(*) FROM artist_snapshots").fetchone()[0]  # type: ignore[index]
     return dg.MaterializeResult(
         metadata={
