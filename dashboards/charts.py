@@ -139,16 +139,16 @@ def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
     """Each campaign a point (pre-saves against first-week streams, log axes) coloured by its ratio to the
     roster line; the line, and its 95% prediction band through each campaign's own interval."""
     frame = frame.sort_values("presaves")
-    fitted = frame.dropna(subset=["roster_fitted", "roster_ratio_low", "roster_ratio_high"])
+    bounded = frame.dropna(subset=["roster_fitted", "roster_ratio_low", "roster_ratio_high"])
     figure = go.Figure()
-    if not fitted.empty:
-        upper = fitted["first_week_streams"] / fitted["roster_ratio_low"].where(
-            fitted["roster_ratio_low"] > 0
+    if not bounded.empty:
+        upper = bounded["first_week_streams"] / bounded["roster_ratio_low"].where(
+            bounded["roster_ratio_low"] > 0
         )
-        lower = fitted["first_week_streams"] / fitted["roster_ratio_high"].where(
-            fitted["roster_ratio_high"] > 0
+        lower = bounded["first_week_streams"] / bounded["roster_ratio_high"].where(
+            bounded["roster_ratio_high"] > 0
         )
-        band = fitted.assign(upper=upper, lower=lower).dropna(subset=["upper", "lower"])
+        band = bounded.assign(upper=upper, lower=lower).dropna(subset=["upper", "lower"])
         figure.add_scatter(
             x=pd.concat([band["presaves"], band["presaves"][::-1]]),
             y=pd.concat([band["upper"], band["lower"][::-1]]),
@@ -158,6 +158,8 @@ def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
             name="95% prediction band",
             hoverinfo="skip",
         )
+    fitted = frame.dropna(subset=["roster_fitted"])
+    if not fitted.empty:
         figure.add_scatter(
             x=fitted["presaves"],
             y=fitted["roster_fitted"],

@@ -4,14 +4,19 @@ and no name matching here: that belongs to the marts."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+_OPEN = threading.local()  # per thread: the snapshot version it has open, and the connection
+
 
 class WarehouseReader:
-    """Opens the read-only snapshot per query, so a newly published snapshot is picked up at once."""
+    """Reads the published snapshot. Each thread keeps one read-only connection to the snapshot version it
+    last read (a connection is not shared between threads), and opens the new one as soon as a newer
+    snapshot is published: a page's queries share a connection instead of opening the file each time."""
 
     def __init__(self, snapshot: Path) -> None:
         self.snapshot = snapshot
@@ -19,14 +24,29 @@ class WarehouseReader:
     def available(self) -> bool:
         return self.snapshot.exists()
 
-    def version(self) -> float:
+    def version(self) -> int:
         """Changes whenever a new snapshot is published (used as a cache key)."""
-        return self.snapshot.stat().st_mtime_ns if self.snapshot.exists() else 0.0
+        try:
+            stat = self.snapshot.stat()
+        except FileNotFoundError:
+            return 0
+        return hash((stat.st_ino, stat.st_mtime_ns))
 
     def query(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
-        with duckdb.connect(str(self.snapshot), read_only=True) as connection:
+        return self._connection().execute(sql, params or []).df()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        key = (str(self.snapshot.resolve()), self.version())
+        opened: dict[tuple[str, int], duckdb.DuckDBPyConnection] = _OPEN.__dict__.setdefault(
+            "connections", {}
+        )
+        if key not in opened:
+            for old in [k for k in opened if k[0] == key[0]]:
+                opened.pop(old).close()
+            connection = duckdb.connect(key[0], read_only=True)
             connection.execute("SET TimeZone = 'UTC'")
-            return connection.execute(sql, params or []).df()
+            opened[key] = connection
+        return opened[key]
 
     def tables(self) -> set[str]:
         return set(self.query("SELECT table_name FROM information_schema.tables")["table_name"])
