@@ -105,8 +105,6 @@ WHERE campaign_slug = ? AND source = ? ORDER BY in_app_browser = '(none)' DESC, 
 
 VELOCITY = "SELECT * FROM first_week_velocity WHERE campaign_slug = ? ORDER BY series"
 
-LIFT = "SELECT * FROM campaign_lift WHERE campaign_slug = ? ORDER BY series"
-
 LIFT_SERIES = "SELECT DISTINCT series FROM campaign_lift ORDER BY series"
 
 ROSTER = """
@@ -116,8 +114,6 @@ FROM campaign_lift WHERE series = ? ORDER BY presaves
 """
 
 FOLLOWER_GAIN = "SELECT * FROM follower_gain WHERE campaign_slug = ?"
-
-AUTHENTICITY = "SELECT * FROM authenticity_scores WHERE campaign_slug = ?"
 
 CONVERSION = """
 SELECT source, service, visitors, grants, rate, low, high FROM service_conversion

@@ -23,6 +23,7 @@ FIGURES = (
     "first_72h_streams",
     "streams_per_presaver",
     "retention",
+    "authenticity_score",
 )
 SERIES_NAMES = {
     "spotify_song": "the song on Spotify",

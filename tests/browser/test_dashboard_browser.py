@@ -40,7 +40,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(params=["desk", "phone"])
 def screen(request: pytest.FixtureRequest, chromium: Any) -> Iterator[tuple[str, Any]]:
     context = chromium.new_context(**(DESK if request.param == "desk" else PHONE))
-    context.set_default_timeout(45_000)
+    context.set_default_timeout(120_000)
     yield request.param, context.new_page()
     context.close()
 
@@ -66,7 +66,8 @@ def test_every_page_draws_its_charts_without_an_exception(
 ) -> None:
     size, page = screen
     heading = next(p.heading for p in PAGES if p.url_path == path)
-    _open(page, f"{dashboard}/{path}{QUERY.get(path, '')}", heading, CHARTS[path], f"{size}-{path}")
+    address = "" if path == PAGES[0].url_path else path  # the default page lives at the root
+    _open(page, f"{dashboard}/{address}{QUERY.get(path, '')}", heading, CHARTS[path], f"{size}-{path}")
     assert page.locator(CHART).count() >= CHARTS[path]
 
 
