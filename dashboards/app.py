@@ -1,7 +1,7 @@
 """The Streamlit dashboard over the warehouse snapshot: an overview, the roster, one campaign, the pitch,
 the service comparison, release day and the data behind them (see `dashboards/screens`).
 
-Run with `presave dashboard`, or `streamlit run dashboards/app.py -- --warehouse PATH`.
+Run with `presave dashboard` (loopback only, unless a login is configured: see `dashboards/login.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import queries
+from dashboards import login, queries
 from dashboards.screens import PAGES
 
 
@@ -37,6 +37,7 @@ def _navigation(reader: queries.WarehouseReader) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="presave", layout="wide")
+    login.require_login()
     reader = _reader()
     if not reader.available():
         st.warning(f"No warehouse snapshot at {reader.snapshot} yet: run the pipeline first.")

@@ -12,6 +12,7 @@ from campaigns.settings import Settings, load_settings
 from pipelines.exports.definitions import definitions as exports
 from pipelines.marts.definitions import definitions as marts
 from pipelines.operational.definitions import definitions as operational
+from pipelines.privacy.definitions import definitions as privacy
 from pipelines.release.definitions import definitions as release
 from pipelines.resources import resources_from_settings
 from pipelines.snapshots.definitions import definitions as snapshots
@@ -37,6 +38,7 @@ DOMAINS = (operational, release, exports, snapshots, marts)
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         *DOMAINS,
+        privacy(settings),
         dg.Definitions(
             jobs=[warehouse_job], schedules=[warehouse_schedule], resources=resources_from_settings(settings)
         ),
