@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from dashboards.glossary import Glossary
@@ -72,7 +73,12 @@ def test_the_app_lists_every_page_and_opens_on_the_overview(
     snapshot: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("sys.argv", ["app.py", "--warehouse", str(snapshot)])
-    app = AppTest.from_file(APP, default_timeout=60).run()
+    address = streamlit_config.get_option("server.address")
+    streamlit_config.set_option("server.address", "127.0.0.1")  # served on loopback: no login asked
+    try:
+        app = AppTest.from_file(APP, default_timeout=60).run()
+    finally:
+        streamlit_config.set_option("server.address", address)
     assert not app.exception
     assert app.title[0].value == "Campaigns"
     table = app.dataframe[0].value.set_index("campaign")
