@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     deezer_secret: SecretStr | None = None
     deezer_connect_url: str = "https://connect.deezer.com"
     deezer_api_url: str = "https://api.deezer.com"
+
+    # beyond one machine (docs/operations.md): where Dagster runs release-day steps
+    dagster_executor: Literal["multiprocess", "celery", "k8s"] = "multiprocess"
+    celery_broker_url: SecretStr | None = None  # unset: the machine's RabbitMQ as guest
+    celery_backend_url: str = "rpc://"
 
     @model_validator(mode="after")
     def _strip_trailing_slashes(self) -> Settings:

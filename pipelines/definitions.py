@@ -9,10 +9,10 @@ from __future__ import annotations
 import dagster as dg
 
 from campaigns.settings import Settings, load_settings
+from pipelines.deploy import release_definitions
 from pipelines.exports.definitions import definitions as exports
 from pipelines.marts.definitions import definitions as marts
 from pipelines.operational.definitions import definitions as operational
-from pipelines.release.definitions import definitions as release
 from pipelines.resources import resources_from_settings
 from pipelines.snapshots.definitions import definitions as snapshots
 
@@ -31,12 +31,13 @@ warehouse_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
 )
 
-DOMAINS = (operational, release, exports, snapshots, marts)
+DOMAINS = (operational, exports, snapshots, marts)  # release day: on the executor the settings choose
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         *DOMAINS,
+        release_definitions(settings),
         dg.Definitions(
             jobs=[warehouse_job], schedules=[warehouse_schedule], resources=resources_from_settings(settings)
         ),
