@@ -2,7 +2,8 @@
 schedule storage in a fresh PostgreSQL database, the operational store in another.
 
 An export dropped into the inbox makes the inbox sensor fire; the queued run it asks for is launched
-by the daemon and lands in PostgreSQL's run storage, where the test reads it.
+by the daemon, and the test reads the run, its first materialisations and the sensor's tick back from
+PostgreSQL. (The run goes on to rebuild every mart; the test stops once the inbox is loaded.)
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from tests.collectors.exports_files import S4A_AUDIENCE, write_rows
 from tests.deploy.conftest import ROOT, dagster_home, dagster_postgres_url, fresh_database, venv_bin
 
 pytestmark = pytest.mark.postgres
-FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
 def test_the_daemon_runs_the_inbox_sensor_into_postgres_run_storage(
@@ -54,7 +54,8 @@ def test_the_daemon_runs_the_inbox_sensor_into_postgres_run_storage(
         )
         try:
             with dg.DagsterInstance.get() as instance:
-                run = wait_for_sensor_run(instance, daemon, deadline_s=240)
+                run = wait_for_inbox_loaded(instance, daemon, deadline_s=240)
+            stored, sensor_ticks, materialized = read_back(dagster_url, run.run_id)  # while the run goes on
         finally:
             os.killpg(daemon.pid, signal.SIGTERM)
             try:
@@ -63,36 +64,44 @@ def test_the_daemon_runs_the_inbox_sensor_into_postgres_run_storage(
                 os.killpg(daemon.pid, signal.SIGKILL)
                 daemon.wait()
             log.close()
-
-        assert run.status == dg.DagsterRunStatus.SUCCESS, (tmp_path / "daemon.log").read_text()[-3000:]
-        engine = create_engine(dagster_url)
-        with engine.connect() as connection:
-            stored = connection.execute(
-                text("select status from runs where run_id = :run_id"), {"run_id": run.run_id}
-            ).scalar_one()
-            sensor_ticks = connection.execute(
-                text("select count(*) from job_ticks where type = 'SENSOR' and status = 'SUCCESS'")
-            ).scalar_one()
-            materialized = connection.execute(
-                text("select count(*) from event_logs where run_id = :run_id and dagster_event_type = :kind"),
-                {"run_id": run.run_id, "kind": "ASSET_MATERIALIZATION"},
-            ).scalar_one()
-        engine.dispose()
-    assert stored == "SUCCESS"
+    assert stored in {"STARTED", "SUCCESS"}
+    assert run.job_name == "__ASSET_JOB"
     assert sensor_ticks >= 1
     assert materialized >= 1
     assert not list((data / "inbox").glob("*.csv"))  # the run loaded the file out of the inbox
 
 
-def wait_for_sensor_run(
+def read_back(dagster_url: str, run_id: str) -> tuple[str, int, int]:
+    """From PostgreSQL itself: the run's status, the sensor's successful ticks, the run's materialisations."""
+    engine = create_engine(dagster_url)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("select status from runs where run_id = :run_id"), {"run_id": run_id}
+        ).scalar_one()
+        sensor_ticks = connection.execute(
+            text("select count(*) from job_ticks where type = 'SENSOR' and status = 'SUCCESS'")
+        ).scalar_one()
+        materialized = connection.execute(
+            text("select count(*) from event_logs where run_id = :run_id and dagster_event_type = :kind"),
+            {"run_id": run_id, "kind": "ASSET_MATERIALIZATION"},
+        ).scalar_one()
+    engine.dispose()
+    return stored, sensor_ticks, materialized
+
+
+def wait_for_inbox_loaded(
     instance: dg.DagsterInstance, daemon: subprocess.Popen[bytes], deadline_s: float
 ) -> dg.DagsterRun:
-    """The inbox sensor's run once it has finished; bounded, and failing at once if the daemon dies."""
+    """The inbox sensor's run once it has materialised the loaded exports; bounded, and failing at once
+    if the daemon dies or the run fails."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         assert daemon.poll() is None, "dagster-daemon exited"
         runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "inbox_sensor"}))
-        if runs and runs[0].status in FINISHED:
-            return runs[0]
+        if runs:
+            run = runs[0]
+            assert run.status not in {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+            if instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+                return run
         time.sleep(2)
-    raise AssertionError(f"no finished inbox-sensor run within {deadline_s:.0f} s")
+    raise AssertionError(f"the inbox sensor's run loaded nothing within {deadline_s:.0f} s")
