@@ -386,7 +386,8 @@ def phase_main(phase: str, slug: str, seconds: float) -> None:
     from campaigns.store import Store
     from campaigns.vault import TokenVault
     from executor.plan import plan_campaign
-    from executor.release import ReleaseOptions, apps_from_settings, run_release
+    from executor.release import ReleaseOptions, run_release
+    from services import apps_from_settings
 
     settings = load_settings()
     store = Store.connect(settings.resolved_database_url)
@@ -401,7 +402,7 @@ def phase_main(phase: str, slug: str, seconds: float) -> None:
         report = run_release(
             store,
             TokenVault(settings.secret_keys()),
-            apps["spotify"],  # type: ignore[arg-type]
+            apps,
             slug,
             options=ReleaseOptions(shards=1, threads=16, time_limit=timedelta(seconds=seconds)),
         )

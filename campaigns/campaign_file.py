@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from campaigns.rules import SERVICES
+
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SPOTIFY_URI = re.compile(r"^spotify:(artist|user|playlist):[A-Za-z0-9]{1,64}$")
 RESERVED_SLUGS = {"oauth", "healthz", "static", "forget", "favicon.ico", "robots.txt"}
@@ -77,7 +79,7 @@ class Services(_Strict):
     deezer: DeezerService | None = None
 
     def offered(self) -> list[str]:
-        return [name for name in ("spotify", "apple", "deezer") if getattr(self, name) is not None]
+        return [str(name) for name in SERVICES if getattr(self, name) is not None]
 
 
 class CampaignSpec(_Strict):

@@ -10,6 +10,8 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from campaigns.rules import SERVICES
+
 
 class SettingsError(RuntimeError):
     """The configuration cannot serve this run; the message names the variable."""
@@ -92,6 +94,16 @@ class Settings(BaseSettings):
     @property
     def spotify_enabled(self) -> bool:
         return bool(self.spotify_client_id)
+
+    def enabled_services(self) -> list[str]:
+        """The services whose credentials are set, in the one order (`campaigns.models.SERVICES`):
+        Spotify (client id), Apple Music (team id, key id and .p8 path), Deezer (app id)."""
+        configured = {
+            "spotify": self.spotify_enabled,
+            "apple": bool(self.apple_team_id and self.apple_key_id and self.apple_private_key),
+            "deezer": bool(self.deezer_app_id),
+        }
+        return [str(name) for name in SERVICES if configured[name]]
 
     def secret_keys(self) -> list[str]:
         """Fernet keys, newest first.

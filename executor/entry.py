@@ -3,13 +3,44 @@ both do, and the lines they print."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
-from executor.release import ReleaseOptions, ReleaseReport, apps_from_settings, run_release
+from executor.release import ReleaseOptions, ReleaseReport, run_release
 from executor.shards import ShardLauncher, WorkerSetup
+from services import ServiceApp, apps_from_settings
+
+
+def run_release_day(
+    store: Store,
+    secret_keys: list[str],
+    apps: Mapping[str, ServiceApp],
+    slug: str,
+    *,
+    options: ReleaseOptions,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReleaseReport:
+    """Release day for `slug` on every service in `apps`, shard processes started as the work needs:
+    the one entry of `presave release run`, `python -m executor run` and the Dagster asset."""
+    setup = WorkerSetup(
+        database_url=store.engine.url.render_as_string(hide_password=False),
+        secret_keys=tuple(Secret(k) for k in secret_keys),
+        apps=apps,
+    )
+    return run_release(
+        store,
+        TokenVault(secret_keys),
+        apps,
+        slug,
+        dry_run=dry_run,
+        options=options,
+        launcher=ShardLauncher(setup),
+        progress=progress,
+    )
 
 
 def release_day(
@@ -21,28 +52,24 @@ def release_day(
     threads: int = 16,
     wait_for_release: float = 0.0,
 ) -> ReleaseReport:
-    """Plan and perform what is due now for `slug` on every configured service (raises UnknownCampaign)."""
-    keys = settings.secret_keys()
+    """`run_release_day` with the store and the apps from the settings (raises UnknownCampaign)."""
     apps = apps_from_settings(settings)
     store = Store.connect(settings.resolved_database_url)
     try:
-        return run_release(
+        return run_release_day(
             store,
-            TokenVault(keys),
-            apps.get("spotify"),  # type: ignore[arg-type]
+            settings.secret_keys(),
+            apps,
             slug,
-            apple=apps.get("apple"),  # type: ignore[arg-type]
-            deezer=apps.get("deezer"),  # type: ignore[arg-type]
             dry_run=dry_run,
             options=ReleaseOptions(
                 shards=shards, threads=threads, wait_for_release=timedelta(seconds=wait_for_release)
             ),
-            launcher=ShardLauncher(
-                WorkerSetup(settings.resolved_database_url, tuple(Secret(k) for k in keys), apps)
-            ),
         )
     finally:
         store.dispose()
+        for app in apps.values():
+            app.close()
 
 
 def report_lines(report: ReleaseReport) -> list[str]:

@@ -13,10 +13,10 @@ import pandas as pd
 from sqlalchemy import select
 
 from campaigns.models import Campaign, Grant, GrantStatus
+from campaigns.rules import REFRESH_TOKEN_LIFETIME
 from campaigns.store import Store
 from executor.plan import CampaignPlan, GrantFacts, release_moment
 
-REFRESH_TOKEN_LIFETIME = timedelta(seconds=15_778_800)  # six months (half a Julian year), from the grant
 COLUMNS = {
     "campaign_slug": "string",
     "grant_id": "int64",

@@ -1,6 +1,7 @@
 """One owed action, done once: the retry rules the executor owns (spotipy's own retrying is off).
 
-- 429: every worker of the app waits the `Retry-After`, the app's rate drops (AIMD), then again.
+- 429: every worker of the app waits the `Retry-After`, the app's rate drops (AIMD), then again; a spent
+  quota (or a wait past the pacing's `max_pause_s`) sends the action back to the queue at once.
 - 5xx, timeouts, dropped connections: bounded exponential backoff with jitter; the outcome of the failed
   call is unknown, so the action is checked at the service before it is sent again.
 - 401: the access token is refreshed once; `invalid_grant` ends the grant (never retried).
@@ -18,10 +19,12 @@ from datetime import UTC, datetime, timedelta
 
 from campaigns.ledger import Claimed, Finished
 from campaigns.models import ActionKind, Outcome
-from executor.pacing import RateController
 from executor.plan import RELEASE_KINDS
 from executor.retry import RetryPolicy
-from executor.services import Failure, FanSession, Release, ServiceFailure
+from executor.services import FanSession
+from services.errors import Failure, ServiceFailure
+from services.model import Release
+from services.pacing import RateController
 
 
 @dataclass
@@ -96,7 +99,7 @@ def perform_action(
         except ServiceFailure as failure:
             last = failure
             kind = failure.kind
-            if kind == Failure.THROTTLED:
+            if failure.must_wait:  # throttled, or the quota spent (its long pause requeues at once)
                 attempt.throttled += 1
                 if failure.app_wide:
                     pacing.on_throttled(failure.retry_after)  # the next acquire waits, or requeues

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import requests
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -25,18 +24,18 @@ from campaigns import ledger
 from campaigns.ledger import Shard
 from campaigns.models import Campaign, Outcome, OwedAction
 from campaigns.registry import campaign_spec, get_campaign
-from campaigns.settings import Settings
+from campaigns.rules import SERVICES
 from campaigns.store import Store
 from campaigns.vault import TokenVault
-from executor.apple import AppleApp
-from executor.deezer import DeezerApp
 from executor.locks import CampaignBusy, run_lock, worker_lock
-from executor.pacing import RateController
 from executor.plan import RELEASE_KINDS, needs_planning, plan_campaign
 from executor.retry import RetryPolicy
-from executor.services import Failure, Lookup, Release, ServiceApp, ServiceFailure, Tally
-from executor.spotify import SpotifyApp, new_http_session, quiet_spotipy
+from executor.services import Tally
 from executor.worker import ShardJob, ShardWorker
+from services import ServiceApp
+from services.errors import Failure, ServiceFailure
+from services.model import Lookup, Release
+from services.spotify import quiet_spotipy
 
 EARLIEST_ZONE = ZoneInfo("Pacific/Kiritimati")  # the first place a local-midnight release goes live
 LOCAL_LEAD = timedelta(hours=26)  # how far ahead of the campaign's moment a local release can start
@@ -46,7 +45,6 @@ PLANNING_HORIZON = timedelta(days=7)  # after this, a campaign's landing page no
 @dataclass
 class ReleaseReport:
     slug: str
-    album_uri: str | None = None  # the Spotify album, when resolved
     releases: dict[str, str | None] = field(default_factory=dict)  # service -> album found (None: not yet)
     planned: int = 0  # owed actions added to the ledger by this run
     performed: int = 0  # actions this run called a service for
@@ -88,43 +86,25 @@ class ReleaseOptions:
     linger_s: float = 5.0
 
 
-def apps_from_settings(settings: Settings) -> dict[str, ServiceApp]:
-    """The configured services' apps (a service left unconfigured is simply absent)."""
-    apps: dict[str, ServiceApp] = {}
-    if settings.spotify_enabled:
-        apps["spotify"] = SpotifyApp.from_settings(settings)
-    apple = AppleApp.from_settings(settings)
-    if apple is not None:
-        apps["apple"] = apple
-    deezer = DeezerApp.from_settings(settings)
-    if deezer is not None:
-        apps["deezer"] = deezer
-    return apps
-
-
 def run_release(
     store: Store,
     vault: TokenVault,
-    spotify: SpotifyApp | None,
+    apps: Mapping[str, ServiceApp],
     slug: str,
     *,
     now: datetime | None = None,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    apple: AppleApp | None = None,
-    deezer: DeezerApp | None = None,
     options: ReleaseOptions | None = None,
     launcher: ShardLauncherLike | None = None,
 ) -> ReleaseReport:
-    """Perform the release-day actions of `slug` that are due now; see the module docstring.
+    """Perform the release-day actions of `slug` that are due now on every service in `apps` (by name;
+    a service absent from it is not configured: its actions wait); see the module docstring.
 
     `now` pins the clock (tests); `progress(done, total)` is called as actions finish. With
     `options.shards > 1`, `launcher` starts the shard processes (see `executor.shards`).
     """
     options = options or ReleaseOptions()
-    apps: dict[str, ServiceApp] = {
-        name: app for name, app in (("spotify", spotify), ("apple", apple), ("deezer", deezer)) if app
-    }
     offset = (now - datetime.now(UTC)) if now is not None else timedelta(0)
 
     def clock() -> datetime:
@@ -140,25 +120,21 @@ def run_release(
         with run_lock(store.engine, campaign.id):
             report.planned = plan_campaign(store, campaign)
             releases, unresolved = _resolve(store, campaign, apps, clock, options, report)
-            attempt = f"{uuid.uuid4().hex[:12]}"
-            deadline = time.monotonic() + options.time_limit.total_seconds() if options.time_limit else None
             with store.session() as session:
                 total = ledger.queued_due(session, campaign.id, clock())
-            tally = _work(
-                store,
-                vault,
-                apps,
-                campaign,
-                releases,
-                unresolved,
-                attempt,
-                deadline,
-                clock,
-                options,
-                launcher,
-                progress,
-                total,
+            work = ReleaseWork(
+                campaign_id=campaign.id,
+                attempt=uuid.uuid4().hex[:12],
+                releases=releases,
+                unresolved=unresolved,
+                options=options,
+                clock=clock,
+                deadline=time.monotonic() + options.time_limit.total_seconds()
+                if options.time_limit
+                else None,
+                total=total,
             )
+            tally = _work(store, vault, apps, work, launcher, progress)
             report.performed, report.calls, report.work_cpu_s = tally.performed, tally.calls, tally.cpu_s
     except CampaignBusy:
         report.busy = True
@@ -166,18 +142,29 @@ def run_release(
     return report
 
 
+@dataclass(frozen=True)
+class ReleaseWork:
+    """What one run performs once planned and resolved: the campaign's due actions, the releases found
+    per service, the (service, kind) pairs that must keep waiting, and when to stop claiming."""
+
+    campaign_id: int
+    attempt: str
+    releases: Mapping[str, Release]
+    unresolved: tuple[tuple[str, str], ...]
+    options: ReleaseOptions
+    clock: Callable[[], datetime]
+    deadline: float | None  # time.monotonic() after which no new work is claimed
+    total: int  # due actions at the start, for progress
+
+    def remaining_s(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def clock_offset_s(self) -> float:
+        return (self.clock() - datetime.now(UTC)).total_seconds()
+
+
 class ShardLauncherLike:  # the protocol `executor.shards.ShardLauncher` implements
-    def run(
-        self,
-        campaign_id: int,
-        attempt: str,
-        releases: Mapping[str, Release],
-        unresolved: tuple[tuple[str, str], ...],
-        options: ReleaseOptions,
-        deadline_s: float | None,
-        clock_offset_s: float,
-        progress: Callable[[Tally], None],
-    ) -> Tally:
+    def run(self, work: ReleaseWork, progress: Callable[[Tally], None]) -> Tally:
         raise NotImplementedError
 
 
@@ -185,44 +172,34 @@ def _work(
     store: Store,
     vault: TokenVault,
     apps: Mapping[str, ServiceApp],
-    campaign: Campaign,
-    releases: Mapping[str, Release],
-    unresolved: tuple[tuple[str, str], ...],
-    attempt: str,
-    deadline: float | None,
-    clock: Callable[[], datetime],
-    options: ReleaseOptions,
+    work: ReleaseWork,
     launcher: ShardLauncherLike | None,
     progress: Callable[[int, int], None] | None,
-    total: int,
 ) -> Tally:
     def report(tally: Tally) -> None:
         if progress is not None:
-            progress(sum(tally.by_outcome.values()), total)
+            progress(sum(tally.by_outcome.values()), work.total)
 
-    shards = options.shards or (auto_shards(total) if launcher is not None else 1)
+    options = work.options
+    shards = options.shards or (auto_shards(work.total) if launcher is not None else 1)
     if shards > 1:
-        options = replace(options, shards=shards)
         if launcher is None:
             raise ValueError("shards > 1 needs a launcher (executor.shards.ShardLauncher) to start them")
-        offset = (clock() - datetime.now(UTC)).total_seconds()
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return launcher.run(campaign.id, attempt, releases, unresolved, options, remaining, offset, report)
-    pacers = {name: RateController(app.pacing) for name, app in apps.items()}
+        return launcher.run(replace(work, options=replace(options, shards=shards)), report)
     job = ShardJob(
-        campaign_id=campaign.id,
-        attempt_id=f"{attempt}:0/1",
+        campaign_id=work.campaign_id,
+        attempt_id=f"{work.attempt}:0/1",
         shard=Shard(0, 1),
-        releases=releases,
-        unresolved=unresolved,
+        releases=work.releases,
+        unresolved=work.unresolved,
         threads=options.threads,
         retry=options.retry,
         linger_s=options.linger_s,
-        deadline=deadline,
-        clock=clock,
+        deadline=work.deadline,
+        clock=work.clock,
     )
-    with worker_lock(store.engine, campaign.id):
-        return ShardWorker(store, vault, apps, pacers, job, progress=report).run()
+    with worker_lock(store.engine, work.campaign_id):
+        return ShardWorker(store, vault, apps, job, progress=report).run()
 
 
 # resolving ------------------------------------------------------------------------------------------------
@@ -256,52 +233,46 @@ def _resolve(
         services = _services_awaiting_release(session, campaign.id, clock())
     releases: dict[str, Release] = {}
     unresolved: list[tuple[str, str]] = []
-    http = new_http_session()
-    try:
-        for service in services:
-            app = apps.get(service)
-            lookup = Lookup.of(spec, service)
-            found = None
-            if app is None:
-                report.waiting[service] = f"{service} is not configured"
-            else:
-                found = _poll(app, lookup, http, options, report)
-            report.releases[service] = found.label if found else None
-            if found is not None:
-                releases[service] = found
-                continue
-            unresolved += [(service, kind) for kind in RELEASE_KINDS]
-            if app is None or service in report.waiting:
-                continue
-            window_start = max(campaign.release_at, campaign.updated_at)
-            now = clock()
-            if now - window_start >= options.retry.pending_window:
-                reason = (
-                    f"release not found on {service} by {lookup.key} within "
-                    f"{_hours(options.retry.pending_window)} of its release moment; correct the campaign"
+    for service in services:
+        app = apps.get(service)
+        lookup = Lookup.of(spec, service)
+        found = None
+        if app is None:
+            report.waiting[service] = f"{service} is not configured"
+        else:
+            found = _poll(app, lookup, options, report)
+        report.releases[service] = found.label if found else None
+        if found is not None:
+            releases[service] = found
+            continue
+        unresolved += [(service, kind) for kind in RELEASE_KINDS]
+        if app is None or service in report.waiting:
+            continue
+        window_start = max(campaign.release_at, campaign.updated_at)
+        now = clock()
+        if now - window_start >= options.retry.pending_window:
+            reason = (
+                f"release not found on {service} by {lookup.key} within "
+                f"{_hours(options.retry.pending_window)} of its release moment; correct the campaign"
+            )
+            with store.session() as session:
+                report.set_aside[service] = ledger.set_aside(
+                    session,
+                    campaign.id,
+                    service=service,
+                    kinds=RELEASE_KINDS,
+                    outcome=Outcome.PENDING_SOURCE,
+                    reason=reason,
+                    now=datetime.now(UTC),
+                    due_before=now,
                 )
-                with store.session() as session:
-                    report.set_aside[service] = ledger.set_aside(
-                        session,
-                        campaign.id,
-                        service=service,
-                        kinds=RELEASE_KINDS,
-                        outcome=Outcome.PENDING_SOURCE,
-                        reason=reason,
-                        now=datetime.now(UTC),
-                        due_before=now,
-                    )
-                report.waiting[service] = reason
-            else:
-                report.waiting[service] = f"not live on {service} yet (looked up by {lookup.key})"
-    finally:
-        http.close()
-    if "spotify" in releases:
-        report.album_uri = releases["spotify"].album
+            report.waiting[service] = reason
+        else:
+            report.waiting[service] = f"not live on {service} yet (looked up by {lookup.key})"
     # Never claim a release-time action without its release, even one that comes due during the run.
     unresolved += [
         (service, kind)
-        for service in ("spotify", "apple", "deezer")
+        for service in SERVICES
         if service not in releases
         for kind in RELEASE_KINDS
         if (service, kind) not in unresolved
@@ -309,18 +280,16 @@ def _resolve(
     return releases, tuple(unresolved)
 
 
-def _poll(
-    app: ServiceApp, lookup: Lookup, http: requests.Session, options: ReleaseOptions, report: ReleaseReport
-) -> Release | None:
+def _poll(app: ServiceApp, lookup: Lookup, options: ReleaseOptions, report: ReleaseReport) -> Release | None:
     """Look the release up; while it is not live, again with exponential backoff, up to `wait_for_release`.
     A throttled or failing lookup is retried (its Retry-After waited out) whatever that wait: it says
-    nothing about the release."""
+    nothing about the release. A spent quota is not waited for: the lookup is left for a later run."""
     deadline = time.monotonic() + options.wait_for_release.total_seconds()
     delay = options.poll_first_s
     failures = 0
     while True:
         try:
-            found = app.resolve(lookup, http)
+            found = app.resolve(lookup)
         except ServiceFailure as failure:
             failures += 1
             if (
@@ -390,25 +359,19 @@ def _dry_run(
 ) -> ReleaseReport:
     """Resolve and count, write nothing."""
     spec = campaign_spec(campaign)
-    http = new_http_session()
-    try:
-        for service in spec.services.offered():
-            app = apps.get(service)
-            if app is None:
-                report.waiting[service] = f"{service} is not configured"
-                continue
-            try:
-                found = app.resolve(Lookup.of(spec, service), http)
-            except ServiceFailure as failure:
-                report.waiting[service] = f"cannot look the release up: {failure}"
-                continue
-            report.releases[service] = found.label if found else None
-            if found is None:
-                report.waiting[service] = f"not live on {service} yet"
-            elif service == "spotify":
-                report.album_uri = found.album
-    finally:
-        http.close()
+    for service in spec.services.offered():
+        app = apps.get(service)
+        if app is None:
+            report.waiting[service] = f"{service} is not configured"
+            continue
+        try:
+            found = app.resolve(Lookup.of(spec, service))
+        except ServiceFailure as failure:
+            report.waiting[service] = f"cannot look the release up: {failure}"
+            continue
+        report.releases[service] = found.label if found else None
+        if found is None:
+            report.waiting[service] = f"not live on {service} yet"
     _summarise(store, campaign, now, report)
     report.due_left = 0
     return report

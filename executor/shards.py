@@ -28,15 +28,17 @@ from typing import Any
 from campaigns.ledger import Shard
 from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
-from executor.apple import AppleApp
-from executor.deezer import DeezerApp
 from executor.locks import worker_lock
-from executor.pacing import RateController, SharedPacingState
-from executor.release import ReleaseOptions, ShardLauncherLike
+from executor.release import ReleaseWork, ShardLauncherLike
 from executor.retry import RetryPolicy
-from executor.services import Release, ServiceApp, Tally
-from executor.spotify import SpotifyApp, quiet_spotipy
+from executor.services import Tally
 from executor.worker import ShardJob, ShardWorker
+from services import ServiceApp
+from services.apple import AppleApp
+from services.deezer import DeezerApp
+from services.model import Release
+from services.pacing import SharedPacingState
+from services.spotify import SpotifyApp, quiet_spotipy
 
 
 @dataclass(frozen=True)
@@ -48,37 +50,24 @@ class WorkerSetup:
     apps: Mapping[str, ServiceApp] = field(default_factory=dict)
 
 
+APP_CLASSES: dict[str, type[SpotifyApp] | type[AppleApp] | type[DeezerApp]] = {
+    "spotify": SpotifyApp,
+    "apple": AppleApp,
+    "deezer": DeezerApp,
+}
+
+
 def app_config(app: ServiceApp) -> dict[str, Any]:
-    if isinstance(app, SpotifyApp):
-        return {
-            "client_id": app.client_id,
-            "client_secret": app.client_secret.reveal(),
-            "accounts_url": app.accounts_url,
-            "api_url": app.api_url,
-            "timeout": app.timeout,
-        }
-    if isinstance(app, AppleApp):
-        return {
-            "team_id": app.team_id,
-            "key_id": app.key_id,
-            "private_key": app.private_key.reveal(),
-            "api_url": app.api_url,
-            "storefront": app.storefront,
-            "timeout": app.timeout,
-        }
-    if isinstance(app, DeezerApp):
-        return {"app_id": app.app_id, "api_url": app.api_url, "timeout": app.timeout}
-    raise TypeError(f"no configuration for {type(app).__name__}")
+    """The app's credentials and endpoints, for a shard process to build the same app."""
+    if not isinstance(app, SpotifyApp | AppleApp | DeezerApp):
+        raise TypeError(f"no configuration for {type(app).__name__}")
+    return app.to_config()
 
 
 def app_from_config(service: str, config: dict[str, Any]) -> ServiceApp:
-    if service == "spotify":
-        return SpotifyApp(**{**config, "client_secret": Secret(config["client_secret"])})
-    if service == "apple":
-        return AppleApp(**{**config, "private_key": Secret(config["private_key"])})
-    if service == "deezer":
-        return DeezerApp(**config)
-    raise ValueError(f"unknown service {service!r}")
+    if service not in APP_CLASSES:
+        raise ValueError(f"unknown service {service!r}")
+    return APP_CLASSES[service].from_config(config)
 
 
 class ShardLauncher(ShardLauncherLike):
@@ -86,17 +75,8 @@ class ShardLauncher(ShardLauncherLike):
         self.setup = setup
         self.python = python
 
-    def run(
-        self,
-        campaign_id: int,
-        attempt: str,
-        releases: Mapping[str, Release],
-        unresolved: tuple[tuple[str, str], ...],
-        options: ReleaseOptions,
-        deadline_s: float | None,
-        clock_offset_s: float,
-        progress: Callable[[Tally], None],
-    ) -> Tally:
+    def run(self, work: ReleaseWork, progress: Callable[[Tally], None]) -> Tally:
+        options = work.options
         count = options.shards
         with tempfile.TemporaryDirectory(prefix="presave-pacing-") as folder:
             pacing = {}
@@ -109,14 +89,14 @@ class ShardLauncher(ShardLauncherLike):
                 "secret_keys": [k.reveal() for k in self.setup.secret_keys],
                 "apps": {name: app_config(app) for name, app in self.setup.apps.items()},
                 "pacing": pacing,
-                "campaign_id": campaign_id,
-                "releases": {name: asdict(release) for name, release in releases.items()},
-                "unresolved": [list(pair) for pair in unresolved],
+                "campaign_id": work.campaign_id,
+                "releases": {name: asdict(release) for name, release in work.releases.items()},
+                "unresolved": [list(pair) for pair in work.unresolved],
                 "threads": options.threads,
                 "retry": _retry_config(options.retry),
                 "linger_s": options.linger_s,
-                "deadline_s": deadline_s,
-                "clock_offset_s": clock_offset_s,
+                "deadline_s": work.remaining_s(),
+                "clock_offset_s": work.clock_offset_s(),
                 "count": count,
             }
             processes = []
@@ -128,7 +108,7 @@ class ShardLauncher(ShardLauncherLike):
                     text=True,
                 )
                 assert process.stdin is not None
-                job = {**base, "index": index, "attempt_id": f"{attempt}:{index}/{count}"}
+                job = {**base, "index": index, "attempt_id": f"{work.attempt}:{index}/{count}"}
                 process.stdin.write(json.dumps(job))
                 process.stdin.close()
                 processes.append(process)
@@ -207,10 +187,8 @@ def main() -> int:
     vault = TokenVault(job["secret_keys"])
     apps = {name: app_from_config(name, config) for name, config in job["apps"].items()}
     count = job["count"]
-    pacers = {
-        name: RateController(app.pacing, SharedPacingState(Path(job["pacing"][name])), share=1.0 / count)
-        for name, app in apps.items()
-    }
+    for name, app in apps.items():  # the run's shards pace each app together
+        app.use_pacing(state=SharedPacingState(Path(job["pacing"][name])), share=1.0 / count)
     offset = timedelta(seconds=job["clock_offset_s"])
     retry = dict(job["retry"])
     retry["pending_window"] = timedelta(seconds=retry["pending_window"])
@@ -244,7 +222,7 @@ def main() -> int:
 
     try:
         with worker_lock(store.engine, shard_job.campaign_id):
-            tally = ShardWorker(store, vault, apps, pacers, shard_job, progress=progress).run()
+            tally = ShardWorker(store, vault, apps, shard_job, progress=progress).run()
     finally:
         store.dispose()
     _emit(tally)

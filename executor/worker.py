@@ -19,19 +19,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
 from sqlalchemy import select, update
 
 from campaigns import ledger
 from campaigns.ledger import Claimed, Finished, Shard
 from campaigns.models import ActionKind, Grant, GrantStatus, Outcome
+from campaigns.rules import SERVICES
 from campaigns.store import Store
 from campaigns.vault import TokenVault, VaultError
-from executor.pacing import RateController
+from executor.fans import fan_session
 from executor.perform import perform_action
 from executor.retry import RetryPolicy
-from executor.services import GrantLost, GrantTokens, RefreshedTokens, Release, ServiceApp, Tally
-from executor.spotify import new_http_session
+from executor.services import Tally
+from services import ServiceApp
+from services.errors import GrantLost
+from services.model import GrantTokens, RefreshedTokens, Release
 
 log = logging.getLogger(__name__)
 
@@ -148,28 +150,24 @@ class ShardWorker:
         store: Store,
         vault: TokenVault,
         apps: Mapping[str, ServiceApp],
-        pacers: Mapping[str, RateController],
         job: ShardJob,
         *,
         progress: Callable[[Tally], None] | None = None,
     ) -> None:
         self.store = store
         self.vault = vault
-        self.apps = apps
-        self.pacers = pacers
+        self.apps = apps  # each paces its calls through its own `pacer`, shared with every caller
         self.job = job
         self.progress = progress
         self.tally = Tally()
         self._tally_lock = threading.Lock()
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
         self.writer = LedgerWriter(store, job.attempt_id)
 
     # the loop ------------------------------------------------------------------------------------------
     def run(self) -> Tally:
         job = self.job
         unresolved = list(job.unresolved)
-        for service in ("spotify", "apple", "deezer"):
+        for service in SERVICES:
             if service not in self.apps:  # not configured: its actions wait in the queue
                 unresolved += [(service, kind.value) for kind in ActionKind]
         busy: dict[Future[None], int] = {}
@@ -189,8 +187,8 @@ class ShardWorker:
                         break
         finally:
             self.writer.close()
-            for session in self._sessions:
-                session.close()
+            for app in self.apps.values():
+                app.close()  # the pool threads' HTTP sessions
             self.tally.cpu_s = time.process_time() - cpu
         return self.tally
 
@@ -274,13 +272,6 @@ class ShardWorker:
         return [_GrantRow(*row) for row in rows]
 
     # one grant, on a pool thread ---------------------------------------------------------------------
-    def _http(self) -> requests.Session:
-        session = getattr(self._local, "http", None)
-        if session is None:
-            session = self._local.http = new_http_session()
-            self._sessions.append(session)
-        return session
-
     def _serve(self, grant: _GrantRow, actions: list[Claimed]) -> None:
         job = self.job
         if grant.status != GrantStatus.ACTIVE:
@@ -301,14 +292,14 @@ class ShardWorker:
                 actions, Outcome.FAILED, "the grant's tokens cannot be opened with the configured keys"
             )
             return
-        fan = app.fan_session(tokens, self._http(), self._store_tokens)
+        fan = fan_session(app, tokens, self._store_tokens)
         for index, action in enumerate(actions):
             try:
                 result = perform_action(
                     fan,
                     action,
                     job.releases.get(action.service),
-                    self.pacers[action.service],
+                    self.apps[action.service].pacer,
                     job.retry,
                     note=lambda resolved, a=action: self._note(a, resolved),
                     now=job.clock,

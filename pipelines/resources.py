@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-import httpx
 from pydantic import PrivateAttr
 
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
-from collectors.snapshots import ArtistStatsSource, DeezerArtistStats, SpotifyArtistStats
-from executor.apple import AppleApp
-from executor.deezer import DeezerApp
-from executor.spotify import SpotifyApp
+from collectors.snapshots import ArtistStatsSource
 from pipelines.warehouse import Warehouse
+from services import ServiceApp
+from services.apple import AppleApp, DeveloperToken, load_private_key
+from services.deezer import DeezerApp
+from services.spotify import SpotifyApp
 
 
 class OperationalStore(dg.ConfigurableResource):
@@ -56,7 +56,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class SpotifyResource(dg.ConfigurableResource):
-    """The label's Spotify app (in tests and the demo, the sandbox's)."""
+    """The label's Spotify app (in tests and the demo, the sandbox's); its client is `services.spotify`."""
 
     client_id: str
     client_secret: str
@@ -67,8 +67,8 @@ class SpotifyResource(dg.ConfigurableResource):
         return SpotifyApp(
             client_id=self.client_id,
             client_secret=Secret(self.client_secret),
-            accounts_url=self.accounts_url.rstrip("/"),
-            api_url=self.api_url.rstrip("/"),
+            accounts_url=self.accounts_url,
+            api_url=self.api_url,
         )
 
     def configured_app(self) -> SpotifyApp | None:
@@ -136,10 +136,8 @@ class AppleResource(dg.ConfigurableResource):
     def configured_app(self) -> AppleApp | None:
         if not (self.team_id and self.key_id and self.private_key_path):
             return None
-        pem = Path(self.private_key_path).read_text()
-        return AppleApp(
-            self.team_id, self.key_id, Secret(pem), self.api_url.rstrip("/"), storefront=self.storefront
-        )
+        developer = DeveloperToken(self.team_id, self.key_id, load_private_key(Path(self.private_key_path)))
+        return AppleApp(developer, self.api_url, storefront=self.storefront)
 
 
 class DeezerResource(dg.ConfigurableResource):
@@ -149,7 +147,7 @@ class DeezerResource(dg.ConfigurableResource):
     api_url: str = "https://api.deezer.com"
 
     def configured_app(self) -> DeezerApp | None:
-        return DeezerApp(self.app_id, self.api_url.rstrip("/")) if self.app_id else None
+        return DeezerApp(self.app_id, self.api_url) if self.app_id else None
 
 
 def vault_keys(resource: OperationalStore) -> list[str]:
@@ -175,21 +173,31 @@ class ArtistStatsResource(dg.ConfigurableResource):
     deezer_api_url: str | None = None
     timeout_s: float = 10.0
 
-    def sources(self, http: httpx.Client) -> list[ArtistStatsSource]:
+    def sources(self) -> list[ArtistStatsSource]:
+        """The services' clients that read artist statistics, as configured."""
         found: list[ArtistStatsSource] = []
         if self.spotify_client_id:
             found.append(
-                SpotifyArtistStats(
+                SpotifyApp(
                     self.spotify_client_id,
                     Secret(self.spotify_client_secret),
                     self.spotify_accounts_url,
                     self.spotify_api_url,
-                    http,
+                    timeout=self.timeout_s,
                 )
             )
         if self.deezer_api_url:
-            found.append(DeezerArtistStats(self.deezer_api_url, http))
+            found.append(DeezerApp("", self.deezer_api_url, timeout=self.timeout_s))
         return found
 
-    def http(self) -> httpx.Client:
-        return httpx.Client(timeout=self.timeout_s)
+
+def service_apps(
+    spotify: SpotifyResource, apple: AppleResource, deezer: DeezerResource
+) -> dict[str, ServiceApp]:
+    """The configured services' apps by name, from their resources (an unconfigured one is absent)."""
+    apps: dict[str, ServiceApp | None] = {
+        "spotify": spotify.configured_app(),
+        "apple": apple.configured_app(),
+        "deezer": deezer.configured_app(),
+    }
+    return {name: app for name, app in apps.items() if app is not None}

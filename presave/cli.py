@@ -172,7 +172,7 @@ def release_run(
     from executor.entry import release_day, report_lines
 
     settings = _settings()
-    if not (settings.spotify_enabled or settings.apple_team_id or settings.deezer_app_id):
+    if not settings.enabled_services():
         fail("no service is configured (PRESAVE_SPOTIFY_*, PRESAVE_APPLE_*, PRESAVE_DEEZER_*)")
     try:
         report = release_day(settings, slug, dry_run=dry_run, shards=shards, threads=threads)

@@ -1,8 +1,13 @@
 """`presave demo`: the whole system on the embedded default, against the sandbox, on loopback.
 
-Sandbox and landing app run as child processes; fans go through the real HTTP flow; release day runs
-through the Dagster schedule and job; a Spotify for Artists export lands in the inbox and is ingested;
-the marts are built and the dashboard served.
+A label's roster: three artists and the campaigns in `data/campaigns/*.yaml` (dated for a run on
+`ROSTER_DAY`, moved by whole days to the day the demo runs). Campaigns released before today get a
+backdated history (visitors, clicks, denials, abandonments, grants, the ledger); the upcoming one gets
+three weeks of pre-saves behind it and more fans today; the live one releases a minute after the demo
+starts, its fans coming through the real HTTP flow first. Sandbox and landing app run as child processes;
+release day runs through the Dagster schedule and job; the artists' exports (up to yesterday: never a day
+still to come) land in the inbox and are ingested; the marts are built and the dashboard served. What
+every simulated fan did is written to `<data dir>/truth.json` (`sandbox.truth`).
 """
 
 from __future__ import annotations
@@ -11,18 +16,20 @@ import contextlib
 import os
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import httpx
-import yaml
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from campaigns.campaign_file import load_campaign_file
+from campaigns.campaign_file import CampaignSpec, load_campaign_file
 from campaigns.registry import create_campaign, summarise
 from campaigns.settings import Settings, load_settings
 from campaigns.store import Store
@@ -39,30 +46,63 @@ from sandbox.analytics import ReleaseInput, SongInput, simulate
 from sandbox.exports import write_all, write_presave_fan_export
 from sandbox.fans import plan_fans, register_fans, simulate_fans
 from sandbox.history import write_campaign_history
+from sandbox.truth import TRUTH_FILE, CampaignTruth, GroundTruth
 
 console = Console()
 DEMO_MARKER = ".demo"
-ARTIST = "Nova Lane"
-ARTIST_SPOTIFY_ID = "4Z8W4fKeB5YxbusRsdQVPb"
-TIMEZONE = "Europe/London"
+ROSTER_DIR = Path(__file__).resolve().parents[1] / "data" / "campaigns"
+ROSTER_DAY = date(2026, 12, 2)  # the day the roster's campaign files are dated for
+LIVE_SLUG = "midnight-drive"
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # Dagster's step events are DEBUG
+SERVICE_SHARES = (("spotify", 0.62), ("apple", 0.28), ("deezer", 0.10))
+# Grants each campaign had before today (the live campaign's all come today, over HTTP).
+HISTORY_PRESAVES = {
+    "northern-lights": 420,
+    "glass-harbour": 530,
+    "tidewater": 260,
+    "paper-moons": 340,
+    "salt-and-static": 410,
+    "slow-orbit": 180,
+    "first-light": 610,
+    "static-bloom": 700,
+    "low-tide": 520,
+    "night-ferry": 680,
+}
+UPCOMING_FANS_TODAY = 30
+# Each artist's audience before any release: daily listeners and followers.
+AUDIENCES = {"Nova Lane": (40.0, 120), "Mara Ellis": (25.0, 80), "The Quiet Hours": (60.0, 300)}
 
 
 @dataclass(frozen=True)
-class DemoRelease:
-    slug: str
-    title: str
-    upc: str
-    days_ago: float  # negative: in the future
-    presaves: int
+class DemoCampaign:
+    spec: CampaignSpec
+    kind: str  # history, live, upcoming
+
+    @property
+    def slug(self) -> str:
+        return self.spec.slug
+
+    @property
+    def release_at(self) -> datetime:
+        return self.spec.release_at_utc
 
 
-# A campaign the label ran with another pre-save tool: only its fan export and the artist's exports know it.
-ELSEWHERE = DemoRelease("old-flame", "Old Flame", "198880045500", 240, 380)
-EARLIER = (
-    DemoRelease("northern-lights", "Northern Lights", "198880045511", 150, 420),
-    DemoRelease("glass-harbour", "Glass Harbour", "198880045522", 70, 530),
-)
+@dataclass(frozen=True)
+class Elsewhere:
+    """A campaign the label ran with another pre-save tool: only its fan export and the exports know it."""
+
+    artist: str = "Nova Lane"
+    title: str = "Old Flame"
+    upc: str = "198880045500"
+    days_ago: int = 240
+    fans: int = 380
+
+    @property
+    def release_date(self) -> date:
+        return datetime.now(UTC).date() - timedelta(days=self.days_ago)
+
+
+ELSEWHERE = Elsewhere()
 
 
 def run_demo(
@@ -80,6 +120,7 @@ def run_demo(
                 "PRESAVE_DATA_DIR": str(data_dir),
                 "PRESAVE_PUBLIC_URL": f"http://127.0.0.1:{landing_port}",
                 "PRESAVE_COUNTRY_HEADER": "CF-IPCountry",
+                "PRESAVE_TRUSTED_PROXIES": "127.0.0.1",  # the simulated fans' X-Forwarded-For
                 "PRESAVE_LANDING_RATE_LIMIT": "0",  # the simulated fans arrive faster than real ones
             }
         )
@@ -91,18 +132,27 @@ def run_demo(
         landing = start_landing(landing_port, data_dir)
         children.append(landing)
         live_release_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=release_in)
-        live = DemoRelease("midnight-drive", "Midnight Drive", "198880045560", 0, fans)
-        deezer_artist = _seed_catalogue(sandbox.url, [ELSEWHERE, *EARLIER, live], live_release_at)
-        _create_campaigns(store, vault, data_dir, live, live_release_at, deezer_artist)
+        roster = load_roster(ROSTER_DIR, live_release_at)
+        truth = GroundTruth()
+        _seed_catalogue(sandbox.url, roster)
+        _create_campaigns(store, roster, truth)
+        live = next(c for c in roster if c.kind == "live")
+        upcoming = [c for c in roster if c.kind == "upcoming"]
         console.print(f"sandbox {sandbox.url} · landing {landing.url}/{live.slug}")
-        granted = _simulate(sandbox.url, landing.url, live, fans, live_release_at - timedelta(seconds=2))
+        _simulate(
+            sandbox.url, landing.url, live, fans, truth, deadline=live_release_at - timedelta(seconds=2)
+        )
+        _write_histories(store, vault, roster, truth)  # while the release moment comes
+        for campaign in upcoming:
+            _simulate(sandbox.url, landing.url, campaign, UPCOMING_FANS_TODAY, truth)
         _wait_for_release(live_release_at)
         (data_dir / "dagster").mkdir(parents=True, exist_ok=True)
         instance = dg.DagsterInstance.local_temp(str(data_dir / "dagster"))
         _release_day(settings, instance, live.slug)
-        _drop_exports(settings, [ELSEWHERE, *EARLIER, live], live_release_at, granted)
+        _drop_exports(settings, roster, truth)
+        truth.write(data_dir / TRUTH_FILE)
         _warehouse(settings, instance)
-        _print_summary(store, settings, live.slug)
+        _print_summary(store, settings, live.slug, truth)
         store.dispose()
         if serve_dashboard:
             dashboard = start_dashboard(settings, free_port(8501))
@@ -115,6 +165,164 @@ def run_demo(
     finally:
         for child in reversed(children):
             child.stop()
+
+
+def load_roster(folder: Path, live_release_at: datetime, today: date | None = None) -> list[DemoCampaign]:
+    """The campaign files, moved from `ROSTER_DAY` to today by whole days; the live one to its moment."""
+    shift = timedelta(days=((today or datetime.now(UTC).date()) - ROSTER_DAY).days)
+    roster = []
+    for path in sorted(folder.glob("*.yaml")):
+        spec = load_campaign_file(path)
+        if spec.slug == LIVE_SLUG:
+            local = live_release_at.astimezone(ZoneInfo(spec.timezone)).replace(tzinfo=None)
+            roster.append(DemoCampaign(spec.model_copy(update={"release_at": local}), "live"))
+            continue
+        moved = spec.model_copy(update={"release_at": spec.release_at + shift})
+        kind = "history" if moved.release_at_utc <= live_release_at else "upcoming"
+        roster.append(DemoCampaign(moved, kind))
+    if sum(c.kind == "live" for c in roster) != 1:
+        raise RuntimeError(f"{folder} must hold the live campaign {LIVE_SLUG}.yaml")
+    return roster
+
+
+def isrc(upc: str, track: int) -> str:
+    """A release's tracks' ISRCs (the first one is the campaign file's `isrcs`)."""
+    return f"QZWFV2{5 + track}{upc[-5:]}"
+
+
+def _artist_ids(spec: CampaignSpec) -> dict[str, str]:
+    ids = {"name": spec.artist}
+    if spec.services.spotify:
+        ids["spotify_id"] = spec.services.spotify.artist.rsplit(":", 1)[1]
+    if spec.services.deezer and spec.services.deezer.artist_id:
+        ids["deezer_id"] = str(spec.services.deezer.artist_id)
+    return ids
+
+
+def _seed_catalogue(sandbox_url: str, roster: list[DemoCampaign]) -> None:
+    """The artists and their releases on the services (ids as the campaign files name them)."""
+    with httpx.Client(base_url=sandbox_url, timeout=30) as http:
+        artists = {c.spec.artist: _artist_ids(c.spec) for c in roster}
+        for ids in artists.values():
+            _expect_ok(http.post("/sandbox/artists", json=ids))
+        releases = [(c.spec.artist, c.spec.title, c.spec.upc or "", c.release_at) for c in roster]
+        releases.append(
+            (
+                ELSEWHERE.artist,
+                ELSEWHERE.title,
+                ELSEWHERE.upc,
+                datetime.combine(ELSEWHERE.release_date, datetime.min.time(), UTC),
+            )
+        )
+        for artist, title, upc, release_at in releases:
+            response = http.post(
+                "/sandbox/releases",
+                json={
+                    "upc": upc,
+                    "title": title,
+                    "artist": artists[artist],
+                    "release_at": release_at.isoformat(),
+                    "tracks": [
+                        {"title": name, "isrc": isrc(upc, n), "duration_ms": 180_000 + n * 7_000}
+                        for n, name in ((1, title), (2, f"{title} (Night Version)"))
+                    ],
+                },
+            )
+            _expect_ok(response)
+
+
+def _create_campaigns(store: Store, roster: list[DemoCampaign], truth: GroundTruth) -> None:
+    """Every campaign in the store, and in the ground truth."""
+    for campaign in roster:
+        with store.session() as session:
+            create_campaign(session, campaign.spec)
+        truth.add_campaign(
+            CampaignTruth(
+                campaign.slug,
+                campaign.spec.artist,
+                campaign.spec.title,
+                campaign.spec.upc or "",
+                campaign.release_at,
+                campaign.kind,
+                tuple(campaign.spec.services.offered()),
+            )
+        )
+    truth.add_campaign(
+        CampaignTruth(
+            "old-flame",
+            ELSEWHERE.artist,
+            ELSEWHERE.title,
+            ELSEWHERE.upc,
+            datetime.combine(ELSEWHERE.release_date, datetime.min.time(), UTC),
+            "elsewhere",
+        )
+    )
+
+
+def _write_histories(store: Store, vault: TokenVault, roster: list[DemoCampaign], truth: GroundTruth) -> None:
+    """The past pre-saves of the released campaigns, and of the upcoming one up to today."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with _progress() as progress:
+        backdated = [c for c in roster if c.slug in HISTORY_PRESAVES]
+        task = progress.add_task("writing the roster's past pre-saves", total=len(backdated))
+        for number, campaign in enumerate(backdated):
+            upcoming = campaign.kind == "upcoming"
+            write_campaign_history(
+                store,
+                vault,
+                campaign.slug,
+                HISTORY_PRESAVES[campaign.slug],
+                seed=11 + number,
+                truth=truth,
+                until=today if upcoming else None,
+                window_days=31 if upcoming else 28,  # announced three weeks ago, ten days to go
+            )
+            progress.advance(task)
+
+
+def _simulate(
+    sandbox_url: str,
+    landing_url: str,
+    campaign: DemoCampaign,
+    grants: int,
+    truth: GroundTruth,
+    deadline: datetime | None = None,
+) -> int:
+    plans = plan_fans(
+        grants,
+        seed=7 if campaign.kind == "live" else 8,
+        prefix=f"{campaign.slug[:6]}-",
+        reading_s=(1.5, 4.0),
+        services=tuple((s, w) for s, w in SERVICE_SHARES if s in campaign.spec.services.offered()),
+    )
+    register_fans(sandbox_url, plans)
+    with _progress() as progress:
+        task = progress.add_task(f"fans visiting {campaign.slug}", total=len(plans))
+        report = simulate_fans(
+            landing_url,
+            campaign.slug,
+            plans,
+            sandbox_url=sandbox_url,
+            deadline=deadline,
+            concurrency=64,
+            on_fan=lambda _outcome: progress.advance(task),
+            truth=truth,
+        )
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
+    console.print(f"{campaign.slug}: {len(plans)} visitors, {summary}")
+    unexpected = {
+        k: v
+        for k, v in report.outcomes.items()
+        if k not in {"granted", "visited", "declined", "abandoned", "late"}
+    }
+    if unexpected:
+        raise RuntimeError(f"the landing flow failed for some fans: {unexpected}")
+    if report.outcomes["late"]:
+        console.print(
+            f"[yellow]{report.outcomes['late']} fans arrived too late to pre-save: "
+            "the machine is slow for this --release-in; give it more seconds[/]"
+        )
+    return report.grants
 
 
 def _prepare_data_dir(data_dir: Path) -> Path:
@@ -131,41 +339,14 @@ def _prepare_data_dir(data_dir: Path) -> Path:
         "presave.db-shm",
         "warehouse.duckdb",
         "warehouse.snapshot.duckdb",
+        TRUTH_FILE,
     ):
         (data_dir / name).unlink(missing_ok=True)
-    for folder in ("inbox", "quarantine", "loaded", "dagster", "campaigns"):
+    for folder in ("inbox", "quarantine", "loaded", "dagster"):  # campaigns/ holds the committed files
         shutil.rmtree(data_dir / folder, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text("created by `presave demo`; the demo wipes this folder's demo files on each run\n")
     return data_dir
-
-
-def _seed_catalogue(sandbox_url: str, releases: list[DemoRelease], live_release_at: datetime) -> str:
-    """The artist and their releases on the services; returns the artist's Deezer id."""
-    with httpx.Client(base_url=sandbox_url, timeout=30) as http:
-        artist = http.post("/sandbox/artists", json={"name": ARTIST, "spotify_id": ARTIST_SPOTIFY_ID})
-        _expect_ok(artist)
-        for release in releases:
-            release_at = _release_at(release, live_release_at)
-            response = http.post(
-                "/sandbox/releases",
-                json={
-                    "upc": release.upc,
-                    "title": release.title,
-                    "artist": {"name": ARTIST, "spotify_id": ARTIST_SPOTIFY_ID},
-                    "release_at": release_at.isoformat(),
-                    "tracks": [
-                        {"title": title, "isrc": _isrc(release, n), "duration_ms": 180_000 + n * 7_000}
-                        for n, title in ((1, release.title), (2, f"{release.title} (Night Version)"))
-                    ],
-                },
-            )
-            _expect_ok(response)
-    return str(artist.json()["deezer"]["artist_id"])
-
-
-def _isrc(release: DemoRelease, track: int) -> str:
-    return f"QZWFV26{release.upc[-4:]}{track}"
 
 
 def _expect_ok(response: httpx.Response) -> None:
@@ -173,84 +354,6 @@ def _expect_ok(response: httpx.Response) -> None:
         raise RuntimeError(
             f"sandbox refused {response.request.url.path}: {response.status_code} {response.text[:300]}"
         )
-
-
-def _release_at(release: DemoRelease, live_release_at: datetime) -> datetime:
-    if release.days_ago <= 0:
-        return live_release_at
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight - timedelta(days=release.days_ago)
-
-
-def _create_campaigns(
-    store: Store,
-    vault: TokenVault,
-    data_dir: Path,
-    live: DemoRelease,
-    live_release_at: datetime,
-    deezer_artist: str,
-) -> None:
-    """Campaign files for the earlier releases (Spotify only) and the live one (every service)."""
-    folder = data_dir / "campaigns"
-    folder.mkdir(parents=True, exist_ok=True)
-    for release in [*EARLIER, live]:
-        release_at = _release_at(release, live_release_at)
-        document = {
-            "slug": release.slug,
-            "artist": ARTIST,
-            "title": release.title,
-            "upc": release.upc,
-            "release_at": release_at.isoformat(timespec="seconds"),
-            "timezone": "UTC",
-            "services": {"spotify": {"artist": f"spotify:artist:{ARTIST_SPOTIFY_ID}"}}
-            if release is not live
-            else {
-                "spotify": {"artist": f"spotify:artist:{ARTIST_SPOTIFY_ID}"},
-                "apple": {},
-                "deezer": {"artist_id": deezer_artist},
-            },
-        }
-        path = folder / f"{release.slug}.yaml"
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
-        with store.session() as session:
-            create_campaign(session, load_campaign_file(path))
-    for number, release in enumerate(EARLIER):
-        write_campaign_history(store, vault, release.slug, release.presaves, seed=11 + number)
-
-
-def _simulate(sandbox_url: str, landing_url: str, live: DemoRelease, fans: int, deadline: datetime) -> int:
-    plans = plan_fans(
-        fans,
-        seed=7,
-        reading_s=(1.5, 4.0),
-        services=(("spotify", 0.62), ("apple", 0.28), ("deezer", 0.10)),
-        decline_rates={"spotify": 0.05, "apple": 0.14, "deezer": 0.08},
-    )
-    register_fans(sandbox_url, plans)
-    with _progress() as progress:
-        task = progress.add_task(f"fans pre-saving {live.slug}", total=len(plans))
-        report = simulate_fans(
-            landing_url,
-            live.slug,
-            plans,
-            sandbox_url=sandbox_url,
-            deadline=deadline,
-            concurrency=64,
-            on_fan=lambda _outcome: progress.advance(task),
-        )
-    summary = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
-    console.print(f"simulated {len(plans)} visitors: {summary}")
-    unexpected = {
-        k: v for k, v in report.outcomes.items() if k not in {"granted", "visited", "declined", "late"}
-    }
-    if unexpected:
-        raise RuntimeError(f"the landing flow failed for some fans: {unexpected}")
-    if report.outcomes["late"]:
-        console.print(
-            f"[yellow]{report.outcomes['late']} fans arrived too late to pre-save: "
-            "the machine is slow for this --release-in; give it more seconds[/]"
-        )
-    return report.grants
 
 
 def _wait_for_release(release_at: datetime) -> None:
@@ -290,35 +393,97 @@ def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str) ->
             raise RuntimeError(f"release day failed for {request.partition_key}")
 
 
-def _drop_exports(
-    settings: Settings, releases: list[DemoRelease], live_release_at: datetime, live_presaves: int
-) -> None:
-    """Every export an artist's team would download, simulated, plus a campaign another tool ran."""
-    inputs = [
-        ReleaseInput(
-            release_date=_release_at(r, live_release_at).date(),
-            presaves=live_presaves if r.days_ago <= 0 else r.presaves,
-            title=r.title,
-            upc=r.upc,
-            songs=(SongInput(r.title, _isrc(r, 1)), SongInput(f"{r.title} (Night Version)", _isrc(r, 2))),
+def _drop_exports(settings: Settings, roster: list[DemoCampaign], truth: GroundTruth) -> None:
+    """Every export each artist's team would download today (days up to yesterday), simulated from what
+    the fans did, plus the fan export of a campaign another tool ran."""
+    as_of = datetime.now(UTC).date() - timedelta(days=1)
+    fans = truth.fans_frame()
+    granted = fans[fans.outcome == "granted"]
+    paths = []
+    for artist, (listeners, followers) in AUDIENCES.items():
+        releases = [_release_input(c, granted) for c in roster if c.spec.artist == artist]
+        if artist == ELSEWHERE.artist:
+            releases.append(
+                ReleaseInput(
+                    release_date=ELSEWHERE.release_date,
+                    presaves=round(ELSEWHERE.fans * 0.68),
+                    title=ELSEWHERE.title,
+                    upc=ELSEWHERE.upc,
+                    songs=_songs(ELSEWHERE.title, ELSEWHERE.upc),
+                    apple_preadds=round(ELSEWHERE.fans * 0.27),
+                )
+            )
+        start = min(r.release_date for r in releases) - timedelta(days=35)
+        simulation = simulate(
+            artist,
+            releases,
+            start,
+            as_of,
+            seed=3 + len(paths),
+            baseline_listeners=listeners,
+            baseline_followers=followers,
         )
-        for r in releases
-    ]
-    start = min(i.release_date for i in inputs) - timedelta(days=35)
-    end: date = live_release_at.date() + timedelta(days=13)
-    simulation = simulate(ARTIST, inputs, start, end, seed=3)
-    paths = write_all(settings.inbox_dir, simulation, as_of=end)
-    elsewhere = next(r for r in releases if r.slug == ELSEWHERE.slug)
+        truth.add_exports(simulation, as_of)
+        paths += write_all(settings.inbox_dir, simulation, as_of=as_of)
     paths.append(
         write_presave_fan_export(
             settings.inbox_dir / "other-tools",
-            campaign=elsewhere.title,
-            release_date=_release_at(elsewhere, live_release_at).date(),
-            fans=elsewhere.presaves,
+            campaign=ELSEWHERE.title,
+            release_date=ELSEWHERE.release_date,
+            fans=ELSEWHERE.fans,
             seed=5,
         )
     )
-    console.print(f"simulated exports dropped in the inbox: {len(paths)} files")
+    console.print(f"simulated exports (up to {as_of}) dropped in the inbox: {len(paths)} files")
+
+
+def _songs(title: str, upc: str) -> tuple[SongInput, ...]:
+    return (SongInput(title, isrc(upc, 1)), SongInput(f"{title} (Night Version)", isrc(upc, 2)))
+
+
+def _release_input(campaign: DemoCampaign, granted: pd.DataFrame) -> ReleaseInput:
+    """A release as the streaming simulation sees it: its Spotify pre-savers by country, its Apple ones,
+    and the days its Spotify pre-savers followed the artist (the ledger's follows at grant time)."""
+    own = granted[granted.campaign == campaign.slug]
+    spotify = own[own.service == "spotify"]
+    days = Counter(moment.astimezone(UTC).date() for moment in spotify.granted_at)
+    return ReleaseInput(
+        release_date=campaign.release_at.date(),
+        presaves=len(spotify),
+        title=campaign.spec.title,
+        upc=campaign.spec.upc or "",
+        songs=_songs(campaign.spec.title, campaign.spec.upc or ""),
+        presaves_by_country=dict(Counter(spotify.country)),
+        apple_preadds=int((own.service == "apple").sum()),
+        follows_by_day=dict(days),
+    )
+
+
+def _print_summary(store: Store, settings: Settings, slug: str, truth: GroundTruth) -> None:
+    from pipelines.warehouse import Warehouse
+
+    with store.session() as session:
+        summary = summarise(session, slug)
+    table = Table(title=f"{slug}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for service, count in summary.grants.items():
+        table.add_row(f"grants ({service})", str(count))
+    for outcome, count in summary.outcomes.items():
+        table.add_row(f"owed actions {outcome}", str(count))
+    conversion = truth.conversion(slug)
+    table.add_row("visitors (truth)", str(conversion.pop("page")["visited"]))
+    for service, row in conversion.items():
+        share = row["granted"] / row["chose"] if row["chose"] else 0.0
+        table.add_row(
+            f"true conversion ({service})",
+            f"{row['granted']}/{row['chose']} = {share:.1%} "
+            f"({row['declined']} declined, {row['abandoned']} abandoned)",
+        )
+    with Warehouse(settings.warehouse_path).reader() as connection:
+        rows = connection.execute("SELECT count(*) FROM campaigns").fetchone()
+    table.add_row("campaigns in the warehouse", str(rows[0] if rows else 0))
+    console.print(table)
 
 
 def _warehouse(settings: Settings, instance: dg.DagsterInstance) -> None:
@@ -334,26 +499,6 @@ def _warehouse(settings: Settings, instance: dg.DagsterInstance) -> None:
         result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
         if not result.success:
             raise RuntimeError(f"the {name} failed")
-
-
-def _print_summary(store: Store, settings: Settings, slug: str) -> None:
-    from pipelines.warehouse import Warehouse
-
-    with store.session() as session:
-        summary = summarise(session, slug)
-    table = Table(title=f"{slug}")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    for service, count in summary.grants.items():
-        table.add_row(f"grants ({service})", str(count))
-    for outcome, count in summary.outcomes.items():
-        table.add_row(f"owed actions {outcome}", str(count))
-    with Warehouse(settings.warehouse_path).reader() as connection:
-        rows = connection.execute(
-            "SELECT count(*) FROM first_week WHERE campaign_slug = ?", [slug]
-        ).fetchone()
-    table.add_row("first-week mart rows", str(rows[0] if rows else 0))
-    console.print(table)
 
 
 def _progress() -> Progress:

@@ -4,7 +4,8 @@ country and service, from one seeded generator.
 The model, per release and country and day `t` after release:
 - pre-savers (the country's share of the release's pre-saves) stream it heavily in week one, then
   taper off (`presaver_streams_per_day`); their saves land on release day (the pre-save itself), and
-  the follows that came with the pre-saves accrue over the four weeks before release;
+  the follows that came with the pre-saves accrue over the four weeks before release (or on the days
+  given in `follows_by_day`, the ledger's follows);
 - the artist's organic audience (a baseline of daily listeners split over countries) gets a bump
   on release that decays over about a week, with a small share saving and following;
 - Apple Music gets its own, smaller organic audience plus the fans who pre-added there.
@@ -24,6 +25,8 @@ from typing import Literal
 
 import numpy as np
 
+from sandbox.audience import COUNTRY_SHARES
+
 PRESAVE_WINDOW_DAYS = 28  # pre-saves (and the follows that come with them) accrue over this many days
 WEEK_ONE_STREAMS_PER_PRESAVER = 1.6  # per day in week one
 PRESAVER_DECAY_DAYS = 9.0
@@ -35,20 +38,7 @@ FOLLOW_RATE = 0.004  # of a day's listeners
 PRESAVE_FOLLOW_RATE = 0.85  # pre-saves that also followed the artist
 PRESAVE_DELIVERY_RATE = 0.97  # pre-saves still delivered on release day (grants lost before then)
 APPLE_AUDIENCE_SHARE = 0.3  # Apple Music's organic audience, relative to Spotify's
-DEFAULT_COUNTRY_SHARES: Mapping[str, float] = {
-    "US": 0.34,
-    "GB": 0.12,
-    "DE": 0.09,
-    "FR": 0.08,
-    "BR": 0.07,
-    "MX": 0.06,
-    "CA": 0.05,
-    "JP": 0.05,
-    "AU": 0.04,
-    "NL": 0.04,
-    "SE": 0.03,
-    "ES": 0.03,
-}
+DEFAULT_COUNTRY_SHARES: Mapping[str, float] = COUNTRY_SHARES  # the same mix as the simulated fans
 
 Service = Literal["spotify", "apple"]
 
@@ -70,6 +60,7 @@ class ReleaseInput:
     songs: tuple[SongInput, ...] = ()
     presaves_by_country: Mapping[str, int] | None = None
     apple_preadds: int = 0
+    follows_by_day: Mapping[date, int] | None = None  # the pre-savers' follows, when known per day
 
     def presaves_in(self, countries: Mapping[str, float]) -> dict[str, int]:
         if self.presaves_by_country is not None:
@@ -193,7 +184,9 @@ def simulate(
         new_follows = float(rng.poisson(FOLLOW_RATE * organic_listeners * 10)) / 10
         for index, release in enumerate(releases):
             t = (day - release.release_date).days
-            if -PRESAVE_WINDOW_DAYS <= t < 0:
+            if release.follows_by_day is not None:
+                new_follows += release.follows_by_day.get(day, 0)
+            elif -PRESAVE_WINDOW_DAYS <= t < 0:
                 new_follows += PRESAVE_FOLLOW_RATE * release.presaves / PRESAVE_WINDOW_DAYS
             if t < 0:
                 continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,7 @@ from typing import Literal
 import numpy as np
 
 from sandbox.analytics import AudienceDay, Simulation
+from sandbox.audience import COUNTRY_SHARES
 
 SpotifyWindow = Literal["all", "1year", "28d"]
 UNIQUE_LISTENER_SHARE = 0.55  # daily listeners of a song over a window, counted once
@@ -258,8 +260,23 @@ def write_distrokid(
     return path
 
 
+def until(simulation: Simulation, as_of: date) -> Simulation:
+    """The simulation's days up to `as_of`: an export never holds a day after the one it was taken on."""
+    if as_of >= simulation.end:
+        return simulation
+    return replace(
+        simulation,
+        end=as_of,
+        daily=[r for r in simulation.daily if r.date <= as_of],
+        songs=[r for r in simulation.songs if r.date <= as_of],
+        audience=[d for d in simulation.audience if d.date <= as_of],
+        apple_listeners=[(d, n) for d, n in simulation.apple_listeners if d <= as_of],
+    )
+
+
 def write_all(directory: Path, simulation: Simulation, as_of: date) -> list[Path]:
-    """Every export of the simulation, as an artist would download them on `as_of`."""
+    """Every export of the simulation, as an artist would download them on `as_of` (no later day)."""
+    simulation = until(simulation, as_of)
     spotify = directory / "spotify-for-artists"
     paths = [write_spotify_audience_timeline(spotify, simulation.artist, simulation.audience)]
     paths += [write_spotify_songs(spotify, simulation, window, as_of) for window in ("all", "1year", "28d")]
@@ -271,7 +288,7 @@ def write_all(directory: Path, simulation: Simulation, as_of: date) -> list[Path
 
 
 FAN_EXPORT_SERVICES = (("Spotify", 0.68), ("Apple Music", 0.27), ("Deezer", 0.05))
-FAN_EXPORT_COUNTRIES = (("GB", 0.3), ("US", 0.3), ("DE", 0.12), ("FR", 0.1), ("JP", 0.08), ("BR", 0.1))
+FAN_EXPORT_COUNTRIES = tuple(COUNTRY_SHARES.items())  # the same mix as the fans the simulator walks
 FAN_EXPORT_SOURCES = (("instagram", 0.4), ("tiktok", 0.3), ("newsletter", 0.2), ("", 0.1))
 
 

@@ -1,7 +1,10 @@
-"""Simulated fans going through a campaign's landing page over real HTTP, as a browser would.
+"""Simulated fans going through a campaign's landing page over real HTTP, as their own browsers would.
 
-Each fan visits (with a UTM source drawn from a realistic mix), some click a pre-save button, the service's
-authorize page approves or declines as that fan, and the landing app's callback stores the grant.
+Every fan has a browser of their own: an HTTP client with its own cookie jar (so the landing app's visitor
+cookie tells them apart), their own address (sent as `X-Forwarded-For`, as the proxy in front of the
+landing app would), user agent, country and time zone (the `psv_tz` cookie the page's script sets). Each
+visits with a UTM source, some press a pre-save button, and then approve, decline at the service, or
+abandon on its consent page. What each did is written to the ground truth (`sandbox.truth`).
 """
 
 from __future__ import annotations
@@ -14,20 +17,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-T = TypeVar("T")
+from sandbox.audience import DEVICE_CLASS, SOURCES, USER_AGENTS, pick, pick_agent, pick_country, pick_zone
+from sandbox.truth import OUTCOMES, FanTruth, GroundTruth
 
-SOURCES = (("instagram", 0.35), ("tiktok", 0.25), ("newsletter", 0.15), ("twitter", 0.1), (None, 0.15))
-COUNTRIES = (("GB", 0.3), ("US", 0.3), ("DE", 0.12), ("FR", 0.1), ("JP", 0.08), ("BR", 0.1))
-USER_AGENTS = {
-    "mobile": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-    "instagram": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Mobile/15E148 Instagram 350.0",
-    "desktop": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140 Safari/537.36",
-}
+VISITOR_COOKIE = "psv"  # the landing app's visitor cookie
+TIMEZONE_COOKIE = "psv_tz"  # set by the landing page's script from the browser's zone
+CLICK_RATE = 0.7  # visitors who press a pre-save button
+DECLINE_RATES = {"spotify": 0.05, "apple": 0.1, "deezer": 0.08}  # of those who pressed it
+ABANDON_RATES = {"spotify": 0.1, "apple": 0.16, "deezer": 0.12}  # left on the service's consent step
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class FanPlan:
     """What one simulated fan will do."""
 
     fan_id: str
-    service: str
+    service: str  # the button they press, if they press one
     country: str
     utm_source: str | None
     user_agent: str
@@ -43,6 +44,15 @@ class FanPlan:
     declines: bool
     ip: str = "127.0.0.1"  # sent as X-Forwarded-For, as the proxy in front of the landing app would
     reading_s: float = 0.0  # time on the page before pressing the button
+    abandons: bool = False  # pressed the button, then left on the service's consent step
+    timezone: str = "UTC"
+    device: str = "mobile"
+
+    @property
+    def outcome(self) -> str:
+        if not self.clicks:
+            return "visited"
+        return "abandoned" if self.abandons else "declined" if self.declines else "granted"
 
 
 @dataclass
@@ -63,42 +73,59 @@ def plan_fans(
     reading_s: tuple[float, float] = (0.0, 0.0),
     services: tuple[tuple[str, float], ...] = (("spotify", 1.0),),
     decline_rates: dict[str, float] | None = None,
+    abandon_rates: dict[str, float] | None = None,
+    click_rate: float = CLICK_RATE,
 ) -> list[FanPlan]:
-    """`count` fans who all click through and approve, plus browsers and decliners around them.
+    """Visitors until `count` of them will grant: the others leave without pressing a button, abandon on
+    the service's consent step or decline there, at the given rates (defaults: `DECLINE_RATES`,
+    `ABANDON_RATES`; rates not given for a service are zero when a dict is passed).
 
     Each comes from an address of their own (carrier-grade NAT space) and reads the page for a time drawn
     from `reading_s` (seconds, uniform) before pressing the button.
     """
     rng = random.Random(seed)
+    declines_at = DECLINE_RATES if decline_rates is None else decline_rates
+    abandons_at = ABANDON_RATES if abandon_rates is None else abandon_rates
     plans: list[FanPlan] = []
     granted = 0
     index = 0
+    addresses: set[str] = set()
     while granted < count:
         index += 1
-        service = _pick(rng, services)
-        clicks = rng.random() < 0.8
-        declines = clicks and rng.random() < (decline_rates or {}).get(service, 0.06)
-        source = _pick(rng, SOURCES)
-        agent = (
-            USER_AGENTS["instagram"]
-            if source == "instagram"
-            else USER_AGENTS[_pick(rng, (("mobile", 0.7), ("desktop", 0.3)))]
-        )
+        service = pick(rng, services)
+        clicks = rng.random() < click_rate
+        abandons = clicks and rng.random() < abandons_at.get(service, 0.0)
+        declines = clicks and not abandons and rng.random() < declines_at.get(service, 0.0)
+        source = pick(rng, SOURCES)
+        agent = pick_agent(rng, source)
+        country = pick_country(rng)
         plans.append(
             FanPlan(
                 fan_id=f"{prefix}{index:06d}",
                 service=service,
-                country=_pick(rng, COUNTRIES),
+                country=country,
                 utm_source=source,
-                user_agent=agent,
+                user_agent=USER_AGENTS[agent],
                 clicks=clicks,
                 declines=declines,
-                ip=f"100.{rng.randint(64, 127)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                ip=_address(rng, addresses),
                 reading_s=rng.uniform(*reading_s),
+                abandons=abandons,
+                timezone=pick_zone(rng, country),
+                device=DEVICE_CLASS[agent],
             )
         )
-        granted += clicks and not declines
+        granted += clicks and not declines and not abandons
     return plans
+
+
+def _address(rng: random.Random, taken: set[str]) -> str:
+    """A carrier-grade NAT address (100.64.0.0/10) no other planned fan has."""
+    while True:
+        address = f"100.{rng.randint(64, 127)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        if address not in taken:
+            taken.add(address)
+            return address
 
 
 def register_fans(sandbox_url: str, plans: list[FanPlan], http: httpx.Client | None = None) -> None:
@@ -131,12 +158,16 @@ def simulate_fans(
     concurrency: int = 16,
     on_fan: Callable[[str], None] | None = None,
     deadline: datetime | None = None,
+    truth: GroundTruth | None = None,
 ) -> SimulationReport:
     """Walk every planned fan through the landing flow concurrently; returns what happened to each.
 
+    Each fan browses with a client of their own (their own cookies); the clients share one connection
+    pool, as the fans' traffic shares the proxy's connections to the landing app.
     Apple fans need `sandbox_url`: MusicKit's sign-in is JavaScript, so the simulator asks the sandbox for
     the Music User Token the shim would have given and posts it as the page does.
     Fans who would arrive after `deadline` (the release moment, for a pre-save) stay away: "late".
+    With `truth`, every fan who came is recorded there (`sandbox.truth.FanTruth`).
     """
     report = SimulationReport()
     # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so no request races its close.
@@ -147,9 +178,13 @@ def simulate_fans(
     def visit(plan: FanPlan) -> str:
         if deadline is not None and datetime.now(UTC) >= deadline:
             return "late"
-        return Fan(http, landing_url, slug, plan, sandbox_url).presave()
+        fan = Fan(transport, landing_url, slug, plan, sandbox_url)
+        outcome = fan.presave()
+        if truth is not None and outcome in OUTCOMES:
+            truth.add_fan(fan.truth(outcome))
+        return outcome
 
-    with httpx.Client(timeout=30.0, limits=limits) as http, ThreadPoolExecutor(concurrency) as pool:
+    with httpx.HTTPTransport(limits=limits) as transport, ThreadPoolExecutor(concurrency) as pool:
         for plan, outcome in zip(plans, pool.map(visit, plans), strict=True):
             report.outcomes[outcome] += 1
             if outcome == "granted":
@@ -163,24 +198,54 @@ class Fan:
     """One fan's browser: the campaign page, the pre-save button, the service's consent, the done page."""
 
     def __init__(
-        self, http: httpx.Client, landing_url: str, slug: str, plan: FanPlan, sandbox_url: str | None
+        self,
+        transport: httpx.BaseTransport,
+        landing_url: str,
+        slug: str,
+        plan: FanPlan,
+        sandbox_url: str | None,
     ) -> None:
-        self.http = http
+        # The client is never closed: closing it would close the shared transport.
+        self.http = httpx.Client(
+            transport=transport,
+            timeout=30.0,
+            headers={"User-Agent": plan.user_agent, "CF-IPCountry": plan.country, "X-Forwarded-For": plan.ip},
+        )
         self.landing_url = landing_url
         self.slug = slug
         self.plan = plan
         self.sandbox_url = sandbox_url
-        self.headers = {
-            "User-Agent": plan.user_agent,
-            "CF-IPCountry": plan.country,
-            "X-Forwarded-For": plan.ip,
-        }
         self.query = {"utm_source": plan.utm_source, "utm_medium": "social"} if plan.utm_source else {}
-        self.cookies: dict[str, str] = {}
+        self.visited_at = datetime.now(UTC)
+        self.granted_at: datetime | None = None
+
+    @property
+    def visitor_id(self) -> str | None:
+        return self.http.cookies.get(VISITOR_COOKIE)
+
+    def truth(self, outcome: str) -> FanTruth:
+        plan = self.plan
+        return FanTruth(
+            campaign=self.slug,
+            fan_id=plan.fan_id,
+            visitor_id=self.visitor_id,
+            visited_at=self.visited_at,
+            service=plan.service if plan.clicks else None,
+            outcome=outcome,  # type: ignore[arg-type]
+            source=plan.utm_source,
+            country=plan.country,
+            timezone=plan.timezone,
+            device=plan.device,
+            ip=plan.ip,
+            origin="live",
+            granted_at=self.granted_at,
+        )
 
     def presave(self) -> str:
+        self.visited_at = datetime.now(UTC)
         page = self._get(f"/{self.slug}", params=self.query)
         page.raise_for_status()
+        self.http.cookies.set(TIMEZONE_COOKIE, self.plan.timezone)  # what the page's script does
         if not self.plan.clicks:
             return "visited"
         time.sleep(self.plan.reading_s)
@@ -193,22 +258,25 @@ class Fan:
 
     def _oauth(self, authorize_url: str) -> str:
         """Spotify and Deezer: the service's consent answers as this fan, then back to the callback."""
+        if self.plan.abandons:  # the consent page is shown; the fan closes the tab
+            consent = self.http.get(authorize_url)
+            return "abandoned" if consent.status_code == 200 else f"authorize_{consent.status_code}"
         decision = {
             "sandbox_fan": self.plan.fan_id,
             "sandbox_decision": "deny" if self.plan.declines else "approve",
         }
         separator = "&" if urlsplit(authorize_url).query else "?"
-        authorize = self.http.get(f"{authorize_url}{separator}{urlencode(decision)}", headers=self.headers)
+        authorize = self.http.get(f"{authorize_url}{separator}{urlencode(decision)}")
         if authorize.status_code not in (302, 303):
             return f"authorize_{authorize.status_code}"
-        return self._finish(
-            self.http.get(authorize.headers["location"], headers=self.headers, cookies=self.cookies)
-        )
+        return self._finish(self.http.get(authorize.headers["location"]))
 
     def _musickit(self, page: httpx.Response) -> str:
         """Apple: the MusicKit page posts the Music User Token (or MusicKit's refusal) back."""
         if page.status_code != 200 or self.sandbox_url is None:
             return f"connect_{page.status_code}"
+        if self.plan.abandons:  # the sign-in popup is closed without an answer
+            return "abandoned"
         state = _hidden_input(page.text, "state")
         form = {"state": state, "music_user_token": "", "error": ""}
         if self.plan.declines:
@@ -217,26 +285,21 @@ class Fan:
             token = self.http.post(f"{self.sandbox_url}/sandbox/apple/fans/{self.plan.fan_id}/user-token")
             token.raise_for_status()
             form["music_user_token"] = token.json()["music_user_token"]
-        headers = {**self.headers, "Origin": self.landing_url, "Referer": str(page.url)}
-        posted = self.http.post(
-            f"{self.landing_url}/{self.slug}/connect/apple", data=form, headers=headers, cookies=self.cookies
-        )
+        headers = {"Origin": self.landing_url, "Referer": str(page.url)}
+        posted = self.http.post(f"{self.landing_url}/{self.slug}/connect/apple", data=form, headers=headers)
         return self._finish(posted)
 
     def _finish(self, callback: httpx.Response) -> str:
-        self.cookies.update(callback.cookies)
         if self.plan.declines:
             return "declined" if callback.status_code == 200 else f"callback_{callback.status_code}"
         if callback.status_code != 303:
             return f"callback_{callback.status_code}"
+        self.granted_at = datetime.now(UTC)
         done = self._get(callback.headers["location"])
         return "granted" if done.status_code == 200 else f"done_{done.status_code}"
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
-        url = f"{self.landing_url}{path}"
-        response = self.http.get(url, params=params, headers=self.headers, cookies=self.cookies)
-        self.cookies.update(response.cookies)
-        return response
+        return self.http.get(f"{self.landing_url}{path}", params=params)
 
 
 def _hidden_input(html: str, name: str) -> str:
@@ -244,8 +307,3 @@ def _hidden_input(html: str, name: str) -> str:
     if match is None:
         raise ValueError(f"the page has no hidden input {name!r}")
     return match.group(1)
-
-
-def _pick(rng: random.Random, weighted: tuple[tuple[T, float], ...]) -> T:
-    values, weights = zip(*weighted, strict=True)
-    return rng.choices(values, weights=weights, k=1)[0]

@@ -15,8 +15,8 @@ from typing import Any
 
 import requests
 
-from campaigns.lean_http import LeanSession
 from collectors.landing.connectors import ConnectError
+from services.http import LeanSession
 
 
 @dataclass(frozen=True)

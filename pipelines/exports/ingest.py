@@ -5,13 +5,18 @@ Each file is read in bounded batches into a staging table; only when the whole f
 its `loaded_files` row. A refused file moves to the quarantine folder with a reason file (file, line,
 problem) and leaves the warehouse as it was; the other files load. See `kinds.py` for how overlapping
 exports merge.
+
+An export describes days that have happened: a file holding a row dated after the moment it is loaded
+is refused (`future_row`), so no day still to come ever counts as history. A calendar date is after the
+load moment when that day has not begun anywhere on Earth yet (UTC+14), since exports date days in
+their own zone; a time without a zone is read the same generous way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -33,6 +38,7 @@ from pipelines.exports.kinds import (
 from pipelines.warehouse import Warehouse
 
 STAGE = "staged_export"
+EARLIEST_OFFSET = timedelta(hours=14)  # UTC+14 (Line Islands): where a calendar day begins first
 MEMORY_LIMIT = "512MB"  # DuckDB's share while loading; larger exports spill to <warehouse>.tmp
 
 
@@ -61,14 +67,17 @@ def ingest_files(
     pseudonym: Pseudonym | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     memory_limit: str = MEMORY_LIMIT,
+    loaded_at: datetime | None = None,
 ) -> IngestReport:
     """Load each file once (by content); refused files move to quarantine with their reason.
 
     `pseudonym` (the vault's keyed hash) turns fans' emails and user ids in pre-save fan exports into
     fan keys; without it those fans load without a key. `on_rows(path, rows so far)` reports progress
     within a file. `memory_limit` bounds DuckDB's memory while loading (it spills beyond it).
+    `loaded_at` is the load moment rows may not be dated after (default: now).
     """
     report = IngestReport()
+    moment = (loaded_at or datetime.now(UTC)).astimezone(UTC)
     with warehouse.writer() as connection:
         connection.execute("SET enable_progress_bar = false")
         connection.execute(f"SET memory_limit = '{memory_limit}'")
@@ -81,7 +90,7 @@ def ingest_files(
                 quarantine_dir,
                 loaded_dir,
                 report,
-                _Reading(on_rows, pseudonym, batch_rows),
+                _Reading(on_rows, pseudonym, batch_rows, moment),
             )
     return report
 
@@ -157,6 +166,7 @@ class _Reading:
     on_rows: Callable[[Path, int], None] | None
     pseudonym: Pseudonym | None
     batch_rows: int
+    loaded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -187,6 +197,7 @@ def _stage(
         except MissingCampaign as missing:
             raise ExportError(path, _line(path, rows + missing.row), MISSING_CAMPAIGN) from None
         _check_rules(path, kind, frame, rows)
+        _check_not_future(path, kind, frame, rows, reading.loaded_at)
         frame["_row"] = pd.RangeIndex(rows, rows + len(frame))
         connection.register("incoming_batch", frame)
         try:
@@ -205,6 +216,42 @@ def _check_rules(path: Path, kind: ExportKind, frame: pd.DataFrame, offset: int)
         if bad.any():
             index = int(bad.argmax())
             raise ExportError(path, _line(path, offset + index), rule.problem(frame.iloc[index]))
+
+
+def future_rows(frame: pd.DataFrame, columns: tuple[str, ...], loaded_at: datetime) -> pd.Series:
+    """Rows with a date in `columns` after `loaded_at`: a day not yet begun anywhere, a time past it."""
+    latest = (loaded_at.astimezone(UTC) + EARLIEST_OFFSET).replace(tzinfo=None)
+    last_day = pd.Timestamp(latest.date())
+    bad = pd.Series(False, index=frame.index)
+    for column in columns:
+        values = pd.to_datetime(frame[column], errors="coerce")
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        is_day = (values == values.dt.normalize()).fillna(False).astype(bool)
+        after = (values > pd.Timestamp(latest)) | (is_day & (values > last_day))
+        bad |= after.fillna(False).astype(bool)
+    return bad
+
+
+def _check_not_future(
+    path: Path, kind: ExportKind, frame: pd.DataFrame, offset: int, loaded_at: datetime
+) -> None:
+    columns = tuple(c for c in kind.dated_columns if c in frame.columns)
+    if not columns:
+        return
+    bad = future_rows(frame, columns, loaded_at).to_numpy()
+    if bad.any():
+        index = int(bad.argmax())
+        row = frame.iloc[index]
+        dated = max(pd.Timestamp(row[c]) for c in columns if pd.notna(row[c]))
+        shown = dated.date().isoformat() if dated == dated.normalize() else dated.isoformat(sep=" ")
+        raise ExportError(
+            path,
+            _line(path, offset + index),
+            f"row dated {shown}, after the moment this file was loaded "
+            f"({loaded_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC): an export cannot report a day that has "
+            "not happened yet (check the export's date column and the machine's clock)",
+        )
 
 
 def _line(path: Path, row: int) -> int | None:

@@ -54,6 +54,7 @@ class ExportKind:
     date_column: str | None  # its latest value is the export's as-of date; None → file's mtime day
     repeats: Repeats = Repeats.REFUSE
     rules: tuple[RowRule, ...] = field(default_factory=tuple)
+    dated_columns: tuple[str, ...] = ()  # the days (or times) the rows report: none may be in the future
 
     @property
     def staged_columns(self) -> tuple[str, ...]:
@@ -202,6 +203,7 @@ KINDS: dict[str, ExportKind] = {
             ("artist", "date"),
             "date",
             rules=(_LISTENERS_ABOVE_STREAMS,),
+            dated_columns=("date",),
         ),
         ExportKind(
             "s4a_songs",
@@ -217,6 +219,7 @@ KINDS: dict[str, ExportKind] = {
             _s4a_song_timeline,
             ("artist", "song", "date"),
             "date",
+            dated_columns=("date",),
         ),
         ExportKind(
             "amfa_songs",
@@ -243,6 +246,7 @@ KINDS: dict[str, ExportKind] = {
             _with_artist(("date", "song", "album", "plays")),
             ("artist", "song", "album", "date"),
             "date",
+            dated_columns=("date",),
         ),
         ExportKind(
             "amfa_listeners",
@@ -250,6 +254,7 @@ KINDS: dict[str, ExportKind] = {
             _with_artist(("date", "listeners")),
             ("artist", "date"),
             "date",
+            dated_columns=("date",),
         ),
         ExportKind(
             "distrokid_bank",
@@ -258,6 +263,7 @@ KINDS: dict[str, ExportKind] = {
             TABLES["distrokid_bank"].key,
             "reporting_date",
             repeats=Repeats.SUM,
+            dated_columns=("reporting_date", "sale_month"),
         ),
         ExportKind(
             "presave_fans",
@@ -266,6 +272,7 @@ KINDS: dict[str, ExportKind] = {
             ("campaign", "presaved_on"),
             "presaved_on",
             repeats=Repeats.KEEP,
+            dated_columns=("presaved_at",),
         ),
     )
 }

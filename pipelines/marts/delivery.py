@@ -12,9 +12,11 @@ campaign's release moment.
 
 from __future__ import annotations
 
+from campaigns.rules import REFRESH_TOKEN_LIFETIME
 from pipelines.marts.mart import Mart
 
-SPOTIFY_REFRESH_LIFETIME = "INTERVAL 6 MONTH"
+# The one lifetime (campaigns.rules), so the dashboard and the token-health check agree to the second.
+SPOTIFY_REFRESH_LIFETIME = f"INTERVAL {int(REFRESH_TOKEN_LIFETIME.total_seconds())} SECOND"
 
 RELEASE_OUTCOMES = """
 SELECT campaign_slug, service, kind,

@@ -5,11 +5,18 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from campaigns.vault import Secret
+from campaigns.rules import SERVICES
+from executor.entry import run_release_day
 from executor.health import unservable_spotify_grants
-from executor.release import ReleaseOptions, campaigns_with_work_due, run_release
-from executor.shards import ShardLauncher, WorkerSetup
-from pipelines.resources import AppleResource, DeezerResource, OperationalStore, SpotifyResource, vault_keys
+from executor.release import ReleaseOptions, campaigns_with_work_due
+from pipelines.resources import (
+    AppleResource,
+    DeezerResource,
+    OperationalStore,
+    SpotifyResource,
+    service_apps,
+    vault_keys,
+)
 
 campaign_partitions = dg.DynamicPartitionsDefinition(name="campaign")
 
@@ -24,7 +31,7 @@ class ReleaseDayConfig(dg.Config):
 @dg.asset(
     partitions_def=campaign_partitions,
     group_name="release_day",
-    kinds={"spotify", "sqlalchemy"},
+    kinds={*SERVICES, "sqlalchemy"},
 )
 def release_day_actions(
     context: dg.AssetExecutionContext,
@@ -38,17 +45,7 @@ def release_day_actions(
     release resolved on each service, then the due actions performed by shard workers in parallel
     processes. Metadata counts the ledger by outcome and gives the release-to-library latency."""
     store = operational_store.store()
-    spotify_app, apple_app, deezer_app = (
-        spotify.configured_app(),
-        apple.configured_app(),
-        deezer.configured_app(),
-    )
-    apps = {n: a for n, a in (("spotify", spotify_app), ("apple", apple_app), ("deezer", deezer_app)) if a}
-    setup = WorkerSetup(
-        database_url=store.engine.url.render_as_string(hide_password=False),
-        secret_keys=tuple(Secret(k) for k in vault_keys(operational_store)),
-        apps=apps,
-    )
+    apps = service_apps(spotify, apple, deezer)
     last_logged = [0]
 
     def progress(done: int, total: int) -> None:
@@ -56,22 +53,23 @@ def release_day_actions(
             last_logged[0] = done
             context.log.info(f"{done}/{total} owed actions done")
 
-    report = run_release(
-        store,
-        operational_store.vault(),
-        spotify_app,
-        context.partition_key,
-        apple=apple_app,
-        deezer=deezer_app,
-        options=ReleaseOptions(
-            shards=config.shards,
-            threads=config.threads,
-            wait_for_release=timedelta(seconds=config.wait_for_release_s),
-            time_limit=timedelta(seconds=config.time_limit_s),
-        ),
-        launcher=ShardLauncher(setup),
-        progress=progress,
-    )
+    try:
+        report = run_release_day(
+            store,
+            vault_keys(operational_store),
+            apps,
+            context.partition_key,
+            options=ReleaseOptions(
+                shards=config.shards,
+                threads=config.threads,
+                wait_for_release=timedelta(seconds=config.wait_for_release_s),
+                time_limit=timedelta(seconds=config.time_limit_s),
+            ),
+            progress=progress,
+        )
+    finally:
+        for app in apps.values():
+            app.close()
     context.log.info(
         f"{context.partition_key}: {report.planned} planned, {report.performed} performed, "
         f"outcomes {report.outcomes}, waiting {report.waiting or 'for nothing'}"

@@ -52,13 +52,12 @@ def artist_snapshots(
     artists = campaign_artists(operational_store)
     today = datetime.now(UTC).date()
     rows = []
-    with artist_stats.http() as http:
-        for source in artist_stats.sources(http):
-            try:
-                found = snapshot(source, artists.get(source.service, []))
-            except AppRefused as exc:
-                raise dg.Failure(str(exc)) from None
-            rows.extend({**asdict(stats), "snapshot_date": today} for stats in found)
+    for source in artist_stats.sources():
+        try:
+            found = snapshot(source, artists.get(source.name, []))
+        except AppRefused as exc:
+            raise dg.Failure(str(exc)) from None
+        rows.extend({**asdict(stats), "snapshot_date": today} for stats in found)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     problems = frame[~frame["followers_status"].isin([AVAILABLE, NOT_AVAILABLE])]
     for row in problems.itertuples():

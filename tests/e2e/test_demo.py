@@ -1,11 +1,14 @@
 """`presave demo --no-dashboard` end to end, checked from the outside: the sandbox's view of every fan's
-library on each service, the operational store's ledger, and the warehouse's marts."""
+library on each service, the operational store's ledger, the warehouse's marts, and the ground truth the
+simulator wrote (`truth.json`)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,6 +19,7 @@ from sqlalchemy import create_engine, text
 from presave.servers import LoopbackServer
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
+from sandbox.truth import load_truth
 from tests.sandbox.openapi import assert_calls_match_spec
 
 pytestmark = pytest.mark.slow
@@ -101,18 +105,52 @@ def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: P
     assert_calls_match_spec(calls, check_params=True)
 
     with duckdb.connect(str(data_dir / "warehouse.snapshot.duckdb"), read_only=True) as warehouse:
-        rows = warehouse.execute(
-            "SELECT day, streams, presaves FROM first_week WHERE campaign_slug = 'midnight-drive' ORDER BY day"
+        released = warehouse.execute(
+            "SELECT day, streams FROM first_week WHERE campaign_slug = 'night-ferry' ORDER BY day"
         ).fetchall()
+        live_week = warehouse.execute(
+            "SELECT count(*) FROM first_week WHERE campaign_slug = 'midnight-drive' AND streams > 0"
+        ).fetchone()
+        latest = warehouse.execute(
+            "SELECT max(date) FROM (SELECT date FROM s4a_audience_timeline UNION ALL "
+            "SELECT date FROM s4a_song_timeline UNION ALL SELECT date FROM amfa_daily_plays)"
+        ).fetchone()
         leaked = warehouse.execute(
             "SELECT count(*) FROM grants WHERE fan_key IN (SELECT unnest(?::VARCHAR[]))",
             [sorted(spotify_ids)],
         ).fetchone()
-        services = warehouse.execute(
-            "SELECT service FROM service_conversion WHERE campaign_slug = 'midnight-drive' GROUP BY 1"
-        ).fetchall()
-    assert [day for day, _, _ in rows] == list(range(7))
-    assert all(streams > 0 for _, streams, _ in rows)
-    assert {presaves for _, _, presaves in rows} == {sum(grants.values())}
+        conversion = dict(
+            (service, (visitors, granted))
+            for service, visitors, granted in warehouse.execute(
+                "SELECT service, visitors, grants FROM service_conversion "
+                "WHERE campaign_slug = 'midnight-drive' AND source = '(all)'"
+            ).fetchall()
+        )
+    assert [day for day, _ in released] == list(range(7))  # a campaign released a month ago
+    assert all(streams > 0 for _, streams in released)
+    assert live_week == (0,)  # released minutes ago: no export holds a day of it yet
+    assert latest[0] < datetime.now(UTC).date()  # exports end yesterday, never in the future
     assert leaked == (0,)  # fans appear under keyed hashes, never their service ids
-    assert {"spotify", "apple", "deezer"} <= {s for (s,) in services}
+    assert {"spotify", "apple", "deezer"} <= set(conversion)
+
+    truth = load_truth(data_dir / "truth.json")
+    fans = [f for f in truth.fans if f.campaign == "midnight-drive"]
+    true_grants = Counter(f.service for f in fans if f.outcome == "granted")
+    assert dict(true_grants) == grants
+    chose = Counter(f.service for f in fans if f.service is not None)
+    for service in ("spotify", "apple", "deezer"):
+        assert conversion[service] == (chose[service], true_grants[service])  # per distinct visitor
+        assert true_grants[service] < chose[service]  # denials and abandonments, not 100% by construction
+    assert len({f.visitor_id for f in fans}) == len(fans)
+    artists = {c.artist for c in truth.campaigns.values()}
+    kinds = Counter(c.kind for c in truth.campaigns.values())
+    assert len(artists) >= 3
+    assert kinds["history"] >= 9
+    assert kinds["live"] == kinds["upcoming"] == 1
+    upcoming = next(c for c in truth.campaigns.values() if c.kind == "upcoming")
+    assert timedelta(days=9) < upcoming.release_at - datetime.now(UTC) < timedelta(days=11)
+    days = {f.granted_at.date() for f in truth.fans if f.campaign == upcoming.slug and f.granted_at}
+    assert len(days) >= 15  # three weeks of pre-saves behind it, today's among them
+    assert datetime.now(UTC).date() in days
+    quarantine = data_dir / "quarantine"
+    assert not (quarantine.exists() and list(quarantine.iterdir()))  # every export the demo wrote loads

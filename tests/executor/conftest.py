@@ -23,16 +23,17 @@ from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
-from executor.apple import AppleApp
-from executor.deezer import DeezerApp
-from executor.pacing import PacingPolicy
 from executor.release import ReleaseOptions, ReleaseReport, run_release
-from executor.spotify import SpotifyApp
 from presave.servers import LoopbackServer
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 from sandbox.env import sandbox_env
 from sandbox.state import Sandbox
+from services import ServiceApp
+from services.apple import AppleApp
+from services.deezer import DeezerApp
+from services.pacing import PacingPolicy
+from services.spotify import SpotifyApp
 
 ARTIST_ID = "4Z8W4fKeB5YxbusRsdQVPb"
 DEEZER_ARTIST = "27"
@@ -79,18 +80,11 @@ class Harness:
         **kwargs: Any,
     ) -> ReleaseReport:
         kwargs.setdefault("options", ReleaseOptions(linger_s=0.5))
-        spotify = self.spotify()
-        if pacing is not None:
-            spotify.pacing = pacing
-        return run_release(
-            self.store,
-            self.vault,
-            spotify if "spotify" in services else None,
-            slug,
-            apple=self.apple() if "apple" in services else None,
-            deezer=self.deezer() if "deezer" in services else None,
-            **kwargs,
-        )
+        makers = {"spotify": self.spotify, "apple": self.apple, "deezer": self.deezer}
+        apps: dict[str, ServiceApp] = {name: makers[name]() for name in services}
+        if pacing is not None and "spotify" in apps:
+            apps["spotify"].use_pacing(pacing)
+        return run_release(self.store, self.vault, apps, slug, **kwargs)
 
     # the catalogue and campaigns ---------------------------------------------------------------------
     def add_release(self, upc: str, release_at: datetime, *, tracks: int = 2, **extra: Any) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from executor.pacing import UNLIMITED, PacingPolicy, RateController, SharedPacingState
 from executor.retry import RetryPolicy
 from sandbox.ratelimit import RateLimiter
+from services.pacing import UNLIMITED, PacingPolicy, RateController, SharedPacingState
 
 
 class FakeClock:

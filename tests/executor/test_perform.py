@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from campaigns.ledger import Claimed
-from executor.pacing import PacingPolicy, RateController
 from executor.perform import perform_action
 from executor.retry import RetryPolicy
-from executor.services import Failure, GrantLost, Release, ServiceFailure
+from services.errors import Failure, GrantLost, ServiceFailure, throttled
+from services.model import Release
+from services.pacing import PacingPolicy, RateController
 
 NOW = datetime(2026, 12, 4, 0, 5, tzinfo=UTC)
 RELEASE = Release("spotify", "spotify:album:x", ("spotify:track:1",), "upc:1")
@@ -199,7 +200,7 @@ class ScriptedApp:
     name: str = "spotify"
     lookups: int = 0
 
-    def resolve(self, lookup: object, http: object) -> Release | None:
+    def resolve(self, lookup: object) -> Release | None:
         self.lookups += 1
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -213,12 +214,22 @@ def test_a_throttled_lookup_is_retried_and_not_taken_for_a_release_not_live_yet(
     app = ScriptedApp([fail(Failure.THROTTLED, 429, retry_after=0.01), fail(Failure.TRANSIENT, 503), RELEASE])
     report = ReleaseReport("x")
     options = ReleaseOptions(retry=RetryPolicy(base_s=0.01, cap_s=0.02))
-    assert _poll(app, None, None, options, report) == RELEASE  # type: ignore[arg-type]
+    assert _poll(app, None, options, report) == RELEASE  # type: ignore[arg-type]
     assert app.lookups == 3
     assert report.waiting == {}
     refused = ScriptedApp([fail(Failure.REFUSED, 400)])
-    assert _poll(refused, None, None, options, report) is None  # type: ignore[arg-type]
+    assert _poll(refused, None, options, report) is None  # type: ignore[arg-type]
     assert "cannot look the release up" in report.waiting["spotify"]
+
+
+def test_a_lookup_with_the_quota_spent_is_not_retried_and_says_until_when_it_waits() -> None:
+    from executor.release import ReleaseOptions, ReleaseReport, _poll
+
+    app = ScriptedApp([throttled("spotify", "search", 36_000.0, quota=True), RELEASE])
+    report = ReleaseReport("x")
+    assert _poll(app, None, ReleaseOptions(), report) is None  # type: ignore[arg-type]
+    assert app.lookups == 1  # not called again while told to wait ten hours
+    assert "quota spent, retry after 36000 s" in report.waiting["spotify"]
 
 
 def test_a_retry_after_longer_than_the_run_should_wait_puts_the_action_back_in_the_queue() -> None:

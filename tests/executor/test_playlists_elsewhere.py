@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import requests
 
 from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, Grant
-from executor.services import GrantTokens, Lookup
+from executor.fans import fan_session
+from services.model import GrantTokens, Lookup
 from tests.executor.conftest import DEEZER_ARTIST, Harness, ago
 
 
@@ -28,7 +28,7 @@ def _fan_session(harness: Harness, grant_id: int, service: str) -> tuple[Any, An
         grant = session.get_one(Grant, grant_id)
         tokens = GrantTokens(grant.id, harness.vault.open(grant.access_token), None, None, grant.granted_at)
     app = harness.apple() if service == "apple" else harness.deezer()
-    return app, app.fan_session(tokens, requests.Session(), lambda *_: None)
+    return app, fan_session(app, tokens, lambda *_: None)
 
 
 @pytest.mark.parametrize("service", ["apple", "deezer"])
@@ -54,7 +54,7 @@ def test_a_playlist_created_just_before_a_crash_is_found_and_filled(harness: Har
         interrupted=True,
     )
     app, before = _fan_session(harness, grant_id, service)
-    release = app.resolve(Lookup(None, upc, ()), requests.Session())
+    release = app.resolve(Lookup(None, upc, ()))
     assert release is not None
     with pytest.raises(CrashAfterCreating):
         before.perform(action, release, _crash)

@@ -10,10 +10,10 @@ from urllib.parse import unquote
 from sqlalchemy import select
 
 from campaigns.models import Campaign, OwedAction
-from executor.pacing import PacingPolicy
 from executor.release import ReleaseOptions, campaigns_with_work_due
 from executor.retry import RetryPolicy
 from executor.shards import ShardLauncher, WorkerSetup
+from services.pacing import PacingPolicy
 from tests.executor.conftest import Harness, ago
 from tests.sandbox.openapi import assert_calls_match_spec
 

@@ -41,7 +41,7 @@ def test_every_fan_gets_the_release_once_and_a_second_run_adds_nothing(harness: 
     report = harness.run("midnight-drive")
 
     album = release["spotify"]["uri"]
-    assert report.album_uri == album
+    assert report.releases["spotify"] == album
     assert report.outcomes["delivered"] == 12  # a save and the artist follow for each fan
     assert report.undone == 0
     writes = _writes(harness)

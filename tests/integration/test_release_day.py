@@ -6,7 +6,7 @@ from urllib.parse import unquote
 
 from campaigns.vault import TokenVault
 from executor.release import campaigns_with_work_due, run_release
-from executor.spotify import SpotifyApp
+from services.spotify import SpotifyApp
 from tests.integration.conftest import System, add_campaign, add_release, soon
 from tests.integration.test_landing_flow import _presave
 from tests.sandbox.openapi import assert_calls_match_spec
@@ -32,7 +32,7 @@ def test_release_day_saves_the_album_once_to_every_library(system: System) -> No
     fans = ["fan-a", "fan-b", "fan-c"]
     for fan in fans:
         assert _presave(system, "midnight-drive", fan).status_code == 303
-    app = SpotifyApp.from_settings(system.settings)
+    app = {"spotify": SpotifyApp.from_settings(system.settings)}
     vault = TokenVault(system.settings.secret_keys())
 
     before = release_at - timedelta(seconds=1)  # the clock pinned: the fans' sign-ups take their time
@@ -47,7 +47,7 @@ def test_release_day_saves_the_album_once_to_every_library(system: System) -> No
         assert campaigns_with_work_due(session, datetime.now(UTC)) == ["midnight-drive"]
     started = datetime.now(UTC)
     report = run_release(system.store, vault, app, "midnight-drive")
-    assert report.album_uri == album["spotify"]["uri"]
+    assert report.releases["spotify"] == album["spotify"]["uri"]
     assert report.performed == 3
     assert report.outcomes["delivered"] == 6  # three saves, and the three artist follows at grant time
     for fan in fans:
@@ -73,10 +73,10 @@ def test_a_release_not_live_yet_leaves_the_actions_queued(system: System) -> Non
     report = run_release(
         system.store,
         TokenVault(system.settings.secret_keys()),
-        SpotifyApp.from_settings(system.settings),
+        {"spotify": SpotifyApp.from_settings(system.settings)},
         "late-album",
     )
-    assert report.album_uri is None
+    assert report.releases["spotify"] is None
     assert report.performed == 0
     assert report.outcomes["queued"] == 1
     assert report.undone == 0

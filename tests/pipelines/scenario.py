@@ -66,7 +66,9 @@ def seed_store(store: Store, vault: TokenVault) -> None:
         with store.session() as session:
             create_campaign(session, spec)
     for number, release in enumerate(EARLIER):
-        write_campaign_history(store, vault, release.slug, release.presaves, seed=20 + number)
+        write_campaign_history(
+            store, vault, release.slug, release.presaves, seed=20 + number, services=("spotify",)
+        )
     _apple_visitors(store, vault, "midnight-drive", visitors=80, grants=24)
     _live_grants(store, vault, LIVE)
 

@@ -462,3 +462,87 @@ def test_a_warehouse_from_before_content_hashes_gets_the_new_columns_and_its_day
         (date(2025, 3, 1), 10, None),
         (date(2025, 3, 2), 11, None),
     ]
+
+
+# rows dated after the load moment ----------------------------------------------------------------------
+
+
+def _ingest_at(warehouse: Warehouse, loaded_at: datetime, *paths: Path):
+    root = warehouse.path.parent
+    return ingest_files(
+        list(paths), warehouse, root / "quarantine", root / "loaded", pseudonym=pseudonym, loaded_at=loaded_at
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "loaded_at", "line", "dated", "table"),
+    [
+        (
+            "Nova Lane-audience-timeline.csv",
+            S4A_AUDIENCE,
+            datetime(2025, 3, 2, 9, tzinfo=UTC),
+            "4",
+            "2025-03-03",
+            "s4a_audience_timeline",
+        ),
+        (
+            "Nova Lane__Midnight Drive-timeline.csv",
+            S4A_SONG_TIMELINE,
+            datetime(2026, 1, 1, 9, tzinfo=UTC),
+            "3",
+            "2026-01-02",
+            "s4a_song_timeline",
+        ),
+        (
+            "Nova Lane - Listeners.csv",
+            AMFA_LISTENERS,
+            datetime(2025, 2, 28, 8, tzinfo=UTC),
+            "2",
+            "2025-03-01",
+            "amfa_listeners",
+        ),
+        (
+            "bank.tsv",
+            DISTROKID_LEGACY,
+            datetime(2026, 8, 20, tzinfo=UTC),
+            "2",
+            "2026-08-25",
+            "distrokid_bank",
+        ),
+        (
+            "midnight-drive__fans.csv",
+            PRESAVE_FANS,
+            datetime(2026, 11, 20, 12, tzinfo=UTC),
+            "3",
+            "2026-11-21 09:00:00",
+            "presave_fans",
+        ),
+    ],
+)
+def test_a_file_with_a_row_dated_after_its_load_moment_is_quarantined_naming_the_row_and_date(
+    warehouse: Warehouse,
+    inbox: Path,
+    name: str,
+    content: list[list[str]],
+    loaded_at: datetime,
+    line: str,
+    dated: str,
+    table: str,
+) -> None:
+    path = write_rows(inbox / name, content, delimiter="\t" if name.endswith(".tsv") else ",")
+    report = _ingest_at(warehouse, loaded_at, path)
+    assert report.loaded == []
+    assert [refused for refused, _ in report.refused] == [name]
+    reason = _reason(warehouse, name)
+    assert f"file: {name}\n" in reason
+    assert f"line: {line}\n" in reason
+    assert f"row dated {dated}, after the moment this file was loaded" in reason
+    assert rows(warehouse, f"SELECT count(*) FROM {table}") == [(0,)]  # no day to come counts as history
+
+
+def test_days_that_have_begun_somewhere_load(warehouse: Warehouse, inbox: Path) -> None:
+    # At 10:00 UTC on 2 March it is already 3 March in Kiritimati (UTC+14): an export may hold that day.
+    path = write_rows(inbox / "Nova Lane-audience-timeline.csv", S4A_AUDIENCE)
+    report = _ingest_at(warehouse, datetime(2025, 3, 2, 10, tzinfo=UTC), path)
+    assert [loaded for loaded, *_ in report.loaded] == ["Nova Lane-audience-timeline.csv"]
+    assert rows(warehouse, "SELECT max(date) FROM s4a_audience_timeline") == [(date(2025, 3, 3),)]

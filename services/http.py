@@ -1,5 +1,7 @@
-"""A lean HTTP session for the executor's clients and the landing app's service calls: requests'
-interface over kept-alive `http.client` connections, one per host.
+"""The one HTTP stack of the service clients: requests sessions (spotipy speaks requests), one per thread.
+
+`new_session()` is what every client uses. `LeanSession` is requests' interface over kept-alive
+`http.client` connections, one per host:
 
 spotipy (and the Apple and Deezer clients) call `session.request(...)` and read a `requests.Response`.
 A stock `requests.Session` spends more CPU per call than the whole exchange with the server (cookie jar,
@@ -18,17 +20,30 @@ import json as json_module
 import select
 import socket
 import ssl
+import threading
+import weakref
 from base64 import b64encode
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 FORM = "application/x-www-form-urlencoded"
 DEFAULT_TIMEOUT = 30.0
+
+
+def new_session() -> requests.Session:
+    """A plain requests session with retries off: a 429 or a 5xx comes back at once, with its headers, and
+    the caller decides (spotipy's own retrying and urllib3's are both off)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 @cache
@@ -144,3 +159,28 @@ def _closed_by_peer(sock: socket.socket) -> bool:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
+
+
+class ThreadSessions:
+    """One HTTP session per thread (a session is not safe to share), closed together at the end."""
+
+    def __init__(self, factory: Callable[[], requests.Session] | None = None) -> None:
+        self._factory = factory or new_session
+        self._local = threading.local()
+        self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()  # a dead thread's goes
+        self._lock = threading.Lock()
+
+    def session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self._factory()
+            with self._lock:
+                self._sessions.add(session)
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = list(self._sessions), weakref.WeakSet()
+        for session in sessions:
+            session.close()
+        self._local = threading.local()

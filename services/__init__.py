@@ -1,0 +1,71 @@
+"""One client per streaming service, and what they share: the one error scheme, the HTTP stack, the pacing.
+
+- `services.spotify.SpotifyApp` (through spotipy), `services.apple.AppleApp`, `services.deezer.DeezerApp`:
+  the label's app for each service. Each owns its authorization (OAuth code exchange and refresh, or
+  Apple's developer token), every call the project makes (the landing app's, the executor's, the
+  snapshots'), pagination, its error parsing and its `pacer`. `app.fan(tokens)` acts for one fan.
+- `services.errors`: `ServiceFailure` of one `Failure` kind (throttled with its Retry-After, quota spent,
+  transient, unauthorized, forbidden, not found, refused) or `GrantLost`; both are `ServiceError`s.
+- `services.http`: the HTTP session every client uses (one per thread, retries off).
+- `services.pacing`: the app-wide pacing (a shared pause on Retry-After, AIMD on the rate).
+- `services.model`: what the clients hand back (tokens, profile, release, artist statistics).
+
+This package imports only `campaigns`; collectors, the executor and pipelines are its adapters.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from campaigns.settings import Settings
+from services.errors import Failure, GrantLost, ServiceError, ServiceFailure
+from services.model import Lookup, Release
+from services.pacing import PacingPolicy, RateController
+
+__all__ = [
+    "Failure",
+    "GrantLost",
+    "ServiceApp",
+    "ServiceError",
+    "ServiceFailure",
+    "apps_from_settings",
+]
+
+
+class ServiceApp(Protocol):
+    """What every service's app offers whatever its API: a name, its pacing, the release lookup."""
+
+    name: str
+    pacing: PacingPolicy
+    pacer: RateController
+
+    def resolve(self, lookup: Lookup) -> Release | None:
+        """The release if the service has it live now, else None; ServiceFailure if it cannot tell."""
+        ...
+
+    def close(self) -> None:
+        """Close the HTTP sessions of every thread that called."""
+        ...
+
+
+def apps_from_settings(settings: Settings, *, origin: str | None = None) -> dict[str, ServiceApp]:
+    """The configured services' apps by name (a service left unconfigured is absent), in the one order.
+    `origin` limits Apple's developer token to the landing app's pages. Raises ValueError (naming the
+    variable) for a configuration that cannot work, such as an unreadable Apple key."""
+    from services.apple import AppleApp
+    from services.deezer import DeezerApp
+    from services.spotify import SpotifyApp
+
+    enabled = settings.enabled_services()
+    apps: dict[str, ServiceApp] = {}
+    if "spotify" in enabled:
+        apps["spotify"] = SpotifyApp.from_settings(settings)
+    if "apple" in enabled:
+        apple = AppleApp.from_settings(settings, origin=origin)
+        if apple is not None:
+            apps["apple"] = apple
+    if "deezer" in enabled:
+        deezer = DeezerApp.from_settings(settings)
+        if deezer is not None:
+            apps["deezer"] = deezer
+    return apps
