@@ -199,9 +199,12 @@ async def _closed_loop(
 
 def steady(
     cluster: Cluster, seconds: float = STEADY_SECONDS, at_once: int = FANS_AT_ONCE
-) -> tuple[Phase, list[float]]:
-    """As many grants as `at_once` fans, each starting again when done, make in `seconds`."""
-    return asyncio.run(_closed_loop(cluster, seconds, at_once, f"steady{uuid.uuid4().hex[:6]}"))
+) -> tuple[Phase, list[float], int]:
+    """As many grants as `at_once` fans, each starting again when done, make in `seconds`: the phase,
+    the callbacks' latencies, and how many of these fans' grants the store holds afterwards."""
+    prefix = f"steady{uuid.uuid4().hex[:6]}"
+    phase, callbacks = asyncio.run(_closed_loop(cluster, seconds, at_once, prefix))
+    return phase, callbacks, stored_grants(cluster.store, prefix)
 
 
 async def _open_loop(cluster: Cluster, spike: Spike, prefix: str) -> None:
@@ -284,10 +287,8 @@ def run() -> None:
     for workers in WORKER_COUNTS:
         with console.status(f"{workers} worker(s)…"), landing_on_postgres(workers, server) as cluster:
             steady(cluster, seconds=1.0, at_once=4)  # warm-up: imports, pools, connections
-            phase, callbacks = steady(cluster)
+            phase, callbacks, stored = steady(cluster)
             flow, back = _percentiles(phase.latencies), _percentiles(callbacks)
-            with cluster.store.session() as session:
-                stored = session.scalar(select(func.count()).select_from(Grant)) or 0
             others = ", ".join(f"{s}×{n}" for s, n in sorted(phase.statuses.items()) if s != 303) or "none"
             table.add_row(
                 f"{workers}",

@@ -14,10 +14,11 @@ STEADY_RATE = 3.0  # fans a second
 
 def test_a_launch_spike_of_ten_times_the_steady_rate_loses_no_grant(postgres_server_url: str) -> None:
     with landing_on_postgres(2, postgres_server_url) as cluster:
-        before, _ = steady(cluster, seconds=2.0, at_once=2)
+        before, _, kept = steady(cluster, seconds=2.0, at_once=2)
         found = spike(cluster, rate=STEADY_RATE * 10, seconds=4.0)
 
     assert before.done > 0
+    assert kept == before.done
     assert found.started >= 110
     assert found.authorized == found.started
     assert found.answers == {303: found.started}
