@@ -51,8 +51,12 @@ PLAYLIST = "spotify:playlist:37i9dQZF1DX0XUsuxWHRQd"
 SUBMIT = f"""
 import sys, dagster as dg
 from pipelines.deploy import release_day_job_from_environment
+job = dg.reconstructable(release_day_job_from_environment)
+job.get_definition()
+print("ready", flush=True)
+sys.stdin.readline()
 with dg.DagsterInstance.get() as instance, dg.execute_job(
-    dg.reconstructable(release_day_job_from_environment), instance=instance,
+    job, instance=instance,
     run_config={RUN_CONFIG!r}, tags={{"dagster/partition": sys.argv[1]}},
 ) as result:
     print(result.run_id)
@@ -115,14 +119,26 @@ class Deployment:
 
     def release_concurrently(self, slugs: list[str]) -> list[str]:
         """One run per campaign at once, each submitted by its own process as the daemon would launch
-        them (Dagster's logging is not made for several runs in the threads of one process); run ids."""
+        them (Dagster's logging is not made for several runs in the threads of one process), all let go
+        together once every one has loaded the job; the run ids."""
         self.instance.add_dynamic_partitions(campaign_partitions.name, slugs)
         submitters = [
             subprocess.Popen(
-                [sys.executable, "-c", SUBMIT, slug], cwd=ROOT, stdout=subprocess.PIPE, text=True
+                [sys.executable, "-c", SUBMIT, slug],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
             )
             for slug in slugs
         ]
+        for process in submitters:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+        for process in submitters:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()  # communicate() closes it
         outputs = [process.communicate(timeout=240)[0] for process in submitters]
         assert [process.returncode for process in submitters] == [0] * len(slugs), outputs
         return [output.strip().splitlines()[-1] for output in outputs]
@@ -225,7 +241,7 @@ def library_of(document: dict[str, Any]) -> dict[str, list[str]]:
 
 def test_concurrent_campaign_runs_execute_on_both_celery_workers(deployment: Deployment) -> None:
     harness = deployment.harness
-    slugs = [f"spread-{n}" for n in range(4)]
+    slugs = [f"spread-{n}" for n in range(3)]
     for n, slug in enumerate(slugs):
         seed_campaign(harness, slug, f"19888004{n:04d}", fans=4)
     run_ids = deployment.release_concurrently(slugs)
