@@ -23,6 +23,7 @@ services:
 lint: install
 	uv run --frozen ruff check .
 	uv run --frozen ruff format --check .
+	uv run --frozen mypy
 
 format: install
 	uv run --frozen ruff check --fix .
@@ -32,4 +33,4 @@ bench: install
 	uv run --frozen python -m bench $(BENCH)
 
 clean:
-	rm -rf .venv .pytest_cache .ruff_cache test-artefacts
+	rm -rf .venv .pytest_cache .ruff_cache .mypy_cache test-artefacts

@@ -180,7 +180,8 @@ def stored_grants(store: Store, prefix: str) -> int:
 async def _closed_loop(
     cluster: Cluster, seconds: float, at_once: int, prefix: str
 ) -> tuple[Phase, list[float]]:
-    phase, callbacks = Phase(), []
+    phase = Phase()
+    callbacks: list[float] = []
     counter = iter(range(10**9))
     stop = time.perf_counter() + seconds
 

@@ -9,47 +9,140 @@ the executor checks it at the service before doing anything again.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Protocol
 
-from sqlalchemy import Integer, String, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnCollection,
+    ColumnElement,
+    Connection,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from campaigns.models import Outcome, OwedAction
 
 INSERT_CHUNK = 5000  # rows per executemany call
+_ACTIONS: Table = OwedAction.__table__  # type: ignore[assignment]  # declared as a FromClause
 
 
-def insert_ignoring_duplicates(session: Session, table: Table, rows: list[Mapping[str, Any]]) -> int:
+def dialect_of(bind: Session | Connection) -> str:
+    return (bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect).name
+
+
+def upsert(
+    dialect: str,
+    table: Table,
+    keys: Sequence[str] = (),
+    set_: Callable[[ColumnCollection[str, ColumnElement[Any]]], Mapping[str, Any]] | None = None,
+    *,
+    where: ColumnElement[bool] | None = None,
+) -> Any:
+    """The one insert-or-update of the operational store (PostgreSQL or SQLite): `INSERT … ON CONFLICT
+    (keys) DO UPDATE SET set_(excluded) [WHERE where]`, or `DO NOTHING` without `set_` (on any unique key
+    when `keys` is empty). `set_` gets the row the insert brought (`excluded`). Build it once per dialect
+    and statement (building an ON CONFLICT statement costs more than running it)."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    if set_ is None:
+        return statement.on_conflict_do_nothing(index_elements=list(keys) or None)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_=dict(set_(statement.excluded)), where=where
+    )
+
+
+def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert rows, skipping those whose unique key exists already; returns how many were new."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing()
-    else:
-        statement = insert(table).prefix_with("IGNORE")
-    returning = dialect in ("postgresql", "sqlite")  # counts what was new (rowcount is -1 on some drivers)
-    if returning:
-        statement = statement.returning(table.primary_key.columns.values()[0])
+    statement = upsert(dialect_of(session), table).returning(table.primary_key.columns.values()[0])
     connection = session.connection()
     added = 0
     for start in range(0, len(rows), INSERT_CHUNK):
-        # executemany: compiled once and cached ("insertmanyvalues" batches it into multi-row INSERTs)
+        # executemany: compiled once and cached ("insertmanyvalues" batches it into multi-row INSERTs);
+        # RETURNING counts what was new (rowcount is -1 on some drivers)
         result = connection.execute(statement, rows[start : start + INSERT_CHUNK])
-        added += len(result.all()) if returning else max(result.rowcount or 0, 0)
+        added += len(result.all())
     return added
 
 
 def plan(session: Session, actions: Iterable[Mapping[str, Any]]) -> int:
     """Write owed actions to the ledger; planning the same action twice adds nothing."""
     rows = [{"outcome": Outcome.QUEUED.value, "attempts": 0, **action} for action in actions]
-    return insert_ignoring_duplicates(session, OwedAction.__table__, rows)  # type: ignore[arg-type]
+    return insert_ignoring_duplicates(session, _ACTIONS, rows)
+
+
+class GrantRef(Protocol):
+    """Which grant an action belongs to (a `Grant`, or what the landing app keeps of one it just saved)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def campaign_id(self) -> int: ...
+
+    @property
+    def service(self) -> str: ...
+
+
+@lru_cache(maxsize=4)
+def _record_at_grant(dialect: str) -> Any:
+    return upsert(
+        dialect,
+        _ACTIONS,
+        ("grant_id", "kind", "target"),
+        lambda new: {
+            "attempts": _ACTIONS.c.attempts + 1,
+            "outcome": new.outcome,
+            "done_at": new.done_at,
+            "reason": new.reason,
+        },
+        where=_ACTIONS.c.outcome != Outcome.DELIVERED.value,
+    )
+
+
+def record_at_grant(
+    bind: Session | Connection,
+    grant: GrantRef,
+    kind: str,
+    target: str,
+    *,
+    delivered: bool,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """A call made while the fan waits (the artist follow, a pre-add, the extra follows): delivered, or
+    queued for the executor to retry. Trying again counts an attempt; a delivered action stays as it was."""
+    now = now or datetime.now(UTC)
+    bind.execute(
+        _record_at_grant(dialect_of(bind)),
+        {
+            "campaign_id": grant.campaign_id,
+            "grant_id": grant.id,
+            "service": grant.service,
+            "kind": str(kind),
+            "target": target,
+            "due_at": now,
+            "outcome": (Outcome.DELIVERED if delivered else Outcome.QUEUED).value,
+            "attempts": 1,
+            "started_at": None,
+            "done_at": now if delivered else None,
+            "last_status": None,
+            "reason": reason[:300] if reason else None,
+            "created_at": now,
+        },
+    )
 
 
 def outcome_counts(session: Session, campaign_id: int) -> dict[str, int]:
@@ -196,7 +289,6 @@ class Finished:
     resolved_target: str | None = None
 
 
-_ACTIONS: Table = OwedAction.__table__  # type: ignore[assignment]
 _FINISH = (
     update(_ACTIONS)
     .where(_ACTIONS.c.id == bindparam("b_id"), _ACTIONS.c.attempt_id == bindparam("b_attempt"))
@@ -247,7 +339,7 @@ def finish(session: Session, attempt_id: str, results: Sequence[Finished]) -> in
     for statement, batch in ((_FINISH, final), (_REQUEUE, requeued)):
         if batch:
             result = session.connection().execute(statement, batch)
-            changed += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+            changed += max(result.rowcount or 0, 0)
     return changed
 
 
@@ -340,7 +432,8 @@ def delivery_latencies(
     """Seconds from each delivered action's due moment (the fan's release moment) to the library, streamed:
     (how many, the longest, a uniform sample of at most `sample` of them); memory stays bounded."""
     rng = random.Random(seed)
-    count, longest, kept = 0, 0.0, []
+    count, longest = 0, 0.0
+    kept: list[float] = []
     rows = session.execute(
         select(OwedAction.due_at, OwedAction.done_at)
         .where(
@@ -352,6 +445,8 @@ def delivery_latencies(
         .execution_options(yield_per=10_000)
     )
     for due, done in rows:
+        if done is None:  # excluded by the query; the column is nullable
+            continue
         seconds = max(0.0, (done - due).total_seconds())
         count += 1
         longest = max(longest, seconds)

@@ -4,7 +4,10 @@ release moment. Written once here; the landing app, the executor, the collectors
 from __future__ import annotations
 
 import enum
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from campaigns.zones import fan_zone, zone_named
 
 
 class Service(enum.StrEnum):
@@ -20,3 +23,22 @@ SERVICES: tuple[Service, ...] = tuple(Service)
 # Spotify refresh tokens die six months (half a Julian year) after the fan's grant, whatever refreshing
 # happens: the token-health check and the marts take this one figure.
 REFRESH_TOKEN_LIFETIME = timedelta(seconds=15_778_800)
+
+
+def release_moment(
+    release_at: datetime,
+    campaign_zone: str,
+    mode: str,
+    *,
+    fan_timezone: str | None = None,
+    country: str | None = None,
+) -> datetime:
+    """When the release is out for one fan: the campaign's moment for everyone (`global`), or the
+    release's wall-clock time (usually midnight) in the fan's zone (`local`). The fan's zone is the one
+    their browser gave, else their country's main zone, else the campaign's: the page, the planner and
+    the token-health check all ask here."""
+    if mode != "local":
+        return release_at.astimezone(UTC)
+    home = zone_named(campaign_zone) or ZoneInfo("UTC")
+    wall = release_at.astimezone(home).replace(tzinfo=None)
+    return wall.replace(tzinfo=fan_zone(fan_timezone, country, home)).astimezone(UTC)

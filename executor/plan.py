@@ -17,11 +17,11 @@ from sqlalchemy import and_, delete, or_, select, tuple_, update
 
 from campaigns import ledger
 from campaigns.campaign_file import CampaignSpec
+from campaigns.choices import parse_choices, preadded
 from campaigns.models import ActionKind, Campaign, Grant, GrantStatus, Outcome, OwedAction
 from campaigns.registry import campaign_spec
+from campaigns.rules import release_moment as fan_release_moment
 from campaigns.store import Store
-from executor.choices import parse_choices, preadded
-from executor.zones import fan_zone
 
 RELEASE_TARGET = "release"  # resolved to the service's album at execution time
 # Kinds that need the release resolved on the service before they can be performed.
@@ -64,10 +64,9 @@ class GrantFacts:
 def release_moment(plan: CampaignPlan, grant: GrantFacts) -> datetime:
     """When the release is due for this fan: one moment for everyone (`global`), or the release's
     wall-clock time (usually midnight) in the fan's own time zone (`local`)."""
-    if plan.mode != "local":
-        return plan.release_at
-    zone = fan_zone(grant.fan_timezone, grant.country, plan.zone)
-    return plan.wall_clock.replace(tzinfo=zone).astimezone(UTC)
+    return fan_release_moment(
+        plan.release_at, plan.zone.key, plan.mode, fan_timezone=grant.fan_timezone, country=grant.country
+    )
 
 
 def _playlist_row(grant: GrantFacts, at_release: datetime) -> list[tuple[str, str, datetime]]:

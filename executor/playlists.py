@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from campaigns.choices import NEW_PLAYLIST_PREFIX, PLAYLIST_MARKER
 from campaigns.ledger import Claimed
-from executor.choices import NEW_PLAYLIST_PREFIX, PLAYLIST_MARKER
 from executor.services import ResolvedNote
 
 CHUNK = 100  # Spotify's most per call; Apple and Deezer take as many

@@ -397,6 +397,8 @@ MARTS = (
             "z DOUBLE",
             "p_value DOUBLE",
             "p_holm DOUBLE",
+            "comparisons INTEGER",
+            "verdict VARCHAR",
         ),
         ("campaign_slug", "source", "service_1", "service_2"),
         "two services' conversion compared: difference, Newcombe 95% interval, pooled z-test, Holm",
@@ -412,7 +414,6 @@ MARTS = (
             "streams BIGINT",
             "listeners BIGINT",
             "presaves BIGINT NOT NULL",
-            "streams_per_presaver DOUBLE",
         ),
         ("campaign_slug", "day"),
         "the artist's Spotify streams and listeners on each day D0 … D6 of a campaign's first week",
@@ -442,9 +443,11 @@ MARTS = (
             "campaign_slug VARCHAR NOT NULL",
             "series VARCHAR NOT NULL",
             "artist VARCHAR NOT NULL",
+            "title VARCHAR",
             "release_date DATE NOT NULL",
             "presaves BIGINT NOT NULL",
             "first_week_streams DOUBLE NOT NULL",
+            "own_follows BIGINT",
             "followers_at_release DOUBLE",
             "streams_per_follower DOUBLE",
             "baseline_per_follower DOUBLE",
@@ -464,6 +467,9 @@ MARTS = (
             "roster_slope_high DOUBLE",
             "roster_r_squared DOUBLE",
             "roster_campaigns INTEGER NOT NULL",
+            "artist_lift_verdict VARCHAR",
+            "roster_expected DOUBLE",
+            "roster_verdict VARCHAR",
         ),
         ("campaign_slug", "series"),
         "one campaign's first week against the artist's earlier releases and against the roster's line",
@@ -472,6 +478,7 @@ MARTS = (
         "follower_gain",
         (
             "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
             "artist VARCHAR NOT NULL",
             "window_start DATE NOT NULL",
             "release_date DATE NOT NULL",
@@ -486,8 +493,8 @@ MARTS = (
             "expected_organic_gain DOUBLE",
             "presave_share DOUBLE",
         ),
-        ("campaign_slug",),
-        "follower gain over the pre-save window (D-28 … D0): from pre-save follows and organic",
+        ("campaign_slug", "service"),
+        "follower gain on one service over the pre-save window (D-28 … D0): pre-save follows and organic",
     ),
     Table(
         "release_outcomes",
@@ -530,7 +537,7 @@ MARTS = (
         (
             "campaign_slug VARCHAR NOT NULL",
             "grants BIGINT NOT NULL",
-            "score DOUBLE NOT NULL",
+            "score DOUBLE",
             "reasons VARCHAR NOT NULL",
             "ip_burst_grants DOUBLE NOT NULL",
             "device_burst_grants DOUBLE NOT NULL",
@@ -539,6 +546,8 @@ MARTS = (
             "audience_excess DOUBLE NOT NULL",
             "audience_size DOUBLE",
             "audience_source VARCHAR",
+            "status VARCHAR",
+            "not_checked VARCHAR",
         ),
         ("campaign_slug",),
         "one campaign's warning signs of inflated pre-saves and its score (1 = no sign)",
@@ -565,9 +574,37 @@ MARTS = (
             "forecast_low DOUBLE",
             "forecast_high DOUBLE",
             "authenticity_score DOUBLE",
+            "artist_first_week_streams DOUBLE",
+            "first_72h_streams DOUBLE",
+            "retention DOUBLE",
+            "artist_lift_low DOUBLE",
+            "artist_lift_high DOUBLE",
+            "artist_lift_verdict VARCHAR",
+            "roster_ratio_low DOUBLE",
+            "roster_ratio_high DOUBLE",
+            "roster_verdict VARCHAR",
+            "forecast_note VARCHAR",
+            "authenticity_status VARCHAR",
         ),
         ("campaign_slug",),
-        "one campaign's headline figures",
+        "one campaign's headline figures (each defined in `figure_glossary`)",
+    ),
+    Table(
+        "figure_glossary",
+        (
+            "figure VARCHAR NOT NULL",
+            "position INTEGER NOT NULL",
+            "label VARCHAR NOT NULL",
+            "unit VARCHAR NOT NULL",
+            "definition VARCHAR NOT NULL",
+            "help VARCHAR NOT NULL",
+            "mart VARCHAR NOT NULL",
+            "column_name VARCHAR NOT NULL",
+            "series VARCHAR",
+            "display VARCHAR NOT NULL",
+        ),
+        ("figure",),
+        "one headline figure: its label, unit, definition, help text and the mart column it lives in",
     ),
 )
 
@@ -575,11 +612,19 @@ TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHO
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables; add columns an older warehouse's tables lack (nullable, so rows survive)."""
+    """Create missing tables; add columns an older warehouse's tables lack (nullable, so rows survive), and
+    let a column declared nullable since hold nulls."""
     existing = {
         (table, column)
         for table, column in connection.execute(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    required = {
+        (table, column)
+        for table, column in connection.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND is_nullable = 'NO'"
         ).fetchall()
     }
     present = {table for table, _ in existing}
@@ -591,6 +636,8 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
             name, kind = column.split()[:2]
             if (table.name, name) not in existing:
                 connection.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+            elif (table.name, name) in required and "NOT NULL" not in column:
+                connection.execute(f"ALTER TABLE {table.name} ALTER COLUMN {name} DROP NOT NULL")
 
 
 def column_names(connection: duckdb.DuckDBPyConnection, table: str) -> list[str]:

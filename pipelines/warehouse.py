@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,16 +57,8 @@ class Warehouse:
     def replace_rows(
         connection: duckdb.DuckDBPyConnection, table: str, frames: Iterable[pd.DataFrame]
     ) -> int:
-        """Swap a table's whole content for the frames' rows, in one transaction (matched by column name)."""
-        connection.execute("BEGIN")
-        try:
-            connection.execute(f"DELETE FROM {table}")
-            rows = sum(insert_rows(connection, table, frame) for frame in frames)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        return rows
+        """Swap a table's whole content for the frames' rows (see `replace`)."""
+        return replace(connection, table, frames)
 
     def _publish(self) -> None:
         draft = self.snapshot_path.with_name(f".{self.snapshot_path.name}.{os.getpid()}")
@@ -74,12 +66,43 @@ class Warehouse:
         os.replace(draft, self.snapshot_path)
 
 
+@contextmanager
+def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN, then COMMIT when the block ends, or ROLLBACK if it raises (nothing half-written is left)."""
+    connection.execute("BEGIN")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def replace(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: Iterable[pd.DataFrame] | str,
+    *,
+    where: str | None = None,
+    params: Sequence[object] = (),
+) -> int:
+    """The one way a writer swaps warehouse rows: delete the table's rows (or those `where` selects, with
+    `params`) and insert the new ones, data frames (matched by column name) or a SELECT, in one
+    transaction rolled back if anything fails. Returns the rows inserted."""
+    with transaction(connection):
+        connection.execute(f"DELETE FROM {table}" + (f" WHERE {where}" if where else ""), list(params))
+        if isinstance(rows, str):
+            inserted = connection.execute(f"INSERT INTO {table} BY NAME {rows}").fetchone()
+            return int(inserted[0]) if inserted else 0
+        return sum(insert_rows(connection, table, frame) for frame in rows)
+
+
 def insert_rows(connection: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
     if frame.empty:
         return 0
     connection.register("incoming_frame", frame)
-    try:
-        connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_frame")
-    finally:
-        connection.unregister("incoming_frame")
+    # No `finally`: after a failed INSERT the transaction is aborted, and unregistering would fail too and
+    # hide the error (the next register of the name replaces the frame).
+    connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_frame")
+    connection.unregister("incoming_frame")
     return len(frame)

@@ -70,7 +70,7 @@ HISTORY_PRESAVES = {
 }
 UPCOMING_FANS_TODAY = 30
 # Each artist's audience before any release: daily listeners and followers.
-AUDIENCES = {"Nova Lane": (40.0, 120), "Mara Ellis": (25.0, 80), "The Quiet Hours": (60.0, 300)}
+AUDIENCES = {"Nova Lane": (110.0, 900), "Mara Ellis": (60.0, 450), "The Quiet Hours": (140.0, 1600)}
 
 
 @dataclass(frozen=True)
@@ -292,7 +292,7 @@ def _simulate(
         grants,
         seed=7 if campaign.kind == "live" else 8,
         prefix=f"{campaign.slug[:6]}-",
-        reading_s=(1.5, 4.0),
+        reading_s=(1.0, 3.0),
         services=tuple((s, w) for s, w in SERVICE_SHARES if s in campaign.spec.services.offered()),
     )
     register_fans(sandbox_url, plans)
@@ -304,7 +304,7 @@ def _simulate(
             plans,
             sandbox_url=sandbox_url,
             deadline=deadline,
-            concurrency=64,
+            concurrency=96,
             on_fan=lambda _outcome: progress.advance(task),
             truth=truth,
         )

@@ -2,7 +2,9 @@
 
 Every fan has a browser of their own: an HTTP client with its own cookie jar (so the landing app's visitor
 cookie tells them apart), their own address (sent as `X-Forwarded-For`, as the proxy in front of the
-landing app would), user agent, country and time zone (the `psv_tz` cookie the page's script sets). Each
+landing app would; and, where the system routes all of 127.0.0.0/8 to loopback as Linux does, their
+connections come from a loopback address of their own, so the landing app sees a peer per fan without
+trusting any header), user agent, country and time zone (the `psv_tz` cookie the page's script sets). Each
 visits with a UTM source, some press a pre-save button, and then approve, decline at the service, or
 abandon on its consent page. What each did is written to the ground truth (`sandbox.truth`).
 """
@@ -11,12 +13,15 @@ from __future__ import annotations
 
 import random
 import re
+import socket
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -128,6 +133,23 @@ def _address(rng: random.Random, taken: set[str]) -> str:
             return address
 
 
+def loopback_address(ip: str) -> str:
+    """The loopback address a fan connects from: 127.x.y.z, one per planned (100.64.0.0/10) address."""
+    octets = [int(part) for part in ip.split(".")]
+    return f"127.{octets[1] - 63}.{octets[2]}.{octets[3]}" if octets[0] == 100 else "127.0.0.1"
+
+
+@cache
+def loopback_aliases() -> bool:
+    """Whether a socket can bind a loopback address other than 127.0.0.1 (Linux: yes; macOS: no)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.1.2.3", 0))
+        except OSError:
+            return False
+    return True
+
+
 def register_fans(sandbox_url: str, plans: list[FanPlan], http: httpx.Client | None = None) -> None:
     """Tell the sandbox each fan's country and whether they decline, before they arrive."""
     client = http or httpx.Client(timeout=30.0)
@@ -162,8 +184,8 @@ def simulate_fans(
 ) -> SimulationReport:
     """Walk every planned fan through the landing flow concurrently; returns what happened to each.
 
-    Each fan browses with a client of their own (their own cookies); the clients share one connection
-    pool, as the fans' traffic shares the proxy's connections to the landing app.
+    Each fan browses with a client of their own (their own cookies), connecting from their own loopback
+    address where the system allows it (`loopback_address`), else over one shared connection pool.
     Apple fans need `sandbox_url`: MusicKit's sign-in is JavaScript, so the simulator asks the sandbox for
     the Music User Token the shim would have given and posts it as the page does.
     Fans who would arrive after `deadline` (the release moment, for a pre-save) stay away: "late".
@@ -175,11 +197,23 @@ def simulate_fans(
         max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2, keepalive_expiry=2.0
     )
 
+    own_addresses = loopback_aliases() and urlsplit(landing_url).hostname == "127.0.0.1"
+    tls = ssl.create_default_context()  # one for all: each transport would load the CA bundle (~0.2 s)
+
     def visit(plan: FanPlan) -> str:
         if deadline is not None and datetime.now(UTC) >= deadline:
             return "late"
-        fan = Fan(transport, landing_url, slug, plan, sandbox_url)
-        outcome = fan.presave()
+        own = (
+            httpx.HTTPTransport(local_address=loopback_address(plan.ip), verify=tls)
+            if own_addresses
+            else None
+        )
+        fan = Fan(own or transport, landing_url, slug, plan, sandbox_url)
+        try:
+            outcome = fan.presave()
+        finally:
+            if own is not None:
+                own.close()
         if truth is not None and outcome in OUTCOMES:
             truth.add_fan(fan.truth(outcome))
         return outcome

@@ -56,9 +56,8 @@ MARKET_ZONES: dict[str, str] = {
     "ZA": "Africa/Johannesburg",
 }
 MARKETS: tuple[str, ...] = tuple(sorted(MARKET_ZONES))
-# The first and last places on Earth to reach a given wall-clock time.
+# The first place on Earth to reach a given wall-clock time.
 EARLIEST_ZONE = "Pacific/Kiritimati"
-LATEST_ZONE = "Etc/GMT+12"
 
 
 def is_market(code: str) -> bool:

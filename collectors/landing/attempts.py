@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.models import AuthorizationAttempt
@@ -66,7 +66,7 @@ class AttemptBook:
 
     def start(
         self,
-        session: Session,
+        bind: Session | Connection,
         campaign_id: int | None,
         service: str,
         verifier: str | None,
@@ -79,7 +79,7 @@ class AttemptBook:
         if purpose not in PURPOSES:
             raise ValueError(f"unknown purpose {purpose!r}")
         nonce = secrets.token_urlsafe(24)
-        session.execute(
+        bind.execute(
             insert(ATTEMPTS),
             [
                 {
@@ -96,7 +96,7 @@ class AttemptBook:
         )
         return self._signer.dumps(nonce)
 
-    def consume(self, session: Session, state: str, service: str) -> tuple[Attempt, str | None]:
+    def consume(self, bind: Session | Connection, state: str, service: str) -> tuple[Attempt, str | None]:
         """The attempt behind `state` and its verifier, marked used in the same statement that checks it
         was unused (so a replay fails even when two arrive at once)."""
         if not state or len(state) > 512:
@@ -109,11 +109,9 @@ class AttemptBook:
             raise StateError("invalid") from None
         if not isinstance(nonce, str):
             raise StateError("invalid")
-        row = session.execute(
-            _CLAIM, {"nonce_": nonce, "service_": service, "now_": datetime.now(UTC)}
-        ).first()
+        row = bind.execute(_CLAIM, {"nonce_": nonce, "service_": service, "now_": datetime.now(UTC)}).first()
         if row is None:
-            seen = session.scalar(
+            seen = bind.scalar(
                 select(ATTEMPTS.c.id).where(ATTEMPTS.c.nonce == nonce, ATTEMPTS.c.service == service)
             )
             raise StateError("invalid" if seen is None else "used")

@@ -1,28 +1,18 @@
-"""The fan's choices on the done page, read from the form and kept as the grant's `choices` JSON.
-
-The executor plans release day from this document (shape in `collectors/landing/README.md`):
-
-    {"v": 1,
-     "artist": "spotify:artist:…" | "<deezer artist id>" | null,
-     "follows": ["spotify:playlist:…", …],          # extra follows the fan kept ticked (done on completing)
-     "declined_follows": ["spotify:user:…", …],     # offered, unticked: never followed
-     "playlist": null | {"id": "<fan's playlist id>"} | {"new": "<name>"},
-     "email_opt_in": false,
-     "preadd": "<apple pre-order album id>" | null,  # added at grant time
-     "completed_at": null | "2026-11-22T10:00:00+00:00"}
+"""The done page's form, checked against what was offered, and the grant's `choices` document it
+updates (the one shape, versioned: `campaigns.choices.FanChoices`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from campaigns.campaign_file import CampaignSpec
+from campaigns.choices import parse_choices
 from campaigns.models import ActionKind
 
-CHOICES_VERSION = 1
 _PLAYLIST_ID = {
     "spotify": re.compile(r"^[A-Za-z0-9]{1,64}$"),
     "deezer": re.compile(r"^[0-9]{1,20}$"),
@@ -121,48 +111,37 @@ def initial_choices(
 ) -> dict[str, Any]:
     """The document at grant time; a fan granting again keeps what they chose before."""
     apple = spec.services.apple if service == "apple" else None
-    base = {
-        "v": CHOICES_VERSION,
-        "follows": [],
-        "declined_follows": [],
-        "playlist": None,
-        "email_opt_in": False,
-        "completed_at": None,
-    }
-    kept = {k: v for k, v in (previous or {}).items() if k in base}
-    return {
-        **base,
-        **kept,
-        "artist": artist_target(spec, service),
-        "preadd": apple.album_id if apple and apple.album_id else None,
-    }
+    return replace(
+        parse_choices(previous),
+        artist=artist_target(spec, service),
+        preadd=apple.album_id if apple and apple.album_id else None,
+    ).document()
 
 
 def completed_choices(previous: dict[str, Any], done: DoneChoices, now: datetime) -> dict[str, Any]:
     """The document after the fan completes (later choices replace earlier ones)."""
-    return {
-        **previous,
-        "v": CHOICES_VERSION,
-        "follows": list(done.follows),
-        "declined_follows": list(done.declined),
-        "playlist": done.playlist,
-        "email_opt_in": done.email_opt_in,
-        "completed_at": now.isoformat(),
-    }
+    playlist = done.playlist or {}
+    return replace(
+        parse_choices(previous),
+        follows=done.follows,
+        declined_follows=done.declined,
+        playlist_id=playlist.get("id"),
+        new_playlist=playlist.get("new"),
+        email_opt_in=done.email_opt_in,
+        completed_at=now.isoformat(),
+    ).document()
 
 
 def owed_at_release(service: str, choices: dict[str, Any]) -> list[tuple[str, str]]:
     """What release day owes a grant, read from its choices (the executor's plan, stated here so the
     document's meaning is tested): the release saved (unless Apple pre-added it), the artist followed on
     Deezer (Spotify follows at grant time), the release added to the chosen playlist."""
+    read = parse_choices(choices)
     owed: list[tuple[str, str]] = []
-    if not (service == "apple" and choices.get("preadd")):
+    if not (service == "apple" and read.preadd):
         owed.append((ActionKind.SAVE_RELEASE.value, "release"))
-    if service == "deezer" and choices.get("artist"):
-        owed.append((ActionKind.FOLLOW_ARTIST.value, str(choices["artist"])))
-    playlist = choices.get("playlist")
-    if isinstance(playlist, dict) and playlist.get("id"):
-        owed.append((ActionKind.ADD_TO_PLAYLIST.value, str(playlist["id"])))
-    elif isinstance(playlist, dict) and playlist.get("new"):
-        owed.append((ActionKind.ADD_TO_PLAYLIST.value, f"new:{playlist['new']}"))
+    if service == "deezer" and read.artist:
+        owed.append((ActionKind.FOLLOW_ARTIST.value, read.artist))
+    if read.playlist_target:
+        owed.append((ActionKind.ADD_TO_PLAYLIST.value, read.playlist_target))
     return owed

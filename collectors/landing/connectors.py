@@ -1,50 +1,140 @@
-"""What every service connector gives the landing app: tokens, the fan's profile, their playlists.
+"""What the landing app needs of each streaming service, whatever its API: the connector protocols.
 
-Errors carry a short code (never a token, an email or a URL, which for Deezer holds the token).
+- `Connector` (every service): the calls made while the fan waits at grant time, the extra follows the
+  fan keeps on the done page, the fan's playlists, the display name of what the page offers to follow.
+- `OAuthConnector` (Spotify, Deezer): starting an authorization and signing the fan in with the code.
+- `AppleConnect` (Apple Music) has no OAuth: MusicKit JS hands the page the fan's token (its own module).
+
+`Connectors` holds the configured ones by service; the routes and flows ask it, never a service's name.
+Each connector is a thin adapter over the service's client in `services/`, whose one error scheme
+(`services.errors.ServiceError`: a short `code` safe to store, `refused` when the fan's input was refused)
+the landing app reads as it comes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from campaigns.vault import Secret
+from services.errors import Failure, ServiceFailure
+from services.model import FanPlaylist, Profile, Tokens
 
+if TYPE_CHECKING:
+    from campaigns.campaign_file import CampaignSpec
+    from collectors.landing.apple import AppleConnect
+    from collectors.landing.page import CampaignView
 
-class ConnectError(RuntimeError):
-    """A service refused or failed a call made while the fan waits; `code` is safe to log and store."""
-
-    def __init__(self, service: str, code: str, *, refused: bool = False) -> None:
-        self.service = service
-        self.code = code[:80]
-        self.refused = refused  # the service said no to what the fan brought (a bad code or token)
-        super().__init__(f"{service}: {self.code}")
-
-
-@dataclass(frozen=True)
-class Tokens:
-    access_token: Secret
-    refresh_token: Secret | None
-    expires_at: datetime | None  # None: does not expire (Deezer offline_access, Apple's user token)
-    scope: str
+Purpose = Literal["presave", "email", "forget"]
 
 
 @dataclass(frozen=True)
-class Profile:
-    user_id: str
-    country: str | None
-    email: Secret | None = None
+class Authorization:
+    """An authorization about to start: the PKCE verifier kept with its state (None without PKCE), the
+    challenge sent with it, the scopes asked for, and what the pending authorization remembers to finish
+    the exchange (Deezer's permissions)."""
+
+    verifier: str | None
+    challenge: str
+    scopes: tuple[str, ...]
+    remembered: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class FanPlaylist:
-    """One of the fan's own playlists, offered as the place to add the release."""
+class GrantAction:
+    """A call owed at grant time, made while the fan waits (ledger `kind` on `target`)."""
 
-    id: str
-    name: str
+    kind: str
+    target: str
 
 
-def country_of(value: object) -> str | None:
-    if isinstance(value, str) and len(value) == 2 and value.isalpha():
-        return value.upper()
-    return None
+class Connector(Protocol):
+    service: str
+
+    def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
+        """What is done at once when the fan grants (the artist follow, an Apple pre-add)."""
+        ...
+
+    def perform(self, tokens: Tokens, action: GrantAction) -> None:
+        """Make one grant-time call; a ServiceError when it cannot be made now."""
+        ...
+
+    def follow(self, tokens: Tokens, targets: Sequence[str]) -> None:
+        """The extra follows the fan kept ticked on the done page."""
+        ...
+
+    def playlists(self, tokens: Tokens, user_id: str) -> list[FanPlaylist]:
+        """The fan's playlists the release may be added to."""
+        ...
+
+    def entity_name(self, tokens: Tokens, uri: str) -> str | None:
+        """The display name of something the done page offers to follow; None when unknown."""
+        ...
+
+    def close(self) -> None:
+        """Close the HTTP sessions the connector's client opened."""
+        ...
+
+
+class OAuthConnector(Connector, Protocol):
+    redirect_uri: str
+
+    def start(self, purpose: Purpose, view: CampaignView | None) -> Authorization:
+        """The least scopes this purpose needs (`view` is None for `forget`)."""
+        ...
+
+    def authorize_url(self, state: str, authorization: Authorization) -> str:
+        """The service's consent page for this state."""
+        ...
+
+    def sign_in(
+        self, code: str, verifier: str | None, remembered: Mapping[str, Any]
+    ) -> tuple[Tokens, Profile]:
+        """Exchange the code and read the fan's profile; a ServiceError (`refused`: what the fan brought)."""
+        ...
+
+
+class NoExtraCalls:
+    """The done-page calls for a service that offers none of them (no extra follows, no entity names)."""
+
+    service: str
+
+    def follow(self, tokens: Tokens, targets: Sequence[str]) -> None:
+        if targets:
+            raise ServiceFailure(
+                Failure.REFUSED, f"{self.service}: no extra follows", service=self.service, code="unsupported"
+            )
+
+    def entity_name(self, tokens: Tokens, uri: str) -> str | None:
+        return None
+
+
+class Connectors:
+    """The configured services' connectors: the OAuth ones by name, and Apple's MusicKit one."""
+
+    def __init__(self, oauth: Sequence[OAuthConnector], apple: AppleConnect | None) -> None:
+        self._oauth = {connector.service: connector for connector in oauth}
+        self.apple = apple
+        self._all: dict[str, Connector] = {**self._oauth, **({"apple": apple} if apple else {})}
+
+    def __iter__(self) -> Iterator[Connector]:
+        return iter(self._all.values())
+
+    @property
+    def configured(self) -> frozenset[str]:
+        return frozenset(self._all)
+
+    def get(self, service: str) -> Connector | None:
+        return self._all.get(service)
+
+    def oauth(self, service: str) -> OAuthConnector | None:
+        return self._oauth.get(service)
+
+    def close(self) -> None:
+        for connector in self:
+            connector.close()
+
+    @property
+    def oauth_services(self) -> tuple[str, ...]:
+        """The services a fan signs in to (to pre-save, share an email, or be forgotten)."""
+        return tuple(self._oauth)

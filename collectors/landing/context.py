@@ -1,5 +1,5 @@
-"""What the landing app's routes share: settings, the store, the vault, the service connectors, the
-event sink, the campaign cache, the rate limiter and the fan sessions."""
+"""What the landing app's routes share (`Landing`), and the parts it is made of: the campaign cache, the
+write transactions, the attribution of a request and the service connectors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, select
@@ -23,30 +24,30 @@ from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import TokenVault
 from collectors.landing import visit as visits
-from collectors.landing.apple import AppleConnect, AppleKeyError, DeveloperToken, load_private_key
+from collectors.landing.apple import AppleConnect
 from collectors.landing.attempts import AttemptBook
-from collectors.landing.connectors import ConnectError
+from collectors.landing.connectors import Connectors, OAuthConnector
 from collectors.landing.deezer import DeezerConnect
 from collectors.landing.events import EventSink
 from collectors.landing.page import CampaignView, build_view
-from collectors.landing.security import RateLimiter, Sessions
+from collectors.landing.security import RateLimiter, Sessions, origin_of
 from collectors.landing.spotify import SpotifyConnect
-from collectors.landing.transport import Transport
+from services.apple import AppleApp, AppleKeyError
+from services.deezer import DeezerApp
+from services.spotify import SpotifyApp
 
 log = logging.getLogger(__name__)
-SERVICES = ("spotify", "apple", "deezer")
-
-
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 class CampaignCache:
     """Campaign views by slug, kept `ttl` seconds (unknown slugs too, so a flood of them stays cheap)."""
 
-    def __init__(self, landing: Landing, ttl: float = 2.0, size: int = 1024) -> None:
-        self._landing = landing
+    def __init__(
+        self, store: Store, configured: frozenset[str], public_url: str, ttl: float = 2.0, size: int = 1024
+    ) -> None:
+        self._store = store
+        self._configured = configured
+        self._public_url = public_url
         self._ttl = ttl
         self._size = size
         self._items: dict[str, tuple[float, CampaignView | None]] = {}
@@ -73,7 +74,7 @@ class CampaignCache:
     def by_id(self, campaign_id: int) -> CampaignView | None:
         slug = self._slugs.get(campaign_id)  # a slug never changes, so this needs no expiry
         if slug is None:
-            with self._landing.store.session() as session:
+            with self._store.session() as session:
                 slug = session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
             if slug is None:
                 return None
@@ -85,7 +86,7 @@ class CampaignCache:
             self._items.clear()
 
     def _load(self, slug: str) -> CampaignView | None:
-        with self._landing.store.session() as session:
+        with self._store.session() as session:
             campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
             if campaign is None:
                 return None
@@ -94,126 +95,62 @@ class CampaignCache:
             except ValueError as exc:
                 log.error("campaign %s cannot be shown: %s", slug, exc)
                 return None
-            return build_view(
-                campaign.id, spec, self._landing.configured_services, self._landing.settings.public_url
-            )
+            return build_view(campaign.id, spec, self._configured, self._public_url)
 
 
-class Landing:
-    def __init__(self, settings: Settings, store: Store) -> None:
-        self.settings = settings
-        self.store = store
-        keys = settings.secret_keys()
-        self.vault = TokenVault(keys)
-        self.attempts = AttemptBook(hashlib.sha256(b"state:" + keys[0].encode()).hexdigest(), self.vault)
-        self.sessions = Sessions(hashlib.sha256(b"session:" + keys[0].encode()).hexdigest())
-        self.ip_key = hashlib.sha256(b"ip:" + keys[-1].encode()).digest()
-        self.http = Transport()
-        self.public_origin = origin_of(settings.public_url)
-        self.public_host = urlsplit(settings.public_url).hostname
-        self.limiter = RateLimiter(settings.landing_rate_limit)
+class Writes:
+    """Write transactions on the operational store. On SQLite, one at a time in this process and begun
+    IMMEDIATE: writers queue on a lock instead of sleeping in SQLite's busy handler, and a transaction that
+    reads before it writes cannot fail to upgrade when another worker process wrote in between."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
         self._sqlite = store.engine.dialect.name == "sqlite"
-        self._write_lock = threading.Lock()
-        self.events = EventSink(store, transaction=self.writing_core)
-        self.spotify = self._spotify()
-        self.deezer = self._deezer()
-        self.apple = self._apple()
-        self.configured_services = {
-            name
-            for name, connector in zip(SERVICES, (self.spotify, self.apple, self.deezer), strict=True)
-            if connector
-        }
-        self.campaigns = CampaignCache(self)
-        self.entity_names: dict[str, str] = {}
-
-    def _spotify(self) -> SpotifyConnect | None:
-        try:
-            return SpotifyConnect(self.settings, self.http)
-        except ConnectError:
-            return None
-
-    def _deezer(self) -> DeezerConnect | None:
-        try:
-            return DeezerConnect(self.settings, self.http)
-        except ConnectError:
-            return None
-
-    def _apple(self) -> AppleConnect | None:
-        settings = self.settings
-        if not (settings.apple_team_id and settings.apple_key_id and settings.apple_private_key):
-            return None
-        try:
-            key = load_private_key(settings.apple_private_key)
-        except AppleKeyError as exc:
-            log.error("Apple Music is off: %s", exc)
-            return None
-        developer = DeveloperToken(settings.apple_team_id, settings.apple_key_id, key, self.public_origin)
-        return AppleConnect(settings, self.http, developer)
+        self._lock = threading.Lock()
 
     @contextmanager
-    def writing(self) -> Iterator[Session]:
-        """A write transaction. On SQLite, one at a time in this process and begun IMMEDIATE: writers
-        queue on a lock instead of sleeping in SQLite's busy handler, and a transaction that reads before
-        it writes cannot fail to upgrade when another worker process wrote in between."""
+    def session(self) -> Iterator[Session]:
+        """A write transaction through the ORM."""
         if not self._sqlite:
-            with self.store.session() as session:
+            with self._store.session() as session:
                 yield session
             return
-        with self._write_lock, self.store.session() as session:
+        with self._lock, self._store.session() as session:
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
 
     @contextmanager
-    def writing_core(self) -> Iterator[Connection]:
-        """`writing()` without the ORM: a plain connection, for the statements of the grant path."""
-        with self._write_lock if self._sqlite else nullcontext(), self.store.engine.begin() as connection:
+    def core(self) -> Iterator[Connection]:
+        """The same without the ORM: a plain connection, for the statements of the grant path."""
+        with self._lock if self._sqlite else nullcontext(), self._store.engine.begin() as connection:
             if self._sqlite:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield connection
 
-    def configured(self, service: str) -> bool:
-        return service in self.configured_services
 
-    def content_security_policy(self) -> str:
-        """Scripts from us (and MusicKit's origin); forms post to us, and redirect to the services."""
-        musickit = origin_of(self.settings.musickit_js_url) if self.apple else ""
-        frames = musickit or "'none'"
-        apple_api = origin_of(self.settings.apple_api_url) if self.apple else ""
-        services = " ".join(
-            origin_of(url)
-            for url, on in (
-                (self.settings.spotify_accounts_url, self.spotify),
-                (self.settings.deezer_connect_url, self.deezer),
-            )
-            if on
-        )
-        return (
-            "default-src 'self'; "
-            f"script-src 'self' {musickit}; "
-            f"connect-src 'self' {musickit} {apple_api}; "
-            f"frame-src {frames}; "
-            "img-src 'self' https: data:; "
-            "style-src 'self' 'unsafe-inline'; "
-            f"form-action 'self' {services}; "
-            "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-        )
+class Attribution:
+    """Reads a request's attribution: UTM tags, referrer domain, device, in-app browser, country, the
+    day's IP hash, the visitor cookie and the browser's time zone."""
 
-    def client_ip(self, request: Request) -> str:
+    def __init__(self, settings: Settings, ip_key: bytes) -> None:
+        self._ip_key = ip_key
+        self._public_host = urlsplit(settings.public_url).hostname
+        self._country_header = settings.country_header
+
+    @staticmethod
+    def client_ip(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
-    def visit(
+    def of(
         self, request: Request, visitor: str | None, *, referrer_from_query: bool = False
-    ) -> dict[str, str | None]:
-        """The attribution of this request: UTM tags, referrer domain, device, in-app browser, country,
-        the day's IP hash, the visitor cookie and the browser's time zone."""
+    ) -> dict[str, Any]:
         headers = request.headers
         query = request.query_params
         agent = headers.get("user-agent")
-        country_header = self.settings.country_header
         referrer = (
             visits.clean_domain(query.get("ref"))
             if referrer_from_query
-            else visits.referrer_domain(headers.get("referer"), self.public_host)
+            else visits.referrer_domain(headers.get("referer"), self._public_host)
         )
         return visits.Visit(
             utm_source=visits.clean_tag(query.get("utm_source")),
@@ -222,15 +159,58 @@ class Landing:
             referrer_domain=referrer,
             device_class=visits.device_class(agent),
             in_app_browser=visits.in_app_browser(agent),
-            country=visits.country_code(headers.get(country_header)) if country_header else None,
-            ip_hash=visits.ip_hash(self.client_ip(request), self.ip_key, datetime.now(UTC).date()),
+            country=visits.country_code(headers.get(self._country_header)) if self._country_header else None,
+            ip_hash=visits.ip_hash(self.client_ip(request), self._ip_key, datetime.now(UTC).date()),
             visitor_id=visitor,
             timezone=visits.time_zone(request.cookies.get(TIMEZONE_COOKIE)),
         ).as_dict()
 
+
+def build_connectors(settings: Settings, public_origin: str) -> Connectors:
+    """A connector for each service configured here, over its client in `services/` (an unusable Apple
+    key turns Apple off, logged; Deezer needs its secret here, for the code exchange)."""
+    oauth: list[OAuthConnector] = []
+    if settings.spotify_client_id and settings.spotify_client_secret is not None:
+        oauth.append(SpotifyConnect(SpotifyApp.from_settings(settings)))
+    deezer = DeezerApp.from_settings(settings)
+    if deezer is not None and deezer.secret is not None:
+        oauth.append(DeezerConnect(deezer))
+    try:
+        apple = AppleApp.from_settings(settings, origin=public_origin)
+    except AppleKeyError as exc:
+        log.error("Apple Music is off: %s", exc)
+        apple = None
+    return Connectors(oauth, AppleConnect(apple) if apple is not None else None)
+
+
+class Landing:
+    """What the routes share: the settings and store, the secrets' keepers (vault, authorization states,
+    fan sessions), the rate limiter, the write transactions, the attribution reader, the connectors, the
+    event sink and the campaign cache."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        keys = settings.secret_keys()
+        self.vault = TokenVault(keys)
+        self.attempts = AttemptBook(hashlib.sha256(b"state:" + keys[0].encode()).hexdigest(), self.vault)
+        self.sessions = Sessions(hashlib.sha256(b"session:" + keys[0].encode()).hexdigest())
+        self.limiter = RateLimiter(settings.landing_rate_limit)
+        self.writes = Writes(store)
+        self.attribution = Attribution(settings, hashlib.sha256(b"ip:" + keys[-1].encode()).digest())
+        self.public_origin = origin_of(settings.public_url)
+        self.connectors = build_connectors(settings, self.public_origin)
+        self.events = EventSink(store, transaction=self.writes.core)
+        self.campaigns = CampaignCache(store, self.connectors.configured, settings.public_url)
+
+    def visit(
+        self, request: Request, visitor: str | None, *, referrer_from_query: bool = False
+    ) -> dict[str, Any]:
+        return self.attribution.of(request, visitor, referrer_from_query=referrer_from_query)
+
     def close(self) -> None:
         self.events.close()
-        self.http.close()
+        self.connectors.close()
 
 
 VISITOR_COOKIE = "psv"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from campaigns.ledger import record_at_grant
 from campaigns.models import ActionKind, EventKind, Grant
 from campaigns.vault import Secret, VaultError
 from collectors.landing import views
@@ -25,7 +26,6 @@ from collectors.landing.choices import (
     extra_follows,
     read_done_form,
 )
-from collectors.landing.connectors import ConnectError, FanPlaylist, Tokens
 from collectors.landing.consent import EMAIL_SCOPE, email_consent_text, text_version
 from collectors.landing.context import Landing
 from collectors.landing.fans import erase_grants
@@ -36,11 +36,12 @@ from collectors.landing.records import (
     give_consent,
     has_live_consent,
     ledger_of,
-    record_action,
     record_event,
     withdraw_consent,
 )
 from collectors.landing.security import SESSION_COOKIE, FanSession, same_origin
+from services.errors import ServiceError
+from services.model import FanPlaylist, Tokens
 
 EMAIL_NOTICES = {
     "shared": "Thanks: you will get news by email.",
@@ -114,7 +115,9 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
     completed = bool(choices.get("completed_at"))
     declined = set(choices.get("declined_follows") or [])
     boxes = [
-        FollowBox(uri, _entity_label(landing, tokens, uri), not (completed and uri in declined))
+        FollowBox(
+            uri, _entity_label(landing, grant.service, tokens, uri), not (completed and uri in declined)
+        )
         for uri in offer.follows
     ]
     playlists, playlists_failed = _playlists(landing, grant, tokens) if offer.playlist_choice else ([], False)
@@ -157,32 +160,28 @@ def _outcome(ledger: dict[tuple[str, str], str], kind: str) -> str | None:
     return None
 
 
-def _entity_label(landing: Landing, tokens: Tokens | None, uri: str) -> str:
+def _entity_label(landing: Landing, service: str, tokens: Tokens | None, uri: str) -> str:
     kind, entity_id = uri.split(":")[1:3]
-    name = landing.entity_names.get(uri)
-    if name is None and tokens is not None and landing.spotify is not None:
+    connector = landing.connectors.get(service)
+    name = None
+    if tokens is not None and connector is not None:
         try:
-            name = landing.spotify.entity_name(tokens, uri)
-        except ConnectError:
+            name = connector.entity_name(tokens, uri)
+        except ServiceError:
             name = None
-        if name:
-            landing.entity_names[uri] = name
     return f"{kind.capitalize()}: {name or entity_id}"
 
 
 def _playlists(landing: Landing, grant: Grant, tokens: Tokens | None) -> tuple[list[FanPlaylist], bool]:
     if tokens is None:
         return [], True
+    connector = landing.connectors.get(grant.service)
+    if connector is None:
+        return [], False
     try:
-        if grant.service == "spotify" and landing.spotify:
-            return landing.spotify.playlists(tokens, grant.service_user_id)[:30], False
-        if grant.service == "deezer" and landing.deezer:
-            return landing.deezer.playlists(tokens, grant.service_user_id)[:30], False
-        if grant.service == "apple" and landing.apple:
-            return landing.apple.playlists(tokens.access_token)[:30], False
-    except ConnectError:
+        return connector.playlists(tokens, grant.service_user_id)[:30], False
+    except ServiceError:
         return [], True
-    return [], False
 
 
 def complete(
@@ -224,32 +223,34 @@ def complete(
             view=view,
         )
     tokens = _tokens(landing, grant)
-    followed, reason = _follow(landing, tokens, done)
+    followed, reason = _follow(landing, grant.service, tokens, done)
     now = datetime.now(UTC)
     consent = {"text": email_consent_text(view.spec.artist), "at": now.isoformat()}
     consent["version"] = text_version(consent["text"])
     visitor, _ = views.visitor_of(request)
     visit = landing.visit(request, visitor)
-    with landing.writing() as session:
+    with landing.writes.session() as session:
         live = session.get(Grant, fan.grant_id)
         if live is None:
             return _erased(request, view)
         round_trip = _record_choices(landing, session, live, done, followed, reason, consent, now)
         visit = attribution_of(session, live.id) or visit
         record_event(session, view.id, EventKind.COMPLETE, visit, service=live.service, grant_id=live.id)
-    if round_trip:
-        return RedirectResponse(start_email(landing, grant, view, consent), status_code=303)
-    return RedirectResponse(f"/{view.slug}/done", status_code=303)
+    sign_in = start_email(landing, grant, view, consent) if round_trip else None
+    return RedirectResponse(sign_in or f"/{view.slug}/done", status_code=303)
 
 
-def _follow(landing: Landing, tokens: Tokens | None, done: DoneChoices) -> tuple[bool, str | None]:
+def _follow(
+    landing: Landing, service: str, tokens: Tokens | None, done: DoneChoices
+) -> tuple[bool, str | None]:
     if not done.follows:
         return True, None
-    if tokens is None or landing.spotify is None:
+    connector = landing.connectors.get(service)
+    if tokens is None or connector is None:
         return False, "token_unavailable"
     try:
-        landing.spotify.follow(tokens, list(done.follows))
-    except ConnectError as exc:
+        connector.follow(tokens, list(done.follows))
+    except ServiceError as exc:
         return False, exc.code
     return True, None
 
@@ -266,7 +267,7 @@ def _record_choices(
 ) -> bool:
     """Write the choices; True when the email still has to come from the service (a second sign-in)."""
     for uri in done.follows:
-        record_action(session, grant, ActionKind.FOLLOW, uri, delivered=followed, reason=reason)
+        record_at_grant(session, grant, ActionKind.FOLLOW, uri, delivered=followed, reason=reason)
     previous = dict(grant.choices or {})
     choices = completed_choices(previous, done, now)
     round_trip = False
@@ -316,7 +317,7 @@ def erase(landing: Landing, request: Request, csrf: str | None) -> Response:
     ):
         return _forbidden(request, None)
     landing.events.flush()  # the fan's queued events must be in the store to be made anonymous with the rest
-    with landing.writing() as session:
+    with landing.writes.session() as session:
         erasure = erase_grants(session, [fan.grant_id])
     response = views.render(
         request,
@@ -339,6 +340,6 @@ def forget_page(landing: Landing, request: Request) -> Response:
         {
             "title": "Erase your data",
             "csrf": landing.sessions.csrf_token(fan) if fan else None,
-            "services": [s for s in ("spotify", "deezer") if landing.configured(s)],
+            "services": list(landing.connectors.oauth_services),
         },
     )

@@ -15,21 +15,22 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from campaigns.models import ActionKind, EventKind, Grant
+from campaigns.ledger import record_at_grant
+from campaigns.models import EventKind, Grant
 from campaigns.vault import Secret
 from collectors.landing import views
 from collectors.landing.apple import valid_user_token
 from collectors.landing.attempts import StateError
 from collectors.landing.choices import initial_choices
-from collectors.landing.connectors import ConnectError, Profile, Tokens
+from collectors.landing.connectors import Authorization, Connector, GrantAction, OAuthConnector
 from collectors.landing.consent import EMAIL_SCOPE
 from collectors.landing.context import Landing
-from collectors.landing.deezer import perms_for
 from collectors.landing.events import event_row
 from collectors.landing.fans import forget_fan
 from collectors.landing.page import SERVICE_NAMES, CampaignView
-from collectors.landing.records import give_consent, record_action, record_event, replace_tokens, save_grant
-from collectors.landing.spotify import pkce_pair, scopes_for
+from collectors.landing.records import give_consent, record_event, replace_tokens, save_grant
+from services.errors import ServiceError
+from services.model import Profile, Tokens
 
 DENIALS = {"access_denied", "user_denied", "AUTHORIZATION_ERROR"}
 _CODE = re.compile(r"[^A-Za-z0-9_.:-]")
@@ -50,134 +51,129 @@ def query_suffix(visit: dict[str, Any]) -> str:
 
 # starting ------------------------------------------------------------------------------------------------
 def connect(landing: Landing, request: Request, view: CampaignView, service: str) -> Response:
-    """The fan pressed a pre-save button: record the click, start the authorization."""
+    """The fan pressed a pre-save button: record the click, start the authorization (the service's consent
+    page, or Apple's MusicKit page)."""
     visitor, new = views.visitor_of(request)
     visit = landing.visit(request, visitor, referrer_from_query=True)
-    verifier, challenge = pkce_pair() if service == "spotify" else (None, "")
-    if service == "deezer":
-        visit = {**visit, "scopes": ",".join(perms_for())}
+    oauth = landing.connectors.oauth(service)
+    # MusicKit (Apple) needs no verifier and remembers nothing beyond the visit
+    authorization = oauth.start("presave", view) if oauth else Authorization(None, "", ())
+    visit = {**visit, **authorization.remembered}
     landing.events.add(event_row(view.id, EventKind.CLICK, visit, service=service))
-    with landing.writing_core() as session:
-        state = landing.attempts.start(session, view.id, service, verifier, visit)
+    with landing.writes.core() as connection:
+        state = landing.attempts.start(connection, view.id, service, authorization.verifier, visit)
     landing.events.add(event_row(view.id, EventKind.AUTHORIZE_START, visit, service=service))
-    if service == "apple":
-        assert landing.apple is not None
-        response: Response = views.render(
-            request,
-            "apple.html",
-            {
-                "title": f"Pre-save on Apple Music — {view.spec.title}",
-                "state": state,
-                "developer_token": landing.apple.developer.current(),
-                "musickit_js_url": landing.apple.musickit_js_url,
-                "preadd": bool(view.spec.services.apple and view.spec.services.apple.album_id),
-            },
-            view=view,
-        )
-    elif service == "spotify":
-        assert landing.spotify is not None
-        assert view.spec.services.spotify is not None
-        scopes = scopes_for(
-            view.spec.services.spotify, playlist_choice=view.offers_playlist_choice("spotify")
-        )
-        response = RedirectResponse(landing.spotify.authorize_url(state, challenge, scopes), status_code=302)
-    else:
-        assert landing.deezer is not None
-        response = RedirectResponse(landing.deezer.authorize_url(state, perms_for()), status_code=302)
+    response = (
+        RedirectResponse(oauth.authorize_url(state, authorization), status_code=302)
+        if oauth
+        else _musickit_page(landing, request, view, state)
+    )
     views.remember_visitor(response, landing, visitor, new)
     return response
 
 
-def start_email(landing: Landing, grant: Grant, view: CampaignView, consent: dict[str, str]) -> str:
-    """A second, short authorization of the same account that adds only the email scope."""
+def _musickit_page(landing: Landing, request: Request, view: CampaignView, state: str) -> Response:
+    apple = landing.connectors.apple
+    if apple is None:
+        return views.service_unavailable(request, view, "apple")
+    return views.render(
+        request,
+        "apple.html",
+        {
+            "title": f"Pre-save on Apple Music — {view.spec.title}",
+            "state": state,
+            "developer_token": apple.developer_token(),
+            "musickit_js_url": apple.musickit_js_url,
+            "preadd": bool(apple.grant_actions(view.spec)),
+        },
+        view=view,
+    )
+
+
+def start_email(landing: Landing, grant: Grant, view: CampaignView, consent: dict[str, str]) -> str | None:
+    """A second, short authorization of the same account that adds only the email scope; None when the
+    grant's service has no sign-in to ask it through."""
+    oauth = landing.connectors.oauth(grant.service)
+    if oauth is None:
+        return None
+    authorization = oauth.start("email", view)
     visit = {
         "consent_text": consent["text"],
         "consent_version": consent["version"],
         "consent_at": consent["at"],
+        **authorization.remembered,
     }
-    if grant.service == "spotify":
-        assert landing.spotify is not None
-        assert view.spec.services.spotify is not None
-        verifier, challenge = pkce_pair()
-        scopes = scopes_for(
-            view.spec.services.spotify,
-            playlist_choice=view.offers_playlist_choice("spotify"),
-            with_email=True,
-        )
-        with landing.writing_core() as session:
-            state = landing.attempts.start(
-                session, view.id, "spotify", verifier, visit, purpose="email", grant_id=grant.id
-            )
-        return landing.spotify.authorize_url(state, challenge, scopes)
-    assert landing.deezer is not None
-    perms = perms_for(with_email=True)
-    with landing.writing_core() as session:
+    with landing.writes.core() as connection:
         state = landing.attempts.start(
-            session,
+            connection,
             view.id,
-            "deezer",
-            None,
-            {**visit, "scopes": ",".join(perms)},
+            grant.service,
+            authorization.verifier,
+            visit,
             purpose="email",
             grant_id=grant.id,
         )
-    return landing.deezer.authorize_url(state, perms)
+    return oauth.authorize_url(state, authorization)
 
 
-def forget_connect(landing: Landing, service: str) -> Response:
+def forget_connect(landing: Landing, oauth: OAuthConnector) -> Response:
     """The fan signs in only to prove which account is theirs: no scopes beyond the public profile."""
-    with landing.writing_core() as session:
-        if service == "spotify":
-            assert landing.spotify is not None
-            verifier, challenge = pkce_pair()
-            state = landing.attempts.start(session, None, service, verifier, {}, purpose="forget")
-            target = landing.spotify.authorize_url(state, challenge, [])
-        else:
-            assert landing.deezer is not None
-            state = landing.attempts.start(
-                session, None, service, None, {"scopes": "basic_access"}, purpose="forget"
-            )
-            target = landing.deezer.authorize_url(state, ["basic_access"])
-    return RedirectResponse(target, status_code=302)
+    authorization = oauth.start("forget", None)
+    with landing.writes.core() as connection:
+        state = landing.attempts.start(
+            connection,
+            None,
+            oauth.service,
+            authorization.verifier,
+            dict(authorization.remembered),
+            purpose="forget",
+        )
+    return RedirectResponse(oauth.authorize_url(state, authorization), status_code=302)
 
 
 # finishing -----------------------------------------------------------------------------------------------
 def oauth_callback(
-    landing: Landing, request: Request, service: str, state: str, code: str | None, error: str | None
+    landing: Landing, request: Request, oauth: OAuthConnector, state: str, code: str | None, error: str | None
 ) -> Response:
     """The service sent the fan back: the grant is stored, the artist followed, then the done page."""
+    service = oauth.service
     try:
-        with landing.writing_core() as session:
-            attempt, verifier = landing.attempts.consume(session, state, service)
-        campaign_id, purpose, grant_id, visit = (
-            attempt.campaign_id,
-            attempt.purpose,
-            attempt.grant_id,
-            attempt.visit,
-        )
+        with landing.writes.core() as connection:
+            attempt, verifier = landing.attempts.consume(connection, state, service)
     except StateError as exc:
         return views.state_problem(request, exc.reason, None)
+    campaign_id, purpose, grant_id, visit = (
+        attempt.campaign_id,
+        attempt.purpose,
+        attempt.grant_id,
+        attempt.visit,
+    )
     view = landing.campaigns.by_id(campaign_id) if campaign_id is not None else None
     if campaign_id is not None and view is None:
         return views.unknown_campaign(request)
     if error or not code:
         return _refused(landing, request, view, service, purpose, visit, error)
     try:
-        tokens = _exchange(landing, service, code, verifier, visit)
-        profile = _profile(landing, service, tokens)
-    except ConnectError as exc:
+        tokens, profile = oauth.sign_in(code, verifier, visit)
+    except ServiceError as exc:
         if view is not None:
-            with landing.writing_core() as session:
+            with landing.writes.core() as connection:
                 record_event(
-                    session, view.id, EventKind.ERROR, visit, service=service, detail=f"{purpose}:{exc.code}"
+                    connection,
+                    view.id,
+                    EventKind.ERROR,
+                    visit,
+                    service=service,
+                    detail=f"{purpose}:{exc.code}",
                 )
         return failed(request, view, service, exc)
     if purpose == "forget":
         return _forgotten(landing, request, service, profile)
-    assert view is not None
+    if view is None:  # only a forget attempt has no campaign
+        return views.state_problem(request, "invalid", None)
     if purpose == "email":
         return _email_granted(landing, request, view, grant_id, tokens, profile, visit)
-    return _presaved(landing, request, view, service, tokens, profile, visit)
+    return _presaved(landing, request, view, oauth, tokens, profile, visit)
 
 
 def apple_token(
@@ -189,9 +185,12 @@ def apple_token(
     error: str | None,
 ) -> Response:
     """The MusicKit page posted back the Music User Token (or MusicKit's error)."""
+    apple = landing.connectors.apple
+    if apple is None:
+        return views.service_unavailable(request, view, "apple")
     try:
-        with landing.writing_core() as session:
-            attempt, _ = landing.attempts.consume(session, state, "apple")
+        with landing.writes.core() as connection:
+            attempt, _ = landing.attempts.consume(connection, state, "apple")
         if attempt.campaign_id != view.id:
             raise StateError("invalid")
         visit = attempt.visit
@@ -200,9 +199,9 @@ def apple_token(
     if error or not user_token:
         return _refused(landing, request, view, "apple", "presave", visit, error or "no_token")
     if not valid_user_token(user_token):
-        with landing.writing_core() as session:
+        with landing.writes.core() as connection:
             record_event(
-                session, view.id, EventKind.ERROR, visit, service="apple", detail="presave:bad_user_token"
+                connection, view.id, EventKind.ERROR, visit, service="apple", detail="presave:bad_user_token"
             )
         return views.problem(
             request,
@@ -212,46 +211,27 @@ def apple_token(
             retry_url=f"/{view.slug}",
             view=view,
         )
-    assert landing.apple is not None
     token = Secret(user_token)
     try:
-        country = landing.apple.storefront(token)
-    except ConnectError as exc:
-        with landing.writing_core() as session:
+        country = apple.storefront(token)
+    except ServiceError as exc:
+        with landing.writes.core() as connection:
             record_event(
-                session, view.id, EventKind.ERROR, visit, service="apple", detail=f"presave:{exc.code}"
+                connection, view.id, EventKind.ERROR, visit, service="apple", detail=f"presave:{exc.code}"
             )
         return failed(request, view, "apple", exc)
     profile = Profile(
         user_id=f"mut-{landing.vault.pseudonym('apple-user-token', user_token)[:24]}", country=country
     )
     tokens = Tokens(access_token=token, refresh_token=None, expires_at=None, scope="music-user-token")
-    return _presaved(landing, request, view, "apple", tokens, profile, visit)
+    return _presaved(landing, request, view, apple, tokens, profile, visit)
 
 
-def failed(request: Request, view: CampaignView | None, service: str, exc: ConnectError) -> Response:
+def failed(request: Request, view: CampaignView | None, service: str, exc: ServiceError) -> Response:
     """A refusal of what the fan brought is their request's fault (400); anything else is the service's (502)."""
     if exc.refused:
         return views.service_refused(request, view, service)
     return views.service_failed(request, view, service)
-
-
-def _exchange(
-    landing: Landing, service: str, code: str, verifier: str | None, visit: dict[str, Any]
-) -> Tokens:
-    if service == "spotify":
-        assert landing.spotify is not None
-        if not verifier:
-            raise ConnectError(service, "no_verifier")
-        return landing.spotify.exchange(code, verifier)
-    assert landing.deezer is not None
-    return landing.deezer.exchange(code, str(visit.get("scopes") or "basic_access").split(","))
-
-
-def _profile(landing: Landing, service: str, tokens: Tokens) -> Profile:
-    connector = landing.spotify if service == "spotify" else landing.deezer
-    assert connector is not None
-    return connector.profile(tokens)
 
 
 def _refused(
@@ -266,8 +246,8 @@ def _refused(
     code = error_code(error or "no_code")
     kind = EventKind.DENIAL if code in DENIALS else EventKind.ERROR
     if view is not None:
-        with landing.writing_core() as session:
-            record_event(session, view.id, kind, visit, service=service, detail=f"{purpose}:{code}")
+        with landing.writes.core() as connection:
+            record_event(connection, view.id, kind, visit, service=service, detail=f"{purpose}:{code}")
     if purpose == "email" and view is not None:
         return RedirectResponse(f"/{view.slug}/done?email=declined", status_code=303)
     if purpose == "forget":
@@ -283,40 +263,21 @@ def _presaved(
     landing: Landing,
     request: Request,
     view: CampaignView,
-    service: str,
+    connector: Connector,
     tokens: Tokens,
     profile: Profile,
     visit: dict[str, Any],
 ) -> Response:
-    spec = view.spec
+    """Capture first: the grant-time calls are made, then the grant and what became of them are written
+    together (a call that failed is queued in the ledger for the executor)."""
+    service = connector.service
     visit = {**visit, "country": visit.get("country") or profile.country}
-    done_now: list[tuple[str, str, bool, str | None]] = []  # kind, target, delivered, reason
-    if service == "spotify" and spec.services.spotify:
-        assert landing.spotify is not None
-        done_now.append(
-            (
-                ActionKind.FOLLOW_ARTIST,
-                spec.services.spotify.artist,
-                *_attempt(
-                    lambda: landing.spotify.follow(tokens, [spec.services.spotify.artist])  # type: ignore[union-attr]
-                ),
-            )
-        )
-    if service == "apple" and spec.services.apple and spec.services.apple.album_id:
-        assert landing.apple is not None
-        album = spec.services.apple.album_id
-        done_now.append(
-            (
-                ActionKind.PREADD,
-                album,
-                *_attempt(
-                    lambda: landing.apple.add_album(tokens.access_token, album)  # type: ignore[union-attr]
-                ),
-            )
-        )
-    with landing.writing_core() as session:
+    done_now = [
+        (action, *_attempt(connector, tokens, action)) for action in connector.grant_actions(view.spec)
+    ]
+    with landing.writes.core() as connection:
         saved = save_grant(
-            session,
+            connection,
             landing.vault,
             view.id,
             service=service,
@@ -324,12 +285,12 @@ def _presaved(
             tokens=tokens,
             country=visit["country"],
             fan_timezone=visit.get("timezone"),
-            choices=initial_choices(spec, service),
+            choices=initial_choices(view.spec, service),
         )
-        for kind, target, delivered, reason in done_now:
-            record_action(session, saved, kind, target, delivered=delivered, reason=reason)
+        for action, delivered, reason in done_now:
+            record_at_grant(connection, saved, action.kind, action.target, delivered=delivered, reason=reason)
         record_event(
-            session,
+            connection,
             view.id,
             EventKind.GRANT,
             visit,
@@ -337,15 +298,14 @@ def _presaved(
             grant_id=saved.id,
             detail=None if saved.new else "again",
         )
-        grant_id = saved.id
-    return to_done(landing, view, grant_id, service)
+    return to_done(landing, view, saved.id, service)
 
 
-def _attempt(action: Any) -> tuple[bool, str | None]:
+def _attempt(connector: Connector, tokens: Tokens, action: GrantAction) -> tuple[bool, str | None]:
     """Run a grant-time call: (True, None) when it worked, else (False, the reason) for the ledger."""
     try:
-        action()
-    except ConnectError as exc:
+        connector.perform(tokens, action)
+    except ServiceError as exc:
         return False, exc.code
     return True, None
 
@@ -366,7 +326,7 @@ def _email_granted(
     profile: Profile,
     visit: dict[str, Any],
 ) -> Response:
-    with landing.writing() as session:
+    with landing.writes.session() as session:
         grant = session.get(Grant, grant_id) if grant_id is not None else None
         if grant is None:
             return views.problem(
@@ -405,7 +365,7 @@ def _email_granted(
 
 def _forgotten(landing: Landing, request: Request, service: str, profile: Profile) -> Response:
     landing.events.flush()  # the fan's queued events must be in the store to be made anonymous with the rest
-    with landing.writing() as session:
+    with landing.writes.session() as session:
         erasure = forget_fan(session, service, profile.user_id)
     landing.campaigns.clear()
     return views.render(

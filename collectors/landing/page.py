@@ -5,12 +5,13 @@ and a text colour that stays readable on the campaign's accent colour.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
+from campaigns import rules
 from campaigns.campaign_file import CampaignSpec
 
 SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}
@@ -19,12 +20,10 @@ ARTWORK_SUFFIXES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/
 
 
 def release_moment(spec: CampaignSpec, visitor_zone: str | None = None) -> datetime:
-    """When the release is out for this visitor: one moment (`global`), or the release's wall-clock
-    time in the visitor's zone (`local`, falling back to the campaign's zone)."""
-    if spec.release_mode != "local":
-        return spec.release_at_utc
-    wall = spec.release_at.replace(tzinfo=None)
-    return wall.replace(tzinfo=ZoneInfo(visitor_zone or spec.timezone)).astimezone(UTC)
+    """When the release is out for this visitor (the one rule: `campaigns.rules.release_moment`)."""
+    return rules.release_moment(
+        spec.release_at_utc, spec.timezone, spec.release_mode, fan_timezone=visitor_zone
+    )
 
 
 def is_released(spec: CampaignSpec, now: datetime, visitor_zone: str | None = None) -> bool:
@@ -123,7 +122,9 @@ class CampaignView:
         return service == "apple" and bool(self.spec.services.apple and self.spec.services.apple.playlist)
 
 
-def build_view(campaign_id: int, spec: CampaignSpec, configured: set[str], public_url: str) -> CampaignView:
+def build_view(
+    campaign_id: int, spec: CampaignSpec, configured: Collection[str], public_url: str
+) -> CampaignView:
     offered = spec.services.offered()
     artwork = spec.artwork
     if artwork and not artwork.startswith("https://"):

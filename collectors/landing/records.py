@@ -1,5 +1,5 @@
-"""What the landing app writes in a transaction: grants (one per service account and campaign), the
-ledger's grant-time actions, consent records, and the events that belong with them.
+"""What the landing app writes in a transaction: grants (one per service account and campaign), consent
+records, and the events that belong with them (the ledger's grant-time actions: `campaigns.ledger`).
 
 Writes that can race (two callbacks for the same account, a double-clicked form) insert-or-ignore on
 the unique key first and then update, so concurrent requests never fail on a duplicate.
@@ -13,20 +13,19 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
+from campaigns.ledger import dialect_of, upsert
+from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, OwedAction
 from campaigns.vault import TokenVault
-from collectors.landing.connectors import Tokens
 from collectors.landing.events import EVENT_COLUMNS, INSERT_EVENT, event_row
+from services.model import Tokens
 
-GRANTS: Table = Grant.__table__  # type: ignore[assignment]
-ACTIONS: Table = OwedAction.__table__  # type: ignore[assignment]
+GRANTS: Table = Grant.__table__  # type: ignore[assignment]  # declared as a FromClause
 
 
 def record_event(
-    session: Session,
+    bind: Session | Connection,
     campaign_id: int,
     kind: str,
     visit: dict[str, Any],
@@ -37,22 +36,17 @@ def record_event(
 ) -> None:
     """An event written with the transaction it belongs to (authorize start, grant, denial, error)."""
     row = event_row(campaign_id, kind, visit, service=service, grant_id=grant_id, detail=detail)
-    session.execute(INSERT_EVENT, [row])
-
-
-def _dialect(session: Session | Connection) -> str:
-    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
-    return "postgresql" if dialect.name == "postgresql" else "sqlite"
+    bind.execute(INSERT_EVENT, [row])
 
 
 @lru_cache(maxsize=4)
 def _grant_upsert(dialect: str) -> Any:
-    """Built once per dialect (building an ON CONFLICT statement costs more than running it)."""
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(GRANTS)
-    new = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=["campaign_id", "service", "service_user_id"],
-        set_={
+    """The same service account granting again updates its one grant."""
+    return upsert(
+        dialect,
+        GRANTS,
+        ("campaign_id", "service", "service_user_id"),
+        lambda new: {
             "access_token": new.access_token,
             "refresh_token": new.refresh_token,
             "token_expires_at": new.token_expires_at,
@@ -67,21 +61,6 @@ def _grant_upsert(dialect: str) -> Any:
     ).returning(GRANTS.c.id, GRANTS.c.created_at)
 
 
-@lru_cache(maxsize=4)
-def _action_upsert(dialect: str) -> Any:
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ACTIONS)
-    return statement.on_conflict_do_update(
-        index_elements=["grant_id", "kind", "target"],
-        set_={
-            "attempts": ACTIONS.c.attempts + 1,
-            "outcome": statement.excluded.outcome,
-            "done_at": statement.excluded.done_at,
-            "reason": statement.excluded.reason,
-        },
-        where=ACTIONS.c.outcome != Outcome.DELIVERED.value,
-    )
-
-
 @dataclass(frozen=True)
 class SavedGrant:
     id: int
@@ -91,7 +70,7 @@ class SavedGrant:
 
 
 def save_grant(
-    session: Session,
+    bind: Session | Connection,
     vault: TokenVault,
     campaign_id: int,
     *,
@@ -105,8 +84,8 @@ def save_grant(
     """Store the grant sealed, in one statement; the same service account granting again updates its one
     grant (new tokens and scopes; country and zone only when known now; its choices stay theirs)."""
     now = datetime.now(UTC)
-    row = session.execute(
-        _grant_upsert(_dialect(session)),
+    row = bind.execute(
+        _grant_upsert(dialect_of(bind)),
         {
             "campaign_id": campaign_id,
             "service": service,
@@ -137,32 +116,6 @@ def replace_tokens(session: Session, vault: TokenVault, grant: Grant, tokens: To
         grant.refresh_token = vault.seal(tokens.refresh_token)
     grant.token_expires_at = tokens.expires_at
     grant.scopes = tokens.scope
-
-
-def record_action(
-    session: Session, grant: Any, kind: str, target: str, *, delivered: bool, reason: str | None = None
-) -> None:
-    """A grant-time action in the ledger: delivered, or queued for the executor to retry. `grant` is
-    anything with `id`, `campaign_id` and `service`. A delivered action stays as it was (one statement)."""
-    now = datetime.now(UTC)
-    session.execute(
-        _action_upsert(_dialect(session)),
-        {
-            "campaign_id": grant.campaign_id,
-            "grant_id": grant.id,
-            "service": grant.service,
-            "kind": str(getattr(kind, "value", kind)),
-            "target": target,
-            "due_at": now,
-            "outcome": (Outcome.DELIVERED if delivered else Outcome.QUEUED).value,
-            "attempts": 1,
-            "started_at": None,
-            "done_at": now if delivered else None,
-            "last_status": None,
-            "reason": reason[:300] if reason else None,
-            "created_at": now,
-        },
-    )
 
 
 def give_consent(

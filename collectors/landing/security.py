@@ -13,10 +13,14 @@ import ipaddress
 import secrets
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from campaigns.settings import Settings
 
 SESSION_COOKIE = "psv_fan"
 SESSION_LIFETIME_S = 2 * 60 * 60
@@ -122,6 +126,37 @@ def same_origin(headers: dict[str, str], public_origin: str) -> bool:
     if referer is not None:
         return referer == public_origin or referer.startswith(public_origin + "/")
     return True
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(settings: Settings, configured: Collection[str]) -> str:
+    """Scripts from us (and MusicKit's origin); forms post to us, and redirect to the services."""
+    apple = "apple" in configured
+    musickit = origin_of(settings.musickit_js_url) if apple else ""
+    frames = musickit or "'none'"
+    apple_api = origin_of(settings.apple_api_url) if apple else ""
+    services = " ".join(
+        origin_of(url)
+        for url, service in (
+            (settings.spotify_accounts_url, "spotify"),
+            (settings.deezer_connect_url, "deezer"),
+        )
+        if service in configured
+    )
+    return (
+        "default-src 'self'; "
+        f"script-src 'self' {musickit}; "
+        f"connect-src 'self' {musickit} {apple_api}; "
+        f"frame-src {frames}; "
+        "img-src 'self' https: data:; "
+        "style-src 'self' 'unsafe-inline'; "
+        f"form-action 'self' {services}; "
+        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
 
 
 SECURITY_HEADERS = [

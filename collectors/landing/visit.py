@@ -16,7 +16,6 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 IN_APP_BROWSERS = ("instagram", "facebook", "tiktok", "snapchat", "twitter", "linkedin")
 _IN_APP = (
     ("instagram", re.compile(r"Instagram", re.I)),

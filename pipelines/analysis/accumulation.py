@@ -11,6 +11,12 @@ ratio, mean ± t(k−1) · sd · √(1 + 1/k) — it accounts for both the sprea
 few campaigns a label has (k is small). Empirical quantiles of the ratios would need about 40 campaigns
 before a 95 % interval means anything. A campaign cannot lose pre-saves, so the lower bound is at
 least the count so far.
+
+When not to forecast (`release_day_forecast` then gives the reason instead of a number): on or after
+release day (the count is final), with nothing pre-saved yet (nothing to scale), with fewer than three
+earlier campaigns having pre-saves by that day (two give a t interval with one degree of freedom, whose
+bounds reach absurd heights), when those campaigns all grew alike (no spread, so no honest interval),
+and when the interval would span more than twenty-fold (early days, campaigns that grew very unalike).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import pandas as pd
 from scipy import stats
 
 DAYS_BEFORE = 28
+MIN_EARLIER_CAMPAIGNS = 3
+MAX_SPREAD = 20.0  # high ÷ low of the log-scale interval beyond which a forecast tells nothing
 
 
 def presave_curves(
@@ -98,3 +106,32 @@ def forecast_release_day(so_far: int, day: int, history: pd.DataFrame, confidenc
         ratio_min=float(ratios.min()),
         ratio_max=float(ratios.max()),
     )
+
+
+def release_day_forecast(
+    so_far: int,
+    day: int,
+    history: pd.DataFrame,
+    *,
+    min_campaigns: int = MIN_EARLIER_CAMPAIGNS,
+    max_spread: float = MAX_SPREAD,
+    confidence: float = 0.95,
+) -> Forecast | str:
+    """The forecast of D0's count made at relative `day`, or the reason none is made (see module notes)."""
+    if day >= 0:
+        return "release day reached: the count is final, nothing to forecast"
+    if so_far <= 0:
+        return f"no pre-saves by D{day}: nothing to scale"
+    usable = int((history[day] > 0).sum()) if len(history) else 0
+    if usable < min_campaigns:
+        return f"needs {min_campaigns} earlier campaigns with pre-saves by D{day}; {usable} found"
+    made = forecast_release_day(so_far, day, history, confidence)
+    if made.ratio_min == made.ratio_max:
+        return f"the {usable} earlier campaigns grew alike from D{day}: no spread to judge the uncertainty"
+    spread = (made.high / made.point) ** 2  # the log-scale interval is symmetric around the point
+    if spread > max_spread:
+        return (
+            f"too uncertain at D{day}: the {usable} earlier campaigns grew {made.ratio_min:.1f}× to "
+            f"{made.ratio_max:.1f}× from here, an interval spanning {spread:.0f}-fold"
+        )
+    return made

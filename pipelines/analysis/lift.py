@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import stats
 
 BOOTSTRAP_BLOCK = 256
 
@@ -122,53 +123,94 @@ def fit_lift(
     )
 
 
-def within_artist_lift(releases: pd.DataFrame) -> pd.DataFrame:
-    """Each release against the same artist's earlier releases, normalised by followers at release.
+# Judging one campaign: t prediction intervals, and no verdict before there are enough comparisons.
+#
+# A campaign's lift is exp(y − ŷ) on the log scale, ŷ being what comparable campaigns predict for it. The
+# honest interval for a single new campaign is the t prediction interval: it holds the spread between
+# campaigns (not only the uncertainty of their mean) and widens for the handful a label has. A bootstrap
+# over four campaigns understates that spread and looks significant where it is not. Below
+# MIN_COMPARABLE comparable campaigns the interval is too wide to say anything: the verdict says so.
 
-    Takes columns artist, release, released_on, first_week_streams, followers_at_release. Adds
-    streams_per_follower; baseline_per_follower, the median of streams_per_follower over the artist's
-    releases strictly before this one (median: one viral release must not set the bar); earlier_releases,
-    how many had a usable ratio; and lift = streams_per_follower / baseline_per_follower (1 = as usual),
-    NA for an artist's first release or without followers.
-    """
-    frame = releases.copy()
-    followers = frame["followers_at_release"].astype("Float64")
-    frame["streams_per_follower"] = (frame["first_week_streams"].astype("Float64") / followers).where(
-        followers > 0
+MIN_COMPARABLE = 5
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A campaign's ratio to what comparable campaigns predict, its t prediction interval and verdict."""
+
+    ratio: float | None
+    low: float | None
+    high: float | None
+    comparable: int
+    verdict: str
+
+
+def _verdict(ratio: float, low: float, high: float, against: str, confidence: float) -> str:
+    interval = f"{ratio:.2f}× ({confidence:.0%} prediction interval {low:.2f}–{high:.2f})"
+    if low > 1:
+        return f"above {against}: {interval}"
+    if high < 1:
+        return f"below {against}: {interval}"
+    return f"within {against}: {interval}"
+
+
+def _too_few(comparable: int, what: str) -> Judgement:
+    return Judgement(
+        None,
+        None,
+        None,
+        comparable,
+        f"cannot be judged yet: {comparable} {what}, {MIN_COMPARABLE} needed",
     )
-    earlier = frame[["artist", "released_on", "streams_per_follower"]].dropna()
-    pairs = frame[["artist", "release", "released_on"]].merge(earlier, on="artist", suffixes=("", "_earlier"))
-    pairs = pairs[pairs["released_on_earlier"] < pairs["released_on"]]
-    baseline = pairs.groupby("release")["streams_per_follower"].agg(["median", "size"])
-    frame["baseline_per_follower"] = frame["release"].map(baseline["median"]).astype("Float64")
-    frame["earlier_releases"] = frame["release"].map(baseline["size"]).fillna(0).astype("Int64")
-    frame["lift"] = frame["streams_per_follower"] / frame["baseline_per_follower"]
-    return frame
 
 
-def within_artist_lift_bounds(
-    releases: pd.DataFrame, *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
-) -> pd.DataFrame:
-    """Percentile bootstrap bounds for `within_artist_lift`'s lift: `lift_low`, `lift_high` added.
+def judge_against_earlier(
+    value: float, earlier: npt.ArrayLike, *, confidence: float = 0.95, min_comparable: int = MIN_COMPARABLE
+) -> Judgement:
+    """`value` (e.g. streams per follower) against the same measure of earlier releases, on the log scale.
 
-    For each release with a lift, the artist's strictly earlier streams-per-follower ratios are resampled
-    with replacement and the median of each resample is the baseline: lift = this release's ratio /
-    baseline. The interval reflects how much the baseline depends on which earlier releases there were;
-    with a single earlier release it collapses to the lift itself (there is no spread to learn from).
+    ratio = value ÷ geometric mean of `earlier`; interval: exp(log ratio ± t(k−1)·s·√(1 + 1/k)).
     """
-    frame = within_artist_lift(releases) if "lift" not in releases else releases.copy()
-    rng = np.random.default_rng(seed)
-    tail = (1 - confidence) / 2 * 100
-    low = pd.Series(pd.NA, index=frame.index, dtype="Float64")
-    high = pd.Series(pd.NA, index=frame.index, dtype="Float64")
-    usable = frame.dropna(subset=["streams_per_follower"])
-    for index, row in frame[frame["lift"].notna()].iterrows():
-        earlier = usable[(usable["artist"] == row["artist"]) & (usable["released_on"] < row["released_on"])]
-        ratios = earlier["streams_per_follower"].to_numpy(float)
-        draws = ratios[rng.integers(0, len(ratios), size=(resamples, len(ratios)))]
-        with np.errstate(divide="ignore"):
-            lifts = float(row["streams_per_follower"]) / np.median(draws, axis=1)
-        lifts = lifts[np.isfinite(lifts)]  # a resample whose baseline is 0 streams gives no ratio
-        if len(lifts):
-            low[index], high[index] = np.percentile(lifts, [tail, 100 - tail])
-    return frame.assign(lift_low=low, lift_high=high)
+    logs = np.log(np.asarray(earlier, float))
+    logs = logs[np.isfinite(logs)]
+    k = len(logs)
+    if k < min_comparable:
+        return _too_few(k, "earlier releases measured the same way")
+    if not value > 0:
+        return Judgement(None, None, None, k, "cannot be judged: no streams measured")
+    residual = float(np.log(value) - logs.mean())
+    half = float(stats.t.ppf(0.5 + confidence / 2, k - 1) * logs.std(ddof=1) * np.sqrt(1 + 1 / k))
+    ratio, low, high = np.exp(residual), np.exp(residual - half), np.exp(residual + half)
+    return Judgement(ratio, low, high, k, _verdict(ratio, low, high, "the artist's usual", confidence))
+
+
+def judge_against_line(
+    presaves: float,
+    streams: float,
+    other_presaves: npt.ArrayLike,
+    other_streams: npt.ArrayLike,
+    *,
+    confidence: float = 0.95,
+    min_comparable: int = MIN_COMPARABLE,
+) -> Judgement:
+    """A campaign against the log1p-log1p line fitted on the other campaigns (it is not in its own fit).
+
+    ratio = exp(y − ŷ); interval: exp(y − ŷ ± t(m−2)·s·√(1 + 1/m + (x − x̄)²/Sxx)), OLS's prediction
+    interval for a new observation (statsmodels' `obs_ci`).
+    """
+    x, y = np.log1p(np.asarray(other_presaves, float)), np.log1p(np.asarray(other_streams, float))
+    m = len(x)
+    if m < min_comparable:
+        return _too_few(m, "other campaigns measured the same way")
+    if np.ptp(x) == 0:
+        return Judgement(None, None, None, m, "cannot be judged: the other campaigns' pre-saves do not vary")
+    intercept, slope = ols_line(x, y)
+    x0 = float(np.log1p(presaves))
+    residuals = y - (intercept + slope * x)
+    s = float(np.sqrt(residuals @ residuals / (m - 2)))
+    sxx = float(((x - x.mean()) ** 2).sum())
+    se = s * np.sqrt(1 + 1 / m + (x0 - x.mean()) ** 2 / sxx)
+    half = float(stats.t.ppf(0.5 + confidence / 2, m - 2) * se)
+    residual = float(np.log1p(streams) - (intercept + slope * x0))
+    ratio, low, high = np.exp(residual), np.exp(residual - half), np.exp(residual + half)
+    return Judgement(ratio, low, high, m, _verdict(ratio, low, high, "the roster's line", confidence))

@@ -170,3 +170,53 @@ def pairwise_conversion(
         "p_holm",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}
+_COUNT_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _points(value: float) -> str:
+    """A difference in percentage points, with a true minus sign."""
+    return f"{value * 100:.1f}".replace("-", "−")
+
+
+def _p(value: float) -> str:
+    return "p < 0.001" if value < 0.001 else f"p = {value:.2g}"
+
+
+def conversion_verdict(
+    service_1: str,
+    service_2: str,
+    difference: float,
+    low: float,
+    high: float,
+    p_adjusted: float,
+    comparisons: int,
+    *,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+) -> str:
+    """The comparison of two services' conversion in words, as the conversion page states it.
+
+    `difference` = rate of `service_1` − rate of `service_2` with its interval; `p_adjusted` is the
+    Holm-adjusted p-value over the `comparisons` made together (the raw p-value when there is one).
+    """
+    first = SERVICE_NAMES.get(service_1, service_1)
+    second = SERVICE_NAMES.get(service_2, service_2)
+    if any(np.isnan(v) for v in (difference, low, high, p_adjusted)):
+        return f"{first} and {second} cannot be compared: one of them has no visitors."
+    interval = f"({confidence:.0%} CI {_points(low)} to {_points(high)})"
+    points = round(abs(difference) * 100, 1)
+    if points == 0:
+        head = f"{first} and {second} convert at the same rate {interval}"
+    else:
+        direction = "higher" if difference > 0 else "lower"
+        head = f"{first} converts {points:.1f} points {direction} than {second} {interval}"
+    significant = "significant" if p_adjusted < alpha else "not significant"
+    if comparisons > 1:
+        count = _COUNT_WORDS[comparisons] if comparisons < len(_COUNT_WORDS) else str(comparisons)
+        tail = f"across the {count} comparisons, after Holm adjustment, the difference is {significant}"
+    else:
+        tail = f"the difference is {significant}"
+    return f"{head}; {tail} ({_p(p_adjusted)})."

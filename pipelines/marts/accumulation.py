@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.analysis.accumulation import DAYS_BEFORE, forecast_release_day, last_week_share, presave_curves
+from pipelines.analysis.accumulation import DAYS_BEFORE, presave_curves, release_day_forecast
 from pipelines.marts.mart import Mart, frame
 
 RELEASES = "SELECT campaign_slug AS campaign, release_date FROM campaign_releases ORDER BY release_date"
@@ -34,6 +34,21 @@ def curves(connection: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.Data
     return presave_curves(grants, releases), releases
 
 
+def last_week_shares(table: pd.DataFrame, release_dates: pd.Series, today: date) -> pd.Series:
+    """Per campaign: pre-saves in the seven days up to the last day counted (D0 once released, else
+    today) ÷ pre-saves up to that day; NaN without pre-saves or before D-28."""
+    shares = {}
+    for campaign, release_date in release_dates.items():
+        last = min(0, (today - release_date).days)
+        if last < -DAYS_BEFORE:
+            shares[campaign] = np.nan
+            continue
+        total = float(table.loc[campaign, last])
+        before = float(table.loc[campaign, last - 7]) if last - 7 >= -DAYS_BEFORE else 0.0
+        shares[campaign] = (total - before) / total if total > 0 else np.nan
+    return pd.Series(shares, dtype=float)
+
+
 def presave_accumulation(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> pd.DataFrame:
     today = today or _today(connection)
     table, releases = curves(connection)
@@ -41,7 +56,6 @@ def presave_accumulation(connection: duckdb.DuckDBPyConnection, today: date | No
     if releases.empty:
         return pd.DataFrame(columns=columns)
     final = table[0].astype(float)
-    share = last_week_share(table)
     long = table.stack().rename("cumulative").reset_index().rename(columns={"level_1": "day"})
     long.columns = ["campaign", "day", "cumulative"]
     long["presaves"] = (
@@ -56,7 +70,8 @@ def presave_accumulation(connection: duckdb.DuckDBPyConnection, today: date | No
     long["share_of_final"] = (long["cumulative"] / long["campaign"].map(final.where(final > 0))).where(
         released
     )
-    long["last_week_share"] = long["campaign"].map(share).where(released)
+    shares = last_week_shares(table, pd.to_datetime(release_dates).dt.date, today)
+    long["last_week_share"] = long["campaign"].map(shares)
     return long.rename(columns={"campaign": "campaign_slug"})[columns]
 
 
@@ -66,35 +81,25 @@ def presave_forecast(connection: duckdb.DuckDBPyConnection, today: date | None =
     rows = []
     release_dates = pd.to_datetime(releases.set_index("campaign")["release_date"]).dt.date
     for campaign, release_date in release_dates.items():
-        earlier = release_dates[(release_dates < release_date) & (release_dates <= today)].index
+        earlier = release_dates[(release_dates < release_date) & (release_dates < today)].index
         history = table.loc[earlier]
         released = release_date <= today
         reached = min(0, (today - release_date).days)
         for day in range(-DAYS_BEFORE, reached + 1):
             so_far = int(table.loc[campaign, day])
+            made = release_day_forecast(so_far, day, history)
             row = {
                 "campaign_slug": campaign,
                 "as_of_day": day,
                 "so_far": so_far,
                 "actual": int(table.loc[campaign, 0]) if released else None,
                 "is_latest": day == reached,
+                "earlier_campaigns": int((history[day] > 0).sum()) if len(history) else 0,
             }
-            usable = int((history[day] > 0).sum()) if len(history) else 0
-            if usable < 2:
-                note = f"needs two earlier campaigns with pre-saves by D{day}; {usable} found"
-                rows.append({**row, "earlier_campaigns": usable, "note": note})
-                continue
-            made = forecast_release_day(so_far, day, history)
-            rows.append(
-                {
-                    **row,
-                    "point": made.point,
-                    "low": made.low,
-                    "high": made.high,
-                    "earlier_campaigns": made.campaigns,
-                    "note": None,
-                }
-            )
+            if isinstance(made, str):
+                rows.append({**row, "note": made})
+            else:
+                rows.append({**row, "point": made.point, "low": made.low, "high": made.high, "note": None})
     columns = [
         "campaign_slug",
         "as_of_day",
@@ -110,7 +115,7 @@ def presave_forecast(connection: duckdb.DuckDBPyConnection, today: date | None =
     result = pd.DataFrame(rows, columns=columns)
     result["actual"] = result["actual"].astype("Int64")
     for column in ("point", "low", "high"):
-        result[column] = result[column].astype(float).replace([np.inf, -np.inf], np.nan)
+        result[column] = result[column].astype(float)
     return result
 
 
@@ -120,17 +125,20 @@ MARTS = (
         ("presaves", "campaign_releases"),
         presave_accumulation,
         "Cumulative pre-saves per relative day D-28 … D0 (earlier ones counted at D-28), the day's count, "
-        "the share of the release-day total reached, and the share that came in the last seven days "
-        "(D-6 … D0); shares only once released.",
+        "the share of the release-day total reached (once released), and the share of the pre-saves up "
+        "to the last day counted (D0 once released, else today) that came in the seven days up to it.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases WHERE release_date - 28 <= current_date)",
     ),
     Mart(
         "presave_forecast",
         ("presaves", "campaign_releases"),
         presave_forecast,
-        "The release-day count forecast at each relative day from the count so far and the growth of "
-        "earlier campaigns from that day (log growth ratio, t prediction interval 95%, lower bound at "
-        "least the count so far); `actual` once released, `is_latest` marks today's forecast.",
+        "The release-day count forecast at each relative day before release from the campaign's count "
+        "so far and the growth of at least three earlier campaigns from that day (log growth ratio, t "
+        "prediction interval 95%, lower bound at least the count so far); otherwise no number and the "
+        "reason in `note` (release day reached, nothing pre-saved yet, too few earlier campaigns, no "
+        "spread, an interval spanning more than twenty-fold); `actual` once released, `is_latest` marks "
+        "today's row.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases WHERE release_date - 28 <= current_date)",
     ),
 )

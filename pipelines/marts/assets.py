@@ -2,7 +2,17 @@
 
 import dagster as dg
 
-from pipelines.marts import accumulation, authenticity, delivery, funnel, lift, overview, presaves, velocity
+from pipelines.marts import (
+    accumulation,
+    authenticity,
+    delivery,
+    funnel,
+    glossary,
+    lift,
+    overview,
+    presaves,
+    velocity,
+)
 from pipelines.marts.checks import checks_for, no_secrets_check
 from pipelines.marts.mart import Mart, rebuild
 from pipelines.resources import WarehouseResource
@@ -18,6 +28,7 @@ MARTS: tuple[Mart, ...] = (
     *delivery.MARTS,
     *authenticity.MARTS,
     *overview.MARTS,
+    *glossary.MARTS,
 )
 
 

@@ -5,7 +5,8 @@ first visit to the grant), and its country; imported fans bring only their count
 audience by country comes from the DistroKid bank report (quantities over every store and month, the
 artist matched by name); the audience size is the larger of the followers at release and the sum of the
 daily Spotify listeners over the 28 days before release (larger than the monthly unique listeners, so
-the check errs towards not warning). A sign whose data is missing is not evaluated. See
+the check errs towards not warning). A sign whose data is missing is not evaluated and is listed in
+`not_checked`; with no sign evaluated the campaign has no score and the status 'not checked (no data)'. See
 `pipelines/analysis/authenticity.py` for each sign's test and the score.
 """
 
@@ -81,6 +82,41 @@ def audience_sizes(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return sizes
 
 
+NOT_CHECKED = "not checked (no data)"
+NO_SIGN = "no warning sign"
+WARNING = "warning signs"
+
+
+def checkable(
+    grants: pd.DataFrame, countries: dict[str, float] | None, size: float | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The grants' columns that hold data (a sign is checked only then), and the signs left unchecked."""
+    unchecked = []
+    keep = ["granted_at"]
+    for column, sign in (
+        ("ip_hash", "IP hash burst"),
+        ("device_class", "device class burst"),
+        ("seconds_on_page", "no time on page"),
+    ):
+        if grants[column].notna().any():
+            keep.append(column)
+        else:
+            unchecked.append(sign)
+    if countries and grants["country"].notna().any():
+        keep.append("country")
+    else:
+        unchecked.append("countries outside the audience")
+    if size is None:
+        unchecked.append("pre-saves beyond the audience")
+    return grants[keep], unchecked
+
+
+def status(score: float | None, checked_signs: int) -> str:
+    if checked_signs == 0 or score is None:
+        return NOT_CHECKED
+    return NO_SIGN if score >= 1 else WARNING
+
+
 def authenticity_scores(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     grants = frame(connection, GRANTS)
     countries = frame(connection, AUDIENCE_COUNTRIES)
@@ -92,18 +128,20 @@ def authenticity_scores(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     rows = []
     for campaign, part in grants.groupby("campaign", sort=True):
         size = sizes["audience_size"].get(campaign)
-        report = authenticity_report(
-            part.reset_index(drop=True),
-            audience_countries=by_country.get(str(campaign)),
-            audience_size=None if size is None or pd.isna(size) else float(size),
-        )
+        size = None if size is None or pd.isna(size) else float(size)
+        audience = by_country.get(str(campaign))
+        usable, unchecked = checkable(part.reset_index(drop=True), audience, size)
+        report = authenticity_report(usable, audience_countries=audience, audience_size=size)
+        checked = len(SIGN_COLUMNS) - len(unchecked)
         row: dict[str, object] = {
             "campaign_slug": campaign,
             "grants": report.grants,
-            "score": report.score,
+            "score": report.score if checked else None,
             "reasons": "\n".join(report.reasons),
             "audience_size": size,
             "audience_source": sizes["audience_source"].get(campaign),
+            "status": status(report.score, checked),
+            "not_checked": ", ".join(unchecked),
         }
         row.update(dict.fromkeys(SIGN_COLUMNS.values(), 0.0))
         for sign in report.signs:
@@ -117,6 +155,8 @@ def authenticity_scores(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         *SIGN_COLUMNS.values(),
         "audience_size",
         "audience_source",
+        "status",
+        "not_checked",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -128,7 +168,9 @@ MARTS = (
         authenticity_scores,
         "Grants implicated by each sign (bursts from one IP hash or device class: binomial test against "
         "the key's share, Bonferroni; no time on the page; countries under 0.1% of the artist's audience; "
-        "pre-saves beyond half the audience) and the score Π(1 − share implicated), 1 = no sign.",
+        "pre-saves beyond half the audience), the score Π(1 − share implicated) over the signs checked, "
+        "and the status: 'not checked (no data)' (no score) when no sign had its data, 'no warning sign', "
+        "or 'warning signs'; `not_checked` lists the signs without data.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM presaves)",
     ),
 )

@@ -105,14 +105,44 @@ def invariant_check(
     return _check
 
 
+# A local day may run a day ahead of UTC (UTC+14); anything later has not happened yet.
+FUTURE = "current_date + 1"
+
+
+def _shares(table: str, *columns: str) -> tuple[str, str, str]:
+    """A rule: every share column of `table` lies in [0, 1]."""
+    broken = " OR ".join(f"{c} < 0 OR {c} > 1 + 1e-9" for c in columns)
+    return (
+        f"{table}_shares_within_zero_and_one",
+        f"Shares ({', '.join(columns)}) lie between 0 and 1: a share above 1 counts something twice.",
+        f"SELECT count(*) FROM {table} WHERE {broken}",
+    )
+
+
+def _not_in_future(table: str, column: str, condition: str = "true") -> tuple[str, str, str]:
+    return (
+        f"{table}_not_in_the_future",
+        f"No {column} after today (a day of slack for time zones east of UTC): the future is not data.",
+        f"SELECT count(*) FROM {table} WHERE {column} > {FUTURE} AND {condition}",
+    )
+
+
 INVARIANTS: dict[str, list[tuple[str, str, str]]] = {
     "presaves_daily": [
         (
             "presaves_before_release",
             "Every pre-save day lies on or before its release day.",
             "SELECT count(*) FROM presaves_daily WHERE days_to_release > 0",
-        )
+        ),
+        _not_in_future("presaves_daily", "date"),
     ],
+    "presaves_by_country": [_shares("presaves_by_country", "share")],
+    "funnel_daily": [_not_in_future("funnel_daily", "date")],
+    "first_week_velocity": [
+        _shares("first_week_velocity", "day1_share"),
+        _not_in_future("first_week_velocity", "release_date + 6", "week1_streams IS NOT NULL"),
+    ],
+    "follower_gain": [_shares("follower_gain", "presave_share")],
     "first_week": [
         (
             "first_week_has_days_zero_to_six",
@@ -127,7 +157,9 @@ INVARIANTS: dict[str, list[tuple[str, str, str]]] = {
             "Cumulative pre-saves never fall from one day to the next.",
             "SELECT count(*) FROM (SELECT cumulative < lag(cumulative) OVER "
             "(PARTITION BY campaign_slug ORDER BY day) AS falls FROM presave_accumulation) WHERE falls",
-        )
+        ),
+        _shares("presave_accumulation", "share_of_final", "last_week_share"),
+        _not_in_future("presave_accumulation", "date"),
     ],
     "presave_forecast": [
         (
@@ -135,7 +167,12 @@ INVARIANTS: dict[str, list[tuple[str, str, str]]] = {
             "so far ≤ low ≤ point ≤ high wherever a forecast was made.",
             "SELECT count(*) FROM presave_forecast WHERE point IS NOT NULL "
             "AND NOT (so_far <= low + 1e-9 AND low <= point + 1e-9 AND point <= high + 1e-9)",
-        )
+        ),
+        (
+            "forecast_interval_has_width",
+            "A forecast's interval is never zero-width: a forecast without uncertainty is not one.",
+            "SELECT count(*) FROM presave_forecast WHERE point IS NOT NULL AND high <= low",
+        ),
     ],
     "service_conversion": [
         (
@@ -143,6 +180,26 @@ INVARIANTS: dict[str, list[tuple[str, str, str]]] = {
             "grants ≤ visitors, and 0 ≤ low ≤ rate ≤ high ≤ 1.",
             "SELECT count(*) FROM service_conversion WHERE grants > visitors OR (visitors > 0 AND NOT "
             "(0 <= low AND low <= rate + 1e-12 AND rate <= high + 1e-12 AND high <= 1))",
+        ),
+        (
+            "conversion_interval_has_width",
+            "Where 0 < grants < visitors the interval has width: a zero-width one means a broken count.",
+            "SELECT count(*) FROM service_conversion WHERE grants > 0 AND grants < visitors AND high <= low",
+        ),
+        (
+            "no_visitor_with_many_grants",
+            "No visitor (one browser session) granted for more than three fan accounts: many grants from "
+            "one visitor means visitors were merged (a shared cookie jar) or one fan made accounts.",
+            "SELECT count(*) FROM (SELECT campaign_slug, visitor_key FROM landing_events "
+            "WHERE kind = 'grant' AND visitor_key IS NOT NULL GROUP BY ALL HAVING count(DISTINCT fan_key) > 3)",
+        ),
+    ],
+    "campaign_lift": [
+        (
+            "lift_intervals_have_width",
+            "Every lift judged has an interval with width.",
+            "SELECT count(*) FROM campaign_lift WHERE (artist_lift IS NOT NULL AND artist_lift_high <= "
+            "artist_lift_low) OR (roster_ratio IS NOT NULL AND roster_ratio_high <= roster_ratio_low)",
         )
     ],
     "release_outcomes": [
@@ -151,7 +208,8 @@ INVARIANTS: dict[str, list[tuple[str, str, str]]] = {
             "planned = delivered + queued + pending_source + undeliverable + failed.",
             "SELECT count(*) FROM release_outcomes "
             "WHERE planned <> delivered + queued + pending_source + undeliverable + failed",
-        )
+        ),
+        _shares("release_outcomes", "delivered_share"),
     ],
     "authenticity_scores": [
         (

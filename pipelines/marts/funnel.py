@@ -17,7 +17,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from pipelines.analysis.proportions import conversion_rates, pairwise_conversion
+from pipelines.analysis.proportions import conversion_rates, conversion_verdict, pairwise_conversion
 from pipelines.marts.mart import Mart, frame
 
 ALL = "(all)"
@@ -128,7 +128,7 @@ def service_comparison(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         chosen = rows[rows["service"] != "(none)"]
         pairs = pairwise_conversion(chosen, group="service", successes="grants", trials="visitors")
         if not pairs.empty:
-            parts.append(pairs.assign(campaign_slug=campaign, source=source))
+            parts.append(pairs.assign(campaign_slug=campaign, source=source, comparisons=len(pairs)))
     columns = [
         "campaign_slug",
         "source",
@@ -141,9 +141,17 @@ def service_comparison(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "high",
     ]
     if not parts:
-        return pd.DataFrame(columns=[*columns, "z", "p_value", "p_holm"])
-    pairs = pd.concat(parts, ignore_index=True)
-    return pairs.rename(columns={"group_1": "service_1", "group_2": "service_2"})
+        return pd.DataFrame(columns=[*columns, "z", "p_value", "p_holm", "comparisons", "verdict"])
+    pairs = pd.concat(parts, ignore_index=True).rename(
+        columns={"group_1": "service_1", "group_2": "service_2"}
+    )
+    pairs["verdict"] = [
+        conversion_verdict(
+            row.service_1, row.service_2, row.difference, row.low, row.high, row.p_holm, row.comparisons
+        )
+        for row in pairs.itertuples()
+    ]
+    return pairs
 
 
 MARTS = (
@@ -169,8 +177,8 @@ MARTS = (
         ("landing_events", "campaigns"),
         service_comparison,
         "Every pair of services: difference of conversion rates with Newcombe's hybrid score 95% "
-        "interval, pooled two-proportion z-test (two-sided) and Holm's adjustment within the campaign "
-        "and source.",
+        "interval, pooled two-proportion z-test (two-sided) and Holm's adjustment over the `comparisons` "
+        "pairs of the campaign and source; `verdict` states it in words.",
         expect_rows="SELECT (SELECT count(DISTINCT service) FROM landing_events "
         f"WHERE kind IN {CHOICE_KINDS} AND service IS NOT NULL) > 1",
     ),

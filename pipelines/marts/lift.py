@@ -1,18 +1,25 @@
 """Did the campaign lift the release? Against the artist's own earlier releases, and across the roster.
 
-- Within the artist: first-week streams per follower at release, against the median of the artist's
-  strictly earlier releases (campaigns, native or imported, measured in the same series); the interval
-  is a bootstrap over those earlier releases. Followers at release: the Spotify for Artists count on the
-  last day before release day, else the latest Spotify API snapshot up to release day.
-- Across the roster: OLS of log1p(first-week streams) on log1p(pre-saves on the series' service) over
-  every campaign of the series (at least three), each campaign's residual and ratio exp(residual) =
-  how many times the streams the line expects; pairs-bootstrap intervals (seeded, 2,000 resamples).
+Both compare one campaign's first week with what comparable campaigns predict for it, on the log scale,
+with a t prediction interval (`pipelines/analysis/lift.py`, `judge_against_*`); with fewer than five
+comparable campaigns the verdict is "cannot be judged yet" and there is no number.
+
+- Within the artist: first-week streams per follower, against the geometric mean of the artist's strictly
+  earlier releases measured in the same series. Followers: the Spotify for Artists count on the last day
+  before release day, else the latest Spotify API snapshot up to release day, less the campaign's own
+  delivered Spotify follows before release (`own_follows`): otherwise every campaign's own follows would
+  raise its denominator and push its lift below 1.
+- Across the roster: the log1p-log1p line of first-week streams on pre-saves fitted on the other
+  campaigns of the series, the same service on both axes (Spotify streams against Spotify pre-saves,
+  Apple plays against Apple pre-saves); `roster_expected` is what it predicts for this campaign. The line
+  over every campaign (`roster_fitted`, slope with its pairs-bootstrap interval, R²) is drawn on the page.
 Series are kept apart (artist-wide streams and one song's streams are different measures).
 
-Follower gain: followers gained over the pre-save window (the day before D-28 to D0) split into the
-pre-save follows (delivered `follow_artist` actions done in the window; for a campaign without any in
-the ledger, e.g. an imported one, its Spotify pre-saves, which follow the artist) and the rest
-(organic); beside it the organic gain the artist's previous 29 days' pace would predict.
+Follower gain, per service, against that service's own follower series: Spotify from the Spotify for
+Artists timeline (else the Spotify API snapshots), Deezer from its API snapshots. Followers gained over
+the pre-save window (the day before D-28 to D0) split into the pre-save follows (the ledger's delivered
+`follow_artist` actions on that service done in the window; nothing assumed where the ledger holds none)
+and the rest (organic); beside it the organic gain the artist's previous 29 days' pace would predict.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.analysis.lift import fit_lift, within_artist_lift_bounds
+from pipelines.analysis.lift import fit_lift, judge_against_earlier, judge_against_line
 from pipelines.marts.mart import Mart, artist_key, frame
 from pipelines.marts.velocity import SERIES_SERVICE
 from pipelines.schema import TABLES
@@ -51,11 +58,20 @@ SELECT r.campaign_slug AS campaign, coalesce(s4a.followers, api.followers) AS fo
 FROM r LEFT JOIN s4a USING (campaign_slug) LEFT JOIN api USING (campaign_slug)
 """
 
+OWN_FOLLOWS = """
+SELECT r.campaign_slug AS campaign, count(a.fan_key) AS own_follows
+FROM campaign_releases r
+LEFT JOIN owed_actions a
+       ON a.campaign_slug = r.campaign_slug AND a.kind = 'follow_artist' AND a.service = 'spotify'
+      AND a.outcome = 'delivered' AND a.done_at < r.release_at
+GROUP BY ALL
+"""
+
 
 def campaign_lift(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     velocity = frame(
         connection,
-        "SELECT v.campaign_slug AS campaign, v.series, r.artist, r.release_date, v.week1_streams "
+        "SELECT v.campaign_slug AS campaign, v.series, r.artist, r.title, r.release_date, v.week1_streams "
         "FROM first_week_velocity v JOIN campaign_releases r USING (campaign_slug) "
         "WHERE v.week1_streams IS NOT NULL",
     )
@@ -63,13 +79,17 @@ def campaign_lift(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         connection, "SELECT campaign_slug AS campaign, service, count(*) AS n FROM presaves GROUP BY ALL"
     )
     followers = frame(connection, FOLLOWERS_AT_RELEASE).set_index("campaign")["followers_at_release"]
+    own = frame(connection, OWN_FOLLOWS).set_index("campaign")["own_follows"]
     parts = []
     for series, rows in velocity.groupby("series", sort=True):
         service = SERIES_SERVICE[str(series)]
         counts = presaves[presaves["service"] == service].set_index("campaign")["n"]
+        gross = rows["campaign"].map(followers).astype("Float64")
+        own_follows = rows["campaign"].map(own).fillna(0).astype("int64")
         rows = rows.assign(
             presaves=rows["campaign"].map(counts).fillna(0).astype("int64"),
-            followers_at_release=rows["campaign"].map(followers).astype("Float64"),
+            own_follows=own_follows,
+            followers_at_release=(gross - own_follows).where(gross - own_follows > 0),
         )
         parts.append(
             _within_artist(rows).merge(_roster(rows), on="campaign", how="left").assign(series=series)
@@ -83,78 +103,102 @@ def campaign_lift(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def _within_artist(rows: pd.DataFrame) -> pd.DataFrame:
-    releases = pd.DataFrame(
-        {
-            "artist": rows["artist"].str.lower(),
-            "release": rows["campaign"],
-            "released_on": pd.to_datetime(rows["release_date"]),
-            "first_week_streams": rows["week1_streams"],
-            "followers_at_release": rows["followers_at_release"],
-        }
+    """Each release's streams per follower against the artist's strictly earlier releases."""
+    rows = rows.assign(
+        artist_key=rows["artist"].str.lower(),
+        streams_per_follower=(rows["week1_streams"].astype("Float64") / rows["followers_at_release"]),
     )
-    lifted = within_artist_lift_bounds(releases, resamples=BOOTSTRAP_RESAMPLES)
+    judged = []
+    for row in rows.itertuples():
+        earlier = rows[(rows["artist_key"] == row.artist_key) & (rows["release_date"] < row.release_date)]
+        ratios = earlier["streams_per_follower"].dropna().astype(float).to_numpy()
+        ratios = ratios[ratios > 0]
+        value = row.streams_per_follower
+        if pd.isna(value):
+            verdict = "cannot be judged: no follower count before release"
+            judged.append((None, len(ratios), None, None, None, verdict))
+            continue
+        made = judge_against_earlier(float(value), ratios)
+        baseline = float(np.exp(np.log(ratios).mean())) if len(ratios) else None
+        judged.append((baseline, len(ratios), made.ratio, made.low, made.high, made.verdict))
+    baseline, earlier, ratio, low, high, verdict = zip(*judged, strict=True) if judged else ([],) * 6
     return pd.DataFrame(
         {
             "campaign": rows["campaign"].to_numpy(),
             "artist": rows["artist"].to_numpy(),
+            "title": rows["title"].to_numpy(),
             "release_date": rows["release_date"].to_numpy(),
             "presaves": rows["presaves"].to_numpy(),
             "first_week_streams": rows["week1_streams"].astype(float).to_numpy(),
+            "own_follows": rows["own_follows"].to_numpy(),
             "followers_at_release": rows["followers_at_release"].to_numpy(),
-            "streams_per_follower": lifted["streams_per_follower"].to_numpy(),
-            "baseline_per_follower": lifted["baseline_per_follower"].to_numpy(),
-            "earlier_releases": lifted["earlier_releases"].to_numpy(),
-            "artist_lift": lifted["lift"].to_numpy(),
-            "artist_lift_low": lifted["lift_low"].to_numpy(),
-            "artist_lift_high": lifted["lift_high"].to_numpy(),
+            "streams_per_follower": rows["streams_per_follower"].to_numpy(),
+            "baseline_per_follower": pd.array(baseline, dtype="Float64"),
+            "earlier_releases": list(earlier),
+            "artist_lift": pd.array(ratio, dtype="Float64"),
+            "artist_lift_low": pd.array(low, dtype="Float64"),
+            "artist_lift_high": pd.array(high, dtype="Float64"),
+            "artist_lift_verdict": list(verdict),
         }
     )
 
 
 def _roster(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each campaign against the line of the series' other campaigns; the whole roster's line beside."""
+    saves = rows["presaves"].astype(float).to_numpy()
+    streams = rows["week1_streams"].astype(float).to_numpy()
+    judged = []
+    for index in range(len(rows)):
+        others = np.arange(len(rows)) != index
+        made = judge_against_line(saves[index], streams[index], saves[others], streams[others])
+        expected = (np.log1p(streams[index]) - np.log(made.ratio)) if made.ratio else None
+        judged.append(
+            {
+                "campaign": rows["campaign"].iloc[index],
+                "roster_campaigns": made.comparable,
+                "roster_expected": np.expm1(expected) if expected is not None else None,
+                "roster_residual": np.log(made.ratio) if made.ratio else None,
+                "roster_residual_low": np.log(made.low) if made.low else None,
+                "roster_residual_high": np.log(made.high) if made.high else None,
+                "roster_ratio": made.ratio,
+                "roster_ratio_low": made.low,
+                "roster_ratio_high": made.high,
+                "roster_verdict": made.verdict,
+            }
+        )
+    table = pd.DataFrame(judged)
     if len(rows) < 3 or rows["presaves"].nunique() < 2:
-        return pd.DataFrame({"campaign": rows["campaign"], "roster_campaigns": len(rows)})
-    fit = fit_lift(
-        rows["presaves"],
-        rows["week1_streams"].astype(float),
-        list(rows["campaign"]),
-        resamples=BOOTSTRAP_RESAMPLES,
-    )
-    table = fit.campaigns
-    return pd.DataFrame(
+        return table
+    fit = fit_lift(saves, streams, list(rows["campaign"]), resamples=BOOTSTRAP_RESAMPLES)
+    line = pd.DataFrame(
         {
-            "campaign": table["campaign"],
-            "roster_fitted": np.expm1(table["fitted"]),
-            "roster_residual": table["residual"],
-            "roster_residual_low": table["residual_low"],
-            "roster_residual_high": table["residual_high"],
-            "roster_ratio": table["ratio"],
-            "roster_ratio_low": np.exp(table["residual_low"]),
-            "roster_ratio_high": np.exp(table["residual_high"]),
+            "campaign": fit.campaigns["campaign"],
+            "roster_fitted": np.expm1(fit.campaigns["fitted"]),
             "roster_slope": fit.slope,
             "roster_slope_low": fit.slope_low,
             "roster_slope_high": fit.slope_high,
             "roster_r_squared": fit.r_squared,
-            "roster_campaigns": fit.n,
         }
     )
+    return table.merge(line, on="campaign", how="left")
 
 
 FOLLOWER_GAIN = f"""
 WITH r AS (
-    SELECT campaign_slug, artist, {artist_key("artist")} AS artist_key, spotify_artist_id, release_date,
-           release_date - {WINDOW_DAYS} AS window_start, timezone
+    SELECT campaign_slug, artist, {artist_key("artist")} AS artist_key, spotify_artist_id, deezer_artist_id,
+           release_date, release_date - {WINDOW_DAYS} AS window_start, timezone
     FROM campaign_releases
 ),
 daily AS (
-    SELECT 's4a' AS followers_source, {artist_key("artist")} AS artist_key, NULL AS artist_id, date, followers
+    SELECT 'spotify' AS service, 's4a' AS followers_source, {artist_key("artist")} AS artist_key,
+           NULL AS artist_id, date, followers
     FROM s4a_audience_timeline WHERE followers IS NOT NULL
     UNION ALL
-    SELECT 'spotify api', NULL, artist_id, snapshot_date, followers
-    FROM artist_snapshots WHERE service = 'spotify' AND followers IS NOT NULL
+    SELECT service, service || ' api', NULL, artist_id, snapshot_date, followers
+    FROM artist_snapshots WHERE service IN ('spotify', 'deezer') AND followers IS NOT NULL
 ),
 ends AS (
-    SELECT r.campaign_slug, r.window_start, d.followers_source,
+    SELECT r.campaign_slug, r.window_start, d.service, d.followers_source,
            arg_max(d.followers, d.date) FILTER (WHERE d.date <= r.window_start - 1) AS followers_start,
            max(d.date) FILTER (WHERE d.date <= r.window_start - 1) AS start_day,
            arg_max(d.followers, d.date) FILTER (WHERE d.date <= r.release_date) AS followers_end,
@@ -165,32 +209,25 @@ ends AS (
     FROM r JOIN daily d
       ON (d.followers_source = 's4a' AND d.artist_key = r.artist_key)
       OR (d.followers_source = 'spotify api' AND d.artist_id = r.spotify_artist_id)
+      OR (d.followers_source = 'deezer api' AND d.artist_id = r.deezer_artist_id)
     GROUP BY ALL
 ),
 chosen AS (
     SELECT * FROM ends
     WHERE followers_start IS NOT NULL AND followers_end IS NOT NULL
-      AND start_day >= window_start - 8
-    QUALIFY row_number() OVER (PARTITION BY campaign_slug ORDER BY followers_source = 's4a' DESC) = 1
+      AND start_day >= window_start - 8 AND end_day >= window_start
+    QUALIFY row_number() OVER (PARTITION BY campaign_slug, service ORDER BY followers_source = 's4a' DESC) = 1
 ),
 ledger AS (
-    SELECT a.campaign_slug,
-           count(*) AS any_follow_actions,
-           count(*) FILTER (WHERE a.outcome = 'delivered'
-               AND (a.done_at AT TIME ZONE r.timezone)::DATE BETWEEN r.window_start AND r.release_date) AS follows
+    SELECT a.campaign_slug, a.service, count(*) AS follows
     FROM owed_actions a JOIN r USING (campaign_slug)
-    WHERE a.kind = 'follow_artist'
-    GROUP BY ALL
-),
-spotify_presaves AS (
-    SELECT p.campaign_slug, count(*) AS follows FROM presaves p JOIN r USING (campaign_slug)
-    WHERE p.service = 'spotify' AND p.presaved_on >= r.window_start
+    WHERE a.kind = 'follow_artist' AND a.outcome = 'delivered'
+      AND (a.done_at AT TIME ZONE r.timezone)::DATE BETWEEN r.window_start AND r.release_date
     GROUP BY ALL
 )
-SELECT r.campaign_slug, r.artist, r.window_start, r.release_date, c.followers_source,
+SELECT r.campaign_slug, c.service, r.artist, r.window_start, r.release_date, c.followers_source,
        c.followers_start, c.followers_end, c.followers_end - c.followers_start AS total_gain,
-       CASE WHEN l.any_follow_actions > 0 THEN l.follows ELSE coalesce(s.follows, 0) END AS presave_follows,
-       CASE WHEN l.any_follow_actions > 0 THEN 'ledger' ELSE 'spotify pre-saves' END AS follows_from,
+       coalesce(l.follows, 0) AS presave_follows, 'ledger' AS follows_from,
        total_gain - presave_follows AS organic_gain,
        CASE WHEN c.followers_before IS NOT NULL AND c.start_day > c.before_day
             THEN (c.followers_start - c.followers_before) / (c.start_day - c.before_day) END
@@ -198,28 +235,35 @@ SELECT r.campaign_slug, r.artist, r.window_start, r.release_date, c.followers_so
        baseline_daily_gain * (c.end_day - c.start_day) AS expected_organic_gain,
        CASE WHEN total_gain > 0 THEN presave_follows / total_gain END AS presave_share
 FROM r JOIN chosen c USING (campaign_slug)
-LEFT JOIN ledger l USING (campaign_slug)
-LEFT JOIN spotify_presaves s USING (campaign_slug)
+LEFT JOIN ledger l USING (campaign_slug, service)
 """
 
 MARTS = (
     Mart(
         "campaign_lift",
-        ("first_week_velocity", "campaign_releases", "presaves", "s4a_audience_timeline", "artist_snapshots"),
+        (
+            "first_week_velocity",
+            "campaign_releases",
+            "presaves",
+            "s4a_audience_timeline",
+            "artist_snapshots",
+            "owed_actions",
+        ),
         campaign_lift,
-        "Within the artist: first-week streams per follower at release ÷ the median of the artist's "
-        "earlier releases (bootstrap 95% interval over those releases). Across the roster: log-log OLS of "
-        "first-week streams on pre-saves, residual and ratio with pairs-bootstrap 95% intervals.",
+        "Within the artist: first-week streams per follower (net of the campaign's own follows) ÷ the "
+        "geometric mean of the artist's earlier releases; across the roster: first-week streams ÷ what "
+        "the other campaigns' log-log line expects for this many pre-saves of the same service. Both with "
+        "95% t prediction intervals, and 'cannot be judged yet' below five comparable campaigns.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM first_week_velocity WHERE week1_streams IS NOT NULL)",
     ),
     Mart(
         "follower_gain",
-        ("campaign_releases", "s4a_audience_timeline", "artist_snapshots", "owed_actions", "presaves"),
+        ("campaign_releases", "s4a_audience_timeline", "artist_snapshots", "owed_actions"),
         lambda _: FOLLOWER_GAIN,
-        "Followers gained over the pre-save window split into pre-save follows (the ledger's delivered "
-        "artist follows, else Spotify pre-saves) and organic gain; the organic gain the artist's previous "
-        "pace predicts beside it. Campaigns without a follower count a week or less before the window "
-        "have no row.",
+        "Per service, followers gained over the pre-save window in that service's own follower series, "
+        "split into pre-save follows (the ledger's delivered artist follows on that service; none "
+        "assumed) and organic gain; the organic gain the artist's previous pace predicts beside it. A "
+        "service without a follower count a week or less before the window has no row.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases r JOIN s4a_audience_timeline t "
         "ON t.date BETWEEN r.release_date - 36 AND r.release_date - 29 AND t.followers IS NOT NULL)",
     ),

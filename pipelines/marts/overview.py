@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pipelines.marts.mart import Mart
 
-# The series a campaign's headline first-week figures come from, most specific first.
-SERIES_ORDER = "CASE series WHEN 'spotify_song' THEN 0 WHEN 'spotify_artist' THEN 1 ELSE 2 END"
-
-CAMPAIGN_OVERVIEW = f"""
+# Headline figures come from one series each, as the glossary names it (`pipelines/marts/glossary.py`).
+CAMPAIGN_OVERVIEW = """
 WITH counts AS (
     SELECT campaign_slug, count(*) AS presaves,
            count(*) FILTER (WHERE service = 'spotify') AS spotify_presaves,
@@ -15,32 +13,35 @@ WITH counts AS (
            count(*) FILTER (WHERE service = 'deezer') AS deezer_presaves
     FROM presaves GROUP BY ALL
 ),
-accumulation AS (SELECT DISTINCT campaign_slug, last_week_share FROM presave_accumulation),
+accumulation AS (
+    SELECT campaign_slug, arg_max(last_week_share, day) AS last_week_share FROM presave_accumulation GROUP BY ALL
+),
 delivered AS (
     SELECT campaign_slug, sum(delivered) AS delivered FROM release_outcomes WHERE kind = 'save_release' GROUP BY ALL
 ),
-velocity AS (
-    SELECT campaign_slug, week1_streams, streams_per_presaver FROM first_week_velocity
-    QUALIFY row_number() OVER (PARTITION BY campaign_slug ORDER BY {SERIES_ORDER}) = 1
+song AS (
+    SELECT campaign_slug, week1_streams, streams_per_presaver, first_72h_streams, retention
+    FROM first_week_velocity WHERE series = 'spotify_song'
 ),
-lift AS (
-    SELECT campaign_slug, artist_lift, roster_ratio FROM campaign_lift
-    QUALIFY row_number() OVER (PARTITION BY campaign_slug ORDER BY {SERIES_ORDER}) = 1
-),
-forecast AS (SELECT campaign_slug, point, low, high FROM presave_forecast WHERE is_latest)
+artist AS (SELECT campaign_slug, week1_streams FROM first_week_velocity WHERE series = 'spotify_artist'),
+lift AS (SELECT * FROM campaign_lift WHERE series = 'spotify_song'),
+forecast AS (SELECT campaign_slug, point, low, high, note FROM presave_forecast WHERE is_latest)
 SELECT r.campaign_slug, r.artist, r.title, r.origin, r.release_at,
        coalesce(c.presaves, 0) AS presaves, coalesce(c.spotify_presaves, 0) AS spotify_presaves,
        coalesce(c.apple_presaves, 0) AS apple_presaves, coalesce(c.deezer_presaves, 0) AS deezer_presaves,
        a.last_week_share, coalesce(d.delivered, 0) AS delivered,
-       v.week1_streams AS first_week_streams, v.streams_per_presaver,
-       l.artist_lift, l.roster_ratio,
-       f.point AS forecast_point, f.low AS forecast_low, f.high AS forecast_high,
-       s.score AS authenticity_score
+       v.week1_streams AS first_week_streams, v.streams_per_presaver, v.first_72h_streams, v.retention,
+       w.week1_streams AS artist_first_week_streams,
+       l.artist_lift, l.artist_lift_low, l.artist_lift_high, l.artist_lift_verdict,
+       l.roster_ratio, l.roster_ratio_low, l.roster_ratio_high, l.roster_verdict,
+       f.point AS forecast_point, f.low AS forecast_low, f.high AS forecast_high, f.note AS forecast_note,
+       s.score AS authenticity_score, s.status AS authenticity_status
 FROM campaign_releases r
 LEFT JOIN counts c USING (campaign_slug)
 LEFT JOIN accumulation a USING (campaign_slug)
 LEFT JOIN delivered d USING (campaign_slug)
-LEFT JOIN velocity v USING (campaign_slug)
+LEFT JOIN song v USING (campaign_slug)
+LEFT JOIN artist w USING (campaign_slug)
 LEFT JOIN lift l USING (campaign_slug)
 LEFT JOIN forecast f USING (campaign_slug)
 LEFT JOIN authenticity_scores s USING (campaign_slug)
@@ -60,9 +61,10 @@ MARTS = (
             "authenticity_scores",
         ),
         lambda _: CAMPAIGN_OVERVIEW,
-        "Pre-saves by service, last-week share, delivered saves, first-week streams and streams per "
-        "pre-saver (the song's Spotify series when exported, else the artist's), lift against the artist "
-        "and the roster, today's forecast and the authenticity score.",
+        "The headline figures of `figure_glossary`, each from the one mart and series the glossary names: "
+        "pre-saves by service, last-week share, delivered saves, the song's Spotify first week (streams, "
+        "72 hours, per Spotify pre-saver, retention), the artist's first-week streams, lift against the "
+        "artist and the roster, today's forecast and the authenticity score and status.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases)",
     ),
 )

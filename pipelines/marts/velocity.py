@@ -60,7 +60,7 @@ timeline AS (
 presavers AS (SELECT campaign_slug, count(*) AS presaves FROM presaves GROUP BY ALL),
 days AS (SELECT r.*, d.day::INTEGER AS day, r.release_date + d.day::INTEGER AS date FROM r, range(7) AS d(day))
 SELECT d.campaign_slug, d.artist, d.release_date, d.day, d.date, t.streams, t.listeners,
-       coalesce(p.presaves, 0) AS presaves, t.streams / nullif(p.presaves, 0) AS streams_per_presaver
+       coalesce(p.presaves, 0) AS presaves
 FROM days d
 LEFT JOIN timeline t ON t.artist_key = d.artist_key AND t.date = d.date
 LEFT JOIN presavers p USING (campaign_slug)
@@ -99,9 +99,9 @@ MARTS = (
         "first_week",
         ("campaign_releases", "presaves", "s4a_audience_timeline"),
         lambda _: FIRST_WEEK,
-        "The artist's Spotify for Artists streams and listeners on each day D0 … D6 beside the "
-        "campaign's pre-saves, and streams per pre-saver; campaigns without export days in their first "
-        "week have no rows.",
+        "The artist's Spotify for Artists streams (all songs) and listeners on each day D0 … D6 beside "
+        "the campaign's pre-saves; campaigns without export days in their first week have no rows. The "
+        "per-pre-saver figure is the glossary's `streams_per_presaver`, in `first_week_velocity`.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases r JOIN s4a_audience_timeline t "
         "ON t.date BETWEEN r.release_date AND r.release_date + 6)",
     ),

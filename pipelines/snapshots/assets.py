@@ -11,6 +11,7 @@ from campaigns.models import Campaign
 from campaigns.registry import campaign_spec
 from collectors.snapshots import AVAILABLE, NOT_AVAILABLE, AppRefused, snapshot
 from pipelines.resources import ArtistStatsResource, OperationalStore, WarehouseResource
+from pipelines.warehouse import replace
 
 GROUP = "snapshots"
 COLUMNS = (
@@ -64,12 +65,7 @@ def artist_snapshots(
         context.log.warning(f"{row.service} artist {row.artist_id}: {row.followers_status}")
     store = warehouse.warehouse()
     with store.writer() as connection:
-        connection.execute("BEGIN")
-        connection.execute("DELETE FROM artist_snapshots WHERE snapshot_date = ?", [today])
-        connection.register("snapshot_rows", frame)
-        connection.execute("INSERT INTO artist_snapshots BY NAME SELECT * FROM snapshot_rows")
-        connection.unregister("snapshot_rows")
-        connection.execute("COMMIT")
+        replace(connection, "artist_snapshots", [frame], where="snapshot_date = ?", params=[today])
         total = connection.execute("SELECT count(*) FROM artist_snapshots").fetchone()[0]  # type: ignore[index]
     return dg.MaterializeResult(
         metadata={

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from pipelines.analysis.lift import bootstrap_lines, fit_lift, ols_line, within_artist_lift
+from pipelines.analysis.lift import (
+    bootstrap_lines,
+    fit_lift,
+    judge_against_earlier,
+    judge_against_line,
+    ols_line,
+)
 
 
 def test_exact_power_law_by_hand() -> None:
@@ -120,42 +125,56 @@ def test_ols_line_by_hand() -> None:
     assert ols_line([0, 1, 2], [1, 3, 5]) == pytest.approx((1.0, 2.0))
 
 
-def test_within_artist_lift_by_hand() -> None:
-    releases = pd.DataFrame(
-        {
-            "artist": ["A", "A", "A", "A", "B"],
-            "release": ["a1", "a2", "a3", "a4", "b1"],
-            "released_on": pd.to_datetime(
-                ["2024-01-01", "2024-06-01", "2025-01-01", "2025-06-01", "2025-02-01"]
-            ),
-            "first_week_streams": [1000, 3000, 4000, 500, 800],
-            "followers_at_release": [1000, 1000, 2000, 0, 400],
-        }
-    )
-    result = within_artist_lift(releases).set_index("release")
-    assert result.loc["a1", "streams_per_follower"] == 1.0
-    assert pd.isna(result.loc["a1", "baseline_per_follower"])
-    assert pd.isna(result.loc["a1", "lift"])
-    assert result.loc["a2", "baseline_per_follower"] == 1.0
-    assert result.loc["a2", "lift"] == 3.0
-    assert result.loc["a3", "baseline_per_follower"] == 2.0  # median of 1.0 and 3.0
-    assert result.loc["a3", "lift"] == 1.0
-    assert result.loc["a3", "earlier_releases"] == 2
-    assert pd.isna(result.loc["a4", "streams_per_follower"]), "no followers: no ratio"
-    assert result.loc["a4", "baseline_per_follower"] == 2.0  # median of 1, 3, 2
-    assert pd.isna(result.loc["b1", "lift"])
-    assert result.loc["b1", "earlier_releases"] == 0
+ROSTER_SAVES = np.array([40, 90, 150, 300, 520, 800, 1200])
+ROSTER_STREAMS = np.array([900, 1500, 4100, 5200, 12000, 15000, 31000])
 
 
-def test_same_day_releases_do_not_count_as_earlier() -> None:
-    releases = pd.DataFrame(
-        {
-            "artist": ["A", "A"],
-            "release": ["single", "b-side"],
-            "released_on": pd.to_datetime(["2025-01-01", "2025-01-01"]),
-            "first_week_streams": [100, 50],
-            "followers_at_release": [100, 100],
-        }
+def test_a_campaign_against_the_other_campaigns_line_is_statsmodels_prediction_interval() -> None:
+    x = sm.add_constant(np.log1p(ROSTER_SAVES[1:]))
+    fit = sm.OLS(np.log1p(ROSTER_STREAMS[1:]), x).fit()
+    frame = fit.get_prediction(np.array([[1.0, np.log1p(ROSTER_SAVES[0])]])).summary_frame(alpha=0.05)
+    made = judge_against_line(ROSTER_SAVES[0], ROSTER_STREAMS[0], ROSTER_SAVES[1:], ROSTER_STREAMS[1:])
+    y = np.log1p(ROSTER_STREAMS[0])
+    assert made.comparable == 6
+    assert made.ratio == pytest.approx(np.exp(y - frame["mean"].iloc[0]))
+    assert made.low == pytest.approx(np.exp(y - frame["obs_ci_upper"].iloc[0]))
+    assert made.high == pytest.approx(np.exp(y - frame["obs_ci_lower"].iloc[0]))
+    assert made.verdict.startswith(
+        ("within the roster's line", "above the roster's line", "below the roster's")
     )
-    result = within_artist_lift(releases)
-    assert result["baseline_per_follower"].isna().all()
+
+
+def test_a_release_against_the_artists_earlier_ones_is_the_t_prediction_interval_on_logs() -> None:
+    earlier = np.array([1.2, 0.8, 1.5, 1.1, 0.9])
+    made = judge_against_earlier(3.0, earlier)
+    logs = np.log(earlier)
+    half = stats.t.ppf(0.975, 4) * logs.std(ddof=1) * np.sqrt(1 + 1 / 5)
+    ratio = 3.0 / np.exp(logs.mean())
+    assert (made.ratio, made.low, made.high) == pytest.approx(
+        (ratio, ratio / np.exp(half), ratio * np.exp(half))
+    )
+    assert made.verdict == (
+        f"above the artist's usual: {ratio:.2f}× (95% prediction interval {made.low:.2f}–{made.high:.2f})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("judge", "verdict"),
+    [
+        (
+            lambda: judge_against_earlier(2.0, [1.0, 1.1, 0.9, 1.2]),
+            "cannot be judged yet: 4 earlier releases measured the same way, 5 needed",
+        ),
+        (
+            lambda: judge_against_line(100, 2000, ROSTER_SAVES[:4], ROSTER_STREAMS[:4]),
+            "cannot be judged yet: 4 other campaigns measured the same way, 5 needed",
+        ),
+        (
+            lambda: judge_against_line(100, 2000, [50] * 5, ROSTER_STREAMS[:5]),
+            "cannot be judged: the other campaigns' pre-saves do not vary",
+        ),
+    ],
+)
+def test_with_too_few_comparable_campaigns_lift_cannot_be_judged_yet(judge, verdict) -> None:
+    made = judge()
+    assert (made.ratio, made.low, made.high, made.verdict) == (None, None, None, verdict)

@@ -12,6 +12,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 
 from pipelines.analysis.proportions import (
     conversion_rates,
+    conversion_verdict,
     holm_adjust,
     pairwise_conversion,
     two_proportion_test,
@@ -134,3 +135,73 @@ def test_pairwise_conversion(visits: pd.DataFrame) -> None:
     tiktok = per_source[per_source["source"] == "tiktok"]
     adjusted = multipletests(tiktok["p_value"], method="holm")[1]
     assert np.allclose(tiktok["p_holm"], adjusted)
+
+
+@pytest.mark.parametrize(
+    ("pair", "difference", "interval", "p_adjusted", "comparisons", "verdict"),
+    [
+        (
+            ("apple", "spotify"),
+            -0.0521,
+            (-0.1084, -0.0061),
+            0.0709,
+            3,
+            "Apple Music converts 5.2 points lower than Spotify (95% CI −10.8 to −0.6); across the three "
+            "comparisons, after Holm adjustment, the difference is not significant (p = 0.071).",
+        ),
+        (
+            ("deezer", "spotify"),
+            0.12,
+            (0.05, 0.19),
+            0.0004,
+            3,
+            "Deezer converts 12.0 points higher than Spotify (95% CI 5.0 to 19.0); across the three "
+            "comparisons, after Holm adjustment, the difference is significant (p < 0.001).",
+        ),
+        (
+            ("apple", "spotify"),
+            -0.08,
+            (-0.15, -0.01),
+            0.03,
+            1,
+            "Apple Music converts 8.0 points lower than Spotify (95% CI −15.0 to −1.0); the difference is "
+            "significant (p = 0.03).",
+        ),
+        (
+            ("apple", "deezer"),
+            0.0,
+            (-0.2, 0.2),
+            1.0,
+            2,
+            "Apple Music and Deezer convert at the same rate (95% CI −20.0 to 20.0); across the two "
+            "comparisons, after Holm adjustment, the difference is not significant (p = 1).",
+        ),
+    ],
+)
+def test_the_verdict_states_direction_size_interval_and_adjusted_significance(
+    pair, difference, interval, p_adjusted, comparisons, verdict
+) -> None:
+    assert conversion_verdict(*pair, difference, *interval, p_adjusted, comparisons) == verdict
+
+
+def test_the_verdict_of_the_issue_counts_equals_statsmodels_in_words() -> None:
+    """Apple 156/174 against Spotify 383/404, with Deezer 61/69 in the family of three comparisons."""
+    counts = {"apple": (156, 174), "deezer": (61, 69), "spotify": (383, 404)}
+    frame = pd.DataFrame([{"service": s, "grants": x, "visits": n} for s, (x, n) in counts.items()])
+    pairs = pairwise_conversion(frame).set_index(["group_1", "group_2"])
+    row = pairs.loc[("apple", "spotify")]
+    low, high = confint_proportions_2indep(156, 174, 383, 404, method="newcomb", compare="diff")
+    _, p_value = proportions_ztest([156, 383], [174, 404])
+    raw = [
+        proportions_ztest([counts[a][0], counts[b][0]], [counts[a][1], counts[b][1]])[1]
+        for a, b in pairs.index
+    ]
+    adjusted = dict(zip(pairs.index, multipletests(raw, method="holm")[1], strict=True))
+    assert (row.low, row.high, row.p_value) == pytest.approx((low, high, p_value))
+    assert row.p_holm == pytest.approx(adjusted[("apple", "spotify")])
+    verdict = conversion_verdict("apple", "spotify", row.difference, row.low, row.high, row.p_holm, 3)
+    assert verdict == (
+        f"Apple Music converts 5.1 points lower than Spotify (95% CI −{-low * 100:.1f} to −{-high * 100:.1f}); "
+        f"across the three comparisons, after Holm adjustment, the difference is not significant "
+        f"(p = {adjusted[('apple', 'spotify')]:.2g})."
+    )

@@ -15,6 +15,7 @@ from pipelines.analysis.accumulation import (
     last_week_share,
     normalised_curves,
     presave_curves,
+    release_day_forecast,
 )
 from pipelines.analysis.velocity import first_week_velocity
 
@@ -180,3 +181,48 @@ def test_forecast_skips_campaigns_without_presaves_by_that_day() -> None:
 def test_forecast_refuses(ratios: list[float], day: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         forecast_release_day(10, day, history_with_ratios(ratios))
+
+
+def _history(finals_and_counts: list[tuple[int, int]], day: int = -7) -> pd.DataFrame:
+    """Earlier campaigns' curves: `count` pre-saves by `day`, `final` on D0."""
+    days = list(range(-28, 1))
+    rows = [[0 if d < day else count if d < 0 else final for d in days] for final, count in finals_and_counts]
+    return pd.DataFrame(rows, columns=days)
+
+
+@pytest.mark.parametrize(
+    ("so_far", "day", "history", "reason"),
+    [
+        (10, 0, [(20, 10)] * 3, "release day reached: the count is final, nothing to forecast"),
+        (0, -7, [(20, 10), (30, 10), (25, 10)], "no pre-saves by D-7: nothing to scale"),
+        (10, -7, [(20, 10), (30, 10)], "needs 3 earlier campaigns with pre-saves by D-7; 2 found"),
+        (
+            10,
+            -7,
+            [(20, 10)] * 4,
+            "the 4 earlier campaigns grew alike from D-7: no spread to judge the uncertainty",
+        ),
+        (
+            10,
+            -7,
+            [(11, 10), (200, 10), (40, 10)],
+            "too uncertain at D-7: the 3 earlier campaigns grew 1.1× to 20.0× from here, an interval spanning",
+        ),
+    ],
+)
+def test_no_forecast_is_made_where_it_could_not_be_defended(so_far, day, history, reason) -> None:
+    made = release_day_forecast(so_far, day, _history(history))
+    assert isinstance(made, str)
+    assert made.startswith(reason)
+
+
+def test_a_forecast_from_three_campaigns_is_the_t_prediction_interval_and_never_zero_width() -> None:
+    made = release_day_forecast(10, -7, _history([(20, 10), (30, 10), (25, 10)]))
+    logs = np.log([2.0, 3.0, 2.5])
+    half = stats.t.ppf(0.975, 2) * logs.std(ddof=1) * np.sqrt(1 + 1 / 3)
+    assert not isinstance(made, str)
+    assert (made.point, made.high) == pytest.approx(
+        (10 * np.exp(logs.mean()), 10 * np.exp(logs.mean() + half))
+    )
+    assert made.low == pytest.approx(max(10, 10 * np.exp(logs.mean() - half)))
+    assert made.low < made.point < made.high

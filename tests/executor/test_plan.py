@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from campaigns.campaign_file import parse_campaign
+from campaigns.choices import FanChoices, parse_choices
 from campaigns.models import Campaign, Grant, OwedAction
 from campaigns.registry import create_campaign
 from campaigns.store import Store
-from executor.choices import FanChoices, parse_choices
 from executor.plan import CampaignPlan, GrantFacts, owed_actions, plan_campaign, release_moment
 
 ARTIST = "spotify:artist:4Z8W4fKeB5YxbusRsdQVPb"

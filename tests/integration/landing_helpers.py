@@ -19,7 +19,6 @@ from tests.integration.conftest import ARTIST_ID, System
 PLAYLIST_URI = "spotify:playlist:37i9dQZF1DX0XUsuxWHRQd"
 EXTRA_ARTIST_URI = "spotify:artist:0OdUWJ0sBjDrqHygGUXeCF"
 DEEZER_ARTIST = "27"
-APPLE_ALBUM = "1577502911"
 
 
 def all_services(**spotify: Any) -> dict[str, Any]:

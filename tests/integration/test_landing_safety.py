@@ -17,7 +17,7 @@ from collectors.landing import attempts
 from collectors.landing.app import create_app
 from presave.servers import LoopbackServer
 from tests.integration.conftest import System, soon
-from tests.integration.landing_helpers import Fan, add_campaign, events, flush, grants
+from tests.integration.landing_helpers import Fan, add_campaign, all_services, events, flush, grants
 
 
 @pytest.fixture
@@ -190,6 +190,25 @@ def test_connect_and_callback_are_rate_limited_per_address(system: System) -> No
     assert int(callback.headers["retry-after"]) >= 1
     assert "Too many tries" in callback.text
     assert page.status_code == 200  # the page itself is not limited
+
+
+def test_one_budget_per_address_covers_every_route_that_calls_a_service(system: System) -> None:
+    add_campaign(system, "midnight-drive", soon(), services=all_services())
+    settings = system.settings.model_copy(update={"landing_rate_limit": 2})
+    fan = {"X-Forwarded-For": "203.0.113.10"}
+    with LoopbackServer(create_app(settings, system.store)) as server:
+        connect = httpx.get(f"{server.url}/midnight-drive/connect/deezer", headers=fan)
+        forget = httpx.get(f"{server.url}/forget/connect/spotify", headers=fan)
+        musickit = httpx.post(
+            f"{server.url}/midnight-drive/connect/apple",
+            data={"state": "x", "music_user_token": "y" * 20},
+            headers={**fan, "Origin": server.url},
+        )
+        done = httpx.get(f"{server.url}/midnight-drive/done", headers=fan)
+    assert (connect.status_code, forget.status_code) == (302, 302)
+    assert musickit.status_code == 429
+    assert "Too many tries" in musickit.text
+    assert done.status_code == 200  # the done page calls no service to start with: not limited
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(system: System) -> None:

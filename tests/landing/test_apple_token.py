@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from collectors.landing.apple import AppleKeyError, DeveloperToken, load_private_key, valid_user_token
+from services.apple import AppleKeyError, DeveloperToken, load_private_key, valid_user_token
 
 
 def _write(path: Path, key: object) -> Path:

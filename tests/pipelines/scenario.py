@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import random
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 
 from campaigns.campaign_file import parse_campaign
 from campaigns.models import Campaign, Grant, GrantStatus, LandingEvent, Outcome, OwedAction
@@ -152,12 +154,29 @@ def _live_grants(store: Store, vault: TokenVault, release: Release) -> None:
             )
 
 
-def fill_inbox(inbox: Path) -> list[Path]:
+def spotify_follows(store: Store) -> dict[str, dict[date, int]]:
+    """Per campaign, the days its Spotify pre-savers followed the artist (the ledger follows at grant)."""
+    with store.session() as session:
+        rows = session.execute(
+            select(Campaign.slug, Grant.granted_at).join(Grant).where(Grant.service == "spotify")
+        ).all()
+    follows: dict[str, Counter[date]] = {}
+    for slug, granted_at in rows:
+        follows.setdefault(slug, Counter())[granted_at.date()] += 1
+    return {slug: dict(days) for slug, days in follows.items()}
+
+
+def fill_inbox(inbox: Path, follows: dict[str, dict[date, int]] | None = None) -> list[Path]:
     """Every kind of export the sandbox's simulator writes (Spotify for Artists, Apple Music for Artists,
-    DistroKid), a fan export from another tool for a campaign run there, and one bad file."""
+    DistroKid), a fan export from another tool for a campaign run there, and one bad file. `follows`: the
+    ledger's follows per campaign and day, so the follower timeline holds them."""
     releases = [
         ReleaseInput(
-            _midnight(r.days_ago).date(), r.presaves, r.title, songs=(SongInput(r.title, f"QZWFV26{n:05d}"),)
+            _midnight(r.days_ago).date(),
+            r.presaves,
+            r.title,
+            songs=(SongInput(r.title, f"QZWFV26{n:05d}"),),
+            follows_by_day=(follows or {}).get(r.slug),
         )
         for n, r in enumerate((IMPORTED, *EARLIER))
     ]
@@ -202,7 +221,7 @@ def build_world(settings: Settings) -> Store:
     vault = TokenVault(settings.secret_keys())
     store = Store.connect(settings.resolved_database_url)
     seed_store(store, vault)
-    fill_inbox(settings.inbox_dir)
+    fill_inbox(settings.inbox_dir, spotify_follows(store))
     return store
 
 

@@ -104,6 +104,71 @@ def test_the_keys_check_fails_on_a_repeated_key(tmp_path: Path) -> None:
     assert result.metadata["rows_with_an_empty_key"].value == 0  # NOT NULL keeps those out already
 
 
+def _check(name: str):
+    return next(c for c in asset_checks if next(iter(c.check_keys)).name == name)
+
+
+def _passes(name: str, warehouse: Warehouse) -> bool:
+    return bool(_check(name)(warehouse=WarehouseResource(path=str(warehouse.path))).passed)
+
+
+def test_a_visitor_with_many_grants_is_caught(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    base = {"campaign_slug": "c", "occurred_at": pd.Timestamp("2026-11-20", tz="UTC"), "kind": "grant"}
+    one_fan = [
+        {**base, "event_id": i, "visitor_key": "v1", "fan_key": "f1", "service": "spotify"} for i in range(3)
+    ]
+    put(warehouse, "landing_events", one_fan)
+    assert _passes("no_visitor_with_many_grants", warehouse)  # one fan granting again is a fan, not a merge
+    merged = [
+        {**base, "event_id": i, "visitor_key": "v1", "fan_key": f"f{i}", "service": "spotify"}
+        for i in range(4)
+    ]
+    put(warehouse, "landing_events", merged)
+    assert not _passes("no_visitor_with_many_grants", warehouse)
+
+
+def test_a_share_above_one_is_caught(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    row = {"campaign_slug": "c", "country": "FR", "service": "spotify", "presaves": 3, "share": 1.0}
+    put(warehouse, "presaves_by_country", [row])
+    assert _passes("presaves_by_country_shares_within_zero_and_one", warehouse)
+    put(warehouse, "presaves_by_country", [{**row, "share": 1.16}])
+    assert not _passes("presaves_by_country_shares_within_zero_and_one", warehouse)
+
+
+@pytest.mark.parametrize(
+    ("grants", "low", "high", "passes"),
+    [(0, 0.0, 0.0, True), (10, 1.0, 1.0, True), (5, 0.24, 0.76, True), (5, 0.5, 0.5, False)],
+)
+def test_a_zero_width_conversion_interval_is_caught_only_where_0_lt_k_lt_n(
+    tmp_path: Path, grants: int, low: float, high: float, passes: bool
+) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    row = {"campaign_slug": "c", "source": "(all)", "service": "spotify", "visitors": 10, "grants": grants}
+    put(warehouse, "service_conversion", [{**row, "rate": grants / 10, "low": low, "high": high}])
+    assert _passes("conversion_interval_has_width", warehouse) is passes
+
+
+def test_a_zero_width_forecast_is_caught(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    row = {"campaign_slug": "c", "as_of_day": -5, "so_far": 600, "earlier_campaigns": 3, "is_latest": True}
+    put(warehouse, "presave_forecast", [{**row, "point": 600.0, "low": 600.0, "high": 600.0}])
+    assert not _passes("forecast_interval_has_width", warehouse)
+    put(warehouse, "presave_forecast", [{**row, "point": 700.0, "low": 600.0, "high": 900.0}])
+    assert _passes("forecast_interval_has_width", warehouse)
+
+
+def test_days_that_have_not_happened_are_caught(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    today = pd.Timestamp.now(tz="UTC").normalize()
+    row = {"campaign_slug": "c", "days_to_release": -3, "service": "spotify", "presaves": 1, "cumulative": 1}
+    put(warehouse, "presaves_daily", [{**row, "date": (today + pd.Timedelta(days=1)).date()}])
+    assert _passes("presaves_daily_not_in_the_future", warehouse)  # tomorrow in UTC is today in Kiribati
+    put(warehouse, "presaves_daily", [{**row, "date": (today + pd.Timedelta(days=13)).date()}])
+    assert not _passes("presaves_daily_not_in_the_future", warehouse)
+
+
 @pytest.fixture
 def store_and_warehouse(tmp_path: Path, settings: Settings, vault: TokenVault):
     store = Store.connect(f"sqlite:///{tmp_path / 'presave.db'}")

@@ -15,9 +15,19 @@ from pipelines.warehouse import Warehouse
 from tests.pipelines.marts_fixtures import put
 
 TODAY = date(2026, 11, 22)
-RELEASES = {"a": date(2026, 1, 31), "b": date(2026, 3, 2), "c": TODAY + timedelta(days=5)}
+RELEASES = {
+    "a": date(2026, 1, 31),
+    "b": date(2026, 3, 2),
+    "d": date(2026, 4, 15),
+    "c": TODAY + timedelta(days=5),
+}
 # Pre-saves per campaign as {relative day: count}; a's day -30 counts at D-28.
-PRESAVES = {"a": {-30: 2, -10: 3, -3: 5, 0: 10}, "b": {-20: 4, -7: 4, -1: 12}, "c": {-20: 6, -6: 6}}
+PRESAVES = {
+    "a": {-30: 2, -10: 3, -3: 5, 0: 10},
+    "b": {-20: 4, -7: 4, -1: 12},
+    "d": {-15: 5, -4: 5, 0: 10},
+    "c": {-20: 6, -6: 6},
+}
 
 
 @pytest.fixture(scope="module")
@@ -91,34 +101,41 @@ def test_the_last_seven_days_share_is_d_minus_6_to_d0_over_the_total(warehouse: 
     assert table.loc[("b", 0), "last_week_share"] == pytest.approx((20 - 8) / 20)  # 8 by D-7
 
 
-def test_a_campaign_still_collecting_has_days_up_to_today_and_no_shares_yet(warehouse: Warehouse) -> None:
+def test_a_campaign_still_collecting_has_days_up_to_today_and_its_share_of_the_last_week_so_far(
+    warehouse: Warehouse,
+) -> None:
     c = accumulation(warehouse).loc["c"]
     assert c.index.max() == -5  # released in five days
     assert c.loc[-5, "cumulative"] == 12
     assert c["share_of_final"].isna().all()
-    assert c["last_week_share"].isna().all()
+    assert list(c["last_week_share"].unique()) == [pytest.approx((12 - 6) / 12)]  # D-11 … D-5: D-6 six
 
 
 def test_the_forecast_scales_the_count_so_far_by_earlier_campaigns_growth(warehouse: Warehouse) -> None:
     made = forecast(warehouse).loc[("c", -5)]
-    # At D-5 campaign a had 5 of its 20, campaign b 8 of its 20: growth ratios 4 and 2.5.
-    logs = np.log([4.0, 2.5])
-    half = stats.t.ppf(0.975, 1) * logs.std(ddof=1) * math.sqrt(1 + 1 / 2)
+    # At D-5 campaign a had 5 of its 20, b 8 of its 20, d 5 of its 20: growth ratios 4, 2.5 and 4.
+    logs = np.log([4.0, 2.5, 4.0])
+    half = stats.t.ppf(0.975, 2) * logs.std(ddof=1) * math.sqrt(1 + 1 / 3)
     assert made["so_far"] == 12
-    assert made["point"] == pytest.approx(12 * math.sqrt(10))  # the geometric mean growth √(4 × 2.5)
-    assert made["low"] == 12  # the interval's low end falls below the count so far: clamped
+    assert made["point"] == pytest.approx(12 * math.exp(logs.mean()))  # the geometric mean growth
+    assert made["low"] == pytest.approx(max(12, 12 * math.exp(logs.mean() - half)))
     assert made["high"] == pytest.approx(12 * math.exp(logs.mean() + half))
-    assert made["earlier_campaigns"] == 2
+    assert made["high"] > made["low"]
+    assert made["earlier_campaigns"] == 3
     assert made["is_latest"]
     assert pd.isna(made["actual"])
 
 
-def test_forecasts_need_two_earlier_campaigns_and_show_the_actual_once_released(warehouse: Warehouse) -> None:
+def test_no_forecast_without_three_earlier_campaigns_or_pre_saves_or_once_released(
+    warehouse: Warehouse,
+) -> None:
     table = forecast(warehouse)
     assert table.loc[("a", -10), "earlier_campaigns"] == 0
-    assert "needs two earlier campaigns" in table.loc[("a", -10), "note"]
-    assert pd.isna(table.loc[("a", -10), "point"])
+    assert table.loc[("a", -10), "note"] == "needs 3 earlier campaigns with pre-saves by D-10; 0 found"
+    assert table.loc[("c", -28), "note"] == "no pre-saves by D-28: nothing to scale"
+    assert table.loc[("b", 0), "note"] == "release day reached: the count is final, nothing to forecast"
     assert table.loc[("b", 0), "actual"] == 20
     assert table.loc[("b", 0), "is_latest"]
     assert not table.loc[("b", -1), "is_latest"]
+    assert table.loc[["a", "b", "d"], "point"].isna().all()  # none had three earlier campaigns
     assert set(table.loc["c"].index) == set(range(-28, -4))

@@ -208,9 +208,10 @@ def test_the_score_multiplies_what_each_sign_leaves_and_gives_its_reasons(flagge
     assert "60 pre-saves against an audience of 100" in reasons[3]
 
 
-def test_a_campaign_without_warning_signs_scores_one(tmp_path: Path) -> None:
-    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+def _quiet_campaign(warehouse: Warehouse, *, with_events: bool) -> None:
+    """30 grants three hours apart; with their landing events (distinct IP hashes, a minute on the page)."""
     put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04 00:00")])
+    moments = [pd.Timestamp("2026-11-20", tz="UTC") + pd.Timedelta(hours=3 * i) for i in range(30)]
     put(
         warehouse,
         "grants",
@@ -220,10 +221,50 @@ def test_a_campaign_without_warning_signs_scores_one(tmp_path: Path) -> None:
                 "service": "spotify",
                 "fan_key": f"f{i}",
                 "status": "active",
-                "granted_at": pd.Timestamp("2026-11-20", tz="UTC") + pd.Timedelta(hours=3 * i),
+                "granted_at": at,
             }
-            for i in range(30)
+            for i, at in enumerate(moments)
         ],
     )
+    if with_events:
+        events = []
+        for i, at in enumerate(moments):
+            common = {
+                "campaign_slug": "midnight-drive",
+                "visitor_key": f"v{i}",
+                "ip_hash": f"ip{i}",
+                "device_class": ("mobile", "desktop")[i % 2],
+            }
+            events.append(
+                {**common, "event_id": 2 * i, "occurred_at": at - pd.Timedelta(minutes=1), "kind": "visit"}
+            )
+            events.append(
+                {
+                    **common,
+                    "event_id": 2 * i + 1,
+                    "occurred_at": at,
+                    "kind": "grant",
+                    "service": "spotify",
+                    "fan_key": f"f{i}",
+                }
+            )
+        put(warehouse, "landing_events", events)
     build(warehouse, "campaign_releases", "presaves", "authenticity_scores")
-    assert query(warehouse, "SELECT grants, score, reasons FROM authenticity_scores") == [(30, 1.0, "")]
+
+
+def test_a_campaign_checked_without_warning_signs_scores_one(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    _quiet_campaign(warehouse, with_events=True)
+    assert query(warehouse, "SELECT grants, score, reasons, status FROM authenticity_scores") == [
+        (30, 1.0, "", "no warning sign")
+    ]
+    not_checked = query(warehouse, "SELECT not_checked FROM authenticity_scores")[0][0]
+    assert not_checked == "countries outside the audience, pre-saves beyond the audience"
+
+
+def test_a_campaign_without_data_to_check_is_not_checked_rather_than_clean(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    _quiet_campaign(warehouse, with_events=False)
+    assert query(warehouse, "SELECT grants, score, status FROM authenticity_scores") == [
+        (30, None, "not checked (no data)")
+    ]

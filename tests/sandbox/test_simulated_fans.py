@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from campaigns.models import Grant, LandingEvent
-from sandbox.fans import plan_fans, register_fans, simulate_fans
+from sandbox.fans import loopback_aliases, plan_fans, register_fans, simulate_fans
 from sandbox.truth import GroundTruth, load_truth
 from tests.integration.conftest import System, add_release, soon, system
 from tests.integration.landing_helpers import add_campaign, flush
@@ -61,6 +61,20 @@ def test_no_two_simulated_fans_share_a_visitor_in_the_landing_events(
     shared = {v: fans for v, fans in fans_of_visitor.items() if len(fans) > 1}
     assert not shared
     assert {visitor for visitor, _ in recorded} == set(fans_of_visitor)  # every event is a known fan's
+
+
+@pytest.mark.skipif(not loopback_aliases(), reason="this system routes only 127.0.0.1 to loopback")
+def test_each_simulated_fan_reaches_the_landing_app_from_an_address_of_their_own(
+    walked: tuple[System, GroundTruth],
+) -> None:
+    system, truth = walked
+    with system.store.session() as session:
+        addresses = session.execute(
+            select(LandingEvent.visitor_id, LandingEvent.ip_hash).where(LandingEvent.kind == "visit")
+        ).all()
+    hashes = [ip_hash for _, ip_hash in addresses]
+    assert None not in hashes
+    assert len(set(hashes)) == len(truth.fans)  # the landing app hashes the peer address it sees
 
 
 def test_the_truth_counts_what_the_landing_app_stored_per_fan(walked: tuple[System, GroundTruth]) -> None:

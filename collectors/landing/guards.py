@@ -1,0 +1,107 @@
+"""The routes' FastAPI dependencies: the shared `Landing`, the per-IP rate limit, the campaign lookup,
+the service checks and the origin check of the MusicKit form.
+
+A guard that turns a request away raises `Answered` with the page to show; the app's handler sends it.
+Guards named in a route decorator's `dependencies` run first, in order, then those of its parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import Request
+from starlette.responses import Response
+
+from collectors.landing import views
+from collectors.landing.connectors import OAuthConnector
+from collectors.landing.context import Landing
+from collectors.landing.page import CampaignView
+from collectors.landing.security import is_loopback, same_origin
+
+
+class Answered(Exception):
+    """A guard answered the request itself (a problem page) instead of the route."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def send_answer(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Answered)
+    return exc.response
+
+
+async def landing_of(request: Request) -> Landing:
+    landing: Landing = request.app.state.landing
+    return landing
+
+
+LandingDep = Annotated[Landing, Depends(landing_of)]
+
+
+def rate_limit(request: Request, landing: LandingDep) -> None:
+    """`PRESAVE_LANDING_RATE_LIMIT` requests a minute per IP on the routes that call the services."""
+    address = landing.attribution.client_ip(request)
+    if is_loopback(address):  # a local process (the demo, a proxy that forwards no address), not a fan
+        return
+    wait = landing.limiter.hit(address)
+    if wait is not None:
+        raise Answered(views.rate_limited(request, wait))
+
+
+RateLimited = Depends(rate_limit)
+
+
+async def campaign_of(request: Request, slug: str, landing: LandingDep) -> CampaignView:
+    """The campaign named by the path's slug, else the unknown-campaign page."""
+    view = landing.campaigns.get(slug)
+    if view is None:
+        raise Answered(views.unknown_campaign(request))
+    return view
+
+
+CampaignDep = Annotated[CampaignView, Depends(campaign_of)]
+
+
+async def presave_service(request: Request, service: str, view: CampaignDep) -> str:
+    """The path's service, when this campaign offers it and it is configured here."""
+    if service not in view.presave_services:
+        raise Answered(views.service_unavailable(request, view, service))
+    return service
+
+
+PresaveService = Annotated[str, Depends(presave_service)]
+
+
+async def oauth_connector(request: Request, service: str, landing: LandingDep) -> OAuthConnector:
+    """The path's service, when it signs fans in through OAuth and is configured here."""
+    connector = landing.connectors.oauth(service)
+    if connector is None:
+        raise Answered(views.service_unavailable(request, None, service))
+    return connector
+
+
+OAuthDep = Annotated[OAuthConnector, Depends(oauth_connector)]
+
+
+async def musickit_form(request: Request, view: CampaignDep, landing: LandingDep) -> CampaignView:
+    """The campaign of a MusicKit POST: Apple must be offered, and the form must come from our pages."""
+    if "apple" not in view.presave_services:
+        raise Answered(views.service_unavailable(request, view, "apple"))
+    if not same_origin(dict(request.headers), landing.public_origin):
+        raise Answered(
+            views.problem(
+                request,
+                403,
+                "Form expired",
+                "This form did not come from this page.",
+                retry_url=f"/{view.slug}",
+                view=view,
+            )
+        )
+    return view
+
+
+MusicKitCampaign = Annotated[CampaignView, Depends(musickit_form)]
