@@ -43,7 +43,7 @@ from tests.deploy.conftest import (
 )
 from tests.executor.conftest import ARTIST_ID, DEEZER_ARTIST, Harness, ago
 
-pytestmark = [pytest.mark.postgres, pytest.mark.celery]
+pytestmark = [pytest.mark.postgres, pytest.mark.celery, pytest.mark.timeout(600)]
 RUN_CONFIG = {
     "ops": {"release_day_actions": {"config": {"shards": 1, "threads": 4, "wait_for_release_s": 0}}}
 }

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from tests.collectors.exports_files import S4A_AUDIENCE, write_rows
 from tests.deploy.conftest import ROOT, dagster_home, dagster_postgres_url, fresh_database, venv_bin
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]  # a daemon, a code server and a run
 
 
 def test_the_daemon_runs_the_inbox_sensor_into_postgres_run_storage(
@@ -54,7 +54,7 @@ def test_the_daemon_runs_the_inbox_sensor_into_postgres_run_storage(
         )
         try:
             with dg.DagsterInstance.get() as instance:
-                run = wait_for_inbox_loaded(instance, daemon, deadline_s=240)
+                run = wait_for_inbox_loaded(instance, daemon, deadline_s=420)
             stored, sensor_ticks, materialized = read_back(dagster_url, run.run_id)  # while the run goes on
         finally:
             os.killpg(daemon.pid, signal.SIGTERM)
