@@ -9,7 +9,7 @@ the executor checks it at the service before doing anything again.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -24,9 +24,11 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    delete,
     func,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -81,6 +83,37 @@ def plan(session: Session, actions: Iterable[Mapping[str, Any]]) -> int:
     """Write owed actions to the ledger; planning the same action twice adds nothing."""
     rows = [{"outcome": Outcome.QUEUED.value, "attempts": 0, **action} for action in actions]
     return insert_ignoring_duplicates(session, _ACTIONS, rows)
+
+
+def withdraw_unstarted(
+    session: Session,
+    grant_ids: Sequence[int],
+    kinds: Iterable[str],
+    keep: Collection[tuple[int, str, str]],
+) -> int:
+    """Drop the grants' queued actions of these kinds that are no longer planned (not in `keep`, as
+    (grant id, kind, target)), as long as nothing was attempted for them; returns how many."""
+    stale = [
+        (row.grant_id, row.kind, row.target)
+        for row in session.execute(
+            select(OwedAction.grant_id, OwedAction.kind, OwedAction.target).where(
+                OwedAction.grant_id.in_(list(grant_ids)),
+                OwedAction.kind.in_(list(kinds)),
+                OwedAction.outcome == Outcome.QUEUED,
+                OwedAction.started_at.is_(None),
+                OwedAction.attempts == 0,
+            )
+        )
+        if (row.grant_id, row.kind, row.target) not in keep
+    ]
+    if not stale:
+        return 0
+    result = session.execute(
+        delete(OwedAction)
+        .where(tuple_(OwedAction.grant_id, OwedAction.kind, OwedAction.target).in_(stale))
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
 class GrantRef(Protocol):

@@ -140,6 +140,8 @@ class Grant(Base):
     choices: Mapped[dict[str, Any]] = mapped_column(default=dict)
     email: Mapped[str | None] = mapped_column(Text)  # sealed; only with consent
     planned_at: Mapped[datetime | None]  # when the executor last planned this grant's owed actions
+    # set when retention deleted the tokens, email and service user id: the grant stays as a count
+    tokens_deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +13,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from campaigns.rules import SERVICES
+from campaigns.vault import PseudonymKeys, TokenVault, VaultError
+
+DEFAULT_TOKEN_RETENTION_DAYS = 30
 
 
 class SettingsError(RuntimeError):
@@ -26,6 +31,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     warehouse: Path | None = None
     secret_key: SecretStr | None = None
+    pseudonym_key: SecretStr | None = None
+    # Days after a grant's last owed action is final before its tokens (and email) are deleted.
+    token_retention_days: int = Field(default=DEFAULT_TOKEN_RETENTION_DAYS, ge=0)
+    dashboard_password_hash: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
     landing_rate_limit: int = Field(default=120, ge=0)
     country_header: str | None = None
@@ -126,14 +135,46 @@ class Settings(BaseSettings):
             )
         return [_create_key_file(key_file)]
 
+    @property
+    def pseudonym_key_file(self) -> Path:
+        return self.data_dir / "pseudonym.key"
 
-def _create_key_file(key_file: Path) -> str:
+    def pseudonym_secret(self) -> str:
+        """The secret behind `fan_key`, visitor keys, IP hashes and the landing app's signatures.
+
+        Embedded (dev/demo) runs generate one into `<data dir>/pseudonym.key` (mode 0600); a run against
+        any other store refuses to start without `PRESAVE_PSEUDONYM_KEY`.
+        """
+        if self.pseudonym_key is not None:
+            value = self.pseudonym_key.get_secret_value().strip()
+            if not value:
+                raise SettingsError("PRESAVE_PSEUDONYM_KEY is set but empty")
+            return value
+        if self.pseudonym_key_file.exists():
+            return self.pseudonym_key_file.read_text().strip()
+        if not self.embedded:
+            raise SettingsError(
+                "PRESAVE_PSEUDONYM_KEY is required when PRESAVE_DATABASE_URL is set "
+                "(generate one with `presave keygen --pseudonym`; see docs/threat-model.md to keep "
+                "the fan keys of an existing deployment)"
+            )
+        return _create_key_file(self.pseudonym_key_file, lambda: secrets.token_urlsafe(32))
+
+    def vault(self) -> TokenVault:
+        """The vault with every key this deployment has: Fernet keys and the pseudonym keys."""
+        try:
+            return TokenVault(self.secret_keys(), PseudonymKeys(self.pseudonym_secret()))
+        except VaultError as exc:
+            raise SettingsError(str(exc)) from None
+
+
+def _create_key_file(key_file: Path, make: Callable[[], str] = lambda: Fernet.generate_key().decode()) -> str:
     """Write a new key with mode 0600; if a concurrent process won the race, use its key."""
     key_file.parent.mkdir(parents=True, exist_ok=True)
     draft = key_file.with_name(f".{key_file.name}.{os.getpid()}")
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(Fernet.generate_key().decode())
+        handle.write(make())
     try:
         os.link(draft, key_file)  # atomic, and refuses to replace an existing key
     except FileExistsError:

@@ -1,4 +1,9 @@
-"""The token vault: fans' tokens encrypted at rest (Fernet, with key rotation) and kept out of reprs."""
+"""The token vault: fans' tokens encrypted at rest (Fernet, with key rotation) and kept out of reprs.
+
+Pseudonyms (`fan_key`, visitor keys), the daily IP hash and the landing app's signing keys come from a
+separate secret (`PRESAVE_PSEUDONYM_KEY`), one derived key per purpose: rotating or retiring a Fernet key
+changes none of them, and no pseudonym can be recomputed from another purpose's key.
+"""
 
 from __future__ import annotations
 
@@ -38,10 +43,49 @@ class Secret:
         raise TypeError("a Secret is not picklable")
 
 
-class TokenVault:
-    """Seals with the newest key; opens with any key listed (newest first), so keys can rotate."""
+LEGACY_PREFIX = "fernet-legacy:"
 
-    def __init__(self, keys: list[str]) -> None:
+
+class PseudonymKeys:
+    """One key per purpose, derived (HMAC-SHA256) from the pseudonym secret.
+
+    A secret written `fernet-legacy:<oldest Fernet key>` keeps the `fan_key`s of a deployment made before
+    the pseudonym secret existed (they were derived from the oldest Fernet key); the other purposes get
+    fresh derived keys either way.
+    """
+
+    PURPOSES = ("fan", "visitor", "ip", "session", "state")
+
+    def __init__(self, secret: str) -> None:
+        if not secret or len(secret) < 16:
+            raise VaultError("the pseudonym secret is too short (at least 16 characters)")
+        root = secret.encode()
+        self._keys = {
+            p: hmac.new(root, f"presave/{p}".encode(), hashlib.sha256).digest() for p in self.PURPOSES
+        }
+        if secret.startswith(LEGACY_PREFIX):
+            legacy = secret.removeprefix(LEGACY_PREFIX).strip()
+            self._keys["fan"] = hashlib.sha256(b"presave-pseudonym:" + legacy.encode()).digest()
+
+    def key(self, purpose: str) -> bytes:
+        return self._keys[purpose]
+
+    def hexkey(self, purpose: str) -> str:
+        """The key as text, for signers that take a string (itsdangerous)."""
+        return self._keys[purpose].hex()
+
+    def __repr__(self) -> str:
+        return "PseudonymKeys(********)"
+
+
+class TokenVault:
+    """Seals with the newest key; opens with any key listed (newest first), so keys can rotate.
+
+    `pseudonyms` is needed only by what hashes people (the landing app, the warehouse copies, ingest):
+    without it, `pseudonym()` refuses rather than derive a key that a rotation would change.
+    """
+
+    def __init__(self, keys: list[str], pseudonyms: PseudonymKeys | None = None) -> None:
         if not keys:
             raise VaultError("the vault needs at least one key")
         try:
@@ -50,8 +94,8 @@ class TokenVault:
             raise VaultError(
                 "a PRESAVE_SECRET_KEY entry is not a Fernet key (32 url-safe base64 bytes)"
             ) from exc
-        # Pseudonyms must stay stable across rotation, so they use a key derived from the oldest one.
-        self._pseudonym_key = hashlib.sha256(b"presave-pseudonym:" + keys[-1].encode()).digest()
+        self._newest = Fernet(keys[0].encode())
+        self.pseudonyms = pseudonyms
 
     def seal(self, secret: Secret | str) -> str:
         plain = secret.reveal() if isinstance(secret, Secret) else secret
@@ -70,10 +114,27 @@ class TokenVault:
         except InvalidToken:
             raise VaultError("a sealed token could not be opened with any configured key") from None
 
+    def is_current(self, sealed: str) -> bool:
+        """True when `sealed` opens with the newest key alone (nothing left to re-seal)."""
+        try:
+            self._newest.decrypt(sealed.encode())
+        except InvalidToken:
+            return False
+        return True
+
     def pseudonym(self, *parts: str) -> str:
-        """A keyed hash that stands for a person in the warehouse (stable, not reversible)."""
+        """A keyed hash that stands for a fan in the warehouse (`fan_key`: stable, not reversible)."""
+        return self._hash("fan", parts)
+
+    def visitor_key(self, visitor_id: str) -> str:
+        """The warehouse's stand-in for a visitor cookie id (its own key: not joinable with `fan_key`)."""
+        return self._hash("visitor", (visitor_id,))
+
+    def _hash(self, purpose: str, parts: tuple[str, ...]) -> str:
+        if self.pseudonyms is None:
+            raise VaultError("this vault has no pseudonym key (PRESAVE_PSEUDONYM_KEY)")
         message = "\x1f".join(parts).encode()
-        return hmac.new(self._pseudonym_key, message, hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self.pseudonyms.key(purpose), message, hashlib.sha256).hexdigest()[:32]
 
     def __repr__(self) -> str:
         return "TokenVault(keys=********)"

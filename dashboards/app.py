@@ -1,7 +1,7 @@
 """The Streamlit dashboard: an overview, the three questions (lift, pitch, conversion) and one page per
 campaign, read from the warehouse snapshot.
 
-Run with `presave dashboard`, or `streamlit run dashboards/app.py -- --warehouse PATH`.
+Run with `presave dashboard` (loopback only, unless a login is configured: see `dashboards/login.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import pages, queries
+from dashboards import login, pages, queries
 
 
 def _reader() -> queries.WarehouseReader:
@@ -23,6 +23,7 @@ def _reader() -> queries.WarehouseReader:
 
 def main() -> None:
     st.set_page_config(page_title="presave", layout="wide")
+    login.require_login()
     reader = _reader()
     if not reader.available():
         st.warning(f"No warehouse snapshot at {reader.snapshot} yet: run the pipeline first.")

@@ -10,6 +10,8 @@ The playlist action is the same bookkeeping on every service (`executor.playlist
 
 from __future__ import annotations
 
+from typing import Any
+
 from campaigns.ledger import Claimed
 from campaigns.models import ActionKind
 from executor.playlists import FanPlaylists
@@ -31,7 +33,7 @@ def fan_session(app: ServiceApp, tokens: GrantTokens, on_tokens: TokenSink) -> F
     if isinstance(app, AppleApp):
         return AppleActions(app.fan(tokens, paced=False))
     if isinstance(app, DeezerApp):
-        return DeezerActions(app.fan(tokens))
+        return DeezerActions(app.fan(tokens), id_prefix="deezer:playlist:")
     raise TypeError(f"no owed actions for {type(app).__name__}")
 
 
@@ -39,13 +41,19 @@ def _no_such(service: str, kind: str) -> ServiceFailure:
     return ServiceFailure(Failure.REFUSED, f"{service}: no such action as {kind!r}", service=service)
 
 
-class SpotifyActions:
-    def __init__(self, fan: SpotifyFan) -> None:
+class _Actions:
+    """A fan's client and their playlist bookkeeping; `refresh` is the client's own."""
+
+    def __init__(self, fan: Any, *, id_prefix: str = "") -> None:
         self.fan = fan
-        self.playlists = FanPlaylists(fan)
+        self.playlists = FanPlaylists(fan, id_prefix=id_prefix)
 
     def refresh(self) -> None:
         self.fan.refresh()
+
+
+class SpotifyActions(_Actions):
+    fan: SpotifyFan
 
     def _uris(self, action: Claimed, release: Release | None) -> list[str]:
         if action.kind == ActionKind.SAVE_RELEASE:
@@ -72,13 +80,8 @@ class SpotifyActions:
         return all(self.fan.library_contains(self._uris(action, release)))
 
 
-class AppleActions:
-    def __init__(self, fan: AppleFan) -> None:
-        self.fan = fan
-        self.playlists = FanPlaylists(fan)
-
-    def refresh(self) -> None:
-        self.fan.refresh()
+class AppleActions(_Actions):
+    fan: AppleFan
 
     def _items(self, action: Claimed, release: Release | None) -> tuple[str, str]:
         """(catalog kind, comma-separated ids) the action adds."""
@@ -105,13 +108,8 @@ class AppleActions:
         return set(ids.split(",")) <= self.fan.library_ids(kind)
 
 
-class DeezerActions:
-    def __init__(self, fan: DeezerFan) -> None:
-        self.fan = fan
-        self.playlists = FanPlaylists(fan, id_prefix="deezer:playlist:")
-
-    def refresh(self) -> None:
-        self.fan.refresh()
+class DeezerActions(_Actions):
+    fan: DeezerFan
 
     def _target(self, action: Claimed, release: Release | None) -> tuple[str, str, str]:
         """(collection, parameter, id) for the action."""

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import and_, or_, select, update
 
 from campaigns import ledger
 from campaigns.campaign_file import CampaignSpec
 from campaigns.choices import parse_choices, preadded
-from campaigns.models import ActionKind, Campaign, Grant, GrantStatus, Outcome, OwedAction
+from campaigns.models import ActionKind, Campaign, Grant, GrantStatus
 from campaigns.registry import campaign_spec
 from campaigns.rules import release_moment as fan_release_moment
 from campaigns.store import Store
@@ -169,8 +169,9 @@ def plan_campaign(store: Store, campaign: Campaign, *, chunk: int = 2000) -> int
         replanned = [row.id for row in rows if row.planned_at is not None]
         with store.session() as session:
             added += ledger.plan(session, actions)
-            if replanned:
-                _withdraw_unchosen(session, replanned, actions)
+            if replanned:  # a fan who changed their mind: chosen actions no longer chosen are dropped
+                keep = {(a["grant_id"], a["kind"], a["target"]) for a in actions}
+                ledger.withdraw_unstarted(session, replanned, CHOSEN_KINDS, keep)
             session.execute(
                 update(Grant)
                 .where(Grant.id.in_([row.id for row in rows]))
@@ -180,31 +181,6 @@ def plan_campaign(store: Store, campaign: Campaign, *, chunk: int = 2000) -> int
                 .execution_options(synchronize_session=False)
             )
     return added
-
-
-def _withdraw_unchosen(session: Any, grant_ids: list[int], actions: list[dict[str, Any]]) -> None:
-    """A fan who changed their mind before release day: drop chosen actions no longer chosen, as long
-    as nothing was attempted for them."""
-    keep = {(a["grant_id"], a["kind"], a["target"]) for a in actions}
-    stale = [
-        (row.grant_id, row.kind, row.target)
-        for row in session.execute(
-            select(OwedAction.grant_id, OwedAction.kind, OwedAction.target).where(
-                OwedAction.grant_id.in_(grant_ids),
-                OwedAction.kind.in_(CHOSEN_KINDS),
-                OwedAction.outcome == Outcome.QUEUED,
-                OwedAction.started_at.is_(None),
-                OwedAction.attempts == 0,
-            )
-        )
-        if (row.grant_id, row.kind, row.target) not in keep
-    ]
-    if stale:
-        session.execute(
-            delete(OwedAction)
-            .where(tuple_(OwedAction.grant_id, OwedAction.kind, OwedAction.target).in_(stale))
-            .execution_options(synchronize_session=False)
-        )
 
 
 def needs_planning(session: Any, campaign_id: int, offered: list[str]) -> bool:

@@ -13,6 +13,7 @@ from pipelines.deploy import release_definitions
 from pipelines.exports.definitions import definitions as exports
 from pipelines.marts.definitions import definitions as marts
 from pipelines.operational.definitions import definitions as operational
+from pipelines.privacy.definitions import definitions as privacy
 from pipelines.resources import resources_from_settings
 from pipelines.snapshots.definitions import definitions as snapshots
 
@@ -38,6 +39,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         *DOMAINS,
         release_definitions(settings),
+        privacy(settings),
         dg.Definitions(
             jobs=[warehouse_job], schedules=[warehouse_schedule], resources=resources_from_settings(settings)
         ),

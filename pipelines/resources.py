@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from campaigns.settings import Settings
 from campaigns.store import Store
-from campaigns.vault import Secret, TokenVault
+from campaigns.vault import PseudonymKeys, Secret, TokenVault
 from collectors.snapshots import ArtistStatsSource
 from pipelines.warehouse import Warehouse
 from services import ServiceApp
@@ -21,9 +22,11 @@ from services.spotify import SpotifyApp
 class OperationalStore(dg.ConfigurableResource):
     """The operational store (SQLAlchemy URL) and the token vault that opens its sealed tokens."""
 
-    database_url: str
+    database_url: str  # from dg.EnvVar when PRESAVE_DATABASE_URL is set (it may hold a password)
     secret_key: str | None = None  # comma-separated Fernet keys, newest first; from dg.EnvVar
     secret_key_file: str | None = None  # the embedded default keeps its key in <data dir>/secret.key
+    pseudonym_key: str | None = None  # from dg.EnvVar
+    pseudonym_key_file: str | None = None  # the embedded default's <data dir>/pseudonym.key
 
     _store: Store | None = PrivateAttr(default=None)
 
@@ -39,7 +42,13 @@ class OperationalStore(dg.ConfigurableResource):
             keys = [Path(self.secret_key_file).read_text().strip()]
         else:
             raise dg.Failure("the operational store resource has no secret key configured")
-        return TokenVault(keys)
+        if self.pseudonym_key:
+            secret = self.pseudonym_key
+        elif self.pseudonym_key_file:
+            secret = Path(self.pseudonym_key_file).read_text().strip()
+        else:
+            raise dg.Failure("the operational store resource has no pseudonym key configured")
+        return TokenVault(keys, PseudonymKeys(secret))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._store is not None:
@@ -85,20 +94,26 @@ class InboxResource(dg.ConfigurableResource):
 
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """Resources for the configured deployment; secrets stay environment variables (dg.EnvVar)."""
-    settings.secret_keys()  # the embedded default creates its key file here, once
+    settings.vault()  # the embedded default creates its key files here, once
     key_from_env = settings.secret_key is not None
+    spotify_secret: Any = dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET") if settings.spotify_client_secret else ""
+    pseudonym_from_env = settings.pseudonym_key is not None
     return {
         "operational_store": OperationalStore(
-            database_url=settings.resolved_database_url,
+            database_url=dg.EnvVar("PRESAVE_DATABASE_URL")  # type: ignore[arg-type]
+            if settings.database_url
+            else settings.resolved_database_url,
             secret_key=dg.EnvVar("PRESAVE_SECRET_KEY") if key_from_env else None,  # type: ignore[arg-type]
             secret_key_file=None if key_from_env else str((settings.data_dir / "secret.key").resolve()),
+            pseudonym_key=dg.EnvVar("PRESAVE_PSEUDONYM_KEY")  # type: ignore[arg-type]
+            if pseudonym_from_env
+            else None,
+            pseudonym_key_file=None if pseudonym_from_env else str(settings.pseudonym_key_file.resolve()),
         ),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "spotify": SpotifyResource(
             client_id=settings.spotify_client_id or "",
-            client_secret=dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET")  # type: ignore[arg-type]
-            if settings.spotify_client_secret
-            else "",
+            client_secret=spotify_secret,
             accounts_url=settings.spotify_accounts_url,
             api_url=settings.spotify_api_url,
         ),
@@ -114,9 +129,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         "deezer": DeezerResource(app_id=settings.deezer_app_id or "", api_url=settings.deezer_api_url),
         "artist_stats": ArtistStatsResource(
             spotify_client_id=settings.spotify_client_id or "",
-            spotify_client_secret=dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET")  # type: ignore[arg-type]
-            if settings.spotify_client_secret
-            else "",
+            spotify_client_secret=spotify_secret,
             spotify_accounts_url=settings.spotify_accounts_url,
             spotify_api_url=settings.spotify_api_url,
             deezer_api_url=settings.deezer_api_url if settings.deezer_app_id else None,

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 from filelock import FileLock
 
+from campaigns.private_files import make_private
 from campaigns.settings import snapshot_path
 from pipelines.schema import ensure_schema
 
@@ -33,6 +34,7 @@ class Warehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             connection = duckdb.connect(str(self.path))
+            make_private(self.path)
             try:
                 ensure_schema(connection)
                 yield connection
@@ -62,6 +64,8 @@ class Warehouse:
 
     def _publish(self) -> None:
         draft = self.snapshot_path.with_name(f".{self.snapshot_path.name}.{os.getpid()}")
+        draft.unlink(missing_ok=True)
+        make_private(draft, create=True)
         shutil.copyfile(self.path, draft)
         os.replace(draft, self.snapshot_path)
 

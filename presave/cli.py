@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 from cryptography.fernet import Fernet
 from rich.console import Console
+from rich.markup import escape
 
 from campaigns.campaign_file import CampaignFileError, load_campaign_file
 from campaigns.registry import CampaignExists, UnknownCampaign, create_campaign, list_campaigns, summarise
@@ -22,7 +23,9 @@ app = typer.Typer(
 campaign_app = typer.Typer(help="Create and inspect campaigns.", no_args_is_help=True)
 release_app = typer.Typer(help="Release-day actions.", no_args_is_help=True)
 fans_app = typer.Typer(help="Fans who pre-saved.", no_args_is_help=True)
+keys_app = typer.Typer(help="The secret keys: re-seal with the newest key.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(keys_app, name="keys")
 app.add_typer(release_app, name="release")
 app.add_typer(fans_app, name="fans")
 
@@ -48,9 +51,58 @@ def _store(settings: Settings) -> Store:
 
 
 @app.command()
-def keygen() -> None:
+def keygen(
+    pseudonym: Annotated[
+        bool, typer.Option("--pseudonym", help="A secret for PRESAVE_PSEUDONYM_KEY instead.")
+    ] = False,
+) -> None:
     """Print a new secret key for PRESAVE_SECRET_KEY (prepend it to rotate: new,old)."""
-    print(Fernet.generate_key().decode())
+    import secrets
+
+    print(secrets.token_urlsafe(32) if pseudonym else Fernet.generate_key().decode())
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 500,
+    pause: Annotated[
+        float, typer.Option(min=0, help="Seconds to rest between batches (a busy store).")
+    ] = 0.0,
+) -> None:
+    """Re-seal every sealed column (tokens, emails, PKCE verifiers) with the newest key.
+
+    Safe to stop and run again: values already sealed with the newest key are skipped. When it reports
+    every value current, the older keys can be removed from PRESAVE_SECRET_KEY.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from campaigns.rotation import rotate_keys, rows_to_examine
+    from campaigns.vault import TokenVault, VaultError
+
+    settings = _settings()
+    try:
+        vault = TokenVault(settings.secret_keys())
+    except (SettingsError, VaultError) as exc:
+        fail(f"configuration: {exc}")
+    store = _store(settings)
+    columns = (TextColumn("re-sealing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task("rows", total=rows_to_examine(store))
+            report = rotate_keys(
+                store,
+                vault,
+                batch_size=batch_size,
+                pause_s=pause,
+                on_batch=lambda rows: progress.advance(task, rows),
+            )
+    finally:
+        store.dispose()
+    out.print(report.describe(), markup=False, soft_wrap=True)
+    if not report.complete:
+        fail("some values open with no configured key: keep every key until they are dealt with")
+    if len(settings.secret_keys()) > 1:
+        out.print("every sealed value is current: the older keys can now be removed from PRESAVE_SECRET_KEY")
 
 
 @campaign_app.command("create")
@@ -70,7 +122,10 @@ def campaign_create(file: Annotated[Path, typer.Argument(help="The campaign file
         fail(str(exc))
     finally:
         store.dispose()
-    out.print(f"created campaign [bold]{spec.slug}[/]: {spec.artist} — {spec.title}, release {release}")
+    out.print(
+        f"created campaign [bold]{escape(spec.slug)}[/]: {escape(spec.artist)} — {escape(spec.title)}, "
+        f"release {release}"
+    )
 
 
 @campaign_app.command("list")
@@ -106,10 +161,12 @@ def campaign_show(
         print(json.dumps(summary.as_json(), indent=2, default=str))
         return
     campaign = summary.campaign
-    out.print(f"[bold]{campaign['slug']}[/]: {campaign['artist']} — {campaign['title']}")
-    out.print(f"release {campaign['release_at']} {campaign['timezone']} ({campaign['release_mode']})")
-    out.print("grants: " + ", ".join(f"{k} {v}" for k, v in summary.grants.items()))
-    out.print("owed actions: " + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items()))
+    out.print(
+        f"[bold]{escape(campaign['slug'])}[/]: {escape(campaign['artist'])} — {escape(campaign['title'])}"
+    )
+    out.print(escape(f"release {campaign['release_at']} {campaign['timezone']} ({campaign['release_mode']})"))
+    out.print(escape("grants: " + ", ".join(f"{k} {v}" for k, v in summary.grants.items())))
+    out.print(escape("owed actions: " + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())))
 
 
 @fans_app.command("export")
@@ -120,7 +177,7 @@ def fans_export(
     ] = None,
 ) -> None:
     """The campaign's fan CSV: pseudonymous fans, with the email only where a live consent covers it."""
-    from campaigns.vault import TokenVault
+    from campaigns.vault import TokenVault  # opening emails needs no pseudonym key
     from collectors.landing.fans import export_fans
 
     settings = _settings()
@@ -138,7 +195,7 @@ def fans_export(
         fail(f"cannot write {output}: {exc.strerror}")
     finally:
         store.dispose()
-    err.print(f"{count} fans exported")
+    err.print(f"{count} fans exported", markup=False)
 
 
 @app.command()
@@ -152,13 +209,17 @@ def forget(
     if service not in ("spotify", "apple", "deezer"):
         fail(f"--service must be spotify, apple or deezer, not {service!r}", 2)
     settings = _settings()
+    try:
+        fan_key = settings.vault().pseudonym(service, user)  # finds grants retention made anonymous
+    except SettingsError as exc:
+        fail(f"configuration: {exc}")
     store = _store(settings)
     try:
         with store.session() as session:
-            erasure = forget_fan(session, service, user)
+            erasure = forget_fan(session, service, user, fan_key)
     finally:
         store.dispose()
-    out.print(erasure.describe())
+    out.print(erasure.describe(), markup=False, soft_wrap=True)
 
 
 @release_app.command("run")
@@ -197,31 +258,29 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Export files to loa
         fail(f"no such file: {', '.join(missing)}")
     from rich.progress import Progress
 
-    from campaigns.vault import TokenVault
-
-    pseudonym = TokenVault(settings.secret_keys()).pseudonym  # fans in fan exports get the store's fan keys
+    pseudonym = settings.vault().pseudonym  # fans in fan exports get the store's fan keys
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("loading", total=None)
         report = ingest_files(
             paths,
             Warehouse(settings.warehouse_path),
             settings.quarantine_dir,
-            on_file=lambda path: progress.update(task, description=f"loading {path.name}"),
+            on_file=lambda path: progress.update(task, description=f"loading {escape(path.name)}"),
             on_rows=lambda path, rows: progress.update(
-                task, description=f"loading {path.name}: {rows:,} rows"
+                task, description=f"loading {escape(path.name)}: {rows:,} rows"
             ),
             pseudonym=pseudonym,
         )
     for name, kind, rows in report.loaded:
-        out.print(f"loaded {name} ({kind}, {rows} rows)")
+        out.print(f"loaded {name} ({kind}, {rows} rows)", markup=False)
     for name in report.duplicates:
-        out.print(f"already loaded {name} (same content)")
+        out.print(f"already loaded {name} (same content)", markup=False)
     for name, kind in report.waiting:
-        out.print(f"not loaded {name}: no loader for {kind} yet")
+        out.print(f"not loaded {name}: no loader for {kind} yet", markup=False)
     for name, reason in report.refused:
-        err.print(f"refused {name}: {reason}")
+        err.print(f"refused {name}: {reason}", markup=False)
     for name, problem in report.failed:
-        err.print(f"could not load {name}: {problem}")
+        err.print(f"could not load {name}: {problem}", markup=False)
     if report.refused or report.failed:
         raise typer.Exit(1)
 
@@ -253,12 +312,22 @@ def landing(
 
 
 @app.command()
-def dashboard(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501) -> None:
+def dashboard(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on; beyond loopback only with a login configured.")
+    ] = "127.0.0.1",
+) -> None:
     """Serve the Streamlit dashboard over the warehouse snapshot."""
+    from presave.dashboard_access import AccessError, check_access
     from presave.processes import run_dashboard
 
     settings = _settings()
-    raise typer.Exit(run_dashboard(settings, port=port).wait())
+    try:
+        check_access(settings, host)
+    except AccessError as exc:
+        fail(str(exc), 2)
+    raise typer.Exit(run_dashboard(settings, port=port, host=host).wait())
 
 
 @app.command()

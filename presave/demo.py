@@ -92,6 +92,7 @@ class Elsewhere:
     """A campaign the label ran with another pre-save tool: only its fan export and the exports know it."""
 
     artist: str = "Nova Lane"
+    slug: str = "old-flame"
     title: str = "Old Flame"
     upc: str = "198880045500"
     days_ago: int = 240
@@ -127,7 +128,7 @@ def run_demo(
         for name in ("PRESAVE_DATABASE_URL", "PRESAVE_WAREHOUSE"):
             os.environ.pop(name, None)
         settings = load_settings()
-        vault = TokenVault(settings.secret_keys())
+        vault = settings.vault()
         store = Store.connect(settings.resolved_database_url)
         landing = start_landing(landing_port, data_dir)
         children.append(landing)
@@ -249,7 +250,7 @@ def _create_campaigns(store: Store, roster: list[DemoCampaign], truth: GroundTru
         )
     truth.add_campaign(
         CampaignTruth(
-            "old-flame",
+            ELSEWHERE.slug,
             ELSEWHERE.artist,
             ELSEWHERE.title,
             ELSEWHERE.upc,
@@ -395,22 +396,36 @@ def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str) ->
 
 def _drop_exports(settings: Settings, roster: list[DemoCampaign], truth: GroundTruth) -> None:
     """Every export each artist's team would download today (days up to yesterday), simulated from what
-    the fans did, plus the fan export of a campaign another tool ran."""
+    the fans did, and the fan export of a campaign another tool ran."""
     as_of = datetime.now(UTC).date() - timedelta(days=1)
+    paths = [
+        write_presave_fan_export(
+            settings.inbox_dir / "other-tools",
+            campaign=ELSEWHERE.title,
+            release_date=ELSEWHERE.release_date,
+            fans=ELSEWHERE.fans,
+            seed=5,
+            truth=truth,
+            slug=ELSEWHERE.slug,
+        )
+    ]
     fans = truth.fans_frame()
     granted = fans[fans.outcome == "granted"]
-    paths = []
-    for artist, (listeners, followers) in AUDIENCES.items():
-        releases = [_release_input(c, granted) for c in roster if c.spec.artist == artist]
-        if artist == ELSEWHERE.artist:
+    for number, (artist, (listeners, followers)) in enumerate(AUDIENCES.items()):
+        releases = [
+            _release_input(c.slug, c.spec.title, c.spec.upc or "", c.release_at.date(), granted)
+            for c in roster
+            if c.spec.artist == artist
+        ]
+        if artist == ELSEWHERE.artist:  # its fans' follows are not in our ledger: spread over its window
             releases.append(
-                ReleaseInput(
-                    release_date=ELSEWHERE.release_date,
-                    presaves=round(ELSEWHERE.fans * 0.68),
-                    title=ELSEWHERE.title,
-                    upc=ELSEWHERE.upc,
-                    songs=_songs(ELSEWHERE.title, ELSEWHERE.upc),
-                    apple_preadds=round(ELSEWHERE.fans * 0.27),
+                _release_input(
+                    ELSEWHERE.slug,
+                    ELSEWHERE.title,
+                    ELSEWHERE.upc,
+                    ELSEWHERE.release_date,
+                    granted,
+                    follows_known=False,
                 )
             )
         start = min(r.release_date for r in releases) - timedelta(days=35)
@@ -419,21 +434,12 @@ def _drop_exports(settings: Settings, roster: list[DemoCampaign], truth: GroundT
             releases,
             start,
             as_of,
-            seed=3 + len(paths),
+            seed=3 + number,
             baseline_listeners=listeners,
             baseline_followers=followers,
         )
         truth.add_exports(simulation, as_of)
         paths += write_all(settings.inbox_dir, simulation, as_of=as_of)
-    paths.append(
-        write_presave_fan_export(
-            settings.inbox_dir / "other-tools",
-            campaign=ELSEWHERE.title,
-            release_date=ELSEWHERE.release_date,
-            fans=ELSEWHERE.fans,
-            seed=5,
-        )
-    )
     console.print(f"simulated exports (up to {as_of}) dropped in the inbox: {len(paths)} files")
 
 
@@ -441,21 +447,23 @@ def _songs(title: str, upc: str) -> tuple[SongInput, ...]:
     return (SongInput(title, isrc(upc, 1)), SongInput(f"{title} (Night Version)", isrc(upc, 2)))
 
 
-def _release_input(campaign: DemoCampaign, granted: pd.DataFrame) -> ReleaseInput:
+def _release_input(
+    slug: str, title: str, upc: str, release_date: date, granted: pd.DataFrame, *, follows_known: bool = True
+) -> ReleaseInput:
     """A release as the streaming simulation sees it: its Spotify pre-savers by country, its Apple ones,
     and the days its Spotify pre-savers followed the artist (the ledger's follows at grant time)."""
-    own = granted[granted.campaign == campaign.slug]
+    own = granted[granted.campaign == slug]
     spotify = own[own.service == "spotify"]
     days = Counter(moment.astimezone(UTC).date() for moment in spotify.granted_at)
     return ReleaseInput(
-        release_date=campaign.release_at.date(),
+        release_date=release_date,
         presaves=len(spotify),
-        title=campaign.spec.title,
-        upc=campaign.spec.upc or "",
-        songs=_songs(campaign.spec.title, campaign.spec.upc or ""),
+        title=title,
+        upc=upc,
+        songs=_songs(title, upc),
         presaves_by_country=dict(Counter(spotify.country)),
         apple_preadds=int((own.service == "apple").sum()),
-        follows_by_day=dict(days),
+        follows_by_day=dict(days) if follows_known else None,
     )
 
 

@@ -133,7 +133,10 @@ def run_dashboard(settings: Settings, *, port: int = 8501, host: str = "127.0.0.
         "--warehouse",
         str(settings.warehouse_snapshot_path),
     ]
-    return subprocess.Popen(command, text=True)
+    env = dict(os.environ)
+    if settings.dashboard_password_hash:  # it may come from the .env file, which Streamlit does not read
+        env["PRESAVE_DASHBOARD_PASSWORD_HASH"] = settings.dashboard_password_hash.get_secret_value()
+    return subprocess.Popen(command, text=True, env=env)
 
 
 def start_dashboard(settings: Settings, port: int) -> ChildProcess:

@@ -25,6 +25,8 @@ import numpy as np
 
 from sandbox.analytics import AudienceDay, Simulation
 from sandbox.audience import COUNTRY_SHARES
+from sandbox.markets import MARKET_ZONES
+from sandbox.truth import FanTruth, GroundTruth
 
 SpotifyWindow = Literal["all", "1year", "28d"]
 UNIQUE_LISTENER_SHARE = 0.55  # daily listeners of a song over a window, counted once
@@ -289,15 +291,24 @@ def write_all(directory: Path, simulation: Simulation, as_of: date) -> list[Path
 
 FAN_EXPORT_SERVICES = (("Spotify", 0.68), ("Apple Music", 0.27), ("Deezer", 0.05))
 FAN_EXPORT_COUNTRIES = tuple(COUNTRY_SHARES.items())  # the same mix as the fans the simulator walks
+FAN_EXPORT_SERVICE_IDS = {"Spotify": "spotify", "Apple Music": "apple", "Deezer": "deezer"}
 FAN_EXPORT_SOURCES = (("instagram", 0.4), ("tiktok", 0.3), ("newsletter", 0.2), ("", 0.1))
 
 
 def write_presave_fan_export(
-    directory: Path, *, campaign: str, release_date: date, fans: int, seed: int = 0
+    directory: Path,
+    *,
+    campaign: str,
+    release_date: date,
+    fans: int,
+    seed: int = 0,
+    truth: GroundTruth | None = None,
+    slug: str | None = None,
 ) -> Path:
     """The fan list another pre-save tool exports (Feature.fm style): one row per fan and service.
 
     Addresses are on example.com (reserved, never deliverable); the reader turns them into keyed hashes.
+    With `truth`, each fan is recorded there under `slug` (origin `export`; their zone is their country's).
     """
     rng = np.random.default_rng(seed)
     release = datetime.combine(release_date, time(0), tzinfo=UTC)
@@ -307,20 +318,44 @@ def write_presave_fan_export(
     sources, source_weights = zip(*FAN_EXPORT_SOURCES, strict=True)
     path = directory / f"{_file_name(campaign)}-presave-fans.csv"
     directory.mkdir(parents=True, exist_ok=True)
+    recorded: list[FanTruth] = []
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(["Date", "Email", "Service", "Country", "Campaign", "Source", "Opt-in"])
         for index, before in enumerate(sorted(days_before, reverse=True)):
-            moment = release - timedelta(days=float(before))
+            moment = (release - timedelta(days=float(before))).replace(microsecond=0)
+            fan = f"fan{seed}-{index:05d}"
+            service = str(rng.choice(services, p=service_weights))
+            country = str(rng.choice(countries, p=country_weights))
+            source = str(rng.choice(sources, p=source_weights))
             writer.writerow(
                 [
                     moment.strftime("%Y-%m-%d %H:%M:%S"),
-                    f"fan{seed}-{index:05d}@example.com",
-                    rng.choice(services, p=service_weights),
-                    rng.choice(countries, p=country_weights),
+                    f"{fan}@example.com",
+                    service,
+                    country,
                     campaign,
-                    rng.choice(sources, p=source_weights),
+                    source,
                     "yes" if rng.random() < 0.35 else "no",
                 ]
             )
+            recorded.append(
+                FanTruth(
+                    campaign=slug or campaign,
+                    fan_id=fan,
+                    visitor_id=None,
+                    visited_at=moment,
+                    service=FAN_EXPORT_SERVICE_IDS[service],
+                    outcome="granted",
+                    source=source or None,
+                    country=country,
+                    timezone=MARKET_ZONES.get(country, "UTC"),
+                    device="",
+                    ip="",
+                    origin="export",
+                    granted_at=moment,
+                )
+            )
+    if truth is not None:
+        truth.add_fans(recorded)
     return path

@@ -99,7 +99,8 @@ def plan_history(
         else:
             drawn.append((service, "granted"))
             granted += 1
-    moments = arrival_moments(opens, closes, release_at, len(drawn), rng)
+    # A visitor's answer comes ANSWER_S after the visit: it too must fall before the window closes.
+    moments = arrival_moments(opens, closes - timedelta(seconds=ANSWER_S), release_at, len(drawn), rng)
     fans = []
     for index, ((service, outcome), at) in enumerate(zip(drawn, moments, strict=True)):
         source = pick(rng, SOURCES)
@@ -158,7 +159,7 @@ def write_campaign_history(
         session.add_all(grants.values())
         session.flush()
         events = [event for fan in fans for event in _events(campaign.id, fan, grants.get(fan.index))]
-        session.execute(insert(LandingEvent.__table__), events)  # plain rows: many, never read back here
+        session.execute(insert(LandingEvent.__table__), events)  # type: ignore[arg-type]  # plain rows, never read back
         actions = [
             action
             for index, grant in grants.items()

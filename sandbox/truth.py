@@ -10,6 +10,8 @@ hold the warehouse's marts to it:
 - `truth.add_exports(simulation, as_of=...)`: the streams per day, service, release and song, and the
   artist's followers and listeners per day and service, exactly as the export files written from that
   simulation on `as_of` say them (`sandbox.exports.write_all`); one call per artist;
+- `sandbox.exports.write_presave_fan_export(..., truth=truth, slug=...)`: the fans of a campaign run
+  with another tool, as its fan export lists them (`origin="export"`, always `granted`, no visitor id);
 - `truth.add_campaign(CampaignTruth(...))`: the campaigns, with their kind.
 
 Use after a simulation (the demo also writes `<data dir>/truth.json`, read back with `load_truth`):
@@ -78,7 +80,7 @@ class FanTruth:
     timezone: str
     device: str  # "mobile" or "desktop", as the landing classes the user agent
     ip: str
-    origin: Literal["live", "history"]
+    origin: Literal["live", "history", "export"]
     granted_at: datetime | None = None
 
 

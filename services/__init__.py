@@ -20,7 +20,7 @@ from typing import Protocol
 from campaigns.settings import Settings
 from services.errors import Failure, GrantLost, ServiceError, ServiceFailure
 from services.model import Lookup, Release
-from services.pacing import PacingPolicy, RateController
+from services.pacing import PacingPolicy, PacingState, RateController
 
 __all__ = [
     "Failure",
@@ -45,6 +45,12 @@ class ServiceApp(Protocol):
 
     def close(self) -> None:
         """Close the HTTP sessions of every thread that called."""
+        ...
+
+    def use_pacing(
+        self, policy: PacingPolicy | None = None, state: PacingState | None = None, *, share: float = 1.0
+    ) -> None:
+        """Pace this app by `policy`, its state in `state`, with `share` of the rate for this process."""
         ...
 
 

@@ -350,7 +350,7 @@ def _error_detail(response: requests.Response) -> str:
 def _live(found: Any) -> dict[str, Any] | None:
     for album in (found or {}).get("data") or []:
         if (album.get("attributes") or {}).get("playParams"):  # pre-orders have none until release
-            return album
+            return dict(album)
     return None
 
 

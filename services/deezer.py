@@ -22,19 +22,7 @@ from campaigns.settings import Settings
 from campaigns.vault import Secret
 from services.errors import Failure, GrantLost, ServiceError, ServiceFailure, network, throttled
 from services.http import ThreadSessions
-from services.model import (
-    AVAILABLE,
-    NOT_AVAILABLE,
-    ArtistStats,
-    FanPlaylist,
-    GrantTokens,
-    Lookup,
-    Profile,
-    Release,
-    Tokens,
-    count_of,
-    country_of,
-)
+from services.model import ArtistStats, FanPlaylist, GrantTokens, Lookup, Profile, Release, Tokens, country_of
 from services.pacing import PacedApp, PacingPolicy, RateController
 
 SERVICE = "deezer"
@@ -244,17 +232,7 @@ class DeezerApp(PacedApp):
     def artist_stats(self, artist_id: str) -> ArtistStats:
         """The artist's fan count (`nb_fan`, public); Deezer has no popularity figure."""
         body = self.request("GET", f"/artist/{artist_id}", "artist")
-        fans = count_of(body.get("nb_fan"))
-        return ArtistStats(
-            SERVICE,
-            artist_id,
-            body.get("name"),
-            fans,
-            None,
-            AVAILABLE if fans is not None else NOT_AVAILABLE,
-            NOT_AVAILABLE,
-            datetime.now(UTC),
-        )
+        return ArtistStats.of(SERVICE, artist_id, body, body.get("nb_fan"), None)
 
     def fan(self, tokens: GrantTokens | Tokens) -> DeezerFan:
         """Acting for one fan with their access token."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from campaigns.campaign_file import CampaignSpec
 from campaigns.vault import Secret
@@ -109,6 +110,25 @@ class ArtistStats:
     followers_status: str
     popularity_status: str
     fetched_at: datetime
+
+    @classmethod
+    def of(
+        cls, service: str, artist_id: str, body: dict[str, Any], followers: Any, popularity: Any
+    ) -> ArtistStats:
+        """The figures a service answered with (`body` its artist object): a figure it did not give reads
+        "not available", never zero."""
+        name = body.get("name")
+        followers, popularity = count_of(followers), count_of(popularity)
+        return cls(
+            service,
+            artist_id,
+            name if isinstance(name, str) else None,
+            followers,
+            popularity,
+            AVAILABLE if followers is not None else NOT_AVAILABLE,
+            AVAILABLE if popularity is not None else NOT_AVAILABLE,
+            datetime.now(UTC),
+        )
 
 
 def country_of(value: object) -> str | None:

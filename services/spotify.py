@@ -45,8 +45,6 @@ from services.errors import (
 )
 from services.http import ThreadSessions
 from services.model import (
-    AVAILABLE,
-    NOT_AVAILABLE,
     ArtistStats,
     FanPlaylist,
     GrantTokens,
@@ -56,7 +54,6 @@ from services.model import (
     Release,
     Tokens,
     TokenSink,
-    count_of,
     country_of,
 )
 from services.pacing import PacedApp, PacingPolicy, RateController
@@ -354,9 +351,7 @@ class SpotifyApp(PacedApp):
                 if items:
                     return self._album(items[0]["id"], f"upc:{lookup.upc}")
             for isrc in lookup.isrcs:
-                found = self._app_call(
-                    "search", lambda sp, i=isrc: sp.search(q=f"isrc:{i}", type="track", limit=1)
-                )
+                found = self._app_call("search", _search(f"isrc:{isrc}", "track"))
                 items = (found or {}).get("tracks", {}).get("items") or []
                 if items:
                     album = items[0].get("album") or {}
@@ -380,25 +375,15 @@ class SpotifyApp(PacedApp):
         page = self._app_call(what, first)
         while page:
             yield from page.get("items") or []
-            page = self._app_call(what, lambda sp, p=page: sp.next(p)) if page.get("next") else None
+            page = self._app_call(what, _next(page)) if page.get("next") else None
 
     def artist_stats(self, artist_id: str) -> ArtistStats:
         """Followers and popularity with the app token; a field the answer lacks (development-mode apps
         since February 2026) reads "not available", never zero."""
         body = self._app_call("artist", lambda sp: sp.artist(artist_id)) or {}
         followers = body.get("followers")
-        total = count_of(followers.get("total")) if isinstance(followers, dict) else None
-        popularity = count_of(body.get("popularity"))
-        return ArtistStats(
-            SERVICE,
-            artist_id,
-            body.get("name"),
-            total,
-            popularity,
-            AVAILABLE if total is not None else NOT_AVAILABLE,
-            AVAILABLE if popularity is not None else NOT_AVAILABLE,
-            datetime.now(UTC),
-        )
+        total = followers.get("total") if isinstance(followers, dict) else None
+        return ArtistStats.of(SERVICE, artist_id, body, total, body.get("popularity"))
 
     # one fan ------------------------------------------------------------------------------------------
     def fan(
@@ -467,12 +452,12 @@ class SpotifyFan:
     def library_add(self, uris: list[str], what: str = "library") -> None:
         """Save or follow `uris` (albums, tracks, artists, users, playlists), 40 a call."""
         for chunk in chunks(uris, LIBRARY_MAX):
-            self._call(what, lambda sp, c=chunk: sp._put("me/library", uris=",".join(c)))
+            self._call(what, _library_put(chunk))
 
     def library_contains(self, uris: list[str], what: str = "library check") -> list[bool]:
         found: list[bool] = []
         for chunk in chunks(uris, LIBRARY_MAX):
-            found += self._call(what, lambda sp, c=chunk: sp.current_user_saved_items(c)) or []
+            found += self._call(what, _library_contains(chunk)) or []
         return found
 
     # playlists ----------------------------------------------------------------------------------------
@@ -533,7 +518,26 @@ class SpotifyFan:
         page = self._call(what, first)
         while page:
             yield from page.get("items") or []
-            page = self._call(what, lambda sp, p=page: sp.next(p)) if page.get("next") else None
+            page = self._call(what, _next(page)) if page.get("next") else None
+
+
+Verb = Callable[[spotipy.Spotify], Any]  # one spotipy call, made with the bearer the caller sets
+
+
+def _search(query: str, kind: str) -> Verb:
+    return lambda sp: sp.search(q=query, type=kind, limit=1)
+
+
+def _next(page: dict[str, Any]) -> Verb:
+    return lambda sp: sp.next(page)
+
+
+def _library_put(uris: list[str]) -> Verb:
+    return lambda sp: sp._put("me/library", uris=",".join(uris))
+
+
+def _library_contains(uris: list[str]) -> Verb:
+    return lambda sp: sp.current_user_saved_items(uris)
 
 
 def chunks(items: Any, size: int) -> list[list[str]]:

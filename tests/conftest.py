@@ -18,6 +18,8 @@ from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import TokenVault
 
+PSEUDONYM_KEY = "test-pseudonym-secret-0123456789abcdef"  # fixed: fan keys comparable across fixtures
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
@@ -25,12 +27,13 @@ def settings(tmp_path: Path) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "data",
         secret_key=Fernet.generate_key().decode(),
+        pseudonym_key=PSEUDONYM_KEY,
     )
 
 
 @pytest.fixture
 def vault(settings: Settings) -> TokenVault:
-    return TokenVault(settings.secret_keys())
+    return settings.vault()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ page), their guards as dependencies (`guards`: rate limit, campaign lookup, serv
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +35,7 @@ from campaigns.settings import Settings
 from campaigns.store import Store, make_engine, migrate
 from collectors.landing import views
 from collectors.landing.context import Landing
+from collectors.landing.errors import ErrorLayer
 from collectors.landing.guards import Answered, send_answer
 from collectors.landing.routers import authorization, campaign, forget
 from collectors.landing.security import RequestLimits, content_security_policy
@@ -70,6 +70,7 @@ def create_app(settings: Settings, store: Store | None = None, *, openapi: bool 
     )
     app.state.landing = landing
     app.state.pages = views.RenderedPages()
+    app.add_middleware(ErrorLayer, error_page=_error_page)  # inside RequestLimits: its headers apply
     app.add_middleware(RequestLimits, csp=content_security_policy(settings, landing.connectors.configured))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_pages(app)
@@ -113,17 +114,9 @@ def _add_error_pages(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         return views.problem(request, 400, "Bad request", _describe(exc))
 
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        # The type and the frames only: an exception's text might quote a token or a URL holding one.
-        log.error(
-            "landing: %s on %s %s\n%s",
-            type(exc).__name__,
-            request.method,
-            request.url.path,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        return views.problem(request, 500, "Something went wrong", "Please try again in a moment.")
+
+def _error_page(request: Request) -> Response:
+    return views.problem(request, 500, "Something went wrong", "Please try again in a moment.")
 
 
 def _describe(exc: RequestValidationError) -> str:

@@ -3,7 +3,6 @@ write transactions, the attribution of a request and the service connectors."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -22,7 +21,6 @@ from campaigns.models import Campaign
 from campaigns.registry import campaign_spec
 from campaigns.settings import Settings
 from campaigns.store import Store
-from campaigns.vault import TokenVault
 from collectors.landing import visit as visits
 from collectors.landing.apple import AppleConnect
 from collectors.landing.attempts import AttemptBook
@@ -191,13 +189,14 @@ class Landing:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        keys = settings.secret_keys()
-        self.vault = TokenVault(keys)
-        self.attempts = AttemptBook(hashlib.sha256(b"state:" + keys[0].encode()).hexdigest(), self.vault)
-        self.sessions = Sessions(hashlib.sha256(b"session:" + keys[0].encode()).hexdigest())
+        self.vault = settings.vault()
+        keys = self.vault.pseudonyms  # their own secret: a Fernet rotation logs no fan out
+        assert keys is not None
+        self.attempts = AttemptBook(keys.hexkey("state"), self.vault)
+        self.sessions = Sessions(keys.hexkey("session"))
         self.limiter = RateLimiter(settings.landing_rate_limit)
         self.writes = Writes(store)
-        self.attribution = Attribution(settings, hashlib.sha256(b"ip:" + keys[-1].encode()).digest())
+        self.attribution = Attribution(settings, keys.key("ip"))
         self.public_origin = origin_of(settings.public_url)
         self.connectors = build_connectors(settings, self.public_origin)
         self.events = EventSink(store, transaction=self.writes.core)

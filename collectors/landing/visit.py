@@ -16,6 +16,8 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from collectors.landing.scrub import kind_of, scrub
+
 IN_APP_BROWSERS = ("instagram", "facebook", "tiktok", "snapchat", "twitter", "linkedin")
 _IN_APP = (
     ("instagram", re.compile(r"Instagram", re.I)),
@@ -59,7 +61,7 @@ def clean_tag(value: str | None, limit: int = 100) -> str | None:
     """A UTM value as stored: control characters dropped, trimmed, lower-cased, bounded; empty is None."""
     if value is None:
         return None
-    value = _CONTROL.sub("", value).strip().lower()[:limit].strip()
+    value = (scrub(_CONTROL.sub("", value).strip()) or "").lower()[:limit].strip()
     return value or None
 
 
@@ -79,6 +81,9 @@ def clean_domain(value: str | None) -> str | None:
     """A host name as a referrer domain, or None when it is not one."""
     if not value:
         return None
+    marker = kind_of(value)
+    if marker:
+        return marker
     value = value.strip().lower().removeprefix("www.")
     return value if len(value) <= 255 and _HOST.match(value) else None
 

@@ -8,6 +8,7 @@ import dagster as dg
 from collectors.inbox import content_hash, pending_files, remove_empty_folders
 from pipelines.exports.ingest import ingest_files
 from pipelines.exports.kinds import KINDS
+from pipelines.privacy.housekeeping import delete_loaded_fan_exports
 from pipelines.resources import InboxResource, OperationalStore, WarehouseResource
 
 GROUP = "exports"
@@ -48,6 +49,7 @@ def inbox_exports(
         pseudonym=operational_store.vault().pseudonym,
     )
     remove_empty_folders(inbox_dir)
+    delete_loaded_fan_exports(inbox_dir.parent / "loaded")  # their rows are in, under fan keys
     for name, reason in report.refused:
         context.log.warning(f"quarantined {name}: {reason}")
     for name, problem in report.failed:

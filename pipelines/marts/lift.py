@@ -108,7 +108,7 @@ def _within_artist(rows: pd.DataFrame) -> pd.DataFrame:
         artist_key=rows["artist"].str.lower(),
         streams_per_follower=(rows["week1_streams"].astype("Float64") / rows["followers_at_release"]),
     )
-    judged = []
+    judged: list[dict[str, object]] = []
     for row in rows.itertuples():
         earlier = rows[(rows["artist_key"] == row.artist_key) & (rows["release_date"] < row.release_date)]
         ratios = earlier["streams_per_follower"].dropna().astype(float).to_numpy()
@@ -116,12 +116,20 @@ def _within_artist(rows: pd.DataFrame) -> pd.DataFrame:
         value = row.streams_per_follower
         if pd.isna(value):
             verdict = "cannot be judged: no follower count before release"
-            judged.append((None, len(ratios), None, None, None, verdict))
+            judged.append({"earlier": len(ratios), "verdict": verdict})
             continue
         made = judge_against_earlier(float(value), ratios)
-        baseline = float(np.exp(np.log(ratios).mean())) if len(ratios) else None
-        judged.append((baseline, len(ratios), made.ratio, made.low, made.high, made.verdict))
-    baseline, earlier, ratio, low, high, verdict = zip(*judged, strict=True) if judged else ([],) * 6
+        judged.append(
+            {
+                "baseline": float(np.exp(np.log(ratios).mean())) if len(ratios) else None,
+                "earlier": len(ratios),
+                "ratio": made.ratio,
+                "low": made.low,
+                "high": made.high,
+                "verdict": made.verdict,
+            }
+        )
+    table = pd.DataFrame(judged, columns=["baseline", "earlier", "ratio", "low", "high", "verdict"])
     return pd.DataFrame(
         {
             "campaign": rows["campaign"].to_numpy(),
@@ -133,12 +141,12 @@ def _within_artist(rows: pd.DataFrame) -> pd.DataFrame:
             "own_follows": rows["own_follows"].to_numpy(),
             "followers_at_release": rows["followers_at_release"].to_numpy(),
             "streams_per_follower": rows["streams_per_follower"].to_numpy(),
-            "baseline_per_follower": pd.array(baseline, dtype="Float64"),
-            "earlier_releases": list(earlier),
-            "artist_lift": pd.array(ratio, dtype="Float64"),
-            "artist_lift_low": pd.array(low, dtype="Float64"),
-            "artist_lift_high": pd.array(high, dtype="Float64"),
-            "artist_lift_verdict": list(verdict),
+            "baseline_per_follower": table["baseline"].astype("Float64").to_numpy(),
+            "earlier_releases": table["earlier"].to_numpy(),
+            "artist_lift": table["ratio"].astype("Float64").to_numpy(),
+            "artist_lift_low": table["low"].astype("Float64").to_numpy(),
+            "artist_lift_high": table["high"].astype("Float64").to_numpy(),
+            "artist_lift_verdict": table["verdict"].to_numpy(),
         }
     )
 

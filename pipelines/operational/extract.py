@@ -107,7 +107,8 @@ def landing_event_frames(store: Store, vault: TokenVault) -> Iterator[pd.DataFra
     )
     for frame in stream_frames(store, query):
         visitor = frame.pop("visitor_id")
-        frame["visitor_key"] = [vault.pseudonym("visitor", v) if v else None for v in visitor]
+        # An erased visitor's id is NULL, which pandas may hand over as NaN: only strings are hashed.
+        frame["visitor_key"] = [vault.visitor_key(v) if isinstance(v, str) and v else None for v in visitor]
         yield frame
 
 

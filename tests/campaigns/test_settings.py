@@ -68,3 +68,28 @@ def test_keys_are_comma_separated_newest_first(tmp_path: Path) -> None:
 def test_a_negative_rate_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="landing_rate_limit"):
         _settings(landing_rate_limit=-1)
+
+
+def test_the_embedded_default_generates_a_private_pseudonym_key_apart_from_the_fernet_key(
+    tmp_path: Path,
+) -> None:
+    settings = _settings(data_dir=tmp_path)
+    vault = settings.vault()
+    assert stat.S_IMODE((tmp_path / "pseudonym.key").stat().st_mode) == 0o600
+    assert _settings(data_dir=tmp_path).vault().pseudonym("spotify", "u") == vault.pseudonym("spotify", "u")
+    assert (tmp_path / "pseudonym.key").read_text() not in (tmp_path / "secret.key").read_text()
+
+
+def test_a_production_store_refuses_to_start_without_a_pseudonym_key(tmp_path: Path) -> None:
+    settings = _settings(
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://db/presave",
+        secret_key=Fernet.generate_key().decode(),
+    )
+    with pytest.raises(SettingsError, match="PRESAVE_PSEUDONYM_KEY"):
+        settings.vault()
+    assert not (tmp_path / "pseudonym.key").exists()
+
+
+def test_token_retention_has_a_documented_default() -> None:
+    assert _settings().token_retention_days == 30

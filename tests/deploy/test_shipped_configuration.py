@@ -137,7 +137,6 @@ def test_the_landing_app_serves_its_port_and_is_probed_on_healthz() -> None:
 def test_every_setting_a_container_reads_from_the_secret_is_a_setting_of_the_project() -> None:
     known = {f"PRESAVE_{name.upper()}" for name in Settings.model_fields} | {
         "PRESAVE_DAGSTER_POSTGRES_URL",  # read by deploy/dagster.yaml, not by the project
-        "PRESAVE_PSEUDONYM_KEY",  # DESIGN's contract; the privacy work adds it to Settings
         "PRESAVE_REDIS_URL",  # DESIGN's contract; the shared pacing and rate limits (issue 12) read it
     }
     assert secret_keys() <= known

@@ -37,6 +37,10 @@ def _album_entries(service: str, fan: dict, album: dict) -> list[dict]:
     ]
 
 
+def truth_release(truth, slug: str) -> datetime:
+    return truth.campaigns[slug].release_at
+
+
 def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     sandbox_app = create_app(SandboxConfig(inspection={"record_bodies": True}))
@@ -119,6 +123,9 @@ def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: P
             "SELECT count(*) FROM grants WHERE fan_key IN (SELECT unnest(?::VARCHAR[]))",
             [sorted(spotify_ids)],
         ).fetchone()
+        presaves = dict(
+            warehouse.execute("SELECT campaign_slug, count(*) FROM presaves GROUP BY 1").fetchall()
+        )
         conversion = dict(
             (service, (visitors, granted))
             for service, visitors, granted in warehouse.execute(
@@ -142,6 +149,12 @@ def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: P
         assert conversion[service] == (chose[service], true_grants[service])  # per distinct visitor
         assert true_grants[service] < chose[service]  # denials and abandonments, not 100% by construction
     assert len({f.visitor_id for f in fans}) == len(fans)
+    presaved = Counter(
+        f.campaign
+        for f in truth.fans
+        if f.outcome == "granted" and f.granted_at < truth_release(truth, f.campaign)
+    )
+    assert presaves == dict(presaved)  # every campaign, the imported one too
     artists = {c.artist for c in truth.campaigns.values()}
     kinds = Counter(c.kind for c in truth.campaigns.values())
     assert len(artists) >= 3

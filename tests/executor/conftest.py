@@ -34,6 +34,7 @@ from services.apple import AppleApp
 from services.deezer import DeezerApp
 from services.pacing import PacingPolicy
 from services.spotify import SpotifyApp
+from tests.conftest import PSEUDONYM_KEY
 
 ARTIST_ID = "4Z8W4fKeB5YxbusRsdQVPb"
 DEEZER_ARTIST = "27"
@@ -261,6 +262,7 @@ def sandbox_settings(url: str, config: SandboxConfig, tmp_path: Path, store_url:
         data_dir=tmp_path / "data",
         database_url=store_url,
         secret_key=key,
+        pseudonym_key=PSEUDONYM_KEY,
         **{k.removeprefix("PRESAVE_").lower(): v for k, v in sandbox_env(url, config).items()},
     )
 
@@ -289,7 +291,7 @@ def harness(
             app.state.sandbox,
             admin,
             store,
-            TokenVault(configured.secret_keys()),
+            configured.vault(),
             configured,
             tmp_path,
         )

@@ -16,6 +16,7 @@ from pipelines.release.assets import (
     spotify_token_health,
 )
 from pipelines.resources import AppleResource, DeezerResource, OperationalStore, SpotifyResource
+from tests.conftest import PSEUDONYM_KEY
 from tests.executor.conftest import Harness, ago
 
 
@@ -26,7 +27,9 @@ def _resources(harness: Harness) -> dict[str, dg.ConfigurableResource]:
     assert settings.secret_key is not None
     return {
         "operational_store": OperationalStore(
-            database_url=settings.resolved_database_url, secret_key=settings.secret_key.get_secret_value()
+            database_url=settings.resolved_database_url,
+            secret_key=settings.secret_key.get_secret_value(),
+            pseudonym_key=PSEUDONYM_KEY,
         ),
         "spotify": SpotifyResource(
             client_id=settings.spotify_client_id or "",

@@ -23,6 +23,7 @@ from sandbox.app import create_app as create_sandbox
 from sandbox.config import SandboxConfig
 from sandbox.env import sandbox_env
 from sandbox.state import Sandbox
+from tests.conftest import PSEUDONYM_KEY
 
 ARTIST_ID = "4Z8W4fKeB5YxbusRsdQVPb"
 
@@ -60,6 +61,7 @@ def system(tmp_path: Path, store_url: str) -> Iterator[System]:
             data_dir=tmp_path / "data",
             database_url=store_url,
             secret_key=Fernet.generate_key().decode(),
+            pseudonym_key=PSEUDONYM_KEY,
             public_url=f"http://127.0.0.1:{landing_port}",
             country_header="CF-IPCountry",
             **{

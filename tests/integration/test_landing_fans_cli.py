@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from campaigns.models import ConsentRecord, LandingEvent
 from presave.cli import app
+from tests.conftest import PSEUDONYM_KEY
 from tests.integration.conftest import System, soon
 from tests.integration.landing_helpers import Fan, add_campaign, flush, grants
 
@@ -24,6 +25,7 @@ def runner(system: System, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
             "PRESAVE_DATA_DIR": str(tmp_path / "cli-data"),
             "PRESAVE_DATABASE_URL": system.settings.resolved_database_url,
             "PRESAVE_SECRET_KEY": system.settings.secret_keys()[0],
+            "PRESAVE_PSEUDONYM_KEY": PSEUDONYM_KEY,
         }
     )
 

@@ -33,7 +33,8 @@ INSTAGRAM = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/
 def test_the_page_shows_the_campaign_with_its_tags_and_escapes_its_text(
     system: System, tmp_path: Path
 ) -> None:
-    artwork = tmp_path / "cover.png"
+    artwork = system.settings.data_dir / "artwork" / "cover.png"
+    artwork.parent.mkdir(parents=True, exist_ok=True)
     artwork.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
     add_campaign(
         system,

@@ -34,6 +34,7 @@ from presave.servers import LoopbackServer
 from sandbox.app import create_app as create_sandbox
 from sandbox.config import SandboxConfig
 from sandbox.env import sandbox_env
+from tests.conftest import PSEUDONYM_KEY
 
 SLUG = "midnight-drive"
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -86,6 +87,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             data_dir=tmp / "data",
             database_url=f"sqlite:///{tmp / 'presave.db'}",
             secret_key=Fernet.generate_key().decode(),
+            pseudonym_key=PSEUDONYM_KEY,
             public_url="http://testserver",
             landing_rate_limit=0,
             country_header="CF-IPCountry",

@@ -218,7 +218,7 @@ def _write(
 
 
 def build_world(settings: Settings) -> Store:
-    vault = TokenVault(settings.secret_keys())
+    vault = settings.vault()
     store = Store.connect(settings.resolved_database_url)
     seed_store(store, vault)
     fill_inbox(settings.inbox_dir, spotify_follows(store))

@@ -21,6 +21,7 @@ from pipelines.operational.assets import owed_actions as owed_actions_asset
 from pipelines.operational.checks import grants_match_the_store, owed_actions_reconcile
 from pipelines.resources import OperationalStore, WarehouseResource
 from pipelines.warehouse import Warehouse
+from tests.conftest import PSEUDONYM_KEY
 from tests.pipelines.marts_fixtures import campaign, put
 
 SPOTIFY_TOKEN = "BQ" + "x7Yk2" * 20
@@ -200,6 +201,7 @@ def store_and_warehouse(tmp_path: Path, settings: Settings, vault: TokenVault):
         "operational_store": OperationalStore(
             database_url=f"sqlite:///{tmp_path / 'presave.db'}",
             secret_key=settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+            pseudonym_key=PSEUDONYM_KEY,
         ),
         "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
     }

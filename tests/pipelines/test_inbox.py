@@ -13,6 +13,7 @@ from pipelines.exports.assets import inbox_exports, inbox_sensor
 from pipelines.resources import InboxResource, OperationalStore, WarehouseResource
 from pipelines.warehouse import Warehouse
 from tests.collectors.exports_files import DISTROKID_LEGACY, S4A_AUDIENCE, write_rows, write_text
+from tests.conftest import PSEUDONYM_KEY
 
 
 @pytest.fixture
@@ -82,6 +83,7 @@ def test_the_ingest_asset_loads_the_inbox_and_quarantines_the_bad(
         "operational_store": OperationalStore(
             database_url=f"sqlite:///{tmp_path / 'presave.db'}",
             secret_key=settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+            pseudonym_key=PSEUDONYM_KEY,
         ),
     }
     result = dg.materialize([inbox_exports], resources=resources)

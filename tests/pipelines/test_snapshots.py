@@ -24,6 +24,7 @@ from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 from services.deezer import DeezerApp
 from services.spotify import SpotifyApp
+from tests.conftest import PSEUDONYM_KEY
 
 ARTIST_ID = "4Z8W4fKeB5YxbusRsdQVPb"
 CLIENT_ID, CLIENT_SECRET = "sandbox-spotify-client", "sandbox-spotify-secret"
@@ -120,6 +121,7 @@ def test_the_asset_keeps_one_row_per_artist_and_day(
         "operational_store": OperationalStore(
             database_url=f"sqlite:///{tmp_path / 'presave.db'}",
             secret_key=settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+            pseudonym_key=PSEUDONYM_KEY,
         ),
         "warehouse": WarehouseResource(path=str(warehouse.path)),
     }

@@ -27,7 +27,6 @@ from campaigns.campaign_file import parse_campaign
 from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
-from campaigns.vault import TokenVault
 from collectors.landing.app import create_app as create_landing
 from pipelines.definitions import build_definitions
 from presave.processes import free_port
@@ -40,6 +39,7 @@ from sandbox.exports import write_all
 from sandbox.fans import plan_fans, register_fans, simulate_fans
 from sandbox.history import write_campaign_history
 from sandbox.truth import CampaignTruth, GroundTruth
+from tests.conftest import PSEUDONYM_KEY
 
 ARTIST = "Nova Lane"
 SPOTIFY_ARTIST = "4Z8W4fKeB5YxbusRsdQVPb"
@@ -121,6 +121,7 @@ def _servers(tmp: Path) -> Iterator[tuple[Settings, str, str, Any]]:
             data_dir=tmp / "data",
             database_url=f"sqlite:///{tmp / 'presave.db'}",
             secret_key=Fernet.generate_key().decode(),
+            pseudonym_key=PSEUDONYM_KEY,
             public_url=f"http://127.0.0.1:{port}",
             country_header="CF-IPCountry",
             landing_rate_limit=0,
@@ -198,7 +199,7 @@ def build_world(tmp: Path) -> World:
     truth = GroundTruth()
     with _servers(tmp) as (settings, sandbox_url, landing_url, landing_app):
         store = Store.connect(settings.resolved_database_url)
-        vault = TokenVault(settings.secret_keys())
+        vault = settings.vault()
         _sandbox_catalogue(sandbox_url, PLANS, release_at)
         for number, plan in enumerate(PLANS):
             _campaign(store, plan, release_at[plan.slug])
@@ -235,6 +236,8 @@ def build_world(tmp: Path) -> World:
         store.dispose()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PRESAVE_SECRET_KEY", settings.secret_key.get_secret_value())  # type: ignore[union-attr]
+        patch.setenv("PRESAVE_PSEUDONYM_KEY", PSEUDONYM_KEY)
+        patch.setenv("PRESAVE_DATABASE_URL", settings.resolved_database_url)
         job = build_definitions(settings).resolve_job_def("warehouse_job")
         result = job.execute_in_process(
             instance=dg.DagsterInstance.ephemeral(), run_config=QUIET, raise_on_error=False

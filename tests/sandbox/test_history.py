@@ -14,9 +14,10 @@ from campaigns.campaign_file import parse_campaign
 from campaigns.models import Grant, LandingEvent, OwedAction
 from campaigns.registry import create_campaign
 from campaigns.store import Store
-from campaigns.vault import TokenVault
+from campaigns.vault import PseudonymKeys, TokenVault
 from sandbox.history import arrival_moments, write_campaign_history
 from sandbox.truth import GroundTruth
+from tests.conftest import PSEUDONYM_KEY
 
 ARTIST = "spotify:artist:4Z8W4fKeB5YxbusRsdQVPb"
 
@@ -39,7 +40,7 @@ def _campaign(store: Store, slug: str, release_at: datetime) -> None:
 
 @pytest.fixture
 def vault() -> TokenVault:
-    return TokenVault([Fernet.generate_key().decode()])
+    return TokenVault([Fernet.generate_key().decode()], PseudonymKeys(PSEUDONYM_KEY))
 
 
 def test_a_past_campaign_holds_visits_clicks_denials_and_abandonments(
@@ -59,6 +60,7 @@ def test_a_past_campaign_holds_visits_clicks_denials_and_abandonments(
         )
     kinds = Counter((kind, service) for kind, service, _ in events)
     assert written == sum(grants.values()) == 300
+    assert max(f.granted_at for f in truth.fans if f.granted_at) < release_at  # every one a pre-save
     assert set(grants) == {"spotify", "apple", "deezer"}
     visits = [visitor for kind, _, visitor in events if kind == "visit"]
     assert len(set(visits)) == len(visits) == len(truth.fans)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sandbox.analytics import ReleaseInput, SongInput, simulate
-from sandbox.exports import write_all
+from sandbox.exports import write_all, write_presave_fan_export
 from sandbox.truth import GroundTruth, load_truth
 
 RELEASE = date(2026, 3, 6)
@@ -77,3 +77,16 @@ def test_followers_grow_on_the_days_the_presavers_followed() -> None:
     assert gained[follow_day - timedelta(days=1)] == 0
     assert gained[follow_day] == 150
     assert 150 <= gained[RELEASE + timedelta(days=20)] <= 151  # the organic follows' fractions round apart
+
+
+def test_another_tools_fan_export_is_in_the_truth_fan_for_fan(tmp_path: Path) -> None:
+    truth = GroundTruth()
+    path = write_presave_fan_export(
+        tmp_path, campaign="Old Flame", release_date=RELEASE, fans=120, seed=5, truth=truth, slug="old-flame"
+    )
+    rows = _rows(path)
+    names = {"Spotify": "spotify", "Apple Music": "apple", "Deezer": "deezer"}
+    assert [(names[r["Service"]], r["Country"]) for r in rows] == [(f.service, f.country) for f in truth.fans]
+    assert {f.campaign for f in truth.fans} == {"old-flame"}
+    assert {f.origin for f in truth.fans} == {"export"}
+    assert all(f.granted_at is not None and f.granted_at.date() < RELEASE for f in truth.fans)

@@ -16,6 +16,7 @@ from campaigns.models import EventKind
 from campaigns.settings import Settings
 from collectors.landing import done as done_page
 from collectors.landing import flows, views
+from collectors.landing.artwork import artwork_file as confined_artwork
 from collectors.landing.context import Landing
 from collectors.landing.events import event_row
 from collectors.landing.guards import CampaignDep, LandingDep
@@ -148,8 +149,7 @@ def campaign_context(
 
 
 def artwork_file(settings: Settings, artwork: str | None) -> Path | None:
-    if not artwork or artwork.startswith("https://"):
-        return None
+    return confined_artwork(settings.data_dir, artwork)  # only <data dir>/artwork/
     for candidate in (Path(artwork), settings.data_dir / Path(artwork).name):
         if candidate.suffix.lower() in ARTWORK_SUFFIXES and candidate.is_file():
             return candidate
