@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,7 @@ def landing_on_postgres(workers: int, server_url: str) -> Iterator[Cluster]:
             "PRESAVE_DATA_DIR": str(tmp / "data"),
             "PRESAVE_DATABASE_URL": url,
             "PRESAVE_SECRET_KEY": Fernet.generate_key().decode(),
+            "PRESAVE_PSEUDONYM_KEY": secrets.token_urlsafe(32),
             "PRESAVE_PUBLIC_URL": landing_url,
             "PRESAVE_LANDING_RATE_LIMIT": "0",  # one loopback address plays every fan
         }

@@ -25,7 +25,6 @@ from sqlalchemy import select
 from campaigns.models import Campaign, Grant, OwedAction
 from campaigns.settings import Settings
 from campaigns.store import Store
-from campaigns.vault import TokenVault
 from pipelines.definitions import build_definitions
 from pipelines.deploy import release_day_job_from_environment
 from pipelines.release.assets import campaign_partitions
@@ -33,6 +32,7 @@ from presave.servers import LoopbackServer
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 from sandbox.env import sandbox_env
+from tests.conftest import PSEUDONYM_KEY
 from tests.deploy.conftest import (
     ROOT,
     celery_workers,
@@ -78,6 +78,7 @@ def sandboxed(
             **sandbox_env(server.url, config),
             "PRESAVE_DATA_DIR": str(tmp_path / "data"),
             "PRESAVE_SECRET_KEY": key,
+            "PRESAVE_PSEUDONYM_KEY": PSEUDONYM_KEY,  # one for both set-ups: fan keys compare
             "PRESAVE_DATABASE_URL": store_url,
             "PRESAVE_DAGSTER_EXECUTOR": "multiprocess",
             **overrides,
@@ -93,7 +94,7 @@ def sandboxed(
         store = Store.connect(store_url)
         try:
             yield (
-                Harness(server.url, app.state.sandbox, admin, store, TokenVault([key]), settings, tmp_path),
+                Harness(server.url, app.state.sandbox, admin, store, settings.vault(), settings, tmp_path),
                 env,
             )
         finally:

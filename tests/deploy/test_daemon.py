@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from tests.collectors.exports_files import S4A_AUDIENCE, write_rows
+from tests.conftest import PSEUDONYM_KEY
 from tests.deploy.conftest import ROOT, dagster_home, dagster_postgres_url, fresh_database, venv_bin
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]  # a daemon, a code server and a run
@@ -40,6 +41,7 @@ def test_the_daemon_runs_the_inbox_sensor_into_postgres_run_storage(
             "PRESAVE_DATA_DIR": str(data),
             "PRESAVE_DATABASE_URL": store_url,
             "PRESAVE_SECRET_KEY": Fernet.generate_key().decode(),
+            "PRESAVE_PSEUDONYM_KEY": PSEUDONYM_KEY,
         }
         for name in ("DAGSTER_HOME", "PRESAVE_DAGSTER_POSTGRES_URL"):
             monkeypatch.setenv(name, env[name])
