@@ -262,7 +262,7 @@ def test_concurrent_campaign_runs_execute_on_both_celery_workers(deployment: Dep
 
 @pytest.mark.parametrize("deployment", ["rabbitmq"], indirect=True)  # the broker is not what is compared
 def test_a_campaign_ends_the_same_on_celery_as_on_the_embedded_default(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed_campaign(deployment.harness, "twin", "198880049999", fans=5)
     run = deployment.release("twin")
@@ -270,7 +270,9 @@ def test_a_campaign_ends_the_same_on_celery_as_on_the_embedded_default(
     on_celery = ledger(deployment.harness, "twin"), libraries(deployment.harness, "twin")
 
     key = deployment.harness.settings.secret_keys()[0]  # the vault's key reaches the resources by EnvVar
-    with sandboxed(tmp_path, f"sqlite:///{tmp_path / 'presave.db'}", key) as (embedded, _):
+    with sandboxed(tmp_path, f"sqlite:///{tmp_path / 'presave.db'}", key) as (embedded, embedded_env):
+        for name, value in embedded_env.items():  # the resources read the store and secrets by EnvVar
+            monkeypatch.setenv(name, value)
         seed_campaign(embedded, "twin", "198880049999", fans=5)
         definitions = build_definitions(embedded.settings)
         job = definitions.resolve_job_def("release_day_job")
