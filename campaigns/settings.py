@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -55,6 +56,11 @@ class Settings(BaseSettings):
     deezer_secret: SecretStr | None = None
     deezer_connect_url: str = "https://connect.deezer.com"
     deezer_api_url: str = "https://api.deezer.com"
+
+    # beyond one machine (docs/operations.md): where Dagster runs release-day steps
+    dagster_executor: Literal["multiprocess", "celery", "k8s"] = "multiprocess"
+    celery_broker_url: SecretStr | None = None  # unset: the machine's RabbitMQ as guest
+    celery_backend_url: str = "rpc://"
 
     # Fan messages (release day, re-ask): unset smtp_url means no message is ever sent.
     smtp_url: str | None = None  # smtp+starttls://user@host:587, smtps://user@host:465, smtp://host:25

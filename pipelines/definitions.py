@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from campaigns.settings import Settings, load_settings
+from pipelines.deploy import release_definitions
 from pipelines.exports.definitions import definitions as exports
 from pipelines.future_saves.definitions import definitions as future_saves
 from pipelines.marts.definitions import definitions as marts
@@ -16,7 +17,6 @@ from pipelines.messages.definitions import definitions as messages
 from pipelines.messages.resources import smtp_resource
 from pipelines.operational.definitions import definitions as operational
 from pipelines.privacy.definitions import definitions as privacy
-from pipelines.release.definitions import definitions as release
 from pipelines.resources import resources_from_settings
 from pipelines.snapshots.definitions import definitions as snapshots
 
@@ -35,12 +35,20 @@ warehouse_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
 )
 
-DOMAINS = (operational, release, exports, snapshots, marts, messages, future_saves)
+DOMAINS = (
+    operational,
+    exports,
+    snapshots,
+    marts,
+    messages,
+    future_saves,
+)  # release day: on the configured executor
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         *DOMAINS,
+        release_definitions(settings),
         privacy(settings),
         dg.Definitions(
             jobs=[warehouse_job],
