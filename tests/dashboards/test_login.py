@@ -28,6 +28,8 @@ BCRYPT = bcrypt.hashpw(b"open sesame", bcrypt.gensalt(rounds=4)).decode()
         ("open sesame", "open sesame", False),  # a plain password is not a hash
         ("open sesame", "$argon2id$broken", False),
     ],
+    # the hashes are salted afresh at collection: stable ids keep xdist's workers agreeing on the tests
+    ids=["argon2", "bcrypt", "other-case", "trailing-space", "empty", "plain-text", "broken-hash"],
 )
 def test_only_the_right_password_matches_the_hash(password: str, stored: str, admitted: bool) -> None:
     assert password_matches(password, stored) is admitted
