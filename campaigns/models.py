@@ -117,6 +117,20 @@ class Campaign(Base):
         return f"Campaign(slug={self.slug!r}, release_at={self.release_at.isoformat()})"
 
 
+class CampaignVersion(Base):
+    """One version of a campaign's file: who put it in, when, and the whole spec (version 1 is the create)."""
+
+    __tablename__ = "campaign_versions"
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    spec: Mapped[dict[str, Any]]
+
+
 class Grant(Base):
     """A fan's authorization for one service on one campaign, with the fan's choices."""
 

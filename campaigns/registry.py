@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from campaigns.campaign_file import CampaignSpec, parse_campaign
 from campaigns.ledger import outcome_counts
-from campaigns.models import Campaign, Grant
+from campaigns.models import Campaign, CampaignVersion, Grant, utcnow
 
 
 class CampaignExists(ValueError):
@@ -21,7 +22,7 @@ class UnknownCampaign(LookupError):
     """No campaign with this slug."""
 
 
-def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
+def create_campaign(session: Session, spec: CampaignSpec, by: str = "unknown") -> Campaign:
     if session.scalar(select(Campaign.id).where(Campaign.slug == spec.slug)) is not None:
         raise CampaignExists(f"campaign {spec.slug!r} already exists")
     campaign = Campaign(
@@ -36,7 +37,69 @@ def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
     )
     session.add(campaign)
     session.flush()
+    _record_version(session, campaign, by)
     return campaign
+
+
+@dataclass(frozen=True)
+class CampaignUpdate:
+    campaign: Campaign
+    version: int | None  # None: the file was the same as the stored spec, nothing recorded
+    lookup_changed: bool  # the release is looked up again from now (the pending-source window restarts)
+
+
+def release_ids(spec: CampaignSpec) -> tuple[object, ...]:
+    """What the executor looks the release up by: the UPC, the ISRCs and each service's own album id."""
+    services = spec.services
+    own = tuple(getattr(svc, "album_id", None) for svc in (services.spotify, services.apple, services.deezer))
+    return spec.upc, tuple(spec.isrcs), own
+
+
+def update_campaign(session: Session, spec: CampaignSpec, by: str) -> CampaignUpdate:
+    """Replace a campaign's spec with a new version of its file, keeping the old one in its history.
+
+    `Campaign.updated_at` is the executor's "last correction": it moves only when the release's lookup
+    changes, which puts `pending_source` actions back in the queue and restarts their window from now."""
+    campaign = get_campaign(session, spec.slug)
+    document = spec.to_document()
+    if document == campaign.spec:
+        return CampaignUpdate(campaign, None, lookup_changed=False)
+    lookup_changed = release_ids(campaign_spec(campaign)) != release_ids(spec)
+    last_correction = campaign.updated_at
+    campaign.artist = spec.artist
+    campaign.title = spec.title
+    campaign.upc = spec.upc
+    campaign.release_at = spec.release_at_utc
+    campaign.timezone = spec.timezone
+    campaign.release_mode = spec.release_mode
+    campaign.spec = document
+    campaign.updated_at = utcnow() if lookup_changed else last_correction
+    flag_modified(campaign, "updated_at")  # written as set, so the column's onupdate does not move it
+    session.flush()
+    return CampaignUpdate(campaign, _record_version(session, campaign, by), lookup_changed)
+
+
+def _record_version(session: Session, campaign: Campaign, by: str) -> int:
+    latest = session.scalar(
+        select(func.max(CampaignVersion.version)).where(CampaignVersion.campaign_id == campaign.id)
+    )
+    version = (latest or 0) + 1
+    session.add(
+        CampaignVersion(campaign_id=campaign.id, version=version, changed_by=by[:100], spec=campaign.spec)
+    )
+    session.flush()
+    return version
+
+
+def campaign_history(session: Session, slug: str) -> list[CampaignVersion]:
+    campaign = get_campaign(session, slug)
+    return list(
+        session.scalars(
+            select(CampaignVersion)
+            .where(CampaignVersion.campaign_id == campaign.id)
+            .order_by(CampaignVersion.version)
+        )
+    )
 
 
 def get_campaign(session: Session, slug: str) -> Campaign:

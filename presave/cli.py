@@ -13,14 +13,21 @@ from rich.console import Console
 from rich.markup import escape
 
 from campaigns.campaign_file import CampaignFileError, load_campaign_file
-from campaigns.registry import CampaignExists, UnknownCampaign, create_campaign, list_campaigns, summarise
+from campaigns.registry import (
+    CampaignExists,
+    UnknownCampaign,
+    create_campaign,
+    list_campaigns,
+    summarise,
+    update_campaign,
+)
 from campaigns.settings import Settings, SettingsError, load_settings
 from campaigns.store import Store
 
 app = typer.Typer(
     help="Pre-save campaigns: landing page, release day, warehouse and dashboard.", no_args_is_help=True
 )
-campaign_app = typer.Typer(help="Create and inspect campaigns.", no_args_is_help=True)
+campaign_app = typer.Typer(help="Create, correct and inspect campaigns.", no_args_is_help=True)
 release_app = typer.Typer(help="Release-day actions.", no_args_is_help=True)
 fans_app = typer.Typer(help="Fans who pre-saved.", no_args_is_help=True)
 keys_app = typer.Typer(help="The secret keys: re-seal with the newest key.", no_args_is_help=True)
@@ -105,8 +112,21 @@ def keys_rotate(
         out.print("every sealed value is current: the older keys can now be removed from PRESAVE_SECRET_KEY")
 
 
+def _operator() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        return "unknown"
+
+
+CampaignFile = Annotated[Path, typer.Argument(help="The campaign file (YAML).")]
+ChangedBy = Annotated[str | None, typer.Option("--by", help="Who made the change (default: login name).")]
+
+
 @campaign_app.command("create")
-def campaign_create(file: Annotated[Path, typer.Argument(help="The campaign file (YAML).")]) -> None:
+def campaign_create(file: CampaignFile, by: ChangedBy = None) -> None:
     """Create a campaign from its file."""
     try:
         spec = load_campaign_file(file)
@@ -116,7 +136,7 @@ def campaign_create(file: Annotated[Path, typer.Argument(help="The campaign file
     store = _store(settings)
     try:
         with store.session() as session:
-            campaign = create_campaign(session, spec)
+            campaign = create_campaign(session, spec, by or _operator())
             release = campaign.release_at.isoformat()
     except CampaignExists as exc:
         fail(str(exc))
@@ -125,6 +145,35 @@ def campaign_create(file: Annotated[Path, typer.Argument(help="The campaign file
     out.print(
         f"created campaign [bold]{escape(spec.slug)}[/]: {escape(spec.artist)} — {escape(spec.title)}, "
         f"release {release}"
+    )
+
+
+@campaign_app.command("update")
+def campaign_update(file: CampaignFile, by: ChangedBy = None) -> None:
+    """Correct an existing campaign from a new version of its file (the old versions are kept).
+
+    A new UPC, ISRC or service album id has the release looked up again from now: fans' saves set
+    aside as `pending_source` go back in the queue at the next release run."""
+    try:
+        spec = load_campaign_file(file)
+    except CampaignFileError as exc:
+        fail(str(exc), 2)
+    settings = _settings()
+    store = _store(settings)
+    try:
+        with store.session() as session:
+            update = update_campaign(session, spec, by or _operator())
+    except UnknownCampaign as exc:
+        fail(f"{exc}: create it with `presave campaign create`")
+    finally:
+        store.dispose()
+    if update.version is None:
+        out.print(f"campaign [bold]{escape(spec.slug)}[/] unchanged")
+        return
+    lookup = "; the release is looked up again from now" if update.lookup_changed else ""
+    out.print(
+        f"updated campaign [bold]{escape(spec.slug)}[/] to version {update.version}{escape(lookup)}",
+        soft_wrap=True,
     )
 
 
