@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import unquote
 
+import yaml
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from campaigns.models import Campaign, OwedAction
 from executor.release import ReleaseOptions, campaigns_with_work_due
 from executor.retry import RetryPolicy
 from executor.shards import ShardLauncher, WorkerSetup
+from presave.cli import app
 from services.pacing import PacingPolicy
-from tests.executor.conftest import Harness, ago
+from tests.executor.conftest import ARTIST_ID, Harness, ago
 from tests.sandbox.openapi import assert_calls_match_spec
 
 
@@ -163,3 +167,45 @@ def test_shard_processes_split_the_work_and_do_each_action_once(harness: Harness
     assert {attempt.rsplit(":", 1)[1] for attempt in attempts if attempt} == {"0/2", "1/2"}
     writes = _album_writes(harness, release["spotify"]["uri"])
     assert {fan: writes[fan] for fan in fans} == dict.fromkeys(fans, 1)
+
+
+def test_presave_campaign_update_with_the_right_upc_brings_pending_saves_back_and_restarts_the_window(
+    harness: Harness, tmp_path: Path
+) -> None:
+    release = harness.add_release("198880045575", ago(60))
+    document = {
+        "slug": "typo",
+        "artist": "Nova Lane",
+        "title": "Release",
+        "upc": "198880045579",  # a typo in the UPC
+        "release_at": ago(60).replace(tzinfo=None).isoformat(timespec="seconds"),
+        "timezone": "UTC",
+        "services": {"spotify": {"artist": f"spotify:artist:{ARTIST_ID}"}},
+    }
+    campaign = harness.add_campaign("typo", "198880045579", ago(60))
+    harness.spotify_grant(campaign, "fan-a")
+    assert harness.run("typo", now=datetime.now(UTC) + timedelta(hours=73)).outcomes["pending_source"] == 1
+    runner = CliRunner(
+        env={
+            "PRESAVE_DATA_DIR": str(tmp_path / "data"),
+            "PRESAVE_DATABASE_URL": harness.settings.resolved_database_url,
+            "PRESAVE_SECRET_KEY": harness.settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+        }
+    )
+
+    def update(upc: str) -> None:
+        path = tmp_path / f"{upc}.yaml"
+        path.write_text(yaml.safe_dump({**document, "upc": upc}))
+        result = runner.invoke(app, ["campaign", "update", str(path)])
+        assert result.exit_code == 0, result.output
+
+    update("198880045578")  # another typo: looked up again, waiting from now, not set aside at once
+    still_wrong = harness.run("typo")
+    assert still_wrong.outcomes["queued"] == 1
+    assert "not live on spotify yet (looked up by upc:198880045578)" in still_wrong.waiting["spotify"]
+
+    update("198880045575")
+    fixed = harness.run("typo")
+    assert fixed.outcomes["pending_source"] == 0
+    assert fixed.outcomes["delivered"] == 2
+    assert release["spotify"]["uri"] in [i["uri"] for i in harness.fan("fan-a")["library"]]
