@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from campaigns.models import Outcome, OwedAction
+from campaigns.models import ActionKind, Outcome, OwedAction
 
 INSERT_CHUNK = 5000  # rows per executemany call
 _ACTIONS: Table = OwedAction.__table__  # type: ignore[assignment]  # declared as a FromClause
@@ -414,6 +414,29 @@ def set_aside(
         .execution_options(synchronize_session=False)
     )
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+def resolved_releases(session: Session, campaign_id: int, services: Iterable[str]) -> dict[str, str]:
+    """What the release was on each service, as the executor recorded it on a delivered save (e.g.
+    `spotify:album:…`, `apple:albums:…`, `deezer:album:…`): the latest due, so after a correction the
+    corrected release. Services with no delivered save yet are absent."""
+    found: dict[str, str] = {}
+    for service in services:
+        target = session.scalar(
+            select(OwedAction.resolved_target)
+            .where(
+                OwedAction.campaign_id == campaign_id,
+                OwedAction.outcome == Outcome.DELIVERED,
+                OwedAction.service == service,
+                OwedAction.kind == ActionKind.SAVE_RELEASE,
+                OwedAction.resolved_target.is_not(None),
+            )
+            .order_by(OwedAction.due_at.desc(), OwedAction.id.desc())
+            .limit(1)
+        )
+        if target:
+            found[service] = target
+    return found
 
 
 def requeue_pending_source(session: Session, campaign_id: int, *, changed_since: datetime) -> int:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from campaigns import ledger
 from campaigns.campaign_file import RESERVED_SLUGS, SLUG_PATTERN
 from campaigns.models import Campaign
 from campaigns.registry import campaign_spec
@@ -35,6 +36,11 @@ from services.deezer import DeezerApp
 from services.spotify import SpotifyApp
 
 log = logging.getLogger(__name__)
+
+
+# A local-midnight release reaches the earliest zone (UTC+14) up to 26 h before the campaign's own
+# (as far west as UTC-12): no release can have been resolved before that.
+RELEASED_SOMEWHERE = timedelta(hours=26)
 
 
 class CampaignCache:
@@ -93,7 +99,12 @@ class CampaignCache:
             except ValueError as exc:
                 log.error("campaign %s cannot be shown: %s", slug, exc)
                 return None
-            return build_view(campaign.id, spec, self._configured, self._public_url)
+            resolved = (
+                ledger.resolved_releases(session, campaign.id, spec.services.offered())
+                if datetime.now(UTC) >= campaign.release_at - RELEASED_SOMEWHERE
+                else {}
+            )
+            return build_view(campaign.id, spec, self._configured, self._public_url, resolved)
 
 
 class Writes:

@@ -5,8 +5,8 @@ and a text colour that stays readable on the campaign's accent colour.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
@@ -39,24 +39,33 @@ def release_label(spec: CampaignSpec) -> str:
     return f"{day}, {wall:%H:%M} ({spec.timezone})"
 
 
-def listen_url(spec: CampaignSpec, service: str) -> str:
-    """Where the release plays on a service: its album page when the campaign names the album,
-    else a search for artist and title (release ids are only known once the release is out)."""
+def resolved_album(service: str, resolved: str | None) -> str | None:
+    """The album id in what the executor recorded as the release on a service (`spotify:album:…`,
+    `apple:albums:…`, `deezer:album:…`); None for a release found as tracks (a single) or not yet found."""
+    prefix = {"spotify": "spotify:album:", "apple": "apple:albums:", "deezer": "deezer:album:"}.get(service)
+    if not resolved or not prefix or not resolved.startswith(prefix):
+        return None
+    album = resolved.removeprefix(prefix)
+    return album if album and "," not in album else None
+
+
+def listen_url(spec: CampaignSpec, service: str, resolved: str | None = None) -> str:
+    """Where the release plays on a service: the album the executor resolved there once known, else the
+    album the campaign names, else a search for artist and title."""
     query = f"{spec.artist} {spec.title}"
+    own = getattr(getattr(spec.services, service, None), "album_id", None)
+    album = resolved_album(service, resolved) or own
     if service == "spotify":
-        album = spec.services.spotify.album_id if spec.services.spotify else None
         return (
             f"https://open.spotify.com/album/{quote(album)}"
             if album
             else f"https://open.spotify.com/search/{quote(query)}"
         )
     if service == "apple":
-        album = spec.services.apple.album_id if spec.services.apple else None
         if album:
             return f"https://music.apple.com/album/{quote(album)}"
         return f"https://music.apple.com/search?term={quote_plus(query)}"
     if service == "deezer":
-        album = spec.services.deezer.album_id if spec.services.deezer else None
         return (
             f"https://www.deezer.com/album/{quote(album)}"
             if album
@@ -107,6 +116,7 @@ class CampaignView:
     page_url: str
     accent: str
     accent_text: str
+    resolved: Mapping[str, str] = field(default_factory=dict)  # service -> the release the executor found
 
     @property
     def title(self) -> str:
@@ -123,7 +133,11 @@ class CampaignView:
 
 
 def build_view(
-    campaign_id: int, spec: CampaignSpec, configured: Collection[str], public_url: str
+    campaign_id: int,
+    spec: CampaignSpec,
+    configured: Collection[str],
+    public_url: str,
+    resolved: Mapping[str, str] | None = None,
 ) -> CampaignView:
     offered = spec.services.offered()
     artwork = spec.artwork
@@ -143,6 +157,7 @@ def build_view(
         page_url=f"{public_url}/{spec.slug}",
         accent=spec.accent_color,
         accent_text=text_on(spec.accent_color),
+        resolved=dict(resolved or {}),
     )
 
 

@@ -4,6 +4,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
+import httpx
+
 from campaigns.vault import TokenVault
 from executor.release import campaigns_with_work_due, run_release
 from services.spotify import SpotifyApp
@@ -118,3 +120,28 @@ def test_the_release_run_command_prints_the_outcomes_and_its_exit_status_says_if
     unknown = runner.invoke(cli, ["release", "run", "no-such-campaign"])
     assert unknown.exit_code == 1
     assert unknown.stderr == "presave: no campaign 'no-such-campaign'\n"
+
+
+def test_after_release_the_listen_button_opens_the_album_the_executor_resolved(system: System) -> None:
+    release_at = soon(seconds=3)
+    album = add_release(system, "198880045561", release_at)
+    add_campaign(system, "midnight-drive", "198880045561", release_at)
+    assert _presave(system, "midnight-drive", "fan-a").status_code == 303
+    _wait_until(release_at)
+
+    def listen() -> str:
+        system.landing_app.state.landing.campaigns.clear()  # the page's 2 s campaign cache
+        response = httpx.get(f"{system.landing_url}/midnight-drive/listen/spotify")
+        assert response.status_code == 302
+        return response.headers["location"]
+
+    assert listen().startswith("https://open.spotify.com/search/")  # released, not resolved yet
+    vault = TokenVault(system.settings.secret_keys())
+    report = run_release(
+        system.store, vault, {"spotify": SpotifyApp.from_settings(system.settings)}, "midnight-drive"
+    )
+    assert report.outcomes["delivered"] == 2
+    album_id = album["spotify"]["uri"].removeprefix("spotify:album:")
+    assert listen() == f"https://open.spotify.com/album/{album_id}"
+    page = httpx.get(f"{system.landing_url}/midnight-drive")
+    assert 'href="/midnight-drive/listen/spotify"' in page.text

@@ -95,7 +95,7 @@ async def listen(request: Request, landing: LandingDep, view: CampaignDep, servi
     landing.events.add(
         event_row(view.id, EventKind.CLICK, landing.visit(request, visitor), service=service, detail="listen")
     )
-    return RedirectResponse(listen_url(view.spec, service), status_code=302)
+    return RedirectResponse(listen_url(view.spec, service, view.resolved.get(service)), status_code=302)
 
 
 @router.get("/{slug}/go/{name}")
