@@ -71,6 +71,30 @@ def test_listen_links_use_the_album_when_named_else_a_search() -> None:
 
 
 @pytest.mark.parametrize(
+    ("service", "resolved", "url"),
+    [
+        ("spotify", "spotify:album:7xYz", "https://open.spotify.com/album/7xYz"),
+        ("apple", "apple:albums:1440", "https://music.apple.com/album/1440"),
+        ("deezer", "deezer:album:302127", "https://www.deezer.com/album/302127"),
+        ("apple", "apple:songs:1,2", "https://music.apple.com/search?term=Nova+Lane+Midnight+Drive"),
+        ("deezer", "deezer:track:9", "https://www.deezer.com/search/Nova%20Lane%20Midnight%20Drive"),
+        ("spotify", None, "https://open.spotify.com/album/4aawyAB9vmqN3uQ7FjRGTy"),
+    ],
+)
+def test_listen_links_open_the_resolved_album_once_the_executor_found_it(
+    service: str, resolved: str | None, url: str
+) -> None:
+    spec = _spec(
+        services={
+            "spotify": {"artist": "spotify:artist:x1", "album_id": "4aawyAB9vmqN3uQ7FjRGTy"},
+            "apple": {},
+            "deezer": {},
+        }
+    )
+    assert listen_url(spec, service, resolved) == url
+
+
+@pytest.mark.parametrize(
     ("accent", "text"),
     [("#1db954", "#000000"), ("#ffffff", "#000000"), ("#222222", "#ffffff"), ("#0000ff", "#ffffff")],
 )
