@@ -199,6 +199,7 @@ def _start_landing(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
             "--port",
             str(port),
             "--no-access-log",
+            "--no-proxy-headers",
             "--log-level",
             "warning",
             "--backlog",

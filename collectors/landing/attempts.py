@@ -96,9 +96,12 @@ class AttemptBook:
         )
         return self._signer.dumps(nonce)
 
-    def consume(self, bind: Session | Connection, state: str, service: str) -> tuple[Attempt, str | None]:
+    def consume(
+        self, bind: Session | Connection, state: str, service: str, *, campaign_id: int | None = None
+    ) -> tuple[Attempt, str | None]:
         """The attempt behind `state` and its verifier, marked used in the same statement that checks it
-        was unused (so a replay fails even when two arrive at once)."""
+        was unused (so a replay fails even when two arrive at once). With `campaign_id`, a state started
+        for another campaign is refused before it is used (it stays good where it belongs)."""
         if not state or len(state) > 512:
             raise StateError("invalid")
         try:
@@ -109,6 +112,12 @@ class AttemptBook:
             raise StateError("invalid") from None
         if not isinstance(nonce, str):
             raise StateError("invalid")
+        if campaign_id is not None:
+            started_for = bind.execute(
+                select(ATTEMPTS.c.campaign_id).where(ATTEMPTS.c.nonce == nonce, ATTEMPTS.c.service == service)
+            ).first()
+            if started_for is not None and started_for.campaign_id != campaign_id:
+                raise StateError("invalid")
         row = bind.execute(_CLAIM, {"nonce_": nonce, "service_": service, "now_": datetime.now(UTC)}).first()
         if row is None:
             seen = bind.scalar(

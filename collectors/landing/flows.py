@@ -190,9 +190,7 @@ def apple_token(
         return views.service_unavailable(request, view, "apple")
     try:
         with landing.writes.core() as connection:
-            attempt, _ = landing.attempts.consume(connection, state, "apple")
-        if attempt.campaign_id != view.id:
-            raise StateError("invalid")
+            attempt, _ = landing.attempts.consume(connection, state, "apple", campaign_id=view.id)
         visit = attempt.visit
     except StateError as exc:
         return views.state_problem(request, exc.reason, view)
