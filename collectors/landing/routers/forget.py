@@ -26,5 +26,5 @@ def erase(request: Request, landing: LandingDep, csrf: Text = None) -> Response:
 
 
 @router.get("/forget/connect/{service}", dependencies=[RateLimited])
-def sign_in_to_forget(landing: LandingDep, oauth: OAuthDep) -> Response:
-    return flows.forget_connect(landing, oauth)
+def sign_in_to_forget(request: Request, landing: LandingDep, oauth: OAuthDep) -> Response:
+    return flows.forget_connect(landing, request, oauth)
