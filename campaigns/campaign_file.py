@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +22,7 @@ from campaigns.rules import SERVICES
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SPOTIFY_URI = re.compile(r"^spotify:(artist|user|playlist):[A-Za-z0-9]{1,64}$")
-RESERVED_SLUGS = {"oauth", "healthz", "static", "forget", "favicon.ico", "robots.txt"}
+RESERVED_SLUGS = {"oauth", "healthz", "static", "forget", "unsubscribe", "favicon.ico", "robots.txt"}
 
 
 class CampaignFileError(ValueError):
@@ -82,6 +82,21 @@ class Services(_Strict):
         return [str(name) for name in SERVICES if getattr(self, name) is not None]
 
 
+class ConsentTerms(_Strict):
+    """Who receives the fan's address and where the privacy policy is: part of the opt-in's words, so a
+    change makes a new consent version."""
+
+    label: str | None = Field(default=None, min_length=1, max_length=120)
+    privacy_url: str | None = Field(default=None, max_length=500)
+
+    @field_validator("privacy_url")
+    @classmethod
+    def _privacy_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+\.[^\s]+", value):
+            raise ValueError(f"{value!r} is not a web address (https://…)")
+        return value
+
+
 class CampaignSpec(_Strict):
     slug: str
     artist: str = Field(min_length=1, max_length=200)
@@ -96,6 +111,8 @@ class CampaignSpec(_Strict):
     artwork: str | None = None
     accent_color: str = "#1db954"
     playlist_name: str | None = None
+    consent: ConsentTerms | None = None  # the label and privacy policy named in the email opt-in
+    followups: list[date] = Field(default_factory=list)  # days the artist posted reminders (campaign's zone)
 
     @field_validator("slug")
     @classmethod

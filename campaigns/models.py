@@ -243,3 +243,39 @@ class OwedAction(Base):
     last_status: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageKind(enum.StrEnum):
+    """What a fan message says."""
+
+    RELEASE_DAY = "release_day"  # the release is out on the fan's service: listen link
+    REASK = "reask"  # the fan's Spotify grant will be too old at release: pre-save again
+
+
+class FanMessage(Base):
+    """The message ledger: one email owed to a fan (the address under `recipient_key`), planned once per
+    campaign and kind, claimed before the SMTP call and finished once. Erasing the grant deletes it."""
+
+    __tablename__ = "fan_messages"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "kind", "recipient_key"),
+        Index("ix_fan_messages_outcome_due", "outcome", "due_at"),
+        Index("ix_fan_messages_grant_id", "grant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24))
+    recipient_key: Mapped[str] = mapped_column(String(32))  # keyed hash of the address: one per fan
+    due_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16), default=Outcome.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None]  # set and committed before the SMTP call
+    attempt_id: Mapped[str | None] = mapped_column(String(40))
+    retry_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the SMTP reply code
+    reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,6 +6,8 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
@@ -58,6 +60,17 @@ class Settings(BaseSettings):
     deezer_connect_url: str = "https://connect.deezer.com"
     deezer_api_url: str = "https://api.deezer.com"
 
+    # beyond one machine (docs/operations.md): where Dagster runs release-day steps
+    dagster_executor: Literal["multiprocess", "celery", "k8s"] = "multiprocess"
+    celery_broker_url: SecretStr | None = None  # unset: the machine's RabbitMQ as guest
+    celery_backend_url: str = "rpc://"
+
+    # Fan messages (release day, re-ask): unset smtp_url means no message is ever sent.
+    smtp_url: str | None = None  # smtp+starttls://user@host:587, smtps://user@host:465, smtp://host:25
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None  # From: address; defaults to noreply@<the public URL's host>
+    smtp_rate: float = Field(default=5.0, gt=0)  # messages per second, across one sending run
+
     @model_validator(mode="after")
     def _strip_trailing_slashes(self) -> Settings:
         for name in (
@@ -100,6 +113,18 @@ class Settings(BaseSettings):
     @property
     def spotify_enabled(self) -> bool:
         return bool(self.spotify_client_id)
+
+    @property
+    def messages_enabled(self) -> bool:
+        return bool(self.smtp_url)
+
+    @property
+    def message_sender(self) -> str:
+        """The From: address of fan messages."""
+        if self.smtp_from:
+            return self.smtp_from
+        host = urlsplit(self.public_url).hostname or "localhost"
+        return f"noreply@{host}"
 
     def enabled_services(self) -> list[str]:
         """The services whose credentials are set, in the one order (`campaigns.models.SERVICES`):

@@ -1,5 +1,5 @@
-"""The Streamlit dashboard: an overview, the three questions (lift, pitch, conversion) and one page per
-campaign, read from the warehouse snapshot.
+"""The Streamlit dashboard over the warehouse snapshot: an overview, the roster, one campaign, the pitch,
+the service comparison, release day and the data behind them (see `dashboards/screens`).
 
 Run with `presave dashboard` (loopback only, unless a login is configured: see `dashboards/login.py`).
 """
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import login, pages, queries
+from dashboards import login, queries
+from dashboards.screens import PAGES
 
 
 def _reader() -> queries.WarehouseReader:
@@ -21,6 +22,19 @@ def _reader() -> queries.WarehouseReader:
     return queries.WarehouseReader(args.warehouse)
 
 
+def _navigation(reader: queries.WarehouseReader) -> None:
+    pages = [
+        st.Page(
+            lambda page=page: page.render(reader),
+            title=page.title,
+            url_path=page.url_path,
+            default=index == 0,
+        )
+        for index, page in enumerate(PAGES)
+    ]
+    st.navigation(pages).run()
+
+
 def main() -> None:
     st.set_page_config(page_title="presave", layout="wide")
     login.require_login()
@@ -28,25 +42,7 @@ def main() -> None:
     if not reader.available():
         st.warning(f"No warehouse snapshot at {reader.snapshot} yet: run the pipeline first.")
         return
-    campaigns = pages.campaigns_frame(str(reader.snapshot), reader.version())
-    questions = [
-        st.Page(lambda: pages.overview(reader), title="Overview", url_path="overview", default=True),
-        st.Page(lambda: pages.lift_page(reader), title="Lift (labels)", url_path="lift"),
-        st.Page(lambda: pages.pitch_page(reader), title="Pitch (managers)", url_path="pitch"),
-        st.Page(lambda: pages.conversion_page(reader), title="Conversion (analysts)", url_path="conversion"),
-    ]
-    campaign_pages = [
-        st.Page(
-            lambda row=row: pages.campaign_page(reader, row),
-            title=f"{row['title']} ({row['artist']})",
-            url_path=str(row["slug"]),
-        )
-        for row in campaigns.to_dict("records")
-    ]
-    sections = (
-        {"Questions": questions, "Campaigns": campaign_pages} if campaign_pages else {"Questions": questions}
-    )
-    st.navigation(sections).run()
+    _navigation(reader)
 
 
 main()

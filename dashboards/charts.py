@@ -48,32 +48,6 @@ def presaves_by_country(frame: pd.DataFrame, top: int = 15) -> go.Figure:
     return figure
 
 
-def first_week_streams(frame: pd.DataFrame) -> go.Figure:
-    figure = go.Figure()
-    figure.add_bar(x=frame["day"], y=frame["streams"], name="streams", marker_color="#1db954")
-    figure.add_scatter(
-        x=frame["day"],
-        y=frame["streams_per_presaver"],
-        name="streams per pre-saver",
-        yaxis="y2",
-        mode="lines+markers",
-        line={"color": HIGHLIGHT},
-    )
-    figure.update_layout(
-        title="Streams per day in the first week (D0 = release day)",
-        xaxis={
-            "title": "day",
-            "tickmode": "array",
-            "tickvals": list(range(7)),
-            "ticktext": [f"D{d}" for d in range(7)],
-        },
-        yaxis={"title": "streams"},
-        yaxis2={"title": "streams per pre-saver", "overlaying": "y", "side": "right", "rangemode": "tozero"},
-        legend={"orientation": "h", "y": -0.2},
-    )
-    return figure
-
-
 def forecast(frame: pd.DataFrame) -> go.Figure:
     """Pre-saves so far by relative day, and the release-day forecast made at each day with its interval."""
     made = frame.dropna(subset=["point"])
@@ -105,72 +79,11 @@ def forecast(frame: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def followers(frame: pd.DataFrame, window_start: object | None, release_date: object | None) -> go.Figure:
-    figure = px.line(frame, x="date", y="followers", title="Followers around the pre-save window")
-    if window_start is not None and release_date is not None:
-        figure.add_vrect(
-            x0=window_start,
-            x1=release_date,
-            fillcolor="rgba(29,185,84,0.12)",
-            line_width=0,
-            annotation_text="pre-save window",
-        )
-    return figure
-
-
-def roster_fit(frame: pd.DataFrame, highlight: str) -> go.Figure:
-    """First-week streams against pre-saves on log axes, the fitted line, the campaign highlighted."""
-    figure = go.Figure()
-    others = frame[frame["campaign_slug"] != highlight]
-    this = frame[frame["campaign_slug"] == highlight]
-    figure.add_scatter(
-        x=others["presaves"],
-        y=others["first_week_streams"],
-        mode="markers",
-        name="other campaigns",
-        text=others["title"],
-        marker={"color": "#888888", "size": 9},
-    )
-    line = frame.sort_values("presaves")
-    figure.add_scatter(
-        x=line["presaves"],
-        y=line["roster_fitted"],
-        mode="lines",
-        name="roster fit (log-log)",
-        line={"color": "#1db954"},
-    )
-    if not this.empty:
-        ratio = this.iloc[0]
-        figure.add_scatter(
-            x=this["presaves"],
-            y=this["first_week_streams"],
-            mode="markers",
-            name=f"this campaign: {ratio['roster_ratio']:.2f}× the line",
-            text=this["title"],
-            marker={"color": HIGHLIGHT, "size": 14, "symbol": "diamond"},
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [
-                    float(ratio["roster_fitted"] * (ratio["roster_ratio_high"] - ratio["roster_ratio"]))
-                ],
-                "arrayminus": [
-                    float(ratio["roster_fitted"] * (ratio["roster_ratio"] - ratio["roster_ratio_low"]))
-                ],
-            },
-        )
-    figure.update_layout(
-        title="First-week streams against pre-saves across the roster",
-        xaxis={"title": "pre-saves", "type": "log"},
-        yaxis={"title": "first-week streams", "type": "log"},
-        legend={"orientation": "h", "y": -0.25},
-    )
-    return figure
-
-
 def artist_releases(frame: pd.DataFrame, highlight: str) -> go.Figure:
     colours = [HIGHLIGHT if slug == highlight else "#888888" for slug in frame["campaign_slug"]]
-    figure = go.Figure(go.Bar(x=frame["title"], y=frame["streams_per_follower"], marker_color=colours))
+    figure = go.Figure(
+        go.Bar(x=frame["campaign_slug"], y=frame["streams_per_follower"], marker_color=colours)
+    )
     figure.update_layout(
         title="First-week streams per follower at release, release by release",
         yaxis_title="streams per follower",
@@ -201,5 +114,261 @@ def conversion(frame: pd.DataFrame) -> go.Figure:
         title="Visit-to-grant conversion (Wilson 95% intervals)",
         yaxis={"title": "share of visitors who granted", "tickformat": ".0%", "rangemode": "tozero"},
         showlegend=False,
+    )
+    return figure
+
+
+def followers(frame: pd.DataFrame, window_start: object | None, release_date: object | None) -> go.Figure:
+    """`frame`: date, origin, followers (one line per origin: export or a service's API)."""
+    figure = px.line(
+        frame, x="date", y="followers", color="origin", title="Followers around the pre-save window"
+    )
+    if window_start is not None and release_date is not None:
+        figure.add_vrect(
+            x0=window_start,
+            x1=release_date,
+            fillcolor="rgba(29,185,84,0.12)",
+            line_width=0,
+            annotation_text="pre-save window",
+        )
+    figure.update_layout(legend={"orientation": "h", "y": -0.2, "title_text": ""})
+    return figure
+
+
+def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
+    """Each campaign a point (pre-saves against first-week streams, log axes) coloured by its ratio to the
+    roster line; the line, and its 95% prediction band through each campaign's own interval."""
+    frame = frame.sort_values("presaves")
+    bounded = frame.dropna(subset=["roster_fitted", "roster_ratio_low", "roster_ratio_high"])
+    figure = go.Figure()
+    if not bounded.empty:
+        upper = bounded["first_week_streams"] / bounded["roster_ratio_low"].where(
+            bounded["roster_ratio_low"] > 0
+        )
+        lower = bounded["first_week_streams"] / bounded["roster_ratio_high"].where(
+            bounded["roster_ratio_high"] > 0
+        )
+        band = bounded.assign(upper=upper, lower=lower).dropna(subset=["upper", "lower"])
+        figure.add_scatter(
+            x=pd.concat([band["presaves"], band["presaves"][::-1]]),
+            y=pd.concat([band["upper"], band["lower"][::-1]]),
+            fill="toself",
+            fillcolor="rgba(29,185,84,0.15)",
+            line={"width": 0},
+            name="95% prediction band",
+            hoverinfo="skip",
+        )
+    fitted = frame.dropna(subset=["roster_fitted"])
+    if not fitted.empty:
+        figure.add_scatter(
+            x=fitted["presaves"],
+            y=fitted["roster_fitted"],
+            mode="lines",
+            name="roster line (log-log fit)",
+            line={"color": "#1db954"},
+        )
+    ratio = frame["roster_ratio"].astype(float)
+    figure.add_scatter(
+        x=frame["presaves"],
+        y=frame["first_week_streams"],
+        mode="markers",
+        name="campaigns",
+        customdata=np.column_stack(
+            [
+                frame["campaign_slug"],
+                frame["artist"],
+                frame["release_date"].astype(str),
+                [f"{r:.2f}×" if pd.notna(r) else "not fitted" for r in ratio],
+            ]
+        ),
+        hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]})<br>released %{customdata[2]}"
+        "<br>pre-saves %{x:,}<br>first-week streams %{y:,.0f}<br>against the line %{customdata[3]}"
+        "<extra></extra>",
+        marker={
+            "size": [16 if slug == highlight else 10 for slug in frame["campaign_slug"]],
+            "color": np.log2(ratio.clip(lower=1e-3)).fillna(0),
+            "colorscale": "RdYlGn",
+            "cmid": 0,
+            "colorbar": {"title": {"text": "log₂ lift"}, "thickness": 12},
+            "line": {
+                "width": [2 if slug == highlight else 0 for slug in frame["campaign_slug"]],
+                "color": "#222",
+            },
+        },
+    )
+    figure.update_layout(
+        title="The roster: first-week streams against pre-saves",
+        xaxis={"title": "pre-saves", "type": "log"},
+        yaxis={"title": "first-week streams", "type": "log"},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return figure
+
+
+def accumulation(
+    frame: pd.DataFrame, forecast_row: dict | None = None, marks: tuple[int, ...] = (-7, -3, -1)
+) -> go.Figure:
+    """Cumulative pre-saves by day relative to release, the follow-up days marked, and before release the
+    forecast band from the last counted day to D0."""
+    figure = go.Figure()
+    figure.add_scatter(
+        x=frame["day"],
+        y=frame["cumulative"],
+        mode="lines+markers",
+        name="pre-saves so far",
+        line={"color": "#1db954"},
+    )
+    if forecast_row is not None:
+        last = frame.iloc[-1]
+        figure.add_scatter(
+            x=[last["day"], 0, 0, last["day"]],
+            y=[last["cumulative"], forecast_row["high"], forecast_row["low"], last["cumulative"]],
+            fill="toself",
+            fillcolor="rgba(245,166,35,0.25)",
+            line={"width": 0},
+            name="forecast, 95% interval",
+            hoverinfo="skip",
+        )
+        figure.add_scatter(
+            x=[last["day"], 0],
+            y=[last["cumulative"], forecast_row["point"]],
+            mode="lines+markers",
+            line={"color": HIGHLIGHT, "dash": "dash"},
+            name="forecast for D0",
+        )
+    for day in marks:
+        figure.add_vline(x=day, line_dash="dot", line_color="#888", annotation_text=f"D{day}")
+    figure.update_layout(
+        title="Pre-saves accumulated (follow-up posts on D-7, D-3 and D-1)",
+        xaxis_title="day relative to release (D0)",
+        yaxis={"title": "pre-saves", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return figure
+
+
+FUNNEL_STEPS = {
+    "visits": "visits",
+    "clicks": "chose the service",
+    "authorize_starts": "started authorizing",
+    "grants": "granted",
+    "delivered": "saved on release",
+}
+
+
+def funnel(frame: pd.DataFrame) -> go.Figure:
+    """One funnel per service: visits, choice, authorization, grant, delivery."""
+    figure = go.Figure()
+    for row in frame.to_dict("records"):
+        figure.add_trace(
+            go.Funnel(
+                name=SERVICE_NAMES.get(row["service"], row["service"]),
+                y=list(FUNNEL_STEPS.values()),
+                x=[row[step] for step in FUNNEL_STEPS],
+                marker={"color": SERVICE_COLOURS.get(row["service"], "#888888")},
+                textinfo="value+percent initial",
+            )
+        )
+    figure.update_layout(title="Landing funnel by service", legend={"orientation": "h", "y": -0.15})
+    return figure
+
+
+def in_app_loss(frame: pd.DataFrame) -> go.Figure:
+    """Grant rate among visitors who chose a service, by browser (ordinary, or each in-app browser)."""
+    names = ["ordinary browser" if b == "(none)" else f"in {b}" for b in frame["in_app_browser"]]
+    figure = go.Figure(
+        go.Bar(
+            x=names,
+            y=frame["rate"],
+            marker_color=["#1db954" if b == "(none)" else "#e4572e" for b in frame["in_app_browser"]],
+            text=[f"{g} / {c}" for g, c in zip(frame["grants"], frame["choosers"], strict=True)],
+            textposition="outside",
+        )
+    )
+    figure.update_layout(
+        title="Granted, of the visitors who chose a service, by browser",
+        yaxis={"title": "share granted", "tickformat": ".0%", "rangemode": "tozero"},
+    )
+    return figure
+
+
+def velocity(frame: pd.DataFrame, series_names: dict[str, str]) -> go.Figure:
+    """Streams on each day of week one, one line per series measured."""
+    figure = go.Figure()
+    for row in frame.to_dict("records"):
+        figure.add_scatter(
+            x=[f"D{d}" for d in range(7)],
+            y=[row[f"d{d}_streams"] for d in range(7)],
+            mode="lines+markers",
+            name=series_names.get(row["series"], row["series"]),
+        )
+    figure.update_layout(
+        title="First-week velocity: streams per day (D0 = release day)",
+        yaxis={"title": "streams", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return figure
+
+
+OUTCOME_COLOURS = {
+    "delivered": "#1db954",
+    "queued": "#9e9e9e",
+    "pending_source": "#f5a623",
+    "undeliverable": "#7b3294",
+    "failed": "#d7191c",
+}
+
+
+def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
+    figure = px.bar(
+        frame,
+        x="hour",
+        y="actions",
+        color="outcome",
+        color_discrete_map=OUTCOME_COLOURS,
+        title="Owed actions by outcome, per hour (when done, or due when not done)",
+        labels={"hour": "hour (UTC)", "actions": "actions", "outcome": ""},
+    )
+    figure.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def time_to_library(frame: pd.DataFrame) -> go.Figure:
+    """Delivered actions by time from due moment to library, in quarter-decade buckets (log scale)."""
+    shown = frame.assign(seconds=10 ** frame["log_bucket"].astype(float))
+    figure = px.bar(
+        shown,
+        x="seconds",
+        y="actions",
+        color="service",
+        color_discrete_map=SERVICE_COLOURS,
+        title="Time to library (delivered actions)",
+        labels={"seconds": "seconds from due moment to library", "actions": "actions", "service": ""},
+    )
+    figure.update_layout(barmode="stack", xaxis={"type": "log"}, legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def conversion_by_source(frame: pd.DataFrame) -> go.Figure:
+    """Conversion per source, a bar per service with its Wilson interval."""
+    figure = go.Figure()
+    for service, rows in frame.groupby("service", sort=False):
+        figure.add_bar(
+            x=rows["source"],
+            y=rows["rate"],
+            name=SERVICE_NAMES.get(str(service), str(service)),
+            marker_color=SERVICE_COLOURS.get(str(service), "#888888"),
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": np.nan_to_num(rows["high"] - rows["rate"]),
+                "arrayminus": np.nan_to_num(rows["rate"] - rows["low"]),
+            },
+        )
+    figure.update_layout(
+        title="Conversion by traffic source and service (Wilson 95% intervals)",
+        barmode="group",
+        yaxis={"title": "share of visitors who granted", "tickformat": ".0%", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.25},
     )
     return figure

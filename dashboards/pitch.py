@@ -1,43 +1,240 @@
-"""The pitch pack: one self-contained HTML page (figures embedded, no network needed to open it) and a
-CSV of the daily pre-saves, for a manager's editorial pitch."""
+"""The pitch pack: one page (PDF or PNG) a manager attaches to an email to an editor, made offline.
+
+Gathered from the marts by SQL (`gather`), drawn with matplotlib on its own figure object (`render`): no
+browser, no network, no pyplot state shared between Streamlit's threads; the PDF embeds its fonts
+(TrueType, DejaVu Sans, shipped with matplotlib), so it reads the same on any machine.
+"""
 
 from __future__ import annotations
 
-import html
-from collections.abc import Sequence
+import io
+import math
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import duckdb
+import matplotlib
 import pandas as pd
-import plotly.graph_objects as go
+from matplotlib.figure import Figure
+
+from dashboards import queries
+from dashboards.glossary import Glossary, known
+
+FORMATS = ("pdf", "png")
+PAGE_INCHES = (11.69, 8.27)  # A4 landscape
+PNG_DPI = 150
+GREEN, AMBER, GREY = "#1db954", "#f5a623", "#888888"
+COMPARABLES = 5
 
 
-def pitch_html(
-    title: str,
-    headline: Sequence[tuple[str, str]],
-    figures: Sequence[go.Figure],
-    tables: Sequence[tuple[str, pd.DataFrame]],
-) -> str:
-    """`headline`: (label, value) pairs; figures in order; tables as (caption, frame)."""
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px}"
-        "dl{display:grid;grid-template-columns:max-content auto;gap:.3rem 1.5rem}dt{color:#666}"
-        "table{border-collapse:collapse;margin:1rem 0}td,th{border-bottom:1px solid #ddd;padding:.3rem .8rem;"
-        "text-align:right}th:first-child,td:first-child{text-align:left}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>Prepared {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Intervals are 95%.</p><dl>",
+@dataclass(frozen=True)
+class PitchPack:
+    slug: str
+    heading: str
+    figures: list[tuple[str, str, str | None]]  # (glossary label, value, detail)
+    daily: pd.DataFrame  # days_to_release, presaves, cumulative
+    forecast: dict[str, float] | None  # point, low, high (before release only)
+    countries: pd.DataFrame  # country, presaves
+    followers: pd.DataFrame  # date, origin, followers
+    comparables: pd.DataFrame  # campaign, released, pre-saves, first-week streams
+    prepared: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class UnknownCampaign(LookupError):
+    pass
+
+
+def gather(reader: queries.WarehouseReader, slug: str) -> PitchPack:
+    campaign = reader.query(queries.CAMPAIGN, [slug])
+    if campaign.empty:
+        raise UnknownCampaign(f"no campaign {slug!r} in the warehouse snapshot {reader.snapshot}")
+    row = campaign.iloc[0].to_dict()
+    glossary = Glossary(_optional(reader, queries.GLOSSARY))
+    figures: list[tuple[str, str, str | None]] = [
+        (glossary["presaves"].label, glossary.value("presaves", row), _by_service(row)),
+        (glossary["last_week_share"].label, glossary.value("last_week_share", row), None),
     ]
-    parts.extend(f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in headline)
-    parts.append("</dl>")
-    for index, figure in enumerate(figures):
-        parts.append(figure.to_html(full_html=False, include_plotlyjs=index == 0))
-    for caption, frame in tables:
-        parts.append(f"<h2>{html.escape(caption)}</h2>")
-        parts.append(frame.to_html(index=False, na_rep="—", float_format=lambda v: f"{v:,.3g}"))
-    parts.append("</body></html>")
-    return "".join(parts)
+    released = pd.Timestamp(row["release_at"]) <= pd.Timestamp.now(tz="UTC")
+    forecast = None
+    if not released:
+        note = row.get("forecast_note") if not known(row.get("forecast_point")) else None
+        figures.append((glossary["forecast"].label, glossary.value("forecast", row), note or None))
+        if known(row.get("forecast_point")) and known(row.get("forecast_low")):
+            forecast = {k: float(row[f"forecast_{k}"]) for k in ("point", "low", "high")}
+    gain = _optional(reader, queries.FOLLOWER_GAIN, slug)
+    if not gain.empty:
+        if "service" in gain.columns:
+            gain = gain.sort_values("service", key=lambda s: s != "spotify")
+        first = gain.iloc[0].to_dict()
+        follows = glossary["presave_follows"]
+        figures.append(
+            (
+                glossary["follower_gain"].label,
+                glossary.value("follower_gain", first),
+                f"{follows.label}: {glossary.value('presave_follows', first)}",
+            )
+        )
+    daily = _optional(reader, queries.PRESAVES_DAILY, slug)
+    if not daily.empty:
+        daily = daily.groupby("days_to_release", as_index=False)["presaves"].sum()
+        daily["cumulative"] = daily["presaves"].cumsum()
+    countries = _optional(reader, queries.PRESAVES_BY_COUNTRY, slug)
+    if not countries.empty:
+        countries = countries.groupby("country", as_index=False)["presaves"].sum().nlargest(8, "presaves")
+    return PitchPack(
+        slug=slug,
+        heading=f"{row['artist']} — {row['title']} (release {pd.Timestamp(row['release_at']):%d %b %Y})",
+        figures=figures,
+        daily=daily,
+        forecast=forecast,
+        countries=countries,
+        followers=_optional(reader, queries.FOLLOWERS, slug),
+        comparables=comparables(reader.query(queries.CAMPAIGNS), row),
+    )
 
 
-def daily_csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+def comparables(campaigns: pd.DataFrame, row: dict, count: int = COMPARABLES) -> pd.DataFrame:
+    """The released campaigns with a measured first week closest in pre-saves (on a log scale)."""
+    others = campaigns[
+        (campaigns["campaign_slug"] != row["campaign_slug"])
+        & campaigns["first_week_streams"].notna()
+        & (campaigns["presaves"] > 0)
+    ]
+    if others.empty:
+        return pd.DataFrame(columns=["campaign", "released", "pre-saves", "first-week streams"])
+    target = math.log(max(int(row["presaves"] or 0), 1))
+    distance = (others["presaves"].astype(float).map(math.log) - target).abs()
+    closest = others.assign(distance=distance).nsmallest(count, "distance")
+    return pd.DataFrame(
+        {
+            "campaign": closest["artist"] + " — " + closest["title"],
+            "released": pd.to_datetime(closest["release_at"]).dt.strftime("%Y-%m-%d"),
+            "pre-saves": closest["presaves"].map(lambda v: f"{int(v):,}"),
+            "first-week streams": closest["first_week_streams"].map(lambda v: f"{v:,.0f}"),
+        }
+    )
+
+
+def render(pack: PitchPack, fmt: str) -> bytes:
+    """The one-page pack as PDF or PNG bytes."""
+    if fmt not in FORMATS:
+        raise ValueError(f"pitch pack format {fmt!r}: use one of {', '.join(FORMATS)}")
+    figure = Figure(figsize=PAGE_INCHES, layout="constrained")
+    figure.suptitle(f"{pack.heading}: pre-save pitch", fontsize=16, fontweight="bold", x=0.02, ha="left")
+    rows = figure.subfigures(2, 1, height_ratios=[1, 4.2])
+    _headline(rows[0], pack)
+    grid = rows[1].subplots(2, 2)
+    _presaves(grid[0][0], pack)
+    _countries(grid[0][1], pack)
+    _followers(grid[1][0], pack)
+    _comparables(grid[1][1], pack)
+    buffer = io.BytesIO()
+    metadata = {"Title": f"{pack.heading}: pre-save pitch", "Creator": "presave"}
+    with matplotlib.rc_context({"pdf.fonttype": 42}):  # TrueType fonts embedded whole, not Type 3
+        figure.savefig(
+            buffer,
+            format=fmt,
+            dpi=PNG_DPI,
+            metadata=metadata if fmt == "pdf" else {"Title": metadata["Title"]},
+        )
+    return buffer.getvalue()
+
+
+def _headline(area: Figure, pack: PitchPack) -> None:
+    width = 1 / max(len(pack.figures), 1)
+    for index, (label, value, detail) in enumerate(pack.figures):
+        x = index * width + 0.01
+        area.text(x, 0.78, label, fontsize=9, color=GREY)
+        area.text(x, 0.42, value, fontsize=15 if len(value) < 18 else 11, fontweight="bold")
+        if detail:
+            area.text(x, 0.12, _shorten(detail, 48), fontsize=8, color=GREY)
+    area.text(
+        0.99,
+        0.0,
+        f"Prepared {pack.prepared:%Y-%m-%d %H:%M} UTC · intervals are 95%",
+        fontsize=7,
+        color=GREY,
+        ha="right",
+    )
+
+
+def _presaves(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
+    axes.set_title("Pre-saves per day and to date", loc="left", fontsize=10)
+    if pack.daily.empty:
+        _empty(axes, "No pre-saves yet")
+        return
+    axes.bar(pack.daily["days_to_release"], pack.daily["presaves"], color=GREEN, alpha=0.6, label="per day")
+    axes.set_xlabel("days before release (D0 = release day)")
+    axes.set_ylabel("pre-saves per day")
+    total = axes.twinx()
+    total.plot(pack.daily["days_to_release"], pack.daily["cumulative"], color="#333", label="to date")
+    if pack.forecast:
+        point, low, high = pack.forecast["point"], pack.forecast["low"], pack.forecast["high"]
+        total.errorbar(
+            [0],
+            [point],
+            yerr=[[point - low], [high - point]],
+            fmt="D",
+            color=AMBER,
+            capsize=5,
+            label=f"forecast D0: {point:,.0f} ({low:,.0f} to {high:,.0f})",
+        )
+    total.set_ylabel("pre-saves to date")
+    total.set_ylim(bottom=0)
+    total.legend(loc="upper left", fontsize=8)
+
+
+def _countries(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
+    axes.set_title("Top countries", loc="left", fontsize=10)
+    if pack.countries.empty:
+        _empty(axes, "No country known yet")
+        return
+    shown = pack.countries.iloc[::-1]
+    axes.barh(shown["country"], shown["presaves"], color=GREEN)
+    axes.set_xlabel("pre-saves")
+
+
+def _followers(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
+    axes.set_title("Follower growth", loc="left", fontsize=10)
+    if pack.followers.empty:
+        _empty(axes, "No follower series for this artist yet")
+        return
+    for origin, rows in pack.followers.groupby("origin"):
+        axes.plot(pd.to_datetime(rows["date"]), rows["followers"], label=str(origin))
+    axes.legend(fontsize=8)
+    axes.tick_params(axis="x", labelsize=7, rotation=30)
+
+
+def _comparables(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
+    axes.set_title("Comparable campaigns (closest in pre-saves)", loc="left", fontsize=10)
+    axes.axis("off")
+    if pack.comparables.empty:
+        axes.text(0.5, 0.5, "No released campaign with a measured first week yet", ha="center", color=GREY)
+        return
+    cells = [[_shorten(str(v), 34) for v in row] for row in pack.comparables.itertuples(index=False)]
+    table = axes.table(cellText=cells, colLabels=list(pack.comparables.columns), loc="upper center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1, 1.4)
+
+
+def _empty(axes, text: str) -> None:  # type: ignore[no-untyped-def]
+    axes.axis("off")
+    axes.text(0.5, 0.5, text, ha="center", va="center", color=GREY)
+
+
+def _by_service(row: dict) -> str:
+    names = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}
+    return " · ".join(f"{name} {int(row.get(f'{s}_presaves') or 0):,}" for s, name in names.items())
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _optional(reader: queries.WarehouseReader, sql: str, *params: object) -> pd.DataFrame:
+    """A mart an older warehouse may lack reads as empty: the pack says so on its panel."""
+    try:
+        return reader.query(sql, list(params))
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return pd.DataFrame()

@@ -1,15 +1,22 @@
-"""SQL over the warehouse snapshot: the only data the dashboard sees (marts, never tokens or fans)."""
+"""SQL over the warehouse snapshot: the only data the dashboard sees. Every query reads one mart (or the
+glossary, or ingest's own bookkeeping), filtered and aggregated in DuckDB; no joins over raw export tables
+and no name matching here: that belongs to the marts."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+_OPEN = threading.local()  # per thread: the snapshot version it has open, and the connection
+
 
 class WarehouseReader:
-    """Opens the read-only snapshot per query, so a newly published snapshot is picked up at once."""
+    """Reads the published snapshot. Each thread keeps one read-only connection to the snapshot version it
+    last read (a connection is not shared between threads), and opens the new one as soon as a newer
+    snapshot is published: a page's queries share a connection instead of opening the file each time."""
 
     def __init__(self, snapshot: Path) -> None:
         self.snapshot = snapshot
@@ -17,25 +24,39 @@ class WarehouseReader:
     def available(self) -> bool:
         return self.snapshot.exists()
 
-    def version(self) -> float:
+    def version(self) -> int:
         """Changes whenever a new snapshot is published (used as a cache key)."""
-        return self.snapshot.stat().st_mtime if self.snapshot.exists() else 0.0
+        try:
+            stat = self.snapshot.stat()
+        except FileNotFoundError:
+            return 0
+        return hash((stat.st_ino, stat.st_mtime_ns))
 
     def query(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
-        with duckdb.connect(str(self.snapshot), read_only=True) as connection:
+        return self._connection().execute(sql, params or []).df()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        key = (str(self.snapshot.resolve()), self.version())
+        opened: dict[tuple[str, int], duckdb.DuckDBPyConnection] = _OPEN.__dict__.setdefault(
+            "connections", {}
+        )
+        if key not in opened:
+            for old in [k for k in opened if k[0] == key[0]]:
+                opened.pop(old).close()
+            connection = duckdb.connect(key[0], read_only=True)
             connection.execute("SET TimeZone = 'UTC'")
-            return connection.execute(sql, params or []).df()
+            opened[key] = connection
+        return opened[key]
+
+    def tables(self) -> set[str]:
+        return set(self.query("SELECT table_name FROM information_schema.tables")["table_name"])
 
 
-CAMPAIGNS = """
-SELECT r.campaign_slug AS slug, r.artist, r.title, r.origin, r.release_at, r.timezone,
-       coalesce(o.presaves, 0) AS presaves, o.spotify_presaves, o.apple_presaves, o.deezer_presaves,
-       o.last_week_share, o.delivered, o.first_week_streams, o.streams_per_presaver, o.artist_lift,
-       o.roster_ratio, o.forecast_point, o.forecast_low, o.forecast_high, o.authenticity_score
-FROM campaign_releases r
-LEFT JOIN campaign_overview o USING (campaign_slug)
-ORDER BY r.release_at DESC
-"""
+GLOSSARY = "SELECT * FROM figure_glossary ORDER BY position"
+
+CAMPAIGNS = "SELECT * FROM campaign_overview ORDER BY release_at DESC, campaign_slug"
+
+CAMPAIGN = "SELECT * FROM campaign_overview WHERE campaign_slug = ?"
 
 PRESAVES_DAILY = """
 SELECT date, days_to_release, service, presaves, cumulative
@@ -47,27 +68,9 @@ SELECT country, service, presaves, share FROM presaves_by_country WHERE campaign
 ORDER BY presaves DESC, country
 """
 
-FIRST_WEEK = """
-SELECT day, date, streams, listeners, presaves, streams_per_presaver
-FROM first_week WHERE campaign_slug = ? ORDER BY day
-"""
-
-VELOCITY = "SELECT * FROM first_week_velocity WHERE campaign_slug = ? ORDER BY series"
-
-LIFT = "SELECT * FROM campaign_lift WHERE campaign_slug = ? ORDER BY series"
-
-ROSTER = """
-SELECT l.campaign_slug, r.title, l.artist, l.release_date, l.series, l.presaves, l.first_week_streams,
-       l.roster_fitted, l.roster_ratio, l.roster_ratio_low, l.roster_ratio_high, l.streams_per_follower
-FROM campaign_lift l JOIN campaign_releases r USING (campaign_slug)
-WHERE l.series = ? ORDER BY l.presaves
-"""
-
-ARTIST_RELEASES = """
-SELECT l.campaign_slug, r.title, l.release_date, l.streams_per_follower, l.artist_lift, l.artist_lift_low,
-       l.artist_lift_high
-FROM campaign_lift l JOIN campaign_releases r USING (campaign_slug)
-WHERE l.series = ? AND lower(l.artist) = lower(?) ORDER BY l.release_date
+ACCUMULATION = """
+SELECT day, date, presaves, cumulative, share_of_final, last_week_share
+FROM presave_accumulation WHERE campaign_slug = ? ORDER BY day
 """
 
 FORECAST = """
@@ -75,29 +78,42 @@ SELECT as_of_day, so_far, point, low, high, earlier_campaigns, actual, is_latest
 FROM presave_forecast WHERE campaign_slug = ? ORDER BY as_of_day
 """
 
-ACCUMULATION = """
-SELECT day, date, presaves, cumulative, share_of_final, last_week_share
-FROM presave_accumulation WHERE campaign_slug = ? ORDER BY day
+FUNNEL_BY_SERVICE = """
+SELECT service, sum(visits) AS visits, sum(clicks) AS clicks, sum(authorize_starts) AS authorize_starts,
+       sum(grants) AS grants, sum(denials) AS denials, sum(errors) AS errors, sum(delivered) AS delivered
+FROM funnel_daily
+WHERE campaign_slug = ? AND (? = '(all)' OR source = ?) AND date BETWEEN ? AND ?
+GROUP BY service ORDER BY service = '(none)', service
+"""
+
+FUNNEL_BY_SOURCE = """
+SELECT source, sum(visits) AS visits, sum(clicks) AS clicks, sum(authorize_starts) AS authorize_starts,
+       sum(grants) AS grants, sum(denials) AS denials, sum(errors) AS errors, sum(delivered) AS delivered
+FROM funnel_daily
+WHERE campaign_slug = ? AND date BETWEEN ? AND ?
+GROUP BY source ORDER BY visits DESC, source
+"""
+
+FUNNEL_SOURCES = "SELECT DISTINCT source FROM funnel_daily WHERE campaign_slug = ? ORDER BY source"
+
+FUNNEL_DATES = "SELECT min(date) AS first, max(date) AS last FROM funnel_daily WHERE campaign_slug = ?"
+
+FUNNEL_BROWSERS = """
+SELECT in_app_browser, visitors, choosers, grants, rate, loss FROM funnel_browsers
+WHERE campaign_slug = ? AND source = ? ORDER BY in_app_browser = '(none)' DESC, visitors DESC
+"""
+
+VELOCITY = "SELECT * FROM first_week_velocity WHERE campaign_slug = ? ORDER BY series"
+
+LIFT_SERIES = "SELECT DISTINCT series FROM campaign_lift ORDER BY series"
+
+ROSTER = """
+SELECT campaign_slug, artist, release_date, series, presaves, first_week_streams, roster_fitted,
+       roster_ratio, roster_ratio_low, roster_ratio_high, artist_lift, streams_per_follower
+FROM campaign_lift WHERE series = ? ORDER BY presaves
 """
 
 FOLLOWER_GAIN = "SELECT * FROM follower_gain WHERE campaign_slug = ?"
-
-FOLLOWERS_DAILY = """
-SELECT t.date, t.followers
-FROM s4a_audience_timeline t JOIN campaign_releases r
-  ON regexp_replace(lower(t.artist), '[^a-z0-9]', '', 'g') = regexp_replace(lower(r.artist), '[^a-z0-9]', '', 'g')
-WHERE r.campaign_slug = ? AND t.date BETWEEN r.release_date - 56 AND r.release_date + 13
-  AND t.followers IS NOT NULL
-ORDER BY t.date
-"""
-
-ARTIST_SNAPSHOTS = """
-SELECT a.snapshot_date, a.service, a.followers, a.popularity, a.followers_status, a.popularity_status
-FROM artist_snapshots a JOIN campaign_releases r
-  ON (a.service = 'spotify' AND a.artist_id = r.spotify_artist_id)
-  OR (a.service = 'deezer' AND a.artist_id = r.deezer_artist_id)
-WHERE r.campaign_slug = ? ORDER BY a.snapshot_date DESC, a.service
-"""
 
 CONVERSION = """
 SELECT source, service, visitors, grants, rate, low, high FROM service_conversion
@@ -105,36 +121,60 @@ WHERE campaign_slug = ? ORDER BY source = '(all)' DESC, source, service
 """
 
 COMPARISON = """
-SELECT source, service_1, service_2, rate_1, rate_2, difference, low, high, z, p_value, p_holm
-FROM service_comparison WHERE campaign_slug = ? ORDER BY source = '(all)' DESC, source, service_1, service_2
+SELECT * FROM service_comparison WHERE campaign_slug = ? AND source = ? ORDER BY service_1, service_2
 """
 
 OUTCOMES = "SELECT * FROM release_outcomes WHERE campaign_slug = ? ORDER BY service, kind"
 
 GRANT_HEALTH = "SELECT * FROM token_health WHERE campaign_slug = ? ORDER BY service"
 
-AUTHENTICITY = "SELECT * FROM authenticity_scores WHERE campaign_slug = ?"
+ACTION_SERVICES = "SELECT DISTINCT service FROM release_actions WHERE campaign_slug = ? ORDER BY service"
 
+OUTCOMES_OVER_TIME = """
+SELECT date_trunc('hour', coalesce(done_at, due_at)) AS hour, outcome, count(*) AS actions
+FROM release_actions WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
+GROUP BY ALL ORDER BY hour, outcome
+"""
 
-def campaigns(reader: WarehouseReader) -> pd.DataFrame:
-    return reader.query(CAMPAIGNS)
+TIME_TO_LIBRARY = """
+SELECT service, floor(log10(greatest(seconds_to_library, 1)) * 4) / 4 AS log_bucket, count(*) AS actions
+FROM release_actions
+WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND seconds_to_library IS NOT NULL
+GROUP BY ALL ORDER BY log_bucket, service
+"""
 
+UNDELIVERED_FANS = """
+SELECT fan, service, kind, outcome, reason, attempts, due_at
+FROM release_actions
+WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN ('failed', 'undeliverable')
+ORDER BY outcome, service, fan LIMIT 1000
+"""
 
-def for_campaign(reader: WarehouseReader, sql: str, slug: str) -> pd.DataFrame:
-    return reader.query(sql, [slug])
+UNDELIVERED_REASONS = """
+SELECT outcome, coalesce(reason, '(no reason given)') AS reason, count(*) AS actions
+FROM release_actions
+WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN ('failed', 'undeliverable')
+GROUP BY ALL ORDER BY actions DESC
+"""
 
+LOADED_FILES = """
+SELECT file_name, kind, rows, as_of, loaded_at, left(content_hash, 16) AS content_hash
+FROM loaded_files ORDER BY loaded_at DESC, file_name
+"""
 
-def presaves_daily(reader: WarehouseReader, slug: str) -> pd.DataFrame:
-    return reader.query(PRESAVES_DAILY, [slug])
+QUARANTINED_FILES = """
+SELECT file_name, reason, quarantined_at, left(content_hash, 16) AS content_hash
+FROM quarantined_files ORDER BY quarantined_at DESC, file_name
+"""
 
+FRESHNESS = "SELECT * FROM source_freshness ORDER BY days_behind DESC NULLS FIRST, source"
 
-def first_week(reader: WarehouseReader, slug: str) -> pd.DataFrame:
-    return reader.query(FIRST_WEEK, [slug])
+FOLLOWERS = (
+    "SELECT date, origin, followers FROM campaign_followers WHERE campaign_slug = ? ORDER BY origin, date"
+)
 
-
-def roster(reader: WarehouseReader, series: str) -> pd.DataFrame:
-    return reader.query(ROSTER, [series])
-
-
-def artist_releases(reader: WarehouseReader, series: str, artist: str) -> pd.DataFrame:
-    return reader.query(ARTIST_RELEASES, [series, artist])
+LATEST_FOLLOWERS = """
+SELECT service, origin, arg_max(followers, date) AS followers, arg_max(popularity, date) AS popularity,
+       max(date) AS date
+FROM campaign_followers WHERE campaign_slug = ? AND followers IS NOT NULL GROUP BY ALL ORDER BY service, origin
+"""

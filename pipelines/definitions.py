@@ -9,11 +9,14 @@ from __future__ import annotations
 import dagster as dg
 
 from campaigns.settings import Settings, load_settings
+from pipelines.deploy import release_definitions
 from pipelines.exports.definitions import definitions as exports
+from pipelines.future_saves.definitions import definitions as future_saves
 from pipelines.marts.definitions import definitions as marts
+from pipelines.messages.definitions import definitions as messages
+from pipelines.messages.resources import smtp_resource
 from pipelines.operational.definitions import definitions as operational
 from pipelines.privacy.definitions import definitions as privacy
-from pipelines.release.definitions import definitions as release
 from pipelines.resources import resources_from_settings
 from pipelines.snapshots.definitions import definitions as snapshots
 
@@ -32,15 +35,25 @@ warehouse_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
 )
 
-DOMAINS = (operational, release, exports, snapshots, marts)
+DOMAINS = (
+    operational,
+    exports,
+    snapshots,
+    marts,
+    messages,
+    future_saves,
+)  # release day: on the configured executor
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         *DOMAINS,
+        release_definitions(settings),
         privacy(settings),
         dg.Definitions(
-            jobs=[warehouse_job], schedules=[warehouse_schedule], resources=resources_from_settings(settings)
+            jobs=[warehouse_job],
+            schedules=[warehouse_schedule],
+            resources={**resources_from_settings(settings), "smtp": smtp_resource(settings)},
         ),
     )
 

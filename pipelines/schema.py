@@ -261,6 +261,75 @@ _PER_DAY = tuple(f"d{d}_streams DOUBLE" for d in range(7)) + tuple(f"d{d}_listen
 
 MARTS = (
     Table(
+        "campaign_followers",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "date DATE NOT NULL",
+            "service VARCHAR NOT NULL",
+            "origin VARCHAR NOT NULL",
+            "followers BIGINT",
+            "popularity INTEGER",
+        ),
+        ("campaign_slug", "origin", "date"),
+        "the campaign artist's followers on one service, one day, from one origin (export or API)",
+    ),
+    Table(
+        "quarantined_files",
+        (
+            "content_hash VARCHAR NOT NULL",
+            "file_name VARCHAR NOT NULL",
+            "reason VARCHAR NOT NULL",
+            "quarantined_at TIMESTAMPTZ NOT NULL",
+        ),
+        ("content_hash", "quarantined_at"),
+        "one export file refused by ingest (moved to the quarantine folder) and why",
+    ),
+    Table(
+        "release_actions",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "kind VARCHAR NOT NULL",
+            "outcome VARCHAR NOT NULL",
+            "fan VARCHAR NOT NULL",
+            "due_at TIMESTAMPTZ NOT NULL",
+            "done_at TIMESTAMPTZ",
+            "seconds_to_library DOUBLE",
+            "attempts INTEGER NOT NULL",
+            "reason VARCHAR",
+        ),
+        ("campaign_slug", "service", "kind", "fan", "due_at"),
+        "one owed action, its fan as a short keyed hash, its outcome and time to library",
+    ),
+    Table(
+        "funnel_browsers",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "source VARCHAR NOT NULL",
+            "in_app_browser VARCHAR NOT NULL",
+            "visitors BIGINT NOT NULL",
+            "choosers BIGINT NOT NULL",
+            "grants BIGINT NOT NULL",
+            "rate DOUBLE",
+            "loss DOUBLE",
+        ),
+        ("campaign_slug", "source", "in_app_browser"),
+        "landing visitors per campaign, first source and in-app browser, with the in-app loss",
+    ),
+    Table(
+        "source_freshness",
+        (
+            "source VARCHAR NOT NULL",
+            "files BIGINT",
+            "rows BIGINT NOT NULL",
+            "data_until DATE",
+            "updated_at TIMESTAMPTZ",
+            "days_behind BIGINT",
+        ),
+        ("source",),
+        "one source of the warehouse and how fresh its data is",
+    ),
+    Table(
         "campaign_releases",
         (
             "campaign_slug VARCHAR NOT NULL",

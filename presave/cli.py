@@ -334,6 +334,35 @@ def dashboard(
 
 
 @app.command()
+def pitch(
+    slug: Annotated[str, typer.Argument(help="The campaign's slug.")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Where to write the pack: FILE.pdf or FILE.png (by its suffix).")
+    ],
+) -> None:
+    """Write the campaign's one-page editorial pitch pack (PDF or PNG), made offline from the warehouse."""
+    from dashboards import pitch as pitch_pack
+    from dashboards.queries import WarehouseReader
+
+    fmt = out_file.suffix.lower().lstrip(".")
+    if fmt not in pitch_pack.FORMATS:
+        fail(f"--out {out_file}: the file must end in .pdf or .png", 2)
+    settings = _settings()
+    reader = WarehouseReader(settings.warehouse_snapshot_path)
+    if not reader.available():
+        fail(
+            f"no warehouse snapshot at {reader.snapshot}: run the pipeline first (presave ingest, presave demo)"
+        )
+    try:
+        pack = pitch_pack.gather(reader, slug)
+    except pitch_pack.UnknownCampaign as exc:
+        fail(str(exc))
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_bytes(pitch_pack.render(pack, fmt))
+    out.print(f"wrote the pitch pack of [bold]{slug}[/] to {out_file}")
+
+
+@app.command()
 def demo(
     no_dashboard: Annotated[
         bool, typer.Option("--no-dashboard", help="End when the pipeline is done.")

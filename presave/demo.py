@@ -305,7 +305,7 @@ def _simulate(
             plans,
             sandbox_url=sandbox_url,
             deadline=deadline,
-            concurrency=96,
+            concurrency=64,
             on_fan=lambda _outcome: progress.advance(task),
             truth=truth,
         )
@@ -314,10 +314,15 @@ def _simulate(
     unexpected = {
         k: v
         for k, v in report.outcomes.items()
-        if k not in {"granted", "visited", "declined", "abandoned", "late"}
+        if k not in {"granted", "visited", "declined", "abandoned", "failed", "late"}
     }
     if unexpected:
         raise RuntimeError(f"the landing flow failed for some fans: {unexpected}")
+    if report.outcomes["failed"]:
+        console.print(
+            f"[yellow]{report.outcomes['failed']} fans met a service failure and were asked to try again "
+            "(no grant; the ground truth says so)[/]"
+        )
     if report.outcomes["late"]:
         console.print(
             f"[yellow]{report.outcomes['late']} fans arrived too late to pre-save: "

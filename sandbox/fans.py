@@ -301,6 +301,8 @@ class Fan:
         }
         separator = "&" if urlsplit(authorize_url).query else "?"
         authorize = self.http.get(f"{authorize_url}{separator}{urlencode(decision)}")
+        if authorize.status_code >= 500:
+            return "failed"
         if authorize.status_code not in (302, 303):
             return f"authorize_{authorize.status_code}"
         return self._finish(self.http.get(authorize.headers["location"]))
@@ -326,6 +328,8 @@ class Fan:
     def _finish(self, callback: httpx.Response) -> str:
         if self.plan.declines:
             return "declined" if callback.status_code == 200 else f"callback_{callback.status_code}"
+        if callback.status_code == 502:  # the service failed the landing app; the page says try again
+            return "failed"
         if callback.status_code != 303:
             return f"callback_{callback.status_code}"
         self.granted_at = datetime.now(UTC)

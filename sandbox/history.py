@@ -159,7 +159,7 @@ def write_campaign_history(
         session.add_all(grants.values())
         session.flush()
         events = [event for fan in fans for event in _events(campaign.id, fan, grants.get(fan.index))]
-        session.execute(insert(LandingEvent.__table__), events)  # type: ignore[arg-type]  # plain rows, never read back
+        session.execute(insert(LandingEvent), events)  # plain rows: many, never read back here
         actions = [
             action
             for index, grant in grants.items()

@@ -26,7 +26,8 @@ Use after a simulation (the demo also writes `<data dir>/truth.json`, read back 
     truth.campaigns                      # slug → CampaignTruth (artist, title, upc, release_at, kind)
 
 A fan's `outcome` is one of `OUTCOMES`: `visited` (left without pressing a button), `abandoned` (pressed
-one, never came back from the service), `declined` (refused at the service), `granted`. `service` is
+one, never came back from the service), `declined` (refused at the service), `failed` (approved, but the
+service failed the landing app, which asked the fan to try again: no grant), `granted`. `service` is
 the button pressed (None for `visited`). Times are UTC.
 """
 
@@ -46,8 +47,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from sandbox.analytics import Simulation
 
-Outcome = Literal["visited", "abandoned", "declined", "granted"]
-OUTCOMES: tuple[Outcome, ...] = ("visited", "abandoned", "declined", "granted")
+Outcome = Literal["visited", "abandoned", "declined", "failed", "granted"]
+OUTCOMES: tuple[Outcome, ...] = ("visited", "abandoned", "declined", "failed", "granted")
 TRUTH_FILE = "truth.json"
 
 
@@ -174,7 +175,7 @@ class GroundTruth:
 
     def conversion(self, campaign: str) -> dict[str, dict[str, int]]:
         """Per service pressed: `chose` (visitors who pressed it) and how many of them ended in each of
-        `granted`, `declined`, `abandoned`; plus `visited` (visitors of the page) under the key `page`."""
+        `granted`, `declined`, `abandoned`, `failed`; plus `visited` (visitors of the page) under `page`."""
         table: dict[str, dict[str, int]] = {}
         visitors = 0
         for fan in self.fans:
@@ -183,7 +184,9 @@ class GroundTruth:
             visitors += 1
             if fan.service is None:
                 continue
-            row = table.setdefault(fan.service, {"chose": 0, "granted": 0, "declined": 0, "abandoned": 0})
+            row = table.setdefault(
+                fan.service, {"chose": 0, "granted": 0, "declined": 0, "abandoned": 0, "failed": 0}
+            )
             row["chose"] += 1
             row[fan.outcome] += 1
         return {"page": {"visited": visitors}, **dict(sorted(table.items()))}

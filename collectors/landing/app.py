@@ -37,7 +37,7 @@ from collectors.landing import views
 from collectors.landing.context import Landing
 from collectors.landing.errors import ErrorLayer
 from collectors.landing.guards import Answered, send_answer
-from collectors.landing.routers import authorization, campaign, forget
+from collectors.landing.routers import authorization, campaign, forget, unsubscribe
 from collectors.landing.security import RequestLimits, content_security_policy
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def create_app(
     _add_error_pages(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_class=PlainTextResponse)
     # fixed first paths before the campaign's `/{slug}/…`, which would take them
-    for router in (forget.router, authorization.router, campaign.router):
+    for router in (forget.router, unsubscribe.router, authorization.router, campaign.router):
         app.include_router(router)
     return app
 

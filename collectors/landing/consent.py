@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import hashlib
 
+from campaigns.campaign_file import ConsentTerms
+
 EMAIL_SCOPE = "email_updates"
 EMAIL_TEXT_REVISION = "1"
 
 
-def email_consent_text(artist: str) -> str:
+def email_consent_text(artist: str, terms: ConsentTerms | None = None) -> str:
+    """The opt-in's words; a campaign's `consent:` names the label and its privacy policy in them."""
+    team = f"{artist}, their team and {terms.label}" if terms and terms.label else f"{artist} and their team"
+    policy = f" Privacy policy: {terms.privacy_url}" if terms and terms.privacy_url else ""
     return (
         f"Yes, email me news from {artist}: new music, shows and offers. My email address goes to "
-        f"{artist} and their team for this only, and I can unsubscribe at any time."
+        f"{team} for this only, and I can unsubscribe at any time.{policy}"
     )
 
 

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from campaigns.future_saves import future_consent_text
 from campaigns.ledger import record_at_grant
 from campaigns.models import ActionKind, EventKind, Grant
 from campaigns.vault import Secret, VaultError
-from collectors.landing import views
+from collectors.landing import future, views
 from collectors.landing.attempts import BROWSER_COOKIE, browser_of
 from collectors.landing.choices import (
     DoneChoices,
@@ -110,6 +111,7 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
         session.expunge(grant)
         ledger = {(a.kind, a.target): a.outcome for a in ledger_of(session, grant.id)}
         consented = has_live_consent(session, grant.id, EMAIL_SCOPE)
+        future_checked = future.is_opted_in(session, grant.id)
     offer = offer_for(view, grant.service)
     tokens = _tokens(landing, grant)
     choices = grant.choices or {}
@@ -123,7 +125,7 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
     ]
     playlists, playlists_failed = _playlists(landing, grant, tokens) if offer.playlist_choice else ([], False)
     chosen = choices.get("playlist") or {}
-    consent_text = email_consent_text(view.spec.artist)
+    consent_text = email_consent_text(view.spec.artist, view.spec.consent)
     return views.render(
         request,
         "done.html",
@@ -143,6 +145,8 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
             else (f"id:{chosen['id']}" if chosen.get("id") else "none"),
             "consent_text": consent_text,
             "email_checked": consented,
+            "future_text": future_consent_text(view.spec.artist),
+            "future_checked": future_checked,
             "email_field": offer.email_field,
             "completed": completed,
             "email_notice": EMAIL_NOTICES.get(request.query_params.get("email", "")),
@@ -195,8 +199,9 @@ def complete(
     playlist: str | None,
     email_opt_in: str | None,
     email: str | None,
+    future_saves: str | None = None,
 ) -> Response:
-    """The fan completes: kept follows happen now; playlist choice and consent are recorded."""
+    """The fan completes: kept follows happen now; playlist choice and consents are recorded."""
     fan = _session(landing, request, view)
     if (
         fan is None
@@ -226,7 +231,7 @@ def complete(
     tokens = _tokens(landing, grant)
     followed, reason = _follow(landing, grant.service, tokens, done)
     now = datetime.now(UTC)
-    consent = {"text": email_consent_text(view.spec.artist), "at": now.isoformat()}
+    consent = {"text": email_consent_text(view.spec.artist, view.spec.consent), "at": now.isoformat()}
     consent["version"] = text_version(consent["text"])
     visitor, _ = views.visitor_of(request)
     visit = landing.visit(request, visitor)
@@ -235,6 +240,7 @@ def complete(
         if live is None:
             return _erased(request, view)
         round_trip = _record_choices(landing, session, live, done, followed, reason, consent, now)
+        future.record_future_choice(session, live, future.ticked(future_saves), view.spec.artist, now)
         visit = attribution_of(session, live.id) or visit
         record_event(session, view.id, EventKind.COMPLETE, visit, service=live.service, grant_id=live.id)
     browser, _ = browser_of(request.cookies.get(BROWSER_COOKIE))
@@ -323,7 +329,9 @@ def erase(landing: Landing, request: Request, csrf: str | None) -> Response:
         return _forbidden(request, None)
     landing.events.flush()  # the fan's queued events must be in the store to be made anonymous with the rest
     with landing.writes.session() as session:
-        erasure = erase_grants(session, [fan.grant_id])
+        grant = session.get(Grant, fan.grant_id)
+        carried = future.carried_from(session, grant) if grant is not None else []  # its future saves too
+        erasure = erase_grants(session, [fan.grant_id, *carried])
     response = views.render(
         request,
         "forgotten.html",

@@ -155,6 +155,9 @@ def _verdict(ratio: float, low: float, high: float, against: str, confidence: fl
 
 
 def _too_few(comparable: int, what: str) -> Judgement:
+    """`what` names the campaigns in the plural ("earlier releases …"); one is named in the singular."""
+    if comparable == 1:
+        what = what.replace("releases", "release", 1).replace("campaigns", "campaign", 1)
     return Judgement(
         None,
         None,

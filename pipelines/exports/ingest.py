@@ -120,7 +120,12 @@ def _ingest_one(
         as_of = _as_of(connection, path, kind)
     except ExportError as exc:
         _drop_stage(connection)
-        quarantine(path, quarantine_dir, _reason(path, exc))
+        reason = _reason(path, exc)
+        quarantine(path, quarantine_dir, reason)
+        connection.execute(
+            "INSERT INTO quarantined_files VALUES (?, ?, ?, ?)",
+            [digest, path.name, reason, datetime.now(UTC)],
+        )
         report.refused.append((path.name, str(exc)))
         return
     except Exception as exc:

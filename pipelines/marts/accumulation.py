@@ -88,6 +88,12 @@ def presave_forecast(connection: duckdb.DuckDBPyConnection, today: date | None =
         for day in range(-DAYS_BEFORE, reached + 1):
             so_far = int(table.loc[campaign, day])
             made = release_day_forecast(so_far, day, history)
+            if day == 0:
+                made = (
+                    "released: the count is final"
+                    if released
+                    else "release day: the count so far is all but final, nothing to forecast"
+                )
             row = {
                 "campaign_slug": campaign,
                 "as_of_day": day,

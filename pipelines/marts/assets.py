@@ -9,6 +9,7 @@ from pipelines.marts import (
     funnel,
     glossary,
     lift,
+    operations,
     overview,
     presaves,
     velocity,
@@ -29,6 +30,7 @@ MARTS: tuple[Mart, ...] = (
     *authenticity.MARTS,
     *overview.MARTS,
     *glossary.MARTS,
+    *operations.MARTS,
 )
 
 

@@ -170,6 +170,10 @@ def test_a_release_against_the_artists_earlier_ones_is_the_t_prediction_interval
             "cannot be judged yet: 4 other campaigns measured the same way, 5 needed",
         ),
         (
+            lambda: judge_against_earlier(2.0, [1.0]),
+            "cannot be judged yet: 1 earlier release measured the same way, 5 needed",
+        ),
+        (
             lambda: judge_against_line(100, 2000, [50] * 5, ROSTER_STREAMS[:5]),
             "cannot be judged: the other campaigns' pre-saves do not vary",
         ),

@@ -1,175 +1,230 @@
-"""The dashboard over a warehouse the real pipeline built: each page answers its question with the marts'
-numbers and their intervals (Streamlit's AppTest, no browser)."""
+"""The dashboard over a warehouse the real pipeline built, page by page (Streamlit's AppTest, no
+browser): each page answers its question with the marts' numbers, keeps its filters in the URL, offers
+every table as CSV, and says what is missing instead of failing."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
-from dashboards import pitch
+from dashboards.glossary import Glossary
 from dashboards.queries import WarehouseReader
-from tests.pipelines.scenario import built_warehouse
+from dashboards.screens import PAGES
+from pipelines.warehouse import Warehouse
+from tests.dashboards.warehouse import (
+    FAILED,
+    IN_APP_CHOOSERS,
+    TROUBLED,
+    UNDELIVERABLE,
+)
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
+CAMPAIGNS = ("northern-lights", "glass-harbour", "midnight-drive", "night-swim", "old-flame")
+BY_PATH = {page.url_path: index for index, page in enumerate(PAGES)}
 
 
-@pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_warehouse(tmp_path_factory.mktemp("dash") / "data").warehouse_snapshot_path
+def run_page(snapshot: Path, path: str, **query: str) -> AppTest:
+    """Run one page as its URL would (`?campaign=…&source=…`)."""
 
-
-def run_page(snapshot: Path, page: str, **selections: str) -> AppTest:
-    """Run one page function of `dashboards.pages`; `selections` set select boxes by key, in order."""
-
-    def script(snapshot: str, page: str) -> None:
+    def script(snapshot: str, index: int) -> None:
         from pathlib import Path
 
-        from dashboards import pages, queries
+        from dashboards import queries
+        from dashboards.screens import PAGES
 
-        getattr(pages, page)(queries.WarehouseReader(Path(snapshot)))
+        PAGES[index].render(queries.WarehouseReader(Path(snapshot)))
 
     app = AppTest.from_function(
-        script, kwargs={"snapshot": str(snapshot), "page": page}, default_timeout=60
-    ).run()
-    for key, value in selections.items():
-        app = app.selectbox(key=key).set_value(value).run()
-    assert not app.exception, app.exception
+        script, kwargs={"snapshot": str(snapshot), "index": BY_PATH[path]}, default_timeout=120
+    )
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
     return app
 
 
-def one(snapshot: Path, sql: str, *params: object) -> dict:
-    return WarehouseReader(snapshot).query(sql, list(params)).iloc[0].to_dict()
+def mart(snapshot: Path, sql: str, *params: object) -> pd.DataFrame:
+    return WarehouseReader(snapshot).query(sql, list(params))
 
 
-def test_the_overview_lists_each_campaign_with_its_figures(
+def metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def infos(app: AppTest) -> str:
+    return "\n".join(str(i.value) for i in app.info)
+
+
+@pytest.mark.parametrize("path", list(BY_PATH))
+def test_every_page_draws_every_campaign_without_an_error(snapshot: Path, path: str) -> None:
+    for slug in CAMPAIGNS:
+        app = run_page(snapshot, path, campaign=slug)
+        assert app.title[0].value == PAGES[BY_PATH[path]].heading
+        tables = len(app.dataframe)
+        assert len(app.get("download_button")) >= tables  # every table comes with its CSV
+
+
+def test_the_app_lists_every_page_and_opens_on_the_overview(
     snapshot: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("sys.argv", ["app.py", "--warehouse", str(snapshot)])
-    app = AppTest.from_file(APP, default_timeout=60).run()
+    address = streamlit_config.get_option("server.address")
+    streamlit_config.set_option("server.address", "127.0.0.1")  # served on loopback: no login asked
+    try:
+        app = AppTest.from_file(APP, default_timeout=60).run()
+    finally:
+        streamlit_config.set_option("server.address", address)
     assert not app.exception
     assert app.title[0].value == "Campaigns"
-    table = app.dataframe[0].value.set_index("slug")
-    assert set(table.index) == {
-        "northern-lights",
-        "glass-harbour",
-        "midnight-drive",
-        "night-swim",
-        "old-flame",
-    }
-    assert table.loc["night-swim", "presaves"] == 90
-    assert table.loc["old-flame", "origin"] == "imported"
-    expected = one(snapshot, "SELECT presaves FROM campaign_overview WHERE campaign_slug = 'midnight-drive'")
-    assert table.loc["midnight-drive", "presaves"] == expected["presaves"]
+    table = app.dataframe[0].value.set_index("campaign")
+    assert set(table.index) == set(CAMPAIGNS)
+    counts = mart(snapshot, "SELECT campaign_slug, presaves FROM campaign_overview").set_index(
+        "campaign_slug"
+    )
+    label = Glossary(mart(snapshot, "SELECT * FROM figure_glossary"))["presaves"].label
+    assert table.loc["night-swim", label] == counts.loc["night-swim", "presaves"] == 90
 
 
-def test_a_campaign_page_shows_presaves_first_week_delivery_and_authenticity(snapshot: Path) -> None:
-    def script(snapshot: str) -> None:
-        from pathlib import Path
-
-        from dashboards import pages, queries
-
-        reader = queries.WarehouseReader(Path(snapshot))
-        frame = pages.campaigns_frame(snapshot, reader.version())
-        pages.campaign_page(reader, frame.set_index("slug", drop=False).loc["midnight-drive"].to_dict())
-
-    app = AppTest.from_function(script, kwargs={"snapshot": str(snapshot)}, default_timeout=60).run()
-    assert not app.exception
-    metrics = {m.label: m.value for m in app.metric}
-    overview = one(snapshot, "SELECT * FROM campaign_overview WHERE campaign_slug = 'midnight-drive'")
-    streams = one(
-        snapshot, "SELECT sum(streams) AS s FROM first_week WHERE campaign_slug = 'midnight-drive'"
-    )["s"]
-    assert metrics["pre-saves"] == str(overview["presaves"])
-    assert metrics["first-week streams"] == f"{int(streams):,}"
-    assert metrics["authenticity score (1 = no warning sign)"] == f"{overview['authenticity_score']:.2f}"
-    assert len(app.get("plotly_chart")) == 2
-    assert app.subheader[0].value == "Release day"
-
-
-def test_the_lift_page_gives_the_lift_against_the_artist_and_the_roster_with_intervals(
+def test_the_same_figure_reads_the_same_on_every_page_and_as_the_glossary_formats_the_mart(
     snapshot: Path,
 ) -> None:
-    app = run_page(snapshot, "lift_page", **{"lift-campaign": "midnight-drive"})
-    lift = one(
+    glossary = Glossary(mart(snapshot, "SELECT * FROM figure_glossary"))
+    by_label = {glossary[f].label: f for f in glossary.figures()}
+    for slug in CAMPAIGNS:
+        overview = mart(snapshot, "SELECT * FROM campaign_overview WHERE campaign_slug = ?", slug)
+        row = overview.iloc[0].to_dict()
+        seen: dict[str, dict[str, str]] = {}
+        for path in ("roster", "campaign", "pitch", "release-day"):
+            for label, value in metrics(run_page(snapshot, path, campaign=slug)).items():
+                seen.setdefault(label, {})[path] = value
+        shared = {label: pages for label, pages in seen.items() if label in by_label}
+        assert glossary["presaves"].label in shared
+        for label, pages in shared.items():
+            assert len(set(pages.values())) == 1, (slug, label, pages)
+            figure = by_label[label]
+            if glossary.column(figure) in row:
+                assert next(iter(pages.values())) == glossary.value(figure, row), (slug, label)
+        assert seen[glossary["presaves"].label]["campaign"] == f"{int(row['presaves']):,}"
+
+
+def test_the_campaign_page_marks_the_follow_up_days_and_draws_the_forecast_band_before_release(
+    snapshot: Path,
+) -> None:
+    app = run_page(snapshot, "campaign", campaign="night-swim")
+    accumulation = app.get("plotly_chart")[0].proto.spec
+    for day in ("D-7", "D-3", "D-1"):
+        assert f'"text":"{day}"' in accumulation.replace(" ", "")
+    forecast = mart(snapshot, "SELECT * FROM campaign_overview WHERE campaign_slug = 'night-swim'").iloc[0]
+    if pd.notna(forecast["forecast_point"]):
+        assert "forecast, 95% interval" in accumulation
+    released = run_page(snapshot, "campaign", campaign="midnight-drive").get("plotly_chart")[0].proto.spec
+    assert "forecast, 95% interval" not in released
+
+
+def test_the_campaign_page_shows_the_visitors_lost_in_an_in_app_browser(snapshot: Path) -> None:
+    app = run_page(snapshot, "campaign", campaign=TROUBLED, source="instagram")
+    browsers = next(t.value for t in app.dataframe if "in_app_browser" in t.value.columns)
+    instagram = browsers.set_index("in_app_browser").loc["instagram"]
+    visitors = mart(
         snapshot,
-        "SELECT * FROM campaign_lift WHERE campaign_slug = 'midnight-drive' AND series = 'spotify_song'",
+        "SELECT visitor_key, arg_min(lower(utm_source), occurred_at) FILTER (WHERE utm_source <> '') AS source, "
+        "arg_min(in_app_browser, occurred_at) FILTER (WHERE in_app_browser IS NOT NULL) AS browser, "
+        "bool_or(kind IN ('click', 'authorize_start', 'grant', 'denial', 'error') AND service IS NOT NULL) AS chose, "
+        "bool_or(kind = 'grant') AS granted FROM landing_events WHERE campaign_slug = ? GROUP BY visitor_key",
+        TROUBLED,
     )
-    assert app.radio[0].value == "spotify_song"  # the song's own streams first, when exported
-    metrics = {m.label: m.value for m in app.metric}
-    assert metrics["against the artist's earlier releases"] == (
-        f"{lift['artist_lift']:.2f}× ({lift['artist_lift_low']:.2f}×–{lift['artist_lift_high']:.2f}×)"
+    lost = visitors[(visitors["source"] == "instagram") & (visitors["browser"] == "instagram")]
+    assert (instagram["choosers"], instagram["grants"]) == (lost["chose"].sum(), lost["granted"].sum())
+    assert instagram["choosers"] >= IN_APP_CHOOSERS  # the fixture's own in-app visitors are among them
+    ordinary = browsers.set_index("in_app_browser").loc["(none)"]
+    assert instagram["loss"] == pytest.approx(ordinary["rate"] - instagram["grants"] / instagram["choosers"])
+    assert "instagram" in " ".join(str(m.value) for m in app.markdown)
+
+
+def test_filters_come_from_the_url_and_go_back_into_it(snapshot: Path) -> None:
+    app = run_page(
+        snapshot, "campaign", campaign="midnight-drive", source="tiktok", days="2000-01-01..2100-01-01"
     )
-    assert metrics["against the roster's line"] == (
-        f"{lift['roster_ratio']:.2f}× ({lift['roster_ratio_low']:.2f}×–{lift['roster_ratio_high']:.2f}×)"
+    assert app.selectbox(key="campaign").value == "midnight-drive"
+    assert app.selectbox(key="source").value == "tiktok"
+    assert app.query_params["source"] == "tiktok"
+    funnel = next(
+        t.value for t in app.dataframe if "authorize_starts" in t.value.columns and "service" in t.value
     )
-    assert len(app.get("plotly_chart")) == 2  # the roster fit and the artist's releases
-
-
-def test_the_pitch_page_shows_the_forecast_with_its_interval_and_offers_the_pack(snapshot: Path) -> None:
-    app = run_page(snapshot, "pitch_page", **{"pitch-campaign": "night-swim"})
-    forecast = one(
-        snapshot, "SELECT * FROM presave_forecast WHERE campaign_slug = 'night-swim' AND is_latest"
-    )
-    metrics = {m.label: m.value for m in app.metric}
-    label = f"release-day forecast (as of D{forecast['as_of_day']})"
-    assert metrics[label] == f"{forecast['point']:,.0f} ({forecast['low']:,.0f}–{forecast['high']:,.0f})"
-    assert metrics["pre-saves"] == "90"
-    details = {m.label: m.delta for m in app.metric}
-    assert details["pre-saves"] == "Spotify 90 · Apple Music 0 · Deezer 0"
-    gain = one(snapshot, "SELECT * FROM follower_gain WHERE campaign_slug = 'night-swim'")
-    assert metrics["new followers (pre-save window)"] == f"{gain['total_gain']:+,.0f}"
-    assert details["new followers (pre-save window)"] == f"{gain['presave_follows']:,} from pre-save follows"
-    assert len(app.get("plotly_chart")) == 4  # by day, by country, forecast, followers
-    assert len(app.get("download_button")) == 2
-
-
-def test_the_pitch_pack_is_one_page_that_opens_without_a_network(snapshot: Path) -> None:
-    import pandas as pd
-    import plotly.graph_objects as go
-
-    page = pitch.pitch_html(
-        "Nova Lane — Night Swim",
-        [("pre-saves", "90")],
-        [go.Figure(), go.Figure()],
-        [("Pre-saves by country", pd.DataFrame({"country": ["GB"], "presaves": [40]}))],
-    )
-    assert page.startswith("<!doctype html>")
-    assert "<dt>pre-saves</dt><dd>90</dd>" in page
-    assert page.count("Plotly.newPlot") == 2
-    assert "<script src=" not in page  # plotly.js embedded once, not fetched from a CDN
-    assert "<td>GB</td>" in page
-
-
-def test_the_conversion_page_compares_services_with_intervals_and_p_values(snapshot: Path) -> None:
-    app = run_page(snapshot, "conversion_page", **{"conversion-campaign": "midnight-drive"})
-    rates, pairs = app.dataframe[0].value, app.dataframe[1].value
-    apple = one(
+    expected = mart(
         snapshot,
-        "SELECT * FROM service_conversion WHERE campaign_slug = 'midnight-drive' AND source = '(all)' "
-        "AND service = 'apple'",
-    )
-    row = rates.set_index("service").loc["apple"]
-    assert (row["visitors"], row["grants"]) == (apple["visitors"], apple["grants"])
-    assert row["interval"] == f"{apple['rate']:.1%} ({apple['low']:.1%}–{apple['high']:.1%})"
-    test = one(
+        "SELECT sum(visits) AS v FROM funnel_daily WHERE campaign_slug = 'midnight-drive' AND source = 'tiktok'",
+    ).iloc[0]["v"]
+    assert funnel["visits"].sum() == expected
+    unknown = run_page(snapshot, "campaign", campaign="no-such-campaign")
+    assert unknown.selectbox(key="campaign").value == "night-swim"  # an unknown campaign: the latest
+    assert unknown.query_params["campaign"] == "night-swim"
+    nowhere = run_page(snapshot, "campaign", campaign="midnight-drive", source="nowhere")
+    assert nowhere.selectbox(key="source").value == "(all)"
+
+
+def test_the_comparison_page_states_its_verdict_in_words_with_intervals(snapshot: Path) -> None:
+    app = run_page(snapshot, "comparison", campaign="midnight-drive")
+    pairs = mart(
         snapshot,
         "SELECT * FROM service_comparison WHERE campaign_slug = 'midnight-drive' AND source = '(all)'",
     )
-    assert pairs.iloc[0]["p_value"] == pytest.approx(test["p_value"])
-    assert (pairs.iloc[0]["service_1"], pairs.iloc[0]["service_2"]) == ("apple", "spotify")
+    shown = "\n".join(str(m.value) for m in app.markdown)
+    for verdict in pairs["verdict"].dropna():
+        assert verdict in shown
+    rates = app.dataframe[0].value.set_index("service")
+    apple = mart(
+        snapshot,
+        "SELECT * FROM service_conversion WHERE campaign_slug = 'midnight-drive' AND source = '(all)' "
+        "AND service = 'apple'",
+    ).iloc[0]
+    assert rates.loc["apple", "grants"] == apple["grants"]
+    assert f"{apple['low']:.1%}" in rates.loc["apple"].iloc[-1]
 
 
-def test_without_a_snapshot_the_page_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.argv", ["app.py", "--warehouse", str(tmp_path / "none.duckdb")])
-    app = AppTest.from_file(APP, default_timeout=30).run()
-    assert "run the pipeline first" in app.warning[0].value
+def test_release_day_lists_the_fans_not_delivered_pseudonymised_with_their_reasons(snapshot: Path) -> None:
+    app = run_page(snapshot, "release-day", campaign=TROUBLED)
+    reasons = next(
+        t.value for t in app.dataframe if list(t.value.columns) == ["outcome", "reason", "actions"]
+    )
+    assert set(FAILED.values()) <= set(reasons["reason"])
+    ledger = mart(
+        snapshot,
+        "SELECT outcome, count(*) AS n FROM owed_actions WHERE campaign_slug = ? "
+        "AND outcome IN ('failed', 'undeliverable') GROUP BY outcome",
+        TROUBLED,
+    ).set_index("outcome")["n"]
+    assert ledger["undeliverable"] >= UNDELIVERABLE
+    assert reasons.groupby("outcome")["actions"].sum().to_dict() == ledger.to_dict()
+    fans = next(t.value for t in app.dataframe if "fan" in t.value.columns)
+    assert len(fans) == min(ledger.sum(), 1000)
+    assert fans["fan"].str.len().max() <= 12  # a short keyed hash, never the fan's key or account
+    assert len(app.get("plotly_chart")) == 2  # outcomes over time, time to library
+    spotify = run_page(snapshot, "release-day", campaign=TROUBLED, service="spotify")
+    fans = next(t.value for t in spotify.dataframe if "fan" in t.value.columns)
+    assert set(fans["service"]) == {"spotify"}
 
 
-def test_the_lift_page_offers_only_campaigns_with_a_measured_first_week(snapshot: Path) -> None:
-    app = run_page(snapshot, "lift_page")
-    offered = app.selectbox(key="lift-campaign").options
-    assert offered
-    assert not any("Night Swim" in option for option in offered)  # not released yet: nothing to lift
-    assert not app.info  # the first one offered has its lift
+def test_the_data_page_shows_the_quarantined_file_with_its_reason_and_each_source_freshness(
+    snapshot: Path,
+) -> None:
+    app = run_page(snapshot, "data")
+    quarantined = next(t.value for t in app.dataframe if "reason" in t.value.columns)
+    assert "broken-audience.csv" in set(quarantined["file_name"])
+    assert "bad date" in quarantined.iloc[0]["reason"]
+    freshness = next(t.value for t in app.dataframe if "days_behind" in t.value.columns)
+    assert {"landing events", "grants", "export: s4a_audience_timeline"} <= set(freshness["source"])
+
+
+def test_every_page_of_an_empty_warehouse_says_what_is_missing(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    with warehouse.writer():
+        pass
+    for path in BY_PATH:
+        app = run_page(warehouse.snapshot_path, path)
+        assert app.info, path

@@ -41,6 +41,9 @@ def truth_release(truth, slug: str) -> datetime:
     return truth.campaigns[slug].release_at
 
 
+@pytest.mark.timeout(
+    660
+)  # the whole demo, a few minutes on two busy cores; the run itself times out at 600 s
 def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     sandbox_app = create_app(SandboxConfig(inspection={"record_bodies": True}))

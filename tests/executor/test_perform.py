@@ -232,6 +232,16 @@ def test_a_lookup_with_the_quota_spent_is_not_retried_and_says_until_when_it_wai
     assert "quota spent, retry after 36000 s" in report.waiting["spotify"]
 
 
+def test_a_spent_quota_puts_the_action_back_in_the_queue_at_once_without_a_second_call() -> None:
+    fan = ScriptedFan(writes=[throttled("spotify", "save", 36_000.0, quota=True)])
+    result, clock, _ = _run(fan)
+    assert result.outcome == "queued"  # not failed: the schedule picks it up after the quota returns
+    assert result.retry_at is not None
+    assert result.retry_at >= NOW + timedelta(seconds=35_999)
+    assert clock.slept == []
+    assert fan.calls == ["perform"]
+
+
 def test_a_retry_after_longer_than_the_run_should_wait_puts_the_action_back_in_the_queue() -> None:
     fan = ScriptedFan(writes=[fail(Failure.THROTTLED, 429, retry_after=7200)])
     result, clock, pacing = _run(fan)

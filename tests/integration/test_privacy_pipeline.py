@@ -152,7 +152,9 @@ def test_links_with_an_address_then_forget_then_the_warehouse_job_keeps_nothing_
         assert connection.execute("SELECT count(*) FROM grants").fetchone() == (2,)  # the other fans stay
         assert all(connection.execute(f"SELECT count(*) FROM {m.name}").fetchone() is not None for m in MARTS)
     with system.store.session() as session:
-        assert session.scalars(select(AuthorizationAttempt)).all() == []
+        left = session.scalars(select(AuthorizationAttempt)).all()
+        assert [a.service for a in left] == ["deezer", "spotify"], "the two other fans' attempts stay"
+        assert all(a.visit.get("visitor_id") != visitor for a in left)
         assert session.scalar(select(LandingEvent.id).where(LandingEvent.visitor_id == visitor)) is None
         dump = "\n".join(str(row) for row in session.execute(text("SELECT * FROM landing_events")).all())
     assert fan_key not in dump

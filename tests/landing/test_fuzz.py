@@ -50,8 +50,9 @@ GET_ROUTES = {
     "/{slug}/listen/{service}": ("slug", "service"),
     "/{slug}/go/{name}": ("slug", "name"),
     "/{slug}/artwork": ("slug",),
+    "/unsubscribe/{token}": ("token",),
 }
-POST_ROUTES = {"/forget", "/{slug}/connect/apple", "/{slug}/done"}
+POST_ROUTES = {"/forget", "/{slug}/connect/apple", "/{slug}/done", "/unsubscribe/{token}"}
 
 printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=200)
 anything = st.one_of(
@@ -213,7 +214,9 @@ def test_every_route_is_fuzzed(env: Env) -> None:
 @FUZZ
 @given(
     route=st.sampled_from(sorted(GET_ROUTES)),
-    segments=st.fixed_dictionaries({"slug": anything, "service": anything, "name": anything}),
+    segments=st.fixed_dictionaries(
+        {"slug": anything, "service": anything, "name": anything, "token": anything}
+    ),
     real_slug=st.booleans(),
     query=query_values,
     headers=header_values,
@@ -259,6 +262,14 @@ def test_the_done_form_never_fails_on_malformed_input(
     headers = {k: v for k, v in headers.items() if k != "content-type"}
     response = env.client.post(f"/{SLUG}/done", data=data, headers=_headers(headers, cookies))
     _ok(response, "POST done")
+
+
+@FUZZ
+@given(token=anything, body=st.one_of(st.none(), anything, st.just("List-Unsubscribe=One-Click")))
+def test_the_unsubscribe_post_never_fails_on_malformed_input(env: Env, token: str, body: Any) -> None:
+    path = _fill("/unsubscribe/{token}", {"token": token})
+    response = env.client.post(path, content=body.encode() if body is not None else None)
+    _ok(response, "POST unsubscribe")
 
 
 @FUZZ

@@ -133,7 +133,7 @@ def test_no_forecast_without_three_earlier_campaigns_or_pre_saves_or_once_releas
     assert table.loc[("a", -10), "earlier_campaigns"] == 0
     assert table.loc[("a", -10), "note"] == "needs 3 earlier campaigns with pre-saves by D-10; 0 found"
     assert table.loc[("c", -28), "note"] == "no pre-saves by D-28: nothing to scale"
-    assert table.loc[("b", 0), "note"] == "release day reached: the count is final, nothing to forecast"
+    assert table.loc[("b", 0), "note"] == "released: the count is final"
     assert table.loc[("b", 0), "actual"] == 20
     assert table.loc[("b", 0), "is_latest"]
     assert not table.loc[("b", -1), "is_latest"]

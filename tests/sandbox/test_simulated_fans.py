@@ -40,7 +40,7 @@ def walked(system: System) -> tuple[System, GroundTruth]:
         concurrency=8,
         truth=truth,
     )
-    assert set(report.outcomes) <= {"visited", "abandoned", "declined", "granted"}, report.outcomes
+    assert set(report.outcomes) <= {"visited", "abandoned", "declined", "failed", "granted"}, report.outcomes
     flush(system)
     return system, truth
 

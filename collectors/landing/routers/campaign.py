@@ -72,6 +72,7 @@ def complete(
     playlist: Annotated[str | None, Form(max_length=80)] = None,
     email_opt_in: Annotated[str | None, Form(max_length=10)] = None,
     email: Annotated[str | None, Form(max_length=254)] = None,
+    future_saves: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
     return done_page.complete(
         landing,
@@ -82,6 +83,7 @@ def complete(
         playlist=playlist,
         email_opt_in=email_opt_in,
         email=email,
+        future_saves=future_saves,
     )
 
 

@@ -1,0 +1,83 @@
+"""The figures' labels, help texts and number formats, as the warehouse's `figure_glossary` defines them.
+
+The dashboard never names a headline figure itself: it asks the glossary for the label, the help text and
+the display format, and reads the value from the mart column the glossary names, so a figure reads the
+same on every page.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+NOT_YET = "—"
+
+
+def known(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return False
+    return not (isinstance(value, float) and math.isnan(value))
+
+
+@dataclass(frozen=True)
+class Entry:
+    figure: str
+    label: str
+    help: str
+    display: str
+    unit: str = ""
+    column: str = ""
+
+    def format(self, value: object, low: object = None, high: object = None) -> str:
+        """The value in the glossary's format, with its interval when both ends are known."""
+        if not known(value):
+            return NOT_YET
+        text = _apply(self.display, value)
+        if known(low) and known(high):
+            text += f" ({_apply(self.display, low)} to {_apply(self.display, high)})"
+        return text
+
+
+def _apply(display: str, value: object) -> str:
+    try:
+        return display.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+class Glossary:
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._entries = {
+            str(row["figure"]): Entry(
+                str(row["figure"]),
+                str(row["label"]),
+                f"{row['definition']} {row['help']}".strip()
+                + (f" Unit: {row['unit']}." if row["unit"] else ""),
+                str(row["display"]),
+                str(row["unit"]),
+                str(row["column_name"]),
+            )
+            for row in frame.to_dict("records")
+        }
+
+    def __getitem__(self, figure: str) -> Entry:
+        """A figure the warehouse's glossary does not define yet keeps its name, unformatted beyond `{}`."""
+        return self._entries.get(figure) or Entry(figure, figure.replace("_", " "), "", "{}", "", figure)
+
+    def column(self, figure: str) -> str:
+        """The mart column the figure lives in."""
+        return self[figure].column
+
+    def value(self, figure: str, row: dict) -> str:
+        """The figure as shown, from a row of its mart (with `<column>_low`/`_high` as its interval)."""
+        column = self.column(figure)
+        bounds = column.removesuffix("_point")  # forecast_point's interval is forecast_low … forecast_high
+        return self[figure].format(row.get(column), row.get(f"{bounds}_low"), row.get(f"{bounds}_high"))
+
+    def figures(self) -> list[str]:
+        return list(self._entries)
+
+    def __contains__(self, figure: str) -> bool:
+        return figure in self._entries

@@ -1,0 +1,153 @@
+"""One campaign: how the pre-saves accumulated and where they are heading, where visitors were lost
+(service, source, in-app browsers), where the fans are, and how the first week went."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import charts, queries, view
+from dashboards.glossary import known
+from dashboards.queries import WarehouseReader
+from dashboards.screens import headline
+
+HEADING = "Campaign"
+FIGURES = (
+    "presaves",
+    "last_week_share",
+    "forecast",
+    "delivered_saves",
+    "first_week_streams",
+    "first_72h_streams",
+    "streams_per_presaver",
+    "retention",
+    "authenticity_score",
+)
+SERIES_NAMES = {
+    "spotify_song": "the song on Spotify",
+    "spotify_artist": "all the artist's songs on Spotify",
+    "apple_song": "the song on Apple Music",
+}
+
+
+def render(reader: WarehouseReader) -> None:
+    st.title(HEADING)
+    row = view.pick_campaign(reader)
+    if row is None:
+        return
+    slug = str(row["campaign_slug"])
+    st.subheader(f"{row['artist']} — {row['title']}")
+    headline.show(view.glossary(reader), row, FIGURES)
+    _accumulation(reader, slug, row)
+    _funnel(reader, slug)
+    _countries(reader, slug)
+    _first_week(reader, slug)
+
+
+def upcoming(row: dict[str, Any]) -> bool:
+    return pd.Timestamp(row["release_at"]) > pd.Timestamp.now(tz="UTC")
+
+
+def _accumulation(reader: WarehouseReader, slug: str, row: dict[str, Any]) -> None:
+    st.header("Pre-saves over time")
+    frame = view.get(reader, queries.ACCUMULATION, slug)
+    forecast = (
+        {"point": row["forecast_point"], "low": row["forecast_low"], "high": row["forecast_high"]}
+        if upcoming(row) and known(row.get("forecast_point")) and known(row.get("forecast_low"))
+        else None
+    )
+    view.chart(
+        charts.accumulation(frame, forecast) if not frame.empty else None,
+        f"accumulation-{slug}",
+        "No pre-saves recorded for this campaign yet.",
+    )
+    daily = view.get(reader, queries.PRESAVES_DAILY, slug)
+    view.chart(
+        charts.presaves_by_day(daily) if not daily.empty else None,
+        f"daily-{slug}",
+        "No pre-saves per day to show yet.",
+    )
+    view.table(daily, f"{slug} pre-saves per day", "No pre-saves per day yet.")
+
+
+def _funnel(reader: WarehouseReader, slug: str) -> None:
+    st.header("Funnel")
+    span = view.get(reader, queries.FUNNEL_DATES, slug)
+    if span.empty or pd.isna(span.iloc[0]["first"]):
+        st.info("No landing-page visits recorded for this campaign (imported campaigns have none).")
+        return
+    sources = [view.ALL, *view.get(reader, queries.FUNNEL_SOURCES, slug)["source"]]
+    left, right = st.columns(2)
+    source = view.choose(
+        "Traffic source", sources, "source", lambda s: "all sources" if s == view.ALL else s, left
+    )
+    with right:
+        start, end = view.choose_dates(
+            "Days (campaign's local dates)", span.iloc[0]["first"].date(), span.iloc[0]["last"].date(), "days"
+        )
+    by_service = view.get(reader, queries.FUNNEL_BY_SERVICE, slug, source, source, start, end)
+    view.chart(
+        charts.funnel(by_service) if not by_service.empty else None,
+        f"funnel-{slug}",
+        "No visits from this source in these days.",
+    )
+    view.table(by_service, f"{slug} funnel by service", "No visits from this source in these days.")
+    by_source = view.get(reader, queries.FUNNEL_BY_SOURCE, slug, start, end)
+    view.table(by_source, f"{slug} funnel by source", "No visits in these days.")
+    browsers = view.get(reader, queries.FUNNEL_BROWSERS, slug, source)
+    st.subheader("Lost in in-app browsers")
+    if browsers.empty or (browsers["in_app_browser"] == "(none)").all():
+        st.info("No visitor came through an in-app browser (Instagram, TikTok…) from this source.")
+        return
+    worst = browsers.dropna(subset=["loss"]).sort_values("loss", ascending=False)
+    if not worst.empty:
+        top = worst.iloc[0]
+        st.markdown(
+            f"Visitors in **{top['in_app_browser']}**'s in-app browser granted "
+            f"{top['rate']:.0%} of the time after choosing a service, "
+            f"**{top['loss']:+.0%}** points below ordinary browsers."
+            if known(top["rate"])
+            else f"Visitors in {top['in_app_browser']}'s in-app browser never chose a service."
+        )
+    view.chart(charts.in_app_loss(browsers), f"in-app-{slug}", "")
+    view.table(browsers, f"{slug} visitors by browser", "")
+
+
+def _countries(reader: WarehouseReader, slug: str) -> None:
+    st.header("Countries")
+    countries = view.get(reader, queries.PRESAVES_BY_COUNTRY, slug)
+    view.chart(
+        charts.presaves_by_country(countries) if not countries.empty else None,
+        f"countries-{slug}",
+        "No pre-saves with a known country yet.",
+    )
+    view.table(countries, f"{slug} pre-saves by country", "No pre-saves with a known country yet.")
+
+
+def _first_week(reader: WarehouseReader, slug: str) -> None:
+    st.header("First week")
+    velocity = view.get(reader, queries.VELOCITY, slug)
+    if velocity.empty:
+        st.info(
+            "No first week measured yet: it needs the release's seven first days in the artist's exports "
+            "(Spotify for Artists, Apple Music for Artists) in the inbox."
+        )
+        return
+    view.chart(charts.velocity(velocity, SERIES_NAMES), f"velocity-{slug}", "")
+    shown = velocity.assign(series=velocity["series"].map(lambda s: SERIES_NAMES.get(s, s)))[
+        [
+            "series",
+            "presavers",
+            "first_24h_streams",
+            "first_72h_streams",
+            "week1_streams",
+            "week2_streams",
+            "day1_share",
+            "streams_per_presaver",
+            "retention",
+        ]
+    ]
+    view.table(shown, f"{slug} first week by series", "")
+    st.caption("Retention is week two's streams ÷ week one's; empty until day 13 is exported.")

@@ -1,0 +1,39 @@
+"""What the numbers stand on: the files loaded, the files refused and why, how fresh each source is,
+and what each figure means."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import queries, view
+from dashboards.queries import WarehouseReader
+
+HEADING = "Data"
+STALE_DAYS = 2
+
+
+def render(reader: WarehouseReader) -> None:
+    st.title(HEADING)
+    st.header("Freshness")
+    freshness = view.get(reader, queries.FRESHNESS)
+    stale = freshness[freshness["days_behind"] > STALE_DAYS] if not freshness.empty else freshness
+    if not stale.empty:
+        st.warning(
+            f"{len(stale)} source(s) more than {STALE_DAYS} days behind: " + ", ".join(stale["source"])
+        )
+    view.table(freshness, "freshness", "Nothing has been loaded yet: run the pipeline.")
+    st.header("Files loaded")
+    view.table(view.get(reader, queries.LOADED_FILES), "loaded files", "No export file loaded yet.")
+    st.header("Files quarantined")
+    view.table(
+        view.get(reader, queries.QUARANTINED_FILES),
+        "quarantined files",
+        "No file refused: every export dropped in the inbox loaded.",
+    )
+    st.header("Glossary")
+    glossary = view.get(reader, queries.GLOSSARY)
+    view.table(
+        glossary[["label", "unit", "definition", "help"]] if not glossary.empty else glossary,
+        "glossary",
+        "This warehouse holds no glossary yet: run the pipeline again.",
+    )

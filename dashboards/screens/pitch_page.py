@@ -1,0 +1,95 @@
+"""Managers: what to send an editor before the release, and the one-page pitch pack (PDF or PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboards import charts, pitch, queries, view
+from dashboards.queries import WarehouseReader
+from dashboards.screens import headline
+
+HEADING = "Pitch"
+FIGURES = ("presaves", "last_week_share", "forecast", "follower_gain")
+
+
+@st.cache_data(ttl=300, show_spinner="Drawing the pitch pack…", max_entries=32)
+def _pack(snapshot: str, version: float, slug: str, fmt: str) -> bytes:
+    return pitch.render(pitch.gather(WarehouseReader(Path(snapshot)), slug), fmt)
+
+
+def render(reader: WarehouseReader) -> None:
+    st.title(HEADING)
+    row = view.pick_campaign(reader)
+    if row is None:
+        return
+    slug = str(row["campaign_slug"])
+    glossary = view.glossary(reader)
+    st.subheader(f"{row['artist']} — {row['title']}")
+    headline.show(glossary, row, FIGURES[:3])
+    gain = view.get(reader, queries.FOLLOWER_GAIN, slug)
+    if gain.empty:
+        st.info("No follower series covers this campaign's pre-save window yet.")
+    else:
+        for record in gain.to_dict("records"):
+            columns = st.columns(3)
+            service = record.get("service", "spotify")
+            for column, figure in zip(
+                columns, ("follower_gain", "presave_follows", "organic_gain"), strict=True
+            ):
+                entry = glossary[figure]
+                column.metric(
+                    f"{entry.label} ({charts.SERVICE_NAMES.get(service, service)})",
+                    glossary.value(figure, record),
+                    help=entry.help or None,
+                )
+    latest = view.get(reader, queries.LATEST_FOLLOWERS, slug)
+    view.table(latest, f"{slug} followers now", "No follower count for this artist yet.")
+    daily = view.get(reader, queries.PRESAVES_DAILY, slug)
+    view.chart(
+        charts.presaves_by_day(daily) if not daily.empty else None, f"pitch-daily-{slug}", "No pre-saves yet."
+    )
+    countries = view.get(reader, queries.PRESAVES_BY_COUNTRY, slug)
+    view.chart(
+        charts.presaves_by_country(countries) if not countries.empty else None,
+        f"pitch-countries-{slug}",
+        "No pre-saves with a known country yet.",
+    )
+    forecast = view.get(reader, queries.FORECAST, slug)
+    view.chart(
+        charts.forecast(forecast) if not forecast.empty and forecast["point"].notna().any() else None,
+        f"pitch-forecast-{slug}",
+        str(row.get("forecast_note") or "No forecast for this campaign."),
+    )
+    followers = view.get(reader, queries.FOLLOWERS, slug)
+    window = gain.iloc[0] if not gain.empty else None
+    view.chart(
+        charts.followers(
+            followers,
+            window["window_start"] if window is not None else None,
+            window["release_date"] if window is not None else None,
+        )
+        if not followers.empty
+        else None,
+        f"pitch-followers-{slug}",
+        "No follower series for this artist yet.",
+    )
+    st.subheader("The pitch pack")
+    st.caption("One page with the figures and charts above and comparable campaigns; drawn when you click.")
+    left, right = st.columns(2)
+    left.download_button(
+        "Download the pitch pack (PDF)",
+        lambda fmt="pdf": _pack(str(reader.snapshot), reader.version(), slug, fmt),
+        file_name=f"{slug}-pitch.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+    )
+    right.download_button(
+        "Download the pitch pack (PNG)",
+        lambda fmt="png": _pack(str(reader.snapshot), reader.version(), slug, fmt),
+        file_name=f"{slug}-pitch.png",
+        mime="image/png",
+        on_click="ignore",
+    )
+    view.table(daily, f"{slug} pre-saves by day", "")

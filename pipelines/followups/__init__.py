@@ -1,0 +1,1 @@
+"""Follow-ups: the pre-saves of the days the artist posted reminders, against the campaign's baseline."""

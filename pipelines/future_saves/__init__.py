@@ -1,0 +1,1 @@
+"""Future saves: opted-in fans carried over to the artist's next campaigns, daily."""

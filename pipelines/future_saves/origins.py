@@ -1,0 +1,65 @@
+"""One-time and future pre-saves counted apart: grants per campaign and service, by how they came.
+
+A one-time pre-save is a fan's own grant on the campaign's page; a future pre-save is a grant carried
+over from an earlier campaign of the artist (`campaigns.future_saves`). Written to the warehouse as
+`presave_origins` (no fan key: counts only), for the marts and the dashboard.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import duckdb
+import pandas as pd
+from sqlalchemy import select
+
+from campaigns.future_saves import is_future_save
+from campaigns.models import Campaign, Grant
+from campaigns.store import Store
+from pipelines.warehouse import replace
+
+TABLE = "presave_origins"
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    campaign_slug VARCHAR NOT NULL,
+    service VARCHAR NOT NULL,
+    one_time BIGINT NOT NULL,
+    future BIGINT NOT NULL,
+    PRIMARY KEY (campaign_slug, service)
+)
+"""
+COLUMNS = {"campaign_slug": "string", "service": "string", "one_time": "int64", "future": "int64"}
+
+
+def origin_counts(store: Store, *, chunk: int = 10_000) -> pd.DataFrame:
+    """Grants per (campaign slug, service): one-time and future, read in chunks by id."""
+    counts: Counter[tuple[str, str, bool]] = Counter()
+    after = 0
+    while True:
+        with store.session() as session:
+            rows = session.execute(
+                select(Grant.id, Campaign.slug, Grant.service, Grant.choices)
+                .join(Campaign, Campaign.id == Grant.campaign_id)
+                .where(Grant.id > after)
+                .order_by(Grant.id)
+                .limit(chunk)
+            ).all()
+        if not rows:
+            break
+        after = rows[-1].id
+        for row in rows:
+            counts[(row.slug, row.service, is_future_save(row.choices))] += 1
+    pairs = sorted({(slug, service) for slug, service, _ in counts})
+    frame = pd.DataFrame(
+        [
+            (slug, service, counts[(slug, service, False)], counts[(slug, service, True)])
+            for slug, service in pairs
+        ],
+        columns=list(COLUMNS),
+    )
+    return frame.astype(COLUMNS)
+
+
+def write_origins(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
+    connection.execute(DDL)
+    return replace(connection, TABLE, [frame])

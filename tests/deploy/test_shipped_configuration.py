@@ -1,0 +1,207 @@
+"""The configuration the project ships for production (deploy/): every file loads, every Kubernetes object
+has only fields its API knows, images are pinned, secrets come from the Secret, ports line up, and the
+landing app's probes ask /healthz."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client as k8s_models
+import pytest
+import yaml
+
+from campaigns.settings import Settings
+from pipelines.definitions import build_definitions
+from pipelines.deploy import CELERY_SETTINGS, celery_executor_config
+from tests.deploy.conftest import DEPLOY, ROOT
+
+MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
+SECRET_NAME = "presave-secrets"
+KINDS = {  # (apiVersion, kind) -> the Kubernetes client's model of it
+    ("v1", "ConfigMap"): "V1ConfigMap",
+    ("v1", "Secret"): "V1Secret",
+    ("v1", "Service"): "V1Service",
+    ("apps/v1", "Deployment"): "V1Deployment",
+    ("batch/v1", "Job"): "V1Job",
+    ("policy/v1", "PodDisruptionBudget"): "V1PodDisruptionBudget",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "V2HorizontalPodAutoscaler",
+}
+PRIMITIVES = {"str": str, "int": int, "bool": bool, "float": (int, float), "object": object, "datetime": str}
+
+
+def schema_errors(value: Any, type_name: str, where: str) -> list[str]:
+    """Where `value` does not fit the Kubernetes API type `type_name` (unknown fields, wrong kinds)."""
+    if type_name.startswith("list["):
+        if not isinstance(value, list):
+            return [f"{where}: expected a list"]
+        return [
+            e for i, item in enumerate(value) for e in schema_errors(item, type_name[5:-1], f"{where}[{i}]")
+        ]
+    if type_name.startswith(("dict(", "dict[")):
+        inner = type_name[5:-1].split(",", 1)[1].strip()
+        if not isinstance(value, dict):
+            return [f"{where}: expected a mapping"]
+        return [e for k, v in value.items() for e in schema_errors(v, inner, f"{where}.{k}")]
+    if type_name in PRIMITIVES:
+        if type_name == "object":  # int-or-string fields (ports, quantities)
+            return [] if isinstance(value, (str, int, float)) or value is None else [f"{where}: not a scalar"]
+        expected = PRIMITIVES[type_name]
+        return [] if isinstance(value, expected) else [f"{where}: expected {type_name}, got {value!r}"]
+    model = getattr(k8s_models, type_name)
+    if not isinstance(value, dict):
+        return [f"{where}: expected a {type_name} mapping"]
+    by_json_name = {json_name: attr for attr, json_name in model.attribute_map.items()}
+    errors = []
+    for key, item in value.items():
+        if key not in by_json_name:
+            errors.append(f"{where}: {type_name} has no field {key!r}")
+            continue
+        errors.extend(schema_errors(item, model.openapi_types[by_json_name[key]], f"{where}.{key}"))
+    return errors
+
+
+def documents() -> list[tuple[str, dict[str, Any]]]:
+    return [(path.name, doc) for path in MANIFESTS for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+    return [*spec.get("initContainers", []), *spec.get("containers", [])]
+
+
+def secret_keys() -> set[str]:
+    secret = next(
+        doc for _, doc in documents() if doc["kind"] == "Secret" and doc["metadata"]["name"] == SECRET_NAME
+    )
+    return set(secret["stringData"])
+
+
+def test_every_manifest_fits_the_kubernetes_api() -> None:
+    found = documents()
+    assert {doc["kind"] for _, doc in found} >= {"Deployment", "Service", "ConfigMap", "Secret", "Job"}
+    for name, doc in found:
+        model = KINDS.get((doc.get("apiVersion"), doc.get("kind")))
+        assert model, f"{name}: unexpected object {doc.get('apiVersion')}/{doc.get('kind')}"
+        assert doc["metadata"].get("name"), f"{name}: {doc['kind']} has no name"
+        assert schema_errors(doc, model, f"{name}:{doc['kind']}") == []
+
+
+def test_the_validator_catches_a_misspelt_probe() -> None:
+    broken = {"spec": {"template": {"spec": {"containers": [{"name": "x", "readinesProbe": {}}]}}}}
+    errors = schema_errors(broken, "V1Deployment", "broken")
+    assert errors == ["broken.spec.template.spec.containers[0]: V1Container has no field 'readinesProbe'"]
+
+
+def test_images_are_pinned_and_secrets_come_from_the_secret() -> None:
+    keys = secret_keys()
+    for name, doc in documents():
+        for container in containers(doc):
+            image = container["image"]
+            assert re.search(r":[\w.-]+$", image), f"{name}: {image} has no tag"
+            assert not image.endswith(":latest"), f"{name}: {image} is not pinned"
+            for variable in container.get("env", []):
+                if "value" in variable:
+                    assert not re.search(r"SECRET|PASSWORD|_KEY$|DATABASE_URL|BROKER", variable["name"]), (
+                        f"{name}: {variable['name']} written in the manifest"
+                    )
+                reference = variable.get("valueFrom", {}).get("secretKeyRef")
+                if reference:
+                    assert reference["name"] == SECRET_NAME
+                    assert reference["key"] in keys, f"{name}: {reference['key']} is not in the Secret"
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] == SECRET_NAME
+
+
+def test_the_landing_app_serves_its_port_and_is_probed_on_healthz() -> None:
+    found = {(doc["kind"], doc["metadata"]["name"]): doc for _, doc in documents()}
+    deployment = found[("Deployment", "presave-landing")]
+    service = found[("Service", "presave-landing")]
+    (container,) = containers(deployment)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for probe in ("readinessProbe", "livenessProbe"):
+        check = container[probe]["httpGet"]
+        assert check["path"] == "/healthz"
+        assert check["port"] in ports or check["port"] in ports.values()
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= set(ports) | set(ports.values())
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    command = container["command"]
+    assert "collectors.landing.asgi:app" in command
+    assert "--factory" in command
+    assert str(ports["http"]) == command[command.index("--port") + 1]
+    assert deployment["spec"]["replicas"] >= 2
+
+
+def test_every_setting_a_container_reads_from_the_secret_is_a_setting_of_the_project() -> None:
+    known = {f"PRESAVE_{name.upper()}" for name in Settings.model_fields} | {
+        "PRESAVE_DAGSTER_POSTGRES_URL",  # read by deploy/dagster.yaml, not by the project
+        "PRESAVE_REDIS_URL",  # DESIGN's contract; the shared pacing and rate limits (issue 12) read it
+    }
+    assert secret_keys() <= known
+    config = next(
+        doc
+        for _, doc in documents()
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "presave-config"
+    )
+    assert {k for k in config["data"] if k.startswith("PRESAVE_")} <= known
+    Settings(
+        _env_file=None,
+        **{
+            k.removeprefix("PRESAVE_").lower(): v
+            for k, v in config["data"].items()
+            if k.startswith("PRESAVE_")
+        },
+    )  # type: ignore[call-arg]
+
+
+def test_the_helm_values_run_the_project_on_kubernetes_jobs_with_postgres() -> None:
+    values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+    for part in (
+        values["dagsterWebserver"],
+        values["dagsterDaemon"],
+        *values["dagster-user-deployments"]["deployments"],
+    ):
+        image = part["image"]
+        assert image["tag"]
+        assert image["tag"] != "latest"
+        assert image["repository"]
+    (code,) = values["dagster-user-deployments"]["deployments"]
+    module = code["dagsterApiGrpcArgs"][code["dagsterApiGrpcArgs"].index("--module-name") + 1]
+    assert (ROOT / Path(*module.split("."))).with_suffix(".py").exists()
+    assert {"name": SECRET_NAME} in code["envSecrets"]
+    launcher = values["runLauncher"]
+    assert launcher["type"] == "K8sRunLauncher"
+    assert {"name": SECRET_NAME} in launcher["config"]["k8sRunLauncher"]["envSecrets"]
+    assert values["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
+    coordinator = values["dagsterDaemon"]["runCoordinator"]
+    assert coordinator["type"] == "QueuedRunCoordinator"
+    instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
+    limits = coordinator["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
+    assert limits == instance["run_coordinator"]["config"]["tag_concurrency_limits"]
+    for volume in (code["volumes"], launcher["config"]["k8sRunLauncher"]["volumes"]):
+        assert schema_errors(volume, "list[V1Volume]", "volumes") == []
+
+
+@pytest.mark.parametrize("executor", ["celery", "k8s"])
+def test_the_release_day_job_loads_on_each_distributed_executor(executor: str, tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, dagster_executor=executor)  # type: ignore[call-arg]
+    definitions = build_definitions(settings)
+    job = definitions.resolve_job_def("release_day_job")
+    assert job.executor_def.name == executor
+    assert definitions.resolve_schedule_def("release_day_schedule").job_name == "release_day_job"
+    assert definitions.resolve_job_def("warehouse_job").executor_def.name != executor  # DuckDB: one writer
+
+
+def test_the_workers_celery_file_matches_what_the_job_runs_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster_celery.cli import get_validated_config
+
+    monkeypatch.setenv("PRESAVE_CELERY_BROKER_URL", "pyamqp://guest:guest@127.0.0.1:5672//")
+    shipped = get_validated_config(str(DEPLOY / "celery.yaml"))
+    settings = Settings(_env_file=None, celery_broker_url="pyamqp://guest:guest@127.0.0.1:5672//")  # type: ignore[call-arg]
+    expected = celery_executor_config(settings)
+    assert expected["broker"] == {"env": "PRESAVE_CELERY_BROKER_URL"}
+    assert shipped["broker"] == "pyamqp://guest:guest@127.0.0.1:5672//"
+    assert shipped["backend"] == expected["backend"]
+    assert shipped["config_source"] == CELERY_SETTINGS == expected["config_source"]
