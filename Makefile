@@ -15,7 +15,7 @@ demo: install
 	uv run --frozen presave demo
 
 test: install services
-	uv run --frozen pytest
+	uv run --frozen pytest -n 2
 
 services:
 	@scripts/test-services

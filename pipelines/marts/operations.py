@@ -88,6 +88,21 @@ JOIN artist_snapshots a
 WHERE a.snapshot_date BETWEEN r.release_date - 56 AND greatest(r.release_date + 13, current_date)
 """
 
+# Rows are expected once a campaign's artist has a follower series (matched by name or service id, any
+# day) and the campaign's eight weeks before release have begun: a broken match then shows as no rows.
+CAMPAIGN_FOLLOWERS_INPUTS = f"""
+SELECT EXISTS (
+    SELECT 1 FROM campaign_releases r
+    WHERE r.release_date - 56 <= current_date AND (
+        EXISTS (SELECT 1 FROM s4a_audience_timeline t
+                WHERE t.followers IS NOT NULL AND {artist_key("t.artist")} = {artist_key("r.artist")})
+        OR EXISTS (SELECT 1 FROM artist_snapshots a
+                   WHERE (a.service = 'spotify' AND a.artist_id = r.spotify_artist_id)
+                      OR (a.service = 'deezer' AND a.artist_id = r.deezer_artist_id))
+    )
+)
+"""
+
 MARTS = (
     Mart(
         "release_actions",
@@ -120,5 +135,6 @@ MARTS = (
         lambda _: CAMPAIGN_FOLLOWERS,
         "The campaign's artist's followers per day from eight weeks before release to two weeks after "
         "(or today): Spotify for Artists' timeline, and the services' API snapshots with popularity.",
+        expect_rows=CAMPAIGN_FOLLOWERS_INPUTS,
     ),
 )
