@@ -30,7 +30,7 @@ def _scale() -> float:
     return float(os.environ.get("BENCH_DASHBOARD_SCALE", "1"))
 
 
-def generate(connection, rows: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def generate(connection, rows: int) -> dict[str, int]:
     """Raw tables of `rows` rows in all, spread over CAMPAIGNS campaigns."""
     n = {table: int(rows * share) for table, share in SHARES.items()}
     connection.execute("CREATE OR REPLACE TEMP MACRO h(x) AS (hash(x) % 1000000007)::BIGINT")
@@ -134,7 +134,7 @@ def measure_pages(snapshot: Path, campaign: str) -> dict[str, tuple[float, list[
     current: list[str] = [""]
     original = queries.WarehouseReader.query
 
-    def timed(self, sql, params=None):  # type: ignore[no-untyped-def]
+    def timed(self, sql, params=None):
         started = time.perf_counter()
         try:
             return original(self, sql, params)
@@ -145,7 +145,7 @@ def measure_pages(snapshot: Path, campaign: str) -> dict[str, tuple[float, list[
     plotly_chart = st.plotly_chart
     run_started = [0.0]
 
-    def charted(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def charted(*args, **kwargs):
         if len(first_chart[current[0]]) < run_number[0]:
             first_chart[current[0]].append(time.perf_counter() - run_started[0])
         return plotly_chart(*args, **kwargs)
@@ -160,7 +160,7 @@ def measure_pages(snapshot: Path, campaign: str) -> dict[str, tuple[float, list[
 
     run_number = [0]
     queries.WarehouseReader.query = timed  # type: ignore[method-assign]
-    st.plotly_chart = charted  # type: ignore[assignment]
+    st.plotly_chart = charted
     try:
         for index, page in enumerate(PAGES):
             current[0] = page.title

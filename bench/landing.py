@@ -199,6 +199,7 @@ def _start_landing(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
             "--port",
             str(port),
             "--no-access-log",
+            "--no-proxy-headers",
             "--log-level",
             "warning",
             "--backlog",
@@ -240,9 +241,9 @@ async def _views(landing: str, seconds: float, phase: Phase) -> None:
 
 async def _one_grant(landing: Http, sandbox: Http, fan: str, phase: Phase, callback: list[float]) -> None:
     started = time.perf_counter()
-    status, headers = await landing.get(
-        f"/{SLUG}/connect/spotify?utm_source=bench", f"User-Agent: {PHONE}\r\n"
-    )
+    # the browser's binding cookie, as a browser sends it back (the state is bound to it)
+    browser = f"User-Agent: {PHONE}\r\nCookie: psv_auth=bench-{fan:0>26}\r\n"
+    status, headers = await landing.get(f"/{SLUG}/connect/spotify?utm_source=bench", browser)
     if status != 302:
         phase.statuses[status] += 1
         return
@@ -253,7 +254,7 @@ async def _one_grant(landing: Http, sandbox: Http, fan: str, phase: Phase, callb
         return
     back = urlsplit(headers["location"])
     call_started = time.perf_counter()
-    status, _ = await landing.get(f"{back.path}?{back.query}", f"User-Agent: {PHONE}\r\n")
+    status, _ = await landing.get(f"{back.path}?{back.query}", browser)
     now = time.perf_counter()
     phase.statuses[status] += 1
     if status == 303:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     dashboard_password_hash: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
     landing_rate_limit: int = Field(default=120, ge=0)
+    # Comma-separated addresses/CIDRs whose X-Forwarded-For is believed (unset: none).
+    trusted_proxies: str | None = None
+    redis_url: str | None = None  # shared state across processes (the landing app's rate limits)
     country_header: str | None = None
     landing_threads: int = Field(default=12, ge=1, le=256)  # per landing process, for synchronous routes
 

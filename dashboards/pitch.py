@@ -11,6 +11,7 @@ import io
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import matplotlib
@@ -121,9 +122,9 @@ def render(pack: PitchPack, fmt: str) -> bytes:
         raise ValueError(f"pitch pack format {fmt!r}: use one of {', '.join(FORMATS)}")
     figure = Figure(figsize=PAGE_INCHES, layout="constrained")
     figure.suptitle(f"{pack.heading}: pre-save pitch", fontsize=16, fontweight="bold", x=0.02, ha="left")
-    rows = figure.subfigures(2, 1, height_ratios=[1, 4.2])
+    rows: Any = figure.subfigures(2, 1, height_ratios=[1, 4.2])
     _headline(rows[0], pack)
-    grid = rows[1].subplots(2, 2)
+    grid: Any = rows[1].subplots(2, 2)
     _presaves(grid[0][0], pack)
     _countries(grid[0][1], pack)
     _followers(grid[1][0], pack)
@@ -158,7 +159,7 @@ def _headline(area: Figure, pack: PitchPack) -> None:
     )
 
 
-def _presaves(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
+def _presaves(axes, pack: PitchPack) -> None:
     axes.set_title("Pre-saves per day and to date", loc="left", fontsize=10)
     if pack.daily.empty:
         _empty(axes, "No pre-saves yet")
@@ -184,7 +185,7 @@ def _presaves(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
     total.legend(loc="upper left", fontsize=8)
 
 
-def _countries(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
+def _countries(axes, pack: PitchPack) -> None:
     axes.set_title("Top countries", loc="left", fontsize=10)
     if pack.countries.empty:
         _empty(axes, "No country known yet")
@@ -194,7 +195,7 @@ def _countries(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
     axes.set_xlabel("pre-saves")
 
 
-def _followers(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
+def _followers(axes, pack: PitchPack) -> None:
     axes.set_title("Follower growth", loc="left", fontsize=10)
     if pack.followers.empty:
         _empty(axes, "No follower series for this artist yet")
@@ -205,7 +206,7 @@ def _followers(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
     axes.tick_params(axis="x", labelsize=7, rotation=30)
 
 
-def _comparables(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
+def _comparables(axes, pack: PitchPack) -> None:
     axes.set_title("Comparable campaigns (closest in pre-saves)", loc="left", fontsize=10)
     axes.axis("off")
     if pack.comparables.empty:
@@ -218,7 +219,7 @@ def _comparables(axes, pack: PitchPack) -> None:  # type: ignore[no-untyped-def]
     table.scale(1, 1.4)
 
 
-def _empty(axes, text: str) -> None:  # type: ignore[no-untyped-def]
+def _empty(axes, text: str) -> None:
     axes.axis("off")
     axes.text(0.5, 0.5, text, ha="center", va="center", color=GREY)
 

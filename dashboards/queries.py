@@ -68,6 +68,15 @@ SELECT country, service, presaves, share FROM presaves_by_country WHERE campaign
 ORDER BY presaves DESC, country
 """
 
+PRESAVE_ORIGINS = """
+SELECT service, one_time, future FROM presave_origins WHERE campaign_slug = ? ORDER BY service
+"""
+
+FOLLOWUP_DAYS = """
+SELECT day, presaves, baseline_per_day, baseline_days, ratio
+FROM followup_days WHERE campaign_slug = ? ORDER BY day
+"""
+
 ACCUMULATION = """
 SELECT day, date, presaves, cumulative, share_of_final, last_week_share
 FROM presave_accumulation WHERE campaign_slug = ? ORDER BY day

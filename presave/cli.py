@@ -357,7 +357,10 @@ def landing(
     from collectors.landing.app import create_app
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+    # proxy_headers off: the app itself reads X-Forwarded-For, from PRESAVE_TRUSTED_PROXIES only
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level=log_level, access_log=False, proxy_headers=False
+    )
 
 
 @app.command()

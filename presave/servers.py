@@ -18,7 +18,14 @@ class LoopbackServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
-        options = {"log_level": "warning", "access_log": False, "lifespan": "on", **uvicorn_options}
+        # no proxy headers: an app that trusts a proxy says so itself (the landing app's trusted proxies)
+        options = {
+            "log_level": "warning",
+            "access_log": False,
+            "lifespan": "on",
+            "proxy_headers": False,
+            **uvicorn_options,
+        }
         self._server = uvicorn.Server(uvicorn.Config(app, **options))
         self._thread = threading.Thread(target=self._run, name=f"server:{self.port}", daemon=True)
 

@@ -45,10 +45,17 @@ STATIC = Path(__file__).with_name("static")
 SPARE_CONNECTIONS = 4  # beyond one per route thread: the event writer and the async routes
 
 
-def create_app(settings: Settings, store: Store | None = None, *, openapi: bool = False) -> FastAPI:
-    """The landing app over the given store (or the one the settings name, migrated on start)."""
+def create_app(
+    settings: Settings,
+    store: Store | None = None,
+    *,
+    openapi: bool = False,
+    limit_prefix: str = "presave-landing",
+) -> FastAPI:
+    """The landing app over the given store (or the one the settings name, migrated on start).
+    `limit_prefix` names its rate-limit keys in Redis (apps sharing one prefix share the budgets)."""
     own_store = store is None
-    landing = Landing(settings, store or _own_store(settings))
+    landing = Landing(settings, store or _own_store(settings), limit_prefix=limit_prefix)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

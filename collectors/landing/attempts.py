@@ -4,10 +4,15 @@ The `state` sent to the service is a signed nonce; the attempt row behind it hol
 verifier, what the authorization is for (a pre-save, the email opt-in of a grant, or a fan proving who
 they are to be forgotten) and the visit it started from. Consuming it marks it used in the same
 statement that checks it was unused, so a replayed callback fails even when two arrive at once.
+
+The `state` is also bound to the browser that started it: it carries a digest of a random value kept in
+that browser's `psv_auth` cookie, and a callback (or MusicKit POST) without the matching cookie is
+refused before the state is used, so the fan who started it can still finish.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +26,7 @@ from campaigns.models import AuthorizationAttempt
 from campaigns.vault import TokenVault
 
 STATE_LIFETIME = timedelta(minutes=15)
+BROWSER_COOKIE = "psv_auth"
 ATTEMPTS: Table = AuthorizationAttempt.__table__  # type: ignore[assignment]
 _CLAIM = (  # built once: marks the attempt used only if it was unused, and says what it was for
     update(ATTEMPTS)
@@ -59,6 +65,17 @@ class StateError(ValueError):
         super().__init__(f"authorization state {reason}")
 
 
+def browser_of(cookie: str | None) -> tuple[str, bool]:
+    """The browser's binding value from its `psv_auth` cookie, or a new one (True: the response sets it)."""
+    if cookie and 16 <= len(cookie) <= 64 and cookie.replace("-", "").replace("_", "").isalnum():
+        return cookie, False
+    return secrets.token_urlsafe(24), True
+
+
+def _digest(browser: str) -> str:
+    return hashlib.sha256(browser.encode()).hexdigest()[:32]
+
+
 class AttemptBook:
     def __init__(self, signing_key: str, vault: TokenVault) -> None:
         self._signer = URLSafeTimedSerializer(signing_key, salt="presave.oauth-state")
@@ -72,10 +89,11 @@ class AttemptBook:
         verifier: str | None,
         visit: dict[str, Any],
         *,
+        browser: str,
         purpose: str = "presave",
         grant_id: int | None = None,
     ) -> str:
-        """Record the attempt and return its `state`."""
+        """Record the attempt and return its `state`, bound to `browser` (see `browser_of`)."""
         if purpose not in PURPOSES:
             raise ValueError(f"unknown purpose {purpose!r}")
         nonce = secrets.token_urlsafe(24)
@@ -94,21 +112,40 @@ class AttemptBook:
                 }
             ],
         )
-        return self._signer.dumps(nonce)
+        return self._signer.dumps([nonce, _digest(browser)])
 
-    def consume(self, bind: Session | Connection, state: str, service: str) -> tuple[Attempt, str | None]:
+    def consume(
+        self,
+        bind: Session | Connection,
+        state: str,
+        service: str,
+        *,
+        browser: str | None,
+        campaign_id: int | None = None,
+    ) -> tuple[Attempt, str | None]:
         """The attempt behind `state` and its verifier, marked used in the same statement that checks it
-        was unused (so a replay fails even when two arrive at once)."""
+        was unused (so a replay fails even when two arrive at once). With `campaign_id`, a state started
+        for another campaign is refused before it is used (it stays good where it belongs); so is one that
+        comes back to another browser than the one that started it (`other_browser`)."""
         if not state or len(state) > 512:
             raise StateError("invalid")
         try:
-            nonce = self._signer.loads(state, max_age=int(STATE_LIFETIME.total_seconds()))
+            payload = self._signer.loads(state, max_age=int(STATE_LIFETIME.total_seconds()))
         except SignatureExpired:
             raise StateError("expired") from None
         except BadSignature:
             raise StateError("invalid") from None
-        if not isinstance(nonce, str):
+        if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(p, str) for p in payload)):
             raise StateError("invalid")
+        nonce, bound_to = payload
+        if browser is None or not secrets.compare_digest(bound_to, _digest(browser)):
+            raise StateError("other_browser")
+        if campaign_id is not None:
+            started_for = bind.execute(
+                select(ATTEMPTS.c.campaign_id).where(ATTEMPTS.c.nonce == nonce, ATTEMPTS.c.service == service)
+            ).first()
+            if started_for is not None and started_for.campaign_id != campaign_id:
+                raise StateError("invalid")
         row = bind.execute(_CLAIM, {"nonce_": nonce, "service_": service, "now_": datetime.now(UTC)}).first()
         if row is None:
             seen = bind.scalar(

@@ -29,7 +29,8 @@ from collectors.landing.connectors import Connectors, OAuthConnector
 from collectors.landing.deezer import DeezerConnect
 from collectors.landing.events import EventSink
 from collectors.landing.page import CampaignView, build_view
-from collectors.landing.security import RateLimiter, Sessions, origin_of
+from collectors.landing.ratelimit import RateLimits, client_address
+from collectors.landing.security import Sessions, origin_of
 from collectors.landing.spotify import SpotifyConnect
 from services.apple import AppleApp, AppleKeyError
 from services.deezer import DeezerApp
@@ -141,14 +142,16 @@ class Attribution:
     """Reads a request's attribution: UTM tags, referrer domain, device, in-app browser, country, the
     day's IP hash, the visitor cookie and the browser's time zone."""
 
-    def __init__(self, settings: Settings, ip_key: bytes) -> None:
+    def __init__(self, settings: Settings, ip_key: bytes, limits: RateLimits) -> None:
         self._ip_key = ip_key
+        self._trusted = limits.trusted
         self._public_host = urlsplit(settings.public_url).hostname
         self._country_header = settings.country_header
 
-    @staticmethod
-    def client_ip(request: Request) -> str:
-        return request.client.host if request.client else "unknown"
+    def client_ip(self, request: Request) -> str:
+        """The fan's address: the peer, or what a trusted proxy forwards (`PRESAVE_TRUSTED_PROXIES`)."""
+        peer = request.client.host if request.client else "unknown"
+        return client_address(peer, request.headers.get("x-forwarded-for"), self._trusted)
 
     def of(
         self, request: Request, visitor: str | None, *, referrer_from_query: bool = False
@@ -197,7 +200,7 @@ class Landing:
     fan sessions), the rate limiter, the write transactions, the attribution reader, the connectors, the
     event sink and the campaign cache."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, *, limit_prefix: str = "presave-landing") -> None:
         self.settings = settings
         self.store = store
         self.vault = settings.vault()
@@ -205,9 +208,9 @@ class Landing:
         assert keys is not None
         self.attempts = AttemptBook(keys.hexkey("state"), self.vault)
         self.sessions = Sessions(keys.hexkey("session"))
-        self.limiter = RateLimiter(settings.landing_rate_limit)
+        self.limits = RateLimits.from_settings(settings, prefix=limit_prefix)
         self.writes = Writes(store)
-        self.attribution = Attribution(settings, keys.key("ip"))
+        self.attribution = Attribution(settings, keys.key("ip"), self.limits)
         self.public_origin = origin_of(settings.public_url)
         self.connectors = build_connectors(settings, self.public_origin)
         self.events = EventSink(store, transaction=self.writes.core)

@@ -19,6 +19,7 @@ from campaigns.ledger import record_at_grant
 from campaigns.models import ActionKind, EventKind, Grant
 from campaigns.vault import Secret, VaultError
 from collectors.landing import future, views
+from collectors.landing.attempts import BROWSER_COOKIE, browser_of
 from collectors.landing.choices import (
     DoneChoices,
     DoneOffer,
@@ -242,8 +243,12 @@ def complete(
         future.record_future_choice(session, live, future.ticked(future_saves), view.spec.artist, now)
         visit = attribution_of(session, live.id) or visit
         record_event(session, view.id, EventKind.COMPLETE, visit, service=live.service, grant_id=live.id)
-    sign_in = start_email(landing, grant, view, consent) if round_trip else None
-    return RedirectResponse(sign_in or f"/{view.slug}/done", status_code=303)
+    browser, _ = browser_of(request.cookies.get(BROWSER_COOKIE))
+    sign_in = start_email(landing, grant, view, consent, browser) if round_trip else None
+    response = RedirectResponse(sign_in or f"/{view.slug}/done", status_code=303)
+    if sign_in:
+        views.bind_browser(response, landing, browser)
+    return response
 
 
 def _follow(

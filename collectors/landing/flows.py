@@ -20,7 +20,7 @@ from campaigns.models import EventKind, Grant
 from campaigns.vault import Secret
 from collectors.landing import views
 from collectors.landing.apple import valid_user_token
-from collectors.landing.attempts import StateError
+from collectors.landing.attempts import BROWSER_COOKIE, StateError, browser_of
 from collectors.landing.choices import initial_choices
 from collectors.landing.connectors import Authorization, Connector, GrantAction, OAuthConnector
 from collectors.landing.consent import EMAIL_SCOPE
@@ -60,8 +60,11 @@ def connect(landing: Landing, request: Request, view: CampaignView, service: str
     authorization = oauth.start("presave", view) if oauth else Authorization(None, "", ())
     visit = {**visit, **authorization.remembered}
     landing.events.add(event_row(view.id, EventKind.CLICK, visit, service=service))
+    browser, _ = browser_of(request.cookies.get(BROWSER_COOKIE))
     with landing.writes.core() as connection:
-        state = landing.attempts.start(connection, view.id, service, authorization.verifier, visit)
+        state = landing.attempts.start(
+            connection, view.id, service, authorization.verifier, visit, browser=browser
+        )
     landing.events.add(event_row(view.id, EventKind.AUTHORIZE_START, visit, service=service))
     response = (
         RedirectResponse(oauth.authorize_url(state, authorization), status_code=302)
@@ -69,6 +72,7 @@ def connect(landing: Landing, request: Request, view: CampaignView, service: str
         else _musickit_page(landing, request, view, state)
     )
     views.remember_visitor(response, landing, visitor, new)
+    views.bind_browser(response, landing, browser)
     return response
 
 
@@ -90,7 +94,9 @@ def _musickit_page(landing: Landing, request: Request, view: CampaignView, state
     )
 
 
-def start_email(landing: Landing, grant: Grant, view: CampaignView, consent: dict[str, str]) -> str | None:
+def start_email(
+    landing: Landing, grant: Grant, view: CampaignView, consent: dict[str, str], browser: str
+) -> str | None:
     """A second, short authorization of the same account that adds only the email scope; None when the
     grant's service has no sign-in to ask it through."""
     oauth = landing.connectors.oauth(grant.service)
@@ -110,15 +116,17 @@ def start_email(landing: Landing, grant: Grant, view: CampaignView, consent: dic
             grant.service,
             authorization.verifier,
             visit,
+            browser=browser,
             purpose="email",
             grant_id=grant.id,
         )
     return oauth.authorize_url(state, authorization)
 
 
-def forget_connect(landing: Landing, oauth: OAuthConnector) -> Response:
+def forget_connect(landing: Landing, request: Request, oauth: OAuthConnector) -> Response:
     """The fan signs in only to prove which account is theirs: no scopes beyond the public profile."""
     authorization = oauth.start("forget", None)
+    browser, _ = browser_of(request.cookies.get(BROWSER_COOKIE))
     with landing.writes.core() as connection:
         state = landing.attempts.start(
             connection,
@@ -126,9 +134,12 @@ def forget_connect(landing: Landing, oauth: OAuthConnector) -> Response:
             oauth.service,
             authorization.verifier,
             dict(authorization.remembered),
+            browser=browser,
             purpose="forget",
         )
-    return RedirectResponse(oauth.authorize_url(state, authorization), status_code=302)
+    response = RedirectResponse(oauth.authorize_url(state, authorization), status_code=302)
+    views.bind_browser(response, landing, browser)
+    return response
 
 
 # finishing -----------------------------------------------------------------------------------------------
@@ -139,7 +150,9 @@ def oauth_callback(
     service = oauth.service
     try:
         with landing.writes.core() as connection:
-            attempt, verifier = landing.attempts.consume(connection, state, service)
+            attempt, verifier = landing.attempts.consume(
+                connection, state, service, browser=request.cookies.get(BROWSER_COOKIE)
+            )
     except StateError as exc:
         return views.state_problem(request, exc.reason, None)
     campaign_id, purpose, grant_id, visit = (
@@ -190,9 +203,9 @@ def apple_token(
         return views.service_unavailable(request, view, "apple")
     try:
         with landing.writes.core() as connection:
-            attempt, _ = landing.attempts.consume(connection, state, "apple")
-        if attempt.campaign_id != view.id:
-            raise StateError("invalid")
+            attempt, _ = landing.attempts.consume(
+                connection, state, "apple", browser=request.cookies.get(BROWSER_COOKIE), campaign_id=view.id
+            )
         visit = attempt.visit
     except StateError as exc:
         return views.state_problem(request, exc.reason, view)

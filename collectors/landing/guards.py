@@ -7,9 +7,11 @@ Guards named in a route decorator's `dependencies` run first, in order, then tho
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,7 +19,8 @@ from collectors.landing import views
 from collectors.landing.connectors import OAuthConnector
 from collectors.landing.context import Landing
 from collectors.landing.page import CampaignView
-from collectors.landing.security import is_loopback, same_origin
+from collectors.landing.ratelimit import RouteClass, limit_key
+from collectors.landing.security import same_origin
 
 
 class Answered(Exception):
@@ -41,17 +44,23 @@ async def landing_of(request: Request) -> Landing:
 LandingDep = Annotated[Landing, Depends(landing_of)]
 
 
-def rate_limit(request: Request, landing: LandingDep) -> None:
-    """`PRESAVE_LANDING_RATE_LIMIT` requests a minute per IP on the routes that call the services."""
-    address = landing.attribution.client_ip(request)
-    if is_loopback(address):  # a local process (the demo, a proxy that forwards no address), not a fan
-        return
-    wait = landing.limiter.hit(address)
-    if wait is not None:
-        raise Answered(views.rate_limited(request, wait))
+def _limit(route: RouteClass) -> Callable[[Request, Landing], Awaitable[None]]:
+    async def rate_limit(request: Request, landing: LandingDep) -> None:
+        """The route class's budget a minute per client (an IPv4 address, an IPv6 /64)."""
+        key = limit_key(landing.attribution.client_ip(request))
+        if landing.limits.shared:  # Redis answers over the network: off the event loop
+            wait = await run_in_threadpool(landing.limits.hit, route, key)
+        else:
+            wait = landing.limits.hit(route, key)
+        if wait is not None:
+            raise Answered(views.rate_limited(request, wait))
+
+    return rate_limit
 
 
-RateLimited = Depends(rate_limit)
+RateLimited = Depends(_limit(RouteClass.SERVICE))  # the routes that call a service
+DoneLimited = Depends(_limit(RouteClass.DONE))
+PageLimited = Depends(_limit(RouteClass.PAGE))
 
 
 async def campaign_of(request: Request, slug: str, landing: LandingDep) -> CampaignView:

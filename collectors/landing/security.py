@@ -1,4 +1,4 @@
-"""The landing app's guards: per-IP rate limit, the fan's signed session, CSRF tokens, request limits.
+"""The landing app's guards: the fan's signed session, CSRF tokens, request limits.
 
 The fan session is a signed cookie naming the grant the browser just made; the done page and the erase
 button act only on that grant. Every POST carries a CSRF token derived from that session (or, for the
@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
-import threading
-import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -25,50 +22,6 @@ from campaigns.settings import Settings
 SESSION_COOKIE = "psv_fan"
 SESSION_LIFETIME_S = 2 * 60 * 60
 MAX_BODY_BYTES = 16 * 1024
-
-
-class RateLimiter:
-    """At most `per_minute` hits per key in any minute (a sliding window of two fixed windows)."""
-
-    def __init__(self, per_minute: int, *, clock: Any = time.monotonic, max_keys: int = 100_000) -> None:
-        self.per_minute = per_minute
-        self._clock = clock
-        self._max_keys = max_keys
-        self._windows: dict[str, tuple[int, int, int]] = {}  # key -> (window, count, previous count)
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> float | None:
-        """Count a hit; None when allowed, else the seconds to wait before the next one is."""
-        if self.per_minute <= 0:
-            return None
-        now = self._clock()
-        window, into = divmod(now, 60.0)
-        with self._lock:
-            start, count, previous = self._windows.get(key, (int(window), 0, 0))
-            if start != int(window):
-                previous = count if start == int(window) - 1 else 0
-                start, count = int(window), 0
-            weighted = previous * (1 - into / 60.0) + count
-            if weighted + 1 > self.per_minute:
-                self._windows[key] = (start, count, previous)
-                return max(1.0, 60.0 - into)
-            self._windows[key] = (start, count + 1, previous)
-            if len(self._windows) > self._max_keys:
-                self._forget_old(int(window))
-        return None
-
-    def _forget_old(self, window: int) -> None:
-        for key in [k for k, (start, _, _) in self._windows.items() if start < window - 1]:
-            del self._windows[key]
-
-
-def is_loopback(address: str) -> bool:
-    """True for 127.0.0.0/8 and ::1. Behind a proxy on this host, uvicorn already replaced the address
-    with the one the proxy forwards (it trusts X-Forwarded-For from 127.0.0.1 by default)."""
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

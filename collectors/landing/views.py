@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from collectors.landing.attempts import BROWSER_COOKIE, STATE_LIFETIME
 from collectors.landing.context import VISITOR_COOKIE, Landing
 from collectors.landing.page import SERVICE_NAMES, CampaignView
 from collectors.landing.security import SESSION_COOKIE, SESSION_LIFETIME_S
@@ -129,6 +130,11 @@ STATE_MESSAGES = {
         "Link not valid",
         "This sign-in link is not valid. Please start again from the campaign page.",
     ),
+    "other_browser": (
+        "Open this in the browser you started in",
+        "This sign-in was started in another browser (or its cookies were cleared), so nothing was saved "
+        "here. Finish in the browser where you pressed the button, or start again from the campaign page.",
+    ),
 }
 
 
@@ -196,6 +202,18 @@ def remember_visitor(response: Response, landing: Landing, visitor: str, new: bo
         max_age=60 * 60 * 24 * VISITOR_COOKIE_DAYS,
         httponly=True,
         samesite="lax",
+        secure=landing.settings.public_url.startswith("https://"),
+    )
+
+
+def bind_browser(response: Response, landing: Landing, browser: str) -> None:
+    """The cookie an authorization's `state` is bound to, kept as long as a state lives."""
+    response.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        max_age=int(STATE_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",  # sent on the service's top-level redirect back to us
         secure=landing.settings.public_url.startswith("https://"),
     )
 

@@ -41,6 +41,7 @@ def render(reader: WarehouseReader) -> None:
     st.subheader(f"{row['artist']} — {row['title']}")
     headline.show(view.glossary(reader), row, FIGURES)
     _accumulation(reader, slug, row)
+    _origins_and_followups(reader, slug)
     _funnel(reader, slug)
     _countries(reader, slug)
     _first_week(reader, slug)
@@ -70,6 +71,43 @@ def _accumulation(reader: WarehouseReader, slug: str, row: dict[str, Any]) -> No
         "No pre-saves per day to show yet.",
     )
     view.table(daily, f"{slug} pre-saves per day", "No pre-saves per day yet.")
+
+
+def _origins_and_followups(reader: WarehouseReader, slug: str) -> None:
+    """One-time pre-saves apart from fans carried over by a future-save opt-in, and the reminder days
+    the campaign file lists against the campaign's own baseline (median of its other collecting days)."""
+    st.subheader("One-time and future pre-saves")
+    origins = view.get(reader, queries.PRESAVE_ORIGINS, slug)
+    view.table(
+        origins,
+        f"{slug} pre-saves by origin",
+        "Not counted yet: the hourly presave_origins job has not run since this campaign's first pre-save.",
+        column_config={
+            "one_time": st.column_config.NumberColumn(
+                "one-time pre-saves", help="fans who pre-saved this release"
+            ),
+            "future": st.column_config.NumberColumn(
+                "future pre-saves", help="fans carried over from an earlier campaign's future-save opt-in"
+            ),
+        },
+    )
+    st.subheader("Reminder days")
+    followups = view.get(reader, queries.FOLLOWUP_DAYS, slug)
+    view.table(
+        followups,
+        f"{slug} reminder days",
+        "No reminder days: the campaign file lists none under `followups:` (or they are not counted yet).",
+        column_config={
+            "baseline_per_day": st.column_config.NumberColumn(
+                "baseline per day",
+                help="median pre-saves of the campaign's other collecting days",
+                format="%.1f",
+            ),
+            "ratio": st.column_config.NumberColumn(
+                "× baseline", help="the day's pre-saves over the baseline", format="%.2f"
+            ),
+        },
+    )
 
 
 def _funnel(reader: WarehouseReader, slug: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -80,14 +81,14 @@ def render(reader: WarehouseReader) -> None:
     left, right = st.columns(2)
     left.download_button(
         "Download the pitch pack (PDF)",
-        lambda fmt="pdf": _pack(str(reader.snapshot), reader.version(), slug, fmt),
+        partial(_pack, str(reader.snapshot), reader.version(), slug, "pdf"),
         file_name=f"{slug}-pitch.pdf",
         mime="application/pdf",
         on_click="ignore",
     )
     right.download_button(
         "Download the pitch pack (PNG)",
-        lambda fmt="png": _pack(str(reader.snapshot), reader.version(), slug, fmt),
+        partial(_pack, str(reader.snapshot), reader.version(), slug, "png"),
         file_name=f"{slug}-pitch.png",
         mime="image/png",
         on_click="ignore",

@@ -239,7 +239,7 @@ def test_a_fan_signs_in_to_erase_every_pre_save_of_their_account(system: System)
         fan.oauth("midnight-drive", "spotify", "fan-ola")
         fan.oauth("second-single", "spotify", "fan-ola")
         fan.oauth("second-single", "spotify", "fan-pia")
-        start = httpx.get(f"{system.landing_url}/forget/connect/spotify")
+        start = fan.http.get("/forget/connect/spotify")  # the state is bound to this browser
         assert start.status_code == 302
         assert parse_qs(urlsplit(start.headers["location"]).query).get("scope", [""]) == [""]
         page = fan.authorize(start.headers["location"], "fan-ola")

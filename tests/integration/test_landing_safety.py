@@ -14,10 +14,8 @@ from sqlalchemy import select
 from campaigns.models import Base
 from campaigns.vault import TokenVault
 from collectors.landing import attempts
-from collectors.landing.app import create_app
-from presave.servers import LoopbackServer
 from tests.integration.conftest import System, soon
-from tests.integration.landing_helpers import Fan, add_campaign, all_services, events, flush, grants
+from tests.integration.landing_helpers import Fan, add_campaign, events, flush, grants
 
 
 @pytest.fixture
@@ -165,51 +163,6 @@ def test_bad_slugs_get_a_clear_404(system: System, path: str) -> None:
     response = httpx.get(f"{system.landing_url}{path}")
     assert response.status_code == 404
     assert "<h1>Not found</h1>" in response.text
-
-
-def test_connect_and_callback_are_rate_limited_per_address(system: System) -> None:
-    add_campaign(system, "midnight-drive", soon())
-    settings = system.settings.model_copy(update={"landing_rate_limit": 3})
-    fan = {"X-Forwarded-For": "203.0.113.9"}  # as a proxy on this host forwards the fan's address
-    with LoopbackServer(create_app(settings, system.store)) as server:
-        answers = [
-            httpx.get(f"{server.url}/midnight-drive/connect/spotify", headers=fan).status_code
-            for _ in range(4)
-        ]
-        callback = httpx.get(
-            f"{server.url}/oauth/spotify/callback", params={"state": "x", "code": "y"}, headers=fan
-        )
-        page = httpx.get(f"{server.url}/midnight-drive", headers=fan)
-        other = httpx.get(
-            f"{server.url}/midnight-drive/connect/spotify", headers={"X-Forwarded-For": "198.51.100.7"}
-        )
-        local = [httpx.get(f"{server.url}/midnight-drive/connect/spotify").status_code for _ in range(5)]
-    assert answers == [302, 302, 302, 429]
-    assert other.status_code == 302  # another address has its own budget
-    assert local == [302] * 5  # loopback callers are local processes (the demo), never limited
-    assert callback.status_code == 429
-    assert int(callback.headers["retry-after"]) >= 1
-    assert "Too many tries" in callback.text
-    assert page.status_code == 200  # the page itself is not limited
-
-
-def test_one_budget_per_address_covers_every_route_that_calls_a_service(system: System) -> None:
-    add_campaign(system, "midnight-drive", soon(), services=all_services())
-    settings = system.settings.model_copy(update={"landing_rate_limit": 2})
-    fan = {"X-Forwarded-For": "203.0.113.10"}
-    with LoopbackServer(create_app(settings, system.store)) as server:
-        connect = httpx.get(f"{server.url}/midnight-drive/connect/deezer", headers=fan)
-        forget = httpx.get(f"{server.url}/forget/connect/spotify", headers=fan)
-        musickit = httpx.post(
-            f"{server.url}/midnight-drive/connect/apple",
-            data={"state": "x", "music_user_token": "y" * 20},
-            headers={**fan, "Origin": server.url},
-        )
-        done = httpx.get(f"{server.url}/midnight-drive/done", headers=fan)
-    assert (connect.status_code, forget.status_code) == (302, 302)
-    assert musickit.status_code == 429
-    assert "Too many tries" in musickit.text
-    assert done.status_code == 200  # the done page calls no service to start with: not limited
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(system: System) -> None:

@@ -134,6 +134,30 @@ def test_an_apple_refusal_is_a_denial_and_the_state_is_spent(system: System) -> 
     assert events(system, kind="denial")[0].detail == "presave:AUTHORIZATION_ERROR"
 
 
+def test_an_apple_state_posted_to_another_campaign_is_refused_and_stays_good_where_it_belongs(
+    system: System,
+) -> None:
+    add_campaign(system, "midnight-drive", soon())
+    add_campaign(system, "other-drop", soon())
+    _apple_fan(system, "cleo")
+    origin = {"Origin": system.settings.public_url}
+    with Fan(system) as fan:
+        state = hidden(fan.http.get("/midnight-drive/connect/apple").text, "state")
+        token = system.admin.post("/sandbox/apple/fans/cleo/user-token").json()["music_user_token"]
+        elsewhere = fan.http.post(
+            "/other-drop/connect/apple", data={"state": state, "music_user_token": token}, headers=origin
+        )
+        assert grants(system) == []
+        home = fan.http.post(
+            "/midnight-drive/connect/apple", data={"state": state, "music_user_token": token}, headers=origin
+        )
+    assert elsewhere.status_code == 400
+    assert "not valid" in elsewhere.text
+    assert home.status_code == 303  # not used up by the wrong campaign
+    [grant] = grants(system)
+    assert grant.service == "apple"
+
+
 def test_an_apple_post_from_another_site_is_refused(system: System) -> None:
     add_campaign(system, "midnight-drive", soon())
     with Fan(system) as fan:

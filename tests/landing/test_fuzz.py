@@ -28,6 +28,7 @@ from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
 from collectors.landing.app import create_app
+from collectors.landing.attempts import BROWSER_COOKIE
 from collectors.landing.context import Landing
 from collectors.landing.spotify import pkce_pair
 from presave.servers import LoopbackServer
@@ -64,6 +65,8 @@ anything = st.one_of(
 cookie_text = st.text(
     st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=';,"\\'), max_size=120
 )
+
+BROWSER = "fuzz-browser-binding-0001"
 
 
 @dataclass
@@ -282,7 +285,8 @@ def test_the_musickit_post_never_fails_on_malformed_input(
 ) -> None:
     if fresh_state:
         with env.landing.store.session() as session:
-            state = env.landing.attempts.start(session, 1, "apple", None, {})
+            state = env.landing.attempts.start(session, 1, "apple", None, {}, browser=BROWSER)
+        env.client.cookies.set(BROWSER_COOKIE, BROWSER)
     data = {
         k: v for k, v in (("state", state), ("music_user_token", token), ("error", error)) if v is not None
     }
@@ -309,9 +313,11 @@ def test_callbacks_with_a_valid_state_and_junk_answers_never_fail(
             service,
             pkce_pair()[0] if service == "spotify" else None,
             {},
+            browser=BROWSER,
             purpose=purpose,
             grant_id=1 if purpose == "email" else None,
         )
+    env.client.cookies.set(BROWSER_COOKIE, BROWSER)
     query = {k: v for k, v in (("state", state), ("code", code), ("error", error)) if v is not None}
     _ok(env.client.get(f"/oauth/{service}/callback", params=query), f"callback {service} {purpose}")
 

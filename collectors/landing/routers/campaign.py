@@ -19,7 +19,7 @@ from collectors.landing import flows, views
 from collectors.landing.artwork import artwork_file as confined_artwork
 from collectors.landing.context import Landing
 from collectors.landing.events import event_row
-from collectors.landing.guards import CampaignDep, LandingDep
+from collectors.landing.guards import CampaignDep, DoneLimited, LandingDep, PageLimited
 from collectors.landing.page import (
     ARTWORK_SUFFIXES,
     CampaignView,
@@ -39,7 +39,7 @@ async def rendered_pages(request: Request) -> views.RenderedPages:
     return pages
 
 
-@router.get("/{slug}")
+@router.get("/{slug}", dependencies=[PageLimited])
 async def campaign(
     request: Request,
     landing: LandingDep,
@@ -57,12 +57,12 @@ async def campaign(
     return response
 
 
-@router.get("/{slug}/done")
+@router.get("/{slug}/done", dependencies=[DoneLimited])
 def done(request: Request, landing: LandingDep, view: CampaignDep) -> Response:
     return done_page.show(landing, request, view)
 
 
-@router.post("/{slug}/done")
+@router.post("/{slug}/done", dependencies=[DoneLimited])
 def complete(
     request: Request,
     landing: LandingDep,
@@ -87,7 +87,7 @@ def complete(
     )
 
 
-@router.get("/{slug}/listen/{service}")
+@router.get("/{slug}/listen/{service}", dependencies=[PageLimited])
 async def listen(request: Request, landing: LandingDep, view: CampaignDep, service: str) -> Response:
     if service not in view.spec.services.offered():
         return views.service_unavailable(request, view, service)
@@ -98,7 +98,7 @@ async def listen(request: Request, landing: LandingDep, view: CampaignDep, servi
     return RedirectResponse(listen_url(view.spec, service, view.resolved.get(service)), status_code=302)
 
 
-@router.get("/{slug}/go/{name}")
+@router.get("/{slug}/go/{name}", dependencies=[PageLimited])
 async def preorder(request: Request, landing: LandingDep, view: CampaignDep, name: str) -> Response:
     target = view.spec.preorder_links.get(name)
     if target is None:
@@ -112,7 +112,7 @@ async def preorder(request: Request, landing: LandingDep, view: CampaignDep, nam
     return RedirectResponse(target, status_code=302)
 
 
-@router.get("/{slug}/artwork")
+@router.get("/{slug}/artwork", dependencies=[PageLimited])
 def artwork(request: Request, landing: LandingDep, slug: str) -> Response:
     view = landing.campaigns.get(slug)
     path = artwork_file(landing.settings, view.spec.artwork if view else None)

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from campaigns import message_ledger
 from collectors.landing import views
-from collectors.landing.guards import LandingDep
+from collectors.landing.guards import LandingDep, PageLimited
 
 router = APIRouter()
 
@@ -31,13 +31,14 @@ def _unknown(request: Request) -> Response:
     )
 
 
-@router.get("/unsubscribe/{token}")
+@router.get("/unsubscribe/{token}", dependencies=[PageLimited])
 def unsubscribe_page(request: Request, token: str, landing: LandingDep) -> Response:
     if message_ledger.read_unsubscribe_token(landing.vault, token) is None:
         return _unknown(request)
     return views.render(request, "unsubscribe.html", {"title": "Unsubscribe", "token": token, "done": False})
 
 
+# not limited: one-click unsubscribes arrive from a mail provider's few servers, many fans each
 @router.post("/unsubscribe/{token}")
 def unsubscribe(request: Request, token: str, landing: LandingDep) -> Response:
     message_id = message_ledger.read_unsubscribe_token(landing.vault, token)
