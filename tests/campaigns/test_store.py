@@ -7,7 +7,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from campaigns.models import Campaign, Grant, OwedAction
+from campaigns.models import Campaign, CampaignVersion, Grant, OwedAction
 from campaigns.store import Store, alembic_config, migrate
 
 
@@ -87,3 +87,18 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
     with store.engine.connect() as connection:
         assert connection.execute(text("pragma journal_mode")).scalar_one() == "wal"
     store.dispose()
+
+
+def test_campaigns_made_before_the_history_existed_start_it_as_version_one(store: Store) -> None:
+    from alembic import command
+
+    config = alembic_config(store.engine.url.render_as_string(hide_password=False))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005_messages")
+    with store.session() as session:
+        session.add(_campaign("older"))
+    migrate(store.engine)
+    with store.session() as session:
+        [version] = session.scalars(select(CampaignVersion))
+        assert (version.version, version.changed_by, version.spec) == (1, "before history", {"slug": "older"})
