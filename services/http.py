@@ -11,12 +11,32 @@ A session is used by one thread at a time; `ThreadSessions` gives each thread it
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import weakref
 from collections.abc import Callable
 
 import requests
 from requests.adapters import HTTPAdapter
+
+_QUERY = re.compile(r"\?[^\s\"]*")
+
+
+class QueryRedaction(logging.Filter):
+    """urllib3 logs each request line at DEBUG; some services take the fan's token in the query string
+    (Deezer's `access_token`), so a query string never reaches a log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = _QUERY.sub("?…", message), ()
+        return True
+
+
+_URLLIB3_LOG = logging.getLogger("urllib3.connectionpool")
+if not any(isinstance(f, QueryRedaction) for f in _URLLIB3_LOG.filters):
+    _URLLIB3_LOG.addFilter(QueryRedaction())
 
 
 def new_session() -> requests.Session:

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from campaigns.models import AuthorizationAttempt, Grant
+from dashboards.screens import PAGES
 from presave.processes import free_port, start_dashboard
 from tests.conftest import PSEUDONYM_KEY
 from tests.integration.conftest import System
@@ -125,17 +126,18 @@ def test_nothing_secret_of_a_run_reaches_logs_warehouse_snapshot_or_dashboard(
     try:
         page = chromium.new_page()
         page.set_default_timeout(30_000)
-        for path in ("", "/midnight-drive", "/lift", "/pitch", "/conversion"):
-            page.goto(f"{child.url}{path}")  # a new Streamlit session: signed in again
-            _sign_in(page, PASSWORD)
-            page.locator('[data-testid="stSidebarNav"]').wait_for()
+        page.goto(child.url)
+        _sign_in(page, PASSWORD)
+        for entry in PAGES:  # every page, within the signed-in session
+            page.locator('[data-testid="stSidebarNav"]').get_by_text(entry.title, exact=True).click()
+            page.get_by_role("heading", name=entry.heading).first.wait_for()
             page.wait_for_load_state("networkidle")
             page.wait_for_timeout(1500)  # Streamlit draws after the socket's first messages
             texts.append(page.inner_text("body"))
         page.close()
     finally:
         child.stop()
-    assert any("Midnight Drive" in t for t in texts), "the pages were drawn"
+    assert any("Midnight Drive" in t for t in texts), f"the pages were drawn: {[t[:300] for t in texts]}"
 
     warehouse = system.settings.warehouse_path
     snapshot = system.settings.warehouse_snapshot_path
@@ -151,4 +153,5 @@ def test_nothing_secret_of_a_run_reaches_logs_warehouse_snapshot_or_dashboard(
         "dashboard": "\n".join(texts),
     }
     leaks = {(place, s[:6] + "…") for place, content in places.items() for s in secrets if s in content}
-    assert leaks == set()
+    leaking_loggers = {r.name for r in caplog.records for s in secrets if s in r.getMessage()}
+    assert leaks == set(), f"leaked by loggers {sorted(leaking_loggers)}"
