@@ -10,6 +10,7 @@ never asserted.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import signal
@@ -21,8 +22,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
@@ -142,20 +145,29 @@ def _peak_rss_mb(pid: int) -> float:
     return peak / 1024
 
 
-def _wait_up(url: str, path: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    async def probe() -> bool:
-        try:
-            status, _ = await Http(url).get(path)
-        except OSError:
-            return False
-        return status < 500
+def run_coroutine(coroutine: Any) -> Any:
+    """`asyncio.run`, in a thread of its own when the calling thread already runs an event loop (a test
+    runner's worker may, after another test left one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
+
+def _wait_up(url: str, path: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Wait for a child server to answer; synchronous, so it works whether or not the caller's thread
+    already runs an event loop (a test runner's may)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited with status {process.returncode}")
-        if asyncio.run(probe()):
-            return
+        try:
+            if httpx.get(f"{url}{path}", timeout=2.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
 
@@ -299,7 +311,7 @@ async def _grants_burst(landing: str, sandbox: str, phase: Phase, callback: list
 def _measure(pid: int, phase: Phase, load: object, sandbox_pid: int | None = None) -> None:
     before = _cpu_seconds(pid)
     sandbox_before = _cpu_seconds(sandbox_pid) if sandbox_pid else 0.0
-    asyncio.run(load)  # type: ignore[arg-type]
+    run_coroutine(load)
     phase.cpu_s = _cpu_seconds(pid) - before
     phase.sandbox_cpu_s = (_cpu_seconds(sandbox_pid) - sandbox_before) if sandbox_pid else 0.0
 
@@ -434,12 +446,12 @@ def run() -> None:
                     }
                 ),
             )
-        asyncio.run(_admin_artist(sandbox_url))
+        run_coroutine(_admin_artist(sandbox_url))
         landing = _start_landing(env, port)
         try:
             _wait_up(landing_url, "/healthz", landing)
             warm_up = Phase()
-            asyncio.run(_views(landing_url, 1.0, warm_up))  # imports, caches, connections
+            run_coroutine(_views(landing_url, 1.0, warm_up))  # imports, caches, connections
             views, steady, burst = Phase(), Phase(), Phase()
             callbacks: dict[str, list[float]] = {"steady": [], "burst": []}
             with console.status("page views…"):

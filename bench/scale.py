@@ -40,6 +40,7 @@ from bench.landing import (
     _start_sandbox,
     _stop,
     _wait_up,
+    run_coroutine,
 )
 from campaigns.campaign_file import parse_campaign
 from campaigns.models import Grant
@@ -121,7 +122,7 @@ def landing_on_postgres(workers: int, server_url: str) -> Iterator[Cluster]:
         }
         store = Store.connect(url)
         _seed(store)
-        asyncio.run(_admin_artist(sandbox_url))
+        run_coroutine(_admin_artist(sandbox_url))
         landing = subprocess.Popen(
             [
                 sys.executable,
@@ -203,7 +204,7 @@ def steady(
     """As many grants as `at_once` fans, each starting again when done, make in `seconds`: the phase,
     the callbacks' latencies, and how many of these fans' grants the store holds afterwards."""
     prefix = f"steady{uuid.uuid4().hex[:6]}"
-    phase, callbacks = asyncio.run(_closed_loop(cluster, seconds, at_once, prefix))
+    phase, callbacks = run_coroutine(_closed_loop(cluster, seconds, at_once, prefix))
     return phase, callbacks, stored_grants(cluster.store, prefix)
 
 
@@ -240,7 +241,7 @@ def spike(cluster: Cluster, rate: float, seconds: float) -> Spike:
     store is counted once every fan has finished."""
     found = Spike(rate=rate, seconds=seconds)
     prefix = f"spike{uuid.uuid4().hex[:6]}"
-    asyncio.run(_open_loop(cluster, found, prefix))
+    run_coroutine(_open_loop(cluster, found, prefix))
     found.stored = stored_grants(cluster.store, prefix)
     return found
 
