@@ -67,6 +67,28 @@ def retry_moment(now: datetime, attempts_so_far: int) -> datetime:
     return now + RETRY_BASE * (2**attempts_so_far)
 
 
+@dataclass(frozen=True)
+class Skip:
+    """Why a claimed message is not sent: it ends undeliverable with this reason."""
+
+    counted_as: str
+    reason: str
+
+
+NOT_NEEDED = Skip("not_needed", "not needed: the fan pre-saved again")
+NO_CONSENT = Skip("no_consent", "no live consent to email (withdrawn, or the fan was erased)")
+
+
+def _prepare(
+    session: Session, vault: TokenVault, message: ClaimedMessage, sender: str, links: Links
+) -> Letter | Skip:
+    """The letter to send, or why none is sent (a re-ask the fan answered already, no live consent)."""
+    if message.kind == MessageKind.REASK and regranted_since(session, message.grant_id, message.created_at):
+        return NOT_NEEDED
+    letter = _letter(session, vault, message, sender, links)
+    return NO_CONSENT if letter is None else letter
+
+
 def _letter(
     session: Session, vault: TokenVault, claimed: ClaimedMessage, sender: str, links: Links
 ) -> Letter | None:
@@ -158,31 +180,19 @@ def send_due(
             return report
         for index, message in enumerate(claimed):
             with store.session() as session:
-                if message.kind == MessageKind.REASK and regranted_since(
-                    session, message.grant_id, message.created_at
-                ):
+                prepared = _prepare(session, vault, message, sender, links)
+                if isinstance(prepared, Skip):
                     message_ledger.finish(
                         session,
                         message.id,
                         attempt_id,
                         outcome=Outcome.UNDELIVERABLE.value,
                         now=clock(),
-                        reason="not needed: the fan pre-saved again",
+                        reason=prepared.reason,
                     )
-                    report.count("not_needed")
+                    report.count(prepared.counted_as)
                     continue
-                letter = _letter(session, vault, message, sender, links)
-                if letter is None:
-                    message_ledger.finish(
-                        session,
-                        message.id,
-                        attempt_id,
-                        outcome=Outcome.UNDELIVERABLE.value,
-                        now=clock(),
-                        reason="no live consent to email (withdrawn, or the fan was erased)",
-                    )
-                    report.count("no_consent")
-                    continue
+                letter = prepared
             sent = mailer.send(compose(letter))
             outcome = _record(store, message, attempt_id, sent, clock())
             report.count(sent.answer.value if outcome != Outcome.FAILED else "failed")
