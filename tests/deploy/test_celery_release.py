@@ -32,13 +32,12 @@ from presave.servers import LoopbackServer
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 from sandbox.env import sandbox_env
-from tests.conftest import PSEUDONYM_KEY
+from tests.conftest import PSEUDONYM_KEY, fresh_database
 from tests.deploy.conftest import (
     ROOT,
     celery_workers,
     dagster_home,
     dagster_postgres_url,
-    fresh_database,
     require_broker,
 )
 from tests.executor.conftest import ARTIST_ID, DEEZER_ARTIST, Harness, ago

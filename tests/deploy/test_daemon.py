@@ -20,8 +20,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from tests.collectors.exports_files import S4A_AUDIENCE, write_rows
-from tests.conftest import PSEUDONYM_KEY
-from tests.deploy.conftest import ROOT, dagster_home, dagster_postgres_url, fresh_database, venv_bin
+from tests.conftest import PSEUDONYM_KEY, fresh_database
+from tests.deploy.conftest import ROOT, dagster_home, dagster_postgres_url, venv_bin
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]  # a daemon, a code server and a run
 
