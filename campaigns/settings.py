@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from campaigns.rules import SERVICES
+from campaigns.store import StoreTimeouts
 from campaigns.vault import PseudonymKeys, TokenVault, VaultError
 
 DEFAULT_TOKEN_RETENTION_DAYS = 30
@@ -36,6 +37,10 @@ class Settings(BaseSettings):
     # Days after a grant's last owed action is final before its tokens (and email) are deleted.
     token_retention_days: int = Field(default=DEFAULT_TOKEN_RETENTION_DAYS, ge=0)
     dashboard_password_hash: SecretStr | None = None
+    # How long the operational store may keep a caller waiting (seconds; README "Store timeouts").
+    store_connect_timeout_s: float = Field(default=10.0, gt=0)  # PostgreSQL: connecting
+    store_statement_timeout_s: float = Field(default=30.0, ge=0)  # PostgreSQL: one statement; 0: none
+    store_busy_timeout_s: float = Field(default=10.0, ge=0)  # SQLite: another writer's lock
     public_url: str = "http://127.0.0.1:8000"
     landing_rate_limit: int = Field(default=120, ge=0)
     # Comma-separated addresses/CIDRs whose X-Forwarded-For is believed (unset: none).
@@ -92,6 +97,14 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'presave.db').resolve()}"
+
+    @property
+    def store_timeouts(self) -> StoreTimeouts:
+        return StoreTimeouts(
+            connect_s=self.store_connect_timeout_s,
+            statement_s=self.store_statement_timeout_s,
+            busy_s=self.store_busy_timeout_s,
+        )
 
     @property
     def warehouse_path(self) -> Path:

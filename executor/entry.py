@@ -30,6 +30,7 @@ def run_release_day(
         database_url=store.engine.url.render_as_string(hide_password=False),
         secret_keys=tuple(Secret(k) for k in secret_keys),
         apps=apps,
+        timeouts=store.timeouts,
     )
     return run_release(
         store,
@@ -54,7 +55,7 @@ def release_day(
 ) -> ReleaseReport:
     """`run_release_day` with the store and the apps from the settings (raises UnknownCampaign)."""
     apps = apps_from_settings(settings)
-    store = Store.connect(settings.resolved_database_url)
+    store = Store.connect(settings.resolved_database_url, timeouts=settings.store_timeouts)
     try:
         return run_release_day(
             store,

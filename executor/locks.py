@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from campaigns.store import is_store_outage
+
 RUN, WORKERS = 0x70727331, 0x70727332  # advisory-lock namespaces ("prs1", "prs2")
 
 
@@ -85,10 +87,14 @@ class _AdvisoryLock:
 
     def release(self, shared: bool) -> None:
         function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
-        self.connection.execute(
-            text(f"SELECT {function}(:namespace, :key)"), {"namespace": self.namespace, "key": self.key}
-        )
-        self.connection.commit()
+        try:
+            self.connection.execute(
+                text(f"SELECT {function}(:namespace, :key)"), {"namespace": self.namespace, "key": self.key}
+            )
+            self.connection.commit()
+        except Exception as error:  # a lost connection took its session's locks with it
+            if not is_store_outage(error):
+                raise
 
     def close(self) -> None:
         self.connection.close()

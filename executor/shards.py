@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from campaigns.ledger import Shard
-from campaigns.store import Store
+from campaigns.store import Store, StoreTimeouts
 from campaigns.vault import Secret, TokenVault
 from executor.locks import worker_lock
 from executor.release import ReleaseWork, ShardLauncherLike
@@ -48,6 +48,7 @@ class WorkerSetup:
     database_url: str
     secret_keys: tuple[Secret, ...]
     apps: Mapping[str, ServiceApp] = field(default_factory=dict)
+    timeouts: StoreTimeouts = field(default_factory=StoreTimeouts)
 
 
 APP_CLASSES: dict[str, type[SpotifyApp] | type[AppleApp] | type[DeezerApp]] = {
@@ -86,6 +87,7 @@ class ShardLauncher(ShardLauncherLike):
                 pacing[service] = str(path)
             base = {
                 "database_url": self.setup.database_url,
+                "store_timeouts": asdict(self.setup.timeouts),
                 "secret_keys": [k.reveal() for k in self.setup.secret_keys],
                 "apps": {name: app_config(app) for name, app in self.setup.apps.items()},
                 "pacing": pacing,
@@ -183,7 +185,9 @@ def main() -> int:
     _die_with_parent()
     quiet_spotipy()
     job = json.loads(sys.stdin.read())
-    store = Store.connect(job["database_url"], upgrade=False)
+    store = Store.connect(
+        job["database_url"], upgrade=False, timeouts=StoreTimeouts(**job.get("store_timeouts", {}))
+    )
     vault = TokenVault(job["secret_keys"])
     apps = {name: app_from_config(name, config) for name, config in job["apps"].items()}
     count = job["count"]

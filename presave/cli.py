@@ -54,7 +54,7 @@ def _settings() -> Settings:
 
 
 def _store(settings: Settings) -> Store:
-    return Store.connect(settings.resolved_database_url)
+    return Store.connect(settings.resolved_database_url, timeouts=settings.store_timeouts)
 
 
 @app.command()

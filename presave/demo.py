@@ -129,7 +129,7 @@ def run_demo(
             os.environ.pop(name, None)
         settings = load_settings()
         vault = settings.vault()
-        store = Store.connect(settings.resolved_database_url)
+        store = Store.connect(settings.resolved_database_url, timeouts=settings.store_timeouts)
         landing = start_landing(landing_port, data_dir)
         children.append(landing)
         live_release_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=release_in)

@@ -97,7 +97,10 @@ def _own_store(settings: Settings) -> Store:
     moment never closes and reopens connections (each new SQLite connection re-runs its PRAGMAs)."""
     url = settings.resolved_database_url
     pool = settings.landing_threads + SPARE_CONNECTIONS
-    store = Store(make_engine(url, pool_size=pool, max_overflow=pool, pool_timeout=60))
+    store = Store(
+        make_engine(url, settings.store_timeouts, pool_size=pool, max_overflow=pool, pool_timeout=60),
+        settings.store_timeouts,
+    )
     migrate(store.engine)
     return store
 
