@@ -94,6 +94,17 @@ class Outcome(enum.StrEnum):
     PENDING_SOURCE = "pending_source"  # the release cannot be found on the service yet
     UNDELIVERABLE = "undeliverable"  # revoked, expired or missing scope: retrying cannot help
     FAILED = "failed"  # gave up after retries
+    IGNORED = "ignored"  # the service answered yes but did not do it (checked afterwards): not delivered
+
+
+OUTCOME_LABELS = {  # how reports and the warehouse name each outcome to a person
+    Outcome.QUEUED: "queued",
+    Outcome.DELIVERED: "delivered",
+    Outcome.PENDING_SOURCE: "pending source",
+    Outcome.UNDELIVERABLE: "undeliverable",
+    Outcome.FAILED: "failed",
+    Outcome.IGNORED: "ignored by the service",
+}
 
 
 class Campaign(Base):

@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from campaigns.models import AuthorizationAttempt, Grant, Outcome, OwedAction
 
-FINAL_OUTCOMES = (Outcome.DELIVERED.value, Outcome.UNDELIVERABLE.value, Outcome.FAILED.value)
+FINAL_OUTCOMES = (
+    Outcome.DELIVERED.value,
+    Outcome.UNDELIVERABLE.value,
+    Outcome.FAILED.value,
+    Outcome.IGNORED.value,
+)
 RETIRED_PREFIX = "retired:"
 _GRANTS: Table = Grant.__table__  # type: ignore[assignment]
 _RETIRE = (

@@ -310,12 +310,14 @@ def velocity(frame: pd.DataFrame, series_names: dict[str, str]) -> go.Figure:
     return figure
 
 
-OUTCOME_COLOURS = {
+OUTCOME_COLOURS = {  # by the outcome's label (release_actions.outcome_label)
     "delivered": "#1db954",
     "queued": "#9e9e9e",
+    "pending source": "#f5a623",
     "pending_source": "#f5a623",
     "undeliverable": "#7b3294",
     "failed": "#d7191c",
+    "ignored by the service": "#e66101",
 }
 
 

@@ -140,7 +140,8 @@ GRANT_HEALTH = "SELECT * FROM token_health WHERE campaign_slug = ? ORDER BY serv
 ACTION_SERVICES = "SELECT DISTINCT service FROM release_actions WHERE campaign_slug = ? ORDER BY service"
 
 OUTCOMES_OVER_TIME = """
-SELECT date_trunc('hour', coalesce(done_at, due_at)) AS hour, outcome, count(*) AS actions
+SELECT date_trunc('hour', coalesce(done_at, due_at)) AS hour, coalesce(outcome_label, outcome) AS outcome,
+       count(*) AS actions
 FROM release_actions WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
 GROUP BY ALL ORDER BY hour, outcome
 """
@@ -152,17 +153,22 @@ WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND seconds_to_library 
 GROUP BY ALL ORDER BY log_bucket, service
 """
 
-UNDELIVERED_FANS = """
-SELECT fan, service, kind, outcome, reason, attempts, due_at
+# Not delivered and final: gave up, could not be done, or done in name only (an artist follow the service
+# answered and did not keep: "ignored by the service").
+_NOT_DELIVERED = "('failed', 'undeliverable', 'ignored')"
+
+UNDELIVERED_FANS = f"""
+SELECT fan, service, kind, coalesce(outcome_label, outcome) AS outcome, reason, attempts, due_at
 FROM release_actions
-WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN ('failed', 'undeliverable')
+WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN {_NOT_DELIVERED}
 ORDER BY outcome, service, fan LIMIT 1000
 """
 
-UNDELIVERED_REASONS = """
-SELECT outcome, coalesce(reason, '(no reason given)') AS reason, count(*) AS actions
+UNDELIVERED_REASONS = f"""
+SELECT coalesce(outcome_label, outcome) AS outcome, coalesce(reason, '(no reason given)') AS reason,
+       count(*) AS actions
 FROM release_actions
-WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN ('failed', 'undeliverable')
+WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN {_NOT_DELIVERED}
 GROUP BY ALL ORDER BY actions DESC
 """
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
+from campaigns.models import Outcome
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
@@ -88,4 +89,10 @@ def report_lines(report: ReleaseReport) -> list[str]:
             "release to library: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.latency_s.items())
         )
     lines += [f"{outcome}\t{count}" for outcome, count in report.outcomes.items()]
+    ignored = report.outcomes.get(Outcome.IGNORED, 0)
+    if ignored:
+        lines.append(
+            f"ignored by the service: {ignored} follows were answered but not kept (checked with "
+            "GET /me/library/contains); not counted as delivered"
+        )
     return lines

@@ -1,7 +1,8 @@
 """The owed actions on each service: which calls of its client (`services/`) each action kind makes.
 
 - Spotify: saves and follows through `PUT /me/library` (40 URIs a call), checked by
-  `GET /me/library/contains`; the access token refreshed a minute before it ends.
+  `GET /me/library/contains` (an artist follow always, right after: the service may ignore it); the
+  access token refreshed a minute before it ends.
 - Apple Music: library adds answer 202 and silently ignore what cannot be added, so a crash-interrupted
   add is checked in the fan's library before it is sent again; a pre-order album is a pre-add.
 - Deezer: album (or a single's track) saves and artist follows in the fan's library collections.
@@ -51,6 +52,9 @@ class _Actions:
     def refresh(self) -> None:
         self.fan.refresh()
 
+    def unconfirmed(self, action: Claimed) -> bool:
+        return False
+
 
 class SpotifyActions(_Actions):
     fan: SpotifyFan
@@ -70,6 +74,11 @@ class SpotifyActions(_Actions):
         what = "follow" if action.kind in FOLLOWS else "save"
         self.fan.library_add(self._uris(action, release), what)
         return resolved(release, "spotify").label if action.kind == ActionKind.SAVE_RELEASE else action.target
+
+    def unconfirmed(self, action: Claimed) -> bool:
+        """An artist follow through `PUT /me/library` (2026): accepted and silently ignored by some apps
+        (reference H), so `GET /me/library/contains` decides whether it was delivered."""
+        return action.kind in FOLLOWS and action.target.startswith("spotify:artist:")
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
         self.fan.ensure_fresh()

@@ -8,6 +8,9 @@
 - 403: skipped with its reason (missing scope, not the fan's playlist, no subscription).
 - 404 on the release: not live for this fan yet; back to the queue for later, `pending_source` after the window.
 - An action a crashed run left in flight is first checked at the service.
+- An action whose answer proves nothing (`FanSession.unconfirmed`: Spotify's 2026 artist follow through
+  `PUT /me/library`, reference H) is checked at the service right after; one the service did not keep
+  ends `ignored` ("ignored by the service"), never `delivered`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from executor.services import FanSession
 from services.errors import Failure, ServiceFailure
 from services.model import Release
 from services.pacing import RateController
+
+IGNORED_REASON = "ignored by the service: the call was answered, but the library check does not show it"
 
 
 @dataclass
@@ -51,6 +56,7 @@ def perform_action(
     attempt = Attempt()
     uncertain = action.interrupted  # a crashed run may have done it: check before doing it again
     refreshed = False
+    confirming: str | None = None  # performed, its answer proves nothing: what it resolved to, to check
     last: ServiceFailure | None = None
 
     def finished(outcome: str, reason: str | None = None, resolved: str | None = None) -> Finished:
@@ -82,6 +88,12 @@ def perform_action(
             return requeue(wait, f"the service asked to wait {wait:.0f} s: {last or 'throttled'}")
         attempt.calls += 1
         try:
+            if confirming is not None:
+                kept = fan.verify(action, release)
+                pacing.on_success()
+                if kept:
+                    return finished(Outcome.DELIVERED, resolved=confirming or None)
+                return finished(Outcome.IGNORED, IGNORED_REASON)
             if checking:
                 done = fan.verify(action, release)
                 pacing.on_success()
@@ -95,6 +107,9 @@ def perform_action(
                 continue
             resolved = fan.perform(action, release, note)
             pacing.on_success()
+            if fan.unconfirmed(action):
+                confirming = resolved or ""
+                continue
             return finished(Outcome.DELIVERED, resolved=resolved)
         except ServiceFailure as failure:
             last = failure
@@ -124,6 +139,11 @@ def perform_action(
                     return finished(Outcome.FAILED, f"failed after {attempt.calls} attempts: {failure}")
                 sleep(policy.backoff(attempt.transient))
                 continue
+            if confirming is not None and kind in (Failure.FORBIDDEN, Failure.REFUSED):
+                # Sent and answered, but the grant cannot look (no read scope): delivered, unchecked.
+                return finished(
+                    Outcome.DELIVERED, f"not checked at the service: {failure}", confirming or None
+                )
             if checking and kind in (Failure.FORBIDDEN, Failure.REFUSED):
                 # Cannot look (e.g. no read scope): re-sending an idempotent save is harmless, a
                 # playlist add is not.

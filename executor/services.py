@@ -44,6 +44,11 @@ class FanSession(Protocol):
         """Get a new access token now (after a 401); raises GrantLost if the grant is gone."""
         ...
 
+    def unconfirmed(self, action: Claimed) -> bool:
+        """Whether the service's answer to this action proves nothing, so it is checked (`verify`) right
+        after: a follow the service may accept and silently ignore."""
+        ...
+
 
 @dataclass
 class Tally:

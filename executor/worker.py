@@ -3,6 +3,12 @@
 Each worker thread keeps one HTTP session; each grant gets its own client (one client per fan). Claims
 are committed before any call; outcomes go to the ledger in small batched transactions from one writer
 thread; refreshed tokens are committed at once (a rotated refresh token must never be lost).
+
+When the store is briefly away (locked, connections killed, a timeout), every store step is tried again
+with backoff (`Store.retrying`); when it stays away, nothing is marked failed: an action whose outcome
+cannot be written stays in flight (the next run checks it at the service before doing it again), the
+grant's remaining actions go back to the queue, and a refreshed token that could not be saved is kept in
+memory, used for that grant's later actions and saved again before the run ends.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +31,7 @@ from campaigns import ledger
 from campaigns.ledger import Claimed, Finished, Shard
 from campaigns.models import ActionKind, Grant, GrantStatus, Outcome
 from campaigns.rules import SERVICES
-from campaigns.store import Store
+from campaigns.store import Store, StoreRetry, StoreUnavailable, is_store_outage
 from campaigns.vault import TokenVault, VaultError
 from executor.fans import fan_session
 from executor.perform import perform_action
@@ -36,6 +42,8 @@ from services.errors import GrantLost
 from services.model import GrantTokens, RefreshedTokens, Release
 
 log = logging.getLogger(__name__)
+LEDGER_RETRY = StoreRetry(attempts=8)  # about 20 s of a store that is away before giving up a batch
+TOKENS_RETRY = StoreRetry(attempts=10)  # about 30 s for a rotated refresh token, and again at the end
 
 ORDER = {  # within one grant: follows first, then the save, the playlist last (it needs the release)
     ActionKind.FOLLOW_ARTIST.value: 0,
@@ -75,6 +83,7 @@ class LedgerWriter:
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self.error: BaseException | None = None
         self.written = 0
+        self.unwritten = 0
         self._thread.start()
 
     def put(self, result: Finished) -> None:
@@ -90,7 +99,10 @@ class LedgerWriter:
         self._queue.put(None)
         self._thread.join()
         if self.error is not None:
-            raise RuntimeError("the ledger writer failed; unrecorded actions stay in flight") from self.error
+            raise StoreUnavailable(
+                f"{self.unwritten} outcomes could not be recorded; those actions stay in flight and the "
+                "next run checks them at the service"
+            ) from self.error
 
     def _run(self) -> None:
         done = False
@@ -118,18 +130,19 @@ class LedgerWriter:
                 event.set()
 
     def _write(self, batch: list[Finished]) -> None:
-        for attempt in range(5):
-            try:
-                with self.store.session() as session:
-                    ledger.finish(session, self.attempt_id, batch)
-                self.written += len(batch)
-                return
-            except Exception as exc:  # the store is unreachable: the actions stay in flight, safely
-                if attempt == 4:
-                    self.error = exc
-                    log.error("could not record %d outcomes: %s", len(batch), type(exc).__name__)
-                    return
-                time.sleep(0.2 * 2**attempt)
+        # Repeating a batch whose commit landed changes nothing an outcome depends on (the where clause
+        # names the attempt; a requeued action no longer carries it).
+        try:
+            self.store.retrying(
+                lambda session: ledger.finish(session, self.attempt_id, batch),
+                what="recording outcomes",
+                retry=LEDGER_RETRY,
+            )
+            self.written += len(batch)
+        except StoreUnavailable as exc:  # the actions stay in flight, safely: the next run checks them
+            self.error = exc
+            self.unwritten += len(batch)
+            log.error("could not record %d outcomes: the store stayed away", len(batch))
 
 
 @dataclass
@@ -162,6 +175,8 @@ class ShardWorker:
         self.tally = Tally()
         self._tally_lock = threading.Lock()
         self.writer = LedgerWriter(store, job.attempt_id)
+        self._unsaved: dict[int, RefreshedTokens] = {}  # grant id -> refreshed tokens not stored yet
+        self._unsaved_lock = threading.Lock()
 
     # the loop ------------------------------------------------------------------------------------------
     def run(self) -> Tally:
@@ -186,10 +201,17 @@ class ShardWorker:
                     if not self._linger():
                         break
         finally:
-            self.writer.close()
-            for app in self.apps.values():
-                app.close()  # the pool threads' HTTP sessions
-            self.tally.cpu_s = time.process_time() - cpu
+            try:
+                tokens_kept = self._save_unsaved_tokens()
+                self.writer.close()
+                if not tokens_kept:
+                    raise StoreUnavailable(
+                        f"{len(self._unsaved)} refreshed tokens could not be saved: the store stayed away"
+                    )
+            finally:
+                for app in self.apps.values():
+                    app.close()  # the pool threads' HTTP sessions
+                self.tally.cpu_s = time.process_time() - cpu
         return self.tally
 
     def _one_pass(
@@ -204,18 +226,23 @@ class ShardWorker:
                 for future in finished:
                     busy.pop(future, None)
                     future.result()
-            with self.store.session() as session:
-                actions, cursor = ledger.claim(
+            after, busy_now = cursor, list(busy.values())
+            # A claim whose commit landed before its connection was lost is not claimed again by the
+            # retry (it names this attempt): those actions stay in flight, checked by the next run.
+            actions, cursor = self.store.retrying(
+                lambda session, after=after, busy_now=busy_now: ledger.claim(
                     session,
                     job.campaign_id,
                     now=job.clock(),
                     attempt_id=job.attempt_id,
                     shard=job.shard,
-                    after_grant=cursor,
+                    after_grant=after,
                     limit=job.batch,
                     unresolved_kinds=unresolved,
-                    busy_grants=busy.values(),
-                )
+                    busy_grants=busy_now,
+                ),
+                what="claiming actions",
+            )
             if not actions:
                 continue
             claimed_total += len(actions)
@@ -245,8 +272,12 @@ class ShardWorker:
         """Wait for the next queued action coming due within `linger_s`; False if none will."""
         self.writer.flush()
         now = self.job.clock()
-        with self.store.session() as session:
-            upcoming = ledger.next_due(session, self.job.campaign_id, now)
+        try:
+            upcoming = self.store.retrying(
+                lambda session: ledger.next_due(session, self.job.campaign_id, now), what="looking ahead"
+            )
+        except StoreUnavailable:
+            return False
         if upcoming is None:
             return False
         delay = (upcoming - now).total_seconds()
@@ -256,19 +287,17 @@ class ShardWorker:
         return True
 
     def _grants(self, ids: list[int]) -> list[_GrantRow]:
-        with self.store.session() as session:
-            rows = session.execute(
-                select(
-                    Grant.id,
-                    Grant.service,
-                    Grant.status,
-                    Grant.status_reason,
-                    Grant.access_token,
-                    Grant.refresh_token,
-                    Grant.token_expires_at,
-                    Grant.granted_at,
-                ).where(Grant.id.in_(ids))
-            ).all()
+        query = select(
+            Grant.id,
+            Grant.service,
+            Grant.status,
+            Grant.status_reason,
+            Grant.access_token,
+            Grant.refresh_token,
+            Grant.token_expires_at,
+            Grant.granted_at,
+        ).where(Grant.id.in_(ids))
+        rows = self.store.retrying(lambda session: session.execute(query).all(), what="reading grants")
         return [_GrantRow(*row) for row in rows]
 
     # one grant, on a pool thread ---------------------------------------------------------------------
@@ -292,6 +321,13 @@ class ShardWorker:
                 actions, Outcome.FAILED, "the grant's tokens cannot be opened with the configured keys"
             )
             return
+        unsaved = self._unsaved.get(grant.id)
+        if unsaved is not None:  # refreshed earlier in this run, the store still does not have them
+            tokens.access_token, tokens.expires_at = unsaved.access_token, unsaved.expires_at
+            tokens.refresh_token = unsaved.refresh_token or tokens.refresh_token
+            if not self._save_unsaved_tokens(grant.id):
+                self._send_back(actions, "the store was away; a refreshed token is not saved yet")
+                return
         fan = fan_session(app, tokens, self._store_tokens)
         for index, action in enumerate(actions):
             try:
@@ -308,17 +344,27 @@ class ShardWorker:
                 self._lose_grant(grant.id, lost)
                 self._give_up(actions[index:], Outcome.UNDELIVERABLE, str(lost))
                 return
-            except Exception as exc:  # a bug must not stop the batch; no message (it could hold a URL)
-                frames = "".join(traceback.format_tb(exc.__traceback__))
-                log.error("unexpected %s on action %d:\n%s", type(exc).__name__, action.id, frames)
-                result = Finished(
-                    action.id,
-                    Outcome.FAILED,
-                    1,
-                    reason=f"unexpected {type(exc).__name__}",
-                    done_at=job.clock(),
-                )
+            except Exception as exc:
+                if not is_store_outage(exc):
+                    result = self._unexpected(action, exc)
+                else:  # this one may have reached the service: left in flight, checked next run
+                    log.warning("store away during action %d; the grant's other actions wait", action.id)
+                    self._send_back(actions[index + 1 :], "the store was away; tried again later")
+                    return
             self._record(result)
+
+    def _unexpected(self, action: Claimed, exc: Exception) -> Finished:
+        """A bug must not stop the batch; logged without its message (it could hold a URL)."""
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unexpected %s on action %d:\n%s", type(exc).__name__, action.id, frames)
+        return Finished(
+            action.id, Outcome.FAILED, 1, reason=f"unexpected {type(exc).__name__}", done_at=self.job.clock()
+        )
+
+    def _send_back(self, actions: list[Claimed], reason: str) -> None:
+        """Back to the queue untried (no call was made for them), due again at once."""
+        for action in actions:
+            self._record(Finished(action.id, Outcome.QUEUED, 0, reason=reason, retry_at=self.job.clock()))
 
     def _give_up(self, actions: list[Claimed], outcome: str, reason: str) -> None:
         for action in actions:
@@ -335,29 +381,64 @@ class ShardWorker:
             self.progress(self.tally)
 
     def _note(self, action: Claimed, resolved: str) -> None:
-        with self.store.session() as session:
-            ledger.note_resolved_target(session, action.id, self.job.attempt_id, resolved)
+        self.store.retrying(
+            lambda session: ledger.note_resolved_target(session, action.id, self.job.attempt_id, resolved),
+            what="noting a created playlist",
+        )
 
+    # refreshed tokens: stored before any use, kept until the store has them ----------------------------
     def _store_tokens(self, grant_id: int, tokens: RefreshedTokens) -> None:
-        values: dict[str, Any] = {
-            "access_token": self.vault.seal(tokens.access_token),
-            "token_expires_at": tokens.expires_at,
-        }
-        if tokens.refresh_token is not None:
-            values["refresh_token"] = self.vault.seal(tokens.refresh_token)
-        with self.store.session() as session:
-            session.execute(
+        """The token sink of every fan client: called right after a refresh, before the new access token
+        is used. Raises StoreUnavailable (the action waits) if the store stays away; the tokens are kept."""
+        with self._unsaved_lock:
+            earlier = self._unsaved.get(grant_id)
+            if earlier is not None and tokens.refresh_token is None:  # keep the rotated one not saved yet
+                tokens = replace(tokens, refresh_token=earlier.refresh_token)
+            self._unsaved[grant_id] = tokens
+        if not self._save_unsaved_tokens(grant_id):
+            raise StoreUnavailable("a refreshed token could not be saved yet; kept for a later try")
+
+    def _save_unsaved_tokens(self, grant_id: int | None = None) -> bool:
+        """Store the kept tokens (of one grant, or all); True when none of them is left unsaved."""
+        with self._unsaved_lock:
+            pending = [
+                (gid, tokens) for gid, tokens in self._unsaved.items() if grant_id is None or gid == grant_id
+            ]
+        for gid, tokens in pending:
+            values: dict[str, Any] = {
+                "access_token": self.vault.seal(tokens.access_token),
+                "token_expires_at": tokens.expires_at,
+            }
+            if tokens.refresh_token is not None:
+                values["refresh_token"] = self.vault.seal(tokens.refresh_token)
+            statement = (
                 update(Grant)
-                .where(Grant.id == grant_id)
+                .where(Grant.id == gid)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
+            try:
+                self.store.retrying(
+                    lambda session, s=statement: session.execute(s),
+                    what="saving a refreshed token",
+                    retry=TOKENS_RETRY,
+                )
+            except StoreUnavailable:
+                log.error("a refreshed token of grant %d is not saved yet: the store stayed away", gid)
+                return False
+            with self._unsaved_lock:
+                if self._unsaved.get(gid) is tokens:  # not refreshed again meanwhile
+                    del self._unsaved[gid]
+        return True
 
     def _lose_grant(self, grant_id: int, lost: GrantLost) -> None:
-        with self.store.session() as session:
-            session.execute(
-                update(Grant)
-                .where(Grant.id == grant_id)
-                .values(status=lost.status, status_reason=lost.reason[:200])
-                .execution_options(synchronize_session=False)
-            )
+        statement = (
+            update(Grant)
+            .where(Grant.id == grant_id)
+            .values(status=lost.status, status_reason=lost.reason[:200])
+            .execution_options(synchronize_session=False)
+        )
+        try:
+            self.store.retrying(lambda session: session.execute(statement), what="ending a grant")
+        except StoreUnavailable:  # its actions are still recorded; the next run finds the grant gone
+            log.error("grant %d: its end could not be recorded, the store stayed away", grant_id)

@@ -291,6 +291,7 @@ MARTS = (
             "service VARCHAR NOT NULL",
             "kind VARCHAR NOT NULL",
             "outcome VARCHAR NOT NULL",
+            "outcome_label VARCHAR",  # the outcome as reports name it ("ignored by the service")
             "fan VARCHAR NOT NULL",
             "due_at TIMESTAMPTZ NOT NULL",
             "done_at TIMESTAMPTZ",
@@ -577,6 +578,7 @@ MARTS = (
             "pending_source BIGINT NOT NULL",
             "undeliverable BIGINT NOT NULL",
             "failed BIGINT NOT NULL",
+            "ignored BIGINT",  # nullable: added to older warehouses
             "delivered_share DOUBLE",
             "median_seconds_to_library DOUBLE",
             "p90_seconds_to_library DOUBLE",

@@ -42,6 +42,7 @@ class SpotifyApp(_Model):
 
 
 RotationMode = Literal["always", "never", "sometimes"]
+ArtistFollowMode = Literal["kept", "ignored", "rejected"]
 
 
 class SpotifyConfig(_Model):
@@ -69,6 +70,12 @@ class SpotifyConfig(_Model):
     rate_window_s: float = Field(default=30.0, gt=0)
     library_full_share: float = Field(
         default=0.0, ge=0, le=1, description="Share of fans (chosen by seed) whose library is full."
+    )
+    library_artist_follow: ArtistFollowMode = Field(
+        default="kept",
+        description="What `PUT /me/library` does with `spotify:artist:` URIs, unconfirmed in 2026 "
+        "(reference H): kept (followed), ignored (200, not followed; `GET /me/library/contains` says "
+        "false), rejected (400, as some apps report).",
     )
 
     def app(self, client_id: str | None) -> SpotifyApp | None:

@@ -205,9 +205,9 @@ INVARIANTS: dict[str, list[tuple[str, str, str]]] = {
     "release_outcomes": [
         (
             "outcomes_sum_to_planned",
-            "planned = delivered + queued + pending_source + undeliverable + failed.",
-            "SELECT count(*) FROM release_outcomes "
-            "WHERE planned <> delivered + queued + pending_source + undeliverable + failed",
+            "planned = delivered + queued + pending_source + undeliverable + failed + ignored.",
+            "SELECT count(*) FROM release_outcomes WHERE planned <> "
+            "delivered + queued + pending_source + undeliverable + failed + coalesce(ignored, 0)",
         ),
         _shares("release_outcomes", "delivered_share"),
     ],

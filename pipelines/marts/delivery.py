@@ -26,6 +26,7 @@ SELECT campaign_slug, service, kind,
        count(*) FILTER (WHERE outcome = 'pending_source') AS pending_source,
        count(*) FILTER (WHERE outcome = 'undeliverable') AS undeliverable,
        count(*) FILTER (WHERE outcome = 'failed') AS failed,
+       count(*) FILTER (WHERE outcome = 'ignored') AS ignored,
        count(*) FILTER (WHERE outcome = 'delivered') / count(*) AS delivered_share,
        quantile_cont(epoch(done_at - due_at), 0.5) FILTER (WHERE outcome = 'delivered') AS median_seconds_to_library,
        quantile_cont(epoch(done_at - due_at), 0.9) FILTER (WHERE outcome = 'delivered') AS p90_seconds_to_library,
@@ -59,7 +60,8 @@ MARTS = (
         "release_outcomes",
         ("owed_actions",),
         lambda _: RELEASE_OUTCOMES,
-        "Owed actions counted by outcome (planned = the sum of the five outcomes), the delivered share, "
+        "Owed actions counted by outcome (planned = the sum of the six outcomes; ignored: the service "
+        "answered an artist follow but did not keep it, not delivered), the delivered share, "
         "and the median, 90th percentile and maximum seconds from due moment to library.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM owed_actions)",
     ),

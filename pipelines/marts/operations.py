@@ -11,10 +11,13 @@ in ordinary browsers minus that of visitors in in-app ones, per campaign and sou
 
 from __future__ import annotations
 
+from campaigns.models import OUTCOME_LABELS
 from pipelines.marts.mart import Mart, artist_key
 
-RELEASE_ACTIONS = """
-SELECT campaign_slug, service, kind, outcome, left(fan_key, 12) AS fan, due_at, done_at,
+_LABELS = " ".join(f"WHEN '{outcome}' THEN '{label}'" for outcome, label in OUTCOME_LABELS.items())
+RELEASE_ACTIONS = f"""
+SELECT campaign_slug, service, kind, outcome, CASE outcome {_LABELS} ELSE outcome END AS outcome_label,
+       left(fan_key, 12) AS fan, due_at, done_at,
        CASE WHEN outcome = 'delivered' THEN epoch(done_at - due_at) END AS seconds_to_library,
        attempts, reason
 FROM owed_actions
@@ -109,7 +112,9 @@ MARTS = (
         ("owed_actions",),
         lambda _: RELEASE_ACTIONS,
         "Each owed action with its outcome, the fan's short keyed hash, the seconds from due moment to "
-        "library (delivered ones) and the reason a failed or undeliverable one gives.",
+        "library (delivered ones) and the reason a failed, undeliverable or ignored one gives; "
+        "outcome_label names it for people (an artist follow the service did not keep: 'ignored by "
+        "the service', never delivered).",
         expect_rows="SELECT EXISTS (SELECT 1 FROM owed_actions)",
     ),
     Mart(

@@ -27,6 +27,11 @@ class LibraryRoutes(Handlers):
         session = self.session(request)
         items = parse_uris(request.query_params.get("uris"), LIBRARY_MAX)
         session.require(*{MODIFY_SCOPE[kind] for kind, _, _ in items})
+        artists = self.accounts.config.library_artist_follow
+        if artists != "kept" and any(kind == "artist" for kind, _, _ in items):
+            if artists == "rejected":
+                raise SpotifyError(400, "Unsupported URI type: artist")
+            items = [item for item in items if item[0] != "artist"]  # answered 200, silently dropped
         self.save(session, items)
         return empty(200)
 

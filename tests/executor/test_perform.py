@@ -31,6 +31,7 @@ class ScriptedFan:
     calls: list[str] = field(default_factory=list)
     refreshes: int = 0
     refresh_error: Exception | None = None
+    uncertain_kinds: tuple[str, ...] = ()  # actions whose answer proves nothing: checked right after
 
     @staticmethod
     def _next(script: list[object]) -> object:
@@ -47,6 +48,9 @@ class ScriptedFan:
     def verify(self, action: Claimed, release: Release | None) -> bool:
         self.calls.append("verify")
         return bool(self._next(self.checks))
+
+    def unconfirmed(self, action: Claimed) -> bool:
+        return action.kind in self.uncertain_kinds
 
     def refresh(self) -> None:
         self.calls.append("refresh")
