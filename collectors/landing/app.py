@@ -26,13 +26,14 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from campaigns.settings import Settings
-from campaigns.store import Store, make_engine, migrate
+from campaigns.store import Store, is_store_outage, make_engine, migrate
 from collectors.landing import views
 from collectors.landing.context import Landing
 from collectors.landing.errors import ErrorLayer
@@ -88,8 +89,12 @@ def create_app(
     return app
 
 
-def healthz() -> str:
-    return "ok"
+async def healthz(request: Request) -> str:
+    """Liveness, answered on the event loop (never behind the route threads or the store), then the
+    event sink's counters, one `name value` a line: a probe reads the status, a person the rest."""
+    landing: Landing = request.app.state.landing
+    counts = landing.events.counts()
+    return "ok\n" + "".join(f"events_{name} {value}\n" for name, value in counts.items())
 
 
 def _own_store(settings: Settings) -> Store:
@@ -108,6 +113,20 @@ def _own_store(settings: Settings) -> Store:
 def _add_error_pages(app: FastAPI) -> None:
     app.add_exception_handler(Answered, send_answer)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def store_away(request: Request, exc: SQLAlchemyError) -> Response:
+        if not is_store_outage(exc):
+            raise exc  # a bug: the error layer logs its type and shows the 500 page
+        log.warning("landing: the store is away (%s) for %s", type(exc).__name__, request.url.path)
+        return views.problem(
+            request,
+            503,
+            "Busy for a moment",
+            "This page could not be loaded just now. Please try again in a few seconds.",
+            retry_url=request.url.path if request.method == "GET" and not _is_oauth(request) else None,
+            headers={"retry-after": "5"},
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headings = {404: "Not found", 405: "Not allowed", 413: "Too large"}
@@ -123,6 +142,10 @@ def _add_error_pages(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         return views.problem(request, 400, "Bad request", _describe(exc))
+
+
+def _is_oauth(request: Request) -> bool:
+    return request.url.path.startswith("/oauth/")
 
 
 def _error_page(request: Request) -> Response:

@@ -21,7 +21,7 @@ from campaigns.campaign_file import RESERVED_SLUGS, SLUG_PATTERN
 from campaigns.models import Campaign
 from campaigns.registry import campaign_spec
 from campaigns.settings import Settings
-from campaigns.store import Store
+from campaigns.store import Store, is_store_outage
 from collectors.landing import visit as visits
 from collectors.landing.apple import AppleConnect
 from collectors.landing.attempts import AttemptBook
@@ -45,7 +45,12 @@ RELEASED_SOMEWHERE = timedelta(hours=26)
 
 
 class CampaignCache:
-    """Campaign views by slug, kept `ttl` seconds (unknown slugs too, so a flood of them stays cheap)."""
+    """Campaign views by slug, kept `ttl` seconds (unknown slugs too, so a flood of them stays cheap).
+
+    `cached` answers from memory only (for the event loop); `get` may read the store (call it in a
+    thread). While the store is away, a view read before is served past its `ttl`, and only one thread
+    at a time tries the store again for a slug: the campaign's pages stay up.
+    """
 
     def __init__(
         self, store: Store, configured: frozenset[str], public_url: str, ttl: float = 2.0, size: int = 1024
@@ -57,7 +62,17 @@ class CampaignCache:
         self._size = size
         self._items: dict[str, tuple[float, CampaignView | None]] = {}
         self._slugs: dict[int, str] = {}
+        self._loading: set[str] = set()  # slugs a thread is reading from the store now
         self._lock = threading.Lock()
+
+    def cached(self, slug: str) -> tuple[bool, CampaignView | None]:
+        """(True, the view) when memory can answer for `slug` without the store, else (False, None)."""
+        if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
+            return True, None
+        hit = self._items.get(slug)
+        if hit is not None and (hit[0] > time.monotonic() or slug in self._loading):
+            return True, hit[1]  # fresh, or another thread is reading it again: the last view will do
+        return False, None
 
     def get(self, slug: str) -> CampaignView | None:
         if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
@@ -66,7 +81,20 @@ class CampaignCache:
         hit = self._items.get(slug)
         if hit is not None and hit[0] > now:
             return hit[1]
-        view = self._load(slug)
+        with self._lock:
+            if hit is not None and slug in self._loading:
+                return hit[1]
+            self._loading.add(slug)
+        try:
+            view = self._load(slug)
+        except Exception as error:
+            if hit is None or not is_store_outage(error):
+                raise
+            log.warning("campaign %s: the store is away, showing the page read before", slug)
+            view = hit[1]
+        finally:
+            with self._lock:
+                self._loading.discard(slug)
         with self._lock:
             if len(self._items) >= self._size:
                 for key in [k for k, (until, _) in self._items.items() if until <= now] or list(self._items)[

@@ -2,8 +2,10 @@
 
 A page view must not wait for a database commit, and thousands of one-row transactions a second would
 serialise on SQLite's single writer. So views and clicks are queued and written together, one
-transaction every few milliseconds. Nothing is dropped: a full queue makes the request wait (back
-pressure), a failed write is retried with the same rows, and closing the sink writes what is left.
+transaction every few milliseconds. A request never waits for the queue: when it is full (the store has
+been away for a while) the new row is dropped and counted (`dropped`, in `/healthz` and in a warning at
+most once a minute); a failed write is retried with the same rows, and closing the sink writes what is
+left.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from campaigns.store import Store
 log = logging.getLogger(__name__)
 LANDING_EVENTS: Table = LandingEvent.__table__  # type: ignore[assignment]  # Core inserts: no ORM bulk path
 INSERT_EVENT = LANDING_EVENTS.insert()
+DROP_LOG_INTERVAL_S = 60.0
 
 EVENT_COLUMNS = (
     "visitor_id",
@@ -84,6 +87,8 @@ class EventSink:
         self._lock = threading.Condition()
         self._added = 0
         self._written = 0
+        self._dropped = 0
+        self._dropped_logged_at = -DROP_LOG_INTERVAL_S
         self._closing = False
         self._thread: threading.Thread | None = None
 
@@ -97,14 +102,33 @@ class EventSink:
             self._thread.start()
         return self
 
-    def add(self, row: dict[str, Any]) -> None:
-        """Queue one row; waits while the queue is full rather than dropping anything."""
+    @property
+    def dropped(self) -> int:
+        return self._dropped
+
+    def counts(self) -> dict[str, int]:
+        """What the sink holds and has done since it started: queued, written, dropped rows."""
         with self._lock:
-            while len(self._queue) >= self._capacity and not self._closing:
-                self._lock.wait(0.05)
+            return {"queued": len(self._queue), "written": self._written, "dropped": self._dropped}
+
+    def add(self, row: dict[str, Any]) -> bool:
+        """Queue one row without ever waiting for the store; False (and counted) when the queue is full."""
+        with self._lock:
+            if len(self._queue) >= self._capacity:
+                self._dropped += 1
+                now = time.monotonic()
+                if now - self._dropped_logged_at >= DROP_LOG_INTERVAL_S:
+                    self._dropped_logged_at = now
+                    log.warning(
+                        "landing events: queue full (%d rows, the store is behind); %d dropped so far",
+                        len(self._queue),
+                        self._dropped,
+                    )
+                return False
             self._queue.append(row)
             self._added += 1
             self._lock.notify_all()
+            return True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every row queued so far is in the store; False if that took longer than `timeout`."""

@@ -64,8 +64,11 @@ PageLimited = Depends(_limit(RouteClass.PAGE))
 
 
 async def campaign_of(request: Request, slug: str, landing: LandingDep) -> CampaignView:
-    """The campaign named by the path's slug, else the unknown-campaign page."""
-    view = landing.campaigns.get(slug)
+    """The campaign named by the path's slug, else the unknown-campaign page. From memory when it can;
+    else read in a thread: a store that does not answer never holds the event loop."""
+    known, view = landing.campaigns.cached(slug)
+    if not known:
+        view = await run_in_threadpool(landing.campaigns.get, slug)
     if view is None:
         raise Answered(views.unknown_campaign(request))
     return view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +43,7 @@ def _count(store: Store) -> int:
 
 def test_many_threads_adding_lose_nothing(tmp_path: Path) -> None:
     store, campaign_id = _store(tmp_path)
-    sink = EventSink(store, capacity=500).start()  # small: the writers must wait, not drop
+    sink = EventSink(store).start()
 
     def visitor(n: int) -> None:
         for i in range(250):
@@ -55,6 +56,7 @@ def test_many_threads_adding_lose_nothing(tmp_path: Path) -> None:
         thread.join()
     assert sink.flush()
     assert _count(store) == 2000
+    assert sink.dropped == 0
     sink.close()
     with store.session() as session:
         assert len(set(session.scalars(select(LandingEvent.visitor_id)))) == 2000
@@ -95,3 +97,27 @@ def test_event_rows_are_bounded_and_carry_the_visit() -> None:
     assert row["utm_source"] == "ig"
     assert "timezone" not in row
     assert "ip" not in row
+
+
+def test_a_full_queue_drops_and_counts_instead_of_making_the_request_wait(tmp_path: Path) -> None:
+    store, campaign_id = _store(tmp_path)
+    sink = EventSink(store, capacity=100, retry_s=0.05).start()
+    blocker = sqlite3.connect(tmp_path / "presave.db", timeout=0)  # another process writing, for long
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        kept: list[bool] = []
+        requests = threading.Thread(
+            target=lambda: kept.extend(sink.add(event_row(campaign_id, "visit", {})) for _ in range(1000))
+        )
+        requests.start()
+        requests.join(timeout=10)
+        assert not requests.is_alive()  # every add returned while the store could not write at all
+        assert kept.count(False) == sink.dropped >= 900 - sink.written
+        assert sink.counts()["dropped"] == sink.dropped
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert sink.flush(timeout=15)
+    assert _count(store) + sink.dropped == 1000
+    sink.close()
+    store.dispose()
