@@ -77,6 +77,30 @@ def is_store_outage(error: BaseException) -> bool:
     return isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError)
 
 
+def retry_outages(
+    work: Callable[[], T],
+    *,
+    what: str,
+    retry: StoreRetry = StoreRetry(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `work`; while the store is away (`is_store_outage`), again after a backoff, `retry.attempts`
+    times in all; then StoreUnavailable (naming `what`, never the error's text: it may quote a statement)."""
+    for failures in range(1, retry.attempts + 1):
+        try:
+            return work()
+        except Exception as error:
+            if not is_store_outage(error):
+                raise
+            if failures == retry.attempts:
+                raise StoreUnavailable(
+                    f"the operational store did not answer ({what}, {failures} tries: {type(error).__name__})"
+                ) from None
+            log.warning("store away while %s (%s); trying again", what, type(error).__name__)
+            sleep(retry.wait_s(failures))
+    raise AssertionError("unreachable")
+
+
 def make_engine(url: str, timeouts: StoreTimeouts | None = None, **kwargs: Any) -> Engine:
     timeouts = timeouts or StoreTimeouts()
     # A statement's parameters (tokens, emails) never appear in an error's text or a log line.
@@ -151,25 +175,15 @@ class Store:
         retry: StoreRetry = StoreRetry(),
         sleep: Callable[[float], None] = time.sleep,
     ) -> T:
-        """Run `work` in its own transaction; while the store is away (`is_store_outage`), in a new
-        transaction again after a backoff, `retry.attempts` times in all; then StoreUnavailable.
-        The work must be safe to repeat (its commit may have landed before the connection was lost).
-        Never call this inside a request: it sleeps."""
-        for failures in range(1, retry.attempts + 1):
-            try:
-                with self.session() as session:
-                    return work(session)
-            except Exception as error:
-                if not is_store_outage(error):
-                    raise
-                if failures == retry.attempts:
-                    raise StoreUnavailable(
-                        f"the operational store did not answer ({what}, {failures} tries: "
-                        f"{type(error).__name__})"
-                    ) from None
-                log.warning("store away while %s (%s); trying again", what, type(error).__name__)
-                sleep(retry.wait_s(failures))
-        raise AssertionError("unreachable")
+        """Run `work` in its own transaction, again in a new one while the store is away (see
+        `retry_outages`). The work must be safe to repeat (its commit may have landed before the
+        connection was lost). Never call this inside a request: it sleeps."""
+
+        def transaction() -> T:
+            with self.session() as session:
+                return work(session)
+
+        return retry_outages(transaction, what=what, retry=retry, sleep=sleep)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
@@ -25,7 +26,7 @@ from campaigns.ledger import Shard
 from campaigns.models import Campaign, Outcome, OwedAction
 from campaigns.registry import campaign_spec, get_campaign
 from campaigns.rules import SERVICES
-from campaigns.store import Store
+from campaigns.store import Store, retry_outages
 from campaigns.vault import TokenVault
 from executor.locks import CampaignBusy, run_lock, worker_lock
 from executor.plan import RELEASE_KINDS, needs_planning, plan_campaign
@@ -118,10 +119,11 @@ def run_release(
         return _dry_run(store, campaign, apps, clock(), report)
     try:
         with run_lock(store.engine, campaign.id):
-            report.planned = plan_campaign(store, campaign)
+            report.planned = retry_outages(lambda: plan_campaign(store, campaign), what="planning")
             releases, unresolved = _resolve(store, campaign, apps, clock, options, report)
-            with store.session() as session:
-                total = ledger.queued_due(session, campaign.id, clock())
+            total = store.retrying(
+                lambda session: ledger.queued_due(session, campaign.id, clock()), what="counting due work"
+            )
             work = ReleaseWork(
                 campaign_id=campaign.id,
                 attempt=uuid.uuid4().hex[:12],
@@ -320,20 +322,25 @@ def _hours(window: timedelta) -> str:
 # reporting --------------------------------------------------------------------------------------------------
 def _summarise(store: Store, campaign: Campaign, now: datetime, report: ReleaseReport) -> None:
     waiting_services = set(report.waiting)
-    with store.session() as session:
-        report.outcomes = ledger.outcome_counts(session, campaign.id)
-        due = ledger.queued_due_by_kind(session, campaign.id, now)
-        report.due_left = (
-            0
-            if report.busy
-            else sum(
-                count
-                for (service, kind), count in due.items()
-                if not (service in waiting_services and kind in RELEASE_KINDS)
-            )
+
+    def read(session: Session) -> tuple[Any, Any, Any]:
+        return (
+            ledger.outcome_counts(session, campaign.id),
+            ledger.queued_due_by_kind(session, campaign.id, now),
+            ledger.delivery_latencies(session, campaign.id, RELEASE_KINDS),
         )
-        count, longest, sample = ledger.delivery_latencies(session, campaign.id, RELEASE_KINDS)
-    report.latency_s = latency_summary(sample, longest) if count else {}
+
+    report.outcomes, due, (delivered, longest, sample) = store.retrying(read, what="summing up the run")
+    report.due_left = (
+        0
+        if report.busy
+        else sum(
+            count
+            for (service, kind), count in due.items()
+            if not (service in waiting_services and kind in RELEASE_KINDS)
+        )
+    )
+    report.latency_s = latency_summary(sample, longest) if delivered else {}
 
 
 def latency_summary(values: list[float], longest: float | None = None) -> dict[str, float]:

@@ -268,3 +268,28 @@ def test_a_campaign_without_data_to_check_is_not_checked_rather_than_clean(tmp_p
     assert query(warehouse, "SELECT grants, score, status FROM authenticity_scores") == [
         (30, None, "not checked (no data)")
     ]
+
+
+def test_an_artist_follow_the_service_ignored_is_counted_apart_and_named_so_never_delivered(
+    tmp_path: Path,
+) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    put(
+        warehouse,
+        "owed_actions",
+        [
+            action(1, "follow_artist", "delivered", 2.0),
+            action(2, "follow_artist", "ignored", 3.0),
+            action(3, "follow_artist", "ignored", 4.0),
+        ],
+    )
+    build(warehouse, "release_outcomes")
+    build(warehouse, "release_actions")
+    assert query(warehouse, "SELECT planned, delivered, ignored, delivered_share FROM release_outcomes") == [
+        (3, 1, 2, pytest.approx(1 / 3))
+    ]
+    assert query(
+        warehouse,
+        "SELECT outcome_label, count(*), count(seconds_to_library) FROM release_actions "
+        "WHERE outcome = 'ignored' GROUP BY ALL",
+    ) == [("ignored by the service", 2, 0)]
