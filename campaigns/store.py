@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from campaigns.private_files import make_private
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)
+SQLITE_OUTAGE_SIGNS = ("locked", "busy", "disk i/o", "unable to open")
 T = TypeVar("T")
 
 
@@ -71,9 +73,13 @@ def is_store_outage(error: BaseException) -> bool:
     if isinstance(error, StoreUnavailable):
         return True
     if isinstance(error, sa_exc.DBAPIError):
-        return error.connection_invalidated or isinstance(
-            error, sa_exc.OperationalError | sa_exc.InterfaceError
-        )
+        if error.connection_invalidated:
+            return True
+        if isinstance(error.orig, sqlite3.Error):  # SQLite says "operational" of a missing table too
+            return isinstance(error, sa_exc.OperationalError) and any(
+                sign in str(error.orig).lower() for sign in SQLITE_OUTAGE_SIGNS
+            )
+        return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
     return isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError)
 
 
