@@ -188,8 +188,14 @@ FOLLOWERS = (
     "SELECT date, origin, followers FROM campaign_followers WHERE campaign_slug = ? ORDER BY origin, date"
 )
 
+# A figure an origin never gave (Spotify development-mode apps lose followers and popularity) shows as
+# empty with its status, never as 0 and never hidden.
 LATEST_FOLLOWERS = """
-SELECT service, origin, arg_max(followers, date) AS followers, arg_max(popularity, date) AS popularity,
-       max(date) AS date
-FROM campaign_followers WHERE campaign_slug = ? AND followers IS NOT NULL GROUP BY ALL ORDER BY service, origin
+SELECT service, origin,
+       arg_max(followers, date) FILTER (WHERE followers IS NOT NULL) AS followers,
+       arg_max(popularity, date) FILTER (WHERE popularity IS NOT NULL) AS popularity,
+       CASE WHEN count(followers) = 0 THEN 'followers ' || coalesce(arg_max(followers_status, date), 'not available')
+       END AS note,
+       max(date) FILTER (WHERE followers IS NOT NULL) AS date
+FROM campaign_followers WHERE campaign_slug = ? GROUP BY ALL ORDER BY service, origin
 """

@@ -269,6 +269,8 @@ MARTS = (
             "origin VARCHAR NOT NULL",
             "followers BIGINT",
             "popularity INTEGER",
+            "followers_status VARCHAR",  # 'available', 'not available' (NULL followers), 'error: …'
+            "popularity_status VARCHAR",
         ),
         ("campaign_slug", "origin", "date"),
         "the campaign artist's followers on one service, one day, from one origin (export or API)",

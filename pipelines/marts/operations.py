@@ -78,12 +78,13 @@ FROM latest WHERE rows > 0
 
 CAMPAIGN_FOLLOWERS = f"""
 SELECT r.campaign_slug, t.date, 'spotify' AS service, 'Spotify for Artists' AS origin, t.followers,
-       NULL::INTEGER AS popularity
+       NULL::INTEGER AS popularity, 'available' AS followers_status, 'not in this export' AS popularity_status
 FROM campaign_releases r
 JOIN s4a_audience_timeline t ON {artist_key("t.artist")} = {artist_key("r.artist")}
 WHERE t.date BETWEEN r.release_date - 56 AND r.release_date + 13 AND t.followers IS NOT NULL
 UNION ALL
-SELECT r.campaign_slug, a.snapshot_date, a.service, a.service || ' API', a.followers, a.popularity
+SELECT r.campaign_slug, a.snapshot_date, a.service, a.service || ' API', a.followers, a.popularity,
+       a.followers_status, a.popularity_status
 FROM campaign_releases r
 JOIN artist_snapshots a
   ON (a.service = 'spotify' AND a.artist_id = r.spotify_artist_id)
@@ -139,7 +140,9 @@ MARTS = (
         ("campaign_releases", "s4a_audience_timeline", "artist_snapshots"),
         lambda _: CAMPAIGN_FOLLOWERS,
         "The campaign's artist's followers per day from eight weeks before release to two weeks after "
-        "(or today): Spotify for Artists' timeline, and the services' API snapshots with popularity.",
+        "(or today): Spotify for Artists' timeline, and the services' API snapshots with popularity. A "
+        "figure the API did not give (Spotify development-mode apps since 2026) is NULL with its status "
+        "'not available', never 0.",
         expect_rows=CAMPAIGN_FOLLOWERS_INPUTS,
     ),
 )
