@@ -269,3 +269,18 @@ def test_accounts_service_faults_when_enabled(sandbox_server: SandboxServer) -> 
     answer = sandbox_server.client.post(TOKEN, data={"grant_type": "client_credentials"})
     assert answer.status_code == 503
     assert answer.json()["error"] == "server_error"
+
+
+def test_an_artist_follow_through_the_library_can_be_kept_ignored_or_rejected(
+    sandbox_server: SandboxServer,
+) -> None:
+    artist = add_release(sandbox_server)["spotify"]["artist_uri"]
+    for mode, status, followed in (("ignored", 200, False), ("rejected", 400, False), ("kept", 200, True)):
+        configure(sandbox_server, {"spotify": {"library_artist_follow": mode}})
+        headers = fan_headers(sandbox_server, f"fan-follow-{mode}")
+        put = sandbox_server.client.put("/spotify/v1/me/library", params={"uris": artist}, headers=headers)
+        assert put.status_code == status
+        contains = sandbox_server.client.get(
+            "/spotify/v1/me/library/contains", params={"uris": artist}, headers=headers
+        )
+        assert contains.json() == [followed]
