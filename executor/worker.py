@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -44,6 +44,7 @@ from services.model import GrantTokens, RefreshedTokens, Release
 log = logging.getLogger(__name__)
 LEDGER_RETRY = StoreRetry(attempts=8)  # about 20 s of a store that is away before giving up a batch
 TOKENS_RETRY = StoreRetry(attempts=10)  # about 30 s for a rotated refresh token, and again at the end
+STORE_AWAY_PAUSE = timedelta(seconds=30)  # actions sent back while the store was away wait this long
 
 ORDER = {  # within one grant: follows first, then the save, the playlist last (it needs the release)
     ActionKind.FOLLOW_ARTIST.value: 0,
@@ -362,9 +363,10 @@ class ShardWorker:
         )
 
     def _send_back(self, actions: list[Claimed], reason: str) -> None:
-        """Back to the queue untried (no call was made for them), due again at once."""
+        """Back to the queue untried (no call was made for them), due again after a pause for the store."""
+        retry_at = self.job.clock() + STORE_AWAY_PAUSE
         for action in actions:
-            self._record(Finished(action.id, Outcome.QUEUED, 0, reason=reason, retry_at=self.job.clock()))
+            self._record(Finished(action.id, Outcome.QUEUED, 0, reason=reason, retry_at=retry_at))
 
     def _give_up(self, actions: list[Claimed], outcome: str, reason: str) -> None:
         for action in actions:

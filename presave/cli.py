@@ -22,7 +22,7 @@ from campaigns.registry import (
     update_campaign,
 )
 from campaigns.settings import Settings, SettingsError, load_settings
-from campaigns.store import Store
+from campaigns.store import Store, StoreUnavailable
 
 app = typer.Typer(
     help="Pre-save campaigns: landing page, release day, warehouse and dashboard.", no_args_is_help=True
@@ -288,6 +288,8 @@ def release_run(
         report = release_day(settings, slug, dry_run=dry_run, shards=shards, threads=threads)
     except UnknownCampaign as exc:
         fail(str(exc))
+    except StoreUnavailable as exc:  # nothing was marked failed: the next run resumes
+        fail(f"{exc}; the owed actions stay queued (or in flight, checked first) for the next run")
     print("\n".join(report_lines(report)))
     if report.busy:
         fail("another run holds this campaign; nothing was done")

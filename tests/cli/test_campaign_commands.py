@@ -63,6 +63,7 @@ def test_create_list_and_show_a_campaign(runner: CliRunner, tmp_path: Path) -> N
         "pending_source": 0,
         "undeliverable": 0,
         "failed": 0,
+        "ignored": 0,
     }
 
 

@@ -111,6 +111,7 @@ def test_outcomes_are_recorded_only_for_the_attempt_that_holds_the_claim(store: 
             "pending_source": 0,
             "undeliverable": 0,
             "failed": 0,
+            "ignored": 0,
         }
 
 
