@@ -154,9 +154,12 @@ def record_at_grant(
     delivered: bool,
     reason: str | None = None,
     now: datetime | None = None,
+    check_first: bool = False,
 ) -> None:
     """A call made while the fan waits (the artist follow, a pre-add, the extra follows): delivered, or
-    queued for the executor to retry. Trying again counts an attempt; a delivered action stays as it was."""
+    queued for the executor to retry. Trying again counts an attempt; a delivered action stays as it was.
+    `check_first`: the call was answered but its answer proves nothing (an artist follow the service may
+    ignore): queued as if interrupted, so the executor checks it at the service before anything else."""
     now = now or datetime.now(UTC)
     bind.execute(
         _record_at_grant(dialect_of(bind)),
@@ -169,7 +172,7 @@ def record_at_grant(
             "due_at": now,
             "outcome": (Outcome.DELIVERED if delivered else Outcome.QUEUED).value,
             "attempts": 1,
-            "started_at": None,
+            "started_at": now if check_first and not delivered else None,
             "done_at": now if delivered else None,
             "last_status": None,
             "reason": reason[:300] if reason else None,

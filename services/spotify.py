@@ -63,6 +63,9 @@ LIBRARY_MAX = 40  # URIs per PUT /me/library
 REFRESH_MARGIN = timedelta(seconds=60)  # refresh an access token this close to its expiry
 LIBRARY_SCOPES = ("user-library-modify",)
 FOLLOW_SCOPE = "user-follow-modify"
+# Reading follows back: the 2026 artist follow may be answered and ignored (reference H), so each one is
+# checked with GET /me/library/contains, which needs this scope for artists and users.
+FOLLOW_CHECK_SCOPE = "user-follow-read"
 PLAYLIST_FOLLOW_SCOPE = "playlist-modify-public"
 PLAYLIST_CHOICE_SCOPES = ("playlist-read-private", "playlist-modify-private", "playlist-modify-public")
 EMAIL_SCOPE = "user-read-email"
@@ -79,14 +82,15 @@ def pkce_pair() -> tuple[str, str]:
 def scopes_for(service: SpotifyService, *, playlist_choice: bool, with_email: bool = False) -> list[str]:
     """The least scopes a campaign needs: library always; follow and playlist scopes only when used.
 
-    The campaign's artist (always present) and any extra artist or user need `user-follow-modify`;
+    The campaign's artist (always present) and any extra artist or user need `user-follow-modify`, and
+    `user-follow-read` to check the follow was kept;
     an extra playlist needs `playlist-modify-public`; offering the playlist choice needs reading the
     fan's playlists and adding to them; the email only when the fan opts in.
     """
     scopes = list(LIBRARY_SCOPES)
     kinds = {"artist"} | {uri.split(":")[1] for uri in service.follow}
     if kinds & {"artist", "user"}:
-        scopes.append(FOLLOW_SCOPE)
+        scopes += [FOLLOW_SCOPE, FOLLOW_CHECK_SCOPE]
     if "playlist" in kinds:
         scopes.append(PLAYLIST_FOLLOW_SCOPE)
     if playlist_choice:

@@ -251,6 +251,10 @@ def complete(
     return response
 
 
+# Spotify's 2026 artist follow may be answered and ignored (reference H): the executor checks it.
+UNCONFIRMED_FOLLOW = "answered; to be checked at the service (GET /me/library/contains)"
+
+
 def _follow(
     landing: Landing, service: str, tokens: Tokens | None, done: DoneChoices
 ) -> tuple[bool, str | None]:
@@ -278,7 +282,16 @@ def _record_choices(
 ) -> bool:
     """Write the choices; True when the email still has to come from the service (a second sign-in)."""
     for uri in done.follows:
-        record_at_grant(session, grant, ActionKind.FOLLOW, uri, delivered=followed, reason=reason)
+        unconfirmed = followed and grant.service == "spotify" and uri.startswith("spotify:artist:")
+        record_at_grant(
+            session,
+            grant,
+            ActionKind.FOLLOW,
+            uri,
+            delivered=followed and not unconfirmed,
+            reason=UNCONFIRMED_FOLLOW if unconfirmed else reason,
+            check_first=unconfirmed,
+        )
     previous = dict(grant.choices or {})
     choices = completed_choices(previous, done, now)
     round_trip = False

@@ -14,6 +14,8 @@ from campaigns.vault import TokenVault
 from collectors.landing.choices import owed_at_release
 from collectors.landing.consent import email_consent_text, text_version
 from collectors.landing.fans import export_fans
+from executor.release import run_release
+from services.spotify import SpotifyApp
 from tests.integration.conftest import ARTIST_ID, System, soon
 from tests.integration.landing_helpers import (
     EXTRA_ARTIST_URI,
@@ -249,3 +251,26 @@ def test_a_fan_signs_in_to_erase_every_pre_save_of_their_account(system: System)
     with system.store.session() as session:
         assert session.scalars(select(Grant.id)).all() == [grants(system)[0].id]
         assert all(e.grant_id != 1 for e in session.scalars(select(LandingEvent)))
+
+
+def test_an_artist_follow_kept_on_the_done_page_is_checked_and_reported_if_ignored(system: System) -> None:
+    _extras(system)
+    add_campaign(system, "midnight-drive", soon(), services=all_services(follow=[EXTRA_ARTIST_URI]))
+    with Fan(system) as fan:
+        fan.oauth("midnight-drive", "spotify", "fan-ivy")
+        fan.done("midnight-drive")
+        # Spotify answers the artist follow and keeps nothing (reference H: reported for some apps).
+        system.admin.put(
+            "/sandbox/config", json={"spotify": {"library_artist_follow": "ignored"}}
+        ).raise_for_status()
+        assert fan.complete("midnight-drive", follow=[EXTRA_ARTIST_URI]).status_code == 303
+    assert ("follow", EXTRA_ARTIST_URI, "queued") in _ledger(system)  # answered, not yet counted
+
+    vault = TokenVault(system.settings.secret_keys())
+    report = run_release(
+        system.store, vault, {"spotify": SpotifyApp.from_settings(system.settings)}, "midnight-drive"
+    )
+
+    assert ("follow", EXTRA_ARTIST_URI, "ignored") in _ledger(system)
+    assert report.outcomes["ignored"] == 1
+    assert EXTRA_ARTIST_URI not in {f["uri"] for f in system.fan("fan-ivy")["follows"]}

@@ -78,7 +78,11 @@ def test_the_authorize_url_carries_pkce_a_fixed_redirect_and_the_least_scopes(sy
     assert query["code_challenge_method"] == ["S256"]
     assert len(query["code_challenge"][0]) == 43
     assert query["redirect_uri"] == [f"{system.settings.public_url}/oauth/spotify/callback"]
-    assert sorted(query["scope"][0].split()) == ["user-follow-modify", "user-library-modify"]
+    assert sorted(query["scope"][0].split()) == [
+        "user-follow-modify",
+        "user-follow-read",  # to check the artist follow was kept (reference H)
+        "user-library-modify",
+    ]
 
 
 def test_playlist_follows_and_the_playlist_choice_add_their_scopes(system: System) -> None:
@@ -94,6 +98,7 @@ def test_playlist_follows_and_the_playlist_choice_add_their_scopes(system: Syste
     assert set(scopes) == {
         "user-library-modify",
         "user-follow-modify",
+        "user-follow-read",
         "playlist-modify-public",
         "playlist-modify-private",
         "playlist-read-private",

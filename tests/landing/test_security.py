@@ -52,12 +52,12 @@ def test_pkce_challenge_is_the_s256_of_the_verifier() -> None:
 @pytest.mark.parametrize(
     ("follow", "playlist_choice", "email", "expected"),
     [
-        ([], False, False, {"user-library-modify", "user-follow-modify"}),
+        ([], False, False, {"user-library-modify", "user-follow-modify", "user-follow-read"}),
         (
             ["spotify:playlist:p1"],
             False,
             False,
-            {"user-library-modify", "user-follow-modify", "playlist-modify-public"},
+            {"user-library-modify", "user-follow-modify", "user-follow-read", "playlist-modify-public"},
         ),
         (
             [],
@@ -66,6 +66,7 @@ def test_pkce_challenge_is_the_s256_of_the_verifier() -> None:
             {
                 "user-library-modify",
                 "user-follow-modify",
+                "user-follow-read",
                 "playlist-read-private",
                 "playlist-modify-private",
                 "playlist-modify-public",
