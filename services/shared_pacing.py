@@ -9,14 +9,17 @@ one machine or several.
 
 Both read the state before every call (never a cache: a Retry-After seen by one process must stop the
 others before their next call) and apply the one rule of `services.pacing.after_throttle`, so two processes
-that see the same 429 lower the rate once. `pacing_from_settings` is the one factory; `share_pacing` hands
-each app its shared state.
+that see the same 429 lower the rate once. `pacing_url(settings)` says where the deployment keeps it;
+`share_pacing(apps, url)` hands each app its shared state (what `services.apps_from_settings`, the landing
+app, the shard processes and the Dagster resources all call).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import os
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, insert, select, update
@@ -25,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from campaigns.models import AppPacing
 from campaigns.settings import Settings
 from campaigns.store import make_engine, migrate
-from services.pacing import UNLIMITED, Pacing, PacingState
+from services.pacing import UNLIMITED, Pacing, PacingPolicy, PacingState
 
 ATTEMPTS = 50  # compare-and-set retries before giving up (only under a storm of concurrent 429s)
 
@@ -169,12 +172,23 @@ class StorePacingState:
 
 
 # the one factory ----------------------------------------------------------------------------------------------
+_backends: dict[tuple[int, str, str], PacingBackend] = {}
+_backends_lock = threading.Lock()
+
+
 def pacing_backend(url: str, *, upgrade: bool = True, prefix: str = "presave") -> PacingBackend:
     """Redis for a `redis://` or `rediss://` URL, else the operational store at this SQLAlchemy URL
-    (`upgrade`: bring its schema to the newest migration first)."""
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisPacing(url, prefix=prefix)
-    return StorePacing(url, upgrade=upgrade)
+    (`upgrade`: bring its schema to the newest migration first). One per URL and process."""
+    key = (os.getpid(), url, prefix)  # a forked worker makes its own connections
+    with _backends_lock:
+        backend = _backends.get(key)
+        if backend is None:
+            if url.startswith(("redis://", "rediss://", "unix://")):
+                backend = RedisPacing(url, prefix=prefix)
+            else:
+                backend = StorePacing(url, upgrade=upgrade)
+            _backends[key] = backend
+        return backend
 
 
 def pacing_url(settings: Settings) -> str:
@@ -183,10 +197,23 @@ def pacing_url(settings: Settings) -> str:
 
 
 def pacing_from_settings(settings: Settings, *, upgrade: bool = True) -> PacingBackend:
+    """The one factory: the deployment's pacing backend, from its settings."""
     return pacing_backend(pacing_url(settings), upgrade=upgrade)
 
 
-def share_pacing(apps: Mapping[str, Any], backend: PacingBackend, *, share: float = 1.0) -> None:
-    """Give each app its shared state in `backend` (with `share` of the app's rate for this process)."""
-    for app in apps.values():
+class Paced(Protocol):
+    """An app with a shared pacing (every `services.ServiceApp`)."""
+
+    @property
+    def pacing_key(self) -> str: ...
+
+    def use_pacing(
+        self, policy: PacingPolicy | None = None, state: PacingState | None = None, *, share: float = 1.0
+    ) -> None: ...
+
+
+def share_pacing(apps: Iterable[Paced], url: str, *, share: float = 1.0, upgrade: bool = True) -> None:
+    """Pace each app by its shared state at `url` (with `share` of the app's rate for this process)."""
+    backend = pacing_backend(url, upgrade=upgrade)
+    for app in apps:
         app.use_pacing(state=backend.state(app.pacing_key), share=share)
