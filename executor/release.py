@@ -219,7 +219,9 @@ def paused_apps(apps: Mapping[str, ServiceApp]) -> dict[str, datetime]:
     return paused
 
 
-def _defer_paused(store: Store, campaign_id: int, apps: Mapping[str, ServiceApp], report: ReleaseReport) -> None:
+def _defer_paused(
+    store: Store, campaign_id: int, apps: Mapping[str, ServiceApp], report: ReleaseReport
+) -> None:
     """Leave the queued actions of a paused app queued until its pause ends (no call, no failure): the
     schedule picks the campaign up again then."""
     for service, until in paused_apps(apps).items():

@@ -119,9 +119,7 @@ class ShardLauncher(ShardLauncherLike):
                 with lock:
                     progress(_merge(tallies))
 
-        readers = [
-            threading.Thread(target=follow, args=(i, p), daemon=True) for i, p in enumerate(processes)
-        ]
+        readers = [threading.Thread(target=follow, args=(i, p), daemon=True) for i, p in enumerate(processes)]
         for reader in readers:
             reader.start()
         codes = [process.wait() for process in processes]

@@ -83,7 +83,9 @@ class RedisPacingState:
                     current = _from_redis(pipe.hmget(self.key, _FIELDS))
                     new = change(current)
                     pipe.multi()
-                    pipe.hset(self.key, mapping={f: repr(float(v)) for f, v in zip(_FIELDS, new, strict=True)})
+                    pipe.hset(
+                        self.key, mapping={f: repr(float(v)) for f, v in zip(_FIELDS, new, strict=True)}
+                    )
                     pipe.execute()
                     return new
                 except redis.WatchError:

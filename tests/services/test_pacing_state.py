@@ -14,7 +14,15 @@ import pytest
 
 from campaigns.store import Store
 from services.errors import Failure, ServiceFailure
-from services.pacing import UNLIMITED, LocalPacingState, Pacing, PacingPolicy, PacingState, RateController, after_throttle
+from services.pacing import (
+    UNLIMITED,
+    LocalPacingState,
+    Pacing,
+    PacingPolicy,
+    PacingState,
+    RateController,
+    after_throttle,
+)
 from services.shared_pacing import RedisPacing, StorePacing, pacing_backend
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -56,8 +64,12 @@ def test_a_429_pauses_every_caller_and_lowers_the_rate_once_per_pause(
 @pytest.mark.parametrize(
     ("retry_after", "quota", "acquires"),
     [(2.0, False, True), (600.0, False, False), (3.0, True, False), (None, True, False)],
-    ids=["short-retry-after-is-waited", "long-retry-after-reschedules", "spent-quota-reschedules",
-         "spent-quota-without-retry-after"],
+    ids=[
+        "short-retry-after-is-waited",
+        "long-retry-after-reschedules",
+        "spent-quota-reschedules",
+        "spent-quota-without-retry-after",
+    ],
 )
 def test_a_caller_that_may_wait_waits_a_short_pause_and_reschedules_a_long_one_or_a_spent_quota(
     retry_after: float | None, quota: bool, acquires: bool
@@ -80,8 +92,8 @@ def test_a_caller_that_may_wait_waits_a_short_pause_and_reschedules_a_long_one_o
 
 @pytest.mark.parametrize("quota", [False, True])
 def test_the_gate_refuses_a_call_while_the_app_is_told_to_wait_without_sending_it(quota: bool) -> None:
-    from services.spotify import SpotifyApp
     from campaigns.vault import Secret
+    from services.spotify import SpotifyApp
 
     app = SpotifyApp("id", Secret("secret"), "http://127.0.0.1:9", "http://127.0.0.1:9/v1")
     app.pacer.on_throttled(2.0, quota=quota)
@@ -101,9 +113,7 @@ def _redis_available() -> bool:
         return False
 
 
-@pytest.fixture(
-    params=["local", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"]
-)
+@pytest.fixture(params=["local", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"])
 def home(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Where the state lives: a URL (`local` for this process's memory)."""
     if request.param == "local":
