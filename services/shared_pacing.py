@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from campaigns.models import AppPacing
@@ -122,6 +122,7 @@ class StorePacingState:
     def __init__(self, engine: Engine, app: str) -> None:
         self.engine = engine
         self.app = app
+        self._postgres = engine.dialect.name == "postgresql"
         self._read = select(
             AppPacing.rate, AppPacing.set_at, AppPacing.pause_until, AppPacing.quota_until, AppPacing.version
         ).where(AppPacing.app == app)
@@ -158,11 +159,15 @@ class StorePacingState:
             if version is None:
                 try:
                     with self.engine.begin() as connection:
+                        if self._postgres:
+                            connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
                         connection.execute(insert(AppPacing).values(app=self.app, version=1, **values))
                     return new
                 except IntegrityError:  # another process made the row first: read it and retry
                     continue
             with self.engine.begin() as connection:
+                if self._postgres:  # ephemeral state: visible at once, not worth waiting for the disk
+                    connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
                 done = connection.execute(
                     update(AppPacing)
                     .where(AppPacing.app == self.app, AppPacing.version == version)
