@@ -457,6 +457,24 @@ def requeue_pending_source(session: Session, campaign_id: int, *, changed_since:
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
+def defer(session: Session, campaign_id: int, service: str, until: datetime) -> int:
+    """Queued actions of `service` due by `until` are not to be tried before it (the service told its app
+    to wait that long: a spent quota); they stay queued, and the schedule picks them up after it."""
+    result = session.execute(
+        update(OwedAction)
+        .where(
+            OwedAction.campaign_id == campaign_id,
+            OwedAction.service == service,
+            OwedAction.outcome == Outcome.QUEUED,
+            OwedAction.due_at <= until,
+            or_(OwedAction.retry_at.is_(None), OwedAction.retry_at < until),
+        )
+        .values(retry_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
 def next_due(session: Session, campaign_id: int, after: datetime) -> datetime | None:
     """The earliest moment after `after` at which a queued action of the campaign comes due (a fan's
     local midnight, or a retry)."""

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -304,3 +305,18 @@ class FanMessage(Base):
     last_status: Mapped[int | None] = mapped_column(Integer)  # the SMTP reply code
     reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppPacing(Base):
+    """One service app's shared pacing (`services.pacing.Pacing`), one row per app, read before every call by
+    every process that uses the label's credentials (when Redis is not configured). Times are wall-clock
+    seconds since the epoch; `version` makes each change a compare-and-set."""
+
+    __tablename__ = "app_pacing"
+
+    app: Mapped[str] = mapped_column(String(200), primary_key=True)  # `spotify:<client id>`
+    rate: Mapped[float | None] = mapped_column(Float)  # calls/s at `set_at`; NULL: unlimited (no 429 yet)
+    set_at: Mapped[float] = mapped_column(Float, default=0.0)
+    pause_until: Mapped[float] = mapped_column(Float, default=0.0)
+    quota_until: Mapped[float] = mapped_column(Float, default=0.0)
+    version: Mapped[int] = mapped_column(Integer, default=0)

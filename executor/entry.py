@@ -13,6 +13,7 @@ from campaigns.vault import Secret, TokenVault
 from executor.release import ReleaseOptions, ReleaseReport, run_release
 from executor.shards import ShardLauncher, WorkerSetup
 from services import ServiceApp, apps_from_settings
+from services.shared_pacing import pacing_url
 
 
 def run_release_day(
@@ -24,14 +25,17 @@ def run_release_day(
     options: ReleaseOptions,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    pacing_url: str | None = None,
 ) -> ReleaseReport:
     """Release day for `slug` on every service in `apps`, shard processes started as the work needs:
-    the one entry of `presave release run`, `python -m executor run` and the Dagster asset."""
+    the one entry of `presave release run`, `python -m executor run` and the Dagster asset. The shards
+    pace each app by the shared state at `pacing_url` (None: the operational store), as `apps` should."""
     setup = WorkerSetup(
         database_url=store.engine.url.render_as_string(hide_password=False),
         secret_keys=tuple(Secret(k) for k in secret_keys),
         apps=apps,
         timeouts=store.timeouts,
+        pacing_url=pacing_url,
     )
     return run_release(
         store,
@@ -67,6 +71,7 @@ def release_day(
             options=ReleaseOptions(
                 shards=shards, threads=threads, wait_for_release=timedelta(seconds=wait_for_release)
             ),
+            pacing_url=pacing_url(settings),
         )
     finally:
         store.dispose()
@@ -84,6 +89,11 @@ def report_lines(report: ReleaseReport) -> list[str]:
         f"release on {service}: {found or 'not live yet'}" for service, found in report.releases.items()
     ]
     lines += [f"waiting on {service}: {why}" for service, why in report.waiting.items()]
+    lines += [
+        f"{service} told the app to wait until {until.strftime('%Y-%m-%d %H:%M:%S')} UTC "
+        "(quota spent or a long Retry-After): its actions stay queued for the schedule to run after"
+        for service, until in report.paused_until.items()
+    ]
     if report.latency_s:
         lines.append(
             "release to library: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.latency_s.items())

@@ -114,10 +114,15 @@ def perform_action(
         except ServiceFailure as failure:
             last = failure
             kind = failure.kind
-            if failure.must_wait:  # throttled, or the quota spent (its long pause requeues at once)
+            if failure.must_wait and failure.status is None:
+                attempt.calls -= 1  # not sent: the app was told to wait meanwhile (by any process)
+                continue  # the next acquire waits, or requeues
+            if failure.must_wait:  # throttled, or the quota spent (its pause requeues at once)
                 attempt.throttled += 1
                 if failure.app_wide:
-                    pacing.on_throttled(failure.retry_after)  # the next acquire waits, or requeues
+                    pacing.on_throttled(  # the next acquire waits, or requeues
+                        failure.retry_after, quota=kind == Failure.QUOTA_SPENT
+                    )
                 else:
                     wait = failure.retry_after or pacing.policy.default_pause_s
                     if wait > pacing.policy.max_pause_s:

@@ -58,6 +58,9 @@ class ReleaseReport:
     latency_s: dict[str, float] = field(default_factory=dict)  # release moment -> library: p50/p90/p99/max
     busy: bool = False  # another run holds the campaign: this one did nothing
     dry_run: bool = False
+    # service -> when its app may call again, for a spent quota (or a Retry-After past the pacing's
+    # `max_pause_s`): its actions stay queued until then, and the run does not wait for it
+    paused_until: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def undone(self) -> int:
@@ -121,6 +124,7 @@ def run_release(
         with run_lock(store.engine, campaign.id):
             report.planned = retry_outages(lambda: plan_campaign(store, campaign), what="planning")
             releases, unresolved = _resolve(store, campaign, apps, clock, options, report)
+            _defer_paused(store, campaign.id, apps, report)
             total = store.retrying(
                 lambda session: ledger.queued_due(session, campaign.id, clock()), what="counting due work"
             )
@@ -138,6 +142,7 @@ def run_release(
             )
             tally = _work(store, vault, apps, work, launcher, progress)
             report.performed, report.calls, report.work_cpu_s = tally.performed, tally.calls, tally.cpu_s
+            _defer_paused(store, campaign.id, apps, report)  # a quota spent during the work
     except CampaignBusy:
         report.busy = True
     _summarise(store, campaign, clock(), report)
@@ -202,6 +207,29 @@ def _work(
     )
     with worker_lock(store.engine, work.campaign_id):
         return ShardWorker(store, vault, apps, job, progress=report).run()
+
+
+def paused_apps(apps: Mapping[str, ServiceApp]) -> dict[str, datetime]:
+    """The apps told to wait longer than a run waits (a spent quota, or a Retry-After past the pacing's
+    `max_pause_s`), with when they may call again, as every process using their credentials sees it."""
+    paused: dict[str, datetime] = {}
+    for name, app in apps.items():
+        pacer = app.pacer
+        values = pacer.state.read()
+        if pacer.reschedules(values, pacer.clock()):
+            paused[name] = datetime.fromtimestamp(max(values.pause_until, values.quota_until), UTC)
+    return paused
+
+
+def _defer_paused(
+    store: Store, campaign_id: int, apps: Mapping[str, ServiceApp], report: ReleaseReport
+) -> None:
+    """Leave the queued actions of a paused app queued until its pause ends (no call, no failure): the
+    schedule picks the campaign up again then."""
+    for service, until in paused_apps(apps).items():
+        report.paused_until[service] = until
+        with store.session() as session:
+            ledger.defer(session, campaign_id, service, until)
 
 
 # resolving ------------------------------------------------------------------------------------------------
@@ -338,6 +366,7 @@ def _summarise(store: Store, campaign: Campaign, now: datetime, report: ReleaseR
             count
             for (service, kind), count in due.items()
             if not (service in waiting_services and kind in RELEASE_KINDS)
+            and service not in report.paused_until
         )
     )
     report.latency_s = latency_summary(sample, longest) if delivered else {}

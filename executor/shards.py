@@ -2,7 +2,8 @@
 
 The coordinator (`run_release` with `ShardLauncher`) starts `python -m executor.shards` N times and hands
 each its job on stdin (the store URL, the vault keys and the apps' credentials travel there, never on the
-command line). Workers of one run share each app's pacing through a small memory-mapped file, report
+command line). Workers share each app's pacing with every other process using the label's credentials
+(`services.shared_pacing`: the operational store, or Redis where the setup says so), report
 progress as JSON lines, and die with their coordinator (Linux `PR_SET_PDEATHSIG`): a killed run leaves no
 worker behind, and the next run's coordinator waits for the workers lock anyway.
 """
@@ -16,13 +17,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from campaigns.ledger import Shard
@@ -37,7 +36,7 @@ from services import ServiceApp
 from services.apple import AppleApp
 from services.deezer import DeezerApp
 from services.model import Release
-from services.pacing import SharedPacingState
+from services.shared_pacing import share_pacing
 from services.spotify import SpotifyApp, quiet_spotipy
 
 
@@ -49,6 +48,7 @@ class WorkerSetup:
     secret_keys: tuple[Secret, ...]
     apps: Mapping[str, ServiceApp] = field(default_factory=dict)
     timeouts: StoreTimeouts = field(default_factory=StoreTimeouts)
+    pacing_url: str | None = None  # where the apps' shared pacing lives; None: the operational store
 
 
 APP_CLASSES: dict[str, type[SpotifyApp] | type[AppleApp] | type[DeezerApp]] = {
@@ -79,62 +79,54 @@ class ShardLauncher(ShardLauncherLike):
     def run(self, work: ReleaseWork, progress: Callable[[Tally], None]) -> Tally:
         options = work.options
         count = options.shards
-        with tempfile.TemporaryDirectory(prefix="presave-pacing-") as folder:
-            pacing = {}
-            for service in self.setup.apps:
-                path = Path(folder) / f"{service}.pacing"
-                SharedPacingState.create(path).close()
-                pacing[service] = str(path)
-            base = {
-                "database_url": self.setup.database_url,
-                "store_timeouts": asdict(self.setup.timeouts),
-                "secret_keys": [k.reveal() for k in self.setup.secret_keys],
-                "apps": {name: app_config(app) for name, app in self.setup.apps.items()},
-                "pacing": pacing,
-                "campaign_id": work.campaign_id,
-                "releases": {name: asdict(release) for name, release in work.releases.items()},
-                "unresolved": [list(pair) for pair in work.unresolved],
-                "threads": options.threads,
-                "retry": _retry_config(options.retry),
-                "linger_s": options.linger_s,
-                "deadline_s": work.remaining_s(),
-                "clock_offset_s": work.clock_offset_s(),
-                "count": count,
-            }
-            processes = []
-            for index in range(count):
-                process = subprocess.Popen(
-                    [self.python, "-m", "executor.shards"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-                assert process.stdin is not None
-                job = {**base, "index": index, "attempt_id": f"{work.attempt}:{index}/{count}"}
-                process.stdin.write(json.dumps(job))
-                process.stdin.close()
-                processes.append(process)
-            tallies = [Tally() for _ in processes]
-            lock = threading.Lock()
+        base = {
+            "database_url": self.setup.database_url,
+            "store_timeouts": asdict(self.setup.timeouts),
+            "secret_keys": [k.reveal() for k in self.setup.secret_keys],
+            "apps": {name: app_config(app) for name, app in self.setup.apps.items()},
+            "pacing_url": self.setup.pacing_url or self.setup.database_url,
+            "campaign_id": work.campaign_id,
+            "releases": {name: asdict(release) for name, release in work.releases.items()},
+            "unresolved": [list(pair) for pair in work.unresolved],
+            "threads": options.threads,
+            "retry": _retry_config(options.retry),
+            "linger_s": options.linger_s,
+            "deadline_s": work.remaining_s(),
+            "clock_offset_s": work.clock_offset_s(),
+            "count": count,
+        }
+        processes = []
+        for index in range(count):
+            process = subprocess.Popen(
+                [self.python, "-m", "executor.shards"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert process.stdin is not None
+            job = {**base, "index": index, "attempt_id": f"{work.attempt}:{index}/{count}"}
+            process.stdin.write(json.dumps(job))
+            process.stdin.close()
+            processes.append(process)
+        tallies = [Tally() for _ in processes]
+        lock = threading.Lock()
 
-            def follow(index: int, process: subprocess.Popen[str]) -> None:
-                assert process.stdout is not None
-                for line in process.stdout:
-                    try:
-                        tallies[index] = _tally(json.loads(line))
-                    except (ValueError, TypeError, KeyError):
-                        continue
-                    with lock:
-                        progress(_merge(tallies))
+        def follow(index: int, process: subprocess.Popen[str]) -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                try:
+                    tallies[index] = _tally(json.loads(line))
+                except (ValueError, TypeError, KeyError):
+                    continue
+                with lock:
+                    progress(_merge(tallies))
 
-            readers = [
-                threading.Thread(target=follow, args=(i, p), daemon=True) for i, p in enumerate(processes)
-            ]
-            for reader in readers:
-                reader.start()
-            codes = [process.wait() for process in processes]
-            for reader in readers:
-                reader.join()
+        readers = [threading.Thread(target=follow, args=(i, p), daemon=True) for i, p in enumerate(processes)]
+        for reader in readers:
+            reader.start()
+        codes = [process.wait() for process in processes]
+        for reader in readers:
+            reader.join()
         failed = [i for i, code in enumerate(codes) if code != 0]
         if failed:
             raise RuntimeError(
@@ -191,8 +183,8 @@ def main() -> int:
     vault = TokenVault(job["secret_keys"])
     apps = {name: app_from_config(name, config) for name, config in job["apps"].items()}
     count = job["count"]
-    for name, app in apps.items():  # the run's shards pace each app together
-        app.use_pacing(state=SharedPacingState(Path(job["pacing"][name])), share=1.0 / count)
+    # the run's shards pace each app together, and with every other process using the label's credentials
+    share_pacing(apps.values(), job["pacing_url"], share=1.0 / count, upgrade=False)
     offset = timedelta(seconds=job["clock_offset_s"])
     retry = dict(job["retry"])
     retry["pending_window"] = timedelta(seconds=retry["pending_window"])

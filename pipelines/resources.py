@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -16,7 +16,10 @@ from pipelines.warehouse import Warehouse
 from services import ServiceApp
 from services.apple import AppleApp, DeveloperToken, load_private_key
 from services.deezer import DeezerApp
+from services.shared_pacing import Paced, share_pacing
 from services.spotify import SpotifyApp
+
+PacedT = TypeVar("PacedT", bound=Paced)
 
 
 class OperationalStore(dg.ConfigurableResource):
@@ -64,6 +67,13 @@ class WarehouseResource(dg.ConfigurableResource):
         return Warehouse(Path(self.path))
 
 
+def _shared(app: PacedT, pacing_url: str) -> PacedT:
+    """`app` paced by the deployment's shared state at `pacing_url` (empty: this process alone)."""
+    if pacing_url:
+        share_pacing([app], pacing_url)
+    return app
+
+
 class SpotifyResource(dg.ConfigurableResource):
     """The label's Spotify app (in tests and the demo, the sandbox's); its client is `services.spotify`."""
 
@@ -71,13 +81,17 @@ class SpotifyResource(dg.ConfigurableResource):
     client_secret: str
     accounts_url: str = "https://accounts.spotify.com"
     api_url: str = "https://api.spotify.com/v1"
+    pacing_url: str = ""  # where the app's shared pacing lives (Redis or the operational store)
 
     def app(self) -> SpotifyApp:
-        return SpotifyApp(
-            client_id=self.client_id,
-            client_secret=Secret(self.client_secret),
-            accounts_url=self.accounts_url,
-            api_url=self.api_url,
+        return _shared(
+            SpotifyApp(
+                client_id=self.client_id,
+                client_secret=Secret(self.client_secret),
+                accounts_url=self.accounts_url,
+                api_url=self.api_url,
+            ),
+            self.pacing_url,
         )
 
     def configured_app(self) -> SpotifyApp | None:
@@ -96,6 +110,14 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
     """Resources for the configured deployment; secrets stay environment variables (dg.EnvVar)."""
     settings.vault()  # the embedded default creates its key files here, once
     key_from_env = settings.secret_key is not None
+    # the shared pacing: Redis, or the operational store; by EnvVar where the URL may hold a password
+    pacing: Any = (
+        dg.EnvVar("PRESAVE_REDIS_URL")
+        if settings.redis_url
+        else dg.EnvVar("PRESAVE_DATABASE_URL")
+        if settings.database_url
+        else settings.resolved_database_url
+    )
     spotify_secret: Any = dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET") if settings.spotify_client_secret else ""
     pseudonym_from_env = settings.pseudonym_key is not None
     return {
@@ -116,6 +138,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             client_secret=spotify_secret,
             accounts_url=settings.spotify_accounts_url,
             api_url=settings.spotify_api_url,
+            pacing_url=pacing,
         ),
         "inbox": InboxResource(
             inbox_dir=str(settings.inbox_dir.resolve()), quarantine_dir=str(settings.quarantine_dir.resolve())
@@ -125,14 +148,18 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             key_id=settings.apple_key_id or "",
             private_key_path=str(settings.apple_private_key or ""),
             api_url=settings.apple_api_url,
+            pacing_url=pacing,
         ),
-        "deezer": DeezerResource(app_id=settings.deezer_app_id or "", api_url=settings.deezer_api_url),
+        "deezer": DeezerResource(
+            app_id=settings.deezer_app_id or "", api_url=settings.deezer_api_url, pacing_url=pacing
+        ),
         "artist_stats": ArtistStatsResource(
             spotify_client_id=settings.spotify_client_id or "",
             spotify_client_secret=spotify_secret,
             spotify_accounts_url=settings.spotify_accounts_url,
             spotify_api_url=settings.spotify_api_url,
             deezer_api_url=settings.deezer_api_url if settings.deezer_app_id else None,
+            pacing_url=pacing,
         ),
     }
 
@@ -145,12 +172,13 @@ class AppleResource(dg.ConfigurableResource):
     private_key_path: str = ""
     api_url: str = "https://api.music.apple.com"
     storefront: str = "us"
+    pacing_url: str = ""
 
     def configured_app(self) -> AppleApp | None:
         if not (self.team_id and self.key_id and self.private_key_path):
             return None
         developer = DeveloperToken(self.team_id, self.key_id, load_private_key(Path(self.private_key_path)))
-        return AppleApp(developer, self.api_url, storefront=self.storefront)
+        return _shared(AppleApp(developer, self.api_url, storefront=self.storefront), self.pacing_url)
 
 
 class DeezerResource(dg.ConfigurableResource):
@@ -158,9 +186,10 @@ class DeezerResource(dg.ConfigurableResource):
 
     app_id: str = ""
     api_url: str = "https://api.deezer.com"
+    pacing_url: str = ""
 
     def configured_app(self) -> DeezerApp | None:
-        return DeezerApp(self.app_id, self.api_url) if self.app_id else None
+        return _shared(DeezerApp(self.app_id, self.api_url), self.pacing_url) if self.app_id else None
 
 
 def vault_keys(resource: OperationalStore) -> list[str]:
@@ -185,18 +214,22 @@ class ArtistStatsResource(dg.ConfigurableResource):
     spotify_api_url: str = "https://api.spotify.com/v1"
     deezer_api_url: str | None = None
     timeout_s: float = 10.0
+    pacing_url: str = ""  # the snapshots draw on the same app budget (and quota) as release day
 
     def sources(self) -> list[ArtistStatsSource]:
         """The services' clients that read artist statistics, as configured."""
         found: list[ArtistStatsSource] = []
         if self.spotify_client_id:
             found.append(
-                SpotifyApp(
-                    self.spotify_client_id,
-                    Secret(self.spotify_client_secret),
-                    self.spotify_accounts_url,
-                    self.spotify_api_url,
-                    timeout=self.timeout_s,
+                _shared(
+                    SpotifyApp(
+                        self.spotify_client_id,
+                        Secret(self.spotify_client_secret),
+                        self.spotify_accounts_url,
+                        self.spotify_api_url,
+                        timeout=self.timeout_s,
+                    ),
+                    self.pacing_url,
                 )
             )
         if self.deezer_api_url:

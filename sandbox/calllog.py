@@ -27,6 +27,7 @@ class Call:
     status: int
     duration_ms: float
     fault: str | None = None
+    retry_after: int | None = None  # the Retry-After of a 429 the gate answered (rate limit or quota)
     request_body: bytes | None = None
     response_body: bytes | None = None
     response_type: str | None = None
@@ -45,6 +46,7 @@ class Call:
             "status": self.status,
             "duration_ms": round(self.duration_ms, 3),
             "fault": self.fault,
+            "retry_after": self.retry_after,
         }
         if bodies:
             record["request_body"] = _text(self.request_body)

@@ -39,6 +39,10 @@ class SpotifyApp(_Model):
     rate_budget: int | None = Field(
         default=None, ge=1, description="Overrides `spotify.rate_budget` for this app when set."
     )
+    developer_account: str = Field(
+        default="sandbox-developer",
+        description="The developer account that registered the app: its Client IDs share one quota.",
+    )
 
 
 RotationMode = Literal["always", "never", "sometimes"]
@@ -68,6 +72,14 @@ class SpotifyConfig(_Model):
     dev_mode_user_cap: int = Field(default=5, ge=1)
     rate_budget: int = Field(default=5000, ge=1, description="Calls per app per rolling window.")
     rate_window_s: float = Field(default=30.0, gt=0)
+    quota_calls: int | None = Field(
+        default=None,
+        ge=1,
+        description="Web API calls per developer account per `quota_window_s`, across its Client IDs "
+        "(Spotify's July 2026 quota); once spent, every call answers 429 QUOTA_EXCEEDED with a Retry-After "
+        "until the window admits one again. None: no quota (extended-quota apps).",
+    )
+    quota_window_s: float = Field(default=86_400.0, gt=0, description="Spotify's is a rolling ~24 h.")
     library_full_share: float = Field(
         default=0.0, ge=0, le=1, description="Share of fans (chosen by seed) whose library is full."
     )

@@ -39,6 +39,12 @@ class Caller:
     budget: int = 0
     window_s: float = 1.0
     credential: Any = None  # the service's own token record, for its handlers
+    # a quota over a longer window besides the rate limit (Spotify's per developer account): its key (None:
+    # no quota), calls per window, the window, and the answer once it is spent (given the Retry-After)
+    quota_key: object | None = None
+    quota_budget: int = 0
+    quota_window_s: float = 86400.0
+    quota_reply: Callable[[int], Reply] | None = None
 
 
 @dataclass(slots=True)
@@ -93,9 +99,17 @@ class ServiceGate:
         retry_after = None
         if caller.limit_key is not None:
             retry_after = sandbox.limiter.hit(caller.limit_key, now, caller.budget, caller.window_s)
+        refusal: Reply | None = None
         if retry_after is not None:
-            fault = "rate_limited"
-            await _send_reply(tracked_send, self.adapter.too_many(retry_after))
+            fault, refusal = "rate_limited", self.adapter.too_many(retry_after)
+        elif caller.quota_key is not None and caller.quota_reply is not None:
+            retry_after = sandbox.quotas.hit(
+                caller.quota_key, now, caller.quota_budget, caller.quota_window_s, count_refused=False
+            )
+            if retry_after is not None:
+                fault, refusal = "quota_exceeded", caller.quota_reply(retry_after)
+        if refusal is not None:
+            await _send_reply(tracked_send, refusal)
         else:
             plan = sandbox.faults.plan(self.adapter.name, user_call=caller.user is not None)
             if plan is None:
@@ -120,6 +134,7 @@ class ServiceGate:
                 status=seen.status,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 fault=fault,
+                retry_after=retry_after,
                 request_body=bytes(seen.request) if bodies else None,
                 response_body=bytes(seen.response) if bodies and seen.delivered else None,
                 response_type=seen.content_type,

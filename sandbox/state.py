@@ -32,6 +32,7 @@ class Sandbox:
         self.apple_tokens = DeveloperTokens(config.apple)
         self.deezer = Deezer(config.deezer, self.clock, config.seed)
         self.limiter = RateLimiter()
+        self.quotas = RateLimiter()  # Spotify's daily quota per developer account (refused calls uncounted)
         self.faults = FaultInjector(config.faults)
         self.calls = CallLog(config.inspection.call_log_limit)
 

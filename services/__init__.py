@@ -39,6 +39,11 @@ class ServiceApp(Protocol):
     pacing: PacingPolicy
     pacer: RateController
 
+    @property
+    def pacing_key(self) -> str:
+        """The app as its service limits it: the key of its shared pacing."""
+        ...
+
     def resolve(self, lookup: Lookup) -> Release | None:
         """The release if the service has it live now, else None; ServiceFailure if it cannot tell."""
         ...
@@ -55,11 +60,13 @@ class ServiceApp(Protocol):
 
 
 def apps_from_settings(settings: Settings, *, origin: str | None = None) -> dict[str, ServiceApp]:
-    """The configured services' apps by name (a service left unconfigured is absent), in the one order.
-    `origin` limits Apple's developer token to the landing app's pages. Raises ValueError (naming the
-    variable) for a configuration that cannot work, such as an unreadable Apple key."""
+    """The configured services' apps by name (a service left unconfigured is absent), in the one order,
+    each paced by the deployment's shared state (`services.shared_pacing`). `origin` limits Apple's
+    developer token to the landing app's pages. Raises ValueError (naming the variable) for a
+    configuration that cannot work, such as an unreadable Apple key."""
     from services.apple import AppleApp
     from services.deezer import DeezerApp
+    from services.shared_pacing import pacing_url, share_pacing
     from services.spotify import SpotifyApp
 
     enabled = settings.enabled_services()
@@ -74,4 +81,5 @@ def apps_from_settings(settings: Settings, *, origin: str | None = None) -> dict
         deezer = DeezerApp.from_settings(settings)
         if deezer is not None:
             apps["deezer"] = deezer
+    share_pacing(apps.values(), pacing_url(settings))
     return apps

@@ -116,6 +116,10 @@ class AppleApp(PacedApp):
         self.api_url = self.api_url.rstrip("/")
         self.use_pacing()
 
+    @property
+    def pacing_key(self) -> str:
+        return f"{SERVICE}:{self.developer.team_id}.{self.developer.key_id}"
+
     @classmethod
     def from_settings(cls, settings: Settings, *, origin: str | None = None) -> AppleApp | None:
         """The configured app, or None when Apple is off; AppleKeyError when the key cannot sign.
@@ -173,8 +177,7 @@ class AppleApp(PacedApp):
     ) -> Any:
         """One call (the developer token renewed once on a 401); raises ServiceFailure, or GrantLost for
         a refused Music User Token."""
-        if paced:
-            self.gate(what)
+        self.gate(what)  # no call while any process was told to wait; `paced` reports the answer
         http = self.sessions.session()
         for renewed in (False, True):
             headers = {"Authorization": f"Bearer {self.developer.current(renew=renewed)}"}

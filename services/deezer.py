@@ -73,6 +73,10 @@ class DeezerApp(PacedApp):
         self.connect_url = self.connect_url.rstrip("/")
         self.use_pacing()
 
+    @property
+    def pacing_key(self) -> str:
+        return f"{SERVICE}:{self.app_id}"
+
     @classmethod
     def from_settings(cls, settings: Settings) -> DeezerApp | None:
         """The configured app, or None when Deezer is off."""

@@ -88,9 +88,16 @@ class GrantLost(ServiceError):
 
 
 def throttled(
-    service: str, what: str, retry_after: float | None, *, quota: bool = False, app_wide: bool = True
+    service: str,
+    what: str,
+    retry_after: float | None,
+    *,
+    quota: bool = False,
+    app_wide: bool = True,
+    sent: bool = True,
 ) -> ServiceFailure:
-    """A 429 (or a quota code): QUOTA_SPENT when the service says so or asks to wait past `QUOTA_PAUSE_S`."""
+    """A 429 (or a quota code): QUOTA_SPENT when the service says so or asks to wait past `QUOTA_PAUSE_S`.
+    `sent=False`: the call was not made (the app was already told to wait), so there is no status."""
     spent = quota or (retry_after is not None and retry_after > QUOTA_PAUSE_S)
     kind = Failure.QUOTA_SPENT if spent else Failure.THROTTLED
     wait = f", retry after {retry_after:.0f} s" if retry_after is not None else ""
@@ -99,7 +106,7 @@ def throttled(
         f"{service} {what}: {'quota spent' if spent else '429'}{wait}",
         service=service,
         code=kind.value,
-        status=429,
+        status=429 if sent else None,
         retry_after=retry_after,
         app_wide=app_wide,
     )

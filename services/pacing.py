@@ -10,25 +10,24 @@ sends as fast as it is allowed until the service first answers 429; then:
   succeeded in the last window, divided by its length), then rises additively by `increase` calls/s
   each second (AIMD), so it settles just under the budget with rare 429s.
 
-The state (rate, when it was set, pause until) is three numbers; `SharedPacingState` keeps them in a small
-memory-mapped file so the shard processes of one run pace together.
+The state (`Pacing`: rate, when it was set, pause until, quota spent until) is four numbers, read before
+every call and changed atomically on a 429 (`after_throttle` is the one rule). It lives in this process
+(`LocalPacingState`) or, for every process that uses the label's credentials, in the operational store or
+Redis (`services.shared_pacing`). A spent quota (Spotify's `QUOTA_EXCEEDED`, hours long) stops every caller
+until it passes; callers that may wait put their work back in the queue instead of waiting.
 """
 
 from __future__ import annotations
 
 import math
-import mmap
-import os
-import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from services.errors import throttled
+from services.errors import QUOTA_PAUSE_S, throttled
 
 UNLIMITED = math.inf
 
@@ -42,69 +41,58 @@ class PacingPolicy:
     min_rate: float = 1.0  # calls/s: never slower than this (outside a pause)
     burst_s: float = 0.05  # how far ahead of the schedule a call may go (a small burst)
     default_pause_s: float = 1.0  # a 429 without Retry-After (Apple; Deezer's quota code)
-    max_pause_s: float = 300.0  # a longer pause is not waited out: the actions go back to the queue
+    max_pause_s: float = QUOTA_PAUSE_S  # a longer pause is not waited out: the actions go back to the queue
+    quota_pause_s: float = 3600.0  # a spent quota that names no Retry-After
+
+
+class Pacing(NamedTuple):
+    """What every caller of an app shares, in wall-clock seconds (`time.time()`: processes and machines
+    agree on it, unlike `time.monotonic()`)."""
+
+    rate: float = UNLIMITED  # the app's calls/s at `set_at` (UNLIMITED before the first 429)
+    set_at: float = 0.0
+    pause_until: float = 0.0  # no call before this (a Retry-After)
+    quota_until: float = 0.0  # a spent quota: no call before this, and nothing waits for it (reschedule)
+
+
+def after_throttle(current: Pacing, now: float, until: float, rate: float, *, quota: bool) -> Pacing:
+    """The one rule for a 429 (or a quota answer) seen at `now` asking to wait until `until`: every caller
+    pauses until the later of the two pauses; the rate drops to `rate` once per pause (calls in flight
+    see the same 429 episode, in this process or any other, and must not lower it again)."""
+    pause = max(current.pause_until, until)
+    quota_until = max(current.quota_until, until) if quota else current.quota_until
+    if current.set_at > 0 and now < current.pause_until and current.rate != UNLIMITED:
+        return Pacing(current.rate, current.set_at, pause, quota_until)
+    return Pacing(rate, pause, pause, quota_until)
 
 
 class PacingState(Protocol):
-    """The three numbers every worker of an app shares."""
+    """Where an app's `Pacing` lives: this process's memory, the operational store or Redis."""
 
-    def read(self) -> tuple[float, float, float]:
-        """(rate at `set_at`, `set_at`, pause until); rate is UNLIMITED before the first 429."""
+    def read(self) -> Pacing:
+        """The current values: one cheap read, made before every call (never cached)."""
         ...
 
-    def write(self, rate: float, set_at: float, pause_until: float) -> None: ...
+    def update(self, change: Callable[[Pacing], Pacing]) -> Pacing:
+        """Apply `change` atomically (a compare-and-set, retried when another process wrote in between);
+        the values after it."""
+        ...
 
 
 class LocalPacingState:
     """For the workers (threads) of one process."""
 
     def __init__(self) -> None:
-        self._values = (UNLIMITED, 0.0, 0.0)
-
-    def read(self) -> tuple[float, float, float]:
-        return self._values
-
-    def write(self, rate: float, set_at: float, pause_until: float) -> None:
-        self._values = (rate, set_at, pause_until)
-
-
-class SharedPacingState:
-    """The same numbers in a memory-mapped file, for shard processes (a sequence lock guards torn reads)."""
-
-    _LAYOUT = struct.Struct("<Qddd")  # version, rate, set_at, pause_until
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size < self._LAYOUT.size:
-                os.ftruncate(fd, self._LAYOUT.size)
-            self._map = mmap.mmap(fd, self._LAYOUT.size)
-        finally:
-            os.close(fd)
+        self._values = Pacing()
         self._lock = threading.Lock()
 
-    @classmethod
-    def create(cls, path: Path) -> SharedPacingState:
-        path.write_bytes(cls._LAYOUT.pack(0, UNLIMITED, 0.0, 0.0))
-        return cls(path)
+    def read(self) -> Pacing:
+        return self._values
 
-    def read(self) -> tuple[float, float, float]:
-        for _ in range(1000):
-            version, rate, set_at, pause = self._LAYOUT.unpack_from(self._map)
-            if version % 2 == 0 and self._LAYOUT.unpack_from(self._map)[0] == version:
-                return rate, set_at, pause
-        return rate, set_at, pause
-
-    def write(self, rate: float, set_at: float, pause_until: float) -> None:
+    def update(self, change: Callable[[Pacing], Pacing]) -> Pacing:
         with self._lock:
-            version = self._LAYOUT.unpack_from(self._map)[0]
-            struct.pack_into("<Q", self._map, 0, version + 1)
-            struct.pack_into("<ddd", self._map, 8, rate, set_at, pause_until)
-            struct.pack_into("<Q", self._map, 0, version + 2)
-
-    def close(self) -> None:
-        self._map.close()
+            self._values = change(self._values)
+            return self._values
 
 
 class RateController:
@@ -119,11 +107,11 @@ class RateController:
         state: PacingState | None = None,
         *,
         share: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.policy = policy or PacingPolicy()
-        self.state = state or LocalPacingState()
+        self.state: PacingState = state or LocalPacingState()
         self.share = share
         self.clock = clock
         self.sleep = sleep
@@ -136,7 +124,7 @@ class RateController:
 
     def rate(self, now: float | None = None) -> float:
         """The app's current rate in calls/s (UNLIMITED before the first 429)."""
-        rate, set_at, _ = self.state.read()
+        rate, set_at, _, _ = self.state.read()
         now = self.clock() if now is None else now
         return self._grown(rate, set_at, now)
 
@@ -148,11 +136,13 @@ class RateController:
         return rate + slope * max(0.0, now - set_at)
 
     def paused_until(self) -> float:
-        return self.state.read()[2]
+        """When the app may call again (a spent quota's end, or the pause's)."""
+        values = self.state.read()
+        return max(values.pause_until, values.quota_until)
 
-    def reserve(self, now: float) -> float:
+    def reserve(self, now: float, values: Pacing | None = None) -> float:
         """The moment this caller may send (≥ now); reserves that slot."""
-        rate, set_at, pause = self.state.read()
+        rate, set_at, pause, _ = values if values is not None else self.state.read()
         with self._lock:
             start = max(now, pause)
             if rate == UNLIMITED:
@@ -169,17 +159,27 @@ class RateController:
         now = self.clock() if now is None else now
         return max(0.0, self.paused_until() - now)
 
+    def reschedules(self, values: Pacing, now: float) -> bool:
+        """Whether a caller that may wait must not wait for this pause either: a spent quota, or a pause
+        longer than `max_pause_s` (the work goes back to the queue for after it)."""
+        return values.quota_until > now or values.pause_until - now > self.policy.max_pause_s
+
     def acquire(self) -> bool:
-        """Block until this caller may send; False (at once) if the app is paused for longer than
-        `max_pause_s` (the caller puts its action back in the queue for after the pause)."""
+        """Block until this caller may send; False (at once) if the app's quota is spent or it is paused
+        for longer than `max_pause_s` (the caller puts its action back in the queue for after the pause).
+        The shared state is read again after every wait, so a pause set meanwhile by any process holds."""
         while True:
             now = self.clock()
-            if self.paused_until() - now > self.policy.max_pause_s:
+            values = self.state.read()
+            if self.reschedules(values, now):
                 return False
-            send_at = self.reserve(now)
-            if send_at > now:
-                self.sleep(send_at - now)
-            if self.clock() >= self.paused_until():
+            send_at = self.reserve(now, values)
+            if send_at <= now:
+                return True
+            self.sleep(send_at - now)
+            now = self.clock()
+            values = self.state.read()
+            if now >= max(values.pause_until, values.quota_until):
                 return True
 
     def on_success(self, now: float | None = None) -> None:
@@ -199,48 +199,70 @@ class RateController:
         while self._buckets and self._buckets[0][0] <= bucket - span:
             self._in_window -= int(self._buckets.popleft()[1])
 
-    def on_throttled(self, retry_after_s: float | None, now: float | None = None) -> float:
-        """A 429 (or a quota error): pause every worker, lower the rate. Returns the pause's end."""
+    def on_throttled(
+        self, retry_after_s: float | None, now: float | None = None, *, quota: bool = False
+    ) -> float:
+        """A 429 (or a spent quota): pause every caller of the app, in every process, and lower the rate
+        once. Returns the pause's end."""
         now = self.clock() if now is None else now
         policy = self.policy
-        wait = policy.default_pause_s if retry_after_s is None else max(0.0, retry_after_s)
-        rate, set_at, pause = self.state.read()
+        if retry_after_s is None:
+            wait = policy.quota_pause_s if quota else policy.default_pause_s
+        else:
+            wait = max(0.0, retry_after_s)
         with self._lock:
             self.throttled += 1
             self._expire(int(now * 10))
             admitted = self._in_window / policy.window_s / self.share  # the app's rate the window let through
-            pause_until = max(pause, now + wait)
-            if set_at > 0 and now < pause and rate != UNLIMITED:
-                # Several calls in flight see the same 429 episode: lower the rate once per pause.
-                self.state.write(rate, set_at, pause_until)
-                return pause_until
-            current = self._grown(rate, set_at, now)
-            base = min(current, admitted) if admitted > 0 else current
+            self._next_slot = 0.0
+
+        def lowered(current: Pacing) -> Pacing:
+            grown = self._grown(current.rate, current.set_at, now)
+            base = min(grown, admitted) if admitted > 0 else grown
             if base == UNLIMITED:
                 base = policy.min_rate
-            new_rate = max(policy.min_rate, base * policy.decrease)
-            self.state.write(new_rate, pause_until, pause_until)
-            self._next_slot = 0.0
-            return pause_until
+            return after_throttle(
+                current, now, now + wait, max(policy.min_rate, base * policy.decrease), quota=quota
+            )
+
+        return self.state.update(lowered).pause_until
 
 
 class PacedApp:
-    """What each service's app mixes in: its one `pacer`, and the gate of callers that may not wait."""
+    """What each service's app mixes in: its one `pacer`, and the gate every call passes."""
 
     name: str
     pacing: PacingPolicy
     pacer: RateController
 
+    @property
+    def pacing_key(self) -> str:
+        """The app as its service limits it (`spotify:<client id>`): the key of its shared pacing."""
+        raise NotImplementedError
+
     def use_pacing(
         self, policy: PacingPolicy | None = None, state: PacingState | None = None, *, share: float = 1.0
     ) -> None:
-        """Pace this app by `policy` (default: its own), its state kept in `state` (default: this process's
-        memory) with `share` of the app's rate for this process (1/N for N shard processes)."""
+        """Pace this app by `policy` (default: its own), its state kept in `state` (default: where it is
+        kept now, or this process's memory) with `share` of the app's rate for this process (1/N for N
+        shard processes)."""
         self.pacing = policy or self.pacing
+        current = getattr(self, "pacer", None)
+        if state is None and isinstance(current, RateController):
+            state = current.state
         self.pacer = RateController(self.pacing, state, share=share)
 
     def gate(self, what: str) -> None:
-        """Raise at once (THROTTLED, or QUOTA_SPENT for a long wait) while the app is told to wait."""
-        left = self.pacer.wait_left()
+        """Raise at once, before sending, while the app is told to wait (THROTTLED; QUOTA_SPENT for a spent
+        quota or a long wait). The failure has no status: nothing was sent."""
+        now = self.pacer.clock()
+        values = self.pacer.state.read()
+        left = max(values.pause_until, values.quota_until) - now
         if left > 0:
-            raise throttled(self.name, f"{what} (not sent: the app is paused)", left)
+            raise throttled(
+                self.name,
+                f"{what} (not sent: the app is paused)",
+                left,
+                quota=values.quota_until > now,
+                sent=False,
+            )

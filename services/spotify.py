@@ -8,8 +8,9 @@
   client outlives or closes the session it was given.
 - Errors: `classify` turns spotipy's and requests' exceptions into the one scheme (`services.errors`);
   a 429 whose body says `QUOTA_EXCEEDED` (Spotify's 2026 quota) is `QUOTA_SPENT`.
-- Pacing: the app's `pacer`. A paced caller (the landing app, the catalogue calls, the snapshots) is
-  refused at once while the app is told to wait; the executor paces its fan calls itself (`paced=False`).
+- Pacing: the app's `pacer`, shared by every process using the label's credentials. Every call is refused
+  at once, unsent, while the app is told to wait; the executor paces its fan calls itself (`paced=False`:
+  it waits its turn and reports the answers).
 """
 
 from __future__ import annotations
@@ -149,6 +150,10 @@ class SpotifyApp(PacedApp):
         self.api_url = self.api_url.rstrip("/")
         self.use_pacing()
 
+    @property
+    def pacing_key(self) -> str:
+        return f"{SERVICE}:{self.client_id}"
+
     @classmethod
     def from_settings(cls, settings: Settings) -> SpotifyApp:
         """The configured app; ValueError naming the variables when Spotify is not configured."""
@@ -267,9 +272,9 @@ class SpotifyApp(PacedApp):
         body = body if isinstance(body, dict) else {}
         status = response.status_code
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            self.pacer.on_throttled(retry_after)
-            raise throttled(SERVICE, what, retry_after)
+            failure = throttled(SERVICE, what, parse_retry_after(response.headers.get("Retry-After")))
+            self.pacer.on_throttled(failure.retry_after, quota=failure.kind == Failure.QUOTA_SPENT)
+            raise failure
         if status >= 500:
             raise by_status(SERVICE, what, status)
         if status != 200 or not isinstance(body.get("access_token"), str):
@@ -290,10 +295,10 @@ class SpotifyApp(PacedApp):
     def call(
         self, what: str, token: Secret, verb: Callable[[spotipy.Spotify], T], *, paced: bool = True
     ) -> T:
-        """One spotipy verb with `token` as the bearer, in the one error scheme; `paced` gates it on the
-        app's pause and reports its answer to the pacer."""
-        if paced:
-            self.gate(what)
+        """One spotipy verb with `token` as the bearer, in the one error scheme. Every call first passes the
+        app's gate (no call while any process was told to wait); `paced` reports its answer to the pacer
+        (the executor reports its own)."""
+        self.gate(what)
         client = self._client()
         client.set_auth(token.reveal())
         try:
@@ -301,7 +306,7 @@ class SpotifyApp(PacedApp):
         except (spotipy.SpotifyException, requests.RequestException) as exc:
             failure = classify(exc, what)
             if paced and failure.must_wait:
-                self.pacer.on_throttled(failure.retry_after)
+                self.pacer.on_throttled(failure.retry_after, quota=failure.kind == Failure.QUOTA_SPENT)
             raise failure from None
         if paced:
             self.pacer.on_success()

@@ -34,6 +34,7 @@ from collectors.landing.security import Sessions, origin_of
 from collectors.landing.spotify import SpotifyConnect
 from services.apple import AppleApp, AppleKeyError
 from services.deezer import DeezerApp
+from services.shared_pacing import Paced, pacing_url, share_pacing
 from services.spotify import SpotifyApp
 
 log = logging.getLogger(__name__)
@@ -210,8 +211,11 @@ def build_connectors(settings: Settings, public_origin: str) -> Connectors:
     """A connector for each service configured here, over its client in `services/` (an unusable Apple
     key turns Apple off, logged; Deezer needs its secret here, for the code exchange)."""
     oauth: list[OAuthConnector] = []
+    paced: list[Paced] = []  # the apps' pacing is shared with every process using the label's credentials
     if settings.spotify_client_id and settings.spotify_client_secret is not None:
-        oauth.append(SpotifyConnect(SpotifyApp.from_settings(settings)))
+        spotify = SpotifyApp.from_settings(settings)
+        paced.append(spotify)
+        oauth.append(SpotifyConnect(spotify))
     deezer = DeezerApp.from_settings(settings)
     if deezer is not None and deezer.secret is not None:
         oauth.append(DeezerConnect(deezer))
@@ -220,6 +224,8 @@ def build_connectors(settings: Settings, public_origin: str) -> Connectors:
     except AppleKeyError as exc:
         log.error("Apple Music is off: %s", exc)
         apple = None
+    paced += [app for app in (deezer, apple) if app is not None]
+    share_pacing(paced, pacing_url(settings))
     return Connectors(oauth, AppleConnect(apple) if apple is not None else None)
 
 

@@ -66,6 +66,7 @@ def release_day_actions(
                 time_limit=timedelta(seconds=config.time_limit_s),
             ),
             progress=progress,
+            pacing_url=spotify.pacing_url or None,
         )
     finally:
         for app in apps.values():
@@ -82,7 +83,14 @@ def release_day_actions(
         **{f"release/{service}": found or "not live yet" for service, found in report.releases.items()},
         **{f"waiting/{service}": why for service, why in report.waiting.items()},
         **{f"latency_s/{name}": round(value, 3) for name, value in report.latency_s.items()},
+        # a spent quota: the service's actions stay queued until then (the schedule runs them after)
+        **{f"paused_until/{service}": until.isoformat() for service, until in report.paused_until.items()},
     }
+    if report.paused_until:
+        context.log.info(
+            "told to wait (quota spent or a long Retry-After), actions left queued until "
+            + ", ".join(f"{s} {u.isoformat()}" for s, u in report.paused_until.items())
+        )
     if report.undone:
         raise dg.Failure(f"{report.undone} owed actions are left undone", metadata=metadata)
     return dg.MaterializeResult(metadata=metadata)

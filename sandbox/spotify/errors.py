@@ -13,6 +13,7 @@ USER_REQUIRED = "Valid user authentication required"
 INSUFFICIENT_SCOPE = "Insufficient client scope"
 NOT_REGISTERED = "User not registered in the Developer Dashboard"
 RATE_LIMITED = "API rate limit exceeded"
+QUOTA_EXCEEDED = "Too many requests"  # with reason QUOTA_EXCEEDED: the developer account's quota is spent
 NOT_FOUND = "non existing id"
 INVALID_ID = "invalid id"
 SERVER_ERRORS = {500: "Server error.", 502: "Bad gateway.", 503: "Service unavailable"}
@@ -28,6 +29,12 @@ class SpotifyError(Exception):
 
 def error_body(status: int, message: str) -> bytes:
     return json.dumps({"error": {"status": status, "message": message}}).encode()
+
+
+def quota_body() -> bytes:
+    return json.dumps(
+        {"error": {"status": 429, "message": QUOTA_EXCEEDED, "reason": "QUOTA_EXCEEDED"}}
+    ).encode()
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

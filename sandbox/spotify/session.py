@@ -84,12 +84,27 @@ class SpotifyApiAdapter:
             budget=budget,
             window_s=config.rate_window_s,
             credential=(token, record),
+            quota_key=("spotify-quota", app.developer_account) if app and config.quota_calls else None,
+            quota_budget=config.quota_calls or 0,
+            quota_window_s=config.quota_window_s,
+            quota_reply=self.quota_exceeded,
         )
 
     def too_many(self, retry_after: int) -> Reply:
         return Reply(
             429,
             errors.error_body(429, errors.RATE_LIMITED),
+            [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"retry-after", str(retry_after).encode()),
+            ],
+        )
+
+    def quota_exceeded(self, retry_after: int) -> Reply:
+        """Spotify's 2026 answer once a developer account's quota is spent (reference section H)."""
+        return Reply(
+            429,
+            errors.quota_body(),
             [
                 (b"content-type", b"application/json; charset=utf-8"),
                 (b"retry-after", str(retry_after).encode()),

@@ -32,6 +32,7 @@ from presave.servers import LoopbackServer
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 from sandbox.env import sandbox_env
+from services.shared_pacing import pacing_backend
 from tests.conftest import PSEUDONYM_KEY, fresh_database
 from tests.deploy.conftest import (
     ROOT,
@@ -41,6 +42,7 @@ from tests.deploy.conftest import (
     require_broker,
 )
 from tests.executor.conftest import ARTIST_ID, DEEZER_ARTIST, Harness, ago
+from tests.pauses import PauseWatcher, describe, pauses
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery, pytest.mark.timeout(600)]
 RUN_CONFIG = {
@@ -285,3 +287,35 @@ def test_a_campaign_ends_the_same_on_celery_as_on_the_embedded_default(
     assert on_celery == on_default
     assert len(on_default[0]) >= 12
     assert any(library for library in on_default[1].values())
+
+
+@pytest.mark.parametrize("deployment", ["rabbitmq"], indirect=True)
+def test_two_celery_workers_never_call_while_the_app_is_told_to_wait(deployment: Deployment) -> None:
+    """Release-day steps of two campaigns on both workers at once against a throttled sandbox (a rolling
+    budget answered by 429 with a Retry-After): the pause one worker's step sees holds for the other's,
+    through the app's pacing in the operational store (PostgreSQL) that every step reads before a call."""
+    harness = deployment.harness
+    label = harness.settings.spotify_client_id
+    first = max((c["seq"] for c in harness.calls(client_id=label)), default=0)
+    slugs = [f"throttled-{n}" for n in range(2)]
+    for n, slug in enumerate(slugs):
+        seed_campaign(harness, slug, f"19888005{n:04d}", fans=12)
+    spotify = harness.spotify()
+    state = pacing_backend(harness.settings.resolved_database_url).state(spotify.pacing_key)
+    harness.configure({"spotify": {"rate_budget": 12, "rate_window_s": 2.0}})  # 6 calls/s for the app
+    try:
+        with PauseWatcher(state) as watcher:
+            run_ids = deployment.release_concurrently(slugs)
+    finally:
+        harness.configure({"spotify": {"rate_budget": 5000, "rate_window_s": 30.0}})
+
+    assert {deployment.worker_of(run_id).split("@")[0] for run_id in run_ids} == {"release-1", "release-2"}
+    for slug in slugs:
+        outcomes = [row[4] for row in ledger(harness, slug)]
+        assert "failed" not in outcomes
+        assert outcomes.count("delivered") >= 2 * 11
+    calls = [c for c in harness.calls(client_id=label) if c["seq"] > first and c["service"] == "spotify"]
+    assert pauses(calls), "the sandbox never throttled: the test proves nothing"
+    assert watcher.covers(calls)
+    breaches = watcher.breaches(calls)
+    assert breaches == [], describe(breaches, calls)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from sqlalchemy import select
 
 from campaigns.models import OwedAction
 from executor.health import unservable_spotify_grants
+from executor.release import campaigns_with_work_due
 from pipelines.release.assets import (
     campaign_partitions,
     every_presave_servable,
@@ -16,11 +18,13 @@ from pipelines.release.assets import (
     spotify_token_health,
 )
 from pipelines.resources import AppleResource, DeezerResource, OperationalStore, SpotifyResource
+from services.pacing import Pacing
+from services.shared_pacing import pacing_backend
 from tests.conftest import PSEUDONYM_KEY
 from tests.executor.conftest import Harness, ago
 
 
-def _resources(harness: Harness) -> dict[str, dg.ConfigurableResource]:
+def _resources(harness: Harness, pacing_url: str = "") -> dict[str, dg.ConfigurableResource]:
     settings = harness.settings
     secret = settings.spotify_client_secret
     assert secret is not None
@@ -36,6 +40,7 @@ def _resources(harness: Harness) -> dict[str, dg.ConfigurableResource]:
             client_secret=secret.get_secret_value(),
             accounts_url=settings.spotify_accounts_url,
             api_url=settings.spotify_api_url,
+            pacing_url=pacing_url,
         ),
         "apple": AppleResource(),
         "deezer": DeezerResource(),
@@ -92,3 +97,41 @@ def test_grants_older_than_six_months_at_release_are_listed(harness: Harness) ->
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [False]
     assert checks[0].severity == dg.AssetCheckSeverity.WARN
+
+
+def test_with_the_quota_spent_the_asset_succeeds_saying_until_when_and_the_schedule_waits_for_it(
+    harness: Harness,
+) -> None:
+    harness.add_release("198880045581", ago(30))
+    campaign = harness.add_campaign("spent-day", "198880045581", ago(30))
+    for n in range(3):
+        harness.spotify_grant(campaign, f"spent-{n}")
+    url = harness.settings.resolved_database_url
+    until = time.time() + 10 * 3600  # another process saw QUOTA_EXCEEDED with a ten-hour Retry-After
+    pacing_backend(url).state(f"spotify:{harness.settings.spotify_client_id}").update(
+        lambda _: Pacing(5.0, until, until, until)
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(campaign_partitions.name, ["spent-day"])
+    label = harness.settings.spotify_client_id
+    calls_before = len(harness.calls(client_id=label))
+    started = time.monotonic()
+
+    result = dg.materialize(
+        [release_day_actions],
+        instance=instance,
+        partition_key="spent-day",
+        resources=_resources(harness, pacing_url=url),
+        run_config={"ops": {"release_day_actions": {"config": {"shards": 1, "threads": 2}}}},
+    )
+
+    assert result.success  # waiting for a quota is not a failure
+    assert time.monotonic() - started < 60  # nor a sleep
+    metadata = result.asset_materializations_for_node("release_day_actions")[0].metadata
+    waits_until = datetime.fromisoformat(str(metadata["paused_until/spotify"].value))
+    assert abs(waits_until.timestamp() - until) < 1
+    assert metadata["outcome/queued"].value == 6
+    assert len(harness.calls(client_id=label)) == calls_before
+    with harness.store.session() as session:
+        assert "spent-day" not in campaigns_with_work_due(session, datetime.now(UTC))
+        assert "spent-day" in campaigns_with_work_due(session, waits_until + timedelta(seconds=1))

@@ -5,13 +5,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from pathlib import Path
 
 import pytest
 
 from executor.retry import RetryPolicy
 from sandbox.ratelimit import RateLimiter
-from services.pacing import UNLIMITED, PacingPolicy, RateController, SharedPacingState
+from services.pacing import UNLIMITED, PacingPolicy, RateController
 
 
 class FakeClock:
@@ -73,20 +72,6 @@ def test_reservations_are_spaced_at_the_rate() -> None:
     slots = [controller.reserve(end) for _ in range(5)]
     gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert gaps == pytest.approx([0.1] * 4, rel=0.05)  # ten calls/s
-
-
-def test_shard_processes_share_the_pause_and_the_rate(tmp_path: Path) -> None:
-    path = tmp_path / "spotify.pacing"
-    SharedPacingState.create(path).close()
-    clock = FakeClock()
-    one = RateController(PacingPolicy(), SharedPacingState(path), share=0.5, clock=clock)
-    two = RateController(PacingPolicy(), SharedPacingState(path), share=0.5, clock=clock)
-    for _ in range(300):
-        one.on_success()
-    end = one.on_throttled(retry_after_s=7)
-    assert two.paused_until() == pytest.approx(end)
-    assert two.reserve(clock.now) == pytest.approx(end)
-    assert two.rate() == pytest.approx(one.rate())
 
 
 def _simulate(budget: int, window_s: float, workers: int, seconds: float, seed: int) -> tuple[float, float]:

@@ -284,3 +284,57 @@ def test_an_artist_follow_through_the_library_can_be_kept_ignored_or_rejected(
             "/spotify/v1/me/library/contains", params={"uris": artist}, headers=headers
         )
         assert contains.json() == [followed]
+
+
+def _app_token(server: SandboxServer, client_id: str, secret: str) -> dict[str, str]:
+    answer = server.client.post(TOKEN, data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    assert answer.status_code == 200, answer.text
+    return bearer(answer.json()["access_token"])
+
+
+def test_a_developer_accounts_quota_is_shared_by_its_client_ids_and_answers_quota_exceeded_for_hours(
+    sandbox_server: SandboxServer,
+) -> None:
+    """Spotify, July 2026: the quota is counted per developer account across its Client IDs; once it is
+    spent every call answers 429 with reason QUOTA_EXCEEDED and a Retry-After of hours."""
+    configure(
+        sandbox_server,
+        {
+            "spotify": {
+                "quota_calls": 4,
+                "apps": [
+                    {"client_id": "label-app", "client_secret": "s1", "developer_account": "label"},
+                    {"client_id": "label-tools", "client_secret": "s2", "developer_account": "label"},
+                    {"client_id": "someone-else", "client_secret": "s3", "developer_account": "other"},
+                ],
+            }
+        },
+    )
+    artist = add_release(sandbox_server)["spotify"]["artist_id"]
+    path = f"/spotify/v1/artists/{artist}"
+    label_app = _app_token(sandbox_server, "label-app", "s1")
+    label_tools = _app_token(sandbox_server, "label-tools", "s2")
+    served = [sandbox_server.client.get(path, headers=h).status_code for h in [label_app, label_tools] * 2]
+    assert served == [200] * 4
+
+    spent = sandbox_server.client.get(path, headers=label_app)
+    assert spent.status_code == 429
+    assert spent.json() == {
+        "error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}
+    }
+    assert int(spent.headers["retry-after"]) > 3600 * 20  # the rolling day, less the seconds gone
+    assert sandbox_server.client.get(path, headers=label_tools).status_code == 429  # the account's
+    other = _app_token(sandbox_server, "someone-else", "s3")
+    assert sandbox_server.client.get(path, headers=other).status_code == 200  # another account's budget
+
+    logged = sandbox_server.client.get("/sandbox/spotify/calls", params={"client_id": "label-app"}).json()
+    last = logged["calls"][-1]
+    assert (last["status"], last["fault"], last["retry_after"]) == (429, "quota_exceeded", spent_after(spent))
+
+    advance(sandbox_server, 86_400)  # a day later the quota is back
+    fresh = _app_token(sandbox_server, "label-app", "s1")
+    assert sandbox_server.client.get(path, headers=fresh).status_code == 200
+
+
+def spent_after(response: httpx.Response) -> int:
+    return int(response.headers["retry-after"])

@@ -102,13 +102,16 @@ def test_while_the_app_is_told_to_wait_no_call_is_sent(wait_s: float, kind: Fail
         assert refused.value.retry_after > wait_s - 5
 
 
-def test_an_unpaced_fan_call_is_left_to_its_caller_to_pace() -> None:
+def test_even_a_call_its_caller_paces_is_not_sent_while_the_app_is_told_to_wait() -> None:
+    """The executor paces its own calls (`paced=False`), but a pause set between its turn and the call (by
+    another of its threads, or any other process) still holds: the call is refused unsent."""
     app = _spotify_nowhere()
     app.pacer.on_throttled(20.0)
     fan = app.fan(GrantTokens(1, Secret("access"), None, None, None), paced=False)  # type: ignore[arg-type]
     with pytest.raises(ServiceFailure) as failed:
         fan.library_add(["spotify:album:abc"])
-    assert failed.value.kind == Failure.TRANSIENT  # sent (the executor's perform_action paced it)
+    assert failed.value.kind == Failure.THROTTLED
+    assert failed.value.status is None  # not sent: the (absent) service was never reached
 
 
 def test_deezer_calls_carry_the_token_in_the_query_and_never_in_an_error() -> None:
