@@ -74,20 +74,25 @@ def adopt_identity(
         bind.execute(
             update(_GRANTS)
             .where(_GRANTS.c.id == grant_id)
-            .values(
-                service_user_id=user_id,
-                fan_key=vault.pseudonym(grant.service, user_id),
-                country=func.coalesce(_GRANTS.c.country, country),
-            )
+            .values(service_user_id=user_id, fan_key=vault.pseudonym(grant.service, user_id))
         )
+        if country:
+            _set_country(bind, grant_id, country)
         return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
     _merge(bind, grant, first, country)
     return Identified(first.id, first.campaign_id, first.service, merged=True)
 
 
 def _set_country(bind: Bind, grant_id: int, country: str) -> None:
+    """A country learned after the grant was stored: the grant's, and its grant event's, when unknown."""
+    events: Table = LandingEvent.__table__  # type: ignore[assignment]
     bind.execute(
         update(_GRANTS).where(_GRANTS.c.id == grant_id, _GRANTS.c.country.is_(None)).values(country=country)
+    )
+    bind.execute(
+        update(events)
+        .where(events.c.grant_id == grant_id, events.c.kind == "grant", events.c.country.is_(None))
+        .values(country=country)
     )
 
 
@@ -104,11 +109,18 @@ def _merge(bind: Bind, newer: object, first: object, country: str | None) -> Non
         values["choices"] = newer_choices
     if newer.email is not None:  # type: ignore[attr-defined]
         values["email"] = newer.email  # type: ignore[attr-defined]
-    values["country"] = func.coalesce(_GRANTS.c.country, newer.country, country)  # type: ignore[attr-defined]
-    values["fan_timezone"] = func.coalesce(_GRANTS.c.fan_timezone, newer.fan_timezone)  # type: ignore[attr-defined]
+    # what the later authorization knew wins; what it did not know stays
+    values["country"] = func.coalesce(newer.country, country, _GRANTS.c.country)  # type: ignore[attr-defined]
+    values["fan_timezone"] = func.coalesce(newer.fan_timezone, _GRANTS.c.fan_timezone)  # type: ignore[attr-defined]
     first_id, newer_id = first.id, newer.id  # type: ignore[attr-defined]
     bind.execute(update(_GRANTS).where(_GRANTS.c.id == first_id).values(**values))
     merge_owed(bind, newer_id, first_id)
+    events: Table = LandingEvent.__table__  # type: ignore[assignment]
+    bind.execute(  # the newer grant's event reads as the same account granting again
+        update(events)
+        .where(events.c.grant_id == newer_id, events.c.kind == "grant", events.c.detail.is_(None))
+        .values(detail="again")
+    )
     for model in _MOVED_WITH_A_GRANT:
         table: Table = model.__table__  # type: ignore[assignment]
         bind.execute(update(table).where(table.c.grant_id == newer_id).values(grant_id=first_id))

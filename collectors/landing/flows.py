@@ -398,13 +398,12 @@ class Delivery:
             )
 
     def _run(self, held: list[Owed]) -> None:
-        todo: list[tuple[str, str]] | None = [
-            (row.kind, row.target) for row in held if row.kind != ActionKind.IDENTIFY
-        ]
+        todo = [(row.kind, row.target) for row in held if row.kind != ActionKind.IDENTIFY]
         if any(row.kind == ActionKind.IDENTIFY for row in held):
-            todo = self._identify(todo or [])
-            if todo is None:
+            known = self._identify(todo)
+            if known is None:
                 return
+            todo = known
         elif isinstance(self.connector, AppleConnect):
             self._storefront()
         tried: list[tuple[str, str, ServiceError | None]] = []
