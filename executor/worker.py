@@ -16,12 +16,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from campaigns import ledger
+from campaigns.identity import identify, is_provisional
 from campaigns.ledger import Claimed, Finished, Shard
 from campaigns.models import ActionKind, Grant, GrantStatus, Outcome
 from campaigns.rules import SERVICES
@@ -37,13 +38,15 @@ from services.model import GrantTokens, RefreshedTokens, Release
 
 log = logging.getLogger(__name__)
 
-ORDER = {  # within one grant: follows first, then the save, the playlist last (it needs the release)
+ORDER = {  # within one grant: whose it is, follows, then the save, the playlist last (it needs the release)
+    ActionKind.IDENTIFY.value: -1,
     ActionKind.FOLLOW_ARTIST.value: 0,
     ActionKind.FOLLOW.value: 1,
     ActionKind.PREADD.value: 2,
     ActionKind.SAVE_RELEASE.value: 3,
     ActionKind.ADD_TO_PLAYLIST.value: 4,
 }
+UNKNOWN_WAIT = timedelta(minutes=1)  # a grant's actions wait this long for its `identify` to be done
 
 
 @dataclass
@@ -142,6 +145,7 @@ class _GrantRow:
     refresh_token: str | None
     token_expires_at: datetime | None
     granted_at: datetime
+    service_user_id: str = ""
 
 
 class ShardWorker:
@@ -267,6 +271,7 @@ class ShardWorker:
                     Grant.refresh_token,
                     Grant.token_expires_at,
                     Grant.granted_at,
+                    Grant.service_user_id,
                 ).where(Grant.id.in_(ids))
             ).all()
         return [_GrantRow(*row) for row in rows]
@@ -293,7 +298,13 @@ class ShardWorker:
             )
             return
         fan = fan_session(app, tokens, self._store_tokens)
+        unknown = is_provisional(grant.service_user_id)  # stored before `/me` answered
         for index, action in enumerate(actions):
+            if unknown and action.kind != ActionKind.IDENTIFY:
+                # nothing else until the account is known: it may be a second grant of a fan whose first
+                # grant owes (or did) the same follow and save
+                self._give_back(actions[index:], "waits for the fan's account id (identify)", UNKNOWN_WAIT)
+                return
             try:
                 result = perform_action(
                     fan,
@@ -319,6 +330,27 @@ class ShardWorker:
                     done_at=job.clock(),
                 )
             self._record(result)
+            if action.kind == ActionKind.IDENTIFY and result.outcome == Outcome.DELIVERED:
+                unknown = not self._identified(grant, fan)
+                if unknown:  # merged into the account's first grant: its actions moved there
+                    self._give_back(actions[index + 1 :], "moved to the account's first grant", timedelta(0))
+                    return
+
+    def _identified(self, grant: _GrantRow, fan: Any) -> bool:
+        """Give the grant the account id its `identify` action read; False when it merged into the
+        account's first grant of the campaign (so this grant is gone)."""
+        profile = getattr(fan, "identified", None)
+        if profile is None:
+            return True
+        self.writer.flush()  # the identify outcome first: the merge moves its row
+        found = identify(self.store.session, self.vault, grant.id, profile.user_id, profile.country)
+        return found is not None and not found.merged
+
+    def _give_back(self, actions: list[Claimed], reason: str, after: timedelta) -> None:
+        """Back to the queue uncalled, due again `after` from now."""
+        for action in actions:
+            retry_at = self.job.clock() + after
+            self._record(Finished(action.id, Outcome.QUEUED, 0, reason=reason, retry_at=retry_at))
 
     def _give_up(self, actions: list[Claimed], outcome: str, reason: str) -> None:
         for action in actions:
