@@ -551,3 +551,136 @@ def queued_due_by_kind(session: Session, campaign_id: int, now: datetime) -> dic
             .group_by(OwedAction.service, OwedAction.kind)
         )
     }
+
+
+# capture first: what the landing app owes a grant the moment it is stored ---------------------------------
+PROFILE_TARGET = "profile"  # the target of an `identify` action
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """A ledger row the landing app queued at grant time and holds for its own attempt right after the
+    commit (`held`), or left to the executor."""
+
+    id: int
+    kind: str
+    target: str
+    held: bool
+
+
+def owe_at_grant(
+    bind: Session | Connection,
+    grant: GrantRef,
+    now_actions: Sequence[tuple[str, str]],
+    later_actions: Sequence[tuple[str, str, datetime]],
+    *,
+    holder: str,
+    hold_until: datetime,
+    now: datetime,
+) -> list[Owed]:
+    """Queue a just-stored grant's owed actions in the grant's transaction: those the landing app tries
+    right after the commit (`now_actions`, due now) are held by `holder`, marked in flight until
+    `hold_until` (an executor finding one still held after that checks it at the service first: the app
+    may have been killed after the call); the others (`later_actions`, with their due moments) are plain
+    queued actions. Actions the grant already owed are left as they are; returns the new ones."""
+    rows = [
+        {
+            "campaign_id": grant.campaign_id,
+            "grant_id": grant.id,
+            "service": grant.service,
+            "kind": str(kind),
+            "target": target,
+            "due_at": now,
+            "outcome": Outcome.QUEUED.value,
+            "attempts": 0,
+            "started_at": now,
+            "attempt_id": holder,
+            "retry_at": hold_until,
+            "created_at": now,
+        }
+        for kind, target in now_actions
+    ] + [
+        {
+            "campaign_id": grant.campaign_id,
+            "grant_id": grant.id,
+            "service": grant.service,
+            "kind": str(kind),
+            "target": target,
+            "due_at": due_at,
+            "outcome": Outcome.QUEUED.value,
+            "attempts": 0,
+            "started_at": None,
+            "attempt_id": None,
+            "retry_at": None,
+            "created_at": now,
+        }
+        for kind, target, due_at in later_actions
+    ]
+    if not rows:
+        return []
+    statement = upsert(dialect_of(bind), _ACTIONS).returning(
+        _ACTIONS.c.id, _ACTIONS.c.kind, _ACTIONS.c.target, _ACTIONS.c.attempt_id
+    )
+    connection = bind if isinstance(bind, Connection) else bind.connection()
+    found: list[Owed] = []
+    for row in rows:  # one by one: RETURNING of an executemany that skips rows is not ordered everywhere
+        added = connection.execute(statement, row).first()
+        if added is not None:
+            found.append(Owed(added.id, added.kind, added.target, added.attempt_id == holder))
+    return found
+
+
+def held_by(bind: Session | Connection, holder: str) -> list[tuple[int, int, str, str]]:
+    """The queued actions `holder` still holds: (id, grant id, kind, target)."""
+    return [
+        (row.id, row.grant_id, row.kind, row.target)
+        for row in bind.execute(
+            select(_ACTIONS.c.id, _ACTIONS.c.grant_id, _ACTIONS.c.kind, _ACTIONS.c.target)
+            .where(_ACTIONS.c.attempt_id == holder, _ACTIONS.c.outcome == Outcome.QUEUED.value)
+            .order_by(_ACTIONS.c.id)
+        )
+    ]
+
+
+def release_held(bind: Session | Connection, holder: str, *, uncertain: Collection[int] = ()) -> None:
+    """The landing app is done with what it held: the executor may take it now. An action whose call
+    may have happened (`uncertain`: a 5xx, a timeout) stays marked in flight, so the executor checks it
+    at the service before sending it again; the others are plain queued actions."""
+    bind.execute(
+        update(_ACTIONS)
+        .where(
+            _ACTIONS.c.attempt_id == holder,
+            _ACTIONS.c.outcome == Outcome.QUEUED.value,
+            _ACTIONS.c.id.not_in(list(uncertain)),
+        )
+        .values(started_at=None, attempt_id=None, retry_at=None)
+    )
+    if uncertain:
+        bind.execute(
+            update(_ACTIONS)
+            .where(_ACTIONS.c.attempt_id == holder, _ACTIONS.c.id.in_(list(uncertain)))
+            .values(retry_at=None)
+        )
+
+
+def merge_owed(bind: Session | Connection, newer: int, first: int) -> None:
+    """A second grant of the same account folds into the first: an action both owe stays the first's
+    (one save, one follow; one the first gave up on is queued again, as the fan authorized anew), the
+    newer grant's other actions become the first's."""
+    both = select(_ACTIONS.c.kind, _ACTIONS.c.target).where(_ACTIONS.c.grant_id == newer)
+    bind.execute(
+        update(_ACTIONS)
+        .where(
+            _ACTIONS.c.grant_id == first,
+            _ACTIONS.c.outcome.in_([Outcome.FAILED.value, Outcome.UNDELIVERABLE.value]),
+            tuple_(_ACTIONS.c.kind, _ACTIONS.c.target).in_(both),
+        )
+        .values(outcome=Outcome.QUEUED.value, reason=None, done_at=None, retry_at=None)
+    )
+    mine = select(_ACTIONS.c.kind, _ACTIONS.c.target).where(_ACTIONS.c.grant_id == first)
+    bind.execute(
+        delete(_ACTIONS).where(
+            _ACTIONS.c.grant_id == newer, tuple_(_ACTIONS.c.kind, _ACTIONS.c.target).in_(mine)
+        )
+    )
+    bind.execute(update(_ACTIONS).where(_ACTIONS.c.grant_id == newer).values(grant_id=first))

@@ -87,6 +87,7 @@ class ActionKind(enum.StrEnum):
     FOLLOW = "follow"  # target: an extra entity (artist, user, playlist URI) the fan kept ticked
     PREADD = "preadd"  # target: a pre-order album id added at grant time (Apple Music)
     ADD_TO_PLAYLIST = "add_to_playlist"  # target: the fan's playlist id, or "new:<name>" to create one
+    IDENTIFY = "identify"  # target "profile": read the fan's account id (`/me`) after the grant was stored
 
 
 class Outcome(enum.StrEnum):

@@ -21,7 +21,7 @@ from services import ServiceApp
 from services.apple import AppleApp, AppleFan
 from services.deezer import DeezerApp, DeezerFan
 from services.errors import Failure, ServiceFailure
-from services.model import GrantTokens, Release, TokenSink
+from services.model import GrantTokens, Profile, Release, TokenSink
 from services.spotify import SpotifyApp, SpotifyFan
 
 FOLLOWS = (ActionKind.FOLLOW_ARTIST, ActionKind.FOLLOW)
@@ -48,6 +48,12 @@ class _Actions:
     def __init__(self, fan: Any, *, id_prefix: str = "") -> None:
         self.fan = fan
         self.playlists = FanPlaylists(fan, id_prefix=id_prefix)
+        self.identified: Profile | None = None  # what an `identify` action read (`/me`)
+
+    def identify(self) -> None:
+        """The `identify` action: the fan's account, for the worker to give the grant (never stored in
+        the ledger: it is personal data)."""
+        self.identified = self.fan.me()
 
     def refresh(self) -> None:
         self.fan.refresh()
@@ -69,6 +75,9 @@ class SpotifyActions(_Actions):
 
     def perform(self, action: Claimed, release: Release | None, note: ResolvedNote) -> str | None:
         self.fan.ensure_fresh()
+        if action.kind == ActionKind.IDENTIFY:
+            self.identify()
+            return None
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
             return self.playlists.add(action, resolved(release, "spotify").tracks, note)
         what = "follow" if action.kind in FOLLOWS else "save"
@@ -81,6 +90,8 @@ class SpotifyActions(_Actions):
         return action.kind in FOLLOWS and action.target.startswith("spotify:artist:")
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
+        if action.kind == ActionKind.IDENTIFY:
+            return False  # reading the profile again is harmless
         self.fan.ensure_fresh()
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
             return self.playlists.verify(action, resolved(release, "spotify").tracks)
@@ -132,6 +143,9 @@ class DeezerActions(_Actions):
         raise _no_such("deezer", action.kind)
 
     def perform(self, action: Claimed, release: Release | None, note: ResolvedNote) -> str | None:
+        if action.kind == ActionKind.IDENTIFY:
+            self.identify()
+            return None
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
             return self.playlists.add(action, resolved(release, "deezer").tracks, note)
         collection, parameter, item = self._target(action, release)
@@ -139,6 +153,8 @@ class DeezerActions(_Actions):
         return f"deezer:{collection[:-1]}:{item}"
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
+        if action.kind == ActionKind.IDENTIFY:
+            return False
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
             return self.playlists.verify(action, resolved(release, "deezer").tracks)
         collection, _, item = self._target(action, release)

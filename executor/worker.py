@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from campaigns import ledger
+from campaigns.identity import identify, is_provisional
 from campaigns.ledger import Claimed, Finished, Shard
 from campaigns.models import ActionKind, Grant, GrantStatus, Outcome
 from campaigns.rules import SERVICES
@@ -46,13 +47,15 @@ LEDGER_RETRY = StoreRetry(attempts=8)  # about 20 s of a store that is away befo
 TOKENS_RETRY = StoreRetry(attempts=10)  # about 30 s for a rotated refresh token, and again at the end
 STORE_AWAY_PAUSE = timedelta(seconds=30)  # actions sent back while the store was away wait this long
 
-ORDER = {  # within one grant: follows first, then the save, the playlist last (it needs the release)
+ORDER = {  # within one grant: whose it is, follows, then the save, the playlist last (it needs the release)
+    ActionKind.IDENTIFY.value: -1,
     ActionKind.FOLLOW_ARTIST.value: 0,
     ActionKind.FOLLOW.value: 1,
     ActionKind.PREADD.value: 2,
     ActionKind.SAVE_RELEASE.value: 3,
     ActionKind.ADD_TO_PLAYLIST.value: 4,
 }
+UNKNOWN_WAIT = timedelta(minutes=1)  # a grant's actions wait this long for its `identify` to be done
 
 
 @dataclass
@@ -156,6 +159,7 @@ class _GrantRow:
     refresh_token: str | None
     token_expires_at: datetime | None
     granted_at: datetime
+    service_user_id: str = ""
 
 
 class ShardWorker:
@@ -297,6 +301,7 @@ class ShardWorker:
             Grant.refresh_token,
             Grant.token_expires_at,
             Grant.granted_at,
+            Grant.service_user_id,
         ).where(Grant.id.in_(ids))
         rows = self.store.retrying(lambda session: session.execute(query).all(), what="reading grants")
         return [_GrantRow(*row) for row in rows]
@@ -330,7 +335,13 @@ class ShardWorker:
                 self._send_back(actions, "the store was away; a refreshed token is not saved yet")
                 return
         fan = fan_session(app, tokens, self._store_tokens)
+        unknown = is_provisional(grant.service_user_id)  # stored before `/me` answered
         for index, action in enumerate(actions):
+            if unknown and action.kind != ActionKind.IDENTIFY:
+                # nothing else until the account is known: it may be a second grant of a fan whose first
+                # grant owes (or did) the same follow and save
+                self._give_back(actions[index:], "waits for the fan's account id (identify)", UNKNOWN_WAIT)
+                return
             try:
                 result = perform_action(
                     fan,
@@ -353,6 +364,27 @@ class ShardWorker:
                     self._send_back(actions[index + 1 :], "the store was away; tried again later")
                     return
             self._record(result)
+            if action.kind == ActionKind.IDENTIFY and result.outcome == Outcome.DELIVERED:
+                unknown = not self._identified(grant, fan)
+                if unknown:  # merged into the account's first grant: its actions moved there
+                    self._give_back(actions[index + 1 :], "moved to the account's first grant", timedelta(0))
+                    return
+
+    def _identified(self, grant: _GrantRow, fan: Any) -> bool:
+        """Give the grant the account id its `identify` action read; False when it merged into the
+        account's first grant of the campaign (so this grant is gone)."""
+        profile = getattr(fan, "identified", None)
+        if profile is None:
+            return True
+        self.writer.flush()  # the identify outcome first: the merge moves its row
+        found = identify(self.store.session, self.vault, grant.id, profile.user_id, profile.country)
+        return found is not None and not found.merged
+
+    def _give_back(self, actions: list[Claimed], reason: str, after: timedelta) -> None:
+        """Back to the queue uncalled, due again `after` from now."""
+        for action in actions:
+            retry_at = self.job.clock() + after
+            self._record(Finished(action.id, Outcome.QUEUED, 0, reason=reason, retry_at=retry_at))
 
     def _unexpected(self, action: Claimed, exc: Exception) -> Finished:
         """A bug must not stop the batch; logged without its message (it could hold a URL)."""
@@ -364,9 +396,7 @@ class ShardWorker:
 
     def _send_back(self, actions: list[Claimed], reason: str) -> None:
         """Back to the queue untried (no call was made for them), due again after a pause for the store."""
-        retry_at = self.job.clock() + STORE_AWAY_PAUSE
-        for action in actions:
-            self._record(Finished(action.id, Outcome.QUEUED, 0, reason=reason, retry_at=retry_at))
+        self._give_back(actions, reason, STORE_AWAY_PAUSE)
 
     def _give_up(self, actions: list[Claimed], outcome: str, reason: str) -> None:
         for action in actions:

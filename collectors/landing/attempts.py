@@ -28,7 +28,7 @@ from campaigns.vault import TokenVault
 STATE_LIFETIME = timedelta(minutes=15)
 BROWSER_COOKIE = "psv_auth"
 ATTEMPTS: Table = AuthorizationAttempt.__table__  # type: ignore[assignment]
-_CLAIM = (  # built once: marks the attempt used only if it was unused, and says what it was for
+_CLAIM = (  # built once: marks the attempt used only if it was unused
     update(ATTEMPTS)
     .where(
         ATTEMPTS.c.nonce == bindparam("nonce_"),
@@ -36,13 +36,6 @@ _CLAIM = (  # built once: marks the attempt used only if it was unused, and says
         ATTEMPTS.c.used_at.is_(None),
     )
     .values(used_at=bindparam("now_"))
-    .returning(
-        ATTEMPTS.c.campaign_id,
-        ATTEMPTS.c.purpose,
-        ATTEMPTS.c.grant_id,
-        ATTEMPTS.c.visit,
-        ATTEMPTS.c.code_verifier,
-    )
 )
 PURPOSES = ("presave", "email", "forget")
 
@@ -55,6 +48,19 @@ class Attempt:
     purpose: str
     grant_id: int | None
     visit: dict[str, Any]
+    nonce: str = ""
+    service: str = ""
+
+
+def slug_of(state: str | None) -> str | None:
+    """The campaign a `state` was started from, read without its signature (only to say where to start
+    again when the store cannot be asked); None when it names none."""
+    try:
+        payload = URLSafeTimedSerializer("-", salt="-").loads_unsafe(state or "")[1]
+    except Exception:
+        return None
+    slug = payload[2] if isinstance(payload, list) and len(payload) == 3 else None
+    return slug if isinstance(slug, str) and slug.replace("-", "").isalnum() and len(slug) <= 64 else None
 
 
 class StateError(ValueError):
@@ -92,6 +98,7 @@ class AttemptBook:
         browser: str,
         purpose: str = "presave",
         grant_id: int | None = None,
+        slug: str | None = None,
     ) -> str:
         """Record the attempt and return its `state`, bound to `browser` (see `browser_of`)."""
         if purpose not in PURPOSES:
@@ -112,9 +119,9 @@ class AttemptBook:
                 }
             ],
         )
-        return self._signer.dumps([nonce, _digest(browser)])
+        return self._signer.dumps([nonce, _digest(browser), *([slug] if slug else [])])
 
-    def consume(
+    def check(
         self,
         bind: Session | Connection,
         state: str,
@@ -123,10 +130,11 @@ class AttemptBook:
         browser: str | None,
         campaign_id: int | None = None,
     ) -> tuple[Attempt, str | None]:
-        """The attempt behind `state` and its verifier, marked used in the same statement that checks it
-        was unused (so a replay fails even when two arrive at once). With `campaign_id`, a state started
-        for another campaign is refused before it is used (it stays good where it belongs); so is one that
-        comes back to another browser than the one that started it (`other_browser`)."""
+        """The attempt behind `state` and its verifier, without using it up (`claim` does, in the
+        transaction that stores what the authorization brought). Refused: a state that is invalid,
+        expired or used; one that comes back to another browser than the one that started it
+        (`other_browser`); with `campaign_id`, one started for another campaign (it stays good where it
+        belongs)."""
         if not state or len(state) > 512:
             raise StateError("invalid")
         try:
@@ -135,22 +143,38 @@ class AttemptBook:
             raise StateError("expired") from None
         except BadSignature:
             raise StateError("invalid") from None
-        if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(p, str) for p in payload)):
+        if not (
+            isinstance(payload, list) and len(payload) in (2, 3) and all(isinstance(p, str) for p in payload)
+        ):
             raise StateError("invalid")
-        nonce, bound_to = payload
+        nonce, bound_to = payload[0], payload[1]
         if browser is None or not secrets.compare_digest(bound_to, _digest(browser)):
             raise StateError("other_browser")
-        if campaign_id is not None:
-            started_for = bind.execute(
-                select(ATTEMPTS.c.campaign_id).where(ATTEMPTS.c.nonce == nonce, ATTEMPTS.c.service == service)
-            ).first()
-            if started_for is not None and started_for.campaign_id != campaign_id:
-                raise StateError("invalid")
-        row = bind.execute(_CLAIM, {"nonce_": nonce, "service_": service, "now_": datetime.now(UTC)}).first()
+        row = bind.execute(
+            select(
+                ATTEMPTS.c.campaign_id,
+                ATTEMPTS.c.purpose,
+                ATTEMPTS.c.grant_id,
+                ATTEMPTS.c.visit,
+                ATTEMPTS.c.code_verifier,
+                ATTEMPTS.c.used_at,
+            ).where(ATTEMPTS.c.nonce == nonce, ATTEMPTS.c.service == service)
+        ).first()
         if row is None:
-            seen = bind.scalar(
-                select(ATTEMPTS.c.id).where(ATTEMPTS.c.nonce == nonce, ATTEMPTS.c.service == service)
-            )
-            raise StateError("invalid" if seen is None else "used")
+            raise StateError("invalid")
+        if campaign_id is not None and row.campaign_id != campaign_id:
+            raise StateError("invalid")
+        if row.used_at is not None:
+            raise StateError("used")
         verifier = self._vault.open(row.code_verifier).reveal() if row.code_verifier else None
-        return Attempt(row.campaign_id, row.purpose, row.grant_id, dict(row.visit or {})), verifier
+        attempt = Attempt(row.campaign_id, row.purpose, row.grant_id, dict(row.visit or {}), nonce, service)
+        return attempt, verifier
+
+    def claim(self, bind: Session | Connection, attempt: Attempt) -> None:
+        """Use the attempt up, in the caller's transaction: StateError("used") if another request did
+        first (a replayed callback fails even when two arrive at once)."""
+        result = bind.execute(
+            _CLAIM, {"nonce_": attempt.nonce, "service_": attempt.service, "now_": datetime.now(UTC)}
+        )
+        if (result.rowcount or 0) != 1:  # type: ignore[attr-defined]
+            raise StateError("used")

@@ -2,7 +2,7 @@
 
 - `Connector` (every service): the calls made while the fan waits at grant time, the extra follows the
   fan keeps on the done page, the fan's playlists, the display name of what the page offers to follow.
-- `OAuthConnector` (Spotify, Deezer): starting an authorization and signing the fan in with the code.
+- `OAuthConnector` (Spotify, Deezer): starting an authorization, exchanging the code, reading the profile.
 - `AppleConnect` (Apple Music) has no OAuth: MusicKit JS hands the page the fan's token (its own module).
 
 `Connectors` holds the configured ones by service; the routes and flows ask it, never a service's name.
@@ -87,10 +87,12 @@ class OAuthConnector(Connector, Protocol):
         """The service's consent page for this state."""
         ...
 
-    def sign_in(
-        self, code: str, verifier: str | None, remembered: Mapping[str, Any]
-    ) -> tuple[Tokens, Profile]:
-        """Exchange the code and read the fan's profile; a ServiceError (`refused`: what the fan brought)."""
+    def exchange(self, code: str, verifier: str | None, remembered: Mapping[str, Any]) -> Tokens:
+        """Exchange the code for the fan's tokens; a ServiceError (`refused`: what the fan brought)."""
+        ...
+
+    def profile(self, tokens: Tokens) -> Profile:
+        """The fan's account (`/me`): id, country, email when the scope allows; a ServiceError."""
         ...
 
 

@@ -35,11 +35,11 @@ class DeezerConnect(NoExtraCalls):
     def authorize_url(self, state: str, authorization: Authorization) -> str:
         return self.app.authorize_url(state, list(authorization.scopes))
 
-    def sign_in(
-        self, code: str, verifier: str | None, remembered: Mapping[str, Any]
-    ) -> tuple[Tokens, Profile]:
-        tokens = self.app.exchange(code, str(remembered.get("scopes") or "basic_access").split(","))
-        return tokens, self.app.fan(tokens).me()
+    def exchange(self, code: str, verifier: str | None, remembered: Mapping[str, Any]) -> Tokens:
+        return self.app.exchange(code, str(remembered.get("scopes") or "basic_access").split(","))
+
+    def profile(self, tokens: Tokens) -> Profile:
+        return self.app.fan(tokens).me()
 
     def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
         return []

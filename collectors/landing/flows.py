@@ -1,36 +1,58 @@
 """Starting and finishing authorizations: a pre-save (Spotify, Deezer: OAuth; Apple: MusicKit), the email
 opt-in of a grant, and a fan proving who they are to be forgotten.
 
-Service calls never run inside a database transaction (SQLite has one writer): the state is consumed in
-one short transaction, the services are called, and what came back is written in a second one.
+Capture first: the state is checked without using it up, the code exchanged (the one service call before
+the store), then one transaction uses the state, stores the grant (tokens sealed) and queues what it is owed
+now (`/me`, the artist follow, Apple's pre-add). Those calls come after the commit, each through the app's
+pacing gate; one that cannot be made now stays owed to the executor, and the fan sees the done page either
+way. A store that fails before the commit leaves the state unspent and the fan a "try again" page. Service
+calls never run inside a database transaction (SQLite has one writer).
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from campaigns.ledger import record_at_grant
-from campaigns.models import EventKind, Grant
+from campaigns.identity import Identified, adopt_identity, identify, provisional_id
+from campaigns.ledger import (
+    PROFILE_TARGET,
+    GrantRef,
+    Owed,
+    held_by,
+    owe_at_grant,
+    record_at_grant,
+    release_held,
+)
+from campaigns.models import ActionKind, EventKind, Grant
 from campaigns.vault import Secret
 from collectors.landing import views
-from collectors.landing.apple import valid_user_token
-from collectors.landing.attempts import BROWSER_COOKIE, StateError, browser_of
+from collectors.landing.apple import AppleConnect, valid_user_token
+from collectors.landing.attempts import BROWSER_COOKIE, Attempt, StateError, browser_of, slug_of
 from collectors.landing.choices import initial_choices
 from collectors.landing.connectors import Authorization, Connector, GrantAction, OAuthConnector
 from collectors.landing.consent import EMAIL_SCOPE
 from collectors.landing.context import Landing
+from collectors.landing.deezer import DeezerConnect
 from collectors.landing.events import event_row
 from collectors.landing.fans import forget_fan
 from collectors.landing.page import SERVICE_NAMES, CampaignView
-from collectors.landing.records import give_consent, record_event, replace_tokens, save_grant
-from services.errors import ServiceError
+from collectors.landing.records import SavedGrant, give_consent, record_event, replace_tokens, save_grant
+from collectors.landing.spotify import SpotifyConnect
+from services.errors import Failure, ServiceError
 from services.model import Profile, Tokens
+
+log = logging.getLogger(__name__)
+HOLD = timedelta(minutes=2)  # the grant-time calls a callback holds are the executor's after this
 
 DENIALS = {"access_denied", "user_denied", "AUTHORIZATION_ERROR"}
 _CODE = re.compile(r"[^A-Za-z0-9_.:-]")
@@ -63,7 +85,7 @@ def connect(landing: Landing, request: Request, view: CampaignView, service: str
     browser, _ = browser_of(request.cookies.get(BROWSER_COOKIE))
     with landing.writes.core() as connection:
         state = landing.attempts.start(
-            connection, view.id, service, authorization.verifier, visit, browser=browser
+            connection, view.id, service, authorization.verifier, visit, browser=browser, slug=view.slug
         )
     landing.events.add(event_row(view.id, EventKind.AUTHORIZE_START, visit, service=service))
     response = (
@@ -119,6 +141,7 @@ def start_email(
             browser=browser,
             purpose="email",
             grant_id=grant.id,
+            slug=view.slug,
         )
     return oauth.authorize_url(state, authorization)
 
@@ -146,28 +169,36 @@ def forget_connect(landing: Landing, request: Request, oauth: OAuthConnector) ->
 def oauth_callback(
     landing: Landing, request: Request, oauth: OAuthConnector, state: str, code: str | None, error: str | None
 ) -> Response:
-    """The service sent the fan back: the grant is stored, the artist followed, then the done page."""
+    """The service sent the fan back: the code exchanged, the grant stored with the state's use, then
+    `/me` and the artist follow (owed actions when they cannot be made now), then the done page. A store
+    that does not answer leaves the state unspent: the fan is asked to try again."""
+    try:
+        return _oauth_callback(landing, request, oauth, state, code, error)
+    except SQLAlchemyError as exc:
+        log.warning("callback: the store failed (%s); the fan is asked to try again", type(exc).__name__)
+        return store_away(request, slug_of(state))
+
+
+def _oauth_callback(
+    landing: Landing, request: Request, oauth: OAuthConnector, state: str, code: str | None, error: str | None
+) -> Response:
     service = oauth.service
     try:
-        with landing.writes.core() as connection:
-            attempt, verifier = landing.attempts.consume(
+        with landing.store.engine.connect() as connection:
+            attempt, verifier = landing.attempts.check(
                 connection, state, service, browser=request.cookies.get(BROWSER_COOKIE)
             )
     except StateError as exc:
         return views.state_problem(request, exc.reason, None)
-    campaign_id, purpose, grant_id, visit = (
-        attempt.campaign_id,
-        attempt.purpose,
-        attempt.grant_id,
-        attempt.visit,
-    )
+    campaign_id, purpose, visit = attempt.campaign_id, attempt.purpose, attempt.visit
     view = landing.campaigns.by_id(campaign_id) if campaign_id is not None else None
     if campaign_id is not None and view is None:
         return views.unknown_campaign(request)
     if error or not code:
-        return _refused(landing, request, view, service, purpose, visit, error)
+        return _refused(landing, request, view, service, attempt, error)
     try:
-        tokens, profile = oauth.sign_in(code, verifier, visit)
+        tokens = oauth.exchange(code, verifier, visit)
+        profile = oauth.profile(tokens) if purpose in ("forget", "email") else None
     except ServiceError as exc:
         if view is not None:
             with landing.writes.core() as connection:
@@ -180,13 +211,18 @@ def oauth_callback(
                     detail=f"{purpose}:{exc.code}",
                 )
         return failed(request, view, service, exc)
-    if purpose == "forget":
-        return _forgotten(landing, request, service, profile)
-    if view is None:  # only a forget attempt has no campaign
-        return views.state_problem(request, "invalid", None)
-    if purpose == "email":
-        return _email_granted(landing, request, view, grant_id, tokens, profile, visit)
-    return _presaved(landing, request, view, oauth, tokens, profile, visit)
+    try:
+        if purpose == "forget" and profile is not None:
+            with landing.writes.core() as connection:
+                landing.attempts.claim(connection, attempt)
+            return _forgotten(landing, request, service, profile)
+        if view is None:  # only a forget attempt has no campaign
+            return views.state_problem(request, "invalid", None)
+        if purpose == "email" and profile is not None:
+            return _email_granted(landing, request, view, attempt, tokens, profile)
+        return _capture(landing, view, oauth, attempt, tokens, provisional_id(attempt.nonce), identify=True)
+    except StateError as exc:  # another request used the state meanwhile (a replayed callback)
+        return views.state_problem(request, exc.reason, view)
 
 
 def apple_token(
@@ -202,42 +238,53 @@ def apple_token(
     if apple is None:
         return views.service_unavailable(request, view, "apple")
     try:
-        with landing.writes.core() as connection:
-            attempt, _ = landing.attempts.consume(
+        with landing.store.engine.connect() as connection:
+            attempt, _ = landing.attempts.check(
                 connection, state, "apple", browser=request.cookies.get(BROWSER_COOKIE), campaign_id=view.id
             )
-        visit = attempt.visit
+        if error or not user_token:
+            return _refused(landing, request, view, "apple", attempt, error or "no_token")
+        if not valid_user_token(user_token):
+            with landing.writes.core() as connection:
+                record_event(
+                    connection,
+                    view.id,
+                    EventKind.ERROR,
+                    attempt.visit,
+                    service="apple",
+                    detail="presave:bad_user_token",
+                )
+            return views.problem(
+                request,
+                400,
+                "Not saved",
+                "Apple Music sent something we could not use. Please try again.",
+                retry_url=f"/{view.slug}",
+                view=view,
+            )
+        token = Secret(user_token)
+        user_id = f"mut-{landing.vault.pseudonym('apple-user-token', user_token)[:24]}"
+        tokens = Tokens(access_token=token, refresh_token=None, expires_at=None, scope="music-user-token")
+        return _capture(landing, view, apple, attempt, tokens, user_id, identify=False)
     except StateError as exc:
         return views.state_problem(request, exc.reason, view)
-    if error or not user_token:
-        return _refused(landing, request, view, "apple", "presave", visit, error or "no_token")
-    if not valid_user_token(user_token):
-        with landing.writes.core() as connection:
-            record_event(
-                connection, view.id, EventKind.ERROR, visit, service="apple", detail="presave:bad_user_token"
-            )
-        return views.problem(
-            request,
-            400,
-            "Not saved",
-            "Apple Music sent something we could not use. Please try again.",
-            retry_url=f"/{view.slug}",
-            view=view,
+    except SQLAlchemyError as exc:
+        log.warning(
+            "MusicKit return: the store failed (%s); the fan is asked to try again", type(exc).__name__
         )
-    token = Secret(user_token)
-    try:
-        country = apple.storefront(token)
-    except ServiceError as exc:
-        with landing.writes.core() as connection:
-            record_event(
-                connection, view.id, EventKind.ERROR, visit, service="apple", detail=f"presave:{exc.code}"
-            )
-        return failed(request, view, "apple", exc)
-    profile = Profile(
-        user_id=f"mut-{landing.vault.pseudonym('apple-user-token', user_token)[:24]}", country=country
+        return store_away(request, view.slug)
+
+
+def store_away(request: Request, slug: str | None) -> Response:
+    """The store did not answer before the grant was stored: nothing is spent, the fan starts again."""
+    return views.problem(
+        request,
+        503,
+        "Not saved yet",
+        "We could not record your pre-save just now, and nothing was used up. Please try again in a moment.",
+        retry_url=f"/{slug}" if slug else None,
+        headers={"Retry-After": "5"},
     )
-    tokens = Tokens(access_token=token, refresh_token=None, expires_at=None, scope="music-user-token")
-    return _presaved(landing, request, view, apple, tokens, profile, visit)
 
 
 def failed(request: Request, view: CampaignView | None, service: str, exc: ServiceError) -> Response:
@@ -252,15 +299,18 @@ def _refused(
     request: Request,
     view: CampaignView | None,
     service: str,
-    purpose: str,
-    visit: dict[str, Any],
+    attempt: Attempt,
     error: str | None,
 ) -> Response:
     code = error_code(error or "no_code")
     kind = EventKind.DENIAL if code in DENIALS else EventKind.ERROR
-    if view is not None:
-        with landing.writes.core() as connection:
-            record_event(connection, view.id, kind, visit, service=service, detail=f"{purpose}:{code}")
+    purpose = attempt.purpose
+    with landing.writes.core() as connection:
+        landing.attempts.claim(connection, attempt)
+        if view is not None:
+            record_event(
+                connection, view.id, kind, attempt.visit, service=service, detail=f"{purpose}:{code}"
+            )
     if purpose == "email" and view is not None:
         return RedirectResponse(f"/{view.slug}/done?email=declined", status_code=303)
     if purpose == "forget":
@@ -272,36 +322,40 @@ def _refused(
     return views.service_refused(request, view, service)  # the authorization came back with an error
 
 
-def _presaved(
+def _capture(
     landing: Landing,
-    request: Request,
     view: CampaignView,
     connector: Connector,
+    attempt: Attempt,
     tokens: Tokens,
-    profile: Profile,
-    visit: dict[str, Any],
+    user_id: str,
+    *,
+    identify: bool,
 ) -> Response:
-    """Capture first: the grant-time calls are made, then the grant and what became of them are written
-    together (a call that failed is queued in the ledger for the executor)."""
+    """Capture first: in one transaction the state is used, the grant stored (tokens sealed; the account
+    id provisional until `/me` answers) and what it is owed at once queued in the ledger, held for this
+    request; after the commit those calls are tried (`Delivery`), and the fan sees the done page either
+    way."""
     service = connector.service
-    visit = {**visit, "country": visit.get("country") or profile.country}
-    done_now = [
-        (action, *_attempt(connector, tokens, action)) for action in connector.grant_actions(view.spec)
-    ]
+    visit = attempt.visit
+    now = datetime.now(UTC)
+    holder = f"landing:{attempt.nonce[:30]}"
+    owed_now = [(ActionKind.IDENTIFY.value, PROFILE_TARGET)] if identify else []
+    owed_now += [(action.kind, action.target) for action in connector.grant_actions(view.spec)]
     with landing.writes.core() as connection:
+        landing.attempts.claim(connection, attempt)
         saved = save_grant(
             connection,
             landing.vault,
             view.id,
             service=service,
-            user_id=profile.user_id,
+            user_id=user_id,
             tokens=tokens,
-            country=visit["country"],
+            country=visit.get("country"),
             fan_timezone=visit.get("timezone"),
             choices=initial_choices(view.spec, service),
         )
-        for action, delivered, reason in done_now:
-            record_at_grant(connection, saved, action.kind, action.target, delivered=delivered, reason=reason)
+        owed = owe_at_grant(connection, saved, owed_now, [], holder=holder, hold_until=now + HOLD, now=now)
         record_event(
             connection,
             view.id,
@@ -311,16 +365,130 @@ def _presaved(
             grant_id=saved.id,
             detail=None if saved.new else "again",
         )
-    return to_done(landing, view, saved.id, service)
+    delivery = Delivery(landing, connector, tokens, saved, holder)
+    delivery.run([row for row in owed if row.held])
+    return to_done(landing, view, delivery.grant.id, service)
 
 
-def _attempt(connector: Connector, tokens: Tokens, action: GrantAction) -> tuple[bool, str | None]:
-    """Run a grant-time call: (True, None) when it worked, else (False, the reason) for the ledger."""
+class Delivery:
+    """After the commit: the calls the new grant is owed now (`/me` first, then the follow or pre-add),
+    each through the app's pacing gate (refused at once while the app is told to wait, never a sleep).
+    What was delivered is recorded through the ledger's upsert; the rest stays owed for the executor.
+    The store failing here loses nothing: the held actions pass to the executor after `HOLD`."""
+
+    def __init__(
+        self, landing: Landing, connector: Connector, tokens: Tokens, saved: SavedGrant, holder: str
+    ) -> None:
+        self.landing = landing
+        self.connector = connector
+        self.tokens = tokens
+        self.grant: GrantRef = saved
+        self.holder = holder
+
+    def run(self, held: list[Owed]) -> None:
+        if not held:
+            return
+        try:
+            self._run(held)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "grant %d: its grant-time outcomes wait for the executor (the store failed: %s)",
+                self.grant.id,
+                type(exc).__name__,
+            )
+
+    def _run(self, held: list[Owed]) -> None:
+        todo = [(row.kind, row.target) for row in held if row.kind != ActionKind.IDENTIFY]
+        if any(row.kind == ActionKind.IDENTIFY for row in held):
+            known = self._identify(todo)
+            if known is None:
+                return
+            todo = known
+        elif isinstance(self.connector, AppleConnect):
+            self._storefront()
+        tried: list[tuple[str, str, ServiceError | None]] = []
+        for kind, target in todo:
+            problem = _attempt(self.connector, self.tokens, GrantAction(kind, target))
+            tried.append((kind, target, problem))
+            if problem is not None and problem.must_wait:
+                break  # the app is told to wait: the rest stays owed, unsent
+        self._record(tried)
+
+    def _identify(self, todo: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+        """`/me`: the grant takes the account's id (merging into the account's first grant of this
+        campaign); returns what is still held to do, None when `/me` failed (everything stays owed: the
+        grant-time calls wait until the account is known, so a second grant never follows twice)."""
+        connector = self.connector
+        assert isinstance(connector, SpotifyConnect | DeezerConnect)
+        problem = None
+        try:
+            profile = connector.profile(self.tokens)
+        except ServiceError as exc:
+            problem = exc
+        if problem is not None:
+            self._record([(ActionKind.IDENTIFY.value, PROFILE_TARGET, problem)])
+            return None
+        still: list[tuple[int, int, str, str]] = []
+
+        def recorded(bind: Connection | Session, grant: Identified) -> None:
+            record_at_grant(bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, delivered=True)
+            still.extend(held_by(bind, self.holder))
+
+        found = identify(
+            self.landing.writes.core,
+            self.landing.vault,
+            self.grant.id,
+            profile.user_id,
+            profile.country,
+            then=recorded,
+        )
+        if found is None:
+            return None
+        self.grant = found
+        left = {(kind, target) for _, _, kind, target in still}
+        return [item for item in todo if item in left]
+
+    def _storefront(self) -> None:
+        """Apple: the fan's storefront gives their country when the visit did not (best effort)."""
+        apple = self.connector
+        assert isinstance(apple, AppleConnect)
+        try:
+            country = apple.storefront(self.tokens.access_token)
+        except ServiceError:
+            return
+        if country:
+            with self.landing.writes.core() as connection:
+                adopt_identity(connection, self.landing.vault, self.grant.id, "", country)
+
+    def _record(self, tried: list[tuple[str, str, ServiceError | None]]) -> None:
+        with self.landing.writes.core() as connection:
+            uncertain = []
+            for kind, target, problem in tried:
+                record_at_grant(
+                    connection,
+                    self.grant,
+                    kind,
+                    target,
+                    delivered=problem is None,
+                    reason=None if problem is None else problem.code,
+                )
+                if problem is not None and problem.kind == Failure.TRANSIENT:
+                    uncertain.append((kind, target))
+            held = held_by(connection, self.holder)
+            release_held(
+                connection,
+                self.holder,
+                uncertain=[row_id for row_id, _, kind, target in held if (kind, target) in uncertain],
+            )
+
+
+def _attempt(connector: Connector, tokens: Tokens, action: GrantAction) -> ServiceError | None:
+    """Make one grant-time call: None when it worked, else why not."""
     try:
         connector.perform(tokens, action)
     except ServiceError as exc:
-        return False, exc.code
-    return True, None
+        return exc
+    return None
 
 
 def to_done(landing: Landing, view: CampaignView, grant_id: int, service: str) -> Response:
@@ -334,12 +502,17 @@ def _email_granted(
     landing: Landing,
     request: Request,
     view: CampaignView,
-    grant_id: int | None,
+    attempt: Attempt,
     tokens: Tokens,
     profile: Profile,
-    visit: dict[str, Any],
 ) -> Response:
+    visit = attempt.visit
+    grant_id = attempt.grant_id
     with landing.writes.session() as session:
+        landing.attempts.claim(session, attempt)
+        if grant_id is not None:  # a grant stored before `/me` answered takes the account's id now
+            found = adopt_identity(session, landing.vault, grant_id, profile.user_id, profile.country)
+            grant_id = found.id if found is not None else None
         grant = session.get(Grant, grant_id) if grant_id is not None else None
         if grant is None:
             return views.problem(

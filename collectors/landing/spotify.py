@@ -48,15 +48,15 @@ class SpotifyConnect:
     def authorize_url(self, state: str, authorization: Authorization) -> str:
         return self.app.authorize_url(state, authorization.challenge, list(authorization.scopes))
 
-    def sign_in(
-        self, code: str, verifier: str | None, remembered: Mapping[str, Any]
-    ) -> tuple[Tokens, Profile]:
+    def exchange(self, code: str, verifier: str | None, remembered: Mapping[str, Any]) -> Tokens:
         if not verifier:
             raise ServiceFailure(
                 Failure.REFUSED, "spotify: no PKCE verifier", service=SERVICE, code="no_verifier"
             )
-        tokens = self.app.exchange(code, verifier)
-        return tokens, self.app.fan(tokens).me()
+        return self.app.exchange(code, verifier)
+
+    def profile(self, tokens: Tokens) -> Profile:
+        return self.app.fan(tokens).me()
 
     def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
         """The campaign's artist is followed at once."""

@@ -65,6 +65,7 @@ def test_kept_follows_happen_on_completion_and_unticked_ones_never(system: Syste
     follows = {f["uri"] for f in system.fan("fan-gil")["follows"]}
     assert follows == {f"spotify:artist:{ARTIST_ID}", PLAYLIST_URI}
     assert _ledger(system) == [
+        ("identify", "profile", "delivered"),
         ("follow_artist", f"spotify:artist:{ARTIST_ID}", "delivered"),
         ("follow", PLAYLIST_URI, "delivered"),
     ]

@@ -70,7 +70,7 @@ def test_forget_erases_a_fans_grants_and_personal_data(system: System, runner: C
     _two_fans(system)
     result = runner.invoke(app, ["forget", "--service", "spotify", "--user", "fan-em"])
     assert result.exit_code == 0, result.output
-    assert "erased 1 grant(s), 1 ledger row(s), 1 consent record(s)" in result.stdout
+    assert "erased 1 grant(s), 2 ledger row(s), 1 consent record(s)" in result.stdout
     assert [g.service for g in grants(system)] == ["deezer"]
     flush(system)
     with system.store.session() as session:

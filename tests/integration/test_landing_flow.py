@@ -63,7 +63,9 @@ def test_a_fan_presaves_through_the_real_flow(system: System) -> None:
     assert all(e.ip_hash and len(e.ip_hash) == 32 and "127.0.0.1" not in e.ip_hash for e in recorded)
     assert len({e.visitor_id for e in recorded}) == 1  # one visitor through the funnel
     with system.store.session() as session:
-        follow = session.scalars(select(OwedAction)).one()
+        identified, follow = session.scalars(select(OwedAction).order_by(OwedAction.id)).all()
+    assert (identified.kind, identified.outcome) == ("identify", "delivered")
+    assert grant.service_user_id == "fan-ada"
     assert (follow.kind, follow.target, follow.outcome) == (
         "follow_artist",
         f"spotify:artist:{ARTIST_ID}",
@@ -153,7 +155,9 @@ def test_the_same_account_presaving_twice_counts_once(system: System) -> None:
     assert grant.country == "FR"  # the later grant's answers win
     assert [e.detail for e in events(system, kind="grant")] == [None, "again"]
     with system.store.session() as session:
-        assert session.scalars(select(OwedAction)).one().attempts == 1  # followed once, not again
+        follow = session.scalars(select(OwedAction).where(OwedAction.kind == "follow_artist")).one()
+    assert follow.attempts == 1  # followed once, not again
+    assert [f["requests"] for f in system.fan("fan-di")["follows"]] == [1]
 
 
 def test_a_failed_artist_follow_is_queued_for_the_executor(system: System) -> None:
@@ -163,7 +167,7 @@ def test_a_failed_artist_follow_is_queued_for_the_executor(system: System) -> No
         callback = fan.oauth("midnight-drive", "spotify", "fan-ed")
     assert callback.status_code == 303  # the pre-save stands
     with system.store.session() as session:
-        action = session.scalars(select(OwedAction)).one()
+        action = session.scalars(select(OwedAction).where(OwedAction.kind == "follow_artist")).one()
     assert (action.kind, action.target, action.outcome, action.reason) == (
         "follow_artist",
         unknown,

@@ -1,0 +1,151 @@
+"""Whose grant it is: a grant stored before the service said who the fan is, and the merge once it does.
+
+The landing app stores a Spotify or Deezer grant the moment the code is exchanged, before `/me`: its
+`service_user_id` is then provisional (`pending:<the authorization's nonce>`). When `/me` answers (in the
+callback, or later as the executor's `identify` action), the grant takes the account's id; if the same
+account already granted this campaign on this service, the newer grant folds into the first (the newest
+tokens kept, owed actions deduplicated by the ledger, the rest of its rows moved over), so a fan who
+authorized twice is one grant, one save, one follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from campaigns.ledger import merge_owed
+from campaigns.models import AuthorizationAttempt, ConsentRecord, FanMessage, Grant, GrantStatus, LandingEvent
+from campaigns.vault import TokenVault
+
+PROVISIONAL = "pending:"
+_GRANTS: Table = Grant.__table__  # type: ignore[assignment]
+_MOVED_WITH_A_GRANT = (AuthorizationAttempt, ConsentRecord, FanMessage, LandingEvent)
+_TOKEN_COLUMNS = ("access_token", "refresh_token", "token_expires_at", "scopes", "granted_at")
+
+
+def provisional_id(nonce: str) -> str:
+    """The service user id of a grant stored before `/me` answered."""
+    return f"{PROVISIONAL}{nonce}"[:128]
+
+
+def is_provisional(service_user_id: str | None) -> bool:
+    return bool(service_user_id) and str(service_user_id).startswith(PROVISIONAL)
+
+
+@dataclass(frozen=True)
+class Identified:
+    """The grant that stands for the fan (`id`), of `campaign_id` on `service`; `merged` when the grant
+    identified was folded into an earlier grant of the same account."""
+
+    id: int
+    campaign_id: int
+    service: str
+    merged: bool
+
+
+Bind = Session | Connection
+
+
+def adopt_identity(
+    bind: Bind, vault: TokenVault, grant_id: int, user_id: str, country: str | None
+) -> Identified | None:
+    """Give a grant the account id `/me` answered (and the country, when it had none), folding it into
+    the first grant of the same account on the same campaign and service; None if the grant is gone."""
+    grant = bind.execute(select(_GRANTS).where(_GRANTS.c.id == grant_id)).first()
+    if grant is None:
+        return None
+    if not is_provisional(grant.service_user_id):  # known already (or its grant was identified before)
+        if country:
+            _set_country(bind, grant_id, country)
+        return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
+    first = bind.execute(
+        select(_GRANTS).where(
+            _GRANTS.c.campaign_id == grant.campaign_id,
+            _GRANTS.c.service == grant.service,
+            _GRANTS.c.service_user_id == user_id,
+        )
+    ).first()
+    if first is None:
+        bind.execute(
+            update(_GRANTS)
+            .where(_GRANTS.c.id == grant_id)
+            .values(service_user_id=user_id, fan_key=vault.pseudonym(grant.service, user_id))
+        )
+        if country:
+            _set_country(bind, grant_id, country)
+        return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
+    _merge(bind, grant, first, country)
+    return Identified(first.id, first.campaign_id, first.service, merged=True)
+
+
+def _set_country(bind: Bind, grant_id: int, country: str) -> None:
+    """A country learned after the grant was stored: the grant's, and its grant event's, when unknown."""
+    events: Table = LandingEvent.__table__  # type: ignore[assignment]
+    bind.execute(
+        update(_GRANTS).where(_GRANTS.c.id == grant_id, _GRANTS.c.country.is_(None)).values(country=country)
+    )
+    bind.execute(
+        update(events)
+        .where(events.c.grant_id == grant_id, events.c.kind == "grant", events.c.country.is_(None))
+        .values(country=country)
+    )
+
+
+def _merge(bind: Bind, newer: object, first: object, country: str | None) -> None:
+    """Fold `newer` into `first`: the tokens of the later authorization, its choices if the fan completed
+    its done page, the ledger deduplicated, its other rows moved; then `newer` is deleted."""
+    values: dict[str, object] = {"status": GrantStatus.ACTIVE.value, "status_reason": None}
+    if newer.granted_at >= first.granted_at:  # type: ignore[attr-defined]
+        values |= {column: getattr(newer, column) for column in _TOKEN_COLUMNS}
+        if newer.refresh_token is None:  # type: ignore[attr-defined]
+            values.pop("refresh_token")
+    newer_choices = newer.choices or {}  # type: ignore[attr-defined]
+    if newer_choices.get("completed_at"):
+        values["choices"] = newer_choices
+    if newer.email is not None:  # type: ignore[attr-defined]
+        values["email"] = newer.email  # type: ignore[attr-defined]
+    # what the later authorization knew wins; what it did not know stays
+    values["country"] = func.coalesce(newer.country, country, _GRANTS.c.country)  # type: ignore[attr-defined]
+    values["fan_timezone"] = func.coalesce(newer.fan_timezone, _GRANTS.c.fan_timezone)  # type: ignore[attr-defined]
+    first_id, newer_id = first.id, newer.id  # type: ignore[attr-defined]
+    bind.execute(update(_GRANTS).where(_GRANTS.c.id == first_id).values(**values))
+    merge_owed(bind, newer_id, first_id)
+    events: Table = LandingEvent.__table__  # type: ignore[assignment]
+    bind.execute(  # the newer grant's event reads as the same account granting again
+        update(events)
+        .where(events.c.grant_id == newer_id, events.c.kind == "grant", events.c.detail.is_(None))
+        .values(detail="again")
+    )
+    for model in _MOVED_WITH_A_GRANT:
+        table: Table = model.__table__  # type: ignore[assignment]
+        bind.execute(update(table).where(table.c.grant_id == newer_id).values(grant_id=first_id))
+    bind.execute(delete(_GRANTS).where(_GRANTS.c.id == newer_id))
+
+
+def identify(
+    transaction: Callable[[], AbstractContextManager[Bind]],
+    vault: TokenVault,
+    grant_id: int,
+    user_id: str,
+    country: str | None,
+    *,
+    then: Callable[[Bind, Identified], None] | None = None,
+) -> Identified | None:
+    """`adopt_identity` in a transaction of its own (and `then`, in the same one); when two grants of one
+    account are identified at once, the loser of the race sees the winner and merges into it."""
+    for attempt in range(3):
+        try:
+            with transaction() as bind:
+                identified = adopt_identity(bind, vault, grant_id, user_id, country)
+                if identified is not None and then is not None:
+                    then(bind, identified)
+                return identified
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    return None
