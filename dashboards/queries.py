@@ -43,13 +43,28 @@ class WarehouseReader:
         if key not in opened:
             for old in [k for k in opened if k[0] == key[0]]:
                 opened.pop(old).close()
-            connection = duckdb.connect(key[0], read_only=True)
-            connection.execute("SET TimeZone = 'UTC'")
+            connection = _open(key[0])
             opened[key] = connection
         return opened[key]
 
     def tables(self) -> set[str]:
-        return set(self.query("SELECT table_name FROM information_schema.tables")["table_name"])
+        return set(
+            self.query(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+            )["table_name"]
+        )
+
+
+def _open(snapshot: str) -> duckdb.DuckDBPyConnection:
+    """A connection of its own on the file now at `snapshot`. Not `duckdb.connect(snapshot)`: DuckDB hands
+    every connection to a path the database it already has open there, so while any thread still held the
+    snapshot it replaced, a new connection would keep answering from the old file."""
+    connection = duckdb.connect()
+    quoted = snapshot.replace("'", "''")
+    connection.execute(f"ATTACH '{quoted}' AS snapshot (READ_ONLY)")
+    connection.execute("USE snapshot")
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
 
 
 GLOSSARY = "SELECT * FROM figure_glossary ORDER BY position"
@@ -137,32 +152,29 @@ OUTCOMES = "SELECT * FROM release_outcomes WHERE campaign_slug = ? ORDER BY serv
 
 GRANT_HEALTH = "SELECT * FROM token_health WHERE campaign_slug = ? ORDER BY service"
 
-ACTION_SERVICES = "SELECT DISTINCT service FROM release_actions WHERE campaign_slug = ? ORDER BY service"
+ACTION_SERVICES = "SELECT DISTINCT service FROM release_outcomes WHERE campaign_slug = ? ORDER BY service"
 
 OUTCOMES_OVER_TIME = """
-SELECT date_trunc('hour', coalesce(done_at, due_at)) AS hour, outcome, count(*) AS actions
-FROM release_actions WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
+SELECT hour, outcome, sum(actions)::BIGINT AS actions
+FROM release_hours WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
 GROUP BY ALL ORDER BY hour, outcome
 """
 
 TIME_TO_LIBRARY = """
-SELECT service, floor(log10(greatest(seconds_to_library, 1)) * 4) / 4 AS log_bucket, count(*) AS actions
-FROM release_actions
-WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND seconds_to_library IS NOT NULL
-GROUP BY ALL ORDER BY log_bucket, service
+SELECT service, log_bucket, actions
+FROM release_waits WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
+ORDER BY log_bucket, service
 """
 
 UNDELIVERED_FANS = """
 SELECT fan, service, kind, outcome, reason, attempts, due_at
-FROM release_actions
-WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN ('failed', 'undeliverable')
+FROM release_undelivered WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
 ORDER BY outcome, service, fan LIMIT 1000
 """
 
 UNDELIVERED_REASONS = """
-SELECT outcome, coalesce(reason, '(no reason given)') AS reason, count(*) AS actions
-FROM release_actions
-WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN ('failed', 'undeliverable')
+SELECT outcome, reason, count(*) AS actions
+FROM release_undelivered WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
 GROUP BY ALL ORDER BY actions DESC
 """
 

@@ -20,6 +20,24 @@ SELECT campaign_slug, service, kind, outcome, left(fan_key, 12) AS fan, due_at, 
 FROM owed_actions
 """
 
+# What the release-day page draws, counted here once instead of over every owed action at each view.
+RELEASE_HOURS = """
+SELECT campaign_slug, service, date_trunc('hour', coalesce(done_at, due_at)) AS hour, outcome, count(*) AS actions
+FROM release_actions GROUP BY ALL
+"""
+
+RELEASE_WAITS = """
+SELECT campaign_slug, service, floor(log10(greatest(seconds_to_library, 1)) * 4) / 4 AS log_bucket,
+       count(*) AS actions
+FROM release_actions WHERE seconds_to_library IS NOT NULL GROUP BY ALL
+"""
+
+RELEASE_UNDELIVERED = """
+SELECT campaign_slug, service, kind, outcome, fan, due_at, attempts,
+       coalesce(reason, '(no reason given)') AS reason
+FROM release_actions WHERE outcome IN ('failed', 'undeliverable')
+"""
+
 _CHOICE_KINDS = "('click', 'authorize_start', 'grant', 'denial', 'error')"
 
 FUNNEL_BROWSERS = f"""
@@ -111,6 +129,29 @@ MARTS = (
         "Each owed action with its outcome, the fan's short keyed hash, the seconds from due moment to "
         "library (delivered ones) and the reason a failed or undeliverable one gives.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM owed_actions)",
+    ),
+    Mart(
+        "release_hours",
+        ("release_actions",),
+        lambda _: RELEASE_HOURS,
+        "Owed actions counted per campaign, service, outcome and hour (UTC) of their last move: when done, "
+        "else when due.",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM release_actions)",
+    ),
+    Mart(
+        "release_waits",
+        ("release_actions",),
+        lambda _: RELEASE_WAITS,
+        "Delivered actions counted per campaign, service and quarter-decade of log10 seconds from due "
+        "moment to library (0 = a second or less, 2 = 100 s, 3.5 ≈ 53 min).",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM release_actions WHERE seconds_to_library IS NOT NULL)",
+    ),
+    Mart(
+        "release_undelivered",
+        ("release_actions",),
+        lambda _: RELEASE_UNDELIVERED,
+        "The owed actions that failed or were undeliverable, with the fan's short keyed hash and the reason "
+        "given ('(no reason given)' when none).",
     ),
     Mart(
         "funnel_browsers",
