@@ -10,13 +10,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-_OPEN = threading.local()  # per thread: the snapshot version it has open, and the connection
+_OPEN = threading.local()  # per thread: its cursor on each snapshot version it read
+_DATABASES: dict[str, tuple[int, duckdb.DuckDBPyConnection]] = {}  # per snapshot path: the version open
+_DATABASES_LOCK = threading.Lock()
 
 
 class WarehouseReader:
-    """Reads the published snapshot. Each thread keeps one read-only connection to the snapshot version it
-    last read (a connection is not shared between threads), and opens the new one as soon as a newer
-    snapshot is published: a page's queries share a connection instead of opening the file each time."""
+    """Reads the published snapshot. The process opens each snapshot version once (the first query after a
+    publish) and every thread reads it through a cursor of its own (a connection is not shared between
+    threads; Streamlit runs each script run in a new thread, so a cursor per run): a page's first query
+    does not pay for opening the file and loading its catalogue again."""
 
     def __init__(self, snapshot: Path) -> None:
         self.snapshot = snapshot
@@ -36,16 +39,17 @@ class WarehouseReader:
         return self._connection().execute(sql, params or []).df()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        key = (str(self.snapshot.resolve()), self.version())
-        opened: dict[tuple[str, int], duckdb.DuckDBPyConnection] = _OPEN.__dict__.setdefault(
-            "connections", {}
-        )
-        if key not in opened:
-            for old in [k for k in opened if k[0] == key[0]]:
-                opened.pop(old).close()
-            connection = _open(key[0])
-            opened[key] = connection
-        return opened[key]
+        path, version = str(self.snapshot.resolve()), self.version()
+        cursors: dict[str, tuple[int, duckdb.DuckDBPyConnection]] = _OPEN.__dict__.setdefault("cursors", {})
+        held = cursors.get(path)
+        if held is None or held[0] != version:
+            if held is not None:
+                held[1].close()
+            cursor = _database(path, version).cursor()
+            cursor.execute("USE snapshot")
+            cursor.execute("SET TimeZone = 'UTC'")
+            cursors[path] = (version, cursor)
+        return cursors[path][1]
 
     def tables(self) -> set[str]:
         return set(
@@ -53,6 +57,17 @@ class WarehouseReader:
                 "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
             )["table_name"]
         )
+
+
+def _database(path: str, version: int) -> duckdb.DuckDBPyConnection:
+    """The process's connection to this version of the snapshot, opened on first use. The one it replaces
+    is not closed here: threads may still be reading it through their cursors."""
+    with _DATABASES_LOCK:
+        held = _DATABASES.get(path)
+        if held is None or held[0] != version:
+            held = (version, _open(path))
+            _DATABASES[path] = held
+        return held[1]
 
 
 def _open(snapshot: str) -> duckdb.DuckDBPyConnection:
