@@ -23,16 +23,23 @@ def _reader() -> queries.WarehouseReader:
 
 
 def _navigation(reader: queries.WarehouseReader) -> None:
-    pages = [
-        st.Page(
+    pages = {
+        page.url_path: st.Page(
             lambda page=page: page.render(reader),
             title=page.title,
             url_path=page.url_path,
             default=index == 0,
         )
         for index, page in enumerate(PAGES)
-    ]
-    st.navigation(pages).run()
+    }
+    chosen = st.navigation(list(pages.values()))
+    address = login.requested_address()
+    if address is not None and (
+        address.path or address.query
+    ):  # just signed in: open the page and filters of the address first opened
+        target = pages.get(address.path) or pages[PAGES[0].url_path]
+        st.switch_page(target, query_params=address.query)
+    chosen.run()
 
 
 def main() -> None:

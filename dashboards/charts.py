@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -15,17 +17,44 @@ HIGHLIGHT = "#f5a623"
 EARLIEST_DAY = -28
 
 
+def stacked_bars(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    by: str,
+    colours: dict[str, str],
+    title: str,
+    layout: dict[str, Any] | None = None,
+    **bars: Any,
+) -> go.Figure:
+    """Counts as bars of `y` per `x`, stacked by `by` in its colours, the legend untitled: the shape of
+    every count chart here (`bars` go to plotly express, `layout` to the figure)."""
+    figure = px.bar(frame, x=x, y=y, color=by, color_discrete_map=colours, title=title, **bars)
+    figure.update_layout(barmode="stack", legend_title_text="", **(layout or {}))
+    return figure
+
+
+def interval(rate: Any, low: Any, high: Any) -> dict[str, Any]:
+    """Error bars from a rate to its interval's ends (none where an end is unknown)."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": np.nan_to_num(high - rate),
+        "arrayminus": np.nan_to_num(rate - low),
+    }
+
+
 def presaves_by_day(frame: pd.DataFrame) -> go.Figure:
-    figure = px.bar(
+    figure = stacked_bars(
         frame,
-        x="days_to_release",
-        y="presaves",
-        color="service",
-        color_discrete_map=SERVICE_COLOURS,
+        "days_to_release",
+        "presaves",
+        "service",
+        SERVICE_COLOURS,
+        "Pre-saves per day before release",
+        {"bargap": 0.15},
         labels={"days_to_release": "days before release", "presaves": "pre-saves"},
-        title="Pre-saves per day before release",
     )
-    figure.update_layout(barmode="stack", bargap=0.15, legend_title_text="")
     if (frame["days_to_release"] <= EARLIEST_DAY).any():  # the mart counts earlier pre-saves at D-28
         figure.update_xaxes(title_text=f"days before release (D{EARLIEST_DAY} includes every earlier day)")
     return figure
@@ -34,18 +63,17 @@ def presaves_by_day(frame: pd.DataFrame) -> go.Figure:
 def presaves_by_country(frame: pd.DataFrame, top: int = 15) -> go.Figure:
     totals = frame.groupby("country")["presaves"].sum().nlargest(top)
     shown = frame[frame["country"].isin(totals.index)]
-    figure = px.bar(
+    return stacked_bars(
         shown,
-        x="presaves",
-        y="country",
-        color="service",
+        "presaves",
+        "country",
+        "service",
+        SERVICE_COLOURS,
+        f"Pre-saves by country (top {min(top, len(totals))})",
+        {"yaxis_title": ""},
         orientation="h",
-        color_discrete_map=SERVICE_COLOURS,
         category_orders={"country": list(totals.index)},
-        title=f"Pre-saves by country (top {min(top, len(totals))})",
     )
-    figure.update_layout(barmode="stack", legend_title_text="", yaxis_title="")
-    return figure
 
 
 def forecast(frame: pd.DataFrame) -> go.Figure:
@@ -101,12 +129,7 @@ def conversion(frame: pd.DataFrame) -> go.Figure:
             y=[row.rate],
             name=SERVICE_NAMES.get(row.service, row.service),
             marker_color=SERVICE_COLOURS.get(row.service, "#888888"),
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [np.nan_to_num(row.high - row.rate)],
-                "arrayminus": [np.nan_to_num(row.rate - row.low)],
-            },
+            error_y=interval(np.array([row.rate]), np.array([row.low]), np.array([row.high])),
             text=[f"{row.grants} / {row.visitors}"],
             textposition="outside",
         )
@@ -322,33 +345,31 @@ OUTCOME_COLOURS = {  # by the outcome's label (release_actions.outcome_label)
 
 
 def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
-    figure = px.bar(
+    return stacked_bars(
         frame,
-        x="hour",
-        y="actions",
-        color="outcome",
-        color_discrete_map=OUTCOME_COLOURS,
-        title="Owed actions by outcome, per hour (when done, or due when not done)",
+        "hour",
+        "actions",
+        "outcome",
+        OUTCOME_COLOURS,
+        "Owed actions by outcome, per hour (when done, or due when not done)",
+        {"legend": {"orientation": "h", "y": -0.25}},
         labels={"hour": "hour (UTC)", "actions": "actions", "outcome": ""},
     )
-    figure.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.25})
-    return figure
 
 
 def time_to_library(frame: pd.DataFrame) -> go.Figure:
     """Delivered actions by time from due moment to library, in quarter-decade buckets (log scale)."""
     shown = frame.assign(seconds=10 ** frame["log_bucket"].astype(float))
-    figure = px.bar(
+    return stacked_bars(
         shown,
-        x="seconds",
-        y="actions",
-        color="service",
-        color_discrete_map=SERVICE_COLOURS,
-        title="Time to library (delivered actions)",
+        "seconds",
+        "actions",
+        "service",
+        SERVICE_COLOURS,
+        "Time to library (delivered actions)",
+        {"xaxis": {"type": "log"}, "legend": {"orientation": "h", "y": -0.25}},
         labels={"seconds": "seconds from due moment to library", "actions": "actions", "service": ""},
     )
-    figure.update_layout(barmode="stack", xaxis={"type": "log"}, legend={"orientation": "h", "y": -0.25})
-    return figure
 
 
 def conversion_by_source(frame: pd.DataFrame) -> go.Figure:
@@ -360,12 +381,7 @@ def conversion_by_source(frame: pd.DataFrame) -> go.Figure:
             y=rows["rate"],
             name=SERVICE_NAMES.get(str(service), str(service)),
             marker_color=SERVICE_COLOURS.get(str(service), "#888888"),
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": np.nan_to_num(rows["high"] - rows["rate"]),
-                "arrayminus": np.nan_to_num(rows["rate"] - rows["low"]),
-            },
+            error_y=interval(rows["rate"], rows["low"], rows["high"]),
         )
     figure.update_layout(
         title="Conversion by traffic source and service (Wilson 95% intervals)",

@@ -5,6 +5,10 @@
 - Neither: the dashboard opens only when Streamlit listens on loopback; on any other address it shows
   why it refuses and nothing else (`presave dashboard` already refuses to start that way).
 
+The address a person opened (a shared view such as `/pitch?campaign=x`) is remembered while the door is
+shown, and `requested_address` hands it back once, after sign-in, so the app can open that page with
+its filters instead of the overview.
+
 Read at run time from the environment Streamlit was started with; nothing of ours is imported.
 """
 
@@ -13,11 +17,21 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import streamlit as st
 
 HASH_VARIABLE = "PRESAVE_DASHBOARD_PASSWORD_HASH"
 _ADMITTED = "presave_admitted"
+_REQUESTED = "presave_requested_address"
+
+
+class Address(NamedTuple):
+    """The page (its URL path, "" for the root) and the filters (query parameters) of an address."""
+
+    path: str
+    query: dict[str, list[str]]
 
 
 def is_loopback(host: str) -> bool:
@@ -73,9 +87,26 @@ def require_login() -> None:
         st.stop()
 
 
+def requested_address() -> Address | None:
+    """The address opened before signing in, once (None afterwards, or when no door was shown)."""
+    return st.session_state.pop(_REQUESTED, None)
+
+
+def _remember_address() -> None:
+    """Kept from the first run only: by the time the form is sent the browser may show the root."""
+    if _REQUESTED in st.session_state:
+        return
+    path = urlsplit(st.context.url or "").path.rstrip("/")
+    page = path.rsplit("/", 1)[-1]
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    query = {key: st.query_params.get_all(key) for key in st.query_params}
+    st.session_state[_REQUESTED] = Address("" if page == base.rsplit("/", 1)[-1] else page, query)
+
+
 def _password_door(stored_hash: str) -> None:
     if st.session_state.get(_ADMITTED) == _fingerprint(stored_hash):
         return
+    _remember_address()
     st.title("presave: sign in")
     with st.form("login"):
         password = st.text_input("Password", type="password")
@@ -96,6 +127,7 @@ def _fingerprint(stored_hash: str) -> str:
 def _oidc_door() -> None:
     if st.user.is_logged_in:
         return
+    _remember_address()
     st.title("presave: sign in")
     if st.button("Sign in"):
         st.login()

@@ -10,13 +10,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-_OPEN = threading.local()  # per thread: the snapshot version it has open, and the connection
+_OPEN = threading.local()  # per thread: its cursor on each snapshot version it read
+_DATABASES: dict[str, tuple[int, duckdb.DuckDBPyConnection]] = {}  # per snapshot path: the version open
+_DATABASES_LOCK = threading.Lock()
 
 
 class WarehouseReader:
-    """Reads the published snapshot. Each thread keeps one read-only connection to the snapshot version it
-    last read (a connection is not shared between threads), and opens the new one as soon as a newer
-    snapshot is published: a page's queries share a connection instead of opening the file each time."""
+    """Reads the published snapshot. The process opens each snapshot version once (the first query after a
+    publish) and every thread reads it through a cursor of its own (a connection is not shared between
+    threads; Streamlit runs each script run in a new thread, so a cursor per run): a page's first query
+    does not pay for opening the file and loading its catalogue again."""
 
     def __init__(self, snapshot: Path) -> None:
         self.snapshot = snapshot
@@ -36,20 +39,47 @@ class WarehouseReader:
         return self._connection().execute(sql, params or []).df()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        key = (str(self.snapshot.resolve()), self.version())
-        opened: dict[tuple[str, int], duckdb.DuckDBPyConnection] = _OPEN.__dict__.setdefault(
-            "connections", {}
-        )
-        if key not in opened:
-            for old in [k for k in opened if k[0] == key[0]]:
-                opened.pop(old).close()
-            connection = duckdb.connect(key[0], read_only=True)
-            connection.execute("SET TimeZone = 'UTC'")
-            opened[key] = connection
-        return opened[key]
+        path, version = str(self.snapshot.resolve()), self.version()
+        cursors: dict[str, tuple[int, duckdb.DuckDBPyConnection]] = _OPEN.__dict__.setdefault("cursors", {})
+        held = cursors.get(path)
+        if held is None or held[0] != version:
+            if held is not None:
+                held[1].close()
+            cursor = _database(path, version).cursor()
+            cursor.execute("USE snapshot")
+            cursor.execute("SET TimeZone = 'UTC'")
+            cursors[path] = (version, cursor)
+        return cursors[path][1]
 
     def tables(self) -> set[str]:
-        return set(self.query("SELECT table_name FROM information_schema.tables")["table_name"])
+        return set(
+            self.query(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+            )["table_name"]
+        )
+
+
+def _database(path: str, version: int) -> duckdb.DuckDBPyConnection:
+    """The process's connection to this version of the snapshot, opened on first use. The one it replaces
+    is not closed here: threads may still be reading it through their cursors."""
+    with _DATABASES_LOCK:
+        held = _DATABASES.get(path)
+        if held is None or held[0] != version:
+            held = (version, _open(path))
+            _DATABASES[path] = held
+        return held[1]
+
+
+def _open(snapshot: str) -> duckdb.DuckDBPyConnection:
+    """A connection of its own on the file now at `snapshot`. Not `duckdb.connect(snapshot)`: DuckDB hands
+    every connection to a path the database it already has open there, so while any thread still held the
+    snapshot it replaced, a new connection would keep answering from the old file."""
+    connection = duckdb.connect()
+    quoted = snapshot.replace("'", "''")
+    connection.execute(f"ATTACH '{quoted}' AS snapshot (READ_ONLY)")
+    connection.execute("USE snapshot")
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
 
 
 GLOSSARY = "SELECT * FROM figure_glossary ORDER BY position"
@@ -137,38 +167,29 @@ OUTCOMES = "SELECT * FROM release_outcomes WHERE campaign_slug = ? ORDER BY serv
 
 GRANT_HEALTH = "SELECT * FROM token_health WHERE campaign_slug = ? ORDER BY service"
 
-ACTION_SERVICES = "SELECT DISTINCT service FROM release_actions WHERE campaign_slug = ? ORDER BY service"
+ACTION_SERVICES = "SELECT DISTINCT service FROM release_outcomes WHERE campaign_slug = ? ORDER BY service"
 
 OUTCOMES_OVER_TIME = """
-SELECT date_trunc('hour', coalesce(done_at, due_at)) AS hour, coalesce(outcome_label, outcome) AS outcome,
-       count(*) AS actions
-FROM release_actions WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
+SELECT hour, outcome, sum(actions)::BIGINT AS actions
+FROM release_hours WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
 GROUP BY ALL ORDER BY hour, outcome
 """
 
 TIME_TO_LIBRARY = """
-SELECT service, floor(log10(greatest(seconds_to_library, 1)) * 4) / 4 AS log_bucket, count(*) AS actions
-FROM release_actions
-WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND seconds_to_library IS NOT NULL
-GROUP BY ALL ORDER BY log_bucket, service
+SELECT service, log_bucket, actions
+FROM release_waits WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
+ORDER BY log_bucket, service
 """
 
-# Not delivered and final: gave up, could not be done, or done in name only (an artist follow the service
-# answered and did not keep: "ignored by the service").
-_NOT_DELIVERED = "('failed', 'undeliverable', 'ignored')"
-
-UNDELIVERED_FANS = f"""
-SELECT fan, service, kind, coalesce(outcome_label, outcome) AS outcome, reason, attempts, due_at
-FROM release_actions
-WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN {_NOT_DELIVERED}
+UNDELIVERED_FANS = """
+SELECT fan, service, kind, outcome, reason, attempts, due_at
+FROM release_undelivered WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
 ORDER BY outcome, service, fan LIMIT 1000
 """
 
-UNDELIVERED_REASONS = f"""
-SELECT coalesce(outcome_label, outcome) AS outcome, coalesce(reason, '(no reason given)') AS reason,
-       count(*) AS actions
-FROM release_actions
-WHERE campaign_slug = ? AND (? = '(all)' OR service = ?) AND outcome IN {_NOT_DELIVERED}
+UNDELIVERED_REASONS = """
+SELECT outcome, reason, count(*) AS actions
+FROM release_undelivered WHERE campaign_slug = ? AND (? = '(all)' OR service = ?)
 GROUP BY ALL ORDER BY actions DESC
 """
 

@@ -141,3 +141,11 @@ def pick_campaign(
     rows = {row["campaign_slug"]: row for row in frame.to_dict("records")}
     slug = choose("Campaign", list(rows), "campaign", lambda s: campaign_title(rows[s]))
     return rows[slug] if slug else None
+
+
+def campaign_page(reader: queries.WarehouseReader, heading: str) -> tuple[str, dict[str, Any]] | None:
+    """The start of every one-campaign page: its title, then the campaign of the URL (or the latest) as
+    (slug, overview row); None, with the reason shown, when there is no campaign."""
+    st.title(heading)
+    row = pick_campaign(reader)
+    return None if row is None else (str(row["campaign_slug"]), row)

@@ -305,6 +305,45 @@ MARTS = (
         "one owed action, its fan as a short keyed hash, its outcome and time to library",
     ),
     Table(
+        "release_hours",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "hour TIMESTAMPTZ NOT NULL",
+            "outcome VARCHAR NOT NULL",
+            "actions BIGINT NOT NULL",
+        ),
+        ("campaign_slug", "service", "hour", "outcome"),
+        "owed actions of one campaign and service with one outcome in one hour (UTC; done, else due)",
+    ),
+    Table(
+        "release_waits",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "log_bucket DOUBLE NOT NULL",
+            "actions BIGINT NOT NULL",
+        ),
+        ("campaign_slug", "service", "log_bucket"),
+        "delivered actions of one campaign and service whose time to library (log10 seconds) falls in one "
+        "quarter-decade bucket",
+    ),
+    Table(
+        "release_undelivered",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "kind VARCHAR NOT NULL",
+            "outcome VARCHAR NOT NULL",
+            "fan VARCHAR NOT NULL",
+            "due_at TIMESTAMPTZ NOT NULL",
+            "attempts INTEGER NOT NULL",
+            "reason VARCHAR NOT NULL",
+        ),
+        ("campaign_slug", "service", "kind", "fan", "due_at"),
+        "one owed action that failed or was undeliverable: its fan as a short keyed hash and the reason",
+    ),
+    Table(
         "funnel_browsers",
         (
             "campaign_slug VARCHAR NOT NULL",

@@ -33,11 +33,10 @@ SERIES_NAMES = {
 
 
 def render(reader: WarehouseReader) -> None:
-    st.title(HEADING)
-    row = view.pick_campaign(reader)
-    if row is None:
+    picked = view.campaign_page(reader, HEADING)
+    if picked is None:
         return
-    slug = str(row["campaign_slug"])
+    slug, row = picked
     st.subheader(f"{row['artist']} — {row['title']}")
     headline.show(view.glossary(reader), row, FIGURES)
     _accumulation(reader, slug, row)

@@ -21,11 +21,10 @@ def _pack(snapshot: str, version: float, slug: str, fmt: str) -> bytes:
 
 
 def render(reader: WarehouseReader) -> None:
-    st.title(HEADING)
-    row = view.pick_campaign(reader)
-    if row is None:
+    picked = view.campaign_page(reader, HEADING)
+    if picked is None:
         return
-    slug = str(row["campaign_slug"])
+    slug, row = picked
     glossary = view.glossary(reader)
     st.subheader(f"{row['artist']} — {row['title']}")
     headline.show(glossary, row, FIGURES[:3])

@@ -14,11 +14,10 @@ HEADING = "Release day"
 
 
 def render(reader: WarehouseReader) -> None:
-    st.title(HEADING)
-    row = view.pick_campaign(reader)
-    if row is None:
+    picked = view.campaign_page(reader, HEADING)
+    if picked is None:
         return
-    slug = str(row["campaign_slug"])
+    slug, row = picked
     services = [view.ALL, *view.get(reader, queries.ACTION_SERVICES, slug)["service"]]
     service = view.choose("Service", services, "service", lambda s: "all services" if s == view.ALL else s)
     headline.show(view.glossary(reader), row, ("presaves", "delivered_saves"))

@@ -23,6 +23,25 @@ SELECT campaign_slug, service, kind, outcome, CASE outcome {_LABELS} ELSE outcom
 FROM owed_actions
 """
 
+# What the release-day page draws, counted here once instead of over every owed action at each view.
+RELEASE_HOURS = """
+SELECT campaign_slug, service, date_trunc('hour', coalesce(done_at, due_at)) AS hour, outcome_label AS outcome,
+       count(*) AS actions
+FROM release_actions GROUP BY ALL
+"""
+
+RELEASE_WAITS = """
+SELECT campaign_slug, service, floor(log10(greatest(seconds_to_library, 1)) * 4) / 4 AS log_bucket,
+       count(*) AS actions
+FROM release_actions WHERE seconds_to_library IS NOT NULL GROUP BY ALL
+"""
+
+RELEASE_UNDELIVERED = """
+SELECT campaign_slug, service, kind, outcome_label AS outcome, fan, due_at, attempts,
+       coalesce(reason, '(no reason given)') AS reason
+FROM release_actions WHERE outcome IN ('failed', 'undeliverable', 'ignored')
+"""
+
 _CHOICE_KINDS = "('click', 'authorize_start', 'grant', 'denial', 'error')"
 
 FUNNEL_BROWSERS = f"""
@@ -117,6 +136,29 @@ MARTS = (
         "outcome_label names it for people (an artist follow the service did not keep: 'ignored by "
         "the service', never delivered).",
         expect_rows="SELECT EXISTS (SELECT 1 FROM owed_actions)",
+    ),
+    Mart(
+        "release_hours",
+        ("release_actions",),
+        lambda _: RELEASE_HOURS,
+        "Owed actions counted per campaign, service, outcome and hour (UTC) of their last move: when done, "
+        "else when due.",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM release_actions)",
+    ),
+    Mart(
+        "release_waits",
+        ("release_actions",),
+        lambda _: RELEASE_WAITS,
+        "Delivered actions counted per campaign, service and quarter-decade of log10 seconds from due "
+        "moment to library (0 = a second or less, 2 = 100 s, 3.5 ≈ 53 min).",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM release_actions WHERE seconds_to_library IS NOT NULL)",
+    ),
+    Mart(
+        "release_undelivered",
+        ("release_actions",),
+        lambda _: RELEASE_UNDELIVERED,
+        "The owed actions that failed, were undeliverable or were ignored by the service (outcome as people name it), with the fan's short keyed hash and the reason "
+        "given ('(no reason given)' when none).",
     ),
     Mart(
         "funnel_browsers",

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
+from pydantic import SecretStr
 
 from dashboards.screens import PAGES
 from presave.processes import free_port, start_dashboard
@@ -20,6 +22,7 @@ CHART = ".js-plotly-plot .main-svg"
 DESK = {"viewport": {"width": 1400, "height": 1000}}
 # The charts each page draws for the campaign in its URL (the upcoming one: it has a forecast).
 CHARTS = {"overview": 0, "roster": 1, "campaign": 5, "pitch": 4, "comparison": 2, "release-day": 2, "data": 0}
+PASSWORD = "correct horse battery staple"
 QUERY = {
     "campaign": "?campaign=night-swim",
     "release-day": f"?campaign={TROUBLED}",
@@ -31,6 +34,19 @@ QUERY = {
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = dashboard_warehouse(tmp_path_factory.mktemp("dashboard") / "data")
     child = start_dashboard(settings, free_port(0))
+    try:
+        yield child.url
+    finally:
+        child.stop()
+
+
+@pytest.fixture(scope="module")
+def guarded_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = dashboard_warehouse(tmp_path_factory.mktemp("guarded") / "data")
+    guarded = settings.model_copy(
+        update={"dashboard_password_hash": SecretStr(PasswordHasher().hash(PASSWORD))}
+    )
+    child = start_dashboard(guarded, free_port(0))
     try:
         yield child.url
     finally:
@@ -76,3 +92,20 @@ def test_a_shared_address_opens_the_same_view(dashboard: str, screen: tuple[str,
     _open(page, f"{dashboard}/campaign?campaign={TROUBLED}&source=instagram", "Campaign", 3, f"{size}-shared")
     assert "source=instagram" in page.url
     assert page.get_by_text("Nova Lane — Midnight Drive").count() >= 1
+
+
+def test_signing_in_from_a_shared_address_lands_on_its_page_with_its_filters(
+    guarded_dashboard: str, screen: tuple[str, Any]
+) -> None:
+    size, page = screen
+    page.goto(f"{guarded_dashboard}/pitch?campaign={TROUBLED}")
+    page.get_by_role("heading", name="presave: sign in").wait_for()
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    heading = next(p.heading for p in PAGES if p.url_path == "pitch")
+    page.get_by_role("heading", name=heading, exact=True).first.wait_for()
+    page.wait_for_url(f"**/pitch?*campaign={TROUBLED}*")
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+    page.screenshot(path=str(ARTEFACTS / f"{size}-signed-in-shared.png"), full_page=True)
+    assert page.get_by_text("Nova Lane — Midnight Drive").count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0

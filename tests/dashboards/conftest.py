@@ -10,6 +10,7 @@ import pytest
 from streamlit import config
 
 from campaigns.settings import Settings
+from pipelines.warehouse import Warehouse
 from tests.dashboards.warehouse import dashboard_warehouse
 
 
@@ -29,3 +30,9 @@ def dashboard_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def snapshot(dashboard_settings: Settings) -> Path:
     return dashboard_settings.warehouse_snapshot_path
+
+
+@pytest.fixture(scope="session")
+def warehouse(dashboard_settings: Settings) -> Warehouse:
+    """The whole warehouse the snapshot was published from (raw tables too), read under the writer lock."""
+    return Warehouse(dashboard_settings.warehouse_path)

@@ -111,7 +111,7 @@ def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: P
     assert len(calls) > 3 * grants["spotify"]
     assert_calls_match_spec(calls, check_params=True)
 
-    with duckdb.connect(str(data_dir / "warehouse.snapshot.duckdb"), read_only=True) as warehouse:
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as warehouse:
         released = warehouse.execute(
             "SELECT day, streams FROM first_week WHERE campaign_slug = 'night-ferry' ORDER BY day"
         ).fetchall()

@@ -36,7 +36,7 @@ def test_ingest_says_what_it_loaded_and_what_it_refused(runner: CliRunner, tmp_p
     again = runner.invoke(app, ["ingest", str(good)])
     assert again.exit_code == 0
     assert "already loaded Nova Lane-audience-timeline.csv (same content)" in again.stdout
-    with duckdb.connect(str(tmp_path / "data" / "warehouse.snapshot.duckdb"), read_only=True) as connection:
+    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as connection:
         keys = connection.execute("SELECT DISTINCT fan_key FROM presave_fans").fetchall()
     assert len(keys) == 2  # Ada twice (two services) and Bo: the store's keyed hash of each email
     assert all(len(k) == 32 for (k,) in keys)
