@@ -7,13 +7,13 @@ second plan add nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Row, and_, or_, select, update
 
 from campaigns import ledger
 from campaigns.campaign_file import CampaignSpec
@@ -127,7 +127,7 @@ _GRANT_COLUMNS = (
 )
 
 
-def _unplanned_grants(store: Store, plan: CampaignPlan, chunk: int) -> Iterator[list[Any]]:
+def _unplanned_grants(store: Store, plan: CampaignPlan, chunk: int) -> Iterator[Sequence[Row[Any]]]:
     """Active grants never planned, or changed since they were (the fan's choices arrive after the
     grant), in chunks by id: keyset paging, so memory stays bounded whatever the campaign's size."""
     after = 0

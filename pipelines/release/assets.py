@@ -18,7 +18,8 @@ from pipelines.resources import (
     vault_keys,
 )
 
-campaign_partitions = dg.DynamicPartitionsDefinition(name="campaign")
+CAMPAIGN_PARTITIONS = "campaign"
+campaign_partitions = dg.DynamicPartitionsDefinition(name=CAMPAIGN_PARTITIONS)
 
 
 class ReleaseDayConfig(dg.Config):
@@ -134,10 +135,10 @@ def release_day_schedule(context: dg.ScheduleEvaluationContext, operational_stor
         due = campaigns_with_work_due(session, now)
     if not due:
         return dg.SkipReason("no campaign has release-day work due")
-    known = set(context.instance.get_dynamic_partitions(campaign_partitions.name))
+    known = set(context.instance.get_dynamic_partitions(CAMPAIGN_PARTITIONS))
     missing = [slug for slug in due if slug not in known]
     if missing:
-        context.instance.add_dynamic_partitions(campaign_partitions.name, missing)
+        context.instance.add_dynamic_partitions(CAMPAIGN_PARTITIONS, missing)
     tick = now.strftime("%Y%m%dT%H%M")
     return [
         dg.RunRequest(partition_key=slug, run_key=f"{slug}@{tick}")

@@ -52,7 +52,7 @@ def artist_snapshots(
     app cannot see (Spotify development-mode apps lose followers and popularity) reads "not available"."""
     artists = campaign_artists(operational_store)
     today = datetime.now(UTC).date()
-    rows = []
+    rows: list[dict[str, object]] = []
     for source in artist_stats.sources():
         try:
             found = snapshot(source, artists.get(source.name, []))
