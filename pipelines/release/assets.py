@@ -17,6 +17,7 @@ from pipelines.resources import (
     service_apps,
     vault_keys,
 )
+from pipelines.schedules import standing_schedule_of
 
 CAMPAIGN_PARTITIONS = "campaign"
 campaign_partitions = dg.DynamicPartitionsDefinition(name=CAMPAIGN_PARTITIONS)
@@ -121,12 +122,7 @@ def every_presave_servable(spotify_token_health: pd.DataFrame) -> dg.AssetCheckR
 release_day_job = dg.define_asset_job("release_day_job", selection=[release_day_actions])
 
 
-@dg.schedule(
-    cron_schedule="* * * * *",
-    job=release_day_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    execution_timezone="UTC",
-)
+@standing_schedule_of(release_day_job, "* * * * *")
 def release_day_schedule(context: dg.ScheduleEvaluationContext, operational_store: OperationalStore):
     """Every minute: a run for each campaign with owed actions due (release moments, fans' local
     midnights, retries) or new grants to plan after its release moment."""
