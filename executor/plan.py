@@ -45,11 +45,6 @@ class CampaignPlan:
         spec = campaign_spec(campaign)
         return cls(campaign.id, spec, campaign.release_at, ZoneInfo(campaign.timezone), campaign.release_mode)
 
-    @property
-    def wall_clock(self) -> datetime:
-        """The release's local wall-clock time (naive), e.g. 2026-12-04 00:00."""
-        return self.release_at.astimezone(self.zone).replace(tzinfo=None)
-
 
 @dataclass(frozen=True)
 class GrantFacts:
