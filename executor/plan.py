@@ -124,27 +124,14 @@ _GRANT_COLUMNS = (
 
 def _unplanned_grants(store: Store, plan: CampaignPlan, chunk: int) -> Iterator[Sequence[Row[Any]]]:
     """Active grants never planned, or changed since they were (the fan's choices arrive after the
-    grant), in chunks by id: keyset paging, so memory stays bounded whatever the campaign's size."""
-    after = 0
-    offered = plan.spec.services.offered()
-    while True:
-        with store.session() as session:
-            rows = session.execute(
-                select(*_GRANT_COLUMNS)
-                .where(
-                    Grant.campaign_id == plan.campaign_id,
-                    Grant.id > after,
-                    Grant.status == GrantStatus.ACTIVE,
-                    Grant.service.in_(offered),
-                    or_(Grant.planned_at.is_(None), Grant.planned_at < Grant.updated_at),
-                )
-                .order_by(Grant.id)
-                .limit(chunk)
-            ).all()
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].id
+    grant), in chunks by id."""
+    query = select(*_GRANT_COLUMNS).where(
+        Grant.campaign_id == plan.campaign_id,
+        Grant.status == GrantStatus.ACTIVE,
+        Grant.service.in_(plan.spec.services.offered()),
+        or_(Grant.planned_at.is_(None), Grant.planned_at < Grant.updated_at),
+    )
+    return store.chunks(query, Grant.id, chunk)
 
 
 def plan_campaign(store: Store, campaign: Campaign, *, chunk: int = 2000) -> int:
