@@ -36,6 +36,7 @@ import httpx
 from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import insert
 
 ARTIST_ID = "4Z8W4fKeB5YxbusRsdQVPb"
 REDIRECT_URI = "http://127.0.0.1:8000/oauth/spotify/callback"
@@ -208,10 +209,9 @@ def create_campaign(
     sealed = [vault.seal(token) for token in bench.tokens[app]]
     expires = datetime.now(UTC) + timedelta(minutes=55)
     now = datetime.now(UTC)
-    table = Grant.__table__
     chunk = 20_000
     for start in range(0, grants, chunk):
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "campaign_id": campaign_id,
                 "service": "spotify",
@@ -230,10 +230,10 @@ def create_campaign(
             for n in range(start, min(grants, start + chunk))
         ]
         with store.engine.begin() as connection:
-            ids = connection.execute(table.insert().returning(table.c.id), rows).scalars().all()
+            ids = connection.execute(insert(Grant).returning(Grant.id), rows).scalars().all()
             if follows_done:
                 connection.execute(
-                    OwedAction.__table__.insert(),
+                    insert(OwedAction),
                     [
                         {
                             "campaign_id": campaign_id,

@@ -196,7 +196,40 @@ def _start_sandbox(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, str], 
     return process, env, url
 
 
-def _start_landing(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def landing_settings(
+    tmp: Path, sandbox_env: dict[str, str], database_url: str, landing_url: str
+) -> dict[str, str]:
+    """The landing app's environment for a run: the sandbox's endpoints, a data folder in `tmp`, a new
+    secret key, and no per-address rate limit (one loopback address plays every fan)."""
+    return {
+        **sandbox_env,
+        "PRESAVE_DATA_DIR": str(tmp / "data"),
+        "PRESAVE_DATABASE_URL": database_url,
+        "PRESAVE_SECRET_KEY": Fernet.generate_key().decode(),
+        "PRESAVE_PUBLIC_URL": landing_url,
+        "PRESAVE_LANDING_RATE_LIMIT": "0",
+    }
+
+
+def seed_campaign(store: Store, **file_fields: Any) -> None:
+    """The campaign the benchmark's fans pre-save (Spotify), with `file_fields` of its campaign file added."""
+    spec = {
+        "slug": SLUG,
+        "artist": "Nova Lane",
+        "title": "Midnight Drive",
+        "upc": "198880045560",
+        "release_at": "2030-12-04T00:00",
+        "timezone": "Europe/London",
+        "services": {"spotify": {"artist": f"spotify:artist:{ARTIST}"}},
+    }
+    with store.session() as session:
+        create_campaign(session, parse_campaign(spec | file_fields))
+
+
+def start_landing(
+    env: dict[str, str], port: int, *, workers: int = WORKERS, proxy_headers: bool = False
+) -> subprocess.Popen[bytes]:
+    """`workers` uvicorn workers of the landing app on loopback `port`."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -205,13 +238,13 @@ def _start_landing(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
             "collectors.landing.asgi:app",
             "--factory",
             "--workers",
-            str(WORKERS),
+            str(workers),
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
             "--no-access-log",
-            "--no-proxy-headers",
+            "--proxy-headers" if proxy_headers else "--no-proxy-headers",
             "--log-level",
             "warning",
             "--backlog",
@@ -417,37 +450,16 @@ def run() -> None:
         sandbox, sandbox_env, sandbox_url = _start_sandbox(tmp)
         port = free_port(0)
         landing_url = f"http://127.0.0.1:{port}"
-        env = {
-            **sandbox_env,
-            "PRESAVE_DATA_DIR": str(tmp / "data"),
-            "PRESAVE_DATABASE_URL": f"sqlite:///{tmp / 'presave.db'}",
-            "PRESAVE_SECRET_KEY": Fernet.generate_key().decode(),
-            "PRESAVE_PUBLIC_URL": landing_url,
-            "PRESAVE_LANDING_RATE_LIMIT": "0",
-            "PRESAVE_COUNTRY_HEADER": "CF-IPCountry",
-        }
+        env = landing_settings(tmp, sandbox_env, f"sqlite:///{tmp / 'presave.db'}", landing_url)
+        env["PRESAVE_COUNTRY_HEADER"] = "CF-IPCountry"
         store = Store.connect(env["PRESAVE_DATABASE_URL"])
-        with store.session() as session:
-            create_campaign(
-                session,
-                parse_campaign(
-                    {
-                        "slug": SLUG,
-                        "artist": "Nova Lane",
-                        "title": "Midnight Drive",
-                        "upc": "198880045560",
-                        "release_at": "2030-12-04T00:00",
-                        "timezone": "Europe/London",
-                        "services": {
-                            "spotify": {"artist": f"spotify:artist:{ARTIST}"},
-                            "deezer": {"artist_id": "27"},
-                        },
-                        "preorder_links": {"itunes": "https://itunes.example/album/1"},
-                    }
-                ),
-            )
+        seed_campaign(
+            store,
+            services={"spotify": {"artist": f"spotify:artist:{ARTIST}"}, "deezer": {"artist_id": "27"}},
+            preorder_links={"itunes": "https://itunes.example/album/1"},
+        )
         run_coroutine(_admin_artist(sandbox_url))
-        landing = _start_landing(env, port)
+        landing = start_landing(env, port)
         try:
             _wait_up(landing_url, "/healthz", landing)
             warm_up = Phase()

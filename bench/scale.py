@@ -14,8 +14,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -23,15 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from bench.landing import (
-    ARTIST,
-    SLUG,
     Http,
     Phase,
     _admin_artist,
@@ -40,11 +34,13 @@ from bench.landing import (
     _start_sandbox,
     _stop,
     _wait_up,
+    landing_settings,
     run_coroutine,
+    seed_campaign,
+    start_landing,
 )
-from campaigns.campaign_file import parse_campaign
 from campaigns.models import Grant
-from campaigns.registry import create_campaign
+from campaigns.scratch_store import fresh_database
 from campaigns.store import Store
 from presave.processes import free_port
 
@@ -87,63 +83,22 @@ class Spike:
 
 
 @contextlib.contextmanager
-def fresh_postgres(server_url: str) -> Iterator[str]:
-    name = f"presave_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextlib.contextmanager
 def landing_on_postgres(workers: int, server_url: str) -> Iterator[Cluster]:
     """The sandbox and `workers` uvicorn workers of the landing app on a fresh PostgreSQL database."""
     with (
         tempfile.TemporaryDirectory(prefix="presave-bench-scale-") as name,
-        fresh_postgres(server_url) as url,
+        fresh_database(server_url, purpose="bench") as url,
     ):
         tmp = Path(name)
         sandbox, sandbox_env, sandbox_url = _start_sandbox(tmp)
         port = free_port(0)
         landing_url = f"http://127.0.0.1:{port}"
-        env = {
-            **sandbox_env,
-            "PRESAVE_DATA_DIR": str(tmp / "data"),
-            "PRESAVE_DATABASE_URL": url,
-            "PRESAVE_SECRET_KEY": Fernet.generate_key().decode(),
-            "PRESAVE_PSEUDONYM_KEY": secrets.token_urlsafe(32),
-            "PRESAVE_PUBLIC_URL": landing_url,
-            "PRESAVE_LANDING_RATE_LIMIT": "0",  # one loopback address plays every fan
-        }
+        env = landing_settings(tmp, sandbox_env, url, landing_url)
+        env["PRESAVE_PSEUDONYM_KEY"] = secrets.token_urlsafe(32)
         store = Store.connect(url)
-        _seed(store)
+        seed_campaign(store)
         run_coroutine(_admin_artist(sandbox_url))
-        landing = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "collectors.landing.asgi:app",
-                "--factory",
-                "--workers",
-                str(workers),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "--backlog",
-                "4096",
-            ],
-            env={**os.environ, **env},
-        )
+        landing = start_landing(env, port, workers=workers, proxy_headers=True)
         try:
             _wait_up(landing_url, "/healthz", landing)
             yield Cluster(landing_url, sandbox_url, store, landing.pid)
@@ -152,24 +107,6 @@ def landing_on_postgres(workers: int, server_url: str) -> Iterator[Cluster]:
             sandbox.terminate()
             sandbox.wait(timeout=30)
             store.dispose()
-
-
-def _seed(store: Store) -> None:
-    with store.session() as session:
-        create_campaign(
-            session,
-            parse_campaign(
-                {
-                    "slug": SLUG,
-                    "artist": "Nova Lane",
-                    "title": "Midnight Drive",
-                    "upc": "198880045560",
-                    "release_at": "2030-12-04T00:00",
-                    "timezone": "Europe/London",
-                    "services": {"spotify": {"artist": f"spotify:artist:{ARTIST}"}},
-                }
-            ),
-        )
 
 
 def stored_grants(store: Store, prefix: str) -> int:

@@ -23,7 +23,6 @@ from campaigns.models import Campaign, ConsentRecord, Grant, GrantStatus
 from campaigns.registry import campaign_spec
 
 FUTURE_SCOPE = "future_saves"
-FUTURE_TEXT_REVISION = "1"
 FUTURE_MARK = "future_from"  # in a carried-over grant's choices: the grant it came from
 
 _GRANTS: Table = Grant.__table__  # type: ignore[assignment]

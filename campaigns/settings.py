@@ -128,10 +128,6 @@ class Settings(BaseSettings):
         return bool(self.spotify_client_id)
 
     @property
-    def messages_enabled(self) -> bool:
-        return bool(self.smtp_url)
-
-    @property
     def message_sender(self) -> str:
         """The From: address of fan messages."""
         if self.smtp_from:

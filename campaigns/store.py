@@ -13,7 +13,7 @@ import math
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Row, Select, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 from campaigns.private_files import make_private
 
@@ -190,6 +190,21 @@ class Store:
                 return work(session)
 
         return retry_outages(transaction, what=what, retry=retry, sleep=sleep)
+
+    def chunks(
+        self, query: Select[*tuple[Any, ...]], by: QueryableAttribute[int], size: int
+    ) -> Iterator[Sequence[Row[*tuple[Any, ...]]]]:
+        """The rows of `query` in chunks of `size`, in the order of `by` (a unique integer column the query
+        selects), each chunk read in a session of its own: memory stays bounded whatever the table's size,
+        and no transaction stays open while the caller works on a chunk (it may write the rows it got)."""
+        after = 0
+        while True:
+            with self.session() as session:
+                rows = session.execute(query.where(by > after).order_by(by).limit(size)).all()
+            if not rows:
+                return
+            yield rows
+            after = rows[-1]._mapping[by]
 
     def dispose(self) -> None:
         self.engine.dispose()

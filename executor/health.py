@@ -52,24 +52,15 @@ def unservable_spotify_grants(
             continue
         # Quick bound: no grant made within six months of the earliest possible moment can be affected.
         latest_affected = plan.release_at + timedelta(hours=26) - REFRESH_TOKEN_LIFETIME
-        after = 0
-        while True:
-            with store.session() as session:
-                grants = session.execute(
-                    select(Grant.id, Grant.fan_key, Grant.granted_at, Grant.fan_timezone, Grant.country)
-                    .where(
-                        Grant.campaign_id == campaign.id,
-                        Grant.service == "spotify",
-                        Grant.status == GrantStatus.ACTIVE,
-                        Grant.granted_at <= latest_affected,
-                        Grant.id > after,
-                    )
-                    .order_by(Grant.id)
-                    .limit(chunk)
-                ).all()
-            if not grants:
-                break
-            after = grants[-1].id
+        grants_query = select(
+            Grant.id, Grant.fan_key, Grant.granted_at, Grant.fan_timezone, Grant.country
+        ).where(
+            Grant.campaign_id == campaign.id,
+            Grant.service == "spotify",
+            Grant.status == GrantStatus.ACTIVE,
+            Grant.granted_at <= latest_affected,
+        )
+        for grants in store.chunks(grants_query, Grant.id, chunk):
             for grant in grants:
                 moment = release_moment(
                     plan,

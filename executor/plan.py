@@ -7,13 +7,13 @@ second plan add nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Row, and_, or_, select, update
 
 from campaigns import ledger
 from campaigns.campaign_file import CampaignSpec
@@ -44,11 +44,6 @@ class CampaignPlan:
     def of(cls, campaign: Campaign) -> CampaignPlan:
         spec = campaign_spec(campaign)
         return cls(campaign.id, spec, campaign.release_at, ZoneInfo(campaign.timezone), campaign.release_mode)
-
-    @property
-    def wall_clock(self) -> datetime:
-        """The release's local wall-clock time (naive), e.g. 2026-12-04 00:00."""
-        return self.release_at.astimezone(self.zone).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -127,29 +122,16 @@ _GRANT_COLUMNS = (
 )
 
 
-def _unplanned_grants(store: Store, plan: CampaignPlan, chunk: int) -> Iterator[list[Any]]:
+def _unplanned_grants(store: Store, plan: CampaignPlan, chunk: int) -> Iterator[Sequence[Row[Any]]]:
     """Active grants never planned, or changed since they were (the fan's choices arrive after the
-    grant), in chunks by id: keyset paging, so memory stays bounded whatever the campaign's size."""
-    after = 0
-    offered = plan.spec.services.offered()
-    while True:
-        with store.session() as session:
-            rows = session.execute(
-                select(*_GRANT_COLUMNS)
-                .where(
-                    Grant.campaign_id == plan.campaign_id,
-                    Grant.id > after,
-                    Grant.status == GrantStatus.ACTIVE,
-                    Grant.service.in_(offered),
-                    or_(Grant.planned_at.is_(None), Grant.planned_at < Grant.updated_at),
-                )
-                .order_by(Grant.id)
-                .limit(chunk)
-            ).all()
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].id
+    grant), in chunks by id."""
+    query = select(*_GRANT_COLUMNS).where(
+        Grant.campaign_id == plan.campaign_id,
+        Grant.status == GrantStatus.ACTIVE,
+        Grant.service.in_(plan.spec.services.offered()),
+        or_(Grant.planned_at.is_(None), Grant.planned_at < Grant.updated_at),
+    )
+    return store.chunks(query, Grant.id, chunk)
 
 
 def plan_campaign(store: Store, campaign: Campaign, *, chunk: int = 2000) -> int:

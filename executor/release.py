@@ -169,6 +169,25 @@ class ReleaseWork:
     def clock_offset_s(self) -> float:
         return (self.clock() - datetime.now(UTC)).total_seconds()
 
+    def attempt_id(self, shard: Shard) -> str:
+        """The ledger's name for one shard's attempt at this run."""
+        return f"{self.attempt}:{shard.index}/{shard.count}"
+
+    def shard_job(self, shard: Shard) -> ShardJob:
+        """What the worker of `shard` performs of this run."""
+        return ShardJob(
+            campaign_id=self.campaign_id,
+            attempt_id=self.attempt_id(shard),
+            shard=shard,
+            releases=self.releases,
+            unresolved=self.unresolved,
+            threads=self.options.threads,
+            retry=self.options.retry,
+            linger_s=self.options.linger_s,
+            deadline=self.deadline,
+            clock=self.clock,
+        )
+
 
 class ShardLauncherLike:  # the protocol `executor.shards.ShardLauncher` implements
     def run(self, work: ReleaseWork, progress: Callable[[Tally], None]) -> Tally:
@@ -193,18 +212,7 @@ def _work(
         if launcher is None:
             raise ValueError("shards > 1 needs a launcher (executor.shards.ShardLauncher) to start them")
         return launcher.run(replace(work, options=replace(options, shards=shards)), report)
-    job = ShardJob(
-        campaign_id=work.campaign_id,
-        attempt_id=f"{work.attempt}:0/1",
-        shard=Shard(0, 1),
-        releases=work.releases,
-        unresolved=work.unresolved,
-        threads=options.threads,
-        retry=options.retry,
-        linger_s=options.linger_s,
-        deadline=work.deadline,
-        clock=work.clock,
-    )
+    job = work.shard_job(Shard(0, 1))
     with worker_lock(store.engine, work.campaign_id):
         return ShardWorker(store, vault, apps, job, progress=report).run()
 

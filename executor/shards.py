@@ -104,7 +104,7 @@ class ShardLauncher(ShardLauncherLike):
                 text=True,
             )
             assert process.stdin is not None
-            job = {**base, "index": index, "attempt_id": f"{work.attempt}:{index}/{count}"}
+            job = {**base, "index": index, "attempt_id": work.attempt_id(Shard(index, count))}
             process.stdin.write(json.dumps(job))
             process.stdin.close()
             processes.append(process)

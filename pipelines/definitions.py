@@ -18,6 +18,7 @@ from pipelines.messages.resources import smtp_resource
 from pipelines.operational.definitions import definitions as operational
 from pipelines.privacy.definitions import definitions as privacy
 from pipelines.resources import resources_from_settings
+from pipelines.schedules import standing_schedule
 from pipelines.snapshots.definitions import definitions as snapshots
 
 warehouse_job = dg.define_asset_job(
@@ -27,13 +28,7 @@ warehouse_job = dg.define_asset_job(
     "snapshots run on their own daily schedule).",
 )
 
-warehouse_schedule = dg.ScheduleDefinition(
-    name="warehouse_hourly",
-    job=warehouse_job,
-    cron_schedule="7 * * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    execution_timezone="UTC",
-)
+warehouse_schedule = standing_schedule("warehouse_hourly", warehouse_job, "7 * * * *")
 
 DOMAINS = (
     operational,

@@ -122,14 +122,12 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
     pseudonym_from_env = settings.pseudonym_key is not None
     return {
         "operational_store": OperationalStore(
-            database_url=dg.EnvVar("PRESAVE_DATABASE_URL")  # type: ignore[arg-type]
+            database_url=dg.EnvVar("PRESAVE_DATABASE_URL")
             if settings.database_url
             else settings.resolved_database_url,
-            secret_key=dg.EnvVar("PRESAVE_SECRET_KEY") if key_from_env else None,  # type: ignore[arg-type]
+            secret_key=dg.EnvVar("PRESAVE_SECRET_KEY") if key_from_env else None,
             secret_key_file=None if key_from_env else str((settings.data_dir / "secret.key").resolve()),
-            pseudonym_key=dg.EnvVar("PRESAVE_PSEUDONYM_KEY")  # type: ignore[arg-type]
-            if pseudonym_from_env
-            else None,
+            pseudonym_key=dg.EnvVar("PRESAVE_PSEUDONYM_KEY") if pseudonym_from_env else None,
             pseudonym_key_file=None if pseudonym_from_env else str(settings.pseudonym_key_file.resolve()),
         ),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -11,8 +13,9 @@ import typer
 from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.orm import Session
 
-from campaigns.campaign_file import CampaignFileError, load_campaign_file
+from campaigns.campaign_file import CampaignFileError, CampaignSpec, load_campaign_file
 from campaigns.registry import (
     CampaignExists,
     UnknownCampaign,
@@ -55,6 +58,17 @@ def _settings() -> Settings:
 
 def _store(settings: Settings) -> Store:
     return Store.connect(settings.resolved_database_url, timeouts=settings.store_timeouts)
+
+
+@contextmanager
+def _operational_session(settings: Settings) -> Iterator[Session]:
+    """One transaction on the operational store; the connection is closed afterwards."""
+    store = _store(settings)
+    try:
+        with store.session() as session:
+            yield session
+    finally:
+        store.dispose()
 
 
 @app.command()
@@ -122,26 +136,28 @@ def _operator() -> str:
 
 
 CampaignFile = Annotated[Path, typer.Argument(help="The campaign file (YAML).")]
+
+
+def _campaign_file(file: Path) -> CampaignSpec:
+    try:
+        return load_campaign_file(file)
+    except CampaignFileError as exc:
+        fail(str(exc), 2)
+
+
 ChangedBy = Annotated[str | None, typer.Option("--by", help="Who made the change (default: login name).")]
 
 
 @campaign_app.command("create")
 def campaign_create(file: CampaignFile, by: ChangedBy = None) -> None:
     """Create a campaign from its file."""
+    spec = _campaign_file(file)
     try:
-        spec = load_campaign_file(file)
-    except CampaignFileError as exc:
-        fail(str(exc), 2)
-    settings = _settings()
-    store = _store(settings)
-    try:
-        with store.session() as session:
+        with _operational_session(_settings()) as session:
             campaign = create_campaign(session, spec, by or _operator())
             release = campaign.release_at.isoformat()
     except CampaignExists as exc:
         fail(str(exc))
-    finally:
-        store.dispose()
     out.print(
         f"created campaign [bold]{escape(spec.slug)}[/]: {escape(spec.artist)} — {escape(spec.title)}, "
         f"release {release}"
@@ -154,19 +170,12 @@ def campaign_update(file: CampaignFile, by: ChangedBy = None) -> None:
 
     A new UPC, ISRC or service album id has the release looked up again from now: fans' saves set
     aside as `pending_source` go back in the queue at the next release run."""
+    spec = _campaign_file(file)
     try:
-        spec = load_campaign_file(file)
-    except CampaignFileError as exc:
-        fail(str(exc), 2)
-    settings = _settings()
-    store = _store(settings)
-    try:
-        with store.session() as session:
+        with _operational_session(_settings()) as session:
             update = update_campaign(session, spec, by or _operator())
     except UnknownCampaign as exc:
         fail(f"{exc}: create it with `presave campaign create`")
-    finally:
-        store.dispose()
     if update.version is None:
         out.print(f"campaign [bold]{escape(spec.slug)}[/] unchanged")
         return
@@ -180,14 +189,11 @@ def campaign_update(file: CampaignFile, by: ChangedBy = None) -> None:
 @campaign_app.command("list")
 def campaign_list() -> None:
     """List campaigns, soonest release first."""
-    settings = _settings()
-    store = _store(settings)
-    with store.session() as session:
+    with _operational_session(_settings()) as session:
         rows = [
             (c.slug, c.artist, c.title, c.release_at.isoformat(), c.release_mode)
             for c in list_campaigns(session)
         ]
-    store.dispose()
     for slug, artist, title, release_at, mode in rows:
         print(f"{slug}\t{artist}\t{title}\t{release_at}\t{mode}")
 
@@ -197,15 +203,11 @@ def campaign_show(
     slug: str, as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False
 ) -> None:
     """Show a campaign with its grants by service and owed actions by outcome."""
-    settings = _settings()
-    store = _store(settings)
     try:
-        with store.session() as session:
+        with _operational_session(_settings()) as session:
             summary = summarise(session, slug)
     except UnknownCampaign as exc:
         fail(str(exc))
-    finally:
-        store.dispose()
     if as_json:
         print(json.dumps(summary.as_json(), indent=2, default=str))
         return
@@ -230,9 +232,8 @@ def fans_export(
     from collectors.landing.fans import export_fans
 
     settings = _settings()
-    store = _store(settings)
     try:
-        with store.session() as session:
+        with _operational_session(settings) as session:
             if output is None:
                 count = export_fans(session, TokenVault(settings.secret_keys()), slug, sys.stdout)
             else:
@@ -242,8 +243,6 @@ def fans_export(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}")
-    finally:
-        store.dispose()
     err.print(f"{count} fans exported", markup=False)
 
 
@@ -262,12 +261,8 @@ def forget(
         fan_key = settings.vault().pseudonym(service, user)  # finds grants retention made anonymous
     except SettingsError as exc:
         fail(f"configuration: {exc}")
-    store = _store(settings)
-    try:
-        with store.session() as session:
-            erasure = forget_fan(session, service, user, fan_key)
-    finally:
-        store.dispose()
+    with _operational_session(settings) as session:
+        erasure = forget_fan(session, service, user, fan_key)
     out.print(erasure.describe(), markup=False, soft_wrap=True)
 
 

@@ -139,13 +139,15 @@ class LatencyConfig(_Model):
     p99_ms: float = Field(default=0.0, ge=0)
 
 
+FaultedService = Literal["spotify", "spotify_accounts", "apple", "deezer"]
+DEFAULT_FAULTED_SERVICES: tuple[FaultedService, ...] = ("spotify", "apple", "deezer")
+
+
 class FaultConfig(_Model):
     """Faults injected into the services' APIs (not the admin routes), drawn from `seed`."""
 
     seed: int = 0
-    services: list[Literal["spotify", "spotify_accounts", "apple", "deezer"]] = Field(
-        default_factory=lambda: ["spotify", "apple", "deezer"]
-    )
+    services: list[FaultedService] = Field(default_factory=lambda: list(DEFAULT_FAULTED_SERVICES))
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     error_share: float = Field(default=0.0, ge=0, le=1, description="Share answered 500, 502 or 503.")
     error_statuses: list[int] = Field(default_factory=lambda: [500, 502, 503])

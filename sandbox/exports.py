@@ -115,12 +115,12 @@ def write_spotify_songs(directory: Path, simulation: Simulation, window: Spotify
         for song in release.song_list:
             released[song.title] = release.release_date.isoformat()
     lines = []
-    for song, (listeners, streams, saves) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
+    for title, (listeners, streams, saves) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
         if window == "all":
             listeners = saves = 0  # the real "since launch" export has no listeners or saves
         else:
             listeners = int(listeners * UNIQUE_LISTENER_SHARE)
-        lines.append(f"{_quoted(song)},{listeners},{streams},{saves},{released.get(song, '')}")
+        lines.append(f"{_quoted(title)},{listeners},{streams},{saves},{released.get(title, '')}")
     name = f"{_file_name(simulation.artist)}-songs-{window}.csv"
     return _s4a_writer(directory / name, "song,listeners,streams,saves,release_date", lines)
 
@@ -313,9 +313,9 @@ def write_presave_fan_export(
     rng = np.random.default_rng(seed)
     release = datetime.combine(release_date, time(0), tzinfo=UTC)
     days_before = np.minimum(rng.exponential(6.0, fans), 27.99)  # most arrive in the last week
-    services, service_weights = zip(*FAN_EXPORT_SERVICES, strict=True)
-    countries, country_weights = zip(*FAN_EXPORT_COUNTRIES, strict=True)
-    sources, source_weights = zip(*FAN_EXPORT_SOURCES, strict=True)
+    services, service_weights = [s for s, _ in FAN_EXPORT_SERVICES], [w for _, w in FAN_EXPORT_SERVICES]
+    countries, country_weights = [c for c, _ in FAN_EXPORT_COUNTRIES], [w for _, w in FAN_EXPORT_COUNTRIES]
+    sources, source_weights = [s for s, _ in FAN_EXPORT_SOURCES], [w for _, w in FAN_EXPORT_SOURCES]
     path = directory / f"{_file_name(campaign)}-presave-fans.csv"
     directory.mkdir(parents=True, exist_ok=True)
     recorded: list[FanTruth] = []

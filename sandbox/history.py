@@ -102,14 +102,14 @@ def plan_history(
     # A visitor's answer comes ANSWER_S after the visit: it too must fall before the window closes.
     moments = arrival_moments(opens, closes - timedelta(seconds=ANSWER_S), release_at, len(drawn), rng)
     fans = []
-    for index, ((service, outcome), at) in enumerate(zip(drawn, moments, strict=True)):
+    for index, ((chosen, outcome), at) in enumerate(zip(drawn, moments, strict=True)):
         source = pick(rng, SOURCES)
         country = pick_country(rng)
         fans.append(
             HistoryFan(
                 index=index,
                 at=at,
-                service=service,
+                service=chosen,
                 outcome=outcome,
                 source=source,
                 country=country,

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route, Router
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
 Handler = Callable[..., Awaitable[Response]]
@@ -69,7 +69,7 @@ class ServiceRouter:
             await errors.not_found()(scope, receive, send)
 
         self._router = Router(default=not_found, redirect_slashes=False)
-        self.routes: list[Route] = self._router.routes
+        self.routes: list[BaseRoute] = self._router.routes
 
     def add(self, path: str, handler: Handler, methods: list[str]) -> None:
         self.routes.append(_ServiceRoute(path, handler, methods, self.errors))
@@ -81,6 +81,6 @@ class ServiceRouter:
         """The path template a call matches (for calls refused before routing)."""
         for route in self.routes:
             match, _ = route.matches(scope)
-            if match is not Match.NONE:
+            if match is not Match.NONE and isinstance(route, Route):
                 return route.path
         return None

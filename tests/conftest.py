@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from campaigns.scratch_store import fresh_database
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import TokenVault
@@ -56,21 +55,6 @@ def postgres_server_url() -> str:
             pytest.fail(f"PostgreSQL at {make_url(url).render_as_string()} is not reachable: {exc}")
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     return url
-
-
-@contextlib.contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database (SQLAlchemy URL), dropped afterwards."""
-    name = f"presave_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -51,13 +51,6 @@ class Layout:
     columns: tuple[Column, ...]
     meta_columns: tuple[str, ...] = ()  # output columns filled from the file name
 
-    @property
-    def output_columns(self) -> tuple[str, ...]:
-        kept = [c.name for c in self.columns if c.type not in PERSONAL and c.type is not CellType.IGNORED]
-        if any(c.type in PERSONAL for c in self.columns):
-            kept.append("fan_key")
-        return (*kept, *self.meta_columns)
-
 
 def _col(name: str, labels: str, kind: CellType, *, required: bool = True, needed: bool = False) -> Column:
     return Column(name, tuple(labels.split("|")), kind, required, needed)

@@ -100,15 +100,22 @@ def _tokens(landing: Landing, grant: Grant) -> Tokens | None:
     return Tokens(token, None, grant.token_expires_at, grant.scopes)
 
 
+def _detached_grant(session: Session, grant_id: int) -> Grant | None:
+    """The fan's grant, readable after the session ends; None once the fan was forgotten."""
+    grant = session.get(Grant, grant_id)
+    if grant is not None:
+        session.expunge(grant)
+    return grant
+
+
 def show(landing: Landing, request: Request, view: CampaignView) -> Response:
     fan = _session(landing, request, view)
     if fan is None:
         return _no_session(request, view)
     with landing.store.session() as session:
-        grant = session.get(Grant, fan.grant_id)
+        grant = _detached_grant(session, fan.grant_id)
         if grant is None:
             return _erased(request, view)
-        session.expunge(grant)
         ledger = {(a.kind, a.target): a.outcome for a in ledger_of(session, grant.id)}
         consented = has_live_consent(session, grant.id, EMAIL_SCOPE)
         future_checked = future.is_opted_in(session, grant.id)
@@ -210,10 +217,9 @@ def complete(
     ):
         return _forbidden(request, view)
     with landing.store.session() as session:
-        grant = session.get(Grant, fan.grant_id)
-        if grant is None:
-            return _erased(request, view)
-        session.expunge(grant)
+        grant = _detached_grant(session, fan.grant_id)
+    if grant is None:
+        return _erased(request, view)
     offer = offer_for(view, grant.service)
     try:
         done = read_done_form(

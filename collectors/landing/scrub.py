@@ -15,7 +15,6 @@ import re
 EMAIL = "redacted:email"
 PHONE = "redacted:phone"
 TOKEN = "redacted:token"  # noqa: S105 - the marker, not a secret
-MARKERS = (EMAIL, PHONE, TOKEN)
 
 _EMAIL = re.compile(
     r"[^\s@/?&=]+(?:@|%40|\(at\)|\[at\])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", re.I

@@ -113,14 +113,7 @@ def service_unavailable(request: Request, view: CampaignView | None, service: st
         if name
         else "That streaming service is not one this page knows."
     )
-    return problem(
-        request,
-        404,
-        "Service not available",
-        message,
-        retry_url=f"/{view.slug}" if view else None,
-        view=view,
-    )
+    return not_saved(request, view, 404, "Service not available", message)
 
 
 STATE_MESSAGES = {
@@ -138,43 +131,37 @@ STATE_MESSAGES = {
 }
 
 
+def not_saved(
+    request: Request, view: CampaignView | None, status: int, heading: str, message: str
+) -> HTMLResponse:
+    """A problem page for a fan whose pre-save was not made: it offers to start again on the campaign."""
+    return problem(request, status, heading, message, retry_url=f"/{view.slug}" if view else None, view=view)
+
+
 def state_problem(request: Request, reason: str, view: CampaignView | None) -> HTMLResponse:
     heading, message = STATE_MESSAGES[reason]
-    return problem(request, 400, heading, message, retry_url=f"/{view.slug}" if view else None, view=view)
+    return not_saved(request, view, 400, heading, message)
 
 
 def denied(request: Request, view: CampaignView | None, service: str) -> HTMLResponse:
-    return problem(
-        request,
-        200,
-        "Not saved",
+    message = (
         f"You did not allow {SERVICE_NAMES[service]} access, so nothing was saved. "
-        "You can try again whenever you like.",
-        retry_url=f"/{view.slug}" if view else None,
-        view=view,
+        "You can try again whenever you like."
     )
+    return not_saved(request, view, 200, "Not saved", message)
 
 
 def service_failed(request: Request, view: CampaignView | None, service: str) -> HTMLResponse:
-    return problem(
-        request,
-        502,
-        f"{SERVICE_NAMES[service]} did not answer",
-        f"We could not finish with {SERVICE_NAMES[service]}, so nothing was saved. Please try again.",
-        retry_url=f"/{view.slug}" if view else None,
-        view=view,
-    )
+    name = SERVICE_NAMES[service]
+    message = f"We could not finish with {name}, so nothing was saved. Please try again."
+    return not_saved(request, view, 502, f"{name} did not answer", message)
 
 
 def service_refused(request: Request, view: CampaignView | None, service: str) -> HTMLResponse:
-    return problem(
-        request,
-        400,
-        "Not saved",
-        f"{SERVICE_NAMES[service]} did not accept this sign-in, so nothing was saved. Please start again.",
-        retry_url=f"/{view.slug}" if view else None,
-        view=view,
+    message = (
+        f"{SERVICE_NAMES[service]} did not accept this sign-in, so nothing was saved. Please start again."
     )
+    return not_saved(request, view, 400, "Not saved", message)
 
 
 def rate_limited(request: Request, retry_after: float) -> HTMLResponse:

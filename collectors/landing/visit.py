@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import lru_cache
+from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -27,11 +28,19 @@ _IN_APP = (
     ("twitter", re.compile(r"Twitter", re.I)),
     ("linkedin", re.compile(r"LinkedInApp", re.I)),
 )
-_TABLET = re.compile(r"iPad|Tablet|Android(?!.*Mobile)", re.I)
-_MOBILE = re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone", re.I)
+T = TypeVar("T")
 _BOT = re.compile(r"bot|crawl|spider|slurp|facebookexternalhit|preview", re.I)
-_ANDROID = re.compile(r"Android", re.I)
-_IOS = re.compile(r"iPhone|iPad|iPod", re.I)
+# each reading of a user agent: the first pattern that matches names it, in this order
+_DEVICE_CLASSES = (
+    (_BOT, "bot"),
+    (re.compile(r"iPad|Tablet|Android(?!.*Mobile)", re.I), "tablet"),
+    (re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone", re.I), "mobile"),
+)
+_IN_APP_BROWSERS: tuple[tuple[re.Pattern[str], str | None], ...] = (
+    (_BOT, None),
+    *((pattern, name) for name, pattern in _IN_APP),
+)
+_PLATFORMS = ((re.compile(r"Android", re.I), "android"), (re.compile(r"iPhone|iPad|iPod", re.I), "ios"))
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,253}[a-z0-9])?$")
 _VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{16,40}$")
@@ -90,35 +99,22 @@ def clean_domain(value: str | None) -> str | None:
 
 @lru_cache(maxsize=4096)  # a campaign's visitors share a few hundred agents
 def device_class(user_agent: str | None) -> str:
-    agent = user_agent or ""
-    if _BOT.search(agent):
-        return "bot"
-    if _TABLET.search(agent):
-        return "tablet"
-    if _MOBILE.search(agent):
-        return "mobile"
-    return "desktop"
+    return _first_match(user_agent, _DEVICE_CLASSES, "desktop")
 
 
 @lru_cache(maxsize=4096)
 def in_app_browser(user_agent: str | None) -> str | None:
-    agent = user_agent or ""
-    if _BOT.search(agent):
-        return None
-    for name, pattern in _IN_APP:
-        if pattern.search(agent):
-            return name
-    return None
+    return _first_match(user_agent, _IN_APP_BROWSERS, None)
 
 
 def platform(user_agent: str | None) -> str:
     """`android`, `ios` or `other`: decides how the page asks an in-app browser to open the system one."""
+    return _first_match(user_agent, _PLATFORMS, "other")
+
+
+def _first_match(user_agent: str | None, readings: tuple[tuple[re.Pattern[str], T], ...], default: T) -> T:
     agent = user_agent or ""
-    if _ANDROID.search(agent):
-        return "android"
-    if _IOS.search(agent):
-        return "ios"
-    return "other"
+    return next((name for pattern, name in readings if pattern.search(agent)), default)
 
 
 def country_code(value: str | None) -> str | None:

@@ -217,29 +217,20 @@ def authenticity_report(
     column (or audience figure) is missing is simply not evaluated.
     """
     signs: list[Sign | None] = []
-    if "ip_hash" in grants:
-        signs.append(
-            burst_sign(
-                grants["granted_at"],
-                grants["ip_hash"],
-                "IP hash",
-                window=window,
-                min_count=min_count,
-                alpha=alpha,
-                hard_cap=ip_hard_cap,
+    bursts = (("ip_hash", "IP hash", ip_hard_cap), ("device_class", "device class", None))
+    for column, label, hard_cap in bursts:
+        if column in grants:
+            signs.append(
+                burst_sign(
+                    grants["granted_at"],
+                    grants[column],
+                    label,
+                    window=window,
+                    min_count=min_count,
+                    alpha=alpha,
+                    hard_cap=hard_cap,
+                )
             )
-        )
-    if "device_class" in grants:
-        signs.append(
-            burst_sign(
-                grants["granted_at"],
-                grants["device_class"],
-                "device class",
-                window=window,
-                min_count=min_count,
-                alpha=alpha,
-            )
-        )
     if "seconds_on_page" in grants:
         signs.append(no_time_on_page_sign(grants["seconds_on_page"], seconds_threshold))
     if "country" in grants and audience_countries:

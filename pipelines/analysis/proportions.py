@@ -128,6 +128,11 @@ def conversion_rates(
     return totals.assign(rate=rate, low=low, high=high)
 
 
+# a comparison of two groups: the rates, their difference and its interval; then the test's figures
+PAIR_COLUMNS = ("group_1", "group_2", "rate_1", "rate_2", "difference", "low", "high")
+TEST_COLUMNS = ("z", "p_value", "p_holm")
+
+
 def pairwise_conversion(
     frame: pd.DataFrame,
     *,
@@ -157,19 +162,7 @@ def pairwise_conversion(
             family.append({"group_1": a[group], "group_2": b[group], **test.__dict__})
         for row, adjusted in zip(family, holm_adjust([r["p_value"] for r in family]), strict=True):
             rows.append(({by: level} if by else {}) | row | {"p_holm": adjusted})
-    columns = ([by] if by else []) + [
-        "group_1",
-        "group_2",
-        "rate_1",
-        "rate_2",
-        "difference",
-        "low",
-        "high",
-        "z",
-        "p_value",
-        "p_holm",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=[*([by] if by else []), *PAIR_COLUMNS, *TEST_COLUMNS])
 
 
 SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}

@@ -8,6 +8,7 @@ from campaigns.future_saves import plan_future_saves, upcoming_campaigns
 from pipelines.followups.effect import followup_frame, write_followups
 from pipelines.future_saves.origins import origin_counts, write_origins
 from pipelines.resources import OperationalStore, WarehouseResource
+from pipelines.schedules import standing_schedule
 
 
 @dg.asset(group_name="future_saves", kinds={"sqlalchemy"})
@@ -33,13 +34,7 @@ def future_saves(
 
 future_saves_job = dg.define_asset_job("future_saves_job", selection=[future_saves])
 
-future_saves_daily = dg.ScheduleDefinition(
-    name="future_saves_daily",
-    job=future_saves_job,
-    cron_schedule="40 5 * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    execution_timezone="UTC",
-)
+future_saves_daily = standing_schedule("future_saves_daily", future_saves_job, "40 5 * * *")
 
 
 @dg.asset(group_name="future_saves", kinds={"duckdb", "pandas"})
@@ -74,10 +69,4 @@ def followup_days(operational_store: OperationalStore, warehouse: WarehouseResou
 
 presave_origins_job = dg.define_asset_job("presave_origins_job", selection=[presave_origins, followup_days])
 
-presave_origins_hourly = dg.ScheduleDefinition(
-    name="presave_origins_hourly",
-    job=presave_origins_job,
-    cron_schedule="12 * * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    execution_timezone="UTC",
-)
+presave_origins_hourly = standing_schedule("presave_origins_hourly", presave_origins_job, "12 * * * *")

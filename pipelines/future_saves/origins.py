@@ -34,19 +34,10 @@ COLUMNS = {"campaign_slug": "string", "service": "string", "one_time": "int64", 
 def origin_counts(store: Store, *, chunk: int = 10_000) -> pd.DataFrame:
     """Grants per (campaign slug, service): one-time and future, read in chunks by id."""
     counts: Counter[tuple[str, str, bool]] = Counter()
-    after = 0
-    while True:
-        with store.session() as session:
-            rows = session.execute(
-                select(Grant.id, Campaign.slug, Grant.service, Grant.choices)
-                .join(Campaign, Campaign.id == Grant.campaign_id)
-                .where(Grant.id > after)
-                .order_by(Grant.id)
-                .limit(chunk)
-            ).all()
-        if not rows:
-            break
-        after = rows[-1].id
+    query = select(Grant.id, Campaign.slug, Grant.service, Grant.choices).join(
+        Campaign, Campaign.id == Grant.campaign_id
+    )
+    for rows in store.chunks(query, Grant.id, chunk):
         for row in rows:
             counts[(row.slug, row.service, is_future_save(row.choices))] += 1
     pairs = sorted({(slug, service) for slug, service, _ in counts})

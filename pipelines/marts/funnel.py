@@ -17,7 +17,13 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from pipelines.analysis.proportions import conversion_rates, conversion_verdict, pairwise_conversion
+from pipelines.analysis.proportions import (
+    PAIR_COLUMNS,
+    TEST_COLUMNS,
+    conversion_rates,
+    conversion_verdict,
+    pairwise_conversion,
+)
 from pipelines.marts.mart import Mart, frame
 
 ALL = "(all)"
@@ -100,11 +106,15 @@ def _scopes(visitors: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return scopes
 
 
+def _chose_a_service(rows: pd.DataFrame) -> pd.DataFrame:
+    """The visitors who pressed a service's button (the others are counted under "(none)")."""
+    return rows[rows["service"] != "(none)"]
+
+
 def service_conversion(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    visitors = visitor_outcomes(connection)
     parts = []
-    for campaign, source, rows in _scopes(visitors):
-        chosen = rows[rows["service"] != "(none)"]
+    for campaign, source, rows in _scopes(visitor_outcomes(connection)):
+        chosen = _chose_a_service(rows)
         rates = conversion_rates(chosen, group="service", successes="grants", trials="visitors")
         overall = pd.DataFrame(
             {
@@ -122,26 +132,17 @@ def service_conversion(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def service_comparison(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    visitors = visitor_outcomes(connection)
     parts = []
-    for campaign, source, rows in _scopes(visitors):
-        chosen = rows[rows["service"] != "(none)"]
-        pairs = pairwise_conversion(chosen, group="service", successes="grants", trials="visitors")
+    for campaign, source, rows in _scopes(visitor_outcomes(connection)):
+        pairs = pairwise_conversion(
+            _chose_a_service(rows), group="service", successes="grants", trials="visitors"
+        )
         if not pairs.empty:
             parts.append(pairs.assign(campaign_slug=campaign, source=source, comparisons=len(pairs)))
-    columns = [
-        "campaign_slug",
-        "source",
-        "group_1",
-        "group_2",
-        "rate_1",
-        "rate_2",
-        "difference",
-        "low",
-        "high",
-    ]
     if not parts:
-        return pd.DataFrame(columns=[*columns, "z", "p_value", "p_holm", "comparisons", "verdict"])
+        return pd.DataFrame(
+            columns=["campaign_slug", "source", *PAIR_COLUMNS, *TEST_COLUMNS, "comparisons", "verdict"]
+        )
     pairs = pd.concat(parts, ignore_index=True).rename(
         columns={"group_1": "service_1", "group_2": "service_2"}
     )

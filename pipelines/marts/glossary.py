@@ -290,8 +290,6 @@ FIGURES: tuple[Figure, ...] = (
     ),
 )
 
-BY_KEY = {figure.key: figure for figure in FIGURES}
-
 
 def glossary_frame() -> pd.DataFrame:
     """The glossary as the `figure_glossary` table's rows, in display order."""

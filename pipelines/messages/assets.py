@@ -10,6 +10,7 @@ from pipelines.messages.plan import campaigns_to_message
 from pipelines.messages.resources import SmtpResource
 from pipelines.messages.send import SendReport, plan_messages, send_due
 from pipelines.resources import OperationalStore
+from pipelines.schedules import standing_schedule_of
 
 
 @dg.asset(group_name="messages", kinds={"smtp", "sqlalchemy"})
@@ -46,12 +47,7 @@ def _metadata(operational_store: OperationalStore, report: SendReport) -> dict[s
 messages_job = dg.define_asset_job("messages_job", selection=[fan_messages])
 
 
-@dg.schedule(
-    cron_schedule="*/5 * * * *",
-    job=messages_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    execution_timezone="UTC",
-)
+@standing_schedule_of(messages_job, "*/5 * * * *")
 def messages_schedule(context: dg.ScheduleEvaluationContext, smtp: SmtpResource):
     """Every five minutes while an SMTP server is configured: plan and send the messages due."""
     if not smtp.enabled:

@@ -9,6 +9,7 @@ from campaigns.retention import retire_tokens
 from collectors.landing.fans import purge_attempts
 from pipelines.privacy.housekeeping import ATTEMPT_LIFETIME, delete_loaded_fan_exports
 from pipelines.resources import InboxResource, OperationalStore
+from pipelines.schedules import standing_schedule
 
 
 class RetentionConfig(dg.Config):
@@ -52,11 +53,9 @@ def privacy_job() -> None:
 
 
 def privacy_schedule(retention_days: int) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
-        name="privacy_daily",
-        job=privacy_job,
-        cron_schedule="23 3 * * *",
-        execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+    return standing_schedule(
+        "privacy_daily",
+        privacy_job,
+        "23 3 * * *",
         run_config={"ops": {"delete_expired_tokens": {"config": {"token_retention_days": retention_days}}}},
     )

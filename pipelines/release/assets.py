@@ -17,8 +17,10 @@ from pipelines.resources import (
     service_apps,
     vault_keys,
 )
+from pipelines.schedules import standing_schedule_of
 
-campaign_partitions = dg.DynamicPartitionsDefinition(name="campaign")
+CAMPAIGN_PARTITIONS = "campaign"
+campaign_partitions = dg.DynamicPartitionsDefinition(name=CAMPAIGN_PARTITIONS)
 
 
 class ReleaseDayConfig(dg.Config):
@@ -128,12 +130,7 @@ def every_presave_servable(spotify_token_health: pd.DataFrame) -> dg.AssetCheckR
 release_day_job = dg.define_asset_job("release_day_job", selection=[release_day_actions])
 
 
-@dg.schedule(
-    cron_schedule="* * * * *",
-    job=release_day_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    execution_timezone="UTC",
-)
+@standing_schedule_of(release_day_job, "* * * * *")
 def release_day_schedule(context: dg.ScheduleEvaluationContext, operational_store: OperationalStore):
     """Every minute: a run for each campaign with owed actions due (release moments, fans' local
     midnights, retries) or new grants to plan after its release moment."""
@@ -142,10 +139,10 @@ def release_day_schedule(context: dg.ScheduleEvaluationContext, operational_stor
         due = campaigns_with_work_due(session, now)
     if not due:
         return dg.SkipReason("no campaign has release-day work due")
-    known = set(context.instance.get_dynamic_partitions(campaign_partitions.name))
+    known = set(context.instance.get_dynamic_partitions(CAMPAIGN_PARTITIONS))
     missing = [slug for slug in due if slug not in known]
     if missing:
-        context.instance.add_dynamic_partitions(campaign_partitions.name, missing)
+        context.instance.add_dynamic_partitions(CAMPAIGN_PARTITIONS, missing)
     tick = now.strftime("%Y%m%dT%H%M")
     return [
         dg.RunRequest(partition_key=slug, run_key=f"{slug}@{tick}")

@@ -11,6 +11,7 @@ from campaigns.models import Campaign
 from campaigns.registry import campaign_spec
 from collectors.snapshots import AVAILABLE, NOT_AVAILABLE, AppRefused, snapshot
 from pipelines.resources import ArtistStatsResource, OperationalStore, WarehouseResource
+from pipelines.schedules import standing_schedule
 from pipelines.warehouse import replace
 
 GROUP = "snapshots"
@@ -52,7 +53,7 @@ def artist_snapshots(
     app cannot see (Spotify development-mode apps lose followers and popularity) reads "not available"."""
     artists = campaign_artists(operational_store)
     today = datetime.now(UTC).date()
-    rows = []
+    rows: list[dict[str, object]] = []
     for source in artist_stats.sources():
         try:
             found = snapshot(source, artists.get(source.name, []))
@@ -81,10 +82,4 @@ artist_snapshots_job = dg.define_asset_job(
     "artist_snapshots_job", selection=[artist_snapshots], description="Read the artists' statistics."
 )
 
-artist_snapshots_daily = dg.ScheduleDefinition(
-    name="artist_snapshots_daily",
-    job=artist_snapshots_job,
-    cron_schedule="15 6 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
+artist_snapshots_daily = standing_schedule("artist_snapshots_daily", artist_snapshots_job, "15 6 * * *")

@@ -178,14 +178,14 @@ class AppleApi:
                 for t in catalog.tracks_by_isrc.get(isrc, [])
             ]
         elif "ids" in params:
-            tracks = [catalog.tracks_by_apple.get(i) for i in _split(params["ids"], "ids", limit=300)]
+            tracks = [
+                t
+                for i in _split(params["ids"], "ids", limit=300)
+                if (t := catalog.tracks_by_apple.get(i)) is not None
+            ]
         else:
             raise AppleError(400, "Parameter Missing", "One of ids or filter[isrc] is required", "40006")
-        data = [
-            song_resource(storefront, t, now=now)
-            for t in tracks
-            if t is not None and song_visible(t, now, zone)
-        ]
+        data = [song_resource(storefront, t, now=now) for t in tracks if song_visible(t, now, zone)]
         return ok({"data": data})
 
     async def catalog_artist(self, request: Request, storefront: str, artist_id: str) -> Response:
@@ -259,8 +259,8 @@ class AppleApi:
                         else:
                             pre_add.requests += 1
                 elif kind == "songs":
-                    track = catalog.tracks_by_apple.get(catalog_id)
-                    if track is not None and song_visible(track, now, fan.zone):
+                    song = catalog.tracks_by_apple.get(catalog_id)
+                    if song is not None and song_visible(song, now, fan.zone):
                         fan.add("songs", catalog_id, now_ts)
                 # playlists and music videos: the sandbox has none, so they are silently ignored
         return Response(b"", status_code=202)
@@ -347,7 +347,9 @@ class AppleApi:
         self._require_subscription(fan)
         body = await _json(request)
         attributes = body.get("attributes") if isinstance(body, dict) else None
-        name = attributes.get("name") if isinstance(attributes, dict) else None
+        if not isinstance(attributes, dict):
+            attributes = {}
+        name = attributes.get("name")
         if not isinstance(name, str) or not name:
             raise AppleError(400, "Invalid Request Body", "attributes.name is required", "40007")
         now = self.sandbox.clock.time()

@@ -73,7 +73,7 @@ class DeezerAdapter:
         self.sandbox = sandbox
 
     def identify(self, scope: Scope) -> Caller:
-        token_value = (_query(scope).get("access_token") or [None])[0]
+        token_value = next(iter(_query(scope).get("access_token", [])), None)
         token = self.sandbox.deezer.tokens.get(token_value or "")
         client = scope.get("client") or ("unknown", 0)
         key = ("deezer", token.app_id, token.fan_id) if token else ("deezer", "address", client[0])

@@ -189,6 +189,7 @@ class Accounts:
         try:
             client_id, secret = _client_credentials(request, form)
             caller.client_id = client_id
+            refresh: RefreshToken | None
             grant_type = form.get("grant_type")
             if not grant_type:
                 raise OAuthError("unsupported_grant_type", "grant_type parameter is missing")

@@ -152,7 +152,3 @@ def campaign_context(
 
 def artwork_file(settings: Settings, artwork: str | None) -> Path | None:
     return confined_artwork(settings.data_dir, artwork)  # only <data dir>/artwork/
-    for candidate in (Path(artwork), settings.data_dir / Path(artwork).name):
-        if candidate.suffix.lower() in ARTWORK_SUFFIXES and candidate.is_file():
-            return candidate
-    return None
