@@ -82,7 +82,8 @@ def test_the_pages_answer_with_whole_figures_while_the_marts_are_rebuilt_and_pub
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert writer.stdin is not None and writer.stdout is not None
+    assert writer.stdin is not None
+    assert writer.stdout is not None
     try:
         for round in range(ROUNDS):
             assert writer.stdout.readline().strip() == "written"
