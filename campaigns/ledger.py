@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from campaigns.models import ActionKind, Outcome, OwedAction
+from campaigns.models import FAN_ACTIONS, ActionKind, Outcome, OwedAction
 
 INSERT_CHUNK = 5000  # rows per executemany call
 _ACTIONS: Table = OwedAction.__table__  # type: ignore[assignment]  # declared as a FromClause
@@ -182,10 +182,11 @@ def record_at_grant(
 
 
 def outcome_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    """The campaign's library actions by outcome (`identify`, the app reading an account id, is not one)."""
     counts = {outcome.value: 0 for outcome in Outcome}
     for outcome, count in session.execute(
         select(OwedAction.outcome, func.count())
-        .where(OwedAction.campaign_id == campaign_id)
+        .where(OwedAction.campaign_id == campaign_id, FAN_ACTIONS)
         .group_by(OwedAction.outcome)
     ):
         counts[outcome] = count

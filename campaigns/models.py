@@ -321,3 +321,8 @@ class AppPacing(Base):
     pause_until: Mapped[float] = mapped_column(Float, default=0.0)
     quota_until: Mapped[float] = mapped_column(Float, default=0.0)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# `identify` (the app reading a grant's account id after it was stored) is the app's bookkeeping, not an
+# action for a fan: outcome counts, retention and the warehouse leave it out alike.
+FAN_ACTIONS = OwedAction.kind != ActionKind.IDENTIFY

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Table, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.models import AuthorizationAttempt, Grant, Outcome, OwedAction
+from campaigns.models import FAN_ACTIONS, AuthorizationAttempt, Grant, Outcome, OwedAction
 
 FINAL_OUTCOMES = (
     Outcome.DELIVERED.value,
@@ -48,12 +48,13 @@ def grants_past_retention(
     """Grants with tokens whose owed actions are all final, the last one ended before `now - retention`."""
     not_final = func.sum(case((OwedAction.outcome.in_(FINAL_OUTCOMES), 0), else_=1))
     ended = func.max(func.coalesce(OwedAction.done_at, OwedAction.due_at))
+    fan_actions = func.sum(case((FAN_ACTIONS, 1), else_=0))  # identify alone is no work planned for the fan
     query = (
         select(Grant.id)
         .join(OwedAction, OwedAction.grant_id == Grant.id)
         .where(Grant.tokens_deleted_at.is_(None))
         .group_by(Grant.id)
-        .having(not_final == 0, ended < now - retention)
+        .having(not_final == 0, ended < now - retention, fan_actions > 0)
         .order_by(Grant.id)
         .limit(limit)
     )

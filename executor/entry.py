@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from campaigns.models import Outcome
-from campaigns.settings import Settings
+from campaigns.settings import Settings, SettingsError
 from campaigns.store import Store
-from campaigns.vault import Secret, TokenVault
+from campaigns.vault import PseudonymKeys, Secret, TokenVault
 from executor.release import ReleaseOptions, ReleaseReport, run_release
 from executor.shards import ShardLauncher, WorkerSetup
 from services import ServiceApp, apps_from_settings
@@ -26,20 +26,23 @@ def run_release_day(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
     pacing_url: str | None = None,
+    pseudonym_secret: str | None = None,
 ) -> ReleaseReport:
     """Release day for `slug` on every service in `apps`, shard processes started as the work needs:
     the one entry of `presave release run`, `python -m executor run` and the Dagster asset. The shards
-    pace each app by the shared state at `pacing_url` (None: the operational store), as `apps` should."""
+    pace each app by the shared state at `pacing_url` (None: the operational store), as `apps` should.
+    `pseudonym_secret` lets the run give a grant stored before `/me` answered its account (identify)."""
     setup = WorkerSetup(
         database_url=store.engine.url.render_as_string(hide_password=False),
         secret_keys=tuple(Secret(k) for k in secret_keys),
         apps=apps,
         timeouts=store.timeouts,
         pacing_url=pacing_url,
+        pseudonym_secret=Secret(pseudonym_secret) if pseudonym_secret else None,
     )
     return run_release(
         store,
-        TokenVault(secret_keys),
+        TokenVault(secret_keys, PseudonymKeys(pseudonym_secret) if pseudonym_secret else None),
         apps,
         slug,
         dry_run=dry_run,
@@ -72,6 +75,7 @@ def release_day(
                 shards=shards, threads=threads, wait_for_release=timedelta(seconds=wait_for_release)
             ),
             pacing_url=pacing_url(settings),
+            pseudonym_secret=_pseudonym_secret(settings),
         )
     finally:
         store.dispose()
@@ -106,3 +110,12 @@ def report_lines(report: ReleaseReport) -> list[str]:
             "GET /me/library/contains); not counted as delivered"
         )
     return lines
+
+
+def _pseudonym_secret(settings: Settings) -> str | None:
+    """The landing app's pseudonym secret, which identifying a grant stored before `/me` needs; a store
+    the landing app never wrote to (no key configured) has no such grant."""
+    try:
+        return settings.pseudonym_secret()
+    except SettingsError:
+        return None

@@ -26,7 +26,7 @@ from typing import Any
 
 from campaigns.ledger import Shard
 from campaigns.store import Store, StoreTimeouts
-from campaigns.vault import Secret, TokenVault
+from campaigns.vault import PseudonymKeys, Secret, TokenVault
 from executor.locks import worker_lock
 from executor.release import ReleaseWork, ShardLauncherLike
 from executor.retry import RetryPolicy
@@ -49,6 +49,7 @@ class WorkerSetup:
     apps: Mapping[str, ServiceApp] = field(default_factory=dict)
     timeouts: StoreTimeouts = field(default_factory=StoreTimeouts)
     pacing_url: str | None = None  # where the apps' shared pacing lives; None: the operational store
+    pseudonym_secret: Secret | None = None  # to give a grant stored before `/me` its account
 
 
 APP_CLASSES: dict[str, type[SpotifyApp] | type[AppleApp] | type[DeezerApp]] = {
@@ -83,6 +84,7 @@ class ShardLauncher(ShardLauncherLike):
             "database_url": self.setup.database_url,
             "store_timeouts": asdict(self.setup.timeouts),
             "secret_keys": [k.reveal() for k in self.setup.secret_keys],
+            "pseudonym_secret": self.setup.pseudonym_secret.reveal() if self.setup.pseudonym_secret else None,
             "apps": {name: app_config(app) for name, app in self.setup.apps.items()},
             "pacing_url": self.setup.pacing_url or self.setup.database_url,
             "campaign_id": work.campaign_id,
@@ -180,7 +182,8 @@ def main() -> int:
     store = Store.connect(
         job["database_url"], upgrade=False, timeouts=StoreTimeouts(**job.get("store_timeouts", {}))
     )
-    vault = TokenVault(job["secret_keys"])
+    secret = job.get("pseudonym_secret")
+    vault = TokenVault(job["secret_keys"], PseudonymKeys(secret) if secret else None)
     apps = {name: app_from_config(name, config) for name, config in job["apps"].items()}
     count = job["count"]
     # the run's shards pace each app together, and with every other process using the label's credentials

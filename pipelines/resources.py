@@ -39,19 +39,7 @@ class OperationalStore(dg.ConfigurableResource):
         return self._store
 
     def vault(self) -> TokenVault:
-        if self.secret_key:
-            keys = [k.strip() for k in self.secret_key.split(",") if k.strip()]
-        elif self.secret_key_file:
-            keys = [Path(self.secret_key_file).read_text().strip()]
-        else:
-            raise dg.Failure("the operational store resource has no secret key configured")
-        if self.pseudonym_key:
-            secret = self.pseudonym_key
-        elif self.pseudonym_key_file:
-            secret = Path(self.pseudonym_key_file).read_text().strip()
-        else:
-            raise dg.Failure("the operational store resource has no pseudonym key configured")
-        return TokenVault(keys, PseudonymKeys(secret))
+        return TokenVault(vault_keys(self), PseudonymKeys(pseudonym_secret(self)))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._store is not None:
@@ -197,6 +185,15 @@ def vault_keys(resource: OperationalStore) -> list[str]:
     if resource.secret_key_file:
         return [Path(resource.secret_key_file).read_text().strip()]
     raise dg.Failure("the operational store resource has no secret key configured")
+
+
+def pseudonym_secret(resource: OperationalStore) -> str:
+    """The secret the fans' pseudonyms are derived from, as the resource is configured."""
+    if resource.pseudonym_key:
+        return resource.pseudonym_key
+    if resource.pseudonym_key_file:
+        return Path(resource.pseudonym_key_file).read_text().strip()
+    raise dg.Failure("the operational store resource has no pseudonym key configured")
 
 
 class ArtistStatsResource(dg.ConfigurableResource):

@@ -225,7 +225,7 @@ def build_connectors(settings: Settings, public_origin: str) -> Connectors:
         log.error("Apple Music is off: %s", exc)
         apple = None
     paced += [app for app in (deezer, apple) if app is not None]
-    share_pacing(paced, pacing_url(settings))
+    share_pacing(paced, pacing_url(settings), upgrade=False)  # the store is migrated on start
     return Connectors(oauth, AppleConnect(apple) if apple is not None else None)
 
 

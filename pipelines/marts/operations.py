@@ -159,6 +159,8 @@ MARTS = (
         lambda _: RELEASE_UNDELIVERED,
         "The owed actions that failed, were undeliverable or were ignored by the service (outcome as people name it), with the fan's short keyed hash and the reason "
         "given ('(no reason given)' when none).",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM release_actions "
+        "WHERE outcome IN ('failed', 'undeliverable', 'ignored'))",
     ),
     Mart(
         "funnel_browsers",

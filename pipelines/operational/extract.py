@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
-from campaigns.models import Campaign, Grant, LandingEvent, OwedAction
+from campaigns.models import FAN_ACTIONS, Campaign, Grant, LandingEvent, OwedAction
 from campaigns.registry import campaign_spec
 from campaigns.store import Store
 from campaigns.vault import TokenVault
@@ -122,6 +122,7 @@ def owed_action_frames(store: Store) -> Iterator[pd.DataFrame]:
         select(*OWED_ACTION_COLUMNS)
         .join(Campaign, Campaign.id == OwedAction.campaign_id)
         .join(Grant, Grant.id == OwedAction.grant_id)
+        .where(FAN_ACTIONS)
         .order_by(OwedAction.id)
     )
     yield from stream_frames(store, query)
@@ -139,10 +140,11 @@ def grant_counts(store: Store) -> dict[tuple[str, str], int]:
 
 
 def action_counts(store: Store) -> dict[tuple[str, str, str], int]:
-    """Owed actions per (campaign slug, kind, outcome) in the store's ledger."""
+    """The fans' owed actions per (campaign slug, kind, outcome) in the store's ledger."""
     query = (
         select(Campaign.slug, OwedAction.kind, OwedAction.outcome, func.count())
         .join(Campaign, Campaign.id == OwedAction.campaign_id)
+        .where(FAN_ACTIONS)
         .group_by(Campaign.slug, OwedAction.kind, OwedAction.outcome)
     )
     with store.session() as session:

@@ -14,6 +14,7 @@ from pipelines.resources import (
     DeezerResource,
     OperationalStore,
     SpotifyResource,
+    pseudonym_secret,
     service_apps,
     vault_keys,
 )
@@ -69,6 +70,7 @@ def release_day_actions(
             ),
             progress=progress,
             pacing_url=spotify.pacing_url or None,
+            pseudonym_secret=pseudonym_secret(operational_store),
         )
     finally:
         for app in apps.values():
