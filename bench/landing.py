@@ -1,8 +1,11 @@
-"""Landing app: page views per second with latency percentiles, grants per second through the OAuth
-callback against the sandbox, and a burst of grants with every one of them counted in the store.
+"""Landing app, with 1 and with 2 uvicorn workers: page views per second with latency percentiles,
+grants per second through the OAuth callback against the sandbox (the capture-first callback: the grant,
+the state's use and the owed actions in one transaction, then `/me` and the artist follow through the
+shared pacing), the callback's p50/p99, CPU per view and per grant, and a burst of grants with every one
+of them counted in the store. `make bench BENCH=landing`.
 
-The landing app (several uvicorn workers) and the sandbox run in their own processes on loopback, on a
-SQLite store in a temporary directory; the load comes from one asyncio process speaking plain HTTP/1.1
+The landing app and the sandbox run in their own processes on loopback, on a fresh SQLite store in a
+temporary directory per worker count (the pacing shared in its `app_pacing` table); the load comes from one asyncio process speaking plain HTTP/1.1
 over keep-alive connections, so the client costs little of the machine's CPU. Figures are printed,
 never asserted.
 """
@@ -13,6 +16,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -32,18 +36,13 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from campaigns.campaign_file import parse_campaign
-from campaigns.models import Grant, LandingEvent
+from campaigns.models import Grant, LandingEvent, Outcome, OwedAction
 from campaigns.registry import create_campaign
 from campaigns.store import Store
 from presave.processes import free_port
 
 WORKERS = 2
-VIEW_CONNECTIONS = 64
-VIEW_SECONDS = 10.0
-GRANT_FANS_AT_ONCE = 32
-GRANT_SECONDS = 10.0
-BURST_FANS = 1000
-BURST_AT_ONCE = 200
+WORKER_COUNTS = (1, 2)  # each measured on its own store and sandbox
 SLUG = "midnight-drive"
 ARTIST = "4Z8W4fKeB5YxbusRsdQVPb"
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -89,6 +88,19 @@ class Http:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How long and how wide each phase is (the test runs them tiny)."""
+
+    view_s: float = 8.0
+    view_connections: int = 64
+    grant_s: float = 8.0
+    grant_fans_at_once: int = 32
+    burst_fans: int = 600
+    burst_at_once: int = 200
+    warm_up_s: float = 1.0
 
 
 def _percentiles(latencies: list[float]) -> dict[str, float]:
@@ -200,13 +212,14 @@ def landing_settings(
     tmp: Path, sandbox_env: dict[str, str], database_url: str, landing_url: str
 ) -> dict[str, str]:
     """The landing app's environment for a run: the sandbox's endpoints, a data folder in `tmp`, a new
-    secret key, and no per-address rate limit (one loopback address plays every fan)."""
+    secret key and pseudonym secret, and no per-address rate limit (one loopback address plays every fan)."""
     return {
         **sandbox_env,
         "PRESAVE_DATA_DIR": str(tmp / "data"),
         "PRESAVE_DATABASE_URL": database_url,
         "PRESAVE_SECRET_KEY": Fernet.generate_key().decode(),
         "PRESAVE_PUBLIC_URL": landing_url,
+        "PRESAVE_PSEUDONYM_KEY": secrets.token_urlsafe(32),
         "PRESAVE_LANDING_RATE_LIMIT": "0",
     }
 
@@ -264,7 +277,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 # the load ----------------------------------------------------------------------------------------------
-async def _views(landing: str, seconds: float, phase: Phase) -> None:
+async def _views(landing: str, seconds: float, phase: Phase, connections: int) -> None:
     target = f"/{SLUG}?utm_source=bench&utm_medium=load"
     headers = f"User-Agent: {PHONE}\r\nCF-IPCountry: GB\r\nReferer: https://l.instagram.com/\r\n"
 
@@ -280,7 +293,7 @@ async def _views(landing: str, seconds: float, phase: Phase) -> None:
 
     stop = time.perf_counter() + seconds
     started = time.perf_counter()
-    await asyncio.gather(*(visitor() for _ in range(VIEW_CONNECTIONS)))
+    await asyncio.gather(*(visitor() for _ in range(connections)))
     phase.seconds = time.perf_counter() - started
 
 
@@ -309,7 +322,7 @@ async def _one_grant(landing: Http, sandbox: Http, fan: str, phase: Phase, callb
 
 
 async def _grants_steady(
-    landing: str, sandbox: str, seconds: float, phase: Phase, callback: list[float]
+    landing: str, sandbox: str, seconds: float, phase: Phase, callback: list[float], at_once: int
 ) -> None:
     counter = iter(range(10**9))
 
@@ -322,12 +335,14 @@ async def _grants_steady(
 
     stop = time.perf_counter() + seconds
     started = time.perf_counter()
-    await asyncio.gather(*(fan_stream() for _ in range(GRANT_FANS_AT_ONCE)))
+    await asyncio.gather(*(fan_stream() for _ in range(at_once)))
     phase.seconds = time.perf_counter() - started
 
 
-async def _grants_burst(landing: str, sandbox: str, phase: Phase, callback: list[float]) -> None:
-    pending = iter(range(BURST_FANS))
+async def _grants_burst(
+    landing: str, sandbox: str, phase: Phase, callback: list[float], sizes: Sizes
+) -> None:
+    pending = iter(range(sizes.burst_fans))
 
     async def lane() -> None:
         landing_http, sandbox_http = Http(landing), Http(sandbox)
@@ -337,7 +352,7 @@ async def _grants_burst(landing: str, sandbox: str, phase: Phase, callback: list
         sandbox_http.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(BURST_AT_ONCE)))
+    await asyncio.gather(*(lane() for _ in range(sizes.burst_at_once)))
     phase.seconds = time.perf_counter() - started
 
 
@@ -351,6 +366,8 @@ def _measure(pid: int, phase: Phase, load: object, sandbox_pid: int | None = Non
 
 # the report --------------------------------------------------------------------------------------------
 def _counts(store: Store) -> dict[str, int]:
+    """Events by kind, grants (all, of the steady and burst fans, still waiting for `/me`), and the
+    grant-time actions the callbacks left owed to the executor."""
     with store.session() as session:
         kinds = dict(
             session.execute(select(LandingEvent.kind, func.count()).group_by(LandingEvent.kind)).all()
@@ -358,16 +375,36 @@ def _counts(store: Store) -> dict[str, int]:
         grants = session.scalar(select(func.count()).select_from(Grant)) or 0
         steady = session.scalar(select(func.count()).where(Grant.service_user_id.like("steady-%"))) or 0
         burst = session.scalar(select(func.count()).where(Grant.service_user_id.like("burst-%"))) or 0
-    return {**kinds, "grants": grants, "steady": steady, "burst": burst}
+        pending = session.scalar(select(func.count()).where(Grant.service_user_id.like("pending:%"))) or 0
+        owed = (
+            session.scalar(
+                select(func.count()).select_from(OwedAction).where(OwedAction.outcome == Outcome.QUEUED)
+            )
+            or 0
+        )
+    return {**kinds, "grants": grants, "steady": steady, "burst": burst, "pending": pending, "owed": owed}
 
 
-def _report(
-    views: Phase, steady: Phase, burst: Phase, callbacks: dict[str, list[float]], counts: dict, rss: float
-) -> None:
-    table = Table(
-        title=f"landing page views ({WORKERS} uvicorn workers, {VIEW_CONNECTIONS} connections, {os.cpu_count()} cores)"
-    )
+@dataclass
+class Measured:
+    """One configuration's figures: the three phases, the callbacks' own latencies, what the store holds
+    after shutdown, and the peak resident memory of a landing worker."""
+
+    workers: int
+    sizes: Sizes
+    views: Phase
+    steady: Phase
+    burst: Phase
+    callbacks: dict[str, list[float]]
+    counts: dict[str, int]
+    rss_mb: float
+
+
+def views_table(results: list[Measured]) -> Table:
+    connections = results[0].sizes.view_connections if results else 0
+    table = Table(title=f"landing page views ({connections} connections, {os.cpu_count()} cores)")
     for column in (
+        "workers",
         "views",
         "views/s",
         "p50 ms",
@@ -379,21 +416,31 @@ def _report(
         "visit events stored (with warm-up)",
     ):
         table.add_column(column, justify="right")
-    cuts = _percentiles(views.latencies)
-    table.add_row(
-        f"{views.done}",
-        f"{views.rate:,.0f}",
-        f"{cuts['p50']:.1f}",
-        f"{cuts['p90']:.1f}",
-        f"{cuts['p99']:.1f}",
-        f"{cuts['max']:.1f}",
-        f"{views.cpu_s / max(views.done, 1) * 1e3:.2f}",
-        f"{sum(n for s, n in views.statuses.items() if s != 200)}",
-        f"{counts.get('visit', 0)} of {counts['visits_served']}",
+    for result in results:
+        views, counts = result.views, result.counts
+        cuts = _percentiles(views.latencies)
+        table.add_row(
+            f"{result.workers}",
+            f"{views.done}",
+            f"{views.rate:,.0f}",
+            f"{cuts['p50']:.1f}",
+            f"{cuts['p90']:.1f}",
+            f"{cuts['p99']:.1f}",
+            f"{cuts['max']:.1f}",
+            f"{views.cpu_s / max(views.done, 1) * 1e3:.2f}",
+            f"{sum(n for s, n in views.statuses.items() if s != 200)}",
+            f"{counts.get('visit', 0)} of {counts['visits_served']}",
+        )
+    return table
+
+
+def grants_table(results: list[Measured]) -> Table:
+    table = Table(
+        title="grants through the Spotify callback against the sandbox (capture first: the grant, the "
+        "state's use and the owed actions in one transaction, then /me and the follow)"
     )
-    console.print(table)
-    grants = Table(title=f"grants through the Spotify callback against the sandbox ({WORKERS} workers)")
     for column in (
+        "workers",
         "phase",
         "fans at once",
         "grants",
@@ -408,34 +455,48 @@ def _report(
         "lost",
         "other answers",
     ):
-        grants.add_column(column, justify="right")
-    for name, phase, at_once, stored in (
-        ("steady", steady, GRANT_FANS_AT_ONCE, counts["steady"]),
-        ("burst", burst, BURST_AT_ONCE, counts["burst"]),
-    ):
-        flow, back = _percentiles(phase.latencies), _percentiles(callbacks[name])
-        others = ", ".join(f"{s}×{n}" for s, n in sorted(phase.statuses.items()) if s != 303) or "none"
-        grants.add_row(
-            name,
-            f"{at_once}",
-            f"{phase.done}",
-            f"{phase.rate:,.0f}",
-            f"{flow['p50']:.0f}",
-            f"{flow['p99']:.0f}",
-            f"{back['p50']:.0f}",
-            f"{back['p99']:.0f}",
-            f"{phase.cpu_s / max(phase.done, 1) * 1e3:.1f}",
-            f"{phase.sandbox_cpu_s / max(phase.done, 1) * 1e3:.1f}",
-            f"{stored}",
-            f"{phase.done - stored}",
-            others,
+        table.add_column(column, justify="right")
+    for result in results:
+        sizes = result.sizes
+        for name, phase, at_once in (
+            ("steady", result.steady, sizes.grant_fans_at_once),
+            ("burst", result.burst, sizes.burst_at_once),
+        ):
+            stored = result.counts[name]
+            flow, back = _percentiles(phase.latencies), _percentiles(result.callbacks[name])
+            others = ", ".join(f"{s}×{n}" for s, n in sorted(phase.statuses.items()) if s != 303) or "none"
+            table.add_row(
+                f"{result.workers}",
+                name,
+                f"{at_once}",
+                f"{phase.done}",
+                f"{phase.rate:,.0f}",
+                f"{flow['p50']:.0f}",
+                f"{flow['p99']:.0f}",
+                f"{back['p50']:.0f}",
+                f"{back['p99']:.0f}",
+                f"{phase.cpu_s / max(phase.done, 1) * 1e3:.1f}",
+                f"{phase.sandbox_cpu_s / max(phase.done, 1) * 1e3:.1f}",
+                f"{stored}",
+                f"{phase.done - stored}",
+                others,
+            )
+    return table
+
+
+def store_lines(results: list[Measured]) -> list[str]:
+    """What each configuration's store holds after shutdown, and its workers' peak memory."""
+    lines = []
+    for result in results:
+        counts = result.counts
+        lines.append(
+            f"{result.workers} worker(s), after shutdown: events visit {counts.get('visit', 0)}, "
+            f"click {counts.get('click', 0)}, authorize_start {counts.get('authorize_start', 0)}, "
+            f"grant {counts.get('grant', 0)}; grants stored {counts['grants']} "
+            f"({counts['pending']} still waiting for /me), grant-time actions left owed {counts['owed']}; "
+            f"peak RSS of a landing worker {result.rss_mb:.0f} MB"
         )
-    console.print(grants)
-    console.print(
-        f"events after shutdown: visit {counts.get('visit', 0)}, click {counts.get('click', 0)}, "
-        f"authorize_start {counts.get('authorize_start', 0)}, grant {counts.get('grant', 0)} "
-        f"(grants stored {counts['grants']}); peak RSS of a landing worker {rss:.0f} MB"
-    )
+    return lines
 
 
 def _load() -> str:
@@ -443,8 +504,9 @@ def _load() -> str:
     return f"{one:.1f} (1 min), {five:.1f} (5 min)"
 
 
-def run() -> None:
-    console.print(f"machine: {os.cpu_count()} cores, load average before the run {_load()}")
+def measure(workers: int, sizes: Sizes) -> Measured:
+    """The landing app on `workers` uvicorn workers, SQLite and the sandbox, each in its own process:
+    page views, then steady grants, then a burst; the store counted after a graceful shutdown."""
     with tempfile.TemporaryDirectory(prefix="presave-bench-landing-") as name:
         tmp = Path(name)
         sandbox, sandbox_env, sandbox_url = _start_sandbox(tmp)
@@ -459,27 +521,35 @@ def run() -> None:
             preorder_links={"itunes": "https://itunes.example/album/1"},
         )
         run_coroutine(_admin_artist(sandbox_url))
-        landing = start_landing(env, port)
+        landing = start_landing(env, port, workers=workers)
         try:
             _wait_up(landing_url, "/healthz", landing)
             warm_up = Phase()
-            run_coroutine(_views(landing_url, 1.0, warm_up))  # imports, caches, connections
+            # imports, caches, connections
+            run_coroutine(_views(landing_url, sizes.warm_up_s, warm_up, sizes.view_connections))
             views, steady, burst = Phase(), Phase(), Phase()
             callbacks: dict[str, list[float]] = {"steady": [], "burst": []}
-            with console.status("page views…"):
-                _measure(landing.pid, views, _views(landing_url, VIEW_SECONDS, views))
-            with console.status("grants, steady…"):
+            with console.status(f"{workers} worker(s): page views…"):
+                _measure(landing.pid, views, _views(landing_url, sizes.view_s, views, sizes.view_connections))
+            with console.status(f"{workers} worker(s): grants, steady…"):
                 _measure(
                     landing.pid,
                     steady,
-                    _grants_steady(landing_url, sandbox_url, GRANT_SECONDS, steady, callbacks["steady"]),
+                    _grants_steady(
+                        landing_url,
+                        sandbox_url,
+                        sizes.grant_s,
+                        steady,
+                        callbacks["steady"],
+                        sizes.grant_fans_at_once,
+                    ),
                     sandbox.pid,
                 )
-            with console.status(f"a burst of {BURST_FANS} grants…"):
+            with console.status(f"{workers} worker(s): a burst of {sizes.burst_fans} grants…"):
                 _measure(
                     landing.pid,
                     burst,
-                    _grants_burst(landing_url, sandbox_url, burst, callbacks["burst"]),
+                    _grants_burst(landing_url, sandbox_url, burst, callbacks["burst"], sizes),
                     sandbox.pid,
                 )
             rss = _peak_rss_mb(landing.pid)
@@ -489,9 +559,19 @@ def run() -> None:
             sandbox.wait(timeout=30)
         counts = _counts(store)
         store.dispose()
-        counts["visits_served"] = warm_up.done + views.done
-        _report(views, steady, burst, callbacks, counts, rss)
-        console.print(f"load average after the run {_load()} (other processes share these cores)")
+    counts["visits_served"] = warm_up.done + views.done
+    return Measured(workers, sizes, views, steady, burst, callbacks, counts, rss)
+
+
+def run() -> None:
+    console.print(f"machine: {os.cpu_count()} cores, load average before the run {_load()}")
+    sizes = Sizes()
+    results = [measure(workers, sizes) for workers in WORKER_COUNTS]
+    console.print(views_table(results))
+    console.print(grants_table(results))
+    for line in store_lines(results):
+        console.print(line)
+    console.print(f"load average after the run {_load()} (other processes share these cores)")
 
 
 async def _admin_artist(sandbox_url: str) -> None:

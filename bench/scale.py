@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import tempfile
 import time
 import uuid
@@ -94,7 +93,6 @@ def landing_on_postgres(workers: int, server_url: str) -> Iterator[Cluster]:
         port = free_port(0)
         landing_url = f"http://127.0.0.1:{port}"
         env = landing_settings(tmp, sandbox_env, url, landing_url)
-        env["PRESAVE_PSEUDONYM_KEY"] = secrets.token_urlsafe(32)
         store = Store.connect(url)
         seed_campaign(store)
         run_coroutine(_admin_artist(sandbox_url))
