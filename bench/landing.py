@@ -184,12 +184,13 @@ def _wait_up(url: str, path: str, process: subprocess.Popen[bytes], timeout: flo
     raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
 
 
-def _start_sandbox(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, str], str]:
+def _start_sandbox(
+    tmp: Path, *, call_log_limit: int = 10_000, record_bodies: bool = False
+) -> tuple[subprocess.Popen[bytes], dict[str, str], str]:
     config = tmp / "sandbox.json"
+    inspection = {"call_log_limit": call_log_limit, "record_bodies": record_bodies}
     # Spotify's real limit is per app and unpublished; here it must not be what is measured.
-    config.write_text(
-        json.dumps({"spotify": {"rate_budget": 10**9}, "inspection": {"call_log_limit": 10_000}})
-    )
+    config.write_text(json.dumps({"spotify": {"rate_budget": 10**9}, "inspection": inspection}))
     port = free_port(0)
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--port", str(port), "--config", str(config)],
