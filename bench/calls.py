@@ -12,13 +12,11 @@ sandbox without a rate limit (the pacing is measured by `BENCH=pacing` and the e
 
 from __future__ import annotations
 
-import asyncio
 import os
 import resource
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,10 +32,10 @@ from sqlalchemy import update
 from bench.landing import (
     ARTIST,
     SLUG,
-    Http,
     Phase,
+    Sizes,
     _cpu_seconds,
-    _one_grant,
+    _grants_burst,
     _start_sandbox,
     _stop,
     _wait_up,
@@ -52,7 +50,7 @@ from campaigns.registry import campaign_spec, get_campaign, update_campaign
 from campaigns.store import Store
 from presave.processes import free_port
 
-FANS = 300
+FANS = 1000
 AT_ONCE = 16
 UPC = "198880045560"  # the campaign's (bench.landing.seed_campaign)
 GRANT_TIME, RELEASE_DAY = "grant time (landing app)", "release day (executor)"
@@ -158,22 +156,6 @@ def _add_release(admin: httpx.Client) -> None:
     ).raise_for_status()
 
 
-async def _grant_all(landing: str, sandbox: str, fans: int, at_once: int, phase: Phase) -> None:
-    pending = iter(range(fans))
-    callbacks: list[float] = []
-
-    async def lane() -> None:
-        landing_http, sandbox_http = Http(landing), Http(sandbox)
-        for n in pending:
-            await _one_grant(landing_http, sandbox_http, f"fan-{n}", phase, callbacks)
-        landing_http.close()
-        sandbox_http.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(at_once)))
-    phase.seconds = time.perf_counter() - started
-
-
 def _days_later(store: Store) -> None:
     """Release day as it finds the grants: the release moment a minute ago, every access token expired."""
     now = datetime.now(UTC)
@@ -228,7 +210,8 @@ def measure(fans: int = FANS, at_once: int = AT_ONCE) -> ReleaseDay:
                 _wait_up(landing_url, "/healthz", landing)
                 cpu = _cpu_seconds(landing.pid)
                 with console.status(f"{fans} fans granting through the landing app…"):
-                    run_coroutine(_grant_all(landing_url, sandbox_url, fans, at_once, grants))
+                    sizes = Sizes(burst_fans=fans, burst_at_once=at_once)
+                    run_coroutine(_grants_burst(landing_url, sandbox_url, grants, [], sizes, prefix="fan"))
                 landing_cpu = _cpu_seconds(landing.pid) - cpu
             finally:
                 _stop(landing)

@@ -341,14 +341,15 @@ async def _grants_steady(
 
 
 async def _grants_burst(
-    landing: str, sandbox: str, phase: Phase, callback: list[float], sizes: Sizes
+    landing: str, sandbox: str, phase: Phase, callback: list[float], sizes: Sizes, prefix: str = "burst"
 ) -> None:
+    """`sizes.burst_fans` fans granting, `sizes.burst_at_once` at a time (fans `<prefix>-<n>`)."""
     pending = iter(range(sizes.burst_fans))
 
     async def lane() -> None:
         landing_http, sandbox_http = Http(landing), Http(sandbox)
         for n in pending:
-            await _one_grant(landing_http, sandbox_http, f"burst-{n}", phase, callback)
+            await _one_grant(landing_http, sandbox_http, f"{prefix}-{n}", phase, callback)
         landing_http.close()
         sandbox_http.close()
 
