@@ -1,13 +1,15 @@
 """Service calls per fan, from the grant to release day, counted where they arrive: at the sandbox, which
 records every request. `make bench BENCH=calls`.
 
-N fans grant through the landing app (capture first: the grant stored, then `/me` and the artist follow
-through the shared pacing); the landing app stops; then release day as it finds the grants days later:
-the campaign's release moment has passed and every access token has expired, and `python -m executor run`
-resolves the release, refreshes each fan's token, saves the release and checks the unconfirmed follow.
-Each call is put in a kind (identify, follow, save, verify, search/resolve, token refresh, …): per fan when
-it is made with a fan's token, per campaign when made with the app's own. All on loopback, SQLite; the
-sandbox without a rate limit (the pacing is measured by `BENCH=pacing` and the executor's bench).
+N fans grant on Spotify and N on Deezer through the landing app (capture first: the grant stored, then
+`/me` and Spotify's artist follow through the shared pacing); the landing app stops; then release day as
+it finds the grants days later: the campaign's release moment has passed and every Spotify access token
+has expired, and `python -m executor run` resolves the release, refreshes the tokens, saves the release
+and follows the artist where that is still owed. Each call is put in a kind (identify, follow, save,
+verify, search/resolve, token refresh, …): per fan when it is made with a fan's token, per campaign when
+made with the app's own. All on loopback, SQLite; the sandbox without a rate limit (the pacing is
+measured by `BENCH=pacing` and the executor's bench). Apple Music's grant is MusicKit JS in a browser and
+is not driven here.
 """
 
 from __future__ import annotations
@@ -52,58 +54,89 @@ from presave.processes import free_port
 
 FANS = 1000
 AT_ONCE = 16
+SERVICES = ("spotify", "deezer")  # Apple's grant is MusicKit JS in the browser: not driven here
+DEEZER_ARTIST = "27"
 UPC = "198880045560"  # the campaign's (bench.landing.seed_campaign)
 GRANT_TIME, RELEASE_DAY = "grant time (landing app)", "release day (executor)"
-console = Console(width=170)
+console = Console(width=180)
 
 
 @dataclass(frozen=True)
 class Kind:
-    """What a call was for, and whether each fan costs one (a fan's token) or the campaign (the app's)."""
+    """What a call was for, on which service and route, and whether each fan costs one (made with the
+    fan's token) or the campaign (with the app's own)."""
 
+    service: str
     name: str
+    route: str
     per_fan: bool
 
 
-EXPECTED = (  # listed in each phase even when none was made: a zero is a finding too
-    Kind("identify (GET /me)", True),
-    Kind("follow (PUT /me/library)", True),
-    Kind("verify follow (GET /me/library/contains)", True),
-    Kind("save (PUT /me/library)", True),
-    Kind("verify save (GET /me/library/contains)", True),
-    Kind("token refresh", True),
-    Kind("search / resolve (GET /search)", False),
-)
+BROWSER = "authorize (the fan's browser, not a call of ours)"
+EXPECTED = {  # listed in each phase even when none was made: a zero is a finding too
+    "spotify": (
+        Kind("spotify", "identify", "GET /me", True),
+        Kind("spotify", "follow", "PUT /me/library", True),
+        Kind("spotify", "verify follow", "GET /me/library/contains", True),
+        Kind("spotify", "save", "PUT /me/library", True),
+        Kind("spotify", "verify save", "GET /me/library/contains", True),
+        Kind("spotify", "token refresh", "POST /api/token", True),
+        Kind("spotify", "search / resolve", "GET /search", False),
+    ),
+    "deezer": (  # no refresh tokens on Deezer: offline grants do not expire
+        Kind("deezer", "identify", "GET /user/me", True),
+        Kind("deezer", "follow", "POST /user/me/artists", True),
+        Kind("deezer", "verify follow", "GET /user/me/artists", True),
+        Kind("deezer", "save", "POST /user/me/albums", True),
+        Kind("deezer", "verify save", "GET /user/me/albums", True),
+        Kind("deezer", "search / resolve", "GET /album/{album_ref}", False),
+    ),
+}
+_DEEZER = {
+    "GET /user/me": "identify",
+    "POST /user/me/artists": "follow",
+    "GET /user/me/artists": "verify follow",
+    "POST /user/me/albums": "save",
+    "POST /user/me/tracks": "save",
+    "GET /user/me/albums": "verify save",
+    "GET /user/me/tracks": "verify save",
+    "GET /album/{album_ref}": "search / resolve",
+    "GET /track/{track_ref}": "search / resolve",
+    "GET /oauth/auth.php": BROWSER,
+    "GET /oauth/access_token.php": "code exchange",
+}
+_TOKENS = {
+    "authorization_code": ("code exchange", True),
+    "refresh_token": ("token refresh", True),
+    "client_credentials": ("app token (client credentials)", False),
+}
 
 
 def classify(call: dict[str, Any]) -> Kind:
     """The kind of one call of the sandbox's log (with its request body)."""
-    route = call["route"]
+    route, service = call["route"], call["service"]
     per_fan = call.get("user") is not None
-    if call["service"] == "spotify_accounts":
+    if service.startswith("deezer"):
+        return Kind("deezer", _DEEZER.get(route, "other"), route, per_fan)
+    if service == "spotify_accounts":
         if route.endswith("/authorize"):
-            return Kind("authorize (the fan's browser, not a call of ours)", True)
+            return Kind("spotify", BROWSER, route, True)
         grant_type = parse_qs(call.get("request_body") or "").get("grant_type", [""])[0]
-        names = {
-            "authorization_code": ("code exchange", True),
-            "refresh_token": ("token refresh", True),
-            "client_credentials": ("app token (client credentials)", False),
-        }
-        name, fan = names.get(grant_type, (f"token: {grant_type or 'other'}", per_fan))
-        return Kind(name, fan)
+        name, fan = _TOKENS.get(grant_type, (f"token: {grant_type or 'other'}", per_fan))
+        return Kind("spotify", name, route, fan)
     uris = unquote(call.get("query") or "")
     target = "follow" if ":artist:" in uris or "type=artist" in uris else "save"
-    if route == "GET /me":
-        return Kind("identify (GET /me)", per_fan)
-    if route == "PUT /me/library":
-        return Kind(f"{target} (PUT /me/library)", per_fan)
-    if route == "GET /me/library/contains":
-        return Kind(f"verify {target} (GET /me/library/contains)", per_fan)
-    if route == "GET /search":
-        return Kind("search / resolve (GET /search)", per_fan)
-    if route.startswith("GET /albums") or route.startswith("GET /tracks"):
-        return Kind(f"resolve ({route})", per_fan)
-    return Kind(route, per_fan)
+    names = {
+        "GET /me": "identify",
+        "PUT /me/library": target,
+        "GET /me/library/contains": f"verify {target}",
+        "GET /search": "search / resolve",
+    }
+    if route in names:
+        return Kind("spotify", names[route], route, per_fan)
+    if route.startswith(("GET /albums", "GET /tracks")):
+        return Kind("spotify", "resolve", route, per_fan)
+    return Kind("spotify", "other", route, per_fan)
 
 
 @dataclass
@@ -137,8 +170,12 @@ class ReleaseDay:
 
 
 def _calls(admin: httpx.Client, since: int) -> tuple[list[dict[str, Any]], int]:
-    """The sandbox's Spotify calls (Web API and accounts, with bodies) after `since`; the last seq."""
-    calls = admin.get("/sandbox/spotify/calls", params={"since": since, "bodies": "true"}).json()["calls"]
+    """The sandbox's calls on every service measured (APIs and authorization, with bodies) after `since`
+    (the log's sequence is one for all services); the last seq."""
+    calls = []
+    for service in SERVICES:
+        answer = admin.get(f"/sandbox/{service}/calls", params={"since": since, "bodies": "true"}).json()
+        calls += answer["calls"]
     return calls, max((c["seq"] for c in calls), default=since)
 
 
@@ -149,7 +186,7 @@ def _add_release(admin: httpx.Client) -> None:
         json={
             "upc": UPC,
             "title": "Midnight Drive",
-            "artist": {"name": "Nova Lane", "spotify_id": ARTIST},
+            "artist": {"name": "Nova Lane", "spotify_id": ARTIST, "deezer_id": DEEZER_ARTIST},
             "release_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
             "tracks": [{"title": "Midnight Drive", "isrc": "QZWFV2600001", "duration_ms": 200000}],
         },
@@ -166,7 +203,9 @@ def _days_later(store: Store) -> None:
         document |= {"release_at": moment.isoformat(), "timezone": "UTC"}
         update_campaign(session, parse_campaign(document), by="bench")
     with store.engine.begin() as connection:
-        connection.execute(update(Grant).values(token_expires_at=now - timedelta(days=3)))
+        # Deezer's offline tokens do not expire (and cannot be refreshed)
+        expired = now - timedelta(days=3)
+        connection.execute(update(Grant).where(Grant.service == "spotify").values(token_expires_at=expired))
 
 
 def _run_executor(env: dict[str, str]) -> tuple[list[str], float, float, int]:
@@ -202,16 +241,32 @@ def measure(fans: int = FANS, at_once: int = AT_ONCE) -> ReleaseDay:
         store = Store.connect(env["PRESAVE_DATABASE_URL"])
         tallies = {GRANT_TIME: Tally(), RELEASE_DAY: Tally()}
         try:
-            seed_campaign(store)
+            seed_campaign(
+                store,
+                services={
+                    "spotify": {"artist": f"spotify:artist:{ARTIST}"},
+                    "deezer": {"artist_id": DEEZER_ARTIST},
+                },
+            )
             _add_release(admin)
             landing = start_landing(env, port, workers=1)
             grants = Phase()
             try:
                 _wait_up(landing_url, "/healthz", landing)
                 cpu = _cpu_seconds(landing.pid)
-                with console.status(f"{fans} fans granting through the landing app…"):
+                with console.status(f"{fans} fans per service granting through the landing app…"):
                     sizes = Sizes(burst_fans=fans, burst_at_once=at_once)
-                    run_coroutine(_grants_burst(landing_url, sandbox_url, grants, [], sizes, prefix="fan"))
+                    for service in SERVICES:
+                        load = _grants_burst(
+                            landing_url,
+                            sandbox_url,
+                            grants,
+                            [],
+                            sizes,
+                            prefix=f"{service}-fan",
+                            service=service,
+                        )
+                        run_coroutine(load)
                 landing_cpu = _cpu_seconds(landing.pid) - cpu
             finally:
                 _stop(landing)
@@ -232,42 +287,48 @@ def measure(fans: int = FANS, at_once: int = AT_ONCE) -> ReleaseDay:
 
 def calls_table(day: ReleaseDay) -> Table:
     table = Table(
-        title=f"Spotify calls counted at the sandbox: {day.fans} fans from the grant to release day "
-        "(per fan: made with the fan's token; per campaign: with the app's own)"
+        title=f"service calls counted at the sandbox: {day.fans} fans per service from the grant to release "
+        "day (per fan: made with the fan's token; per campaign: with the app's own)"
     )
-    for column in ("phase", "call", "per", "calls", "per fan", "not 2xx/3xx"):
-        table.add_column(column, justify="left" if column in ("phase", "call", "per") else "right")
+    for column in ("phase", "service", "call", "route", "per", "calls", "per fan", "not 2xx/3xx"):
+        table.add_column(column, justify="right" if column in ("calls", "per fan", "not 2xx/3xx") else "left")
     for phase, tally in day.tallies.items():
-        per_fan_total = 0
-        others = sorted(set(tally.calls) - set(EXPECTED), key=lambda kind: (not kind.per_fan, kind.name))
-        for kind in (*EXPECTED, *others):
-            n = tally.calls[kind]
-            ours = not kind.name.startswith("authorize")
-            per_fan_total += n if kind.per_fan and ours else 0
+        for service in SERVICES:
+            expected = EXPECTED[service]
+            found = {kind for kind in tally.calls if kind.service == service}
+            others = sorted(found - set(expected), key=lambda kind: (not kind.per_fan, kind.name, kind.route))
+            ours = 0
+            for kind in (*expected, *others):
+                n = tally.calls[kind]
+                ours += n if kind.per_fan and kind.name != BROWSER else 0
+                table.add_row(
+                    phase,
+                    service,
+                    kind.name,
+                    kind.route,
+                    "fan" if kind.per_fan else "campaign",
+                    f"{n:,}",
+                    f"{n / max(day.fans, 1):.2f}" if kind.per_fan else "-",
+                    f"{tally.errors[kind]:,}",
+                )
             table.add_row(
                 phase,
-                kind.name,
-                "fan" if kind.per_fan else "campaign",
-                f"{n:,}",
-                f"{n / max(day.fans, 1):.2f}" if kind.per_fan else "-",
-                f"{tally.errors[kind]:,}",
+                service,
+                "all our calls made per fan",
+                "",
+                "fan",
+                f"{ours:,}",
+                f"{ours / max(day.fans, 1):.2f}",
+                "",
+                end_section=True,
             )
-        table.add_row(
-            phase,
-            "all our calls made per fan",
-            "fan",
-            f"{per_fan_total:,}",
-            f"{per_fan_total / max(day.fans, 1):.2f}",
-            "",
-            end_section=True,
-        )
     return table
 
 
 def summary_lines(day: ReleaseDay) -> list[str]:
     answers = ", ".join(f"{s}×{n}" for s, n in sorted(day.grants.statuses.items()))
     return [
-        f"grants: {day.grants.done} of {day.fans} fans reached the done page (answers {answers}) in "
+        f"grants: {day.grants.done} of {day.fans * len(SERVICES)} fans reached the done page (answers {answers}) in "
         f"{day.grants.seconds:.1f} s; landing CPU {day.landing_cpu_s / max(day.grants.done, 1) * 1e3:.1f} ms "
         "per grant",
         f"release day: {day.performed} actions performed; executor CPU "

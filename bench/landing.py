@@ -298,11 +298,15 @@ async def _views(landing: str, seconds: float, phase: Phase, connections: int) -
     phase.seconds = time.perf_counter() - started
 
 
-async def _one_grant(landing: Http, sandbox: Http, fan: str, phase: Phase, callback: list[float]) -> None:
+async def _one_grant(
+    landing: Http, sandbox: Http, fan: str, phase: Phase, callback: list[float], service: str = "spotify"
+) -> None:
+    """One fan through the connect button, the service's authorization (the sandbox's, as `fan`) and the
+    callback; a 303 to the done page counts as done."""
     started = time.perf_counter()
     # the browser's binding cookie, as a browser sends it back (the state is bound to it)
     browser = f"User-Agent: {PHONE}\r\nCookie: psv_auth=bench-{fan:0>26}\r\n"
-    status, headers = await landing.get(f"/{SLUG}/connect/spotify?utm_source=bench", browser)
+    status, headers = await landing.get(f"/{SLUG}/connect/{service}?utm_source=bench", browser)
     if status != 302:
         phase.statuses[status] += 1
         return
@@ -341,15 +345,21 @@ async def _grants_steady(
 
 
 async def _grants_burst(
-    landing: str, sandbox: str, phase: Phase, callback: list[float], sizes: Sizes, prefix: str = "burst"
+    landing: str,
+    sandbox: str,
+    phase: Phase,
+    callback: list[float],
+    sizes: Sizes,
+    prefix: str = "burst",
+    service: str = "spotify",
 ) -> None:
-    """`sizes.burst_fans` fans granting, `sizes.burst_at_once` at a time (fans `<prefix>-<n>`)."""
+    """`sizes.burst_fans` fans granting on `service`, `sizes.burst_at_once` at a time (fans `<prefix>-<n>`)."""
     pending = iter(range(sizes.burst_fans))
 
     async def lane() -> None:
         landing_http, sandbox_http = Http(landing), Http(sandbox)
         for n in pending:
-            await _one_grant(landing_http, sandbox_http, f"{prefix}-{n}", phase, callback)
+            await _one_grant(landing_http, sandbox_http, f"{prefix}-{n}", phase, callback, service)
         landing_http.close()
         sandbox_http.close()
 

@@ -23,16 +23,29 @@ def test_the_calls_bench_counts_each_kind_of_call_per_fan_and_per_campaign() -> 
     text = out.getvalue()
 
     rows = [line for line in text.splitlines() if GRANT_TIME in line or RELEASE_DAY in line]
-    for kind in ("identify (GET /me)", "follow (PUT /me/library)", "verify follow", "save (PUT /me/library)"):
-        assert sum(kind in row for row in rows) == 2, kind  # listed in both phases, zero or not
-    assert sum("all our calls made per fan" in row for row in rows) == 2
-    assert day.grants.done == FANS
+    for kind in ("identify", "follow", "verify follow", "save", "verify save", "search / resolve"):
+        listed = [row for row in rows if f"│ {kind} " in row]
+        assert len(listed) == 4, kind  # both phases, both services, zero or not
+    assert sum("all our calls made per fan" in row for row in rows) == 4
+    assert day.grants.done == 2 * FANS
     grant_time, release_day = day.tallies[GRANT_TIME].calls, day.tallies[RELEASE_DAY].calls
-    # each fan: one code exchange, /me and the follow while granting; one refresh and one save on release day
-    assert grant_time[Kind("code exchange", True)] == FANS
-    assert grant_time[Kind("identify (GET /me)", True)] == FANS
-    assert grant_time[Kind("follow (PUT /me/library)", True)] == FANS
-    assert release_day[Kind("token refresh", True)] == FANS
-    assert release_day[Kind("save (PUT /me/library)", True)] == FANS
-    assert release_day[Kind("search / resolve (GET /search)", False)] == 1  # once for the campaign
-    assert f"release day: {FANS} actions performed" in text
+
+    def spotify(name: str, route: str, per_fan: bool = True) -> Kind:
+        return Kind("spotify", name, route, per_fan)
+
+    def deezer(name: str, route: str, per_fan: bool = True) -> Kind:
+        return Kind("deezer", name, route, per_fan)
+
+    # each Spotify fan: the code exchange, /me and the artist follow while granting; on release day one
+    # refresh (every token expired) and the save; the release is looked up once for the campaign
+    assert grant_time[spotify("code exchange", "POST /api/token")] == FANS
+    assert grant_time[spotify("identify", "GET /me")] == FANS
+    assert grant_time[spotify("follow", "PUT /me/library")] == FANS
+    assert release_day[spotify("token refresh", "POST /api/token")] == FANS
+    assert release_day[spotify("save", "PUT /me/library")] == FANS
+    assert release_day[spotify("search / resolve", "GET /search", per_fan=False)] == 1
+    # each Deezer fan: /me while granting; the save and the artist follow on release day
+    assert grant_time[deezer("identify", "GET /user/me")] == FANS
+    assert release_day[deezer("save", "POST /user/me/albums")] == FANS
+    assert release_day[deezer("follow", "POST /user/me/artists")] == FANS
+    assert f"release day: {3 * FANS} actions performed" in text
