@@ -76,18 +76,23 @@ def presaves_by_country(frame: pd.DataFrame, top: int = 15) -> go.Figure:
     )
 
 
+def _band(figure: go.Figure, x: Any, y: Any, colour: str, name: str) -> None:
+    """A filled interval: `x` and `y` go along its upper edge and back along its lower one."""
+    figure.add_scatter(
+        x=x, y=y, fill="toself", fillcolor=colour, line={"width": 0}, name=name, hoverinfo="skip"
+    )
+
+
 def forecast(frame: pd.DataFrame) -> go.Figure:
     """Pre-saves so far by relative day, and the release-day forecast made at each day with its interval."""
     made = frame.dropna(subset=["point"])
     figure = go.Figure()
-    figure.add_scatter(
-        x=pd.concat([made["as_of_day"], made["as_of_day"][::-1]]),
-        y=pd.concat([made["high"], made["low"][::-1]]),
-        fill="toself",
-        fillcolor="rgba(245,166,35,0.2)",
-        line={"width": 0},
-        name="95% prediction interval",
-        hoverinfo="skip",
+    _band(
+        figure,
+        pd.concat([made["as_of_day"], made["as_of_day"][::-1]]),
+        pd.concat([made["high"], made["low"][::-1]]),
+        "rgba(245,166,35,0.2)",
+        "95% prediction interval",
     )
     figure.add_scatter(
         x=made["as_of_day"], y=made["point"], name="forecast for D0", line={"color": HIGHLIGHT}
@@ -172,14 +177,12 @@ def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
             bounded["roster_ratio_high"] > 0
         )
         band = bounded.assign(upper=upper, lower=lower).dropna(subset=["upper", "lower"])
-        figure.add_scatter(
-            x=pd.concat([band["presaves"], band["presaves"][::-1]]),
-            y=pd.concat([band["upper"], band["lower"][::-1]]),
-            fill="toself",
-            fillcolor="rgba(29,185,84,0.15)",
-            line={"width": 0},
-            name="95% prediction band",
-            hoverinfo="skip",
+        _band(
+            figure,
+            pd.concat([band["presaves"], band["presaves"][::-1]]),
+            pd.concat([band["upper"], band["lower"][::-1]]),
+            "rgba(29,185,84,0.15)",
+            "95% prediction band",
         )
     fitted = frame.dropna(subset=["roster_fitted"])
     if not fitted.empty:
@@ -243,14 +246,12 @@ def accumulation(
     )
     if forecast_row is not None:
         last = frame.iloc[-1]
-        figure.add_scatter(
-            x=[last["day"], 0, 0, last["day"]],
-            y=[last["cumulative"], forecast_row["high"], forecast_row["low"], last["cumulative"]],
-            fill="toself",
-            fillcolor="rgba(245,166,35,0.25)",
-            line={"width": 0},
-            name="forecast, 95% interval",
-            hoverinfo="skip",
+        _band(
+            figure,
+            [last["day"], 0, 0, last["day"]],
+            [last["cumulative"], forecast_row["high"], forecast_row["low"], last["cumulative"]],
+            "rgba(245,166,35,0.25)",
+            "forecast, 95% interval",
         )
         figure.add_scatter(
             x=[last["day"], 0],
