@@ -257,6 +257,34 @@ SNAPSHOTS = (
     ),
 )
 
+# Counts the assets beside the marts take from the operational store (no fan key), written whole each run.
+COUNTS = (
+    Table(
+        "presave_origins",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "one_time BIGINT NOT NULL",
+            "future BIGINT NOT NULL",
+        ),
+        ("campaign_slug", "service"),
+        "one campaign's pre-saves on one service: one-time and carried over by a future-save opt-in",
+    ),
+    Table(
+        "followup_days",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "day DATE NOT NULL",
+            "presaves BIGINT NOT NULL",
+            "baseline_per_day DOUBLE",
+            "baseline_days BIGINT NOT NULL",
+            "ratio DOUBLE",
+        ),
+        ("campaign_slug", "day"),
+        "one follow-up day of a campaign: its pre-saves against the campaign's baseline",
+    ),
+)
+
 _PER_DAY = tuple(f"d{d}_streams DOUBLE" for d in range(7)) + tuple(f"d{d}_listeners DOUBLE" for d in range(7))
 
 MARTS = (
@@ -720,7 +748,7 @@ MARTS = (
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHOTS, *MARTS)}
+TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHOTS, *COUNTS, *MARTS)}
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
