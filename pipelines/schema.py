@@ -1,8 +1,9 @@
 """The warehouse's tables, declared once: their columns, their key and what a row is.
 
 Fans appear only under keyed hashes: no token, email or raw service user id. Adding a column is one line
-here (and, for an operational copy, one line in `pipelines/operational/extract.py`): `ensure_schema` adds
-columns a table lacks to an existing warehouse, so no rebuild is needed.
+here (an operational copy selects the model's column of the same name: `pipelines/operational/extract.py`
+names the others' sources): `ensure_schema` adds columns a table lacks to an existing warehouse, so no
+rebuild is needed.
 
 Keys are declared, not enforced by DuckDB indexes (an index over tens of millions of export rows costs
 more memory than the loads themselves): loaders merge on them and asset checks prove them unique and

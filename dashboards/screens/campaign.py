@@ -15,9 +15,7 @@ from dashboards.screens import headline
 
 HEADING = "Campaign"
 FIGURES = (
-    "presaves",
-    "last_week_share",
-    "forecast",
+    *headline.COLLECTING,
     "delivered_saves",
     "first_week_streams",
     "first_72h_streams",

@@ -12,7 +12,7 @@ from dashboards.queries import WarehouseReader
 from dashboards.screens import headline
 
 HEADING = "Pitch"
-FIGURES = ("presaves", "last_week_share", "forecast", "follower_gain")
+FIGURES = (*headline.COLLECTING, "follower_gain")
 PACK_FORMATS = {"pdf": "application/pdf", "png": "image/png"}  # what the pack downloads as
 
 
@@ -28,7 +28,7 @@ def render(reader: WarehouseReader) -> None:
     slug, row = picked
     glossary = view.glossary(reader)
     st.subheader(f"{row['artist']} — {row['title']}")
-    headline.show(glossary, row, FIGURES[:3])
+    headline.show(glossary, row, headline.COLLECTING)
     gain = view.get(reader, queries.FOLLOWER_GAIN, slug)
     if gain.empty:
         st.info("No follower series covers this campaign's pre-save window yet.")
