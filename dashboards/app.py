@@ -7,6 +7,7 @@ Run with `presave dashboard` (loopback only, unless a login is configured: see `
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -25,7 +26,7 @@ def _reader() -> queries.WarehouseReader:
 def _navigation(reader: queries.WarehouseReader) -> None:
     pages = {
         page.url_path: st.Page(
-            lambda page=page: page.render(reader),
+            partial(page.render, reader),
             title=page.title,
             url_path=page.url_path,
             default=index == 0,

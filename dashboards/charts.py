@@ -76,19 +76,32 @@ def presaves_by_country(frame: pd.DataFrame, top: int = 15) -> go.Figure:
     )
 
 
+def _band(
+    figure: go.Figure, frame: pd.DataFrame, x: str, upper: str, lower: str, colour: str, name: str
+) -> None:
+    """The interval between two columns of `frame` along `x`: out along the upper edge, back along the
+    lower."""
+    _filled(
+        figure,
+        pd.concat([frame[x], frame[x][::-1]]),
+        pd.concat([frame[upper], frame[lower][::-1]]),
+        colour,
+        name,
+    )
+
+
+def _filled(figure: go.Figure, x: Any, y: Any, colour: str, name: str) -> None:
+    """A filled outline through the points (`x`, `y`), behind the lines and without hover labels."""
+    figure.add_scatter(
+        x=x, y=y, fill="toself", fillcolor=colour, line={"width": 0}, name=name, hoverinfo="skip"
+    )
+
+
 def forecast(frame: pd.DataFrame) -> go.Figure:
     """Pre-saves so far by relative day, and the release-day forecast made at each day with its interval."""
     made = frame.dropna(subset=["point"])
     figure = go.Figure()
-    figure.add_scatter(
-        x=pd.concat([made["as_of_day"], made["as_of_day"][::-1]]),
-        y=pd.concat([made["high"], made["low"][::-1]]),
-        fill="toself",
-        fillcolor="rgba(245,166,35,0.2)",
-        line={"width": 0},
-        name="95% prediction interval",
-        hoverinfo="skip",
-    )
+    _band(figure, made, "as_of_day", "high", "low", "rgba(245,166,35,0.2)", "95% prediction interval")
     figure.add_scatter(
         x=made["as_of_day"], y=made["point"], name="forecast for D0", line={"color": HIGHLIGHT}
     )
@@ -172,15 +185,7 @@ def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
             bounded["roster_ratio_high"] > 0
         )
         band = bounded.assign(upper=upper, lower=lower).dropna(subset=["upper", "lower"])
-        figure.add_scatter(
-            x=pd.concat([band["presaves"], band["presaves"][::-1]]),
-            y=pd.concat([band["upper"], band["lower"][::-1]]),
-            fill="toself",
-            fillcolor="rgba(29,185,84,0.15)",
-            line={"width": 0},
-            name="95% prediction band",
-            hoverinfo="skip",
-        )
+        _band(figure, band, "presaves", "upper", "lower", "rgba(29,185,84,0.15)", "95% prediction band")
     fitted = frame.dropna(subset=["roster_fitted"])
     if not fitted.empty:
         figure.add_scatter(
@@ -243,14 +248,12 @@ def accumulation(
     )
     if forecast_row is not None:
         last = frame.iloc[-1]
-        figure.add_scatter(
-            x=[last["day"], 0, 0, last["day"]],
-            y=[last["cumulative"], forecast_row["high"], forecast_row["low"], last["cumulative"]],
-            fill="toself",
-            fillcolor="rgba(245,166,35,0.25)",
-            line={"width": 0},
-            name="forecast, 95% interval",
-            hoverinfo="skip",
+        _filled(
+            figure,
+            [last["day"], 0, 0, last["day"]],
+            [last["cumulative"], forecast_row["high"], forecast_row["low"], last["cumulative"]],
+            "rgba(245,166,35,0.25)",
+            "forecast, 95% interval",
         )
         figure.add_scatter(
             x=[last["day"], 0],

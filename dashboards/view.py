@@ -4,6 +4,7 @@ that say why they are empty, and figures labelled by the glossary."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,11 @@ def chart(figure: go.Figure | None, key: str, empty: str) -> None:
         st.info(empty)
     else:
         st.plotly_chart(figure, key=key)
+
+
+def plot(frame: pd.DataFrame, draw: Callable[[pd.DataFrame], go.Figure], key: str, empty: str) -> None:
+    """A chart of a query's rows, or the sentence saying why there are none."""
+    chart(draw(frame) if not frame.empty else None, key, empty)
 
 
 def file_name(text: str) -> str:

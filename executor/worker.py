@@ -23,9 +23,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from campaigns import ledger
 from campaigns.identity import identify, is_provisional
@@ -113,10 +115,12 @@ class LedgerWriter:
         while not done:
             batch: list[Finished] = []
             waiting: list[threading.Event] = []
-            deadline = None
+            deadline: float | None = None
             while len(batch) < self.size:
                 try:
-                    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    timeout: float | None = (
+                        None if deadline is None else max(0.0, deadline - time.monotonic())
+                    )
                     item = self._queue.get(timeout=timeout)
                 except queue.Empty:
                     break
@@ -231,20 +235,19 @@ class ShardWorker:
                 for future in finished:
                     busy.pop(future, None)
                     future.result()
-            after, busy_now = cursor, list(busy.values())
             # A claim whose commit landed before its connection was lost is not claimed again by the
             # retry (it names this attempt): those actions stay in flight, checked by the next run.
             actions, cursor = self.store.retrying(
-                lambda session, after=after, busy_now=busy_now: ledger.claim(
-                    session,
-                    job.campaign_id,
+                partial(
+                    ledger.claim,
+                    campaign_id=job.campaign_id,
                     now=job.clock(),
                     attempt_id=job.attempt_id,
                     shard=job.shard,
-                    after_grant=after,
+                    after_grant=cursor,
                     limit=job.batch,
                     unresolved_kinds=unresolved,
-                    busy_grants=busy_now,
+                    busy_grants=list(busy.values()),
                 ),
                 what="claiming actions",
             )
@@ -349,7 +352,7 @@ class ShardWorker:
                     job.releases.get(action.service),
                     self.apps[action.service].pacer,
                     job.retry,
-                    note=lambda resolved, a=action: self._note(a, resolved),
+                    note=partial(self._note, action),
                     now=job.clock,
                 )
             except GrantLost as lost:
@@ -451,7 +454,7 @@ class ShardWorker:
             )
             try:
                 self.store.retrying(
-                    lambda session, s=statement: session.execute(s),
+                    partial(Session.execute, statement=statement),
                     what="saving a refreshed token",
                     retry=TOKENS_RETRY,
                 )

@@ -1,8 +1,9 @@
 """The warehouse's tables, declared once: their columns, their key and what a row is.
 
 Fans appear only under keyed hashes: no token, email or raw service user id. Adding a column is one line
-here (and, for an operational copy, one line in `pipelines/operational/extract.py`): `ensure_schema` adds
-columns a table lacks to an existing warehouse, so no rebuild is needed.
+here (an operational copy selects the model's column of the same name: `pipelines/operational/extract.py`
+names the others' sources): `ensure_schema` adds columns a table lacks to an existing warehouse, so no
+rebuild is needed.
 
 Keys are declared, not enforced by DuckDB indexes (an index over tens of millions of export rows costs
 more memory than the loads themselves): loaders merge on them and asset checks prove them unique and
@@ -254,6 +255,34 @@ SNAPSHOTS = (
         ),
         ("service", "artist_id", "snapshot_date"),
         "one artist's follower count and popularity on one service, one day",
+    ),
+)
+
+# Counts the assets beside the marts take from the operational store (no fan key), written whole each run.
+COUNTS = (
+    Table(
+        "presave_origins",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "one_time BIGINT NOT NULL",
+            "future BIGINT NOT NULL",
+        ),
+        ("campaign_slug", "service"),
+        "one campaign's pre-saves on one service: one-time and carried over by a future-save opt-in",
+    ),
+    Table(
+        "followup_days",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "day DATE NOT NULL",
+            "presaves BIGINT NOT NULL",
+            "baseline_per_day DOUBLE",
+            "baseline_days BIGINT NOT NULL",
+            "ratio DOUBLE",
+        ),
+        ("campaign_slug", "day"),
+        "one follow-up day of a campaign: its pre-saves against the campaign's baseline",
     ),
 )
 
@@ -720,7 +749,7 @@ MARTS = (
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHOTS, *MARTS)}
+TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHOTS, *COUNTS, *MARTS)}
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:

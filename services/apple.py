@@ -102,6 +102,7 @@ class DeveloperToken:
 class AppleApp(PacedApp):
     """The label's MusicKit key, where Apple's API is, and its pacing."""
 
+    URLS = ("api_url",)
     developer: DeveloperToken
     api_url: str
     storefront: str = "us"
@@ -111,10 +112,6 @@ class AppleApp(PacedApp):
     musickit_js_url: str = ""
     pacer: RateController = field(init=False, repr=False)
     sessions: ThreadSessions = field(default_factory=ThreadSessions, repr=False)
-
-    def __post_init__(self) -> None:
-        self.api_url = self.api_url.rstrip("/")
-        self.use_pacing()
 
     @property
     def pacing_key(self) -> str:

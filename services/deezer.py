@@ -57,6 +57,7 @@ def failure_of(error: Any, what: str, *, status: int = 200, with_token: bool) ->
 class DeezerApp(PacedApp):
     """The label's Deezer app, where Deezer's services are, and its pacing."""
 
+    URLS = ("api_url", "connect_url")
     app_id: str
     api_url: str
     secret: Secret | None = None  # only the connect flow's code exchange needs it
@@ -67,11 +68,6 @@ class DeezerApp(PacedApp):
     name: str = SERVICE
     pacer: RateController = field(init=False, repr=False)
     sessions: ThreadSessions = field(default_factory=ThreadSessions, repr=False)
-
-    def __post_init__(self) -> None:
-        self.api_url = self.api_url.rstrip("/")
-        self.connect_url = self.connect_url.rstrip("/")
-        self.use_pacing()
 
     @property
     def pacing_key(self) -> str:

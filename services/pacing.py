@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import ClassVar, NamedTuple, Protocol
 
 from services.errors import QUOTA_PAUSE_S, throttled
 
@@ -231,9 +231,16 @@ class RateController:
 class PacedApp:
     """What each service's app mixes in: its one `pacer`, and the gate every call passes."""
 
+    URLS: ClassVar[tuple[str, ...]] = ()  # the fields naming the service's addresses
     name: str
     pacing: PacingPolicy
     pacer: RateController
+
+    def __post_init__(self) -> None:
+        """The addresses kept without a trailing slash (paths are joined to them), and the pacer started."""
+        for url in self.URLS:
+            setattr(self, url, getattr(self, url).rstrip("/"))
+        self.use_pacing()
 
     @property
     def pacing_key(self) -> str:

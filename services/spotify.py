@@ -131,6 +131,7 @@ def _message(exc: spotipy.SpotifyException) -> str:
 class SpotifyApp(PacedApp):
     """The label's Spotify app (client id and secret), where its services are, and its pacing."""
 
+    URLS = ("accounts_url", "api_url")
     client_id: str
     client_secret: Secret
     accounts_url: str
@@ -144,11 +145,6 @@ class SpotifyApp(PacedApp):
     _app_token: tuple[Secret, float] | None = field(default=None, repr=False)
     _token_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
-
-    def __post_init__(self) -> None:
-        self.accounts_url = self.accounts_url.rstrip("/")
-        self.api_url = self.api_url.rstrip("/")
-        self.use_pacing()
 
     @property
     def pacing_key(self) -> str:

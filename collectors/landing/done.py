@@ -30,6 +30,7 @@ from collectors.landing.choices import (
 )
 from collectors.landing.consent import EMAIL_SCOPE, email_consent_text, text_version
 from collectors.landing.context import Landing
+from collectors.landing.events import event_row
 from collectors.landing.fans import erase_grants
 from collectors.landing.flows import start_email
 from collectors.landing.page import SERVICE_NAMES, CampaignView
@@ -248,7 +249,9 @@ def complete(
         round_trip = _record_choices(landing, session, live, done, followed, reason, consent, now)
         future.record_future_choice(session, live, future.ticked(future_saves), view.spec.artist, now)
         visit = attribution_of(session, live.id) or visit
-        record_event(session, view.id, EventKind.COMPLETE, visit, service=live.service, grant_id=live.id)
+        record_event(
+            session, event_row(view.id, EventKind.COMPLETE, visit, service=live.service, grant_id=live.id)
+        )
     browser, _ = browser_of(request.cookies.get(BROWSER_COOKIE))
     sign_in = start_email(landing, grant, view, consent, browser) if round_trip else None
     response = RedirectResponse(sign_in or f"/{view.slug}/done", status_code=303)

@@ -204,11 +204,9 @@ def _oauth_callback(
             with landing.writes.core() as connection:
                 record_event(
                     connection,
-                    view.id,
-                    EventKind.ERROR,
-                    visit,
-                    service=service,
-                    detail=f"{purpose}:{exc.code}",
+                    event_row(
+                        view.id, EventKind.ERROR, visit, service=service, detail=f"{purpose}:{exc.code}"
+                    ),
                 )
         return failed(request, view, service, exc)
     try:
@@ -248,11 +246,13 @@ def apple_token(
             with landing.writes.core() as connection:
                 record_event(
                     connection,
-                    view.id,
-                    EventKind.ERROR,
-                    attempt.visit,
-                    service="apple",
-                    detail="presave:bad_user_token",
+                    event_row(
+                        view.id,
+                        EventKind.ERROR,
+                        attempt.visit,
+                        service="apple",
+                        detail="presave:bad_user_token",
+                    ),
                 )
             return views.problem(
                 request,
@@ -309,7 +309,8 @@ def _refused(
         landing.attempts.claim(connection, attempt)
         if view is not None:
             record_event(
-                connection, view.id, kind, attempt.visit, service=service, detail=f"{purpose}:{code}"
+                connection,
+                event_row(view.id, kind, attempt.visit, service=service, detail=f"{purpose}:{code}"),
             )
     if purpose == "email" and view is not None:
         return RedirectResponse(f"/{view.slug}/done?email=declined", status_code=303)
@@ -358,12 +359,14 @@ def _capture(
         owed = owe_at_grant(connection, saved, owed_now, [], holder=holder, hold_until=now + HOLD, now=now)
         record_event(
             connection,
-            view.id,
-            EventKind.GRANT,
-            visit,
-            service=service,
-            grant_id=saved.id,
-            detail=None if saved.new else "again",
+            event_row(
+                view.id,
+                EventKind.GRANT,
+                visit,
+                service=service,
+                grant_id=saved.id,
+                detail=None if saved.new else "again",
+            ),
         )
     delivery = Delivery(landing, connector, tokens, saved, holder)
     delivery.run([row for row in owed if row.held])

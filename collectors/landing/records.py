@@ -18,24 +18,15 @@ from sqlalchemy.orm import Session
 from campaigns.ledger import dialect_of, upsert
 from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, OwedAction
 from campaigns.vault import TokenVault
-from collectors.landing.events import EVENT_COLUMNS, INSERT_EVENT, event_row
+from collectors.landing.events import EVENT_COLUMNS, INSERT_EVENT
 from services.model import Tokens
 
 GRANTS: Table = Grant.__table__  # type: ignore[assignment]  # declared as a FromClause
 
 
-def record_event(
-    bind: Session | Connection,
-    campaign_id: int,
-    kind: str,
-    visit: dict[str, Any],
-    *,
-    service: str | None = None,
-    grant_id: int | None = None,
-    detail: str | None = None,
-) -> None:
-    """An event written with the transaction it belongs to (authorize start, grant, denial, error)."""
-    row = event_row(campaign_id, kind, visit, service=service, grant_id=grant_id, detail=detail)
+def record_event(bind: Session | Connection, row: dict[str, Any]) -> None:
+    """An event (an `event_row`) written with the transaction it belongs to (authorize start, grant,
+    denial, error)."""
     bind.execute(INSERT_EVENT, [row])
 
 
@@ -122,13 +113,7 @@ def give_consent(
     session: Session, grant: Grant, *, scope: str, text: str, version: str, at: datetime
 ) -> None:
     """Record an opt-in; one live record per grant and scope (a changed text gets a new record)."""
-    live = session.scalars(
-        select(ConsentRecord).where(
-            ConsentRecord.grant_id == grant.id,
-            ConsentRecord.scope == scope,
-            ConsentRecord.withdrawn_at.is_(None),
-        )
-    ).all()
+    live = _live_consents(session, grant.id, scope)
     if any(record.text_version == version for record in live):
         return
     for record in live:
@@ -147,30 +132,28 @@ def give_consent(
 
 def withdraw_consent(session: Session, grant: Grant, *, scope: str, at: datetime) -> int:
     """The fan unticked the box: live records end now, and the address they gave is dropped."""
-    live = session.scalars(
-        select(ConsentRecord).where(
-            ConsentRecord.grant_id == grant.id,
-            ConsentRecord.scope == scope,
-            ConsentRecord.withdrawn_at.is_(None),
-        )
-    ).all()
+    live = _live_consents(session, grant.id, scope)
     for record in live:
         record.withdrawn_at = at
     grant.email = None
     return len(live)
 
 
-def has_live_consent(session: Session, grant_id: int, scope: str) -> bool:
-    return (
-        session.scalar(
-            select(ConsentRecord.id).where(
+def _live_consents(session: Session, grant_id: int, scope: str) -> list[ConsentRecord]:
+    """A grant's consent records for a scope that are not withdrawn."""
+    return list(
+        session.scalars(
+            select(ConsentRecord).where(
                 ConsentRecord.grant_id == grant_id,
                 ConsentRecord.scope == scope,
                 ConsentRecord.withdrawn_at.is_(None),
             )
         )
-        is not None
     )
+
+
+def has_live_consent(session: Session, grant_id: int, scope: str) -> bool:
+    return bool(_live_consents(session, grant_id, scope))
 
 
 def ledger_of(session: Session, grant_id: int) -> list[OwedAction]:

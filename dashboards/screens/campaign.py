@@ -15,9 +15,7 @@ from dashboards.screens import headline
 
 HEADING = "Campaign"
 FIGURES = (
-    "presaves",
-    "last_week_share",
-    "forecast",
+    *headline.COLLECTING,
     "delivered_saves",
     "first_week_streams",
     "first_72h_streams",
@@ -64,11 +62,7 @@ def _accumulation(reader: WarehouseReader, slug: str, row: dict[str, Any]) -> No
         "No pre-saves recorded for this campaign yet.",
     )
     daily = view.get(reader, queries.PRESAVES_DAILY, slug)
-    view.chart(
-        charts.presaves_by_day(daily) if not daily.empty else None,
-        f"daily-{slug}",
-        "No pre-saves per day to show yet.",
-    )
+    view.plot(daily, charts.presaves_by_day, f"daily-{slug}", "No pre-saves per day to show yet.")
     view.table(daily, f"{slug} pre-saves per day", "No pre-saves per day yet.")
 
 
@@ -125,11 +119,7 @@ def _funnel(reader: WarehouseReader, slug: str) -> None:
             "Days (campaign's local dates)", span.iloc[0]["first"].date(), span.iloc[0]["last"].date(), "days"
         )
     by_service = view.get(reader, queries.FUNNEL_BY_SERVICE, slug, source, source, start, end)
-    view.chart(
-        charts.funnel(by_service) if not by_service.empty else None,
-        f"funnel-{slug}",
-        "No visits from this source in these days.",
-    )
+    view.plot(by_service, charts.funnel, f"funnel-{slug}", "No visits from this source in these days.")
     view.table(by_service, f"{slug} funnel by service", "No visits from this source in these days.")
     by_source = view.get(reader, queries.FUNNEL_BY_SOURCE, slug, start, end)
     view.table(by_source, f"{slug} funnel by source", "No visits in these days.")
@@ -155,10 +145,8 @@ def _funnel(reader: WarehouseReader, slug: str) -> None:
 def _countries(reader: WarehouseReader, slug: str) -> None:
     st.header("Countries")
     countries = view.get(reader, queries.PRESAVES_BY_COUNTRY, slug)
-    view.chart(
-        charts.presaves_by_country(countries) if not countries.empty else None,
-        f"countries-{slug}",
-        "No pre-saves with a known country yet.",
+    view.plot(
+        countries, charts.presaves_by_country, f"countries-{slug}", "No pre-saves with a known country yet."
     )
     view.table(countries, f"{slug} pre-saves by country", "No pre-saves with a known country yet.")
 

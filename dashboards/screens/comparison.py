@@ -3,9 +3,11 @@ with intervals, the pairwise tests, and the verdict in words the mart states."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboards import charts, queries, view
+from dashboards.glossary import Entry
 from dashboards.queries import WarehouseReader
 
 HEADING = "Service comparison"
@@ -42,12 +44,9 @@ def render(reader: WarehouseReader) -> None:
     st.caption(f"{glossary['conversion_rate'].help} {glossary['conversion_any'].help}")
     rate = glossary["conversion_rate"]
     view.table(
-        shown.assign(
-            interval=[
-                rate.format(r, lo, hi)
-                for r, lo, hi in zip(shown["rate"], shown["low"], shown["high"], strict=True)
-            ]
-        )[["service", "visitors", "grants", "interval"]].rename(columns={"interval": f"{rate.label} (95%)"}),
+        shown.assign(interval=_intervals(shown, "rate", rate))[
+            ["service", "visitors", "grants", "interval"]
+        ].rename(columns={"interval": f"{rate.label} (95%)"}),
         f"conversion {slug} {source}",
         "No visitors from this source.",
     )
@@ -59,14 +58,19 @@ def render(reader: WarehouseReader) -> None:
     st.subheader("Differences between services")
     difference = glossary["conversion_difference"]
     view.table(
-        pairs.assign(
-            difference_ci=[
-                difference.format(d, lo, hi)
-                for d, lo, hi in zip(pairs["difference"], pairs["low"], pairs["high"], strict=True)
-            ]
-        )[["service_1", "service_2", "difference_ci", "z", "p_value", "p_holm"]].rename(
+        pairs.assign(difference_ci=_intervals(pairs, "difference", difference))[
+            ["service_1", "service_2", "difference_ci", "z", "p_value", "p_holm"]
+        ].rename(
             columns={"difference_ci": f"{difference.label} (95%)", "p_value": "p", "p_holm": "p (Holm)"}
         ),
         f"comparison {slug} {source}",
         "",
     )
+
+
+def _intervals(frame: pd.DataFrame, column: str, entry: Entry) -> list[str]:
+    """Each row's `column` with its 95% interval (`low`, `high`), written as the glossary writes it."""
+    return [
+        entry.format(value, low, high)
+        for value, low, high in zip(frame[column], frame["low"], frame["high"], strict=True)
+    ]

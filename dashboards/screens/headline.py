@@ -12,6 +12,8 @@ from dashboards import charts
 from dashboards.glossary import Glossary, known
 
 PER_ROW = 4
+# How the pre-saves are going: the figures every campaign page leads with.
+COLLECTING = ("presaves", "last_week_share", "forecast")
 
 
 def detail(figure: str, row: dict[str, Any]) -> str | None:

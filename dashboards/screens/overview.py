@@ -6,12 +6,11 @@ import streamlit as st
 
 from dashboards import view
 from dashboards.queries import WarehouseReader
+from dashboards.screens import headline
 
 HEADING = "Campaigns"
 FIGURES = (
-    "presaves",
-    "last_week_share",
-    "forecast",
+    *headline.COLLECTING,
     "delivered_saves",
     "first_week_streams",
     "streams_per_presaver",

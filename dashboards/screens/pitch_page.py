@@ -12,7 +12,8 @@ from dashboards.queries import WarehouseReader
 from dashboards.screens import headline
 
 HEADING = "Pitch"
-FIGURES = ("presaves", "last_week_share", "forecast", "follower_gain")
+FIGURES = (*headline.COLLECTING, "follower_gain")
+PACK_FORMATS = {"pdf": "application/pdf", "png": "image/png"}  # what the pack downloads as
 
 
 @st.cache_data(ttl=300, show_spinner="Drawing the pitch pack…", max_entries=32)
@@ -27,7 +28,7 @@ def render(reader: WarehouseReader) -> None:
     slug, row = picked
     glossary = view.glossary(reader)
     st.subheader(f"{row['artist']} — {row['title']}")
-    headline.show(glossary, row, FIGURES[:3])
+    headline.show(glossary, row, headline.COLLECTING)
     gain = view.get(reader, queries.FOLLOWER_GAIN, slug)
     if gain.empty:
         st.info("No follower series covers this campaign's pre-save window yet.")
@@ -47,12 +48,11 @@ def render(reader: WarehouseReader) -> None:
     latest = view.get(reader, queries.LATEST_FOLLOWERS, slug)
     view.table(latest, f"{slug} followers now", "No follower count for this artist yet.")
     daily = view.get(reader, queries.PRESAVES_DAILY, slug)
-    view.chart(
-        charts.presaves_by_day(daily) if not daily.empty else None, f"pitch-daily-{slug}", "No pre-saves yet."
-    )
+    view.plot(daily, charts.presaves_by_day, f"pitch-daily-{slug}", "No pre-saves yet.")
     countries = view.get(reader, queries.PRESAVES_BY_COUNTRY, slug)
-    view.chart(
-        charts.presaves_by_country(countries) if not countries.empty else None,
+    view.plot(
+        countries,
+        charts.presaves_by_country,
         f"pitch-countries-{slug}",
         "No pre-saves with a known country yet.",
     )
@@ -77,19 +77,12 @@ def render(reader: WarehouseReader) -> None:
     )
     st.subheader("The pitch pack")
     st.caption("One page with the figures and charts above and comparable campaigns; drawn when you click.")
-    left, right = st.columns(2)
-    left.download_button(
-        "Download the pitch pack (PDF)",
-        partial(_pack, str(reader.snapshot), reader.version(), slug, "pdf"),
-        file_name=f"{slug}-pitch.pdf",
-        mime="application/pdf",
-        on_click="ignore",
-    )
-    right.download_button(
-        "Download the pitch pack (PNG)",
-        partial(_pack, str(reader.snapshot), reader.version(), slug, "png"),
-        file_name=f"{slug}-pitch.png",
-        mime="image/png",
-        on_click="ignore",
-    )
+    for column, (kind, mime) in zip(st.columns(2), PACK_FORMATS.items(), strict=True):
+        column.download_button(
+            f"Download the pitch pack ({kind.upper()})",
+            partial(_pack, str(reader.snapshot), reader.version(), slug, kind),
+            file_name=f"{slug}-pitch.{kind}",
+            mime=mime,
+            on_click="ignore",
+        )
     view.table(daily, f"{slug} pre-saves by day", "")

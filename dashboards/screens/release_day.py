@@ -31,14 +31,13 @@ def render(reader: WarehouseReader) -> None:
         "No owed action for this campaign yet: they are planned when fans grant (imported campaigns have none).",
     )
     over_time = view.get(reader, queries.OUTCOMES_OVER_TIME, slug, service, service)
-    view.chart(
-        charts.outcomes_over_time(over_time) if not over_time.empty else None,
-        f"outcomes-{slug}-{service}",
-        "No owed action to draw yet.",
+    view.plot(
+        over_time, charts.outcomes_over_time, f"outcomes-{slug}-{service}", "No owed action to draw yet."
     )
     waits = view.get(reader, queries.TIME_TO_LIBRARY, slug, service, service)
-    view.chart(
-        charts.time_to_library(waits) if not waits.empty else None,
+    view.plot(
+        waits,
+        charts.time_to_library,
         f"waits-{slug}-{service}",
         "No action delivered yet: the time to library starts with the first delivery.",
     )

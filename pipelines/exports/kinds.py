@@ -47,14 +47,17 @@ class RowRule:
 
 @dataclass(frozen=True)
 class ExportKind:
-    kind: str
-    table: Table
+    kind: str  # the warehouse table it loads has the same name
     prepare: Callable[[ExportTable, str | None], pd.DataFrame]  # (batch, name tag) → table columns
     merge_key: tuple[str, ...]
     date_column: str | None  # its latest value is the export's as-of date; None → file's mtime day
     repeats: Repeats = Repeats.REFUSE
     rules: tuple[RowRule, ...] = field(default_factory=tuple)
     dated_columns: tuple[str, ...] = ()  # the days (or times) the rows report: none may be in the future
+
+    @property
+    def table(self) -> Table:
+        return TABLES[self.kind]
 
     @property
     def staged_columns(self) -> tuple[str, ...]:
@@ -198,7 +201,6 @@ KINDS: dict[str, ExportKind] = {
     for k in (
         ExportKind(
             "s4a_audience_timeline",
-            TABLES["s4a_audience_timeline"],
             _s4a_audience,
             ("artist", "date"),
             "date",
@@ -207,7 +209,6 @@ KINDS: dict[str, ExportKind] = {
         ),
         ExportKind(
             "s4a_songs",
-            TABLES["s4a_songs"],
             _s4a_songs,
             ("artist", "time_window", "song"),
             None,
@@ -215,7 +216,6 @@ KINDS: dict[str, ExportKind] = {
         ),
         ExportKind(
             "s4a_song_timeline",
-            TABLES["s4a_song_timeline"],
             _s4a_song_timeline,
             ("artist", "song", "date"),
             "date",
@@ -223,7 +223,6 @@ KINDS: dict[str, ExportKind] = {
         ),
         ExportKind(
             "amfa_songs",
-            TABLES["amfa_songs"],
             _with_artist(
                 (
                     "song",
@@ -242,7 +241,6 @@ KINDS: dict[str, ExportKind] = {
         ),
         ExportKind(
             "amfa_daily_plays",
-            TABLES["amfa_daily_plays"],
             _with_artist(("date", "song", "album", "plays")),
             ("artist", "song", "album", "date"),
             "date",
@@ -250,7 +248,6 @@ KINDS: dict[str, ExportKind] = {
         ),
         ExportKind(
             "amfa_listeners",
-            TABLES["amfa_listeners"],
             _with_artist(("date", "listeners")),
             ("artist", "date"),
             "date",
@@ -258,7 +255,6 @@ KINDS: dict[str, ExportKind] = {
         ),
         ExportKind(
             "distrokid_bank",
-            TABLES["distrokid_bank"],
             _distrokid,
             TABLES["distrokid_bank"].key,
             "reporting_date",
@@ -267,7 +263,6 @@ KINDS: dict[str, ExportKind] = {
         ),
         ExportKind(
             "presave_fans",
-            TABLES["presave_fans"],
             _presave_fans,
             ("campaign", "presaved_on"),
             "presaved_on",

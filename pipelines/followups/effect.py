@@ -22,21 +22,10 @@ from campaigns.future_saves import is_future_save
 from campaigns.models import Campaign, Grant
 from campaigns.registry import campaign_spec
 from campaigns.store import Store
+from pipelines.schema import TABLES
 from pipelines.warehouse import replace
 
 TABLE = "followup_days"
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    campaign_slug VARCHAR NOT NULL,
-    day DATE NOT NULL,
-    presaves BIGINT NOT NULL,
-    baseline_per_day DOUBLE,
-    baseline_days BIGINT NOT NULL,
-    ratio DOUBLE,
-    PRIMARY KEY (campaign_slug, day)
-)
-"""
-COLUMNS = ["campaign_slug", "day", "presaves", "baseline_per_day", "baseline_days", "ratio"]
 
 
 def followup_rows(
@@ -84,9 +73,9 @@ def followup_frame(store: Store, now: datetime) -> pd.DataFrame:
         last_day = min(campaign.release_at, now).astimezone(zone).date() - timedelta(days=1)
         daily = _daily_presaves(store, campaign.id, zone)
         rows += followup_rows(campaign.slug, daily, spec.followups, last_day)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=list(TABLES[TABLE].column_names))
 
 
 def write_followups(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
-    connection.execute(DDL)
+    connection.execute(TABLES[TABLE].ddl())
     return replace(connection, TABLE, [frame])

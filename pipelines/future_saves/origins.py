@@ -16,19 +16,11 @@ from sqlalchemy import select
 from campaigns.future_saves import is_future_save
 from campaigns.models import Campaign, Grant
 from campaigns.store import Store
+from pipelines.schema import TABLES
 from pipelines.warehouse import replace
 
 TABLE = "presave_origins"
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    campaign_slug VARCHAR NOT NULL,
-    service VARCHAR NOT NULL,
-    one_time BIGINT NOT NULL,
-    future BIGINT NOT NULL,
-    PRIMARY KEY (campaign_slug, service)
-)
-"""
-COLUMNS = {"campaign_slug": "string", "service": "string", "one_time": "int64", "future": "int64"}
+DTYPES = {"campaign_slug": "string", "service": "string", "one_time": "int64", "future": "int64"}
 
 
 def origin_counts(store: Store, *, chunk: int = 10_000) -> pd.DataFrame:
@@ -46,11 +38,11 @@ def origin_counts(store: Store, *, chunk: int = 10_000) -> pd.DataFrame:
             (slug, service, counts[(slug, service, False)], counts[(slug, service, True)])
             for slug, service in pairs
         ],
-        columns=list(COLUMNS),
+        columns=list(DTYPES),
     )
-    return frame.astype(COLUMNS)
+    return frame.astype(DTYPES)
 
 
 def write_origins(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
-    connection.execute(DDL)
+    connection.execute(TABLES[TABLE].ddl())
     return replace(connection, TABLE, [frame])

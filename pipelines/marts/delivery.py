@@ -12,21 +12,20 @@ campaign's release moment.
 
 from __future__ import annotations
 
+from campaigns.models import Outcome
 from campaigns.rules import REFRESH_TOKEN_LIFETIME
 from pipelines.marts.mart import Mart
 
 # The one lifetime (campaigns.rules), so the dashboard and the token-health check agree to the second.
 SPOTIFY_REFRESH_LIFETIME = f"INTERVAL {int(REFRESH_TOKEN_LIFETIME.total_seconds())} SECOND"
 
-RELEASE_OUTCOMES = """
+# One count per outcome the ledger knows, named after it.
+_PER_OUTCOME = ",\n       ".join(f"count(*) FILTER (WHERE outcome = '{o}') AS {o}" for o in Outcome)
+
+RELEASE_OUTCOMES = f"""
 SELECT campaign_slug, service, kind,
        count(*) AS planned,
-       count(*) FILTER (WHERE outcome = 'delivered') AS delivered,
-       count(*) FILTER (WHERE outcome = 'queued') AS queued,
-       count(*) FILTER (WHERE outcome = 'pending_source') AS pending_source,
-       count(*) FILTER (WHERE outcome = 'undeliverable') AS undeliverable,
-       count(*) FILTER (WHERE outcome = 'failed') AS failed,
-       count(*) FILTER (WHERE outcome = 'ignored') AS ignored,
+       {_PER_OUTCOME},
        count(*) FILTER (WHERE outcome = 'delivered') / count(*) AS delivered_share,
        quantile_cont(epoch(done_at - due_at), 0.5) FILTER (WHERE outcome = 'delivered') AS median_seconds_to_library,
        quantile_cont(epoch(done_at - due_at), 0.9) FILTER (WHERE outcome = 'delivered') AS p90_seconds_to_library,

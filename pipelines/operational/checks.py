@@ -26,6 +26,12 @@ OWED_BY_EVERY_GRANT = {
 }
 
 
+def _warehouse_counts(warehouse: WarehouseResource, sql: str) -> dict[tuple, int]:
+    """The counts a `SELECT key..., count(*)` gives, by key."""
+    with warehouse.warehouse().reader() as connection:
+        return {tuple(key): n for *key, n in connection.execute(sql).fetchall()}
+
+
 def _differences(warehouse: Mapping[tuple, int], store: Mapping[tuple, int]) -> list[str]:
     keys = sorted(set(warehouse) | set(store))
     return [
@@ -41,12 +47,9 @@ def _differences(warehouse: Mapping[tuple, int], store: Mapping[tuple, int]) -> 
 def grants_match_the_store(
     operational_store: OperationalStore, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    with warehouse.warehouse().reader() as connection:
-        rows = connection.execute(
-            "SELECT campaign_slug, service, count(*) FROM grants GROUP BY ALL"
-        ).fetchall()
     differences = _differences(
-        {(s, v): n for s, v, n in rows}, extract.grant_counts(operational_store.store())
+        _warehouse_counts(warehouse, "SELECT campaign_slug, service, count(*) FROM grants GROUP BY ALL"),
+        extract.grant_counts(operational_store.store()),
     )
     return dg.AssetCheckResult(
         passed=not differences,

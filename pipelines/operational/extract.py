@@ -1,13 +1,15 @@
 """Operational rows streamed out of the store as warehouse-shaped frames (pseudonymised, no secrets).
 
-Each copy is a tuple of selected columns, labelled with the warehouse column they fill: a new column in
-`campaigns/models.py` reaches the warehouse with one line here and one in `pipelines/schema.py`. What
-is never selected never leaves the store: tokens, the raw service user id, the fan's email.
+Each copy selects the columns its warehouse table declares (`pipelines/schema.py`), by name from the
+model unless a source is named here: a new column in `campaigns/models.py` reaches the warehouse with
+one line in the schema. What is never selected never leaves the store: tokens, the raw service user id,
+the fan's email.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Select, func, select
@@ -17,51 +19,33 @@ from campaigns.models import FAN_ACTIONS, Campaign, Grant, LandingEvent, OwedAct
 from campaigns.registry import campaign_spec
 from campaigns.store import Store
 from campaigns.vault import TokenVault
+from pipelines.schema import TABLES
 
 BATCH_ROWS = 50_000
 
 _grant = aliased(Grant)
 
-LANDING_EVENT_COLUMNS = (
-    LandingEvent.id.label("event_id"),
-    Campaign.slug.label("campaign_slug"),
-    LandingEvent.occurred_at,
-    LandingEvent.kind,
-    LandingEvent.service,
-    LandingEvent.visitor_id,  # replaced by visitor_key below
-    _grant.fan_key,
-    LandingEvent.utm_source,
-    LandingEvent.utm_medium,
-    LandingEvent.utm_campaign,
-    LandingEvent.referrer_domain,
-    LandingEvent.device_class,
-    LandingEvent.in_app_browser,
-    LandingEvent.country,
-    LandingEvent.ip_hash,
-    LandingEvent.detail,
-)
 
-GRANT_COLUMNS = (
-    Campaign.slug.label("campaign_slug"),
-    Grant.service,
-    Grant.fan_key,
-    Grant.granted_at,
-    Grant.status,
-    Grant.country,
-)
+def _copy_of(table: str, model: Any, **sources: Any) -> tuple[Any, ...]:
+    """The store's columns that fill a warehouse table, in its order: the source given for a column, else
+    the model's column of that name."""
+    return tuple(
+        sources[name].label(name) if name in sources else getattr(model, name)
+        for name in TABLES[table].column_names
+    )
 
-OWED_ACTION_COLUMNS = (
-    OwedAction.id.label("action_id"),
-    Campaign.slug.label("campaign_slug"),
-    Grant.fan_key,
-    OwedAction.service,
-    OwedAction.kind,
-    OwedAction.target,
-    OwedAction.due_at,
-    OwedAction.outcome,
-    OwedAction.attempts,
-    OwedAction.done_at,
-    OwedAction.reason,
+
+LANDING_EVENT_COLUMNS = _copy_of(
+    "landing_events",
+    LandingEvent,
+    event_id=LandingEvent.id,
+    campaign_slug=Campaign.slug,
+    visitor_key=LandingEvent.visitor_id,  # hashed below
+    fan_key=_grant.fan_key,
+)
+GRANT_COLUMNS = _copy_of("grants", Grant, campaign_slug=Campaign.slug)
+OWED_ACTION_COLUMNS = _copy_of(
+    "owed_actions", OwedAction, action_id=OwedAction.id, campaign_slug=Campaign.slug, fan_key=Grant.fan_key
 )
 
 
@@ -106,7 +90,7 @@ def landing_event_frames(store: Store, vault: TokenVault) -> Iterator[pd.DataFra
         .order_by(LandingEvent.id)
     )
     for frame in stream_frames(store, query):
-        visitor = frame.pop("visitor_id")
+        visitor = frame.pop("visitor_key")
         # An erased visitor's id is NULL, which pandas may hand over as NaN: only strings are hashed.
         frame["visitor_key"] = [vault.visitor_key(v) if isinstance(v, str) and v else None for v in visitor]
         yield frame
