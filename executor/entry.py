@@ -98,6 +98,7 @@ def report_lines(report: ReleaseReport) -> list[str]:
         "(quota spent or a long Retry-After): its actions stay queued for the schedule to run after"
         for service, until in report.paused_until.items()
     ]
+    lines += [f"not sent on {service}: {why}" for service, why in report.pacing_away.items()]
     if report.latency_s:
         lines.append(
             "release to library: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.latency_s.items())
