@@ -95,7 +95,8 @@ def _erased(request: Request, view: CampaignView) -> Response:
 def _tokens(landing: Landing, grant: Grant) -> Tokens | None:
     try:
         token = landing.vault.open(grant.access_token)
-    except VaultError:
+    except VaultError:  # the page shows without the service's names and playlists
+        landing.vault_failed(grant.id, "the done page")
         return None
     return Tokens(token, None, grant.token_expires_at, grant.scopes)
 

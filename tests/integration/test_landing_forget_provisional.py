@@ -1,0 +1,56 @@
+"""Forgetting by signing in finds the fan's grants stored before `/me` answered (`pending:` account ids):
+each is asked who it is with its own token, and the fan's are erased with the rest. Real sandbox and
+landing app over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from campaigns.models import OwedAction
+from tests.integration.conftest import System, add_campaign, add_release, soon
+from tests.integration.landing_helpers import Fan, grants
+
+SLUG = "midnight-drive"
+UPC = "198880045560"
+
+
+def _spotify_fails(system: System, failing: bool) -> None:
+    """Every Spotify Web API call answers 502 (the accounts service, token exchange, still works)."""
+    faults = {"services": ["spotify"], "error_share": 1.0, "error_statuses": [502]} if failing else {
+        "error_share": 0.0
+    }
+    system.admin.put("/sandbox/config", json={"faults": faults}).raise_for_status()
+
+
+def _forget(fan: Fan, fan_id: str) -> str:
+    start = fan.http.get("/forget/connect/spotify")
+    assert start.status_code == 302
+    page = fan.authorize(start.headers["location"], fan_id)
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+def test_signing_in_to_forget_erases_a_pre_save_stored_before_the_service_said_whose_it_is(
+    system: System,
+) -> None:
+    add_release(system, UPC, soon())
+    add_campaign(system, SLUG, UPC, soon())
+    _spotify_fails(system, True)
+    with Fan(system) as fan:
+        assert fan.visit(SLUG).status_code == 200
+        assert fan.oauth(SLUG, "spotify", "fan-fay").status_code == 303
+    with Fan(system) as other:  # another fan, also stored before `/me` answered: not theirs to erase
+        assert other.visit(SLUG).status_code == 200
+        assert other.oauth(SLUG, "spotify", "fan-gus").status_code == 303
+    assert all(g.service_user_id.startswith("pending:") for g in grants(system))
+    _spotify_fails(system, False)
+
+    with Fan(system) as fan:  # signs in from another browser: only the account proves whose it is
+        page = _forget(fan, "fan-fay")
+    assert "We erased 1 pre-save" in page
+    assert [g.service_user_id for g in grants(system)] == ["fan-gus"]  # the other fan, identified meanwhile
+    with system.store.session() as session:
+        kinds = session.execute(select(OwedAction.kind, OwedAction.outcome)).all()
+    assert ("identify", "delivered") in kinds  # the other fan's `/me` was read: not asked again
+    assert len(kinds) == 2  # the other fan's identify and follow; nothing of the erased fan
+
