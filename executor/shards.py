@@ -26,7 +26,7 @@ from typing import Any
 
 from campaigns.ledger import Shard
 from campaigns.store import Store, StoreTimeouts
-from campaigns.vault import PseudonymKeys, Secret, TokenVault
+from campaigns.vault import Secret, TokenVault
 from executor.locks import worker_lock
 from executor.release import ReleaseWork, ShardLauncherLike
 from executor.retry import RetryPolicy
@@ -182,8 +182,7 @@ def main() -> int:
     store = Store.connect(
         job["database_url"], upgrade=False, timeouts=StoreTimeouts(**job.get("store_timeouts", {}))
     )
-    secret = job.get("pseudonym_secret")
-    vault = TokenVault(job["secret_keys"], PseudonymKeys(secret) if secret else None)
+    vault = TokenVault.of(job["secret_keys"], job.get("pseudonym_secret"))
     apps = {name: app_from_config(name, config) for name, config in job["apps"].items()}
     count = job["count"]
     # the run's shards pace each app together, and with every other process using the label's credentials

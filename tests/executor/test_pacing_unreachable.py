@@ -96,7 +96,8 @@ def test_a_run_whose_pacing_cannot_be_read_sends_nothing_leaves_all_queued_and_s
     for fan in FANS:
         document = harness.fan(fan)
         kept = document["library"] + document["follows"]
-        assert kept and all(entry["requests"] == 1 for entry in kept), document
+        assert kept, document
+        assert all(entry["requests"] == 1 for entry in kept), document
 
 
 def test_an_action_claimed_while_the_pacing_cannot_be_read_goes_back_to_the_queue_not_failed(

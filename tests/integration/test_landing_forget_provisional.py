@@ -16,9 +16,11 @@ UPC = "198880045560"
 
 def _spotify_fails(system: System, failing: bool) -> None:
     """Every Spotify Web API call answers 502 (the accounts service, token exchange, still works)."""
-    faults = {"services": ["spotify"], "error_share": 1.0, "error_statuses": [502]} if failing else {
-        "error_share": 0.0
-    }
+    faults = (
+        {"services": ["spotify"], "error_share": 1.0, "error_statuses": [502]}
+        if failing
+        else {"error_share": 0.0}
+    )
     system.admin.put("/sandbox/config", json={"faults": faults}).raise_for_status()
 
 
@@ -53,4 +55,3 @@ def test_signing_in_to_forget_erases_a_pre_save_stored_before_the_service_said_w
         kinds = session.execute(select(OwedAction.kind, OwedAction.outcome)).all()
     assert ("identify", "delivered") in kinds  # the other fan's `/me` was read: not asked again
     assert len(kinds) == 2  # the other fan's identify and follow; nothing of the erased fan
-

@@ -17,9 +17,11 @@ UPC = "198880045560"
 
 
 def _spotify_fails(system: System, failing: bool) -> None:
-    faults = {"services": ["spotify"], "error_share": 1.0, "error_statuses": [502]} if failing else {
-        "error_share": 0.0
-    }
+    faults = (
+        {"services": ["spotify"], "error_share": 1.0, "error_statuses": [502]}
+        if failing
+        else {"error_share": 0.0}
+    )
     system.admin.put("/sandbox/config", json={"faults": faults}).raise_for_status()
 
 
