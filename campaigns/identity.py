@@ -76,13 +76,7 @@ def adopt_identity(
         if country:
             _set_country(bind, grant_id, country)
         return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
-    first = bind.execute(
-        select(_GRANTS).where(
-            _GRANTS.c.campaign_id == grant.campaign_id,
-            _GRANTS.c.service == grant.service,
-            _GRANTS.c.service_user_id == user_id,
-        )
-    ).first()
+    first = _account_grant(bind, grant.campaign_id, grant.service, user_id)
     fan_key = vault.pseudonym(grant.service, user_id)
     if first is None:
         bind.execute(
@@ -97,6 +91,17 @@ def adopt_identity(
     return Identified(first.id, first.campaign_id, first.service, merged=True)
 
 
+def _account_grant(bind: Bind, campaign_id: int, service: str, user_id: str) -> Any:
+    """The account's grant of this campaign on this service, if it has one."""
+    return bind.execute(
+        select(_GRANTS).where(
+            _GRANTS.c.campaign_id == campaign_id,
+            _GRANTS.c.service == service,
+            _GRANTS.c.service_user_id == user_id,
+        )
+    ).first()
+
+
 def _identify_carried(bind: Bind, grant: Any, surviving_id: int, user_id: str, fan_key: str) -> None:
     """Future saves carried over from `grant` before its account was known (other campaigns' grants
     with its provisional id) take the account: each now comes from `surviving_id`, or folds into the
@@ -109,13 +114,7 @@ def _identify_carried(bind: Bind, grant: Any, surviving_id: int, user_id: str, f
         )
     ).all()
     for row in carried:
-        known = bind.execute(
-            select(_GRANTS).where(
-                _GRANTS.c.campaign_id == row.campaign_id,
-                _GRANTS.c.service == row.service,
-                _GRANTS.c.service_user_id == user_id,
-            )
-        ).first()
+        known = _account_grant(bind, row.campaign_id, row.service, user_id)
         if known is not None:
             _merge(bind, row, known, None)
             continue

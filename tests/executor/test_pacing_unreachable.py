@@ -5,9 +5,6 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -19,11 +16,9 @@ from campaigns.models import Campaign, OwedAction
 from executor.plan import plan_campaign
 from executor.worker import ShardJob, ShardWorker
 from presave.processes import free_port
-from sandbox.config import SandboxConfig
-from sandbox.env import sandbox_env
 from services.shared_pacing import share_pacing
-from tests.conftest import PSEUDONYM_KEY
 from tests.executor.conftest import Harness, ago
+from tests.executor.test_quota_spent import release_run
 
 pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,31 +28,6 @@ FANS = [f"unpaced-fan-{n}" for n in range(3)]
 def nowhere() -> str:
     """A Redis URL where nothing listens."""
     return f"redis://127.0.0.1:{free_port(0)}/0"
-
-
-def release_run(harness: Harness, slug: str, redis_url: str | None) -> subprocess.CompletedProcess[str]:
-    """`presave release run SLUG` as an operator runs it, its pacing in Redis at `redis_url` (None: in
-    the operational store)."""
-    assert harness.settings.secret_key is not None
-    env = {
-        **os.environ,
-        **sandbox_env(harness.url, SandboxConfig()),
-        "PRESAVE_DATA_DIR": str(harness.tmp_path / "data"),
-        "PRESAVE_DATABASE_URL": harness.store.engine.url.render_as_string(hide_password=False),
-        "PRESAVE_SECRET_KEY": harness.settings.secret_key.get_secret_value(),
-        "PRESAVE_PSEUDONYM_KEY": PSEUDONYM_KEY,
-    }
-    env.pop("PRESAVE_REDIS_URL", None)
-    if redis_url is not None:
-        env["PRESAVE_REDIS_URL"] = redis_url
-    return subprocess.run(
-        [sys.executable, "-m", "presave", "release", "run", slug],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def ledger(harness: Harness) -> list[tuple[str, str | None]]:
@@ -79,7 +49,7 @@ def test_a_run_whose_pacing_cannot_be_read_sends_nothing_leaves_all_queued_and_s
         harness.spotify_grant(campaign, fan)
     before = web_api_calls(harness)
 
-    answer = release_run(harness, "unpaced", nowhere())
+    answer, _ = release_run(harness, "unpaced", redis_url=nowhere())
     assert answer.returncode == 1, answer.stdout + answer.stderr  # not done: an operator must notice
     assert "Traceback" not in answer.stderr, answer.stderr
     assert "not sent on spotify: spotify: the app's pacing could not be read (Redis" in answer.stdout
@@ -90,7 +60,7 @@ def test_a_run_whose_pacing_cannot_be_read_sends_nothing_leaves_all_queued_and_s
 
     with harness.store.session() as session:  # what was held back is due again soon, not hours later
         session.execute(OwedAction.__table__.update().values(retry_at=None))
-    again = release_run(harness, "unpaced", None)
+    again, _ = release_run(harness, "unpaced")
     assert again.returncode == 0, again.stdout + again.stderr
     assert {outcome for outcome, _ in ledger(harness)} == {"delivered"}
     for fan in FANS:

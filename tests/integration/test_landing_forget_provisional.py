@@ -8,20 +8,10 @@ from sqlalchemy import select
 
 from campaigns.models import OwedAction
 from tests.integration.conftest import System, add_campaign, add_release, soon
-from tests.integration.landing_helpers import Fan, grants
+from tests.integration.landing_helpers import Fan, grants, spotify_fails
 
 SLUG = "midnight-drive"
 UPC = "198880045560"
-
-
-def _spotify_fails(system: System, failing: bool) -> None:
-    """Every Spotify Web API call answers 502 (the accounts service, token exchange, still works)."""
-    faults = (
-        {"services": ["spotify"], "error_share": 1.0, "error_statuses": [502]}
-        if failing
-        else {"error_share": 0.0}
-    )
-    system.admin.put("/sandbox/config", json={"faults": faults}).raise_for_status()
 
 
 def _forget(fan: Fan, fan_id: str) -> str:
@@ -37,7 +27,7 @@ def test_signing_in_to_forget_erases_a_pre_save_stored_before_the_service_said_w
 ) -> None:
     add_release(system, UPC, soon())
     add_campaign(system, SLUG, UPC, soon())
-    _spotify_fails(system, True)
+    spotify_fails(system, True)
     with Fan(system) as fan:
         assert fan.visit(SLUG).status_code == 200
         assert fan.oauth(SLUG, "spotify", "fan-fay").status_code == 303
@@ -45,7 +35,7 @@ def test_signing_in_to_forget_erases_a_pre_save_stored_before_the_service_said_w
         assert other.visit(SLUG).status_code == 200
         assert other.oauth(SLUG, "spotify", "fan-gus").status_code == 303
     assert all(g.service_user_id.startswith("pending:") for g in grants(system))
-    _spotify_fails(system, False)
+    spotify_fails(system, False)
 
     with Fan(system) as fan:  # signs in from another browser: only the account proves whose it is
         page = _forget(fan, "fan-fay")

@@ -10,19 +10,10 @@ from campaigns.vault import TokenVault
 from executor.release import run_release
 from services.spotify import SpotifyApp
 from tests.integration.conftest import System, add_campaign, add_release, soon
-from tests.integration.landing_helpers import Fan, grants, hidden
+from tests.integration.landing_helpers import Fan, grants, hidden, spotify_fails
 
 SLUG = "midnight-drive"
 UPC = "198880045560"
-
-
-def _spotify_fails(system: System, failing: bool) -> None:
-    faults = (
-        {"services": ["spotify"], "error_share": 1.0, "error_statuses": [502]}
-        if failing
-        else {"error_share": 0.0}
-    )
-    system.admin.put("/sandbox/config", json={"faults": faults}).raise_for_status()
 
 
 def _identify_later(system: System) -> None:
@@ -38,12 +29,12 @@ def test_the_done_page_of_a_grant_merged_later_shows_the_fans_surviving_grant(sy
         assert elsewhere.visit(SLUG).status_code == 200
         assert elsewhere.oauth(SLUG, "spotify", "fan-jo").status_code == 303
     [first] = grants(system)
-    _spotify_fails(system, True)
+    spotify_fails(system, True)
     with Fan(system) as fan:
         assert fan.visit(SLUG).status_code == 200
         assert fan.oauth(SLUG, "spotify", "fan-jo").status_code == 303
         assert len(grants(system)) == 2  # stored before `/me` answered
-        _spotify_fails(system, False)
+        spotify_fails(system, False)
         _identify_later(system)
         assert [g.id for g in grants(system)] == [first.id]  # merged into the first
 
