@@ -147,6 +147,8 @@ def run_release(
             )
             tally = _work(store, vault, apps, work, launcher, progress)
             report.performed, report.calls, report.work_cpu_s = tally.performed, tally.calls, tally.cpu_s
+            for service, why in tally.held_back.items():  # the pacing went away during the work
+                report.pacing_away[service] = f"{why}; its actions stay queued, due again shortly"
             _defer_paused(store, campaign.id, apps, report)  # a quota spent during the work
     except CampaignBusy:
         report.busy = True

@@ -150,6 +150,7 @@ def _tally(document: dict[str, Any]) -> Tally:
         throttled=document.get("throttled", 0),
         cpu_s=document.get("cpu_s", 0.0),
         by_outcome=dict(document["by_outcome"]),
+        held_back=dict(document.get("held_back", {})),
     )
 
 
@@ -162,6 +163,7 @@ def _merge(tallies: list[Tally]) -> Tally:
         merged.cpu_s += tally.cpu_s
         for outcome, count in tally.by_outcome.items():
             merged.by_outcome[outcome] = merged.by_outcome.get(outcome, 0) + count
+        merged.held_back.update(tally.held_back)
     return merged
 
 

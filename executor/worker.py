@@ -358,6 +358,8 @@ class ShardWorker:
                 self._give_up(actions[index:], Outcome.UNDELIVERABLE, str(lost))
                 return
             except PacingUnavailable as away:  # whether the app must wait is unknown: none is sent
+                with self._tally_lock:
+                    self.tally.held_back[action.service] = str(away)
                 for waiting in actions[index:]:
                     self._record(held_back(waiting, away, job.clock()))
                 return

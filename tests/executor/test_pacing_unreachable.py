@@ -87,6 +87,7 @@ def test_an_action_claimed_while_the_pacing_cannot_be_read_goes_back_to_the_queu
     tally = ShardWorker(harness.store, harness.vault, {"spotify": spotify}, job).run()
 
     assert tally.by_outcome == {"queued": len(FANS)}  # the artist follow of each fan, due now
+    assert list(tally.held_back) == ["spotify"]  # what the run reports: why these were not sent
     rows = ledger(harness)
     assert {outcome for outcome, _ in rows} == {"queued"}
     given_back = [reason for _, reason in rows if reason]
