@@ -5,7 +5,9 @@ The landing app stores a Spotify or Deezer grant the moment the code is exchange
 callback, or later as the executor's `identify` action), the grant takes the account's id; if the same
 account already granted this campaign on this service, the newer grant folds into the first (the newest
 tokens kept, owed actions deduplicated by the ledger, the rest of its rows moved over), so a fan who
-authorized twice is one grant, one save, one follow.
+authorized twice is one grant, one save, one follow. The folded grant's id is kept in `grant_merges`,
+pointing to the first (a done-page cookie names it: `surviving_grant`), and future saves carried over
+from it before its account was known take the account too.
 """
 
 from __future__ import annotations
@@ -13,17 +15,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaigns.future_saves import FUTURE_MARK, is_future_save
 from campaigns.ledger import merge_owed
-from campaigns.models import AuthorizationAttempt, ConsentRecord, FanMessage, Grant, GrantStatus, LandingEvent
+from campaigns.models import (
+    AuthorizationAttempt,
+    ConsentRecord,
+    FanMessage,
+    Grant,
+    GrantMerge,
+    GrantStatus,
+    LandingEvent,
+)
 from campaigns.vault import TokenVault
 
 PROVISIONAL = "pending:"
 _GRANTS: Table = Grant.__table__  # type: ignore[assignment]
+_MERGES: Table = GrantMerge.__table__  # type: ignore[assignment]
 _MOVED_WITH_A_GRANT = (AuthorizationAttempt, ConsentRecord, FanMessage, LandingEvent)
 _TOKEN_COLUMNS = ("access_token", "refresh_token", "token_expires_at", "scopes", "granted_at")
 
@@ -63,24 +76,56 @@ def adopt_identity(
         if country:
             _set_country(bind, grant_id, country)
         return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
-    first = bind.execute(
-        select(_GRANTS).where(
-            _GRANTS.c.campaign_id == grant.campaign_id,
-            _GRANTS.c.service == grant.service,
-            _GRANTS.c.service_user_id == user_id,
-        )
-    ).first()
+    first = _account_grant(bind, grant.campaign_id, grant.service, user_id)
+    fan_key = vault.pseudonym(grant.service, user_id)
     if first is None:
         bind.execute(
-            update(_GRANTS)
-            .where(_GRANTS.c.id == grant_id)
-            .values(service_user_id=user_id, fan_key=vault.pseudonym(grant.service, user_id))
+            update(_GRANTS).where(_GRANTS.c.id == grant_id).values(service_user_id=user_id, fan_key=fan_key)
         )
         if country:
             _set_country(bind, grant_id, country)
+        _identify_carried(bind, grant, grant.id, user_id, fan_key)
         return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
     _merge(bind, grant, first, country)
+    _identify_carried(bind, grant, first.id, user_id, fan_key)
     return Identified(first.id, first.campaign_id, first.service, merged=True)
+
+
+def _account_grant(bind: Bind, campaign_id: int, service: str, user_id: str) -> Any:
+    """The account's grant of this campaign on this service, if it has one."""
+    return bind.execute(
+        select(_GRANTS).where(
+            _GRANTS.c.campaign_id == campaign_id,
+            _GRANTS.c.service == service,
+            _GRANTS.c.service_user_id == user_id,
+        )
+    ).first()
+
+
+def _identify_carried(bind: Bind, grant: Any, surviving_id: int, user_id: str, fan_key: str) -> None:
+    """Future saves carried over from `grant` before its account was known (other campaigns' grants
+    with its provisional id) take the account: each now comes from `surviving_id`, or folds into the
+    account's grant of that campaign when it has one (one save per campaign)."""
+    carried = bind.execute(
+        select(_GRANTS).where(
+            _GRANTS.c.service == grant.service,
+            _GRANTS.c.service_user_id == grant.service_user_id,
+            _GRANTS.c.id != grant.id,
+        )
+    ).all()
+    for row in carried:
+        known = _account_grant(bind, row.campaign_id, row.service, user_id)
+        if known is not None:
+            _merge(bind, row, known, None)
+            continue
+        choices = dict(row.choices or {})
+        if is_future_save(choices):
+            choices[FUTURE_MARK] = surviving_id
+        bind.execute(
+            update(_GRANTS)
+            .where(_GRANTS.c.id == row.id)
+            .values(service_user_id=user_id, fan_key=fan_key, choices=choices)
+        )
 
 
 def _set_country(bind: Bind, grant_id: int, country: str) -> None:
@@ -124,7 +169,17 @@ def _merge(bind: Bind, newer: object, first: object, country: str | None) -> Non
     for model in _MOVED_WITH_A_GRANT:
         table: Table = model.__table__  # type: ignore[assignment]
         bind.execute(update(table).where(table.c.grant_id == newer_id).values(grant_id=first_id))
+    # a done-page cookie names the newer grant (or one merged into it before): it resolves to the first
+    bind.execute(update(_MERGES).where(_MERGES.c.into_id == newer_id).values(into_id=first_id))
+    bind.execute(_MERGES.insert().values(merged_id=newer_id, into_id=first_id, merged_at=func.now()))
     bind.execute(delete(_GRANTS).where(_GRANTS.c.id == newer_id))
+
+
+def surviving_grant(bind: Bind, grant_id: int) -> int | None:
+    """The grant that stands for `grant_id` now: itself, the grant it was merged into, or None (erased)."""
+    if bind.execute(select(_GRANTS.c.id).where(_GRANTS.c.id == grant_id)).first() is not None:
+        return grant_id
+    return bind.execute(select(_MERGES.c.into_id).where(_MERGES.c.merged_id == grant_id)).scalar()
 
 
 def identify(

@@ -164,11 +164,7 @@ def record_at_grant(
     bind.execute(
         _record_at_grant(dialect_of(bind)),
         {
-            "campaign_id": grant.campaign_id,
-            "grant_id": grant.id,
-            "service": grant.service,
-            "kind": str(kind),
-            "target": target,
+            **_grant_action_row(grant, kind, target, now),
             "due_at": now,
             "outcome": (Outcome.DELIVERED if delivered else Outcome.QUEUED).value,
             "attempts": 1,
@@ -176,9 +172,20 @@ def record_at_grant(
             "done_at": now if delivered else None,
             "last_status": None,
             "reason": reason[:300] if reason else None,
-            "created_at": now,
         },
     )
+
+
+def _grant_action_row(grant: GrantRef, kind: str, target: str, now: datetime) -> dict[str, Any]:
+    """What every ledger row a grant owes starts from: whose, which service, what, when it was written."""
+    return {
+        "campaign_id": grant.campaign_id,
+        "grant_id": grant.id,
+        "service": grant.service,
+        "kind": str(kind),
+        "target": target,
+        "created_at": now,
+    }
 
 
 def outcome_counts(session: Session, campaign_id: int) -> dict[str, int]:
@@ -584,36 +591,25 @@ def owe_at_grant(
     `hold_until` (an executor finding one still held after that checks it at the service first: the app
     may have been killed after the call); the others (`later_actions`, with their due moments) are plain
     queued actions. Actions the grant already owed are left as they are; returns the new ones."""
+    queued = {"outcome": Outcome.QUEUED.value, "attempts": 0}
     rows = [
         {
-            "campaign_id": grant.campaign_id,
-            "grant_id": grant.id,
-            "service": grant.service,
-            "kind": str(kind),
-            "target": target,
+            **_grant_action_row(grant, kind, target, now),
+            **queued,
             "due_at": now,
-            "outcome": Outcome.QUEUED.value,
-            "attempts": 0,
             "started_at": now,
             "attempt_id": holder,
             "retry_at": hold_until,
-            "created_at": now,
         }
         for kind, target in now_actions
     ] + [
         {
-            "campaign_id": grant.campaign_id,
-            "grant_id": grant.id,
-            "service": grant.service,
-            "kind": str(kind),
-            "target": target,
+            **_grant_action_row(grant, kind, target, now),
+            **queued,
             "due_at": due_at,
-            "outcome": Outcome.QUEUED.value,
-            "attempts": 0,
             "started_at": None,
             "attempt_id": None,
             "retry_at": None,
-            "created_at": now,
         }
         for kind, target, due_at in later_actions
     ]

@@ -323,6 +323,17 @@ class AppPacing(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class GrantMerge(Base):
+    """A grant folded into an earlier grant of the same account (`campaigns.identity`): what a fan's
+    done-page cookie, naming the folded grant, resolves to. Erased with the grant it points to."""
+
+    __tablename__ = "grant_merges"
+
+    merged_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)  # deleted grant
+    into_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
+    merged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # `identify` (the app reading a grant's account id after it was stored) is the app's bookkeeping, not an
 # action for a fan: outcome counts, retention and the warehouse leave it out alike.
 FAN_ACTIONS = OwedAction.kind != ActionKind.IDENTIFY

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from campaigns.rules import SERVICES
 from campaigns.store import StoreTimeouts
-from campaigns.vault import PseudonymKeys, TokenVault, VaultError
+from campaigns.vault import TokenVault, VaultError
 
 DEFAULT_TOKEN_RETENTION_DAYS = 30
 
@@ -191,10 +191,19 @@ class Settings(BaseSettings):
             )
         return _create_key_file(self.pseudonym_key_file, lambda: secrets.token_urlsafe(32))
 
+    def configured_pseudonym_secret(self) -> str | None:
+        """`pseudonym_secret`, or None where none is configured (outside the embedded store): release day
+        needs it only to give a grant stored before `/me` its account, and a store the landing app never
+        wrote to has no such grant."""
+        try:
+            return self.pseudonym_secret()
+        except SettingsError:
+            return None
+
     def vault(self) -> TokenVault:
         """The vault with every key this deployment has: Fernet keys and the pseudonym keys."""
         try:
-            return TokenVault(self.secret_keys(), PseudonymKeys(self.pseudonym_secret()))
+            return TokenVault.of(self.secret_keys(), self.pseudonym_secret())
         except VaultError as exc:
             raise SettingsError(str(exc)) from None
 

@@ -97,6 +97,13 @@ class TokenVault:
         self._newest = Fernet(keys[0].encode())
         self.pseudonyms = pseudonyms
 
+    @classmethod
+    def of(cls, keys: list[str], pseudonym_secret: str | None) -> TokenVault:
+        """The one way a process builds its vault from its secrets: the Fernet keys (newest first) and,
+        when it has one, the pseudonym secret (the run, its shard processes, the Dagster resource and
+        the settings all come here)."""
+        return cls(keys, PseudonymKeys(pseudonym_secret) if pseudonym_secret else None)
+
     def seal(self, secret: Secret | str) -> str:
         plain = secret.reveal() if isinstance(secret, Secret) else secret
         return self._fernet.encrypt(plain.encode()).decode()

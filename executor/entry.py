@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from campaigns.models import Outcome
-from campaigns.settings import Settings, SettingsError
+from campaigns.settings import Settings
 from campaigns.store import Store
-from campaigns.vault import PseudonymKeys, Secret, TokenVault
+from campaigns.vault import Secret, TokenVault
 from executor.release import ReleaseOptions, ReleaseReport, run_release
 from executor.shards import ShardLauncher, WorkerSetup
 from services import ServiceApp, apps_from_settings
@@ -42,7 +42,7 @@ def run_release_day(
     )
     return run_release(
         store,
-        TokenVault(secret_keys, PseudonymKeys(pseudonym_secret) if pseudonym_secret else None),
+        TokenVault.of(secret_keys, pseudonym_secret),
         apps,
         slug,
         dry_run=dry_run,
@@ -75,7 +75,7 @@ def release_day(
                 shards=shards, threads=threads, wait_for_release=timedelta(seconds=wait_for_release)
             ),
             pacing_url=pacing_url(settings),
-            pseudonym_secret=_pseudonym_secret(settings),
+            pseudonym_secret=settings.configured_pseudonym_secret(),
         )
     finally:
         store.dispose()
@@ -98,6 +98,7 @@ def report_lines(report: ReleaseReport) -> list[str]:
         "(quota spent or a long Retry-After): its actions stay queued for the schedule to run after"
         for service, until in report.paused_until.items()
     ]
+    lines += [f"not sent on {service}: {why}" for service, why in report.pacing_away.items()]
     if report.latency_s:
         lines.append(
             "release to library: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.latency_s.items())
@@ -110,12 +111,3 @@ def report_lines(report: ReleaseReport) -> list[str]:
             "GET /me/library/contains); not counted as delivered"
         )
     return lines
-
-
-def _pseudonym_secret(settings: Settings) -> str | None:
-    """The landing app's pseudonym secret, which identifying a grant stored before `/me` needs; a store
-    the landing app never wrote to (no key configured) has no such grant."""
-    try:
-        return settings.pseudonym_secret()
-    except SettingsError:
-        return None

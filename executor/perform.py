@@ -8,6 +8,8 @@
 - 403: skipped with its reason (missing scope, not the fan's playlist, no subscription).
 - 404 on the release: not live for this fan yet; back to the queue for later, `pending_source` after the window.
 - An action a crashed run left in flight is first checked at the service.
+- The app's shared pacing cannot be read (Redis or the store away): nothing more is sent; the action
+  stays queued (`held_back`), due again after the `retry_after` of `PacingUnavailable`, with the reason.
 - An action whose answer proves nothing (`FanSession.unconfirmed`: Spotify's 2026 artist follow through
   `PUT /me/library`, reference H) is checked at the service right after; one the service did not keep
   ends `ignored` ("ignored by the service"), never `delivered`.
@@ -25,7 +27,7 @@ from campaigns.models import ActionKind, Outcome
 from executor.plan import RELEASE_KINDS
 from executor.retry import RetryPolicy
 from executor.services import FanSession
-from services.errors import Failure, ServiceFailure
+from services.errors import Failure, PacingUnavailable, ServiceFailure
 from services.model import Release
 from services.pacing import RateController
 
@@ -52,7 +54,8 @@ def perform_action(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
 ) -> Finished:
-    """Perform one claimed action with the executor's retry rules; GrantLost propagates to the caller."""
+    """Perform one claimed action with the executor's retry rules; GrantLost and PacingUnavailable
+    propagate to the caller (`held_back` is the outcome of the latter)."""
     attempt = Attempt()
     uncertain = action.interrupted  # a crashed run may have done it: check before doing it again
     refreshed = False
@@ -164,3 +167,14 @@ def perform_action(
             if kind in (Failure.UNAUTHORIZED, Failure.FORBIDDEN):
                 return finished(Outcome.UNDELIVERABLE, str(failure))
             return finished(Outcome.FAILED, str(failure))
+
+
+def held_back(action: Claimed, away: PacingUnavailable, now: datetime) -> Finished:
+    """An action not sent because whether the app must wait was unknown: queued, due again shortly."""
+    return Finished(
+        action.id,
+        Outcome.QUEUED,
+        0,
+        reason=str(away),
+        retry_at=now + timedelta(seconds=away.retry_after or 0.0),
+    )

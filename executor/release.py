@@ -34,7 +34,7 @@ from executor.retry import RetryPolicy
 from executor.services import Tally
 from executor.worker import ShardJob, ShardWorker
 from services import ServiceApp
-from services.errors import Failure, ServiceFailure
+from services.errors import Failure, PacingUnavailable, ServiceFailure
 from services.model import Lookup, Release
 from services.spotify import quiet_spotipy
 
@@ -61,11 +61,16 @@ class ReleaseReport:
     # service -> when its app may call again, for a spent quota (or a Retry-After past the pacing's
     # `max_pause_s`): its actions stay queued until then, and the run does not wait for it
     paused_until: dict[str, datetime] = field(default_factory=dict)
+    # service -> why its app's shared pacing could not be read (Redis or the store away): its actions stay
+    # queued, due again shortly; `held_back` counts them
+    pacing_away: dict[str, str] = field(default_factory=dict)
+    held_back: dict[str, int] = field(default_factory=dict)
 
     @property
     def undone(self) -> int:
-        """Due work that neither succeeded nor is legitimately waiting: the exit status rests on this."""
-        return self.outcomes.get(Outcome.FAILED, 0) + self.due_left
+        """Due work that neither succeeded nor is legitimately waiting (actions held back because the
+        pacing could not be read are not legitimately waiting): the exit status rests on this."""
+        return self.outcomes.get(Outcome.FAILED, 0) + self.due_left + sum(self.held_back.values())
 
 
 AUTO_SHARD_ABOVE = 5000  # due actions: below this, one worker in this process is quicker than starting more
@@ -142,6 +147,8 @@ def run_release(
             )
             tally = _work(store, vault, apps, work, launcher, progress)
             report.performed, report.calls, report.work_cpu_s = tally.performed, tally.calls, tally.cpu_s
+            for service, why in tally.held_back.items():  # the pacing went away during the work
+                report.pacing_away[service] = f"{why}; its actions stay queued, due again shortly"
             _defer_paused(store, campaign.id, apps, report)  # a quota spent during the work
     except CampaignBusy:
         report.busy = True
@@ -217,13 +224,22 @@ def _work(
         return ShardWorker(store, vault, apps, job, progress=report).run()
 
 
-def paused_apps(apps: Mapping[str, ServiceApp]) -> dict[str, datetime]:
+def paused_apps(
+    apps: Mapping[str, ServiceApp], unreadable: dict[str, PacingUnavailable] | None = None
+) -> dict[str, datetime]:
     """The apps told to wait longer than a run waits (a spent quota, or a Retry-After past the pacing's
-    `max_pause_s`), with when they may call again, as every process using their credentials sees it."""
+    `max_pause_s`), with when they may call again, as every process using their credentials sees it.
+    An app whose shared pacing cannot be read goes into `unreadable` (when given) instead."""
     paused: dict[str, datetime] = {}
     for name, app in apps.items():
         pacer = app.pacer
-        values = pacer.state.read()
+        try:
+            values = pacer.state.read()
+        except PacingUnavailable as away:
+            if unreadable is None:
+                raise
+            unreadable[name] = away
+            continue
         if pacer.reschedules(values, pacer.clock()):
             paused[name] = datetime.fromtimestamp(max(values.pause_until, values.quota_until), UTC)
     return paused
@@ -233,11 +249,22 @@ def _defer_paused(
     store: Store, campaign_id: int, apps: Mapping[str, ServiceApp], report: ReleaseReport
 ) -> None:
     """Leave the queued actions of a paused app queued until its pause ends (no call, no failure): the
-    schedule picks the campaign up again then."""
-    for service, until in paused_apps(apps).items():
+    schedule picks the campaign up again then. An app whose pacing cannot be read is treated as paused
+    for a short while, and the report says why."""
+    unreadable: dict[str, PacingUnavailable] = {}
+    for service, until in paused_apps(apps, unreadable).items():
         report.paused_until[service] = until
         with store.session() as session:
             ledger.defer(session, campaign_id, service, until)
+    for service, away in unreadable.items():
+        until = datetime.now(UTC) + timedelta(seconds=away.retry_after or 0.0)
+        report.pacing_away[service] = f"{away}; its actions stay queued, due again from {_utc(until)}"
+        with store.session() as session:
+            report.held_back[service] = ledger.defer(session, campaign_id, service, until)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
 # resolving ------------------------------------------------------------------------------------------------
@@ -328,6 +355,9 @@ def _poll(app: ServiceApp, lookup: Lookup, options: ReleaseOptions, report: Rele
     while True:
         try:
             found = app.resolve(lookup)
+        except PacingUnavailable as away:  # not a throttle to wait out: nobody can tell how long
+            report.waiting[app.name] = f"cannot look the release up: {away}"
+            return None
         except ServiceFailure as failure:
             failures += 1
             if (

@@ -59,6 +59,8 @@ class Tally:
     throttled: int = 0
     cpu_s: float = 0.0  # CPU the worker process spent performing (not starting up or planning)
     by_outcome: dict[str, int] = field(default_factory=dict)
+    # service -> why some of its actions were not sent (the app's shared pacing could not be read)
+    held_back: dict[str, str] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
         self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + 1

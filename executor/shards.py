@@ -26,7 +26,7 @@ from typing import Any
 
 from campaigns.ledger import Shard
 from campaigns.store import Store, StoreTimeouts
-from campaigns.vault import PseudonymKeys, Secret, TokenVault
+from campaigns.vault import Secret, TokenVault
 from executor.locks import worker_lock
 from executor.release import ReleaseWork, ShardLauncherLike
 from executor.retry import RetryPolicy
@@ -150,6 +150,7 @@ def _tally(document: dict[str, Any]) -> Tally:
         throttled=document.get("throttled", 0),
         cpu_s=document.get("cpu_s", 0.0),
         by_outcome=dict(document["by_outcome"]),
+        held_back=dict(document.get("held_back", {})),
     )
 
 
@@ -162,6 +163,7 @@ def _merge(tallies: list[Tally]) -> Tally:
         merged.cpu_s += tally.cpu_s
         for outcome, count in tally.by_outcome.items():
             merged.by_outcome[outcome] = merged.by_outcome.get(outcome, 0) + count
+        merged.held_back.update(tally.held_back)
     return merged
 
 
@@ -182,8 +184,7 @@ def main() -> int:
     store = Store.connect(
         job["database_url"], upgrade=False, timeouts=StoreTimeouts(**job.get("store_timeouts", {}))
     )
-    secret = job.get("pseudonym_secret")
-    vault = TokenVault(job["secret_keys"], PseudonymKeys(secret) if secret else None)
+    vault = TokenVault.of(job["secret_keys"], job.get("pseudonym_secret"))
     apps = {name: app_from_config(name, config) for name, config in job["apps"].items()}
     count = job["count"]
     # the run's shards pace each app together, and with every other process using the label's credentials

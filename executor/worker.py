@@ -8,7 +8,8 @@ When the store is briefly away (locked, connections killed, a timeout), every st
 with backoff (`Store.retrying`); when it stays away, nothing is marked failed: an action whose outcome
 cannot be written stays in flight (the next run checks it at the service before doing it again), the
 grant's remaining actions go back to the queue, and a refreshed token that could not be saved is kept in
-memory, used for that grant's later actions and saved again before the run ends.
+memory, used for that grant's later actions and saved again before the run ends. When the app's shared
+pacing cannot be read (`PacingUnavailable`), the grant's remaining actions stay queued unsent, with why.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ from campaigns.rules import SERVICES
 from campaigns.store import Store, StoreRetry, StoreUnavailable, is_store_outage
 from campaigns.vault import TokenVault, VaultError
 from executor.fans import fan_session
-from executor.perform import perform_action
+from executor.perform import held_back, perform_action
 from executor.retry import RetryPolicy
 from executor.services import Tally
 from services import ServiceApp
-from services.errors import GrantLost
+from services.errors import GrantLost, PacingUnavailable
 from services.model import GrantTokens, RefreshedTokens, Release
 
 log = logging.getLogger(__name__)
@@ -358,6 +359,12 @@ class ShardWorker:
             except GrantLost as lost:
                 self._lose_grant(grant.id, lost)
                 self._give_up(actions[index:], Outcome.UNDELIVERABLE, str(lost))
+                return
+            except PacingUnavailable as away:  # whether the app must wait is unknown: none is sent
+                with self._tally_lock:
+                    self.tally.held_back[action.service] = str(away)
+                for waiting in actions[index:]:
+                    self._record(held_back(waiting, away, job.clock()))
                 return
             except Exception as exc:
                 if not is_store_outage(exc):

@@ -10,7 +10,7 @@ from pydantic import PrivateAttr
 
 from campaigns.settings import Settings
 from campaigns.store import Store
-from campaigns.vault import PseudonymKeys, Secret, TokenVault
+from campaigns.vault import Secret, TokenVault
 from collectors.snapshots import ArtistStatsSource
 from pipelines.warehouse import Warehouse
 from services import ServiceApp
@@ -39,7 +39,7 @@ class OperationalStore(dg.ConfigurableResource):
         return self._store
 
     def vault(self) -> TokenVault:
-        return TokenVault(vault_keys(self), PseudonymKeys(pseudonym_secret(self)))
+        return TokenVault.of(vault_keys(self), pseudonym_secret(self))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._store is not None:

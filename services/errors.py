@@ -112,6 +112,25 @@ def throttled(
     )
 
 
+PACING_AWAY_S = 30.0  # work held back while an app's shared pacing cannot be read is due again after this
+
+
+class PacingUnavailable(ServiceFailure):
+    """The app's shared pacing (Redis, or the operational store's `app_pacing`) did not answer, so whether
+    the app is told to wait cannot be known: nothing is sent. A caller treats it as a pause of
+    `retry_after` seconds (the work stays owed, queued); `where` names the backend, never its URL."""
+
+    def __init__(self, app: str, where: str, error: BaseException) -> None:
+        service = app.split(":", 1)[0]  # the app's key without its client id
+        super().__init__(
+            Failure.THROTTLED,
+            f"{service}: the app's pacing could not be read ({where}: {type(error).__name__}); nothing sent",
+            service=service,
+            code="pacing_unavailable",
+            retry_after=PACING_AWAY_S,
+        )
+
+
 def by_status(service: str, what: str, status: int, detail: str = "") -> ServiceFailure:
     """A non-2xx answer other than 429, by its status alone."""
     if status == 401:

@@ -9,7 +9,9 @@ one machine or several.
 
 Both read the state before every call (never a cache: a Retry-After seen by one process must stop the
 others before their next call) and apply the one rule of `services.pacing.after_throttle`, so two processes
-that see the same 429 lower the rate once. `pacing_url(settings)` says where the deployment keeps it;
+that see the same 429 lower the rate once. When the backend does not answer, a read or a change raises
+`services.errors.PacingUnavailable` (a pause nobody can see the end of): no call is made, and every caller
+leaves its work owed, as for a pause. `pacing_url(settings)` says where the deployment keeps it;
 `share_pacing(apps, url)` hands each app its shared state (what `services.apps_from_settings`, the landing
 app, the shard processes and the Dagster resources all call).
 """
@@ -27,7 +29,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from campaigns.models import AppPacing
 from campaigns.settings import Settings
-from campaigns.store import make_engine, migrate
+from campaigns.store import is_store_outage, make_engine, migrate
+from services.errors import PacingUnavailable
 from services.pacing import UNLIMITED, Pacing, PacingPolicy, PacingState
 
 ATTEMPTS = 50  # compare-and-set retries before giving up (only under a storm of concurrent 429s)
@@ -69,11 +72,25 @@ class RedisPacingState:
     def __init__(self, client: Any, key: str) -> None:
         self.client = client
         self.key = key
+        self.app = key.split(":pacing:", 1)[-1]
 
     def read(self) -> Pacing:
-        return _from_redis(self.client.hmget(self.key, _FIELDS))
+        import redis
+
+        try:
+            return _from_redis(self.client.hmget(self.key, _FIELDS))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise PacingUnavailable(self.app, "Redis", exc) from None
 
     def update(self, change: Callable[[Pacing], Pacing]) -> Pacing:
+        import redis
+
+        try:
+            return self._update(change)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise PacingUnavailable(self.app, "Redis", exc) from None
+
+    def _update(self, change: Callable[[Pacing], Pacing]) -> Pacing:
         import redis
 
         with self.client.pipeline() as pipe:
@@ -144,9 +161,21 @@ class StorePacingState:
             return connection.execute(self._read).first()
 
     def read(self) -> Pacing:
-        return self._versioned()[0]
+        return self._answered(lambda: self._versioned()[0])
 
     def update(self, change: Callable[[Pacing], Pacing]) -> Pacing:
+        return self._answered(lambda: self._update(change))
+
+    def _answered(self, work: Callable[[], Pacing]) -> Pacing:
+        """`work`, with a store that does not answer (`is_store_outage`) reported as PacingUnavailable."""
+        try:
+            return work()
+        except Exception as exc:
+            if not is_store_outage(exc):
+                raise
+            raise PacingUnavailable(self.app, "the operational store", exc) from None
+
+    def _update(self, change: Callable[[Pacing], Pacing]) -> Pacing:
         for _ in range(ATTEMPTS):
             current, version = self._versioned()
             new = change(current)

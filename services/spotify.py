@@ -244,14 +244,19 @@ class SpotifyApp(PacedApp):
         with self._token_lock:
             if not renew and self._app_token is not None and self._app_token[1] > time.monotonic() + 60:
                 return self._app_token[0]
-            body = self._token({"grant_type": "client_credentials"}, "app token")
+            body = self._token({"grant_type": "client_credentials"}, "app token", gated=True)
             token = Secret(str(body["access_token"]))
             self._app_token = (token, time.monotonic() + _lifetime(body))
             return token
 
-    def _token(self, data: dict[str, str], what: str) -> dict[str, Any]:
-        """The accounts service's token endpoint: the one place it is called."""
-        self.gate(what)
+    def _token(self, data: dict[str, str], what: str, *, gated: bool = False) -> dict[str, Any]:
+        """The accounts service's token endpoint: the one place it is called. It is not the rate-limited
+        Web API (reference A.4: the limit is the Web API's, per app), so a fan's code exchange and refresh
+        pass no pacing gate: a fan who authorizes while the app is told to wait gets a stored grant, and
+        its calls are owed. `gated`: the app token, wanted only for a Web API call that would be refused
+        too. A 429 from it (not documented) holds back only this call."""
+        if gated:
+            self.gate(what)
         try:
             response = self.sessions.session().post(
                 f"{self.accounts_url}/api/token",
@@ -268,9 +273,8 @@ class SpotifyApp(PacedApp):
         body = body if isinstance(body, dict) else {}
         status = response.status_code
         if status == 429:
-            failure = throttled(SERVICE, what, parse_retry_after(response.headers.get("Retry-After")))
-            self.pacer.on_throttled(failure.retry_after, quota=failure.kind == Failure.QUOTA_SPENT)
-            raise failure
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise throttled(SERVICE, what, retry_after, app_wide=False)
         if status >= 500:
             raise by_status(SERVICE, what, status)
         if status != 200 or not isinstance(body.get("access_token"), str):
@@ -284,7 +288,6 @@ class SpotifyApp(PacedApp):
                 detail=detail,
                 status=status,
             )
-        self.pacer.on_success()
         return body
 
     # pacing ------------------------------------------------------------------------------------------

@@ -91,10 +91,12 @@ def create_app(
 
 async def healthz(request: Request) -> str:
     """Liveness, answered on the event loop (never behind the route threads or the store), then the
-    event sink's counters, one `name value` a line: a probe reads the status, a person the rest."""
+    event sink's counters and the sealed tokens that could not be opened (`vault_errors`), one
+    `name value` a line: a probe reads the status, a person the rest."""
     landing: Landing = request.app.state.landing
     counts = landing.events.counts()
-    return "ok\n" + "".join(f"events_{name} {value}\n" for name, value in counts.items())
+    lines = [f"events_{name} {value}\n" for name, value in counts.items()]
+    return "ok\n" + "".join(lines) + f"vault_errors {landing.vault_errors}\n"
 
 
 def _own_store(settings: Settings) -> Store:

@@ -249,6 +249,15 @@ class Landing:
         self.connectors = build_connectors(settings, self.public_origin)
         self.events = EventSink(store, transaction=self.writes.core)
         self.campaigns = CampaignCache(store, self.connectors.configured, settings.public_url)
+        self.vault_errors = 0  # sealed tokens the configured keys could not open (reported by /healthz)
+        self._vault_lock = threading.Lock()
+
+    def vault_failed(self, grant_id: int, what: str) -> None:
+        """A grant's sealed token the configured keys cannot open (a key removed too soon): logged without
+        the token, counted for `/healthz`; the grant's calls stay owed (the executor reports them too)."""
+        with self._vault_lock:
+            self.vault_errors += 1
+        log.error("grant %d: its token cannot be opened with the configured keys (%s)", grant_id, what)
 
     def visit(
         self, request: Request, visitor: str | None, *, referrer_from_query: bool = False

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from campaigns.future_saves import future_consent_text
+from campaigns.identity import surviving_grant
 from campaigns.ledger import record_at_grant
 from campaigns.models import ActionKind, EventKind, Grant
 from campaigns.vault import Secret, VaultError
@@ -96,14 +97,22 @@ def _erased(request: Request, view: CampaignView) -> Response:
 def _tokens(landing: Landing, grant: Grant) -> Tokens | None:
     try:
         token = landing.vault.open(grant.access_token)
-    except VaultError:
+    except VaultError:  # the page shows without the service's names and playlists
+        landing.vault_failed(grant.id, "the done page")
         return None
     return Tokens(token, None, grant.token_expires_at, grant.scopes)
 
 
+def _fan_grant(session: Session, grant_id: int) -> Grant | None:
+    """The grant the fan's cookie names, or the one it was merged into since (the same account had
+    granted first); None once the fan was forgotten."""
+    surviving = surviving_grant(session, grant_id)
+    return session.get(Grant, surviving) if surviving is not None else None
+
+
 def _detached_grant(session: Session, grant_id: int) -> Grant | None:
-    """The fan's grant, readable after the session ends; None once the fan was forgotten."""
-    grant = session.get(Grant, grant_id)
+    """`_fan_grant`, readable after the session ends."""
+    grant = _fan_grant(session, grant_id)
     if grant is not None:
         session.expunge(grant)
     return grant
@@ -243,7 +252,7 @@ def complete(
     visitor, _ = views.visitor_of(request)
     visit = landing.visit(request, visitor)
     with landing.writes.session() as session:
-        live = session.get(Grant, fan.grant_id)
+        live = _fan_grant(session, fan.grant_id)
         if live is None:
             return _erased(request, view)
         round_trip = _record_choices(landing, session, live, done, followed, reason, consent, now)
@@ -351,9 +360,9 @@ def erase(landing: Landing, request: Request, csrf: str | None) -> Response:
         return _forbidden(request, None)
     landing.events.flush()  # the fan's queued events must be in the store to be made anonymous with the rest
     with landing.writes.session() as session:
-        grant = session.get(Grant, fan.grant_id)
+        grant = _fan_grant(session, fan.grant_id)
         carried = future.carried_from(session, grant) if grant is not None else []  # its future saves too
-        erasure = erase_grants(session, [fan.grant_id, *carried])
+        erasure = erase_grants(session, [grant.id, *carried] if grant is not None else [])
     response = views.render(
         request,
         "forgotten.html",

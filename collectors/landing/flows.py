@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from campaigns.identity import Identified, adopt_identity, identify, provisional_id
+from campaigns.identity import PROVISIONAL, Identified, adopt_identity, identify, provisional_id
 from campaigns.ledger import (
     PROFILE_TARGET,
     GrantRef,
@@ -34,7 +34,7 @@ from campaigns.ledger import (
     release_held,
 )
 from campaigns.models import ActionKind, EventKind, Grant
-from campaigns.vault import Secret
+from campaigns.vault import Secret, VaultError
 from collectors.landing import views
 from collectors.landing.apple import AppleConnect, valid_user_token
 from collectors.landing.attempts import BROWSER_COOKIE, Attempt, StateError, browser_of, slug_of
@@ -213,7 +213,7 @@ def _oauth_callback(
         if purpose == "forget" and profile is not None:
             with landing.writes.core() as connection:
                 landing.attempts.claim(connection, attempt)
-            return _forgotten(landing, request, service, profile)
+            return _forgotten(landing, request, oauth, profile)
         if view is None:  # only a forget attempt has no campaign
             return views.state_problem(request, "invalid", None)
         if purpose == "email" and profile is not None:
@@ -552,7 +552,9 @@ def _email_granted(
     return RedirectResponse(f"/{view.slug}/done?email=shared", status_code=303)
 
 
-def _forgotten(landing: Landing, request: Request, service: str, profile: Profile) -> Response:
+def _forgotten(landing: Landing, request: Request, oauth: OAuthConnector, profile: Profile) -> Response:
+    service = oauth.service
+    unchecked = identify_provisional(landing, oauth)  # the fan's grants stored before `/me` answered
     landing.events.flush()  # the fan's queued events must be in the store to be made anonymous with the rest
     with landing.writes.session() as session:
         erasure = forget_fan(session, service, profile.user_id)
@@ -560,8 +562,55 @@ def _forgotten(landing: Landing, request: Request, service: str, profile: Profil
     return views.render(
         request,
         "forgotten.html",
-        {"title": "Erased", "service_name": SERVICE_NAMES[service], "grants": erasure.grants},
+        {
+            "title": "Erased",
+            "service_name": SERVICE_NAMES[service],
+            "grants": erasure.grants,
+            "unchecked": unchecked,
+        },
     )
+
+
+FORGET_CHECKS = 20  # provisional grants one forget sign-in asks the service about, newest first
+
+
+def identify_provisional(landing: Landing, oauth: OAuthConnector) -> int:
+    """Grants of `oauth`'s service stored before `/me` answered (`pending:`) cannot be found by account:
+    each is asked `/me` with its own token (through the app's pacing gate, never a wait) and takes its
+    account id, as the executor's `identify` would. Returns how many could not be asked now (the
+    service told the app to wait or failed, or the token cannot be opened)."""
+    with landing.store.session() as session:
+        pending = session.execute(
+            select(Grant.id, Grant.access_token, Grant.token_expires_at, Grant.scopes)
+            .where(Grant.service == oauth.service, Grant.service_user_id.startswith(PROVISIONAL))
+            .order_by(Grant.id.desc())
+        ).all()
+    unchecked = max(0, len(pending) - FORGET_CHECKS)
+    for index, (grant_id, sealed, expires_at, scopes) in enumerate(pending[:FORGET_CHECKS]):
+        try:
+            tokens = Tokens(landing.vault.open(sealed), None, expires_at, scopes or "")
+            profile = oauth.profile(tokens)
+        except VaultError:
+            landing.vault_failed(grant_id, "checking a grant stored before /me for a forget")
+            unchecked += 1
+            continue
+        except ServiceError as exc:
+            if exc.must_wait:  # no call while the app is told to wait: the rest stay unchecked too
+                unchecked += len(pending[index:FORGET_CHECKS])
+                break
+            unchecked += 1
+            continue
+        identify(
+            landing.writes.core,
+            landing.vault,
+            grant_id,
+            profile.user_id,
+            profile.country,
+            then=lambda bind, grant: record_at_grant(
+                bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, delivered=True
+            ),
+        )
+    return unchecked
 
 
 def _parse_time(value: object) -> datetime:

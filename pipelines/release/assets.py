@@ -89,6 +89,8 @@ def release_day_actions(
         **{f"latency_s/{name}": round(value, 3) for name, value in report.latency_s.items()},
         # a spent quota: the service's actions stay queued until then (the schedule runs them after)
         **{f"paused_until/{service}": until.isoformat() for service, until in report.paused_until.items()},
+        # the app's shared pacing could not be read: its actions stay queued, due again shortly
+        **{f"pacing_away/{service}": why for service, why in report.pacing_away.items()},
     }
     if report.paused_until:
         context.log.info(

@@ -47,9 +47,11 @@ def sandbox_config() -> SandboxConfig:
     )
 
 
-def release_run(harness: Harness, slug: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`presave release run SLUG` in a process of its own, configured by environment; its answer and how
-    long it took."""
+def release_run(
+    harness: Harness, slug: str, *, redis_url: str | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`presave release run SLUG` in a process of its own, configured by environment (the pacing in the
+    operational store, or in Redis at `redis_url`); its answer and how long it took."""
     assert harness.settings.secret_key is not None
     env = {
         **os.environ,
@@ -59,7 +61,9 @@ def release_run(harness: Harness, slug: str) -> tuple[subprocess.CompletedProces
         "PRESAVE_SECRET_KEY": harness.settings.secret_key.get_secret_value(),
         "PRESAVE_PSEUDONYM_KEY": PSEUDONYM_KEY,
     }
-    env.pop("PRESAVE_REDIS_URL", None)  # the operational store keeps the pacing here
+    env.pop("PRESAVE_REDIS_URL", None)  # the operational store keeps the pacing here…
+    if redis_url is not None:  # …unless told otherwise
+        env["PRESAVE_REDIS_URL"] = redis_url
     started = time.monotonic()
     answer = subprocess.run(
         [sys.executable, "-m", "presave", "release", "run", slug],

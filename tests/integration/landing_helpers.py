@@ -44,6 +44,16 @@ def add_campaign(system: System, slug: str, release_at: datetime, **fields: Any)
         create_campaign(session, parse_campaign(document))
 
 
+def spotify_fails(system: System, failing: bool) -> None:
+    """Every Spotify Web API call answers 502, or none does (the accounts service still works)."""
+    faults = (
+        {"services": ["spotify"], "error_share": 1.0, "error_statuses": [502]}
+        if failing
+        else {"error_share": 0.0}
+    )
+    system.admin.put("/sandbox/config", json={"faults": faults}).raise_for_status()
+
+
 def flush(system: System) -> None:
     assert system.landing_app.state.landing.events.flush()
 

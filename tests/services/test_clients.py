@@ -102,6 +102,17 @@ def test_while_the_app_is_told_to_wait_no_call_is_sent(wait_s: float, kind: Fail
         assert refused.value.retry_after > wait_s - 5
 
 
+def test_the_token_endpoint_is_not_the_paced_web_api_so_a_fan_can_still_authorize_during_a_pause() -> None:
+    """The code exchange and a refresh go to the accounts service while the app is told to wait (here
+    nowhere answers: TRANSIENT proves they were sent, not refused by the gate)."""
+    app = _spotify_nowhere()
+    app.pacer.on_throttled(36_000.0)
+    for call in (lambda: app.exchange("code", "verifier"), lambda: app.refresh(Secret("refresh"))):
+        with pytest.raises(ServiceFailure) as sent:
+            call()
+        assert sent.value.kind == Failure.TRANSIENT
+
+
 def test_even_a_call_its_caller_paces_is_not_sent_while_the_app_is_told_to_wait() -> None:
     """The executor paces its own calls (`paced=False`), but a pause set between its turn and the call (by
     another of its threads, or any other process) still holds: the call is refused unsent."""
