@@ -17,11 +17,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from campaigns.private_files import make_private
 
@@ -37,7 +36,7 @@ DASHBOARD_TABLES = (
     "follower_gain",
     "followup_days",
     "funnel_browsers",
-    "funnel_daily",
+    "funnel_sources",
     "loaded_files",
     "presave_accumulation",
     "presave_forecast",
@@ -56,31 +55,42 @@ DASHBOARD_TABLES = (
 )
 
 PUBLISHED = "published_parts"  # in the snapshot: (table_name, part, fingerprint) of everything it holds
-COLUMNS = None  # the part naming a table's column list; '' names rows without a campaign (or a whole table
-# without a campaign column), and a slug that campaign's rows (slugs are never empty)
+# A part is NULL for a table's column list, '' for the rows without a campaign (or a whole table without a
+# campaign column), or a campaign's slug for that campaign's rows (slugs are never empty).
 CAMPAIGN = "campaign_slug"
+_WANTED = "publish_wanted"  # the writer's temporary table of the warehouse's fingerprints
 _DRAFT = "dashboard_draft"
 _PUBLISHED = "dashboard_published"
 _FRESH = "dashboard_fresh"
 
-Part = tuple[str, str | None]  # (table, COLUMNS | '' | campaign slug)
+
+@dataclass
+class Change:
+    """What differs between the warehouse and the snapshot in one dashboard table."""
+
+    columns: str | None  # the warehouse's column list; None when the warehouse no longer has the table
+    whole: bool = False  # new, or its columns changed: written whole
+    campaigns: set[str] = field(default_factory=set)  # parts whose rows changed
+    parts: int = 0  # parts the warehouse holds
 
 
 def publish(connection: duckdb.DuckDBPyConnection, snapshot: Path) -> bool:
     """Bring the dashboard's snapshot up to date with the warehouse the writer's `connection` holds, and
     say whether it changed. A table the warehouse lacks is left out (the dashboard says it has no data
     yet); a snapshot without fingerprints (none yet, or one of an older layout) is written afresh."""
-    wanted = fingerprints(connection)
-    held = _held(connection, snapshot)
-    if held == wanted and snapshot.exists():
+    fingerprint(connection)
+    changes, copied = _changes(connection, snapshot)
+    if not changes and snapshot.exists():
         return False
     with tempfile.TemporaryDirectory(prefix=f".{snapshot.name}.", dir=snapshot.parent) as folder:
         draft, fresh = Path(folder) / snapshot.name, Path(folder) / f"fresh.{snapshot.name}"
-        if held:
+        if copied:
             shutil.copyfile(snapshot, draft)
         connection.execute(f"ATTACH '{draft}' AS {_DRAFT}")
         try:
-            _update(connection, held, wanted)
+            for table, change in sorted(changes.items()):
+                _apply(connection, table, change)
+            connection.execute(f"CREATE OR REPLACE TABLE {_DRAFT}.{PUBLISHED} AS FROM {_WANTED}")
             connection.execute(f"CHECKPOINT {_DRAFT}")
             fragmented = _fragmented(connection)
             if fragmented:
@@ -94,9 +104,10 @@ def publish(connection: duckdb.DuckDBPyConnection, snapshot: Path) -> bool:
     return True
 
 
-def fingerprints(connection: duckdb.DuckDBPyConnection) -> dict[Part, str]:
-    """Per dashboard table the warehouse holds: its column list, and per campaign (or for the whole table
-    when it has no campaign column) its row count and the sum of its rows' hashes."""
+def fingerprint(connection: duckdb.DuckDBPyConnection) -> None:
+    """Fill the writer's temporary `publish_wanted` with, per dashboard table the warehouse holds, its
+    column list, and per campaign (or for the whole table when it has no campaign column) its row count
+    and the sum of its rows' hashes."""
     columns = dict(
         connection.execute(
             "SELECT table_name, string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index) "
@@ -105,18 +116,21 @@ def fingerprints(connection: duckdb.DuckDBPyConnection) -> dict[Part, str]:
         ).fetchall()
     )
     present = [table for table in DASHBOARD_TABLES if table in columns]
+    connection.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_WANTED} "
+        "(table_name VARCHAR NOT NULL, part VARCHAR, fingerprint VARCHAR NOT NULL)"
+    )
     if not present:
-        return {}
-    parts = connection.execute(
-        " UNION ALL ".join(
+        return
+    connection.execute(
+        f"INSERT INTO {_WANTED} "
+        + " UNION ALL ".join(
+            f"SELECT '{table}', NULL, $${columns[table]}$$ UNION ALL "
             f"SELECT '{table}', {_part_of(columns[table])} AS part, "
             f"count(*) || ':' || coalesce(sum(hash(row)), 0) FROM main.{table} row GROUP BY part"
             for table in present
         )
-    ).fetchall()
-    found: dict[Part, str] = {(table, COLUMNS): columns[table] for table in present}
-    found.update(((table, part), fingerprint) for table, part, fingerprint in parts)
-    return found
+    )
 
 
 def _part_of(columns: str) -> str:
@@ -127,76 +141,72 @@ def _has_campaign(columns: str) -> bool:
     return any(column.split(" ", 1)[0] == CAMPAIGN for column in columns.split(", "))
 
 
-def _held(connection: duckdb.DuckDBPyConnection, snapshot: Path) -> dict[Part, str]:
-    """The fingerprints the published snapshot holds; none when there is no snapshot or it has none."""
-    if not snapshot.exists():
-        return {}
-    connection.execute(f"ATTACH '{snapshot}' AS {_PUBLISHED} (READ_ONLY)")
+def _changes(connection: duckdb.DuckDBPyConnection, snapshot: Path) -> tuple[dict[str, Change], bool]:
+    """Per table whose fingerprints differ between the warehouse and the snapshot, and whether the
+    snapshot has fingerprints at all (without them it counts as empty and is written afresh)."""
+    attached = snapshot.exists()
+    if attached:
+        connection.execute(f"ATTACH '{snapshot}' AS {_PUBLISHED} (READ_ONLY)")
     try:
-        if not connection.execute(
-            "SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND table_name = ?", [_PUBLISHED, PUBLISHED]
-        ).fetchall():
-            return {}
-        rows = connection.execute(f"SELECT table_name, part, fingerprint FROM {_PUBLISHED}.{PUBLISHED}")
-        return {(table, part): fingerprint for table, part, fingerprint in rows.fetchall()}
+        usable = attached and bool(
+            connection.execute(
+                "SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+                [_PUBLISHED, PUBLISHED],
+            ).fetchall()
+        )
+        held = f"{_PUBLISHED}.{PUBLISHED}" if usable else f"(SELECT * FROM {_WANTED} LIMIT 0)"
+        rows = connection.execute(f"""
+            SELECT coalesce(w.table_name, h.table_name) AS table_name, coalesce(w.part, h.part) AS part,
+                   w.fingerprint,
+                   (SELECT count(*) FROM {_WANTED} p WHERE p.table_name = w.table_name AND p.part IS NOT NULL)
+            FROM {_WANTED} w FULL JOIN {held} h
+              ON h.table_name = w.table_name AND h.part IS NOT DISTINCT FROM w.part
+            WHERE w.fingerprint IS DISTINCT FROM h.fingerprint
+        """).fetchall()
     finally:
-        connection.execute(f"DETACH {_PUBLISHED}")
+        if attached:
+            connection.execute(f"DETACH {_PUBLISHED}")
+    return _by_table(rows), usable
 
 
-def _update(connection: duckdb.DuckDBPyConnection, held: dict[Part, str], wanted: dict[Part, str]) -> None:
-    """Make the draft hold `wanted`: drop the tables no longer there, then per table rewrite the
-    campaigns whose fingerprint changed, or the whole table; then store the new fingerprints."""
-    held_tables = {table for table, part in held if part is COLUMNS}
-    wanted_tables = {table for table, part in wanted if part is COLUMNS}
-    for table in sorted(held_tables - wanted_tables):
-        connection.execute(f"DROP TABLE IF EXISTS {_DRAFT}.{table}")
-    for table in sorted(wanted_tables):
-        columns = wanted[(table, COLUMNS)]
-        changed = _changed_parts(table, held, wanted)
-        same_columns = held.get((table, COLUMNS)) == columns
-        if same_columns and not changed:
-            continue
-        if same_columns and _has_campaign(columns) and len(changed) * 2 <= len(_parts(table, wanted)):
-            _write_campaigns(connection, table, sorted(changed))
+def _by_table(rows: list[tuple[str, str | None, str | None, int]]) -> dict[str, Change]:
+    changes: dict[str, Change] = {}
+    for table, part, wanted, parts in rows:
+        if part is None:  # the column list: the table is new, gone, or reshaped
+            change = changes.setdefault(table, Change(wanted))
+            change.columns, change.whole = wanted, True
         else:
-            _write_table(connection, table, columns)
-    connection.register("published_fingerprints", _frame(wanted))
-    connection.execute(
-        f"CREATE OR REPLACE TABLE {_DRAFT}.{PUBLISHED} AS SELECT * FROM published_fingerprints"
-    )
-    connection.unregister("published_fingerprints")
+            change = changes.setdefault(table, Change(None))
+            change.campaigns.add(part)
+        change.parts = max(change.parts, parts)
+    return changes
 
 
-def _parts(table: str, fingerprints: dict[Part, str]) -> set[str]:
-    return {part for name, part in fingerprints if name == table and part is not COLUMNS}
-
-
-def _changed_parts(table: str, held: dict[Part, str], wanted: dict[Part, str]) -> set[str]:
-    parts = _parts(table, held) | _parts(table, wanted)
-    return {part for part in parts if held.get((table, part)) != wanted.get((table, part))}
-
-
-def _write_table(connection: duckdb.DuckDBPyConnection, table: str, columns: str) -> None:
-    order = f" ORDER BY {CAMPAIGN}" if _has_campaign(columns) else ""
-    connection.execute(f"DROP TABLE IF EXISTS {_DRAFT}.{table}")
-    connection.execute(f"CREATE TABLE {_DRAFT}.{table} AS SELECT * FROM main.{table}{order}")
-
-
-def _write_campaigns(connection: duckdb.DuckDBPyConnection, table: str, campaigns: Iterable[str]) -> None:
-    """Replace the rows of these campaigns ('' = rows without one) in the draft's copy of `table`."""
-    chosen = list(campaigns)
+def _apply(connection: duckdb.DuckDBPyConnection, table: str, change: Change) -> None:
+    """Bring the draft's copy of `table` in line with the warehouse: drop it, rewrite the changed
+    campaigns' rows, or (new, reshaped, no campaign column, or most campaigns changed) rewrite it whole."""
+    if change.whole and change.columns is None:
+        connection.execute(f"DROP TABLE IF EXISTS {_DRAFT}.{table}")
+        return
+    columns = change.columns or _columns(connection, table)
+    if change.whole or not _has_campaign(columns) or len(change.campaigns) * 2 > change.parts:
+        order = f" ORDER BY {CAMPAIGN}" if _has_campaign(columns) else ""
+        connection.execute(f"DROP TABLE IF EXISTS {_DRAFT}.{table}")
+        connection.execute(f"CREATE TABLE {_DRAFT}.{table} AS SELECT * FROM main.{table}{order}")
+        return
     where = f"coalesce({CAMPAIGN}, '') IN (SELECT unnest(?::VARCHAR[]))"
+    chosen = sorted(change.campaigns)
     connection.execute(f"DELETE FROM {_DRAFT}.{table} WHERE {where}", [chosen])
     connection.execute(
         f"INSERT INTO {_DRAFT}.{table} SELECT * FROM main.{table} WHERE {where} ORDER BY {CAMPAIGN}", [chosen]
     )
 
 
-def _frame(fingerprints: dict[Part, str]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [(table, part, fingerprint) for (table, part), fingerprint in fingerprints.items()],
-        columns=["table_name", "part", "fingerprint"],
-    ).astype({"table_name": "string", "part": "string", "fingerprint": "string"})
+def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> str:
+    found = connection.execute(
+        f"SELECT fingerprint FROM {_WANTED} WHERE table_name = ? AND part IS NULL", [table]
+    ).fetchone()
+    return str(found[0]) if found else ""
 
 
 def _fragmented(connection: duckdb.DuckDBPyConnection) -> bool:

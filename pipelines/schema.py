@@ -448,6 +448,24 @@ MARTS = (
         "landing funnel per campaign, local day, service, traffic source and country",
     ),
     Table(
+        "funnel_sources",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "date DATE NOT NULL",
+            "service VARCHAR NOT NULL",
+            "source VARCHAR NOT NULL",
+            "visits BIGINT NOT NULL",
+            "clicks BIGINT NOT NULL",
+            "authorize_starts BIGINT NOT NULL",
+            "grants BIGINT NOT NULL",
+            "denials BIGINT NOT NULL",
+            "errors BIGINT NOT NULL",
+            "delivered BIGINT NOT NULL",
+        ),
+        ("campaign_slug", "date", "service", "source"),
+        "landing funnel per campaign, local day, service and traffic source (all countries)",
+    ),
+    Table(
         "presave_accumulation",
         (
             "campaign_slug VARCHAR NOT NULL",

@@ -35,7 +35,7 @@ def test_every_table_the_dashboard_queries_is_published() -> None:
 
 def test_the_snapshot_holds_the_marts_but_no_raw_rows(snapshot: Path) -> None:
     tables = _tables(snapshot)
-    assert {"campaign_overview", "funnel_daily", "release_undelivered", "loaded_files"} <= tables
+    assert {"campaign_overview", "funnel_sources", "release_undelivered", "loaded_files"} <= tables
     assert not tables & set(RAW)
 
 
