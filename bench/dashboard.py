@@ -161,8 +161,8 @@ def snapshot_size(snapshot: Path) -> str:
     import duckdb
 
     with duckdb.connect(str(snapshot), read_only=True) as connection:
-        free, total, block = connection.execute(
-            "SELECT free_blocks, total_blocks, block_size FROM pragma_database_size()"
+        free, block = connection.execute(
+            "SELECT free_blocks, block_size FROM pragma_database_size()"
         ).fetchone()  # type: ignore[misc]
     return f"{snapshot.stat().st_size / 1e6:,.1f} MB ({free * block / 1e6:,.1f} MB of it free blocks)"
 

@@ -2,13 +2,11 @@
 each write.
 
 DuckDB lets one process write a file while no other process reads it. Writers take a file lock, write and
-checkpoint; then, still holding the lock, the writer copies the tables the dashboard reads
-(`DASHBOARD_TABLES`: the marts and ingest's bookkeeping, never the raw exports, landing events or ledger)
-into a new file and renames it over the snapshot. Readers (the dashboard) always open a complete
-snapshot, and a reader already open keeps its old file until it reconnects. The raw tables stay in the
-warehouse file alone: everything else that reads it (asset checks, reports) opens it read-only under the
-same lock, so it never meets a write half done.
-"""
+checkpoint; then, still holding the lock, the writer brings the snapshot of the tables the dashboard reads
+up to date (`pipelines/publish.py`: only what changed, in a copy renamed over the snapshot). Readers (the
+dashboard) always open a complete snapshot, and a reader already open keeps its old file until it
+reconnects. The raw tables stay in the warehouse file alone: everything else that reads it (asset checks,
+reports) opens it read-only under the same lock, so it never meets a write half done."""
 
 from __future__ import annotations
 
