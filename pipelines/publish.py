@@ -16,6 +16,7 @@ each publish."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ DASHBOARD_TABLES = (
 )
 
 PUBLISHED = "published_parts"  # in the snapshot: (table_name, part, fingerprint) of everything it holds
-# A part is NULL for a table's column list, '' for the rows without a campaign (or a whole table without a
+# A part is NULL for a table's columns (its CREATE TABLE statement), '' for the rows without a campaign (or a whole table without a
 # campaign column), or a campaign's slug for that campaign's rows (slugs are never empty).
 CAMPAIGN = "campaign_slug"
 _WANTED = "publish_wanted"  # the writer's temporary table of the warehouse's fingerprints
@@ -107,13 +108,12 @@ def publish(connection: duckdb.DuckDBPyConnection, snapshot: Path) -> bool:
 
 def fingerprint(connection: duckdb.DuckDBPyConnection) -> None:
     """Fill the writer's temporary `publish_wanted` with, per dashboard table the warehouse holds, its
-    column list, and per campaign (or for the whole table when it has no campaign column) its row count
+    columns (its CREATE TABLE statement), and per campaign (or for the whole table when it has no campaign column) its row count
     and the sum of its rows' hashes."""
-    columns = dict(
+    columns = dict(  # the CREATE TABLE statement names the columns and their types (and is quick to read)
         connection.execute(
-            "SELECT table_name, string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index) "
-            "FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' "
-            "GROUP BY ALL"
+            "SELECT table_name, sql FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND schema_name = 'main'"
         ).fetchall()
     )
     present = [table for table in DASHBOARD_TABLES if table in columns]
@@ -126,11 +126,12 @@ def fingerprint(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(
         f"INSERT INTO {_WANTED} "
         + " UNION ALL ".join(
-            f"SELECT '{table}', NULL, $${columns[table]}$$ UNION ALL "
+            f"SELECT '{table}', NULL, ? UNION ALL "
             f"SELECT '{table}', {_part_of(columns[table])} AS part, "
             f"count(*) || ':' || coalesce(sum(hash(row)), 0) FROM main.{table} row GROUP BY part"
             for table in present
-        )
+        ),
+        [columns[table] for table in present],
     )
 
 
@@ -139,7 +140,8 @@ def _part_of(columns: str) -> str:
 
 
 def _has_campaign(columns: str) -> bool:
-    return any(column.split(" ", 1)[0] == CAMPAIGN for column in columns.split(", "))
+    """Whether a table's CREATE TABLE statement has the campaign column."""
+    return re.search(rf'[(,]\s*"?{CAMPAIGN}"?\s', columns) is not None
 
 
 def _changes(connection: duckdb.DuckDBPyConnection, snapshot: Path) -> tuple[dict[str, Change], bool]:
