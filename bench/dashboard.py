@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,16 +112,19 @@ def build(path: Path, rows: int) -> tuple[dict[str, int], dict[str, float]]:
 
 @dataclass
 class Publish:
-    write_s: float
+    open_s: float  # taking the lock, opening the warehouse and checking its schema
+    write_s: float  # the statement and the CHECKPOINT after it
     publish_s: float
     published: bool
 
 
 def timed_write(path: Path, write: str) -> Publish:
-    """One unit of writing (`write`, then CHECKPOINT) and the snapshot publish that follows it."""
-    from pipelines.warehouse import Warehouse, publish
+    """One unit of writing (open the warehouse, `write`, CHECKPOINT) and the snapshot publish after it."""
+    from pipelines.publish import publish
+    from pipelines.warehouse import Warehouse
 
     warehouse = Warehouse(path)
+    opening = time.perf_counter()
     with warehouse.writer() as connection:
         started = time.perf_counter()
         connection.execute(write)
@@ -128,16 +132,47 @@ def timed_write(path: Path, write: str) -> Publish:
         written = time.perf_counter()
         published = publish(connection, warehouse.snapshot_path)  # the writer's own publish finds it done
         done = time.perf_counter()
-    return Publish(written - started, done - written, published)
+    return Publish(started - opening, written - started, done - written, published)
 
 
 RAW_WRITE = (
     "INSERT INTO landing_events BY NAME SELECT 1e9 + i AS event_id, 'c000' AS campaign_slug, "
     "now() AS occurred_at, 'visit' AS kind FROM range(1000) t(i)"
 )
-# A mart the dashboard reads, rebuilt with one changed row: the funnel, its largest table.
-MART_WRITE = "UPDATE funnel_daily SET visits = visits + 1 WHERE campaign_slug = 'c000' AND date = (SELECT min(date) FROM funnel_daily WHERE campaign_slug = 'c000')"
+# Marts the dashboard reads, with one row changed: its overview (200 rows) and the campaign page's funnel
+# (one of its largest tables); then every row of the funnel changed, as a rebuild over new events does.
 SMALL_MART_WRITE = "UPDATE campaign_overview SET presaves = presaves + 1 WHERE campaign_slug = 'c000'"
+MART_WRITE = (
+    "UPDATE funnel_sources SET visits = visits + 1 WHERE campaign_slug = 'c000' "
+    "AND date = (SELECT min(date) FROM funnel_sources WHERE campaign_slug = 'c000')"
+)
+WHOLE_MART_WRITE = "UPDATE funnel_sources SET visits = visits + 1"
+# The smallest write a pipeline run makes to a mart: a row of funnel_daily changed (one campaign's day) and
+# the campaign page's funnel rebuilt from it by its own SQL, as the marts job does.
+REBUILD_WRITE = (
+    "UPDATE funnel_daily SET visits = visits + 1 WHERE campaign_slug = 'c000' "
+    "AND date = (SELECT min(date) FROM funnel_daily WHERE campaign_slug = 'c000'); "
+    "DELETE FROM funnel_sources; INSERT INTO funnel_sources BY NAME {funnel_sources}"
+)
+WRITES = (
+    ("1,000 landing events (raw rows)", RAW_WRITE),
+    ("campaign_overview, one row changed", SMALL_MART_WRITE),
+    ("funnel_sources, one row changed", MART_WRITE),
+    ("funnel_sources, every row changed", WHOLE_MART_WRITE),
+    ("funnel_daily, one row changed, and funnel_sources rebuilt from it", REBUILD_WRITE),
+)
+SUCCESSIVE = 20
+
+
+def snapshot_size(snapshot: Path) -> str:
+    """The snapshot file's size, and how much of it is free blocks (left by rewritten rows)."""
+    import duckdb
+
+    with duckdb.connect(str(snapshot), read_only=True) as connection:
+        free, block = connection.execute(
+            "SELECT free_blocks, block_size FROM pragma_database_size()"
+        ).fetchone()  # type: ignore[misc]
+    return f"{snapshot.stat().st_size / 1e6:,.1f} MB ({free * block / 1e6:,.1f} MB of it free blocks)"
 
 
 def whole_copy(path: Path) -> float:
@@ -225,6 +260,10 @@ def measure_pages(snapshot: Path, campaign: str) -> dict[str, tuple[float, list[
     return {title: (statistics.median(first_chart[title]), timings[title]) for title in first_chart}
 
 
+def _ms(seconds: Iterable[float]) -> str:
+    return f"{statistics.median(seconds) * 1000:,.0f} ms"
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -251,18 +290,26 @@ def run() -> None:
             f"before: each write published a copy of the whole warehouse file, {warehouse_mb:,.0f} MB, in "
             f"{statistics.median(copies) * 1000:,.0f} ms (median of {RUNS})"
         )
-        for name, write in (
-            ("1,000 landing events (raw rows)", RAW_WRITE),
-            ("campaign_overview, one row changed", SMALL_MART_WRITE),
-            ("funnel_daily, one row changed", MART_WRITE),
-        ):
+        console.print(f"snapshot as the marts' build published it: {snapshot_size(snapshot)}")
+        from pipelines.marts.funnel import FUNNEL_SOURCES
+
+        for name, write in WRITES:
+            write = write.format(funnel_sources=FUNNEL_SOURCES)
             runs = [timed_write(path, write) for _ in range(RUNS)]
             console.print(
-                f"after: a write of {name}: write {statistics.median(r.write_s for r in runs) * 1000:,.0f} ms, "
-                f"publish {statistics.median(r.publish_s for r in runs) * 1000:,.0f} ms "
-                f"({'published' if runs[-1].published else 'nothing the dashboard reads changed: not published'}); "
-                f"snapshot {snapshot.stat().st_size / 1e6:,.1f} MB"
+                f"after: a write of {name}: write {_ms(r.write_s for r in runs)} "
+                f"({_ms(r.open_s + r.write_s for r in runs)} with opening the warehouse), "
+                f"publish {_ms(r.publish_s for r in runs)} "
+                f"({'published' if runs[-1].published else 'nothing the dashboard reads changed: not published'}, "
+                f"medians of {RUNS}); snapshot {snapshot_size(snapshot)}"
             )
+        before = snapshot_size(snapshot)
+        for n in range(SUCCESSIVE):
+            timed_write(path, (SMALL_MART_WRITE, MART_WRITE, WHOLE_MART_WRITE)[n % 3])
+        console.print(
+            f"{SUCCESSIVE} successive publishes (overview row, funnel row, whole funnel in turn): snapshot "
+            f"{before} before, {snapshot_size(snapshot)} after"
+        )
         opens = [first_query_after_publish(snapshot) for _ in range(3)]
         console.print(
             f"first query on a newly published snapshot (once per process and publish): "

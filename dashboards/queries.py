@@ -120,7 +120,7 @@ FROM presave_forecast WHERE campaign_slug = ? ORDER BY as_of_day
 FUNNEL_BY_SERVICE = """
 SELECT service, sum(visits) AS visits, sum(clicks) AS clicks, sum(authorize_starts) AS authorize_starts,
        sum(grants) AS grants, sum(denials) AS denials, sum(errors) AS errors, sum(delivered) AS delivered
-FROM funnel_daily
+FROM funnel_sources
 WHERE campaign_slug = ? AND (? = '(all)' OR source = ?) AND date BETWEEN ? AND ?
 GROUP BY service ORDER BY service = '(none)', service
 """
@@ -128,14 +128,14 @@ GROUP BY service ORDER BY service = '(none)', service
 FUNNEL_BY_SOURCE = """
 SELECT source, sum(visits) AS visits, sum(clicks) AS clicks, sum(authorize_starts) AS authorize_starts,
        sum(grants) AS grants, sum(denials) AS denials, sum(errors) AS errors, sum(delivered) AS delivered
-FROM funnel_daily
+FROM funnel_sources
 WHERE campaign_slug = ? AND date BETWEEN ? AND ?
 GROUP BY source ORDER BY visits DESC, source
 """
 
-FUNNEL_SOURCES = "SELECT DISTINCT source FROM funnel_daily WHERE campaign_slug = ? ORDER BY source"
+FUNNEL_SOURCES = "SELECT DISTINCT source FROM funnel_sources WHERE campaign_slug = ? ORDER BY source"
 
-FUNNEL_DATES = "SELECT min(date) AS first, max(date) AS last FROM funnel_daily WHERE campaign_slug = ?"
+FUNNEL_DATES = "SELECT min(date) AS first, max(date) AS last FROM funnel_sources WHERE campaign_slug = ?"
 
 FUNNEL_BROWSERS = """
 SELECT in_app_browser, visitors, choosers, grants, rate, loss FROM funnel_browsers

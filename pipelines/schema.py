@@ -33,6 +33,10 @@ class Table:
 
 
 _SOURCE = ("source_file VARCHAR NOT NULL", "source_hash VARCHAR NOT NULL")
+_FUNNEL_COUNTS = tuple(
+    f"{step} BIGINT NOT NULL"
+    for step in ("visits", "clicks", "authorize_starts", "grants", "denials", "errors", "delivered")
+)
 
 OPERATIONAL = (
     Table(
@@ -465,16 +469,22 @@ MARTS = (
             "service VARCHAR NOT NULL",
             "source VARCHAR NOT NULL",
             "country VARCHAR NOT NULL",
-            "visits BIGINT NOT NULL",
-            "clicks BIGINT NOT NULL",
-            "authorize_starts BIGINT NOT NULL",
-            "grants BIGINT NOT NULL",
-            "denials BIGINT NOT NULL",
-            "errors BIGINT NOT NULL",
-            "delivered BIGINT NOT NULL",
+            *_FUNNEL_COUNTS,
         ),
         ("campaign_slug", "date", "service", "source", "country"),
         "landing funnel per campaign, local day, service, traffic source and country",
+    ),
+    Table(
+        "funnel_sources",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "date DATE NOT NULL",
+            "service VARCHAR NOT NULL",
+            "source VARCHAR NOT NULL",
+            *_FUNNEL_COUNTS,
+        ),
+        ("campaign_slug", "date", "service", "source"),
+        "landing funnel per campaign, local day, service and traffic source (all countries)",
     ),
     Table(
         "presave_accumulation",

@@ -138,6 +138,7 @@ INVARIANTS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "presaves_by_country": [_shares("presaves_by_country", "share")],
     "funnel_daily": [_not_in_future("funnel_daily", "date")],
+    "funnel_sources": [_not_in_future("funnel_sources", "date")],
     "first_week_velocity": [
         _shares("first_week_velocity", "day1_share"),
         _not_in_future("first_week_velocity", "release_date + 6", "week1_streams IS NOT NULL"),

@@ -166,7 +166,7 @@ def test_filters_come_from_the_url_and_go_back_into_it(snapshot: Path) -> None:
     )
     expected = mart(
         snapshot,
-        "SELECT sum(visits) AS v FROM funnel_daily WHERE campaign_slug = 'midnight-drive' AND source = 'tiktok'",
+        "SELECT sum(visits) AS v FROM funnel_sources WHERE campaign_slug = 'midnight-drive' AND source = 'tiktok'",
     ).iloc[0]["v"]
     assert funnel["visits"].sum() == expected
     unknown = run_page(snapshot, "campaign", campaign="no-such-campaign")

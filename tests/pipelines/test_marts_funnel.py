@@ -95,6 +95,32 @@ def test_the_funnel_counts_each_step_per_service_source_and_country(small: Wareh
     ]
 
 
+def test_the_campaign_pages_funnel_sums_each_day_service_and_source_over_the_countries(
+    tmp_path: Path,
+) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    counts = ("visits", "clicks", "authorize_starts", "grants", "denials", "errors", "delivered")
+
+    def day(source: str, country: str, *values: int) -> dict:
+        keys = {"campaign_slug": "midnight-drive", "date": pd.Timestamp(DAY).date(), "service": "spotify"}
+        return {**keys, "source": source, "country": country, **dict(zip(counts, values, strict=True))}
+
+    put(
+        warehouse,
+        "funnel_daily",
+        [
+            day("instagram", "FR", 3, 2, 2, 1, 1, 0, 1),
+            day("instagram", "US", 4, 1, 1, 1, 0, 1, 0),
+            day("tiktok", "FR", 1, 0, 0, 0, 0, 0, 0),
+        ],
+    )
+    build(warehouse, "funnel_sources")
+    assert query(warehouse, f"SELECT source, {', '.join(counts)} FROM funnel_sources ORDER BY source") == [
+        ("instagram", 7, 3, 3, 2, 1, 1, 1),
+        ("tiktok", 1, 0, 0, 0, 0, 0, 0),
+    ]
+
+
 def test_conversion_is_counted_on_visitors_by_the_service_they_chose(small: Warehouse) -> None:
     rows = query(
         small,
