@@ -145,22 +145,33 @@ def _record_at_grant(dialect: str) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class AtGrant:
+    """What a call made while the fan waited came to: `delivered`, or queued for the executor to retry,
+    with its `reason`. `check_first`: the call was answered but its answer proves nothing (an artist
+    follow the service may ignore): queued as if interrupted, so the executor checks it at the service
+    before anything else."""
+
+    delivered: bool
+    reason: str | None = None
+    check_first: bool = False
+
+
+DELIVERED_AT_GRANT = AtGrant(delivered=True)
+
+
 def record_at_grant(
     bind: Session | Connection,
     grant: GrantRef,
     kind: str,
     target: str,
-    *,
-    delivered: bool,
-    reason: str | None = None,
+    result: AtGrant,
     now: datetime | None = None,
-    check_first: bool = False,
 ) -> None:
-    """A call made while the fan waits (the artist follow, a pre-add, the extra follows): delivered, or
-    queued for the executor to retry. Trying again counts an attempt; a delivered action stays as it was.
-    `check_first`: the call was answered but its answer proves nothing (an artist follow the service may
-    ignore): queued as if interrupted, so the executor checks it at the service before anything else."""
+    """A call made while the fan waits (the artist follow, a pre-add, the extra follows) and what it came
+    to. Trying again counts an attempt; a delivered action stays as it was."""
     now = now or datetime.now(UTC)
+    delivered = result.delivered
     bind.execute(
         _record_at_grant(dialect_of(bind)),
         {
@@ -168,10 +179,10 @@ def record_at_grant(
             "due_at": now,
             "outcome": (Outcome.DELIVERED if delivered else Outcome.QUEUED).value,
             "attempts": 1,
-            "started_at": now if check_first and not delivered else None,
+            "started_at": now if result.check_first and not delivered else None,
             "done_at": now if delivered else None,
             "last_status": None,
-            "reason": reason[:300] if reason else None,
+            "reason": result.reason[:300] if result.reason else None,
         },
     )
 

@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.orm import Session
 
-from campaigns.ledger import dialect_of, upsert
+from campaigns.ledger import DELIVERED_AT_GRANT, AtGrant, dialect_of, upsert
 from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, OwedAction
 from campaigns.vault import TokenVault
 from collectors.landing.events import EVENT_COLUMNS, INSERT_EVENT
 from services.model import Tokens
+from services.spotify import answer_proves_nothing
 
 GRANTS: Table = Grant.__table__  # type: ignore[assignment]  # declared as a FromClause
 
@@ -98,6 +99,20 @@ def save_grant(
         },
     ).one()
     return SavedGrant(row.id, campaign_id, service, new=row.created_at == now)
+
+
+# Spotify's 2026 artist follow may be answered and ignored (reference H): the executor checks it.
+UNCONFIRMED_FOLLOW = "answered; to be checked at the service (GET /me/library/contains)"
+
+
+def at_grant(kind: str, target: str, problem: str | None) -> AtGrant:
+    """What a call made while the fan waited counts as: queued for the executor with its `problem` (a
+    service error code), queued to be checked first when its answer proves nothing, else delivered."""
+    if problem is not None:
+        return AtGrant(delivered=False, reason=problem)
+    if answer_proves_nothing(kind, target):
+        return AtGrant(delivered=False, reason=UNCONFIRMED_FOLLOW, check_first=True)
+    return DELIVERED_AT_GRANT
 
 
 def replace_tokens(session: Session, vault: TokenVault, grant: Grant, tokens: Tokens) -> None:
