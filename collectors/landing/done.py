@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from campaigns.future_saves import future_consent_text
 from campaigns.identity import surviving_grant
 from campaigns.ledger import record_at_grant
-from campaigns.models import ActionKind, EventKind, Grant
+from campaigns.models import ActionKind, EventKind, Grant, Outcome, OwedAction
 from campaigns.vault import Secret, VaultError
 from collectors.landing import future, views
 from collectors.landing.attempts import BROWSER_COOKIE, browser_of
@@ -36,6 +36,7 @@ from collectors.landing.fans import erase_grants
 from collectors.landing.flows import start_email
 from collectors.landing.page import SERVICE_NAMES, CampaignView
 from collectors.landing.records import (
+    UNCONFIRMED_FOLLOW,
     at_grant,
     attribution_of,
     give_consent,
@@ -127,7 +128,7 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
         grant = _detached_grant(session, fan.grant_id)
         if grant is None:
             return _erased(request, view)
-        ledger = {(a.kind, a.target): a.outcome for a in ledger_of(session, grant.id)}
+        ledger = {(a.kind, a.target): _shown(a) for a in ledger_of(session, grant.id)}
         consented = has_live_consent(session, grant.id, EMAIL_SCOPE)
         future_checked = future.is_opted_in(session, grant.id)
     offer = offer_for(view, grant.service)
@@ -174,6 +175,14 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
         },
         view=view,
     )
+
+
+def _shown(action: OwedAction) -> str:
+    """What the fan is told of an action: its outcome, or `answered` for a call the service answered that
+    is checked before it counts (`at_grant`)."""
+    if action.outcome == Outcome.QUEUED and action.reason == UNCONFIRMED_FOLLOW:
+        return "answered"
+    return action.outcome
 
 
 def _outcome(ledger: dict[tuple[str, str], str], kind: str) -> str | None:

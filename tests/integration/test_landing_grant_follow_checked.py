@@ -36,6 +36,9 @@ def _grant_then_release(system: System, mode: str, fan_id: str) -> ReleaseReport
     add_campaign(system, "midnight-drive", soon())
     with Fan(system) as fan:
         assert fan.oauth("midnight-drive", "spotify", fan_id).status_code == 303
+        page = fan.done("midnight-drive").text
+    assert "to follow Nova Lane for you; we check it took on release day" in page
+    assert "still pending" not in page
     waiting = _artist_follow(system)
     assert (waiting.outcome, waiting.reason) == ("queued", UNCONFIRMED_FOLLOW)  # answered, not counted
     assert waiting.started_at is not None  # the executor checks it before anything else
