@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -35,32 +36,53 @@ class CampaignFileError(ValueError):
         super().__init__(f"{source}: {lines}")
 
 
+def _matching(pattern: str, problem: str) -> AfterValidator:
+    """Text that must match `pattern` in full, else `problem` (`{value!r}` in it names what was given)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(problem.format(value=value))
+        return value
+
+    return AfterValidator(check)
+
+
+SpotifyUri = Annotated[
+    str,
+    _matching(
+        SPOTIFY_URI.pattern,
+        "{value!r} is not a Spotify artist, user or playlist URI "
+        "(spotify:artist:…, spotify:user:…, spotify:playlist:…)",
+    ),
+]
+SpotifyArtist = Annotated[
+    str,
+    _matching(
+        r"spotify:artist:[A-Za-z0-9]{1,64}",
+        "must be a Spotify artist URI like spotify:artist:4Z8W4fKeB5YxbusRsdQVPb",
+    ),
+]
+Upc = Annotated[
+    str, _matching(r"\d{12,14}", "must be 12 to 14 digits (quote it in YAML so leading zeros survive)")
+]
+Isrc = Annotated[
+    str, _matching(r"[A-Z]{2}[A-Z0-9]{3}\d{7}", "{value!r} is not an ISRC (CC-XXX-YY-NNNNN without dashes)")
+]
+HexColour = Annotated[str, _matching(r"#[0-9a-fA-F]{6}", "must be a hex colour like #1db954")]
+WebAddress = Annotated[
+    str, _matching(r"https?://[^\s/]+\.[^\s]+", "{value!r} is not a web address (https://…)")
+]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SpotifyService(_Strict):
-    artist: Annotated[str, Field(description="spotify:artist:… followed at grant time")]
-    follow: list[str] = Field(default_factory=list, max_length=3)
+    artist: Annotated[SpotifyArtist, Field(description="spotify:artist:… followed at grant time")]
+    follow: list[SpotifyUri] = Field(default_factory=list, max_length=3)
     album_id: str | None = None
-
-    @field_validator("artist")
-    @classmethod
-    def _artist_uri(cls, value: str) -> str:
-        if not value.startswith("spotify:artist:") or not SPOTIFY_URI.match(value):
-            raise ValueError("must be a Spotify artist URI like spotify:artist:4Z8W4fKeB5YxbusRsdQVPb")
-        return value
-
-    @field_validator("follow")
-    @classmethod
-    def _follow_uris(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not SPOTIFY_URI.match(value):
-                raise ValueError(
-                    f"{value!r} is not a Spotify artist, user or playlist URI "
-                    "(spotify:artist:…, spotify:user:…, spotify:playlist:…)"
-                )
-        return values
 
 
 class AppleService(_Strict):
@@ -87,29 +109,22 @@ class ConsentTerms(_Strict):
     change makes a new consent version."""
 
     label: str | None = Field(default=None, min_length=1, max_length=120)
-    privacy_url: str | None = Field(default=None, max_length=500)
-
-    @field_validator("privacy_url")
-    @classmethod
-    def _privacy_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"https?://[^\s/]+\.[^\s]+", value):
-            raise ValueError(f"{value!r} is not a web address (https://…)")
-        return value
+    privacy_url: WebAddress | None = Field(default=None, max_length=500)
 
 
 class CampaignSpec(_Strict):
     slug: str
     artist: str = Field(min_length=1, max_length=200)
     title: str = Field(min_length=1, max_length=200)
-    upc: str | None = None
-    isrcs: list[str] = Field(default_factory=list)
+    upc: Upc | None = None
+    isrcs: list[Isrc] = Field(default_factory=list)
     release_at: datetime
     timezone: str
     release_mode: Literal["global", "local"] = "global"
     services: Services
     preorder_links: dict[str, str] = Field(default_factory=dict)
     artwork: str | None = None
-    accent_color: str = "#1db954"
+    accent_color: HexColour = "#1db954"
     playlist_name: str | None = None
     consent: ConsentTerms | None = None  # the label and privacy policy named in the email opt-in
     followups: list[date] = Field(default_factory=list)  # days the artist posted reminders (campaign's zone)
@@ -123,21 +138,6 @@ class CampaignSpec(_Strict):
             raise ValueError(f"{value!r} is reserved by the landing app")
         return value
 
-    @field_validator("upc")
-    @classmethod
-    def _upc(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\d{12,14}", value):
-            raise ValueError("must be 12 to 14 digits (quote it in YAML so leading zeros survive)")
-        return value
-
-    @field_validator("isrcs")
-    @classmethod
-    def _isrcs(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not re.fullmatch(r"[A-Z]{2}[A-Z0-9]{3}\d{7}", value):
-                raise ValueError(f"{value!r} is not an ISRC (CC-XXX-YY-NNNNN without dashes)")
-        return values
-
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
@@ -145,13 +145,6 @@ class CampaignSpec(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/London") from None
-        return value
-
-    @field_validator("accent_color")
-    @classmethod
-    def _colour(cls, value: str) -> str:
-        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
-            raise ValueError("must be a hex colour like #1db954")
         return value
 
     @field_validator("preorder_links")

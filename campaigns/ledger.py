@@ -12,7 +12,6 @@ import random
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -54,14 +53,41 @@ def upsert(
 ) -> Any:
     """The one insert-or-update of the operational store (PostgreSQL or SQLite): `INSERT … ON CONFLICT
     (keys) DO UPDATE SET set_(excluded) [WHERE where]`, or `DO NOTHING` without `set_` (on any unique key
-    when `keys` is empty). `set_` gets the row the insert brought (`excluded`). Build it once per dialect
-    and statement (building an ON CONFLICT statement costs more than running it)."""
+    when `keys` is empty). `set_` gets the row the insert brought (`excluded`). A statement run often is
+    kept per dialect by `StoredUpsert`."""
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     if set_ is None:
         return statement.on_conflict_do_nothing(index_elements=list(keys) or None)
     return statement.on_conflict_do_update(
         index_elements=list(keys), set_=dict(set_(statement.excluded)), where=where
     )
+
+
+class StoredUpsert:
+    """One `upsert` statement of the store, built on its first use with each dialect and kept (building an
+    ON CONFLICT statement costs more than running it); `returning`: the columns it gives back."""
+
+    def __init__(
+        self,
+        table: Table,
+        keys: Sequence[str],
+        set_: Callable[[ColumnCollection[str, ColumnElement[Any]]], Mapping[str, Any]],
+        *,
+        where: ColumnElement[bool] | None = None,
+        returning: Sequence[ColumnElement[Any]] = (),
+    ) -> None:
+        self._parts = (table, keys, set_, where)
+        self._returning = tuple(returning)
+        self._built: dict[str, Any] = {}
+
+    def statement(self, bind: Session | Connection) -> Any:
+        dialect = dialect_of(bind)
+        built = self._built.get(dialect)
+        if built is None:  # two threads may both build it: the same statement either way
+            table, keys, set_, where = self._parts
+            built = upsert(dialect, table, keys, set_, where=where)
+            built = self._built[dialect] = built.returning(*self._returning) if self._returning else built
+        return built
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -129,20 +155,32 @@ class GrantRef(Protocol):
     def service(self) -> str: ...
 
 
-@lru_cache(maxsize=4)
-def _record_at_grant(dialect: str) -> Any:
-    return upsert(
-        dialect,
-        _ACTIONS,
-        ("grant_id", "kind", "target"),
-        lambda new: {
-            "attempts": _ACTIONS.c.attempts + 1,
-            "outcome": new.outcome,
-            "done_at": new.done_at,
-            "reason": new.reason,
-        },
-        where=_ACTIONS.c.outcome != Outcome.DELIVERED.value,
-    )
+_RECORD_AT_GRANT = StoredUpsert(
+    _ACTIONS,
+    ("grant_id", "kind", "target"),
+    lambda new: {
+        "attempts": _ACTIONS.c.attempts + 1,
+        "outcome": new.outcome,
+        "done_at": new.done_at,
+        "reason": new.reason,
+    },
+    where=_ACTIONS.c.outcome != Outcome.DELIVERED.value,
+)
+
+
+@dataclass(frozen=True)
+class AtGrant:
+    """What a call made while the fan waited came to: `delivered`, or queued for the executor to retry,
+    with its `reason`. `check_first`: the call was answered but its answer proves nothing (an artist
+    follow the service may ignore): queued as if interrupted, so the executor checks it at the service
+    before anything else."""
+
+    delivered: bool
+    reason: str | None = None
+    check_first: bool = False
+
+
+DELIVERED_AT_GRANT = AtGrant(delivered=True)
 
 
 def record_at_grant(
@@ -150,28 +188,24 @@ def record_at_grant(
     grant: GrantRef,
     kind: str,
     target: str,
-    *,
-    delivered: bool,
-    reason: str | None = None,
+    result: AtGrant,
     now: datetime | None = None,
-    check_first: bool = False,
 ) -> None:
-    """A call made while the fan waits (the artist follow, a pre-add, the extra follows): delivered, or
-    queued for the executor to retry. Trying again counts an attempt; a delivered action stays as it was.
-    `check_first`: the call was answered but its answer proves nothing (an artist follow the service may
-    ignore): queued as if interrupted, so the executor checks it at the service before anything else."""
+    """A call made while the fan waits (the artist follow, a pre-add, the extra follows) and what it came
+    to. Trying again counts an attempt; a delivered action stays as it was."""
     now = now or datetime.now(UTC)
+    delivered = result.delivered
     bind.execute(
-        _record_at_grant(dialect_of(bind)),
+        _RECORD_AT_GRANT.statement(bind),
         {
             **_grant_action_row(grant, kind, target, now),
             "due_at": now,
             "outcome": (Outcome.DELIVERED if delivered else Outcome.QUEUED).value,
             "attempts": 1,
-            "started_at": now if check_first and not delivered else None,
+            "started_at": now if result.check_first and not delivered else None,
             "done_at": now if delivered else None,
             "last_status": None,
-            "reason": reason[:300] if reason else None,
+            "reason": result.reason[:300] if result.reason else None,
         },
     )
 

@@ -129,27 +129,29 @@ def claim(
     return [ClaimedMessage(*row) for row in rows]
 
 
-def finish(
-    session: Session,
-    message_id: int,
-    attempt_id: str,
-    *,
-    outcome: str,
-    now: datetime,
-    status: int | None = None,
-    reason: str | None = None,
-    retry_at: datetime | None = None,
-) -> None:
-    """Record what became of one claimed message; `queued` puts it back for `retry_at`."""
+@dataclass(frozen=True)
+class MessageResult:
+    """What became of one claimed message: its `outcome`, the mail server's `status` and `reason`; a
+    `queued` one is put back, due again at `retry_at`."""
+
+    outcome: str
+    status: int | None = None
+    reason: str | None = None
+    retry_at: datetime | None = None
+
+
+def finish(session: Session, message_id: int, attempt_id: str, result: MessageResult, now: datetime) -> None:
+    """Record what became of one claimed message (one attempt more)."""
+    reason = result.reason
     values: dict[str, Any] = {
         "attempts": FanMessage.attempts + 1,
-        "last_status": status,
+        "last_status": result.status,
         "reason": reason[:300] if reason else None,
     }
-    if outcome == Outcome.QUEUED:
-        values |= {"retry_at": retry_at, "started_at": None, "attempt_id": None}
+    if result.outcome == Outcome.QUEUED:
+        values |= {"retry_at": result.retry_at, "started_at": None, "attempt_id": None}
     else:
-        values |= {"outcome": outcome, "done_at": now, "retry_at": None}
+        values |= {"outcome": result.outcome, "done_at": now, "retry_at": None}
     session.execute(
         update(FanMessage)
         .where(FanMessage.id == message_id, FanMessage.attempt_id == attempt_id)

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 SERVICE_COLOURS = {"spotify": "#1db954", "apple": "#fa243c", "deezer": "#a238ff", "any": "#555555"}
 SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer", "any": "any service"}
 HIGHLIGHT = "#f5a623"
+PRESAVES_GREEN = "#1db954"  # pre-saves counted, on every chart (the landing page's default accent)
 
 
 EARLIEST_DAY = -28
@@ -97,6 +98,12 @@ def _filled(figure: go.Figure, x: Any, y: Any, colour: str, name: str) -> None:
     )
 
 
+def _presaves_line(figure: go.Figure, x: Any, y: Any, name: str, mode: str | None = "lines") -> None:
+    """A line of pre-saves counted (or fitted to them): green on every chart (`mode` None: plotly's
+    choice, markers too below 20 points)."""
+    figure.add_scatter(x=x, y=y, mode=mode, name=name, line={"color": PRESAVES_GREEN})
+
+
 def forecast(frame: pd.DataFrame) -> go.Figure:
     """Pre-saves so far by relative day, and the release-day forecast made at each day with its interval."""
     made = frame.dropna(subset=["point"])
@@ -105,9 +112,7 @@ def forecast(frame: pd.DataFrame) -> go.Figure:
     figure.add_scatter(
         x=made["as_of_day"], y=made["point"], name="forecast for D0", line={"color": HIGHLIGHT}
     )
-    figure.add_scatter(
-        x=frame["as_of_day"], y=frame["so_far"], name="pre-saves so far", line={"color": "#1db954"}
-    )
+    _presaves_line(figure, frame["as_of_day"], frame["so_far"], "pre-saves so far", None)
     actual = frame["actual"].dropna()
     if not actual.empty:
         figure.add_hline(y=float(actual.iloc[0]), line_dash="dot", annotation_text="release-day total")
@@ -188,13 +193,7 @@ def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
         _band(figure, band, "presaves", "upper", "lower", "rgba(29,185,84,0.15)", "95% prediction band")
     fitted = frame.dropna(subset=["roster_fitted"])
     if not fitted.empty:
-        figure.add_scatter(
-            x=fitted["presaves"],
-            y=fitted["roster_fitted"],
-            mode="lines",
-            name="roster line (log-log fit)",
-            line={"color": "#1db954"},
-        )
+        _presaves_line(figure, fitted["presaves"], fitted["roster_fitted"], "roster line (log-log fit)")
     ratio = frame["roster_ratio"].astype(float)
     figure.add_scatter(
         x=frame["presaves"],
@@ -239,13 +238,7 @@ def accumulation(
     """Cumulative pre-saves by day relative to release, the follow-up days marked, and before release the
     forecast band from the last counted day to D0."""
     figure = go.Figure()
-    figure.add_scatter(
-        x=frame["day"],
-        y=frame["cumulative"],
-        mode="lines+markers",
-        name="pre-saves so far",
-        line={"color": "#1db954"},
-    )
+    _presaves_line(figure, frame["day"], frame["cumulative"], "pre-saves so far", "lines+markers")
     if forecast_row is not None:
         last = frame.iloc[-1]
         _filled(

@@ -22,7 +22,7 @@ from services.apple import AppleApp, AppleFan
 from services.deezer import DeezerApp, DeezerFan
 from services.errors import Failure, ServiceFailure
 from services.model import GrantTokens, Profile, Release, TokenSink
-from services.spotify import SpotifyApp, SpotifyFan
+from services.spotify import SpotifyApp, SpotifyFan, answer_proves_nothing
 
 FOLLOWS = (ActionKind.FOLLOW_ARTIST, ActionKind.FOLLOW)
 
@@ -85,9 +85,7 @@ class SpotifyActions(_Actions):
         return resolved(release, "spotify").label if action.kind == ActionKind.SAVE_RELEASE else action.target
 
     def unconfirmed(self, action: Claimed) -> bool:
-        """An artist follow through `PUT /me/library` (2026): accepted and silently ignored by some apps
-        (reference H), so `GET /me/library/contains` decides whether it was delivered."""
-        return action.kind in FOLLOWS and action.target.startswith("spotify:artist:")
+        return answer_proves_nothing(action.kind, action.target)
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
         if action.kind == ActionKind.IDENTIFY:

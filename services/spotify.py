@@ -31,7 +31,7 @@ import requests
 import spotipy
 
 from campaigns.campaign_file import SpotifyService
-from campaigns.models import GrantStatus
+from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
 from services.errors import (
@@ -71,6 +71,14 @@ PLAYLIST_FOLLOW_SCOPE = "playlist-modify-public"
 PLAYLIST_CHOICE_SCOPES = ("playlist-read-private", "playlist-modify-private", "playlist-modify-public")
 EMAIL_SCOPE = "user-read-email"
 T = TypeVar("T")
+
+
+def answer_proves_nothing(kind: str, target: str) -> bool:
+    """Whether an answered call may still not have happened: an artist follow through `PUT /me/library`
+    (2026) is accepted and silently ignored by some apps (reference H), so only `GET /me/library/contains`
+    tells whether it was delivered. `target` is the action's URI: only Spotify's start `spotify:`, so the
+    rule holds whatever service the caller acts for (a Deezer artist is an id, Apple has no follows)."""
+    return kind in (ActionKind.FOLLOW_ARTIST, ActionKind.FOLLOW) and target.startswith("spotify:artist:")
 
 
 def pkce_pair() -> tuple[str, str]:

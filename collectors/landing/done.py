@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from campaigns.future_saves import future_consent_text
 from campaigns.identity import surviving_grant
 from campaigns.ledger import record_at_grant
-from campaigns.models import ActionKind, EventKind, Grant
+from campaigns.models import ActionKind, EventKind, Grant, Outcome, OwedAction
 from campaigns.vault import Secret, VaultError
 from collectors.landing import future, views
 from collectors.landing.attempts import BROWSER_COOKIE, browser_of
@@ -36,6 +36,8 @@ from collectors.landing.fans import erase_grants
 from collectors.landing.flows import start_email
 from collectors.landing.page import SERVICE_NAMES, CampaignView
 from collectors.landing.records import (
+    UNCONFIRMED_FOLLOW,
+    at_grant,
     attribution_of,
     give_consent,
     has_live_consent,
@@ -126,7 +128,7 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
         grant = _detached_grant(session, fan.grant_id)
         if grant is None:
             return _erased(request, view)
-        ledger = {(a.kind, a.target): a.outcome for a in ledger_of(session, grant.id)}
+        ledger = {(a.kind, a.target): _shown(a) for a in ledger_of(session, grant.id)}
         consented = has_live_consent(session, grant.id, EMAIL_SCOPE)
         future_checked = future.is_opted_in(session, grant.id)
     offer = offer_for(view, grant.service)
@@ -173,6 +175,14 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
         },
         view=view,
     )
+
+
+def _shown(action: OwedAction) -> str:
+    """What the fan is told of an action: its outcome, or `answered` for a call the service answered that
+    is checked before it counts (`at_grant`)."""
+    if action.outcome == Outcome.QUEUED and action.reason == UNCONFIRMED_FOLLOW:
+        return "answered"
+    return action.outcome
 
 
 def _outcome(ledger: dict[tuple[str, str], str], kind: str) -> str | None:
@@ -245,7 +255,7 @@ def complete(
             view=view,
         )
     tokens = _tokens(landing, grant)
-    followed, reason = _follow(landing, grant.service, tokens, done)
+    problem = _follow(landing, grant.service, tokens, done)
     now = datetime.now(UTC)
     consent = {"text": email_consent_text(view.spec.artist, view.spec.consent), "at": now.isoformat()}
     consent["version"] = text_version(consent["text"])
@@ -255,7 +265,7 @@ def complete(
         live = _fan_grant(session, fan.grant_id)
         if live is None:
             return _erased(request, view)
-        round_trip = _record_choices(landing, session, live, done, followed, reason, consent, now)
+        round_trip = _record_choices(landing, session, live, done, problem, consent, now)
         future.record_future_choice(session, live, future.ticked(future_saves), view.spec.artist, now)
         visit = attribution_of(session, live.id) or visit
         record_event(
@@ -269,23 +279,18 @@ def complete(
     return response
 
 
-# Spotify's 2026 artist follow may be answered and ignored (reference H): the executor checks it.
-UNCONFIRMED_FOLLOW = "answered; to be checked at the service (GET /me/library/contains)"
-
-
-def _follow(
-    landing: Landing, service: str, tokens: Tokens | None, done: DoneChoices
-) -> tuple[bool, str | None]:
+def _follow(landing: Landing, service: str, tokens: Tokens | None, done: DoneChoices) -> str | None:
+    """The kept follows, in one call: None when it was answered, else why not."""
     if not done.follows:
-        return True, None
+        return None
     connector = landing.connectors.get(service)
     if tokens is None or connector is None:
-        return False, "token_unavailable"
+        return "token_unavailable"
     try:
         connector.follow(tokens, list(done.follows))
     except ServiceError as exc:
-        return False, exc.code
-    return True, None
+        return exc.code
+    return None
 
 
 def _record_choices(
@@ -293,23 +298,13 @@ def _record_choices(
     session: Session,
     grant: Grant,
     done: DoneChoices,
-    followed: bool,
-    reason: str | None,
+    problem: str | None,
     consent: dict[str, str],
     now: datetime,
 ) -> bool:
     """Write the choices; True when the email still has to come from the service (a second sign-in)."""
     for uri in done.follows:
-        unconfirmed = followed and grant.service == "spotify" and uri.startswith("spotify:artist:")
-        record_at_grant(
-            session,
-            grant,
-            ActionKind.FOLLOW,
-            uri,
-            delivered=followed and not unconfirmed,
-            reason=UNCONFIRMED_FOLLOW if unconfirmed else reason,
-            check_first=unconfirmed,
-        )
+        record_at_grant(session, grant, ActionKind.FOLLOW, uri, at_grant(ActionKind.FOLLOW, uri, problem))
     previous = dict(grant.choices or {})
     choices = completed_choices(previous, done, now)
     round_trip = False

@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from campaigns.identity import PROVISIONAL, Identified, adopt_identity, identify, provisional_id
 from campaigns.ledger import (
+    DELIVERED_AT_GRANT,
     PROFILE_TARGET,
     GrantRef,
     Owed,
@@ -46,7 +47,14 @@ from collectors.landing.deezer import DeezerConnect
 from collectors.landing.events import event_row
 from collectors.landing.fans import forget_fan
 from collectors.landing.page import SERVICE_NAMES, CampaignView
-from collectors.landing.records import SavedGrant, give_consent, record_event, replace_tokens, save_grant
+from collectors.landing.records import (
+    SavedGrant,
+    at_grant,
+    give_consent,
+    record_event,
+    replace_tokens,
+    save_grant,
+)
 from collectors.landing.spotify import SpotifyConnect
 from services.errors import Failure, ServiceError
 from services.model import Profile, Tokens
@@ -434,7 +442,7 @@ class Delivery:
         still: list[tuple[int, int, str, str]] = []
 
         def recorded(bind: Connection | Session, grant: Identified) -> None:
-            record_at_grant(bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, delivered=True)
+            record_at_grant(bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, DELIVERED_AT_GRANT)
             still.extend(held_by(bind, self.holder))
 
         found = identify(
@@ -465,17 +473,11 @@ class Delivery:
 
     def _record(self, tried: list[tuple[str, str, ServiceError | None]]) -> None:
         with self.landing.writes.core() as connection:
-            uncertain = []
+            uncertain = []  # to be checked at the service first: a lost answer, or one proving nothing
             for kind, target, problem in tried:
-                record_at_grant(
-                    connection,
-                    self.grant,
-                    kind,
-                    target,
-                    delivered=problem is None,
-                    reason=None if problem is None else problem.code,
-                )
-                if problem is not None and problem.kind == Failure.TRANSIENT:
+                result = at_grant(kind, target, None if problem is None else problem.code)
+                record_at_grant(connection, self.grant, kind, target, result)
+                if result.check_first or (problem is not None and problem.kind == Failure.TRANSIENT):
                     uncertain.append((kind, target))
             held = held_by(connection, self.holder)
             release_held(
@@ -607,7 +609,7 @@ def identify_provisional(landing: Landing, oauth: OAuthConnector) -> int:
             profile.user_id,
             profile.country,
             then=lambda bind, grant: record_at_grant(
-                bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, delivered=True
+                bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, DELIVERED_AT_GRANT
             ),
         )
     return unchecked

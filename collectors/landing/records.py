@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.orm import Session
 
-from campaigns.ledger import dialect_of, upsert
+from campaigns.ledger import DELIVERED_AT_GRANT, AtGrant, StoredUpsert
 from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, OwedAction
 from campaigns.vault import TokenVault
 from collectors.landing.events import EVENT_COLUMNS, INSERT_EVENT
 from services.model import Tokens
+from services.spotify import answer_proves_nothing
 
 GRANTS: Table = Grant.__table__  # type: ignore[assignment]  # declared as a FromClause
 
@@ -30,26 +30,24 @@ def record_event(bind: Session | Connection, row: dict[str, Any]) -> None:
     bind.execute(INSERT_EVENT, [row])
 
 
-@lru_cache(maxsize=4)
-def _grant_upsert(dialect: str) -> Any:
-    """The same service account granting again updates its one grant."""
-    return upsert(
-        dialect,
-        GRANTS,
-        ("campaign_id", "service", "service_user_id"),
-        lambda new: {
-            "access_token": new.access_token,
-            "refresh_token": new.refresh_token,
-            "token_expires_at": new.token_expires_at,
-            "scopes": new.scopes,
-            "granted_at": new.granted_at,
-            "status": new.status,
-            "status_reason": None,
-            "country": func.coalesce(new.country, GRANTS.c.country),
-            "fan_timezone": func.coalesce(new.fan_timezone, GRANTS.c.fan_timezone),
-            "updated_at": new.updated_at,
-        },
-    ).returning(GRANTS.c.id, GRANTS.c.created_at)
+# the same service account granting again updates its one grant
+_GRANT_UPSERT = StoredUpsert(
+    GRANTS,
+    ("campaign_id", "service", "service_user_id"),
+    lambda new: {
+        "access_token": new.access_token,
+        "refresh_token": new.refresh_token,
+        "token_expires_at": new.token_expires_at,
+        "scopes": new.scopes,
+        "granted_at": new.granted_at,
+        "status": new.status,
+        "status_reason": None,
+        "country": func.coalesce(new.country, GRANTS.c.country),
+        "fan_timezone": func.coalesce(new.fan_timezone, GRANTS.c.fan_timezone),
+        "updated_at": new.updated_at,
+    },
+    returning=(GRANTS.c.id, GRANTS.c.created_at),
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ def save_grant(
     grant (new tokens and scopes; country and zone only when known now; its choices stay theirs)."""
     now = datetime.now(UTC)
     row = bind.execute(
-        _grant_upsert(dialect_of(bind)),
+        _GRANT_UPSERT.statement(bind),
         {
             "campaign_id": campaign_id,
             "service": service,
@@ -98,6 +96,20 @@ def save_grant(
         },
     ).one()
     return SavedGrant(row.id, campaign_id, service, new=row.created_at == now)
+
+
+# Spotify's 2026 artist follow may be answered and ignored (reference H): the executor checks it.
+UNCONFIRMED_FOLLOW = "answered; to be checked at the service (GET /me/library/contains)"
+
+
+def at_grant(kind: str, target: str, problem: str | None) -> AtGrant:
+    """What a call made while the fan waited counts as: queued for the executor with its `problem` (a
+    service error code), queued to be checked first when its answer proves nothing, else delivered."""
+    if problem is not None:
+        return AtGrant(delivered=False, reason=problem)
+    if answer_proves_nothing(kind, target):
+        return AtGrant(delivered=False, reason=UNCONFIRMED_FOLLOW, check_first=True)
+    return DELIVERED_AT_GRANT
 
 
 def replace_tokens(session: Session, vault: TokenVault, grant: Grant, tokens: Tokens) -> None:

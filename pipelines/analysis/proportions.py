@@ -107,20 +107,29 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
+@dataclass(frozen=True)
+class RateColumns:
+    """Where a frame's counts are: the `group` compared (a service), its `successes` and `trials` (summed
+    over the group's rows), and optionally `by`, a column each comparison is made within (a source)."""
+
+    group: str = "service"
+    successes: str = "grants"
+    trials: str = "visits"
+    by: str | None = None
+
+
+PRESAVES_OF_VISITS = RateColumns()
+
+
 def conversion_rates(
-    frame: pd.DataFrame,
-    *,
-    group: str = "service",
-    successes: str = "grants",
-    trials: str = "visits",
-    by: str | None = None,
-    confidence: float = 0.95,
+    frame: pd.DataFrame, columns: RateColumns = PRESAVES_OF_VISITS, confidence: float = 0.95
 ) -> pd.DataFrame:
     """Rate and Wilson interval per group (and per `by`, e.g. traffic source), summing the rows given.
 
     Returns columns [by,] group, successes, trials, rate, low, high.
     """
-    keys = [by, group] if by else [group]
+    successes, trials = columns.successes, columns.trials
+    keys = [columns.by, columns.group] if columns.by else [columns.group]
     totals = frame.groupby(keys, as_index=False, observed=True)[[successes, trials]].sum()
     low, high = wilson_bounds(totals[successes], totals[trials], confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -134,13 +143,7 @@ TEST_COLUMNS = ("z", "p_value", "p_holm")
 
 
 def pairwise_conversion(
-    frame: pd.DataFrame,
-    *,
-    group: str = "service",
-    successes: str = "grants",
-    trials: str = "visits",
-    by: str | None = None,
-    confidence: float = 0.95,
+    frame: pd.DataFrame, columns: RateColumns = PRESAVES_OF_VISITS, confidence: float = 0.95
 ) -> pd.DataFrame:
     """Every pair of groups compared (e.g. Spotify vs Apple Music vs Deezer), overall or within each `by`.
 
@@ -148,9 +151,8 @@ def pairwise_conversion(
     p_holm (Holm-adjusted within each `by` level, the family of comparisons a reader looks at together).
     Groups without trials are left out.
     """
-    rates = conversion_rates(
-        frame, group=group, successes=successes, trials=trials, by=by, confidence=confidence
-    )
+    group, successes, trials, by = columns.group, columns.successes, columns.trials, columns.by
+    rates = conversion_rates(frame, columns, confidence)
     rates = rates[rates[trials] > 0]
     rows = []
     for level, part in rates.groupby(by, sort=True) if by else [(None, rates)]:

@@ -20,6 +20,7 @@ import pandas as pd
 from pipelines.analysis.proportions import (
     PAIR_COLUMNS,
     TEST_COLUMNS,
+    RateColumns,
     conversion_rates,
     conversion_verdict,
     pairwise_conversion,
@@ -116,6 +117,9 @@ def _scopes(visitors: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return scopes
 
 
+GRANTS_OF_VISITORS = RateColumns(trials="visitors")  # per service: visitors who granted, of those who came
+
+
 def _chose_a_service(rows: pd.DataFrame) -> pd.DataFrame:
     """The visitors who pressed a service's button (the others are counted under "(none)")."""
     return rows[rows["service"] != "(none)"]
@@ -125,7 +129,7 @@ def service_conversion(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     parts = []
     for campaign, source, rows in _scopes(visitor_outcomes(connection)):
         chosen = _chose_a_service(rows)
-        rates = conversion_rates(chosen, group="service", successes="grants", trials="visitors")
+        rates = conversion_rates(chosen, GRANTS_OF_VISITORS)
         overall = pd.DataFrame(
             {
                 "service": [ANY_SERVICE],
@@ -133,9 +137,7 @@ def service_conversion(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                 "visitors": [rows["visitors"].sum()],
             }
         )
-        rates = pd.concat(
-            [rates, conversion_rates(overall, group="service", successes="grants", trials="visitors")]
-        )
+        rates = pd.concat([rates, conversion_rates(overall, GRANTS_OF_VISITORS)])
         parts.append(rates.assign(campaign_slug=campaign, source=source))
     columns = ["campaign_slug", "source", "service", "visitors", "grants", "rate", "low", "high"]
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
@@ -144,9 +146,7 @@ def service_conversion(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def service_comparison(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     parts = []
     for campaign, source, rows in _scopes(visitor_outcomes(connection)):
-        pairs = pairwise_conversion(
-            _chose_a_service(rows), group="service", successes="grants", trials="visitors"
-        )
+        pairs = pairwise_conversion(_chose_a_service(rows), GRANTS_OF_VISITORS)
         if not pairs.empty:
             parts.append(pairs.assign(campaign_slug=campaign, source=source, comparisons=len(pairs)))
     if not parts:

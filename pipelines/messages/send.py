@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns import message_ledger
-from campaigns.message_ledger import ClaimedMessage
+from campaigns.message_ledger import ClaimedMessage, MessageResult
 from campaigns.models import Campaign, Grant, MessageKind, Outcome
 from campaigns.store import Store
 from campaigns.vault import TokenVault, VaultError
@@ -130,17 +130,10 @@ def _record(store: Store, claimed: ClaimedMessage, attempt_id: str, sent: Sent, 
         outcome = Outcome.FAILED.value
     else:
         outcome = Outcome.QUEUED.value
+    retry_at = retry_moment(now, claimed.attempts) if outcome == Outcome.QUEUED else None
+    result = MessageResult(outcome, sent.status, sent.reason or None, retry_at)
     with store.session() as session:
-        message_ledger.finish(
-            session,
-            claimed.id,
-            attempt_id,
-            outcome=outcome,
-            now=now,
-            status=sent.status,
-            reason=sent.reason or None,
-            retry_at=retry_moment(now, claimed.attempts) if outcome == Outcome.QUEUED else None,
-        )
+        message_ledger.finish(session, claimed.id, attempt_id, result, now)
     return outcome
 
 
@@ -182,14 +175,8 @@ def send_due(
             with store.session() as session:
                 prepared = _prepare(session, vault, message, sender, links)
                 if isinstance(prepared, Skip):
-                    message_ledger.finish(
-                        session,
-                        message.id,
-                        attempt_id,
-                        outcome=Outcome.UNDELIVERABLE.value,
-                        now=clock(),
-                        reason=prepared.reason,
-                    )
+                    skipped = MessageResult(Outcome.UNDELIVERABLE.value, reason=prepared.reason)
+                    message_ledger.finish(session, message.id, attempt_id, skipped, clock())
                     report.count(prepared.counted_as)
                     continue
                 letter = prepared

@@ -11,6 +11,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportions_ztest
 
 from pipelines.analysis.proportions import (
+    RateColumns,
     conversion_rates,
     conversion_verdict,
     holm_adjust,
@@ -111,7 +112,7 @@ def test_conversion_rates_overall_and_per_source(visits: pd.DataFrame) -> None:
     assert overall.loc["apple", "rate"] == pytest.approx(175 / 400)
     low, high = proportion_confint(23, 110, method="wilson")
     assert (overall.loc["deezer", "low"], overall.loc["deezer", "high"]) == pytest.approx((low, high))
-    by_source = conversion_rates(visits, by="source").set_index(["source", "service"])
+    by_source = conversion_rates(visits, RateColumns(by="source")).set_index(["source", "service"])
     assert by_source.loc[("tiktok", "apple"), "rate"] == pytest.approx(85 / 200)
     assert by_source.loc[("instagram", "spotify"), "grants"] == 330
 
@@ -130,7 +131,7 @@ def test_pairwise_conversion(visits: pd.DataFrame) -> None:
     assert pairs["p_holm"].tolist() == pytest.approx(
         multipletests(pairs["p_value"], method="holm")[1].tolist()
     )
-    per_source = pairwise_conversion(visits, by="source")
+    per_source = pairwise_conversion(visits, RateColumns(by="source"))
     assert per_source["source"].tolist() == ["instagram"] * 3 + ["tiktok"] * 3
     tiktok = per_source[per_source["source"] == "tiktok"]
     adjusted = multipletests(tiktok["p_value"], method="holm")[1]

@@ -52,13 +52,13 @@ def test_release_at_is_local_time_in_the_campaign_time_zone(timezone: str, local
         ({"release_at": "next friday"}, "release_at", "datetime"),
         ({"release_mode": "sometimes"}, "release_mode", "'global' or 'local'"),
         ({"services": {}}, "services", "at least one"),
-        ({"isrcs": ["US-ABC-24-00001"]}, "isrcs", "is not an ISRC"),
+        ({"isrcs": ["USABC2400001", "US-ABC-24-00001"]}, "isrcs.1", "is not an ISRC"),  # the item named
         ({"accent_color": "green"}, "accent_color", "hex colour"),
         ({"preorder_links": {"itunes": "http://x"}}, "preorder_links", "https://"),
         ({"colour": "#fff"}, "colour", "is not a campaign field"),
         (
             {"services": {"spotify": {"artist": "spotify:artist:abc", "follow": ["spotify:track:x"]}}},
-            "services.spotify.follow",
+            "services.spotify.follow.0",
             "not a Spotify artist, user or playlist URI",
         ),
         (
