@@ -196,6 +196,7 @@ class Journeys:
     done: set[str] = field(default_factory=set)
     setbacks: Counter[str] = field(default_factory=Counter)
     tries: int = 0
+    in_callback: int = 0  # callbacks sent and not yet answered, now
 
     def at(self, step: str) -> int:
         """Setbacks met at `step` (page, connect, consent, callback, done)."""
@@ -219,7 +220,12 @@ async def _step(client: httpx.AsyncClient, url: str, *statuses: int, step: str) 
 
 
 async def presave_once(
-    landing: httpx.AsyncClient, accounts: httpx.AsyncClient, slug: str, fan: str, public_url: str
+    landing: httpx.AsyncClient,
+    accounts: httpx.AsyncClient,
+    slug: str,
+    fan: str,
+    public_url: str,
+    journeys: Journeys,
 ) -> httpx.Response:
     """One try: the campaign page, the Spotify button, consent at the sandbox, the callback, the done page
     (its answer)."""
@@ -230,9 +236,13 @@ async def presave_once(
     consent = await _step(
         accounts, f"{authorize}{separator}{urlencode({'sandbox_fan': fan})}", 302, 303, step="consent"
     )
-    callback = await _step(
-        landing, consent.headers["location"].removeprefix(public_url), 303, step="callback"
-    )
+    journeys.in_callback += 1
+    try:
+        callback = await _step(
+            landing, consent.headers["location"].removeprefix(public_url), 303, step="callback"
+        )
+    finally:
+        journeys.in_callback -= 1
     if callback.headers["location"] != f"/{slug}/done":
         raise Retry(f"callback: to {callback.headers['location']}")
     return await _step(landing, callback.headers["location"], 200, step="done")
@@ -250,7 +260,7 @@ async def presave_until_done(
         while time.monotonic() < give_up_at:
             journeys.tries += 1
             try:
-                await presave_once(landing, accounts, slug, fan, public_url)
+                await presave_once(landing, accounts, slug, fan, public_url, journeys)
             except Retry as problem:
                 journeys.setbacks[str(problem)] += 1
             else:
@@ -260,10 +270,18 @@ async def presave_until_done(
 
 
 async def crowd(
-    landing_url: str, public_url: str, slug: str, fans: list[str], *, at_once: int, seconds: float
+    landing_url: str,
+    public_url: str,
+    slug: str,
+    fans: list[str],
+    *,
+    at_once: int,
+    seconds: float,
+    journeys: Journeys | None = None,
 ) -> Journeys:
-    """`fans` pre-save, `at_once` of them in flight at any moment, each trying until done."""
-    journeys = Journeys()
+    """`fans` pre-save, `at_once` of them in flight at any moment, each trying until done (noted in
+    `journeys`, which another thread may watch)."""
+    journeys = journeys if journeys is not None else Journeys()
     slots = asyncio.Semaphore(at_once)
     give_up_at = time.monotonic() + seconds
 
