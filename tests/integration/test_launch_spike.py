@@ -50,7 +50,10 @@ from tests.pauses import PauseWatcher, describe, pauses
 
 pytestmark = pytest.mark.timeout(600)
 LAUNCH, OUT_TODAY = "launch", "out-today"
-FULL_SPIKE = "PRESAVE_FULL_SPIKE"  # =1: the 300-fan variant too (about 100 s per store on two cores)
+# =1: the 300-fan variant too (about 90 s per store on two cores). On two shared cores it fails the 50 ms
+# rule: landing-worker calls stamped by the sandbox 60-130 ms after the pause was visible, in bursts a few
+# ms apart (a backlog drained at once), so the rule is kept and the variant is not part of the suite.
+FULL_SPIKE = "PRESAVE_FULL_SPIKE"
 RELEASED_FANS = 60  # the other campaign's pre-savers, served by release day meanwhile
 REVOKE_EVERY = 10  # every tenth launch fan removes the app before release day
 SANDBOX = SandboxConfig(
@@ -154,7 +157,7 @@ def test_a_launch_spike_on_a_throttled_flaky_spotify_loses_no_fan_and_never_call
     launch: Launch, fans_at_once: int
 ) -> None:
     if fans_at_once > 120 and os.environ.get(FULL_SPIKE) != "1":
-        pytest.skip(f"{fans_at_once} fans at once take about 100 s per store here; {FULL_SPIKE}=1 runs them")
+        pytest.skip(f"{fans_at_once} fans at once take about 90 s per store here; {FULL_SPIKE}=1 runs them")
     fans = [f"launch-fan-{n:03d}" for n in range(fans_at_once)]
     label = launch.settings.spotify_client_id
     backend = pacing_backend(launch.settings.resolved_database_url)
@@ -200,6 +203,7 @@ def test_a_launch_spike_on_a_throttled_flaky_spotify_loses_no_fan_and_never_call
         f"the 429: max {max(lags, default=0) * 1000:.0f} ms; the other release day done after {meanwhile_s:.1f} s, "
         f"{total_s:.1f} s in all"
     )
+    print("refused:", dict(Counter(f"{c['route']} {c['status']}" for c in api if c["status"] in (401, 403))))
 
     assert journeys.done == set(fans)  # no fan lost: every one saw the done page
     exchanged = authorized(launch.admin, fans, label)
