@@ -2,7 +2,7 @@
 processes (uvicorn), while two executor shard processes run another campaign's release day with the same
 app, then the new campaign's own release day on two shards. The sandbox runs in its own process with a
 rolling budget answered by 429 + Retry-After, random 429s and 502s; the pacing is shared through the
-operational store (SQLite or PostgreSQL). No fan is lost, every owed action ends delivered exactly once or
+operational store (SQLite or PostgreSQL), or Redis beside PostgreSQL. No fan is lost, every owed action ends delivered exactly once or
 reported with its reason (a tenth of the fans revoke the app before release day), and no call reaches the
 sandbox while the app is told to wait (`tests.pauses`: later than 50 ms after the pause was visible)."""
 
@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from campaigns.registry import get_campaign
 from campaigns.settings import Settings
@@ -29,7 +30,7 @@ from executor.entry import run_release_day
 from executor.release import ReleaseOptions, ReleaseReport
 from presave.processes import free_port
 from sandbox.config import SandboxConfig
-from services.shared_pacing import pacing_backend, share_pacing
+from services.shared_pacing import pacing_backend, pacing_url, share_pacing
 from services.spotify import SpotifyApp
 from tests.executor.conftest import Harness
 from tests.integration.crowd import (
@@ -54,6 +55,7 @@ LAUNCH, OUT_TODAY = "launch", "out-today"
 # rule: landing-worker calls stamped by the sandbox 60-130 ms after the pause was visible, in bursts a few
 # ms apart (a backlog drained at once), so the rule is kept and the variant is not part of the suite.
 FULL_SPIKE = "PRESAVE_FULL_SPIKE"
+REDIS_URL = "redis://127.0.0.1:6379/11"  # a database of its own: other runs on the machine use 0
 RELEASED_FANS = 60  # the other campaign's pre-savers, served by release day meanwhile
 REVOKE_EVERY = 10  # every tenth launch fan removes the app before release day
 SANDBOX = SandboxConfig(
@@ -77,10 +79,15 @@ class Launch:
     harness: Harness  # seeds the released campaign's grants
     album: str  # the launch's album URI at the sandbox
 
+    @property
+    def pacing(self) -> str:
+        """Where every process keeps the app's pacing: Redis when configured, else the store."""
+        return pacing_url(self.settings)
+
     def spotify(self) -> SpotifyApp:
-        """The label's app as the executor builds it, paced by the shared state in the store."""
+        """The label's app as the executor builds it, paced by the shared state."""
         app = SpotifyApp.from_settings(self.settings)
-        share_pacing([app], self.settings.resolved_database_url)
+        share_pacing([app], self.pacing)
         return app
 
     def release_day(self, slug: str, now: datetime | None = None) -> ReleaseReport:
@@ -90,7 +97,7 @@ class Launch:
             {"spotify": self.spotify()},
             slug,
             options=ReleaseOptions(shards=2, threads=4, linger_s=3.0),
-            pacing_url=self.settings.resolved_database_url,
+            pacing_url=self.pacing,
             pseudonym_secret=self.settings.pseudonym_secret(),
             now=now,
         )
@@ -100,14 +107,31 @@ class Launch:
             return get_campaign(session, slug).id
 
 
+@pytest.fixture(params=["store", "redis"])
+def pacing_in(request: pytest.FixtureRequest, store_url: str) -> dict[str, str]:
+    """Where the pacing is shared: the operational store, or (beside PostgreSQL) Redis, in a database of
+    its own with this app's key cleared."""
+    if request.param == "store":
+        return {}
+    if store_url.startswith("sqlite"):
+        pytest.skip("Redis pacing is tried beside PostgreSQL, as a deployment of several machines has it")
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+        client.delete(f"presave:pacing:spotify:{SandboxConfig().spotify.apps[0].client_id}")
+        client.close()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis is not answering at {REDIS_URL}: {exc}")
+    return {"PRESAVE_REDIS_URL": REDIS_URL}
+
+
 @pytest.fixture
-def launch(tmp_path: Path, store_url: str) -> Iterator[Launch]:
+def launch(tmp_path: Path, store_url: str, pacing_in: dict[str, str]) -> Iterator[Launch]:
     with (
         sandbox_process(SANDBOX, tmp_path) as (sandbox_url, sandbox_env),
         httpx.Client(base_url=sandbox_url, timeout=30) as admin,
     ):
         port = free_port(0)
-        env = deployment_env(tmp_path, store_url, sandbox_env, f"http://127.0.0.1:{port}")
+        env = deployment_env(tmp_path, store_url, sandbox_env, f"http://127.0.0.1:{port}") | pacing_in
         settings = settings_of(env)
         store = Store.connect(store_url)
         harness = Harness(sandbox_url, None, admin, store, settings.vault(), settings, tmp_path)  # type: ignore[arg-type]
@@ -160,7 +184,7 @@ def test_a_launch_spike_on_a_throttled_flaky_spotify_loses_no_fan_and_never_call
         pytest.skip(f"{fans_at_once} fans at once take about 90 s per store here; {FULL_SPIKE}=1 runs them")
     fans = [f"launch-fan-{n:03d}" for n in range(fans_at_once)]
     label = launch.settings.spotify_client_id
-    backend = pacing_backend(launch.settings.resolved_database_url)
+    backend = pacing_backend(launch.pacing)
     started = time.monotonic()
     with PauseWatcher(backend.state(launch.spotify().pacing_key)) as watcher:
         reports: list[ReleaseReport] = []
