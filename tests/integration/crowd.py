@@ -85,6 +85,10 @@ def sandbox_process(config: SandboxConfig, folder: Path) -> Iterator[tuple[str, 
         env=_child_env({}),
         cwd=ROOT,
     )
+    # The sandbox stands for services on machines of their own: ahead of the system under test for the
+    # CPU, so the moment it stamps on a call is when the call arrived, not when two busy cores got to it.
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, process.pid, -10)
     try:
         wait_until_up(f"{url}/sandbox/spotify/fans", process)
         yield url, sandbox_env(url, config)
