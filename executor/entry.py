@@ -4,7 +4,7 @@ both do, and the lines they print."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from campaigns.models import Outcome
 from campaigns.settings import Settings
@@ -27,11 +27,13 @@ def run_release_day(
     progress: Callable[[int, int], None] | None = None,
     pacing_url: str | None = None,
     pseudonym_secret: str | None = None,
+    now: datetime | None = None,
 ) -> ReleaseReport:
     """Release day for `slug` on every service in `apps`, shard processes started as the work needs:
     the one entry of `presave release run`, `python -m executor run` and the Dagster asset. The shards
     pace each app by the shared state at `pacing_url` (None: the operational store), as `apps` should.
-    `pseudonym_secret` lets the run give a grant stored before `/me` answered its account (identify)."""
+    `pseudonym_secret` lets the run give a grant stored before `/me` answered its account (identify);
+    `now` pins the run's clock (tests)."""
     setup = WorkerSetup(
         database_url=store.engine.url.render_as_string(hide_password=False),
         secret_keys=tuple(Secret(k) for k in secret_keys),
@@ -45,6 +47,7 @@ def run_release_day(
         TokenVault.of(secret_keys, pseudonym_secret),
         apps,
         slug,
+        now=now,
         dry_run=dry_run,
         options=options,
         launcher=ShardLauncher(setup),

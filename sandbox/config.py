@@ -163,6 +163,14 @@ class FaultConfig(_Model):
     revoke_share: float = Field(
         default=0.0, ge=0, le=1, description="Per user call: the fan revokes the app just before it."
     )
+    throttle_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share answered 429 with a Retry-After of `throttle_retry_after_s` whatever the budget "
+        "(the unexplained throttling seen at launches).",
+    )
+    throttle_retry_after_s: int = Field(default=1, ge=1)
 
     @field_validator("error_statuses")
     @classmethod

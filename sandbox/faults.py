@@ -20,12 +20,15 @@ class FaultPlan:
     slow_s: float = 0.0
     after_processing: bool = False  # for drop and slow: the action is carried out before the fault
     revoke: bool = False
+    throttle: bool = False  # answered 429 with a Retry-After, the call not carried out
 
     @property
     def label(self) -> str | None:
         parts = []
         if self.revoke:
             parts.append("revoke")
+        if self.throttle:
+            parts.append("throttled")
         if self.error_status is not None:
             parts.append(f"error_{self.error_status}")
         if self.drop:
@@ -50,6 +53,7 @@ class FaultInjector:
             and config.drop_share == 0
             and config.slow_share == 0
             and config.revoke_share == 0
+            and config.throttle_share == 0
         )
         median = config.latency.median_ms / 1000
         p99 = max(config.latency.p99_ms / 1000, median)
@@ -76,4 +80,6 @@ class FaultInjector:
             elif draw < config.error_share + config.drop_share + config.slow_share:
                 plan.slow_s = config.slow_s
                 plan.after_processing = rng.random() < config.after_processing_share
+            elif draw < config.error_share + config.drop_share + config.slow_share + config.throttle_share:
+                plan.throttle = True
         return plan if plan.label else None

@@ -116,6 +116,8 @@ class ServiceGate:
                 await self.app(scope, tracked_receive, tracked_send)
             else:
                 fault = plan.label
+                if plan.throttle:
+                    retry_after = sandbox.config.faults.throttle_retry_after_s
                 await self._with_faults(plan, caller, scope, tracked_receive, tracked_send, seen)
         route = scope.get("route")
         route_path = getattr(route, "path", None) or _match_route(self.app, scope) or "<unmatched>"
@@ -148,6 +150,9 @@ class ServiceGate:
             await asyncio.sleep(plan.latency_s)
         if plan.revoke:
             self.adapter.revoke(caller)
+        if plan.throttle:
+            await _send_reply(send, self.adapter.too_many(self.sandbox.config.faults.throttle_retry_after_s))
+            return
         if plan.error_status is not None:
             await _send_reply(send, self.adapter.server_error(plan.error_status))
             return

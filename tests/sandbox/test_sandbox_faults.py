@@ -338,3 +338,20 @@ def test_a_developer_accounts_quota_is_shared_by_its_client_ids_and_answers_quot
 
 def spent_after(response: httpx.Response) -> int:
     return int(response.headers["retry-after"])
+
+
+def test_random_throttling_answers_429_with_its_retry_after_and_does_nothing(
+    sandbox_server: SandboxServer,
+) -> None:
+    headers = fan_headers(sandbox_server, "fan-throttled")
+    album = add_release(sandbox_server)["spotify"]["uri"]
+    configure(sandbox_server, {"faults": {"throttle_share": 1.0, "throttle_retry_after_s": 2}})
+    refused = sandbox_server.client.put("/spotify/v1/me/library", params={"uris": album}, headers=headers)
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "2"
+    configure(sandbox_server, {"faults": {"throttle_share": 0.0}})
+    assert sandbox_server.client.get("/sandbox/spotify/fans/fan-throttled").json()["library"] == []
+    [logged] = [
+        c for c in sandbox_server.client.get("/sandbox/spotify/calls").json()["calls"] if c["status"] == 429
+    ]
+    assert (logged["fault"], logged["retry_after"]) == ("throttled", 2)
