@@ -22,7 +22,7 @@ from services.apple import AppleApp, AppleFan
 from services.deezer import DeezerApp, DeezerFan
 from services.errors import Failure, ServiceFailure
 from services.model import GrantTokens, Profile, Release, TokenSink
-from services.spotify import SpotifyApp, SpotifyFan, answer_proves_nothing
+from services.spotify import SpotifyApp, SpotifyFan, answer_proves_nothing, can_read_back
 
 FOLLOWS = (ActionKind.FOLLOW_ARTIST, ActionKind.FOLLOW)
 
@@ -58,6 +58,9 @@ class _Actions:
     def refresh(self) -> None:
         self.fan.refresh()
 
+    def checkable(self, action: Claimed) -> bool:
+        return action.kind != ActionKind.IDENTIFY  # reading the profile again is harmless
+
     def unconfirmed(self, action: Claimed) -> bool:
         return False
 
@@ -87,14 +90,20 @@ class SpotifyActions(_Actions):
     def unconfirmed(self, action: Claimed) -> bool:
         return answer_proves_nothing(action.kind, action.target)
 
+    def checkable(self, action: Claimed) -> bool:
+        """What the grant's scopes let it read back: landing grants ask `user-follow-read` (the artist
+        follow proves nothing until checked) but not `user-library-read`, so a save that may have happened
+        is sent again, which `PUT /me/library` takes as a no-op, rather than spending a call on a 403."""
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return True
+        if action.kind == ActionKind.SAVE_RELEASE:
+            return can_read_back("album", self.fan.tokens.scopes)
+        return action.kind in FOLLOWS and can_read_back(action.target.split(":")[1], self.fan.tokens.scopes)
+
     def verify(self, action: Claimed, release: Release | None) -> bool:
-        if action.kind == ActionKind.IDENTIFY:
-            return False  # reading the profile again is harmless
         self.fan.ensure_fresh()
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
             return self.playlists.verify(action, resolved(release, "spotify").tracks)
-        if action.kind not in (ActionKind.SAVE_RELEASE, *FOLLOWS):
-            return False
         return all(self.fan.library_contains(self._uris(action, release)))
 
 

@@ -85,7 +85,7 @@ def perform_action(
         )
 
     while True:
-        checking = uncertain
+        checking = uncertain and fan.checkable(action)
         if not pacing.acquire():
             wait = max(1.0, pacing.paused_until() - pacing.clock())
             return requeue(wait, f"the service asked to wait {wait:.0f} s: {last or 'throttled'}")

@@ -44,6 +44,11 @@ class FanSession(Protocol):
         """Get a new access token now (after a 401); raises GrantLost if the grant is gone."""
         ...
 
+    def checkable(self, action: Claimed) -> bool:
+        """Whether the grant can read back that the action is done (`verify`); where it cannot, or reading
+        is pointless, an action that may have happened is sent again, which the service takes as a no-op."""
+        ...
+
     def unconfirmed(self, action: Claimed) -> bool:
         """Whether the service's answer to this action proves nothing, so it is checked (`verify`) right
         after: a follow the service may accept and silently ignore."""

@@ -165,6 +165,7 @@ class _GrantRow:
     token_expires_at: datetime | None
     granted_at: datetime
     service_user_id: str = ""
+    scopes: str = ""
 
 
 class ShardWorker:
@@ -306,9 +307,10 @@ class ShardWorker:
             Grant.token_expires_at,
             Grant.granted_at,
             Grant.service_user_id,
+            Grant.scopes,
         ).where(Grant.id.in_(ids))
         rows = self.store.retrying(lambda session: session.execute(query).all(), what="reading grants")
-        return [_GrantRow(*row) for row in rows]
+        return [_GrantRow(**row._asdict()) for row in rows]
 
     # one grant, on a pool thread ---------------------------------------------------------------------
     def _serve(self, grant: _GrantRow, actions: list[Claimed]) -> None:
@@ -325,6 +327,7 @@ class ShardWorker:
                 self.vault.open(grant.refresh_token) if grant.refresh_token else None,
                 grant.token_expires_at,
                 grant.granted_at,
+                frozenset(grant.scopes.split()) if grant.scopes else None,
             )
         except VaultError:
             self._give_up(

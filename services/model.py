@@ -40,6 +40,7 @@ class GrantTokens:
     refresh_token: Secret | None
     expires_at: datetime | None
     granted_at: datetime
+    scopes: frozenset[str] | None = None  # what the fan granted; None: not known
 
 
 TokenSink = Callable[[int, RefreshedTokens], None]  # stores a refresh's tokens (a rotated one first)

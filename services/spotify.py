@@ -81,6 +81,22 @@ def answer_proves_nothing(kind: str, target: str) -> bool:
     return kind in (ActionKind.FOLLOW_ARTIST, ActionKind.FOLLOW) and target.startswith("spotify:artist:")
 
 
+# The scope `GET /me/library/contains` needs to read back each kind of URI.
+READ_BACK_SCOPES = {
+    "album": "user-library-read",
+    "track": "user-library-read",
+    "artist": FOLLOW_CHECK_SCOPE,
+    "user": FOLLOW_CHECK_SCOPE,
+    "playlist": "playlist-read-private",
+}
+
+
+def can_read_back(uri_kind: str, scopes: frozenset[str] | None) -> bool:
+    """Whether a grant with these scopes may ask `GET /me/library/contains` about a URI of this kind
+    (`album`, `artist`, …). Scopes not known: assume it may; the service's 403 then says otherwise."""
+    return scopes is None or READ_BACK_SCOPES.get(uri_kind, "") in scopes
+
+
 def pkce_pair() -> tuple[str, str]:
     """A code verifier and its S256 challenge (RFC 7636)."""
     verifier = secrets.token_urlsafe(64)[:96]

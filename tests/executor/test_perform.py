@@ -49,6 +49,9 @@ class ScriptedFan:
         self.calls.append("verify")
         return bool(self._next(self.checks))
 
+    def checkable(self, action: Claimed) -> bool:
+        return True
+
     def unconfirmed(self, action: Claimed) -> bool:
         return action.kind in self.uncertain_kinds
 

@@ -209,3 +209,43 @@ def test_presave_campaign_update_with_the_right_upc_brings_pending_saves_back_an
     assert fixed.outcomes["pending_source"] == 0
     assert fixed.outcomes["delivered"] == 2
     assert release["spotify"]["uri"] in [i["uri"] for i in harness.fan("fan-a")["library"]]
+
+
+def _interrupt_every_save(harness: Harness) -> None:
+    """As a run killed after sending the saves would leave them: in flight."""
+    with harness.store.session() as session:
+        for action in session.scalars(select(OwedAction).where(OwedAction.kind == "save_release")):
+            action.outcome, action.done_at = "queued", None
+            action.started_at, action.attempt_id = datetime.now(UTC) - timedelta(minutes=10), "killed"
+
+
+def _library_checks(harness: Harness, album: str) -> list[int]:
+    return [
+        call["status"]
+        for call in harness.calls("spotify")
+        if call["route"] == "GET /me/library/contains" and album in unquote(call["query"])
+    ]
+
+
+def test_an_interrupted_save_is_checked_when_the_grant_may_read_the_library_and_sent_again_when_not(
+    harness: Harness,
+) -> None:
+    release = harness.add_release("198880045579", ago(10))
+    album = release["spotify"]["uri"]
+    campaign = harness.add_campaign("interrupted", "198880045579", ago(10))
+    harness.spotify_grant(campaign, "fan-reads")  # every scope, user-library-read among them
+    # what the landing app asks: no user-library-read, so the library cannot be read back
+    landing_scopes = "user-library-modify user-follow-modify user-follow-read"
+    harness.spotify_grant(campaign, "fan-landing", scope=landing_scopes)
+    harness.run("interrupted")
+    _interrupt_every_save(harness)
+    before = Counter(_album_writes(harness, album))
+
+    harness.run("interrupted")
+
+    writes = _album_writes(harness, album) - before
+    assert writes == Counter(
+        {"fan-landing": 1}
+    )  # found done for the reader; sent again, a no-op, for the other
+    assert _library_checks(harness, album) == [200]  # no call spent on a 403
+    assert _outcomes(harness)["delivered"] == 4
