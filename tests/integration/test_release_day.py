@@ -39,8 +39,9 @@ def test_release_day_saves_the_album_once_to_every_library(system: System) -> No
 
     before = release_at - timedelta(seconds=1)  # the clock pinned: the fans' sign-ups take their time
     early = run_release(system.store, vault, app, "midnight-drive", now=before)
-    assert early.performed == 0
-    assert early.planned == 3  # planned ahead, before any call
+    assert early.performed == 3  # only the artist follows answered at grant time, checked at the service
+    assert early.planned == 3  # the saves planned ahead, before any call
+    assert _album_saves(system) == 0
     with system.store.session() as session:
         assert campaigns_with_work_due(session, before) == []
 
@@ -79,7 +80,8 @@ def test_a_release_not_live_yet_leaves_the_actions_queued(system: System) -> Non
         "late-album",
     )
     assert report.releases["spotify"] is None
-    assert report.performed == 0
+    assert report.performed == 1  # the grant-time artist follow, checked; nothing saved
+    assert _album_saves(system) == 0
     assert report.outcomes["queued"] == 1
     assert report.undone == 0
 
