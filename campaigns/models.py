@@ -148,7 +148,11 @@ class Grant(Base):
     """A fan's authorization for one service on one campaign, with the fan's choices."""
 
     __tablename__ = "grants"
-    __table_args__ = (UniqueConstraint("campaign_id", "service", "service_user_id"),)
+    # on SQLite, an erased or merged grant's id never comes back: a done-page cookie names a grant by id
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "service", "service_user_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)

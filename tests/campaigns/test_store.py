@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
@@ -102,3 +103,71 @@ def test_campaigns_made_before_the_history_existed_start_it_as_version_one(store
     with store.session() as session:
         [version] = session.scalars(select(CampaignVersion))
         assert (version.version, version.changed_by, version.spec) == (1, "before history", {"slug": "older"})
+
+
+def _grant(session: object, campaign_id: int, user: str) -> Grant:
+    grant = Grant(
+        campaign_id=campaign_id, service="spotify", service_user_id=user, fan_key=user, access_token="x"
+    )
+    session.add(grant)  # type: ignore[attr-defined]
+    session.flush()  # type: ignore[attr-defined]
+    return grant
+
+
+def test_the_id_of_an_erased_newest_grant_never_comes_back(store: Store) -> None:
+    """A done-page cookie names its grant by id: a new fan must never get the id of one erased or merged."""
+    with store.session() as session:
+        campaign = _campaign()
+        session.add(campaign)
+        session.flush()
+        _grant(session, campaign.id, "first")
+        erased = _grant(session, campaign.id, "erased").id
+    with store.session() as session:
+        session.delete(session.get(Grant, erased))
+    with store.session() as session:
+        assert _grant(session, campaign.id, "next").id > erased
+
+
+def test_upgrading_an_sqlite_store_keeps_every_grant_and_what_points_to_it(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    old = Store.connect(url, upgrade=False)
+    config = alembic_config(url)
+    with old.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008_grant_merges")
+    with old.session() as session:
+        campaign = _campaign()
+        session.add(campaign)
+        session.flush()
+        grants = [_grant(session, campaign.id, f"fan-{n}") for n in range(3)]
+        for grant in grants:
+            session.add(
+                OwedAction(
+                    campaign_id=campaign.id,
+                    grant_id=grant.id,
+                    service="spotify",
+                    kind="save_release",
+                    target="spotify:album:abc",
+                    due_at=campaign.release_at,
+                )
+            )
+        newest = grants[-1].id
+    with old.session() as session:  # the newest merged into the first, as `campaigns.identity` does
+        session.execute(text("DELETE FROM owed_actions WHERE grant_id = :id"), {"id": newest})
+        session.execute(text("DELETE FROM grants WHERE id = :id"), {"id": newest})
+        session.execute(
+            text("INSERT INTO grant_merges VALUES (:merged, :into, CURRENT_TIMESTAMP)"),
+            {"merged": newest, "into": grants[0].id},
+        )
+    old.dispose()
+
+    store = Store.connect(url)
+
+    with store.session() as session:
+        assert len(session.scalars(select(Grant)).all()) == 2
+        assert len(session.scalars(select(OwedAction)).all()) == 2
+        assert _grant(session, campaign.id, "after").id > newest  # a merged grant's id stays its cookie's
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    store.dispose()

@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,6 +272,25 @@ async def presave_until_done(
                 journeys.done.add(fan)
                 return
             await asyncio.sleep(0.2)
+
+
+def run_crowd(
+    landing_url: str,
+    public_url: str,
+    slug: str,
+    fans: list[str],
+    *,
+    at_once: int,
+    seconds: float,
+    journeys: Journeys | None = None,
+) -> Journeys:
+    """`crowd` on an event loop of a thread of its own: the calling thread may run one already (the sync
+    Playwright of browser tests sharing the pytest worker keeps one running)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(
+            asyncio.run,
+            crowd(landing_url, public_url, slug, fans, at_once=at_once, seconds=seconds, journeys=journeys),
+        ).result()
 
 
 async def crowd(

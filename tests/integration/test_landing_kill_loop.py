@@ -6,7 +6,6 @@ lost, none has two grants, and release day saves and follows each exactly once. 
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 import time
@@ -32,11 +31,11 @@ from tests.integration.crowd import (
     Journeys,
     LandingProcess,
     authorized,
-    crowd,
     deployment_env,
     grants_by_account,
     ledger,
     library_writes,
+    run_crowd,
     sandbox_get,
     sandbox_process,
     settings_of,
@@ -113,16 +112,14 @@ def _fans_come_back_while_the_app_is_killed(deployment: Deployment) -> tuple[Jou
     killer = KillLoop(deployment.landing, journeys)
     killer.start()
     try:
-        asyncio.run(
-            crowd(
-                deployment.landing.url,
-                deployment.system.settings.public_url,
-                SLUG,
-                FANS,
-                at_once=AT_ONCE,
-                seconds=GIVE_UP_S,
-                journeys=journeys,
-            )
+        run_crowd(
+            deployment.landing.url,
+            deployment.system.settings.public_url,
+            SLUG,
+            FANS,
+            at_once=AT_ONCE,
+            seconds=GIVE_UP_S,
+            journeys=journeys,
         )
     finally:
         killer.finished.set()

@@ -8,7 +8,6 @@ sandbox while the app is told to wait (`tests.pauses`: later than 50 ms after th
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -38,11 +37,11 @@ from tests.integration.crowd import (
     ARTIST_URI,
     LandingProcess,
     authorized,
-    crowd,
     deployment_env,
     grants_by_account,
     ledger,
     library_writes,
+    run_crowd,
     sandbox_get,
     sandbox_process,
     settings_of,
@@ -194,15 +193,13 @@ def test_a_launch_spike_on_a_throttled_flaky_spotify_loses_no_fan_and_never_call
         errors: list[BaseException] = []
         executor = threading.Thread(target=_release_day_meanwhile, args=(launch, reports, errors))
         executor.start()
-        journeys = asyncio.run(
-            crowd(
-                launch.landing.url,
-                launch.settings.public_url,
-                LAUNCH,
-                fans,
-                at_once=fans_at_once,
-                seconds=120,
-            )
+        journeys = run_crowd(
+            launch.landing.url,
+            launch.settings.public_url,
+            LAUNCH,
+            fans,
+            at_once=fans_at_once,
+            seconds=120,
         )
         spike_s = time.monotonic() - started
         executor.join()
