@@ -14,11 +14,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode, urlsplit
 
 import httpx
@@ -36,6 +36,8 @@ from tests.conftest import PSEUDONYM_KEY
 ROOT = Path(__file__).resolve().parents[2]
 ARTIST_ID = "4Z8W4fKeB5YxbusRsdQVPb"
 ARTIST_URI = f"spotify:artist:{ARTIST_ID}"
+
+T = TypeVar("T")
 
 
 # processes -----------------------------------------------------------------------------------------------
@@ -274,23 +276,11 @@ async def presave_until_done(
             await asyncio.sleep(0.2)
 
 
-def run_crowd(
-    landing_url: str,
-    public_url: str,
-    slug: str,
-    fans: list[str],
-    *,
-    at_once: int,
-    seconds: float,
-    journeys: Journeys | None = None,
-) -> Journeys:
-    """`crowd` on an event loop of a thread of its own: the calling thread may run one already (the sync
-    Playwright of browser tests sharing the pytest worker keeps one running)."""
+def on_own_loop(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` on an event loop of a thread of its own: the calling thread may run one already (the
+    sync Playwright of browser tests sharing the pytest worker keeps one running)."""
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(
-            asyncio.run,
-            crowd(landing_url, public_url, slug, fans, at_once=at_once, seconds=seconds, journeys=journeys),
-        ).result()
+        return pool.submit(asyncio.run, work).result()
 
 
 async def crowd(

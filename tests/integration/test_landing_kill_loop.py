@@ -31,11 +31,12 @@ from tests.integration.crowd import (
     Journeys,
     LandingProcess,
     authorized,
+    crowd,
     deployment_env,
     grants_by_account,
     ledger,
     library_writes,
-    run_crowd,
+    on_own_loop,
     sandbox_get,
     sandbox_process,
     settings_of,
@@ -112,14 +113,16 @@ def _fans_come_back_while_the_app_is_killed(deployment: Deployment) -> tuple[Jou
     killer = KillLoop(deployment.landing, journeys)
     killer.start()
     try:
-        run_crowd(
-            deployment.landing.url,
-            deployment.system.settings.public_url,
-            SLUG,
-            FANS,
-            at_once=AT_ONCE,
-            seconds=GIVE_UP_S,
-            journeys=journeys,
+        on_own_loop(
+            crowd(
+                deployment.landing.url,
+                deployment.system.settings.public_url,
+                SLUG,
+                FANS,
+                at_once=AT_ONCE,
+                seconds=GIVE_UP_S,
+                journeys=journeys,
+            )
         )
     finally:
         killer.finished.set()

@@ -37,11 +37,12 @@ from tests.integration.crowd import (
     ARTIST_URI,
     LandingProcess,
     authorized,
+    crowd,
     deployment_env,
     grants_by_account,
     ledger,
     library_writes,
-    run_crowd,
+    on_own_loop,
     sandbox_get,
     sandbox_process,
     settings_of,
@@ -193,13 +194,15 @@ def test_a_launch_spike_on_a_throttled_flaky_spotify_loses_no_fan_and_never_call
         errors: list[BaseException] = []
         executor = threading.Thread(target=_release_day_meanwhile, args=(launch, reports, errors))
         executor.start()
-        journeys = run_crowd(
-            launch.landing.url,
-            launch.settings.public_url,
-            LAUNCH,
-            fans,
-            at_once=fans_at_once,
-            seconds=120,
+        journeys = on_own_loop(
+            crowd(
+                launch.landing.url,
+                launch.settings.public_url,
+                LAUNCH,
+                fans,
+                at_once=fans_at_once,
+                seconds=120,
+            )
         )
         spike_s = time.monotonic() - started
         executor.join()
