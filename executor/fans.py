@@ -160,8 +160,6 @@ class DeezerActions(_Actions):
         return f"deezer:{collection[:-1]}:{item}"
 
     def verify(self, action: Claimed, release: Release | None) -> bool:
-        if action.kind == ActionKind.IDENTIFY:
-            return False
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
             return self.playlists.verify(action, resolved(release, "deezer").tracks)
         collection, _, item = self._target(action, release)

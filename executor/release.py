@@ -251,16 +251,20 @@ def _defer_paused(
     """Leave the queued actions of a paused app queued until its pause ends (no call, no failure): the
     schedule picks the campaign up again then. An app whose pacing cannot be read is treated as paused
     for a short while, and the report says why."""
+
+    def defer(service: str, until: datetime) -> int:
+        return store.retrying(
+            lambda session: ledger.defer(session, campaign_id, service, until), what="deferring actions"
+        )
+
     unreadable: dict[str, PacingUnavailable] = {}
     for service, until in paused_apps(apps, unreadable).items():
         report.paused_until[service] = until
-        with store.session() as session:
-            ledger.defer(session, campaign_id, service, until)
+        defer(service, until)
     for service, away in unreadable.items():
         until = datetime.now(UTC) + timedelta(seconds=away.retry_after or 0.0)
         report.pacing_away[service] = f"{away}; its actions stay queued, due again from {_utc(until)}"
-        with store.session() as session:
-            report.held_back[service] = ledger.defer(session, campaign_id, service, until)
+        report.held_back[service] = defer(service, until)
 
 
 def _utc(moment: datetime) -> str:

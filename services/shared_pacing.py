@@ -187,24 +187,25 @@ class StorePacingState:
             }
             if version is None:
                 try:
-                    with self.engine.begin() as connection:
-                        if self._postgres:
-                            connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                        connection.execute(insert(AppPacing).values(app=self.app, version=1, **values))
+                    self._write(insert(AppPacing).values(app=self.app, version=1, **values))
                     return new
                 except IntegrityError:  # another process made the row first: read it and retry
                     continue
-            with self.engine.begin() as connection:
-                if self._postgres:  # ephemeral state: visible at once, not worth waiting for the disk
-                    connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                done = connection.execute(
-                    update(AppPacing)
-                    .where(AppPacing.app == self.app, AppPacing.version == version)
-                    .values(version=version + 1, **values)
-                )
-            if done.rowcount == 1:
+            written = self._write(
+                update(AppPacing)
+                .where(AppPacing.app == self.app, AppPacing.version == version)
+                .values(version=version + 1, **values)
+            )
+            if written == 1:
                 return new
         raise ChangeConflict(f"pacing of {self.app}: {ATTEMPTS} concurrent changes in a row")
+
+    def _write(self, statement: Any) -> int:
+        """One change in a transaction of its own; the rows it wrote."""
+        with self.engine.begin() as connection:
+            if self._postgres:  # ephemeral state: visible at once, not worth waiting for the disk
+                connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            return int(connection.execute(statement).rowcount)
 
 
 # the one factory ----------------------------------------------------------------------------------------------
