@@ -33,10 +33,9 @@ class Table:
 
 
 _SOURCE = ("source_file VARCHAR NOT NULL", "source_hash VARCHAR NOT NULL")
-_FUNNEL_COUNTS = tuple(
-    f"{step} BIGINT NOT NULL"
-    for step in ("visits", "clicks", "authorize_starts", "grants", "denials", "errors", "delivered")
-)
+# the landing funnel's steps, counted in funnel_daily and summed over countries in funnel_sources
+FUNNEL_STEPS = ("visits", "clicks", "authorize_starts", "grants", "denials", "errors", "delivered")
+_FUNNEL_COUNTS = tuple(f"{step} BIGINT NOT NULL" for step in FUNNEL_STEPS)
 
 OPERATIONAL = (
     Table(

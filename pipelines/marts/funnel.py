@@ -26,6 +26,7 @@ from pipelines.analysis.proportions import (
     pairwise_conversion,
 )
 from pipelines.marts.mart import Mart, frame
+from pipelines.schema import FUNNEL_STEPS
 
 ALL = "(all)"
 ANY_SERVICE = "any"
@@ -82,10 +83,8 @@ GROUP BY ALL
 
 # What the campaign page reads of the funnel: funnel_daily summed over countries (a fifth of its rows), so
 # the dashboard's snapshot holds, fingerprints and republishes less.
-FUNNEL_SOURCES = """
-SELECT campaign_slug, date, service, source,
-       sum(visits) AS visits, sum(clicks) AS clicks, sum(authorize_starts) AS authorize_starts,
-       sum(grants) AS grants, sum(denials) AS denials, sum(errors) AS errors, sum(delivered) AS delivered
+FUNNEL_SOURCES = f"""
+SELECT campaign_slug, date, service, source, {", ".join(f"sum({step}) AS {step}" for step in FUNNEL_STEPS)}
 FROM funnel_daily
 GROUP BY ALL
 """
