@@ -25,6 +25,32 @@ SERVICES: tuple[Service, ...] = tuple(Service)
 REFRESH_TOKEN_LIFETIME = timedelta(seconds=15_778_800)
 
 
+def refresh_token_dies_at(granted_at: datetime) -> datetime:
+    """When a Spotify grant's refresh token dies, whatever refreshing happened."""
+    return granted_at + REFRESH_TOKEN_LIFETIME
+
+
+def unservable_at(granted_at: datetime, moment: datetime) -> bool:
+    """The token-health rule: a Spotify grant cannot be served at `moment` if its refresh token is dead
+    by then. `unservable_sql` writes the same rule for the marts."""
+    return refresh_token_dies_at(granted_at) <= moment
+
+
+def refresh_token_dies_at_sql(granted_at: str) -> str:
+    """`refresh_token_dies_at` over a DuckDB timestamp expression."""
+    return f"{granted_at} + INTERVAL {int(REFRESH_TOKEN_LIFETIME.total_seconds())} SECOND"
+
+
+def unservable_sql(granted_at: str, moment: str) -> str:
+    """`unservable_at` as a DuckDB condition over two timestamp expressions."""
+    return f"{refresh_token_dies_at_sql(granted_at)} <= {moment}"
+
+
+# A local-midnight release reaches the earliest zone (UTC+14) up to 26 h before the campaign's own moment
+# (as far west as UTC-12): how far ahead of the campaign's moment a fan's release moment can be.
+LOCAL_LEAD = timedelta(hours=26)
+
+
 def release_moment(
     release_at: datetime,
     campaign_zone: str,

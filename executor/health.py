@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from campaigns.models import Campaign, Grant, GrantStatus
-from campaigns.rules import REFRESH_TOKEN_LIFETIME
+from campaigns.rules import LOCAL_LEAD, REFRESH_TOKEN_LIFETIME, refresh_token_dies_at, unservable_at
 from campaigns.store import Store
 from executor.plan import CampaignPlan, GrantFacts, release_moment
 
@@ -51,7 +51,7 @@ def unservable_spotify_grants(
         if plan.spec.services.spotify is None:
             continue
         # Quick bound: no grant made within six months of the earliest possible moment can be affected.
-        latest_affected = plan.release_at + timedelta(hours=26) - REFRESH_TOKEN_LIFETIME
+        latest_affected = plan.release_at + LOCAL_LEAD - REFRESH_TOKEN_LIFETIME
         grants_query = select(
             Grant.id, Grant.fan_key, Grant.granted_at, Grant.fan_timezone, Grant.country
         ).where(
@@ -68,8 +68,8 @@ def unservable_spotify_grants(
                         grant.id, "spotify", grant.granted_at, None, grant.fan_timezone, grant.country
                     ),
                 )
-                dies_at = grant.granted_at + REFRESH_TOKEN_LIFETIME
-                if dies_at <= moment:
+                if unservable_at(grant.granted_at, moment):
+                    dies_at = refresh_token_dies_at(grant.granted_at)
                     age = (moment - grant.granted_at).total_seconds() / 86400
                     rows.append(
                         (campaign.slug, grant.id, grant.fan_key, grant.granted_at, moment, dies_at, age)

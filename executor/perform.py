@@ -10,7 +10,7 @@
 - An action a crashed run left in flight is first checked at the service.
 - The app's shared pacing cannot be read (Redis or the store away): nothing more is sent; the action
   stays queued (`held_back`), due again after the `retry_after` of `PacingUnavailable`, with the reason.
-- An action whose answer proves nothing (`FanSession.unconfirmed`: Spotify's 2026 artist follow through
+- An action whose answer proves nothing (`FanActions.unconfirmed`: Spotify's 2026 artist follow through
   `PUT /me/library`, reference H) is checked at the service right after; one the service did not keep
   ends `ignored` ("ignored by the service"), never `delivered`.
 """
@@ -26,9 +26,9 @@ from campaigns.ledger import Claimed, Finished
 from campaigns.models import ActionKind, Outcome
 from executor.plan import RELEASE_KINDS
 from executor.retry import RetryPolicy
-from executor.services import FanSession
 from services.errors import Failure, PacingUnavailable, ServiceFailure
 from services.model import Release
+from services.owed import FanActions
 from services.pacing import RateController
 
 IGNORED_REASON = "ignored by the service: the call was answered, but the library check does not show it"
@@ -44,7 +44,7 @@ class Attempt:
 
 
 def perform_action(
-    fan: FanSession,
+    fan: FanActions,
     action: Claimed,
     release: Release | None,
     pacing: RateController,

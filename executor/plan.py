@@ -17,13 +17,13 @@ from sqlalchemy import Row, and_, or_, select, update
 
 from campaigns import ledger
 from campaigns.campaign_file import CampaignSpec
-from campaigns.choices import parse_choices, preadded
 from campaigns.models import ActionKind, Campaign, Grant, GrantStatus
 from campaigns.registry import campaign_spec
 from campaigns.rules import release_moment as fan_release_moment
 from campaigns.store import Store
+from services.catalog import SERVICE_MODULES
+from services.owed import Due
 
-RELEASE_TARGET = "release"  # resolved to the service's album at execution time
 # Kinds that need the release resolved on the service before they can be performed.
 RELEASE_KINDS = frozenset({ActionKind.SAVE_RELEASE.value, ActionKind.ADD_TO_PLAYLIST.value})
 # Kinds the fan's choices decide; a later change of mind withdraws them while they are still untouched.
@@ -64,40 +64,14 @@ def release_moment(plan: CampaignPlan, grant: GrantFacts) -> datetime:
     )
 
 
-def _playlist_row(grant: GrantFacts, at_release: datetime) -> list[tuple[str, str, datetime]]:
-    target = parse_choices(grant.choices).playlist_target
-    return [(ActionKind.ADD_TO_PLAYLIST, target, at_release)] if target else []
-
-
 def owed_actions(plan: CampaignPlan, grant: GrantFacts) -> list[dict[str, Any]]:
-    """The ledger rows one grant is owed: release-time actions at the fan's release moment, grant-time
-    ones (follows) at the grant moment (normally done already by the landing app)."""
-    services = plan.spec.services
-    at_release = release_moment(plan, grant)
-    at_grant = grant.granted_at
-    rows: list[tuple[str, str, datetime]] = []
-    if grant.service == "spotify" and services.spotify is not None:
-        offer = services.spotify
-        choices = parse_choices(grant.choices)
-        rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
-        rows.append((ActionKind.FOLLOW_ARTIST, offer.artist, at_grant))
-        rows += [
-            (ActionKind.FOLLOW, uri, at_grant)
-            for uri in choices.follows
-            if uri in offer.follow and uri != offer.artist
-        ]
-        rows += _playlist_row(grant, at_release)
-    elif grant.service == "apple" and services.apple is not None:
-        # A pre-order album pre-added at grant time fills in by itself on release day: adding it
-        # again would be a second request for the same promise.
-        if not preadded(grant.choices):
-            rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
-        rows += _playlist_row(grant, at_release)
-    elif grant.service == "deezer" and services.deezer is not None:
-        rows.append((ActionKind.SAVE_RELEASE, RELEASE_TARGET, at_release))
-        if services.deezer.artist_id:  # Deezer fans follow the artist on release day, with the save
-            rows.append((ActionKind.FOLLOW_ARTIST, services.deezer.artist_id, at_release))
-        rows += _playlist_row(grant, at_release)
+    """The ledger rows one grant is owed (what its service module says): release-time actions at the
+    fan's release moment, grant-time ones (follows) at the grant moment (normally done already by the
+    landing app)."""
+    if grant.service not in SERVICE_MODULES:
+        return []
+    owed = SERVICE_MODULES[grant.service].owed_actions(plan.spec, grant.choices)
+    at_release = release_moment(plan, grant) if any(o.due is Due.AT_RELEASE for o in owed) else None
     return [
         {
             "campaign_id": plan.campaign_id,
@@ -105,9 +79,9 @@ def owed_actions(plan: CampaignPlan, grant: GrantFacts) -> list[dict[str, Any]]:
             "service": grant.service,
             "kind": str(kind),
             "target": target,
-            "due_at": due_at,
+            "due_at": grant.granted_at if due is Due.AT_GRANT else at_release,
         }
-        for kind, target, due_at in rows
+        for kind, target, due in owed
     ]
 
 

@@ -25,13 +25,13 @@ from campaigns import ledger
 from campaigns.ledger import Shard
 from campaigns.models import Campaign, Outcome, OwedAction
 from campaigns.registry import campaign_spec, get_campaign
-from campaigns.rules import SERVICES
+from campaigns.rules import LOCAL_LEAD, SERVICES
 from campaigns.store import Store, retry_outages
 from campaigns.vault import TokenVault
 from executor.locks import CampaignBusy, run_lock, worker_lock
 from executor.plan import RELEASE_KINDS, needs_planning, plan_campaign
 from executor.retry import RetryPolicy
-from executor.services import Tally
+from executor.tally import Tally
 from executor.worker import ShardJob, ShardWorker
 from services import ServiceApp
 from services.errors import Failure, PacingUnavailable, ServiceFailure
@@ -39,7 +39,6 @@ from services.model import Lookup, Release
 from services.spotify import quiet_spotipy
 
 EARLIEST_ZONE = ZoneInfo("Pacific/Kiritimati")  # the first place a local-midnight release goes live
-LOCAL_LEAD = timedelta(hours=26)  # how far ahead of the campaign's moment a local release can start
 PLANNING_HORIZON = timedelta(days=7)  # after this, a campaign's landing page no longer takes pre-saves
 
 

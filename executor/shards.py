@@ -30,14 +30,13 @@ from campaigns.vault import Secret, TokenVault
 from executor.locks import worker_lock
 from executor.release import ReleaseWork, ShardLauncherLike
 from executor.retry import RetryPolicy
-from executor.services import Tally
+from executor.tally import Tally
 from executor.worker import ShardJob, ShardWorker
 from services import ServiceApp
-from services.apple import AppleApp
-from services.deezer import DeezerApp
+from services.catalog import service_module
 from services.model import Release
 from services.shared_pacing import share_pacing
-from services.spotify import SpotifyApp, quiet_spotipy
+from services.spotify import quiet_spotipy
 
 
 @dataclass(frozen=True)
@@ -52,24 +51,18 @@ class WorkerSetup:
     pseudonym_secret: Secret | None = None  # to give a grant stored before `/me` its account
 
 
-APP_CLASSES: dict[str, type[SpotifyApp] | type[AppleApp] | type[DeezerApp]] = {
-    "spotify": SpotifyApp,
-    "apple": AppleApp,
-    "deezer": DeezerApp,
-}
-
-
 def app_config(app: ServiceApp) -> dict[str, Any]:
     """The app's credentials and endpoints, for a shard process to build the same app."""
-    if not isinstance(app, SpotifyApp | AppleApp | DeezerApp):
+    to_config = getattr(app, "to_config", None)
+    if to_config is None:
         raise TypeError(f"no configuration for {type(app).__name__}")
-    return app.to_config()
+    config: dict[str, Any] = to_config()
+    return config
 
 
 def app_from_config(service: str, config: dict[str, Any]) -> ServiceApp:
-    if service not in APP_CLASSES:
-        raise ValueError(f"unknown service {service!r}")
-    return APP_CLASSES[service].from_config(config)
+    app: ServiceApp = service_module(service).app_from_config(config)
+    return app
 
 
 class ShardLauncher(ShardLauncherLike):

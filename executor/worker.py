@@ -37,11 +37,11 @@ from campaigns.models import ActionKind, Grant, GrantStatus, Outcome
 from campaigns.rules import SERVICES
 from campaigns.store import Store, StoreRetry, StoreUnavailable, is_store_outage
 from campaigns.vault import TokenVault, VaultError
-from executor.fans import fan_session
 from executor.perform import held_back, perform_action
 from executor.retry import RetryPolicy
-from executor.services import Tally
+from executor.tally import Tally
 from services import ServiceApp
+from services.catalog import fan_actions
 from services.errors import GrantLost, PacingUnavailable
 from services.model import GrantTokens, RefreshedTokens, Release
 
@@ -341,7 +341,7 @@ class ShardWorker:
             if not self._save_unsaved_tokens(grant.id):
                 self._send_back(actions, "the store was away; a refreshed token is not saved yet")
                 return
-        fan = fan_session(app, tokens, self._store_tokens)
+        fan = fan_actions(app, tokens, self._store_tokens)
         unknown = is_provisional(grant.service_user_id)  # stored before `/me` answered
         for index, action in enumerate(actions):
             if unknown and action.kind != ActionKind.IDENTIFY:

@@ -22,6 +22,13 @@ from services.spotify import SpotifyApp
 PacedT = TypeVar("PacedT", bound=Paced)
 
 
+def _default(variable: str) -> str:
+    """A setting's default (`campaigns.settings.Settings`): the services' URLs are written once, there."""
+    value = Settings.model_fields[variable].default
+    assert isinstance(value, str)
+    return value
+
+
 class OperationalStore(dg.ConfigurableResource):
     """The operational store (SQLAlchemy URL) and the token vault that opens its sealed tokens."""
 
@@ -67,18 +74,13 @@ class SpotifyResource(dg.ConfigurableResource):
 
     client_id: str
     client_secret: str
-    accounts_url: str = "https://accounts.spotify.com"
-    api_url: str = "https://api.spotify.com/v1"
+    accounts_url: str = _default("spotify_accounts_url")
+    api_url: str = _default("spotify_api_url")
     pacing_url: str = ""  # where the app's shared pacing lives (Redis or the operational store)
 
     def app(self) -> SpotifyApp:
         return _shared(
-            SpotifyApp(
-                client_id=self.client_id,
-                client_secret=Secret(self.client_secret),
-                accounts_url=self.accounts_url,
-                api_url=self.api_url,
-            ),
+            SpotifyApp(self.client_id, Secret(self.client_secret), self.accounts_url, self.api_url),
             self.pacing_url,
         )
 
@@ -108,6 +110,16 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
     )
     spotify_secret: Any = dg.EnvVar("PRESAVE_SPOTIFY_CLIENT_SECRET") if settings.spotify_client_secret else ""
     pseudonym_from_env = settings.pseudonym_key is not None
+    spotify = SpotifyResource(
+        client_id=settings.spotify_client_id or "",
+        client_secret=spotify_secret,
+        accounts_url=settings.spotify_accounts_url,
+        api_url=settings.spotify_api_url,
+        pacing_url=pacing,
+    )
+    deezer = DeezerResource(
+        app_id=settings.deezer_app_id or "", api_url=settings.deezer_api_url, pacing_url=pacing
+    )
     return {
         "operational_store": OperationalStore(
             database_url=dg.EnvVar("PRESAVE_DATABASE_URL")
@@ -119,13 +131,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             pseudonym_key_file=None if pseudonym_from_env else str(settings.pseudonym_key_file.resolve()),
         ),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-        "spotify": SpotifyResource(
-            client_id=settings.spotify_client_id or "",
-            client_secret=spotify_secret,
-            accounts_url=settings.spotify_accounts_url,
-            api_url=settings.spotify_api_url,
-            pacing_url=pacing,
-        ),
+        "spotify": spotify,
         "inbox": InboxResource(
             inbox_dir=str(settings.inbox_dir.resolve()), quarantine_dir=str(settings.quarantine_dir.resolve())
         ),
@@ -136,17 +142,8 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             api_url=settings.apple_api_url,
             pacing_url=pacing,
         ),
-        "deezer": DeezerResource(
-            app_id=settings.deezer_app_id or "", api_url=settings.deezer_api_url, pacing_url=pacing
-        ),
-        "artist_stats": ArtistStatsResource(
-            spotify_client_id=settings.spotify_client_id or "",
-            spotify_client_secret=spotify_secret,
-            spotify_accounts_url=settings.spotify_accounts_url,
-            spotify_api_url=settings.spotify_api_url,
-            deezer_api_url=settings.deezer_api_url if settings.deezer_app_id else None,
-            pacing_url=pacing,
-        ),
+        "deezer": deezer,
+        "artist_stats": ArtistStatsResource(spotify=spotify, deezer=deezer),
     }
 
 
@@ -156,7 +153,7 @@ class AppleResource(dg.ConfigurableResource):
     team_id: str = ""
     key_id: str = ""
     private_key_path: str = ""
-    api_url: str = "https://api.music.apple.com"
+    api_url: str = _default("apple_api_url")
     storefront: str = "us"
     pacing_url: str = ""
 
@@ -171,7 +168,7 @@ class DeezerResource(dg.ConfigurableResource):
     """The label's Deezer app; empty when Deezer is off."""
 
     app_id: str = ""
-    api_url: str = "https://api.deezer.com"
+    api_url: str = _default("deezer_api_url")
     pacing_url: str = ""
 
     def configured_app(self) -> DeezerApp | None:
@@ -197,39 +194,17 @@ def pseudonym_secret(resource: OperationalStore) -> str:
 
 
 class ArtistStatsResource(dg.ConfigurableResource):
-    """The services' artist statistics (followers, popularity, Deezer fans) read with an app's own access.
+    """The services' artist statistics (followers, popularity, Deezer fans) read with an app's own access:
+    Spotify's with the client-credentials flow when it is configured, Deezer's public API when Deezer is.
+    The snapshots draw on the same app budget (and quota) as release day: the same apps, the same pacing."""
 
-    Spotify is read when a client id is configured (the app token comes from the client-credentials
-    flow); Deezer's public API when `deezer_api_url` is set.
-    """
-
-    spotify_client_id: str = ""
-    spotify_client_secret: str = ""
-    spotify_accounts_url: str = "https://accounts.spotify.com"
-    spotify_api_url: str = "https://api.spotify.com/v1"
-    deezer_api_url: str | None = None
-    timeout_s: float = 10.0
-    pacing_url: str = ""  # the snapshots draw on the same app budget (and quota) as release day
+    spotify: SpotifyResource
+    deezer: DeezerResource
 
     def sources(self) -> list[ArtistStatsSource]:
         """The services' clients that read artist statistics, as configured."""
-        found: list[ArtistStatsSource] = []
-        if self.spotify_client_id:
-            found.append(
-                _shared(
-                    SpotifyApp(
-                        self.spotify_client_id,
-                        Secret(self.spotify_client_secret),
-                        self.spotify_accounts_url,
-                        self.spotify_api_url,
-                        timeout=self.timeout_s,
-                    ),
-                    self.pacing_url,
-                )
-            )
-        if self.deezer_api_url:
-            found.append(DeezerApp("", self.deezer_api_url, timeout=self.timeout_s))
-        return found
+        found: list[ArtistStatsSource | None] = [self.spotify.configured_app(), self.deezer.configured_app()]
+        return [source for source in found if source is not None]
 
 
 def service_apps(

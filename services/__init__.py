@@ -9,12 +9,15 @@
 - `services.http`: the HTTP session every client uses (one per thread, retries off).
 - `services.pacing`: the app-wide pacing (a shared pause on Retry-After, AIMD on the rate).
 - `services.model`: what the clients hand back (tokens, profile, release, artist statistics).
+- `services.owed`: what each service module provides (`ServiceModule`): what a grant is owed, the call each
+  action kind makes, what can be verified; `services.catalog` lists the service modules.
 
 This package imports only `campaigns`; collectors, the executor and pipelines are its adapters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from campaigns.settings import Settings
@@ -59,27 +62,31 @@ class ServiceApp(Protocol):
         ...
 
 
-def apps_from_settings(settings: Settings, *, origin: str | None = None) -> dict[str, ServiceApp]:
+def apps_from_settings(
+    settings: Settings,
+    *,
+    origin: str | None = None,
+    upgrade: bool = True,
+    on_error: Callable[[str, ValueError], None] | None = None,
+) -> dict[str, ServiceApp]:
     """The configured services' apps by name (a service left unconfigured is absent), in the one order,
-    each paced by the deployment's shared state (`services.shared_pacing`). `origin` limits Apple's
-    developer token to the landing app's pages. Raises ValueError (naming the variable) for a
-    configuration that cannot work, such as an unreadable Apple key."""
-    from services.apple import AppleApp
-    from services.deezer import DeezerApp
+    each built by its module (`services.catalog`) and paced by the deployment's shared state
+    (`services.shared_pacing`). `origin` limits Apple's developer token to the landing app's pages.
+    Raises ValueError (naming the variable) for a configuration that cannot work, such as an unreadable
+    Apple key; with `on_error`, that service is told there and left out instead."""
+    from services.catalog import SERVICE_MODULES
     from services.shared_pacing import pacing_url, share_pacing
-    from services.spotify import SpotifyApp
 
-    enabled = settings.enabled_services()
     apps: dict[str, ServiceApp] = {}
-    if "spotify" in enabled:
-        apps["spotify"] = SpotifyApp.from_settings(settings)
-    if "apple" in enabled:
-        apple = AppleApp.from_settings(settings, origin=origin)
-        if apple is not None:
-            apps["apple"] = apple
-    if "deezer" in enabled:
-        deezer = DeezerApp.from_settings(settings)
-        if deezer is not None:
-            apps["deezer"] = deezer
-    share_pacing(apps.values(), pacing_url(settings))
+    for name, module in SERVICE_MODULES.items():
+        try:
+            app = module.app_from_settings(settings, origin=origin)
+        except ValueError as exc:
+            if on_error is None:
+                raise
+            on_error(name, exc)
+            continue
+        if app is not None:
+            apps[name] = app
+    share_pacing(apps.values(), pacing_url(settings), upgrade=upgrade)
     return apps

@@ -22,12 +22,26 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from campaigns.models import GrantStatus
+from campaigns.campaign_file import CampaignSpec
+from campaigns.choices import preadded
+from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
 from services.errors import Failure, GrantLost, ServiceFailure, by_status, network, throttled
 from services.http import ThreadSessions
-from services.model import FanPlaylist, GrantTokens, Lookup, Release, country_of
+from services.model import FanPlaylist, GrantTokens, Lookup, Release, Tokens, TokenSink, country_of
+from services.owed import (
+    RELEASE_TARGET,
+    BaseActions,
+    Due,
+    GrantAction,
+    OwedCall,
+    PlannedAction,
+    ResolvedNote,
+    no_such,
+    playlist_owed,
+    resolved,
+)
 from services.pacing import PacedApp, PacingPolicy, RateController
 
 SERVICE = "apple"
@@ -367,3 +381,77 @@ def _catalog_ids(items: Iterator[dict[str, Any]]) -> set[str]:
         if catalog_id:
             found.add(str(catalog_id))
     return found
+
+
+# What an Apple Music grant is owed, and the calls each action kind makes --------------------------------
+def app_from_settings(settings: Settings, *, origin: str | None = None) -> AppleApp | None:
+    """The label's app, None when Apple is off; AppleKeyError when the key cannot sign."""
+    return AppleApp.from_settings(settings, origin=origin)
+
+
+def app_from_config(config: dict[str, Any]) -> AppleApp:
+    return AppleApp.from_config(config)
+
+
+def owed_actions(spec: CampaignSpec, choices: Any) -> list[PlannedAction]:
+    """The release saved at the fan's release moment, unless its pre-order album was pre-added at the
+    grant (it fills in by itself on release day: adding it again would be a second request for the same
+    promise); the playlist the fan chose."""
+    if spec.services.apple is None:
+        return []
+    save = (
+        [] if preadded(choices) else [PlannedAction(ActionKind.SAVE_RELEASE, RELEASE_TARGET, Due.AT_RELEASE)]
+    )
+    return [*save, *playlist_owed(choices)]
+
+
+def grant_actions(spec: CampaignSpec) -> list[GrantAction]:
+    """A pre-add of the pre-order album, when the campaign names one."""
+    album = spec.services.apple.album_id if spec.services.apple else None
+    return [GrantAction(ActionKind.PREADD.value, album)] if album else []
+
+
+def grant_call(app: AppleApp, tokens: Tokens, action: GrantAction) -> None:
+    """A pre-add: Apple answers 202 and adds the album on release day."""
+    if action.kind != ActionKind.PREADD:
+        raise ServiceFailure(
+            Failure.REFUSED, f"apple: no {action.kind} at grant time", service=SERVICE, code="unsupported"
+        )
+    kind, ids = _items(action, None)
+    app.fan(tokens.access_token).library_add(kind, ids)
+
+
+def fan_actions(app: AppleApp, tokens: GrantTokens, on_tokens: TokenSink) -> AppleActions:
+    return AppleActions(app.fan(tokens, paced=False))
+
+
+def _items(action: OwedCall, release: Release | None) -> tuple[str, str]:
+    """(catalog kind, comma-separated ids) the action adds."""
+    if action.kind == ActionKind.PREADD:
+        return "albums", action.target
+    if action.kind != ActionKind.SAVE_RELEASE:
+        raise no_such(SERVICE, action.kind)
+    release = resolved(release, SERVICE)
+    if release.album:
+        return "albums", release.album
+    return "songs", ",".join(release.tracks)
+
+
+class AppleActions(BaseActions):
+    """Library adds answer 202 and silently ignore what cannot be added, so a crash-interrupted add is
+    checked in the fan's library before it is sent again; a pre-order album is a pre-add."""
+
+    fan: AppleFan
+
+    def perform(self, action: OwedCall, release: Release | None, note: ResolvedNote) -> str | None:
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return self.playlists.add(action, resolved(release, SERVICE).tracks, note)
+        kind, ids = _items(action, release)
+        self.fan.library_add(kind, ids)
+        return f"apple:{kind}:{ids}"
+
+    def verify(self, action: OwedCall, release: Release | None) -> bool:
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return self.playlists.verify(action, resolved(release, SERVICE).tracks)
+        kind, ids = _items(action, release)
+        return set(ids.split(",")) <= self.fan.library_ids(kind)

@@ -17,12 +17,35 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
-from campaigns.models import GrantStatus
+from campaigns.campaign_file import CampaignSpec
+from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
 from services.errors import Failure, GrantLost, ServiceError, ServiceFailure, network, throttled
 from services.http import ThreadSessions
-from services.model import ArtistStats, FanPlaylist, GrantTokens, Lookup, Profile, Release, Tokens, country_of
+from services.model import (
+    ArtistStats,
+    FanPlaylist,
+    GrantTokens,
+    Lookup,
+    Profile,
+    Release,
+    Tokens,
+    TokenSink,
+    country_of,
+)
+from services.owed import (
+    RELEASE_TARGET,
+    BaseActions,
+    Due,
+    GrantAction,
+    OwedCall,
+    PlannedAction,
+    ResolvedNote,
+    no_such,
+    playlist_owed,
+    resolved,
+)
 from services.pacing import PacedApp, PacingPolicy, RateController
 
 SERVICE = "deezer"
@@ -333,3 +356,78 @@ def _json(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+# What a Deezer grant is owed, and the calls each action kind makes --------------------------------------
+def app_from_settings(settings: Settings, *, origin: str | None = None) -> DeezerApp | None:
+    """The label's app, None without an app id (its secret is needed only for the code exchange)."""
+    return DeezerApp.from_settings(settings)
+
+
+def app_from_config(config: dict[str, Any]) -> DeezerApp:
+    return DeezerApp.from_config(config)
+
+
+def owed_actions(spec: CampaignSpec, choices: Any) -> list[PlannedAction]:
+    """The release saved, and the artist followed with it, at the fan's release moment; the playlist the
+    fan chose."""
+    offer = spec.services.deezer
+    if offer is None:
+        return []
+    follow = (
+        [PlannedAction(ActionKind.FOLLOW_ARTIST, offer.artist_id, Due.AT_RELEASE)] if offer.artist_id else []
+    )
+    return [
+        PlannedAction(ActionKind.SAVE_RELEASE, RELEASE_TARGET, Due.AT_RELEASE),
+        *follow,
+        *playlist_owed(choices),
+    ]
+
+
+def grant_actions(spec: CampaignSpec) -> list[GrantAction]:
+    """Nothing at grant time: the artist follow is owed at release, with the album."""
+    return []
+
+
+def grant_call(app: DeezerApp, tokens: Tokens, action: GrantAction) -> None:
+    raise ServiceFailure(
+        Failure.REFUSED, f"deezer: no {action.kind} at grant time", service=SERVICE, code="unsupported"
+    )
+
+
+def fan_actions(app: DeezerApp, tokens: GrantTokens, on_tokens: TokenSink) -> DeezerActions:
+    return DeezerActions(app.fan(tokens), id_prefix="deezer:playlist:")
+
+
+def _target(action: OwedCall, release: Release | None) -> tuple[str, str, str]:
+    """(collection, parameter, id) for the action."""
+    if action.kind == ActionKind.SAVE_RELEASE:
+        release = resolved(release, SERVICE)
+        if release.album:
+            return "albums", "album_id", release.album
+        return "tracks", "track_id", release.tracks[0]
+    if action.kind == ActionKind.FOLLOW_ARTIST:
+        return "artists", "artist_id", action.target.removeprefix("deezer:artist:")
+    raise no_such(SERVICE, action.kind)
+
+
+class DeezerActions(BaseActions):
+    """Album (or a single's track) saves and artist follows in the fan's library collections."""
+
+    fan: DeezerFan
+
+    def perform(self, action: OwedCall, release: Release | None, note: ResolvedNote) -> str | None:
+        if action.kind == ActionKind.IDENTIFY:
+            self.identify()
+            return None
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return self.playlists.add(action, resolved(release, SERVICE).tracks, note)
+        collection, parameter, item = _target(action, release)
+        self.fan.library_add(collection, parameter, item)
+        return f"deezer:{collection[:-1]}:{item}"
+
+    def verify(self, action: OwedCall, release: Release | None) -> bool:
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return self.playlists.verify(action, resolved(release, SERVICE).tracks)
+        collection, _, item = _target(action, release)
+        return item in self.fan.library_ids(collection)

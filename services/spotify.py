@@ -30,7 +30,8 @@ from urllib.parse import urlencode
 import requests
 import spotipy
 
-from campaigns.campaign_file import SpotifyService
+from campaigns.campaign_file import CampaignSpec, SpotifyService
+from campaigns.choices import parse_choices
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
@@ -56,6 +57,19 @@ from services.model import (
     Tokens,
     TokenSink,
     country_of,
+)
+from services.owed import (
+    FOLLOWS,
+    RELEASE_TARGET,
+    BaseActions,
+    Due,
+    GrantAction,
+    OwedCall,
+    PlannedAction,
+    ResolvedNote,
+    no_such,
+    playlist_owed,
+    resolved,
 )
 from services.pacing import PacedApp, PacingPolicy, RateController
 
@@ -586,3 +600,97 @@ def _lifetime(body: dict[str, Any]) -> int:
 
 def _expires_at(body: dict[str, Any]) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=_lifetime(body))
+
+
+# What a Spotify grant is owed, and the calls each action kind makes -------------------------------------
+def app_from_settings(settings: Settings, *, origin: str | None = None) -> SpotifyApp | None:
+    """The label's app, None without a client id; ValueError when its secret is missing."""
+    return SpotifyApp.from_settings(settings) if settings.spotify_enabled else None
+
+
+def app_from_config(config: dict[str, Any]) -> SpotifyApp:
+    return SpotifyApp.from_config(config)
+
+
+def owed_actions(spec: CampaignSpec, choices: Any) -> list[PlannedAction]:
+    """The release saved at the fan's release moment; the artist, and the follows the fan kept among the
+    campaign's, at the grant (the landing app makes them then); the playlist the fan chose."""
+    offer = spec.services.spotify
+    if offer is None:
+        return []
+    follows = [
+        PlannedAction(ActionKind.FOLLOW, uri, Due.AT_GRANT)
+        for uri in parse_choices(choices).follows
+        if uri in offer.follow and uri != offer.artist
+    ]
+    return [
+        PlannedAction(ActionKind.SAVE_RELEASE, RELEASE_TARGET, Due.AT_RELEASE),
+        PlannedAction(ActionKind.FOLLOW_ARTIST, offer.artist, Due.AT_GRANT),
+        *follows,
+        *playlist_owed(choices),
+    ]
+
+
+def grant_actions(spec: CampaignSpec) -> list[GrantAction]:
+    """The campaign's artist is followed at once."""
+    artist = spec.services.spotify.artist if spec.services.spotify else None
+    return [GrantAction(ActionKind.FOLLOW_ARTIST.value, artist)] if artist else []
+
+
+def grant_call(app: SpotifyApp, tokens: Tokens, action: GrantAction) -> None:
+    _library_call(app.fan(tokens), action, None)
+
+
+def fan_actions(app: SpotifyApp, tokens: GrantTokens, on_tokens: TokenSink) -> SpotifyActions:
+    return SpotifyActions(app.fan(tokens, on_tokens, paced=False))
+
+
+def _uris(action: OwedCall, release: Release | None) -> list[str]:
+    if action.kind == ActionKind.SAVE_RELEASE:
+        release = resolved(release, SERVICE)
+        return [release.album] if release.album else list(release.tracks)
+    if action.kind in FOLLOWS:
+        return [action.target]
+    raise no_such(SERVICE, action.kind)
+
+
+def _library_call(fan: SpotifyFan, action: OwedCall, release: Release | None) -> str:
+    """A save or a follow through `PUT /me/library`; what the target resolved to."""
+    fan.library_add(_uris(action, release), "follow" if action.kind in FOLLOWS else "save")
+    return resolved(release, SERVICE).label if action.kind == ActionKind.SAVE_RELEASE else action.target
+
+
+class SpotifyActions(BaseActions):
+    """Saves and follows through `PUT /me/library` (40 URIs a call), checked by `GET /me/library/contains`
+    (an artist follow always, right after: the service may ignore it); the access token refreshed a minute
+    before it ends."""
+
+    fan: SpotifyFan
+
+    def perform(self, action: OwedCall, release: Release | None, note: ResolvedNote) -> str | None:
+        self.fan.ensure_fresh()
+        if action.kind == ActionKind.IDENTIFY:
+            self.identify()
+            return None
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return self.playlists.add(action, resolved(release, SERVICE).tracks, note)
+        return _library_call(self.fan, action, release)
+
+    def unconfirmed(self, action: OwedCall) -> bool:
+        return answer_proves_nothing(action.kind, action.target)
+
+    def checkable(self, action: OwedCall) -> bool:
+        """What the grant's scopes let it read back: landing grants ask `user-follow-read` (the artist
+        follow proves nothing until checked) but not `user-library-read`, so a save that may have happened
+        is sent again, which `PUT /me/library` takes as a no-op, rather than spending a call on a 403."""
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return True
+        if action.kind == ActionKind.SAVE_RELEASE:
+            return can_read_back("album", self.fan.tokens.scopes)
+        return action.kind in FOLLOWS and can_read_back(action.target.split(":")[1], self.fan.tokens.scopes)
+
+    def verify(self, action: OwedCall, release: Release | None) -> bool:
+        self.fan.ensure_fresh()
+        if action.kind == ActionKind.ADD_TO_PLAYLIST:
+            return self.playlists.verify(action, resolved(release, SERVICE).tracks)
+        return all(self.fan.library_contains(_uris(action, release)))

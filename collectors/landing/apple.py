@@ -7,12 +7,9 @@ the landing app's origin) and MusicKit's script URL.
 
 from __future__ import annotations
 
-from campaigns.campaign_file import CampaignSpec
-from campaigns.models import ActionKind
 from campaigns.vault import Secret
-from collectors.landing.connectors import GrantAction, NoExtraCalls
+from collectors.landing.connectors import NoExtraCalls
 from services.apple import AppleApp, valid_user_token
-from services.errors import Failure, ServiceFailure
 from services.model import FanPlaylist, Tokens
 
 __all__ = ["AppleConnect", "valid_user_token"]
@@ -32,19 +29,6 @@ class AppleConnect(NoExtraCalls):
     def storefront(self, user_token: Secret) -> str | None:
         """The fan's storefront as a country code; also proves the token works."""
         return self.app.fan(user_token).storefront()
-
-    def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
-        """A pre-add of the pre-order album, when the campaign names one."""
-        album = spec.services.apple.album_id if spec.services.apple else None
-        return [GrantAction(ActionKind.PREADD.value, album)] if album else []
-
-    def perform(self, tokens: Tokens, action: GrantAction) -> None:
-        """A pre-add: Apple answers 202 and adds the album on release day."""
-        if action.kind != ActionKind.PREADD:
-            raise ServiceFailure(
-                Failure.REFUSED, f"apple: no {action.kind} at grant time", service=SERVICE, code="unsupported"
-            )
-        self.app.fan(tokens.access_token).library_add("albums", action.target)
 
     def playlists(self, tokens: Tokens, user_id: str) -> list[FanPlaylist]:
         return self.app.fan(tokens.access_token).playlists()

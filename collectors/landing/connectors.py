@@ -1,7 +1,8 @@
 """What the landing app needs of each streaming service, whatever its API: the connector protocols.
 
-- `Connector` (every service): the calls made while the fan waits at grant time, the extra follows the
-  fan keeps on the done page, the fan's playlists, the display name of what the page offers to follow.
+- `Connector` (every service): the extra follows the fan keeps on the done page, the fan's playlists, the
+  display name of what the page offers to follow. What a grant is owed at once, and the call each action
+  makes, are the service module's (`services.owed.ServiceModule`: `grant_actions`, `grant_call`).
 - `OAuthConnector` (Spotify, Deezer): starting an authorization, exchanging the code, reading the profile.
 - `AppleConnect` (Apple Music) has no OAuth: MusicKit JS hands the page the fan's token (its own module).
 
@@ -21,7 +22,6 @@ from services.errors import Failure, ServiceFailure
 from services.model import FanPlaylist, Profile, Tokens
 
 if TYPE_CHECKING:
-    from campaigns.campaign_file import CampaignSpec
     from collectors.landing.apple import AppleConnect
     from collectors.landing.page import CampaignView
 
@@ -40,24 +40,9 @@ class Authorization:
     remembered: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class GrantAction:
-    """A call owed at grant time, made while the fan waits (ledger `kind` on `target`)."""
-
-    kind: str
-    target: str
-
-
 class Connector(Protocol):
     service: str
-
-    def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
-        """What is done at once when the fan grants (the artist follow, an Apple pre-add)."""
-        ...
-
-    def perform(self, tokens: Tokens, action: GrantAction) -> None:
-        """Make one grant-time call; a ServiceError when it cannot be made now."""
-        ...
+    app: Any  # the service's app; what a grant is owed and its calls are the service module's
 
     def follow(self, tokens: Tokens, targets: Sequence[str]) -> None:
         """The extra follows the fan kept ticked on the done page."""

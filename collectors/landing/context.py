@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ from campaigns import ledger
 from campaigns.campaign_file import RESERVED_SLUGS, SLUG_PATTERN
 from campaigns.models import Campaign
 from campaigns.registry import campaign_spec
+from campaigns.rules import LOCAL_LEAD
 from campaigns.settings import Settings
 from campaigns.store import Store, is_store_outage
 from collectors.landing import visit as visits
@@ -32,17 +33,12 @@ from collectors.landing.page import CampaignView, build_view
 from collectors.landing.ratelimit import RateLimits, client_address
 from collectors.landing.security import Sessions, origin_of
 from collectors.landing.spotify import SpotifyConnect
-from services.apple import AppleApp, AppleKeyError
+from services import apps_from_settings
+from services.apple import AppleApp
 from services.deezer import DeezerApp
-from services.shared_pacing import Paced, pacing_url, share_pacing
 from services.spotify import SpotifyApp
 
 log = logging.getLogger(__name__)
-
-
-# A local-midnight release reaches the earliest zone (UTC+14) up to 26 h before the campaign's own
-# (as far west as UTC-12): no release can have been resolved before that.
-RELEASED_SOMEWHERE = timedelta(hours=26)
 
 
 class CampaignCache:
@@ -131,7 +127,7 @@ class CampaignCache:
                 return None
             resolved = (
                 ledger.resolved_releases(session, campaign.id, spec.services.offered())
-                if datetime.now(UTC) >= campaign.release_at - RELEASED_SOMEWHERE
+                if datetime.now(UTC) >= campaign.release_at - LOCAL_LEAD  # none resolved before
                 else {}
             )
             return build_view(campaign.id, spec, self._configured, self._public_url, resolved)
@@ -208,25 +204,22 @@ class Attribution:
 
 
 def build_connectors(settings: Settings, public_origin: str) -> Connectors:
-    """A connector for each service configured here, over its client in `services/` (an unusable Apple
-    key turns Apple off, logged; Deezer needs its secret here, for the code exchange)."""
+    """A connector for each service configured here, over its app (`services.apps_from_settings`: a
+    configuration that cannot work turns its service off, logged; Deezer needs its secret here, for the
+    code exchange). The apps' pacing is shared with every process using the label's credentials."""
+    apps = apps_from_settings(
+        settings,
+        origin=public_origin,
+        upgrade=False,  # the store is migrated on start
+        on_error=lambda service, exc: log.error("%s is off: %s", service, exc),
+    )
+    spotify, apple, deezer = apps.get("spotify"), apps.get("apple"), apps.get("deezer")
     oauth: list[OAuthConnector] = []
-    paced: list[Paced] = []  # the apps' pacing is shared with every process using the label's credentials
-    if settings.spotify_client_id and settings.spotify_client_secret is not None:
-        spotify = SpotifyApp.from_settings(settings)
-        paced.append(spotify)
+    if isinstance(spotify, SpotifyApp):
         oauth.append(SpotifyConnect(spotify))
-    deezer = DeezerApp.from_settings(settings)
-    if deezer is not None and deezer.secret is not None:
+    if isinstance(deezer, DeezerApp) and deezer.secret is not None:
         oauth.append(DeezerConnect(deezer))
-    try:
-        apple = AppleApp.from_settings(settings, origin=public_origin)
-    except AppleKeyError as exc:
-        log.error("Apple Music is off: %s", exc)
-        apple = None
-    paced += [app for app in (deezer, apple) if app is not None]
-    share_pacing(paced, pacing_url(settings), upgrade=False)  # the store is migrated on start
-    return Connectors(oauth, AppleConnect(apple) if apple is not None else None)
+    return Connectors(oauth, AppleConnect(apple) if isinstance(apple, AppleApp) else None)
 
 
 class Landing:

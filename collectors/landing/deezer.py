@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from campaigns.campaign_file import CampaignSpec
-from collectors.landing.connectors import Authorization, GrantAction, NoExtraCalls, Purpose
+from collectors.landing.connectors import Authorization, NoExtraCalls, Purpose
 from collectors.landing.page import CampaignView
 from services.deezer import DeezerApp, perms_for
-from services.errors import Failure, ServiceFailure
 from services.model import FanPlaylist, Profile, Tokens
 
 SERVICE = "deezer"
@@ -40,14 +38,6 @@ class DeezerConnect(NoExtraCalls):
 
     def profile(self, tokens: Tokens) -> Profile:
         return self.app.fan(tokens).me()
-
-    def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
-        return []
-
-    def perform(self, tokens: Tokens, action: GrantAction) -> None:
-        raise ServiceFailure(
-            Failure.REFUSED, f"deezer: no {action.kind} at grant time", service=SERVICE, code="unsupported"
-        )
 
     def playlists(self, tokens: Tokens, user_id: str) -> list[FanPlaylist]:
         return self.app.fan(tokens).playlists(user_id)

@@ -40,7 +40,7 @@ from collectors.landing import views
 from collectors.landing.apple import AppleConnect, valid_user_token
 from collectors.landing.attempts import BROWSER_COOKIE, Attempt, StateError, browser_of, slug_of
 from collectors.landing.choices import initial_choices
-from collectors.landing.connectors import Authorization, Connector, GrantAction, OAuthConnector
+from collectors.landing.connectors import Authorization, Connector, OAuthConnector
 from collectors.landing.consent import EMAIL_SCOPE
 from collectors.landing.context import Landing
 from collectors.landing.deezer import DeezerConnect
@@ -56,8 +56,10 @@ from collectors.landing.records import (
     save_grant,
 )
 from collectors.landing.spotify import SpotifyConnect
+from services.catalog import service_module
 from services.errors import Failure, ServiceError
 from services.model import Profile, Tokens
+from services.owed import GrantAction
 
 log = logging.getLogger(__name__)
 HOLD = timedelta(minutes=2)  # the grant-time calls a callback holds are the executor's after this
@@ -118,7 +120,7 @@ def _musickit_page(landing: Landing, request: Request, view: CampaignView, state
             "state": state,
             "developer_token": apple.developer_token(),
             "musickit_js_url": apple.musickit_js_url,
-            "preadd": bool(apple.grant_actions(view.spec)),
+            "preadd": bool(service_module(apple.service).grant_actions(view.spec)),
         },
         view=view,
     )
@@ -350,7 +352,7 @@ def _capture(
     now = datetime.now(UTC)
     holder = f"landing:{attempt.nonce[:30]}"
     owed_now = [(ActionKind.IDENTIFY.value, PROFILE_TARGET)] if identify else []
-    owed_now += [(action.kind, action.target) for action in connector.grant_actions(view.spec)]
+    owed_now += [(action.kind, action.target) for action in service_module(service).grant_actions(view.spec)]
     with landing.writes.core() as connection:
         landing.attempts.claim(connection, attempt)
         saved = save_grant(
@@ -490,7 +492,7 @@ class Delivery:
 def _attempt(connector: Connector, tokens: Tokens, action: GrantAction) -> ServiceError | None:
     """Make one grant-time call: None when it worked, else why not."""
     try:
-        connector.perform(tokens, action)
+        service_module(connector.service).grant_call(connector.app, tokens, action)
     except ServiceError as exc:
         return exc
     return None

@@ -11,9 +11,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from campaigns.campaign_file import CampaignSpec
-from campaigns.models import ActionKind
-from collectors.landing.connectors import Authorization, GrantAction, Purpose
+from collectors.landing.connectors import Authorization, Purpose
 from collectors.landing.page import CampaignView
 from services.errors import Failure, ServiceFailure
 from services.model import FanPlaylist, Profile, Tokens
@@ -57,14 +55,6 @@ class SpotifyConnect:
 
     def profile(self, tokens: Tokens) -> Profile:
         return self.app.fan(tokens).me()
-
-    def grant_actions(self, spec: CampaignSpec) -> list[GrantAction]:
-        """The campaign's artist is followed at once."""
-        artist = spec.services.spotify.artist if spec.services.spotify else None
-        return [GrantAction(ActionKind.FOLLOW_ARTIST.value, artist)] if artist else []
-
-    def perform(self, tokens: Tokens, action: GrantAction) -> None:
-        self.follow(tokens, [action.target])
 
     def follow(self, tokens: Tokens, targets: Sequence[str]) -> None:
         """Artists, users and playlists (the 2026 library route takes all three)."""

@@ -13,11 +13,8 @@ campaign's release moment.
 from __future__ import annotations
 
 from campaigns.models import Outcome
-from campaigns.rules import REFRESH_TOKEN_LIFETIME
+from campaigns.rules import refresh_token_dies_at_sql, unservable_sql
 from pipelines.marts.mart import Mart
-
-# The one lifetime (campaigns.rules), so the dashboard and the token-health check agree to the second.
-SPOTIFY_REFRESH_LIFETIME = f"INTERVAL {int(REFRESH_TOKEN_LIFETIME.total_seconds())} SECOND"
 
 # One count per outcome the ledger knows, named after it.
 _PER_OUTCOME = ",\n       ".join(f"count(*) FILTER (WHERE outcome = '{o}') AS {o}" for o in Outcome)
@@ -45,8 +42,8 @@ SELECT g.campaign_slug, g.service, max(coalesce(d.due_at, c.release_at)) AS due_
        count(*) FILTER (WHERE g.status = 'expired') AS expired,
        count(*) FILTER (WHERE g.status = 'revoked') AS revoked,
        count(*) FILTER (WHERE g.service = 'spotify' AND g.status = 'active'
-           AND g.granted_at + {SPOTIFY_REFRESH_LIFETIME} <= coalesce(d.due_at, c.release_at)) AS expiring_before_due,
-       min(g.granted_at + {SPOTIFY_REFRESH_LIFETIME}) FILTER (WHERE g.service = 'spotify' AND g.status = 'active')
+           AND {unservable_sql("g.granted_at", "coalesce(d.due_at, c.release_at)")}) AS expiring_before_due,
+       min({refresh_token_dies_at_sql("g.granted_at")}) FILTER (WHERE g.service = 'spotify' AND g.status = 'active')
            AS earliest_expiry
 FROM grants g
 JOIN campaigns c ON c.slug = g.campaign_slug

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pytest
 
 from campaigns.choices import CHOICES_VERSION, FanChoices, parse_choices
-from campaigns.rules import SERVICES, release_moment
+from campaigns.rules import (
+    REFRESH_TOKEN_LIFETIME,
+    SERVICES,
+    release_moment,
+    unservable_at,
+    unservable_sql,
+)
 
 LONDON_MIDNIGHT = datetime(2026, 12, 4, 0, 0, tzinfo=UTC)  # Europe/London is UTC in December
 
@@ -56,3 +63,25 @@ def test_a_document_of_another_version_is_read_and_reported() -> None:
     read = parse_choices({"v": 2, "playlist": {"id": "p1"}})
     assert read.playlist_target == "p1"
     assert any("choices.v" in problem for problem in read.problems)
+
+
+@pytest.mark.parametrize(
+    ("age_at_release", "unservable"),
+    [
+        (REFRESH_TOKEN_LIFETIME - timedelta(seconds=1), False),
+        (REFRESH_TOKEN_LIFETIME, True),
+        (REFRESH_TOKEN_LIFETIME + timedelta(seconds=1), True),
+        (timedelta(days=30), False),
+    ],
+)
+def test_the_token_health_rule_reads_the_same_in_python_and_in_the_marts_sql(
+    age_at_release: timedelta, unservable: bool
+) -> None:
+    moment = datetime(2026, 12, 4, tzinfo=UTC)
+    granted_at = moment - age_at_release
+    condition = unservable_sql("CAST(? AS TIMESTAMPTZ)", "CAST(? AS TIMESTAMPTZ)")
+    with duckdb.connect() as connection:
+        row = connection.execute(f"SELECT {condition}", [granted_at, moment]).fetchone()
+    assert row is not None
+    assert unservable_at(granted_at, moment) is unservable
+    assert row[0] is unservable

@@ -10,7 +10,7 @@ import pytest
 
 from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, Grant
-from executor.fans import fan_session
+from services.catalog import fan_actions
 from services.model import GrantTokens, Lookup
 from tests.executor.conftest import DEEZER_ARTIST, Harness, ago
 
@@ -28,7 +28,7 @@ def _fan_session(harness: Harness, grant_id: int, service: str) -> tuple[Any, An
         grant = session.get_one(Grant, grant_id)
         tokens = GrantTokens(grant.id, harness.vault.open(grant.access_token), None, None, grant.granted_at)
     app = harness.apple() if service == "apple" else harness.deezer()
-    return app, fan_session(app, tokens, lambda *_: None)
+    return app, fan_actions(app, tokens, lambda *_: None)
 
 
 @pytest.mark.parametrize("service", ["apple", "deezer"])

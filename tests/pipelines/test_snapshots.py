@@ -16,7 +16,13 @@ from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import Secret
 from collectors.snapshots import NOT_AVAILABLE, AppRefused, artist, snapshot
-from pipelines.resources import ArtistStatsResource, OperationalStore, WarehouseResource
+from pipelines.resources import (
+    ArtistStatsResource,
+    DeezerResource,
+    OperationalStore,
+    SpotifyResource,
+    WarehouseResource,
+)
 from pipelines.snapshots.assets import artist_snapshots
 from pipelines.warehouse import Warehouse
 from presave.servers import LoopbackServer
@@ -113,10 +119,13 @@ def test_the_asset_keeps_one_row_per_artist_and_day(
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     resources = {
         "artist_stats": ArtistStatsResource(
-            spotify_client_id=CLIENT_ID,
-            spotify_client_secret=CLIENT_SECRET,
-            spotify_accounts_url=f"{sandbox_url}/spotify/accounts",
-            spotify_api_url=f"{sandbox_url}/spotify/v1",
+            spotify=SpotifyResource(
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                accounts_url=f"{sandbox_url}/spotify/accounts",
+                api_url=f"{sandbox_url}/spotify/v1",
+            ),
+            deezer=DeezerResource(),
         ),
         "operational_store": OperationalStore(
             database_url=f"sqlite:///{tmp_path / 'presave.db'}",

@@ -10,11 +10,12 @@ chunks, each remembered as soon as the service took it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from campaigns.choices import NEW_PLAYLIST_PREFIX, PLAYLIST_MARKER
-from campaigns.ledger import Claimed
-from executor.services import ResolvedNote
+
+if TYPE_CHECKING:
+    from services.owed import OwedCall, ResolvedNote
 
 CHUNK = 100  # Spotify's most per call; Apple and Deezer take as many
 
@@ -41,7 +42,7 @@ class FanPlaylists:
         self._present: dict[str, set[str]] = {}
         self._made: dict[int, str] = {}
 
-    def add(self, action: Claimed, tracks: Sequence[str], note: ResolvedNote) -> str:
+    def add(self, action: OwedCall, tracks: Sequence[str], note: ResolvedNote) -> str:
         playlist = self._known(action) or self._create(action, note)
         missing = [t for t in tracks if t not in self._present.get(playlist, set())]
         for start in range(0, len(missing), CHUNK):
@@ -50,7 +51,7 @@ class FanPlaylists:
             self._present.setdefault(playlist, set()).update(chunk)
         return playlist
 
-    def verify(self, action: Claimed, tracks: Sequence[str]) -> bool:
+    def verify(self, action: OwedCall, tracks: Sequence[str]) -> bool:
         """True when every track is in the playlist; what is there is remembered for `add`."""
         playlist = self._known(action) or self._find(action)
         if playlist is None:
@@ -58,12 +59,12 @@ class FanPlaylists:
         self._present[playlist] = self.calls.playlist_tracks(playlist)
         return all(t in self._present[playlist] for t in tracks)
 
-    def _known(self, action: Claimed) -> str | None:
+    def _known(self, action: OwedCall) -> str | None:
         if not action.target.startswith(NEW_PLAYLIST_PREFIX):
             return action.target.removeprefix(self.id_prefix)
         return self._made.get(action.id) or action.resolved_target
 
-    def _create(self, action: Claimed, note: ResolvedNote) -> str:
+    def _create(self, action: OwedCall, note: ResolvedNote) -> str:
         name = action.target.removeprefix(NEW_PLAYLIST_PREFIX)
         playlist = self.calls.create_playlist(name, PLAYLIST_MARKER.format(action_id=action.id))
         note(playlist)  # committed before the tracks go in: a crash now finds this playlist
@@ -71,7 +72,7 @@ class FanPlaylists:
         self._present[playlist] = set()
         return playlist
 
-    def _find(self, action: Claimed) -> str | None:
+    def _find(self, action: OwedCall) -> str | None:
         name = action.target.removeprefix(NEW_PLAYLIST_PREFIX)
         found = self.calls.find_playlist(name, PLAYLIST_MARKER.format(action_id=action.id))
         if found is not None:
