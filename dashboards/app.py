@@ -16,11 +16,12 @@ from dashboards import login, queries
 from dashboards.screens import PAGES
 
 
-def _reader() -> queries.WarehouseReader:
+def _reader() -> queries.WarehouseReader | None:
+    """The snapshot `presave dashboard` names (`--warehouse`, from the settings); None when not named."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--warehouse", type=Path, default=Path("data/warehouse.snapshot.duckdb"))
+    parser.add_argument("--warehouse", type=Path)
     args, _ = parser.parse_known_args()
-    return queries.WarehouseReader(args.warehouse)
+    return queries.WarehouseReader(args.warehouse) if args.warehouse else None
 
 
 def _navigation(reader: queries.WarehouseReader) -> None:
@@ -47,6 +48,9 @@ def main() -> None:
     st.set_page_config(page_title="presave", layout="wide")
     login.require_login()
     reader = _reader()
+    if reader is None:
+        st.error("No warehouse snapshot named: start the dashboard with `presave dashboard`.")
+        return
     if not reader.available():
         st.warning(f"No warehouse snapshot at {reader.snapshot} yet: run the pipeline first.")
         return

@@ -72,3 +72,12 @@ def test_with_a_password_hash_the_form_comes_first_and_refuses_a_wrong_one(
     app.button[0].click().run()
     assert app.error[0].value == "Wrong password."
     assert not app.warning  # nothing of the dashboard (admission is tested in Chromium)
+
+
+def test_started_without_a_snapshot_named_it_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRESAVE_DASHBOARD_PASSWORD_HASH", raising=False)
+    monkeypatch.setattr("sys.argv", ["app.py"])
+    config.set_option("server.address", "127.0.0.1")
+    app = AppTest.from_file(APP, default_timeout=30).run()
+    assert "presave dashboard" in app.error[0].value
+    assert not app.warning
