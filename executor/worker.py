@@ -43,7 +43,7 @@ from executor.tally import Tally
 from services import ServiceApp
 from services.catalog import fan_actions
 from services.errors import GrantLost, PacingUnavailable
-from services.model import GrantTokens, RefreshedTokens, Release
+from services.model import Release, Tokens, open_tokens
 
 log = logging.getLogger(__name__)
 LEDGER_RETRY = StoreRetry(attempts=8)  # about 20 s of a store that is away before giving up a batch
@@ -186,7 +186,7 @@ class ShardWorker:
         self.tally = Tally()
         self._tally_lock = threading.Lock()
         self.writer = LedgerWriter(store, job.attempt_id)
-        self._unsaved: dict[int, RefreshedTokens] = {}  # grant id -> refreshed tokens not stored yet
+        self._unsaved: dict[int, Tokens] = {}  # grant id -> refreshed tokens not stored yet
         self._unsaved_lock = threading.Lock()
 
     # the loop ------------------------------------------------------------------------------------------
@@ -321,13 +321,8 @@ class ShardWorker:
             return
         app = self.apps[grant.service]
         try:
-            tokens = GrantTokens(
-                grant.id,
-                self.vault.open(grant.access_token),
-                self.vault.open(grant.refresh_token) if grant.refresh_token else None,
-                grant.token_expires_at,
-                grant.granted_at,
-                frozenset(grant.scopes.split()) if grant.scopes else None,
+            tokens = open_tokens(
+                self.vault, grant.access_token, grant.refresh_token, grant.token_expires_at, grant.scopes
             )
         except VaultError:
             self._give_up(
@@ -341,7 +336,7 @@ class ShardWorker:
             if not self._save_unsaved_tokens(grant.id):
                 self._send_back(actions, "the store was away; a refreshed token is not saved yet")
                 return
-        fan = fan_actions(app, tokens, self._store_tokens)
+        fan = fan_actions(app, tokens, partial(self._store_tokens, grant.id))
         unknown = is_provisional(grant.service_user_id)  # stored before `/me` answered
         for index, action in enumerate(actions):
             if unknown and action.kind != ActionKind.IDENTIFY:
@@ -432,7 +427,7 @@ class ShardWorker:
         )
 
     # refreshed tokens: stored before any use, kept until the store has them ----------------------------
-    def _store_tokens(self, grant_id: int, tokens: RefreshedTokens) -> None:
+    def _store_tokens(self, grant_id: int, tokens: Tokens) -> None:
         """The token sink of every fan client: called right after a refresh, before the new access token
         is used. Raises StoreUnavailable (the action waits) if the store stays away; the tokens are kept."""
         with self._unsaved_lock:

@@ -29,7 +29,7 @@ from campaigns.settings import Settings
 from campaigns.vault import Secret
 from services.errors import Failure, GrantLost, ServiceFailure, by_status, network, throttled
 from services.http import ThreadSessions
-from services.model import FanPlaylist, GrantTokens, Lookup, Release, Tokens, TokenSink, country_of
+from services.model import FanPlaylist, Lookup, Release, Tokens, TokenSink, country_of
 from services.owed import (
     RELEASE_TARGET,
     BaseActions,
@@ -261,7 +261,7 @@ class AppleApp(PacedApp):
         return None
 
     # one fan ------------------------------------------------------------------------------------------
-    def fan(self, tokens: GrantTokens | Secret, *, paced: bool = True) -> AppleFan:
+    def fan(self, tokens: Tokens | Secret, *, paced: bool = True) -> AppleFan:
         """Acting for one fan with their Music User Token."""
         user_token = tokens if isinstance(tokens, Secret) else tokens.access_token
         return AppleFan(self, user_token, paced)
@@ -421,7 +421,7 @@ def grant_call(app: AppleApp, tokens: Tokens, action: GrantAction) -> None:
     app.fan(tokens.access_token).library_add(kind, ids)
 
 
-def fan_actions(app: AppleApp, tokens: GrantTokens, on_tokens: TokenSink) -> AppleActions:
+def fan_actions(app: AppleApp, tokens: Tokens, on_tokens: TokenSink) -> AppleActions:
     return AppleActions(app.fan(tokens, paced=False))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from services import apple, deezer, spotify
-from services.model import GrantTokens, TokenSink
+from services.model import Tokens, TokenSink
 from services.owed import FanActions, ServiceModule
 
 SERVICE_MODULES: dict[str, ServiceModule] = {"spotify": spotify, "apple": apple, "deezer": deezer}
@@ -21,6 +21,6 @@ def service_module(service: str) -> ServiceModule:
     return module
 
 
-def fan_actions(app: Any, tokens: GrantTokens, on_tokens: TokenSink) -> FanActions:
+def fan_actions(app: Any, tokens: Tokens, on_tokens: TokenSink) -> FanActions:
     """The executor's actions for one grant of `app`'s service."""
     return service_module(app.name).fan_actions(app, tokens, on_tokens)

@@ -26,7 +26,6 @@ from services.http import ThreadSessions
 from services.model import (
     ArtistStats,
     FanPlaylist,
-    GrantTokens,
     Lookup,
     Profile,
     Release,
@@ -257,7 +256,7 @@ class DeezerApp(PacedApp):
         body = self.request("GET", f"/artist/{artist_id}", "artist")
         return ArtistStats.of(SERVICE, artist_id, body, body.get("nb_fan"), None)
 
-    def fan(self, tokens: GrantTokens | Tokens) -> DeezerFan:
+    def fan(self, tokens: Tokens) -> DeezerFan:
         """Acting for one fan with their access token."""
         return DeezerFan(self, tokens.access_token)
 
@@ -395,7 +394,7 @@ def grant_call(app: DeezerApp, tokens: Tokens, action: GrantAction) -> None:
     )
 
 
-def fan_actions(app: DeezerApp, tokens: GrantTokens, on_tokens: TokenSink) -> DeezerActions:
+def fan_actions(app: DeezerApp, tokens: Tokens, on_tokens: TokenSink) -> DeezerActions:
     return DeezerActions(app.fan(tokens), id_prefix="deezer:playlist:")
 
 

@@ -8,42 +8,38 @@ from datetime import UTC, datetime
 from typing import Any
 
 from campaigns.campaign_file import CampaignSpec
-from campaigns.vault import Secret
+from campaigns.vault import Secret, TokenVault
 
 AVAILABLE = "available"
 NOT_AVAILABLE = "not available"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Tokens:
-    """What a code exchange gives: the fan's tokens, sealed by the caller before anything else."""
+    """A grant's tokens, opened: what a code exchange gives (sealed by the caller before anything else),
+    what the store holds (opened by `open_tokens`, the one place a grant's sealed tokens are opened), what
+    a refresh gives (`refresh_token` None: the service kept the old one). A refresh updates them in place."""
 
     access_token: Secret
     refresh_token: Secret | None
     expires_at: datetime | None  # None: does not expire (Deezer offline_access, Apple's user token)
-    scope: str = ""
+    scope: str = ""  # what the fan granted, space-separated as stored; empty: not known
+
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        """What the fan granted; None: not known."""
+        return frozenset(self.scope.split()) if self.scope else None
 
 
-@dataclass(frozen=True)
-class RefreshedTokens:
-    access_token: Secret
-    refresh_token: Secret | None  # None when the service kept the old one (no rotation)
-    expires_at: datetime
+TokenSink = Callable[[Tokens], None]  # stores a refresh's tokens (a rotated one first)
 
 
-@dataclass
-class GrantTokens:
-    """One grant's tokens as the store holds them, opened; updated in place when refreshed."""
-
-    grant_id: int
-    access_token: Secret
-    refresh_token: Secret | None
-    expires_at: datetime | None
-    granted_at: datetime
-    scopes: frozenset[str] | None = None  # what the fan granted; None: not known
-
-
-TokenSink = Callable[[int, RefreshedTokens], None]  # stores a refresh's tokens (a rotated one first)
+def open_tokens(
+    vault: TokenVault, access: str, refresh: str | None, expires_at: datetime | None, scope: str | None
+) -> Tokens:
+    """A grant's tokens as the store holds them (sealed columns), opened; VaultError when the configured
+    keys cannot open them."""
+    return Tokens(vault.open(access), vault.open(refresh) if refresh else None, expires_at, scope or "")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from campaigns.choices import parse_choices
 from campaigns.models import ActionKind
 from campaigns.settings import Settings
 from services.errors import Failure, ServiceFailure
-from services.model import GrantTokens, Release, Tokens, TokenSink
+from services.model import Release, Tokens, TokenSink
 from services.playlists import FanPlaylists
 
 RELEASE_TARGET = "release"  # resolved to the service's album at execution time
@@ -124,7 +124,7 @@ class ServiceModule(Protocol):
         """Make one grant-time call (paced: refused at once while the app is told to wait)."""
         ...
 
-    def fan_actions(self, app: Any, tokens: GrantTokens, on_tokens: TokenSink) -> FanActions:
+    def fan_actions(self, app: Any, tokens: Tokens, on_tokens: TokenSink) -> FanActions:
         """The executor's actions for one grant; the executor paces each call itself."""
         ...
 

@@ -49,10 +49,8 @@ from services.http import ThreadSessions
 from services.model import (
     ArtistStats,
     FanPlaylist,
-    GrantTokens,
     Lookup,
     Profile,
-    RefreshedTokens,
     Release,
     Tokens,
     TokenSink,
@@ -254,7 +252,7 @@ class SpotifyApp(PacedApp):
             scope=str(body.get("scope", ""))[:400],
         )
 
-    def refresh(self, refresh_token: Secret) -> RefreshedTokens:
+    def refresh(self, refresh_token: Secret) -> Tokens:
         """A new access token; `refresh_token` is None in the answer when Spotify kept the old one.
         GrantLost when Spotify says `invalid_grant` (revoked, or past its six months)."""
         try:
@@ -271,7 +269,7 @@ class SpotifyApp(PacedApp):
                 ) from None
             raise
         rotated = body.get("refresh_token")
-        return RefreshedTokens(
+        return Tokens(
             access_token=Secret(str(body["access_token"])),
             refresh_token=Secret(rotated) if isinstance(rotated, str) and rotated else None,
             expires_at=_expires_at(body) or datetime.now(UTC) + timedelta(hours=1),
@@ -432,24 +430,17 @@ class SpotifyApp(PacedApp):
         return ArtistStats.of(SERVICE, artist_id, body, total, body.get("popularity"))
 
     # one fan ------------------------------------------------------------------------------------------
-    def fan(
-        self, tokens: GrantTokens | Tokens, on_tokens: TokenSink | None = None, *, paced: bool = True
-    ) -> SpotifyFan:
+    def fan(self, tokens: Tokens, on_tokens: TokenSink | None = None, *, paced: bool = True) -> SpotifyFan:
         """Acting for one fan. `on_tokens` stores a refresh's tokens (a rotated refresh token before
-        any use); `paced=False` when the caller paces each call itself (the executor)."""
-        if isinstance(tokens, Tokens):
-            tokens = GrantTokens(
-                0, tokens.access_token, tokens.refresh_token, tokens.expires_at, datetime.now(UTC)
-            )
+        any use); `paced=False` when the caller paces each call itself (the executor). A refresh updates
+        `tokens` in place."""
         return SpotifyFan(self, tokens, on_tokens, paced)
 
 
 class SpotifyFan:
     """One fan's calls: profile, library (saves and follows through `PUT /me/library`), playlists."""
 
-    def __init__(
-        self, app: SpotifyApp, tokens: GrantTokens, on_tokens: TokenSink | None, paced: bool
-    ) -> None:
+    def __init__(self, app: SpotifyApp, tokens: Tokens, on_tokens: TokenSink | None, paced: bool) -> None:
         self.app = app
         self.tokens = tokens
         self.on_tokens = on_tokens
@@ -473,7 +464,7 @@ class SpotifyFan:
             )
         refreshed = self.app.refresh(self.tokens.refresh_token)
         if self.on_tokens is not None:
-            self.on_tokens(self.tokens.grant_id, refreshed)  # a rotated refresh token is stored before use
+            self.on_tokens(refreshed)  # a rotated refresh token is stored before use
         self.tokens.access_token = refreshed.access_token
         self.tokens.expires_at = refreshed.expires_at
         if refreshed.refresh_token is not None:
@@ -641,7 +632,7 @@ def grant_call(app: SpotifyApp, tokens: Tokens, action: GrantAction) -> None:
     _library_call(app.fan(tokens), action, None)
 
 
-def fan_actions(app: SpotifyApp, tokens: GrantTokens, on_tokens: TokenSink) -> SpotifyActions:
+def fan_actions(app: SpotifyApp, tokens: Tokens, on_tokens: TokenSink) -> SpotifyActions:
     return SpotifyActions(app.fan(tokens, on_tokens, paced=False))
 
 

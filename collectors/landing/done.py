@@ -47,7 +47,7 @@ from collectors.landing.records import (
 )
 from collectors.landing.security import SESSION_COOKIE, FanSession, same_origin
 from services.errors import ServiceError
-from services.model import FanPlaylist, Tokens
+from services.model import FanPlaylist, Tokens, open_tokens
 
 EMAIL_NOTICES = {
     "shared": "Thanks: you will get news by email.",
@@ -98,11 +98,10 @@ def _erased(request: Request, view: CampaignView) -> Response:
 
 def _tokens(landing: Landing, grant: Grant) -> Tokens | None:
     try:
-        token = landing.vault.open(grant.access_token)
+        return open_tokens(landing.vault, grant.access_token, None, grant.token_expires_at, grant.scopes)
     except VaultError:  # the page shows without the service's names and playlists
         landing.vault_failed(grant.id, "the done page")
         return None
-    return Tokens(token, None, grant.token_expires_at, grant.scopes)
 
 
 def _fan_grant(session: Session, grant_id: int) -> Grant | None:

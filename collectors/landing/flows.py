@@ -58,7 +58,7 @@ from collectors.landing.records import (
 from collectors.landing.spotify import SpotifyConnect
 from services.catalog import service_module
 from services.errors import Failure, ServiceError
-from services.model import Profile, Tokens
+from services.model import Profile, Tokens, open_tokens
 from services.owed import GrantAction
 
 log = logging.getLogger(__name__)
@@ -592,7 +592,7 @@ def identify_provisional(landing: Landing, oauth: OAuthConnector) -> int:
     unchecked = max(0, len(pending) - FORGET_CHECKS)
     for index, (grant_id, sealed, expires_at, scopes) in enumerate(pending[:FORGET_CHECKS]):
         try:
-            tokens = Tokens(landing.vault.open(sealed), None, expires_at, scopes or "")
+            tokens = open_tokens(landing.vault, sealed, None, expires_at, scopes)
             profile = oauth.profile(tokens)
         except VaultError:
             landing.vault_failed(grant_id, "checking a grant stored before /me for a forget")

@@ -11,7 +11,7 @@ import pytest
 from campaigns.ledger import Claimed
 from campaigns.models import ActionKind, Grant
 from services.catalog import fan_actions
-from services.model import GrantTokens, Lookup
+from services.model import Lookup, open_tokens
 from tests.executor.conftest import DEEZER_ARTIST, Harness, ago
 
 
@@ -26,9 +26,9 @@ def _crash(_playlist_id: str) -> None:
 def _fan_session(harness: Harness, grant_id: int, service: str) -> tuple[Any, Any]:
     with harness.store.session() as session:
         grant = session.get_one(Grant, grant_id)
-        tokens = GrantTokens(grant.id, harness.vault.open(grant.access_token), None, None, grant.granted_at)
+        tokens = open_tokens(harness.vault, grant.access_token, None, None, None)
     app = harness.apple() if service == "apple" else harness.deezer()
-    return app, fan_actions(app, tokens, lambda *_: None)
+    return app, fan_actions(app, tokens, lambda _: None)
 
 
 @pytest.mark.parametrize("service", ["apple", "deezer"])

@@ -14,7 +14,7 @@ import spotipy
 from campaigns.vault import Secret
 from services.deezer import DeezerApp, failure_of
 from services.errors import Failure, GrantLost, ServiceFailure
-from services.model import GrantTokens, Lookup
+from services.model import Lookup, Tokens
 from services.spotify import SpotifyApp, classify
 
 NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing listens on loopback
@@ -93,7 +93,7 @@ def test_an_unreachable_service_is_a_transient_failure() -> None:
 def test_while_the_app_is_told_to_wait_no_call_is_sent(wait_s: float, kind: Failure) -> None:
     app = _spotify_nowhere()
     app.pacer.on_throttled(wait_s)
-    fan = app.fan(GrantTokens(1, Secret("access"), None, None, None))  # type: ignore[arg-type]
+    fan = app.fan(Tokens(Secret("access"), None, None))
     for call in (app.app_token, lambda: app.resolve(Lookup(None, "198880045560", ())), fan.me):
         with pytest.raises(ServiceFailure) as refused:
             call()
@@ -118,7 +118,7 @@ def test_even_a_call_its_caller_paces_is_not_sent_while_the_app_is_told_to_wait(
     another of its threads, or any other process) still holds: the call is refused unsent."""
     app = _spotify_nowhere()
     app.pacer.on_throttled(20.0)
-    fan = app.fan(GrantTokens(1, Secret("access"), None, None, None), paced=False)  # type: ignore[arg-type]
+    fan = app.fan(Tokens(Secret("access"), None, None), paced=False)
     with pytest.raises(ServiceFailure) as failed:
         fan.library_add(["spotify:album:abc"])
     assert failed.value.kind == Failure.THROTTLED
@@ -126,9 +126,7 @@ def test_even_a_call_its_caller_paces_is_not_sent_while_the_app_is_told_to_wait(
 
 
 def test_deezer_calls_carry_the_token_in_the_query_and_never_in_an_error() -> None:
-    fan = DeezerApp("app", NOWHERE, timeout=2.0).fan(
-        GrantTokens(1, Secret("fan-token-123"), None, None, None)
-    )  # type: ignore[arg-type]
+    fan = DeezerApp("app", NOWHERE, timeout=2.0).fan(Tokens(Secret("fan-token-123"), None, None))  # type: ignore[arg-type]
     with pytest.raises(ServiceFailure) as failed:
         fan.me()
     assert "fan-token-123" not in str(failed.value)

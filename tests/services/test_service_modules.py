@@ -47,8 +47,18 @@ def test_every_service_has_one_module_listed_in_the_services_order() -> None:
 
 
 def test_what_a_service_module_must_provide_is_listed() -> None:
-    assert REQUIRED == sorted(
-        ["app_from_config", "app_from_settings", "fan_actions", "grant_actions", "grant_call", "owed_actions"]
+    assert (
+        sorted(
+            [
+                "app_from_config",
+                "app_from_settings",
+                "fan_actions",
+                "grant_actions",
+                "grant_call",
+                "owed_actions",
+            ]
+        )
+        == REQUIRED
     )
 
 
@@ -56,7 +66,7 @@ def test_what_a_service_module_must_provide_is_listed() -> None:
 def test_each_service_module_provides_every_part_a_service_must(service: str) -> None:
     module = SERVICE_MODULES[service]
     assert isinstance(module, ModuleType)
-    assert module.SERVICE == service
+    assert service == module.SERVICE
     for name in REQUIRED:
         provided = getattr(module, name, None)
         assert callable(provided), f"services.{service} has no {name}"
