@@ -45,7 +45,7 @@ from collectors.landing.records import (
     record_event,
     withdraw_consent,
 )
-from collectors.landing.security import SESSION_COOKIE, FanSession, same_origin
+from collectors.landing.security import SESSION_COOKIE, DonePageSession, same_origin
 from services.errors import ServiceError
 from services.model import FanPlaylist, Tokens, open_tokens
 
@@ -73,7 +73,7 @@ def offer_for(view: CampaignView, service: str) -> DoneOffer:
     )
 
 
-def _session(landing: Landing, request: Request, view: CampaignView) -> FanSession | None:
+def _session(landing: Landing, request: Request, view: CampaignView) -> DonePageSession | None:
     fan = landing.sessions.read(request.cookies.get(SESSION_COOKIE))
     return fan if fan is not None and fan.campaign_id == view.id else None
 

@@ -25,7 +25,7 @@ MAX_BODY_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
-class FanSession:
+class DonePageSession:
     """The grant this browser just made, for the done page: grant id, campaign id, service, a nonce."""
 
     grant_id: int
@@ -41,12 +41,12 @@ class Sessions:
         self._signer = URLSafeTimedSerializer(key, salt="presave.fan-session")
         self._csrf_key = hashlib.sha256(b"csrf:" + key.encode()).digest()
 
-    def issue(self, grant_id: int, campaign_id: int, service: str) -> tuple[FanSession, str]:
-        session = FanSession(grant_id, campaign_id, service, secrets.token_urlsafe(12))
+    def issue(self, grant_id: int, campaign_id: int, service: str) -> tuple[DonePageSession, str]:
+        session = DonePageSession(grant_id, campaign_id, service, secrets.token_urlsafe(12))
         cookie = self._signer.dumps([grant_id, campaign_id, service, session.nonce])
         return session, cookie
 
-    def read(self, cookie: str | None) -> FanSession | None:
+    def read(self, cookie: str | None) -> DonePageSession | None:
         if not cookie or len(cookie) > 512:
             return None
         try:
@@ -55,13 +55,13 @@ class Sessions:
             return None
         if not (isinstance(grant_id, int) and isinstance(campaign_id, int)):
             return None
-        return FanSession(grant_id, campaign_id, str(service), str(nonce))
+        return DonePageSession(grant_id, campaign_id, str(service), str(nonce))
 
-    def csrf_token(self, session: FanSession) -> str:
+    def csrf_token(self, session: DonePageSession) -> str:
         message = f"{session.grant_id}|{session.nonce}".encode()
         return hmac.new(self._csrf_key, message, hashlib.sha256).hexdigest()
 
-    def csrf_ok(self, session: FanSession, token: str | None) -> bool:
+    def csrf_ok(self, session: DonePageSession, token: str | None) -> bool:
         expected = self.csrf_token(session).encode()
         return bool(token) and hmac.compare_digest(expected, (token or "").encode("utf-8", "replace"))
 
