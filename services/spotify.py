@@ -629,7 +629,8 @@ def grant_actions(spec: CampaignSpec) -> list[GrantAction]:
 
 
 def grant_call(app: SpotifyApp, tokens: Tokens, action: GrantAction) -> None:
-    _library_call(app.fan(tokens), action, None)
+    """A follow through `PUT /me/library` (its failures stored as `library_…`, as the landing app has)."""
+    app.fan(tokens).library_add(_uris(action, None))
 
 
 def fan_actions(app: SpotifyApp, tokens: Tokens, on_tokens: TokenSink) -> SpotifyActions:
