@@ -30,6 +30,24 @@ def celery_executor_config(settings: Settings) -> dict[str, Any]:
     return {"broker": broker, "backend": settings.celery_backend_url, "config_source": dict(CELERY_SETTINGS)}
 
 
+def release_celery_app(settings: Settings) -> Any:
+    """The Celery app of the release-day workers, with dagster-celery's tasks, configured in memory from
+    the settings: the same broker, backend and worker settings as `celery_executor_config`. Unlike
+    `dagster-celery worker start`, nothing is written under `$DAGSTER_HOME` (which may be read-only) and
+    the broker's password is never put in a file; `celery -A pipelines.celery_app inspect ping` asks the
+    workers' own broker (docs/operations.md)."""
+    from dagster_celery.make_app import make_app
+    from dagster_celery.tasks import create_execute_job_task, create_resume_job_task, create_task
+
+    broker = settings.celery_broker_url.get_secret_value() if settings.celery_broker_url else DEFAULT_BROKER
+    app = make_app({"broker": broker, "backend": settings.celery_backend_url})
+    app.conf.update(CELERY_SETTINGS)
+    create_task(app)
+    create_execute_job_task(app)
+    create_resume_job_task(app)
+    return app
+
+
 def release_executor(settings: Settings) -> dg.ExecutorDefinition | None:
     """The executor for release-day steps; None keeps Dagster's default (subprocesses of the run)."""
     if settings.dagster_executor == "celery":
