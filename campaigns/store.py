@@ -121,7 +121,11 @@ def make_engine(url: str, timeouts: StoreTimeouts | None = None, **kwargs: Any) 
     kwargs.setdefault("pool_pre_ping", True)
     if parsed.get_backend_name() == "postgresql":
         pooled = pooler_args(parsed.query)
-        kwargs["connect_args"] = {**timeouts.postgres_connect_args(), **pooled, **kwargs.get("connect_args", {})}
+        kwargs["connect_args"] = {
+            **timeouts.postgres_connect_args(),
+            **pooled,
+            **kwargs.get("connect_args", {}),
+        }
         if pooled:  # PgBouncer: the statement timeout is its connect_query's (deploy/k8s/pgbouncer.yaml)
             kwargs["connect_args"].pop("options", None)
             url = parsed.difference_update_query(["prepare_threshold"]).render_as_string(hide_password=False)

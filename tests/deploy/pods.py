@@ -21,6 +21,7 @@ import re
 import secrets
 import shlex
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -57,7 +58,12 @@ class Cluster:
 
 
 def manifests() -> list[dict[str, Any]]:
-    return [doc for path in sorted((DEPLOY / "k8s").glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return [
+        doc
+        for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
 
 
 def find(*, kind: str, name: str) -> dict[str, Any]:
@@ -81,7 +87,9 @@ def image_env() -> dict[str, str]:
         if line.startswith("ENV "):
             for item in shlex.split(line[4:]):
                 name, _, value = item.partition("=")
-                env[name] = re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), os.environ.get(m.group(1), "")), value)
+                env[name] = re.sub(
+                    r"\$(\w+)", lambda m: env.get(m.group(1), os.environ.get(m.group(1), "")), value
+                )
     return env
 
 
@@ -95,7 +103,9 @@ def container_env(container: dict[str, Any], cluster: Cluster, hostname: str) ->
             env.update(_object(cluster.secrets, "Secret", source["secretRef"]))
     for variable in container.get("env", []):
         if "value" in variable:
-            env[variable["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), variable["value"])
+            env[variable["name"]] = re.sub(
+                r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), variable["value"]
+            )
             continue
         ref = variable["valueFrom"].get("secretKeyRef") or variable["valueFrom"].get("configMapKeyRef")
         objects = cluster.secrets if "secretKeyRef" in variable["valueFrom"] else cluster.config_maps
@@ -131,7 +141,9 @@ def volume_folder(volume: dict[str, Any], cluster: Cluster, pod: str) -> Path:
         data = _object(cluster.config_maps, "ConfigMap", volume["configMap"])
         mode = volume["configMap"].get("defaultMode", 0o644)
     elif "secret" in volume:
-        data = _object(cluster.secrets, "Secret", {"name": volume["secret"]["secretName"], **volume["secret"]})
+        data = _object(
+            cluster.secrets, "Secret", {"name": volume["secret"]["secretName"], **volume["secret"]}
+        )
         mode = volume["secret"].get("defaultMode", 0o644)
     else:
         raise PodConfigError(f"volume {volume['name']}: a kind this runner does not model")
@@ -184,6 +196,14 @@ class Container:
             except httpx.HTTPError as exc:
                 return False, repr(exc)
             return 200 <= answer.status_code < 400, answer.text
+        if "tcpSocket" in probe:
+            try:
+                with socket.create_connection(
+                    ("127.0.0.1", self.port(probe["tcpSocket"]["port"])), timeout=timeout
+                ):
+                    return True, "connected"
+            except OSError as exc:
+                return False, repr(exc)
         command = self.enter(probe["exec"]["command"])
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -236,7 +256,11 @@ def _mount_script(spec: dict[str, Any], container: dict[str, Any], cluster: Clus
 def _image_root() -> list[str]:
     """The repository at /app, read-only, as the image holds it; the interpreter the virtual environment
     links to made reachable for an unprivileged user when it sits in root's home (0700 here)."""
-    lines = [f"mkdir -p {IMAGE_ROOT}", f"mount --bind {shlex.quote(str(ROOT))} {IMAGE_ROOT}", f"mount -o remount,bind,ro {IMAGE_ROOT}"]
+    lines = [
+        f"mkdir -p {IMAGE_ROOT}",
+        f"mount --bind {shlex.quote(str(ROOT))} {IMAGE_ROOT}",
+        f"mount -o remount,bind,ro {IMAGE_ROOT}",
+    ]
     interpreter = Path(os.path.realpath(ROOT / ".venv" / "bin" / "python"))
     home = Path("/root")
     if home in interpreter.parents and not os.stat(home).st_mode & 0o001:
