@@ -14,7 +14,7 @@ import yaml
 
 from campaigns.settings import Settings
 from pipelines.definitions import build_definitions
-from pipelines.deploy import CELERY_SETTINGS, celery_executor_config
+from pipelines.deploy import CELERY_SETTINGS, celery_executor_config, release_celery_app
 from tests.deploy.conftest import DEPLOY, ROOT
 
 MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
@@ -196,17 +196,16 @@ def test_the_release_day_job_loads_on_each_distributed_executor(executor: str, t
     assert definitions.resolve_job_def("warehouse_job").executor_def.name != executor  # DuckDB: one writer
 
 
-def test_the_workers_celery_file_matches_what_the_job_runs_with(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dagster_celery.cli import get_validated_config
-
-    monkeypatch.setenv("PRESAVE_CELERY_BROKER_URL", "pyamqp://guest:guest@127.0.0.1:5672//")
-    shipped = get_validated_config(str(DEPLOY / "celery.yaml"))
-    settings = Settings(_env_file=None, celery_broker_url="pyamqp://guest:guest@127.0.0.1:5672//")  # type: ignore[call-arg]
+def test_the_workers_app_has_the_broker_backend_and_settings_the_job_runs_with() -> None:
+    broker = "pyamqp://presave:broker-secret@127.0.0.1:5672//"
+    settings = Settings(_env_file=None, celery_broker_url=broker, celery_backend_url="rpc://")  # type: ignore[call-arg]
     expected = celery_executor_config(settings)
-    assert expected["broker"] == {"env": "PRESAVE_CELERY_BROKER_URL"}
-    assert shipped["broker"] == "pyamqp://guest:guest@127.0.0.1:5672//"
-    assert shipped["backend"] == expected["backend"]
-    assert shipped["config_source"] == CELERY_SETTINGS == expected["config_source"]
+    app = release_celery_app(settings)
+    assert expected["broker"] == {"env": "PRESAVE_CELERY_BROKER_URL"}  # no password in the definitions
+    assert app.conf.broker_url == broker
+    assert app.conf.result_backend == expected["backend"]
+    assert {key: app.conf[key] for key in CELERY_SETTINGS} == CELERY_SETTINGS == expected["config_source"]
+    assert {"execute_plan", "execute_job", "resume_job"} <= set(app.tasks)
 
 
 WAREHOUSE_NODE = {"presave.example.org/warehouse": "true"}
