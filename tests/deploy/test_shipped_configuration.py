@@ -311,3 +311,37 @@ def test_the_landing_pods_read_deezer_and_apple_settings_only_if_the_label_has_t
         reference = variable.get("valueFrom", {}).get("secretKeyRef", {})
         if re.match(r"PRESAVE_(DEEZER|APPLE)_", variable["name"]):
             assert reference.get("optional") is True, f"{variable['name']} is required of every label"
+
+
+def test_the_instance_file_of_the_migration_job_and_workers_is_the_shipped_instances_storage() -> None:
+    (config_map,) = [doc for _, doc in documents() if doc["metadata"]["name"] == "presave-dagster-instance"]
+    instance = yaml.safe_load(config_map["data"]["dagster.yaml"])
+    assert instance["storage"] == yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["storage"]
+
+
+def test_the_guides_connection_budget_follows_the_replica_counts() -> None:
+    """The landing pods' largest number of client connections and PgBouncer's server connections, from
+    the shipped files (and the app's pool: route threads plus spares, as much overflow again), are the
+    figures docs/operations.md budgets, and PgBouncer takes every client even with one pod left."""
+    from collectors.landing.app import SPARE_CONNECTIONS
+
+    found = {(doc["kind"], doc["metadata"]["name"]): doc for _, doc in documents()}
+    landing = found[("Deployment", "presave-landing")]
+    (container,) = containers(landing)
+    processes = int(container["command"][container["command"].index("--workers") + 1])
+    pods = found[("HorizontalPodAutoscaler", "presave-landing")]["spec"]["maxReplicas"]
+    threads = Settings(_env_file=None).landing_threads  # type: ignore[call-arg]
+    clients = pods * processes * 2 * (threads + SPARE_CONNECTIONS)
+    ini = found[("ConfigMap", "presave-pgbouncer")]["data"]["pgbouncer.ini"]
+    setting = {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in ini.splitlines()) if _}
+    poolers = found[("Deployment", "presave-pgbouncer")]["spec"]["replicas"]
+    servers = poolers * int(setting["max_db_connections"])
+    assert clients <= int(setting["max_client_conn"])
+    assert int(setting["default_pool_size"]) + int(setting["reserve_pool_size"]) <= int(
+        setting["max_db_connections"]
+    )
+    assert setting["pool_mode"] == "transaction"
+    guide = GUIDE.read_text()
+    assert f"| {clients} client connections" in guide
+    assert f"{poolers} pods × `max_db_connections = {setting['max_db_connections']}`" in guide
+    assert f"| {servers} |" in guide
