@@ -280,7 +280,7 @@ def test_a_pod_given_the_apple_key_path_mounts_the_key_there() -> None:
             if not reads_key:
                 continue
             volume = mounts.get(str(key_path.parent))
-            assert volume and secret_volumes.get(volume) == "presave-apple-key", (
+            assert secret_volumes.get(volume or "") == "presave-apple-key", (
                 f"{name}: reads PRESAVE_APPLE_PRIVATE_KEY={key_path} but mounts no presave-apple-key there"
             )
 
