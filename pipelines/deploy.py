@@ -13,39 +13,17 @@ from typing import Any
 import dagster as dg
 
 from campaigns.settings import Settings, load_settings
+from pipelines.celery_app import CELERY_SETTINGS, DEFAULT_BROKER
 from pipelines.release.assets import release_day_actions, release_day_job, release_day_schedule
 from pipelines.release.definitions import definitions as release
-
-DEFAULT_BROKER = "pyamqp://guest@127.0.0.1:5672//"
-# a worker holds only the step it runs, and one that dies mid-step gives it back (the ledger makes the
-# redo safe); the workers' app (release_celery_app) has the same settings
-CELERY_SETTINGS = {"task_acks_late": True, "worker_prefetch_multiplier": 1}
 
 
 def celery_executor_config(settings: Settings) -> dict[str, Any]:
     """The `execution.config` block the release job runs with; the workers' app is built from the same
-    settings (`release_celery_app`). The broker URL may hold a password, so it is read from the
+    settings (`pipelines.celery_app.release_celery_app`). The broker URL may hold a password, so it is read from the
     environment where it is set, never written into the definitions."""
     broker: Any = {"env": "PRESAVE_CELERY_BROKER_URL"} if settings.celery_broker_url else DEFAULT_BROKER
     return {"broker": broker, "backend": settings.celery_backend_url, "config_source": dict(CELERY_SETTINGS)}
-
-
-def release_celery_app(settings: Settings) -> Any:
-    """The Celery app of the release-day workers, with dagster-celery's tasks, configured in memory from
-    the settings: the same broker, backend and worker settings as `celery_executor_config`. Unlike
-    `dagster-celery worker start`, nothing is written under `$DAGSTER_HOME` (which may be read-only) and
-    the broker's password is never put in a file; `celery -A pipelines.celery_app inspect ping` asks the
-    workers' own broker (docs/operations.md)."""
-    from dagster_celery.make_app import make_app
-    from dagster_celery.tasks import create_execute_job_task, create_resume_job_task, create_task
-
-    broker = settings.celery_broker_url.get_secret_value() if settings.celery_broker_url else DEFAULT_BROKER
-    app = make_app({"broker": broker, "backend": settings.celery_backend_url})
-    app.conf.update(CELERY_SETTINGS)
-    create_task(app)
-    create_execute_job_task(app)
-    create_resume_job_task(app)
-    return app
 
 
 def release_executor(settings: Settings) -> dg.ExecutorDefinition | None:

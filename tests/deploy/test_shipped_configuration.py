@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from campaigns.settings import Settings
+from pipelines.celery_app import CELERY_SETTINGS, release_celery_app
 from pipelines.definitions import build_definitions
-from pipelines.deploy import CELERY_SETTINGS, celery_executor_config, release_celery_app
+from pipelines.deploy import celery_executor_config
 from tests.deploy.conftest import DEPLOY, ROOT
 
 MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
