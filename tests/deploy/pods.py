@@ -3,14 +3,16 @@ arguments, its environment (`envFrom` and `env`, with the ConfigMaps and Secrets
 volume mounts at their paths (read-only where the manifest says so), as its `runAsUser`, with a host name of
 its own; then its probes (`httpGet`, `exec`) asked as the kubelet asks them.
 
-How (honestly): the process runs in a mount and UTS namespace of its own (`unshare`, as root). Each mounted
+How (honestly): the process runs in a mount, UTS and network namespace of its own (`unshare`, as root). Each mounted
 volume is a folder of the test (a ConfigMap's or Secret's keys written as files, an emptyDir empty, a claim
 a folder standing for the disk) bind-mounted at the manifest's `mountPath` and remounted read-only when
 `readOnly: true`, so a write there fails with EROFS as in the pod, for root too. The mount points are made
 on this machine's file system (empty folders such as /data or /secrets/apple stay behind, unmounted). The
 image is stood in for by the repository bind-mounted read-only at /app (the Containerfile's WORKDIR) with
 its virtual environment first on PATH, as the Containerfile's ENV sets it; `readOnlyRootFilesystem` remounts
-/ read-only in the namespace. The network is the machine's: ports are the manifest's, on loopback.
+/ read-only in the namespace. Ports are the manifest's, inside the pod's network namespace; the machine's
+PostgreSQL, Redis and RabbitMQ, and other pods' ports (a Service), are forwarded into it at 127.0.0.1
+(tests/deploy/network.py), and the probes reach the pod through a forwarded port of the test's.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ import httpx
 import yaml
 
 from tests.deploy.conftest import DEPLOY, ROOT
+from tests.deploy.network import Forwarder, namespace_of
 
 IMAGE_ROOT = "/app"
+HOST_PORTS = (5432, 6379, 5672)  # PostgreSQL, Redis, RabbitMQ: the cluster's databases and brokers
 CONTAINERFILE = ROOT / "Containerfile"
 
 
@@ -50,6 +54,11 @@ class Cluster:
     config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     claims: dict[str, Path] = field(default_factory=dict)
+    services: dict[int, Container] = field(default_factory=dict)  # port -> the pod behind it
+
+    def serve(self, port: int, container: Container) -> None:
+        """A Service: pods started from now on reach `container`'s `port` at 127.0.0.1:`port`."""
+        self.services[port] = container
 
     def shipped_config_map(self, name: str, **overrides: str) -> None:
         """A ConfigMap as `deploy/k8s` ships it, some values changed for loopback."""
@@ -174,13 +183,25 @@ class Container:
     env: dict[str, str]
     process: subprocess.Popen[bytes]
     log: Path
+    namespace: int
+    forwarders: list[Forwarder] = field(default_factory=list)
+    _host_ports: dict[int, int] = field(default_factory=dict)
+
+    def host_port(self, port: int | str) -> int:
+        """A port of this machine carried to the container's `port` (what the kubelet dials)."""
+        number = self.port(port)
+        if number not in self._host_ports:
+            forwarder = Forwarder(None, 0, self.namespace, number)
+            self.forwarders.append(forwarder)
+            self._host_ports[number] = forwarder.port
+        return self._host_ports[number]
 
     def enter(self, command: list[str]) -> list[str]:
         """`command` inside the container: its namespaces, its user, its environment, its working dir."""
         environment = [f"{k}={v}" for k, v in self.env.items()]
         workdir = self.container.get("workingDir", IMAGE_ROOT)
         return [
-            "nsenter", f"--target={self.process.pid}", "--mount", "--uts", f"--wd={workdir}",
+            "nsenter", f"--target={self.process.pid}", "--mount", "--uts", "--net", f"--wd={workdir}",
             *_run_as(self.spec, self.container), "env", "-i", *environment, *command,
         ]  # fmt: skip
 
@@ -190,7 +211,7 @@ class Container:
         timeout = probe.get("timeoutSeconds", 1)
         if "httpGet" in probe:
             get = probe["httpGet"]
-            port = self.port(get["port"])
+            port = self.host_port(get["port"])
             try:
                 answer = httpx.get(f"http://127.0.0.1:{port}{get['path']}", timeout=timeout)
             except httpx.HTTPError as exc:
@@ -198,9 +219,8 @@ class Container:
             return 200 <= answer.status_code < 400, answer.text
         if "tcpSocket" in probe:
             try:
-                with socket.create_connection(
-                    ("127.0.0.1", self.port(probe["tcpSocket"]["port"])), timeout=timeout
-                ):
+                address = ("127.0.0.1", self.host_port(probe["tcpSocket"]["port"]))
+                with socket.create_connection(address, timeout=timeout):
                     return True, "connected"
             except OSError as exc:
                 return False, repr(exc)
@@ -295,6 +315,8 @@ def run_container(
             "set -e",
             *_mount_script(spec, chosen, cluster, pod),
             f"hostname {shlex.quote(pod)}",
+            "ip link set lo up 2>/dev/null || true",
+            "read -r go",  # until the Services' forwarders listen in the pod's network
             f"cd {shlex.quote(workdir)}",
             f"exec {shlex.join(_run_as(spec, chosen))} env -i {environment} {shlex.join(command)}",
         ]
@@ -302,13 +324,21 @@ def run_container(
     log = cluster.scratch / f"{pod}.{chosen['name']}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            ["unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c", script],
+            ["unshare", "--mount", "--uts", "--net", "--propagation", "private", "sh", "-c", script],
+            stdin=subprocess.PIPE,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    running = Container(pod, spec, chosen, env, process, log)
+    running = Container(pod, spec, chosen, env, process, log, _own_network(process))
     try:
+        for port in HOST_PORTS:
+            running.forwarders.append(Forwarder(running.namespace, port, None, port))
+        for port, target in cluster.services.items():
+            running.forwarders.append(Forwarder(running.namespace, port, target.namespace, port))
+        assert process.stdin is not None
+        process.stdin.write(b"go\n")
+        process.stdin.close()
         yield running
     finally:
         grace = spec.get("terminationGracePeriodSeconds", 30)
@@ -319,3 +349,17 @@ def run_container(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        for forwarder in running.forwarders:
+            forwarder.close()
+        os.close(running.namespace)
+
+
+def _own_network(process: subprocess.Popen[bytes]) -> int:
+    """The network namespace `unshare` made for the process, once it has made it."""
+    host = os.readlink("/proc/self/ns/net")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if os.readlink(f"/proc/{process.pid}/ns/net") != host:
+            return namespace_of(process.pid)
+        time.sleep(0.02)
+    raise AssertionError(f"no network namespace of its own for {process.args}")

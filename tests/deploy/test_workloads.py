@@ -29,7 +29,6 @@ from tests.deploy.pods import Cluster, find, run_container
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery, pytest.mark.timeout(300)]
 REDIS_DB = 14  # the landing pods' rate limits and the workers' broker; the limits' keys emptied before use
-POOLER = "127.0.0.1:6432"  # pgbouncer.yaml's port, on loopback
 
 
 @dataclass
@@ -46,9 +45,9 @@ def apple_key() -> str:
     ).decode()
 
 
-def pooled(store_url: str) -> str:
+def pooled(store_url: str, port: int = 6432) -> str:
     """The store's URL through PgBouncer, as secrets.example.yaml writes PRESAVE_POOLED_DATABASE_URL."""
-    url = make_url(store_url).set(host="127.0.0.1", port=6432, database="presave", password="pooler-secret")
+    url = make_url(store_url).set(host="127.0.0.1", port=port, database="presave", password="pooler-secret")
     return url.update_query_dict({"prepare_threshold": "none"}).render_as_string(hide_password=False)
 
 
@@ -154,20 +153,20 @@ def test_the_landing_app_behind_pgbouncer_is_ready_and_limits_a_client_whatever_
     150 sign-ins from one address, each claiming another X-Forwarded-For: the limit of 120 a minute holds
     (uvicorn trusts no proxy header, and loopback is not in PRESAVE_TRUSTED_PROXIES)."""
     migrate(loopback)
-    with (
-        run_container(find(kind="Deployment", name="presave-pgbouncer"), loopback.cluster) as pooler,
-        run_container(find(kind="Deployment", name="presave-landing"), loopback.cluster) as landing,
-    ):
+    cluster = loopback.cluster
+    with run_container(find(kind="Deployment", name="presave-pgbouncer"), cluster) as pooler:
         pooler.wait_for("readinessProbe", within_s=30)
-        assert landing.wait_for("readinessProbe", within_s=90).startswith("ok\n")
-        landing.wait_for("livenessProbe", within_s=10)
-        statuses = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{landing.port('http')}", timeout=10) as client:
-            for n in range(150):
-                forwarded = f"203.0.113.{n % 250}, 198.51.100.{n % 200}"
-                answer = client.get("/forget/connect/spotify", headers={"X-Forwarded-For": forwarded})
-                statuses.append(answer.status_code)
-        through_pooler = read_through_pooler(pooled(loopback.store_url))
+        cluster.serve(6432, pooler)
+        with run_container(find(kind="Deployment", name="presave-landing"), cluster) as landing:
+            assert landing.wait_for("readinessProbe", within_s=90).startswith("ok\n")
+            landing.wait_for("livenessProbe", within_s=10)
+            statuses = []
+            with httpx.Client(base_url=f"http://127.0.0.1:{landing.host_port('http')}", timeout=10) as client:
+                for n in range(150):
+                    forwarded = f"203.0.113.{n % 250}, 198.51.100.{n % 200}"
+                    answer = client.get("/forget/connect/spotify", headers={"X-Forwarded-For": forwarded})
+                    statuses.append(answer.status_code)
+        through_pooler = read_through_pooler(pooled(loopback.store_url, pooler.host_port(6432)))
     assert statuses.count(429) >= 30, statuses
     assert 429 not in statuses[:100]
     assert through_pooler == ("30s", [0] * 20)
