@@ -8,14 +8,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import redis
+import yaml
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from campaigns.store import Store
 from tests.conftest import PSEUDONYM_KEY, fresh_database
-from tests.deploy.conftest import dagster_postgres_url, require_broker
+from tests.deploy.conftest import DEPLOY, dagster_postgres_url, require_broker
 from tests.deploy.pods import Cluster, find, run_container
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery, pytest.mark.timeout(300)]
@@ -81,6 +84,9 @@ def loopback(postgres_server_url: str) -> Iterator[Loopback]:
         ):
             user = make_url(store_url).username
             cluster = Cluster(scratch)
+            cluster.claims["presave-data"] = scratch / "presave-data"
+            cluster.claims["presave-data"].mkdir()
+            os.chown(cluster.claims["presave-data"], 10001, 10001)
             cluster.shipped_config_map("presave-config", PRESAVE_DATA_DIR="/data")
             instance = find(kind="ConfigMap", name="presave-dagster-instance")["data"]
             cluster.config_maps["presave-dagster-instance"] = instance
@@ -186,3 +192,62 @@ def read_through_pooler(url: str) -> tuple[str, list[int]]:
         return timeout, counts
     finally:
         store.dispose()
+
+
+def helm_code_server() -> dict[str, Any]:
+    """The code server's Deployment as Dagster's chart renders it from deploy/helm/values.yaml (the chart's
+    template, not run here: `dagster api grpc -h 0.0.0.0 -p <port> <dagsterApiGrpcArgs>`, the readiness
+    probe `dagster api grpc-health-check -p <port>`, DAGSTER_HOME with the instance file, read-only as a
+    ConfigMap is, the values' ConfigMaps and Secrets as environment, their volumes and mounts)."""
+    values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+    (code,) = values["dagster-user-deployments"]["deployments"]
+    port = str(code["port"])
+    home = "/opt/dagster/dagster_home"
+    container = {
+        "name": code["name"],
+        "command": ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", port, *code["dagsterApiGrpcArgs"]],  # noqa: S104 (in the pod)
+        "env": [{"name": "DAGSTER_HOME", "value": home}],
+        "envFrom": [{"configMapRef": c} for c in code["envConfigMaps"]]
+        + [{"secretRef": s} for s in code["envSecrets"]],
+        "readinessProbe": {
+            "exec": {"command": ["dagster", "api", "grpc-health-check", "-p", port]},
+            "periodSeconds": 20,
+            "timeoutSeconds": 20,
+        },
+        "volumeMounts": [*code["volumeMounts"], {"name": "instance", "mountPath": home, "readOnly": True}],
+    }
+    volumes = [*code["volumes"], {"name": "instance", "configMap": {"name": "presave-dagster-instance"}}]
+    spec = {
+        "securityContext": {"runAsUser": 10001, "fsGroup": 10001},
+        "containers": [container],
+        "volumes": volumes,
+    }
+    return {
+        "metadata": {"name": f"dagster-user-deployments-{code['name']}"},
+        "spec": {"template": {"spec": spec}},
+    }
+
+
+def test_the_helm_code_server_serves_the_definitions_with_its_volumes(loopback: Loopback) -> None:
+    """On the warehouse claim and with the Apple key where PRESAVE_APPLE_PRIVATE_KEY points."""
+    migrate(loopback)
+    with run_container(helm_code_server(), loopback.cluster) as code_server:
+        code_server.wait_for("readinessProbe", within_s=240)
+        listed = subprocess.run(
+            code_server.enter(["dagster", "api", "grpc-health-check", "-p", "3030"]),
+            capture_output=True,
+            text=True,
+        )
+        key = subprocess.run(
+            code_server.enter(
+                [
+                    "python",
+                    "-c",
+                    "import os; print(os.access(os.environ['PRESAVE_APPLE_PRIVATE_KEY'], os.R_OK))",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+        )
+    assert listed.returncode == 0
+    assert key.stdout.strip() == "True", key.stderr
