@@ -6,7 +6,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 PRESAVE_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export PRESAVE_TEST_POSTGRES_URL
 
-.PHONY: demo test lint format bench install services clean
+.PHONY: demo test lint format bench install services clean image image-check
 
 install:
 	@scripts/bootstrap
@@ -28,6 +28,13 @@ lint: install
 format: install
 	uv run --frozen ruff check --fix .
 	uv run --frozen ruff format .
+
+# the presave image (Containerfile) with buildah on a debootstrapped Debian base; image-check runs it
+image:
+	@scripts/image
+
+image-check: image
+	@scripts/image-check
 
 bench: install
 	uv run --frozen python -m bench $(BENCH)

@@ -13,7 +13,7 @@ import math
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,8 +120,26 @@ def make_engine(url: str, timeouts: StoreTimeouts | None = None, **kwargs: Any) 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if parsed.get_backend_name() == "postgresql":
-        kwargs["connect_args"] = {**timeouts.postgres_connect_args(), **kwargs.get("connect_args", {})}
+        pooled = pooler_args(parsed.query)
+        kwargs["connect_args"] = {
+            **timeouts.postgres_connect_args(),
+            **pooled,
+            **kwargs.get("connect_args", {}),
+        }
+        if pooled:  # PgBouncer: the statement timeout is its connect_query's (deploy/k8s/pgbouncer.yaml)
+            kwargs["connect_args"].pop("options", None)
+            url = parsed.difference_update_query(["prepare_threshold"]).render_as_string(hide_password=False)
     return create_engine(url, **kwargs)
+
+
+def pooler_args(query: Mapping[str, Any]) -> dict[str, Any]:
+    """psycopg's arguments for a URL through a transaction pooler (PgBouncer): `?prepare_threshold=none`
+    turns server-side prepared statements off, since the next transaction may run on another server
+    connection that never saw them; a number sets how many runs of a query prepare it."""
+    value = query.get("prepare_threshold")
+    if value is None:
+        return {}
+    return {"prepare_threshold": None if str(value).lower() in {"none", ""} else int(value)}
 
 
 def _sqlite_pragmas(busy_s: float) -> Callable[[Any, Any], None]:

@@ -13,19 +13,15 @@ from typing import Any
 import dagster as dg
 
 from campaigns.settings import Settings, load_settings
+from pipelines.celery_app import CELERY_SETTINGS, DEFAULT_BROKER
 from pipelines.release.assets import release_day_actions, release_day_job, release_day_schedule
 from pipelines.release.definitions import definitions as release
 
-DEFAULT_BROKER = "pyamqp://guest@127.0.0.1:5672//"
-# a worker holds only the step it runs, and one that dies mid-step gives it back (the ledger makes the
-# redo safe); deploy/celery.yaml gives the workers the same settings
-CELERY_SETTINGS = {"task_acks_late": True, "worker_prefetch_multiplier": 1}
-
 
 def celery_executor_config(settings: Settings) -> dict[str, Any]:
-    """The `execution.config` block the release job runs with; the workers start with the same one
-    (`dagster-celery worker start -y`, see deploy/celery.yaml). The broker URL may hold a password, so it
-    is read from the environment where it is set, never written into the definitions."""
+    """The `execution.config` block the release job runs with; the workers' app is built from the same
+    settings (`pipelines.celery_app.release_celery_app`). The broker URL may hold a password, so it is read from the
+    environment where it is set, never written into the definitions."""
     broker: Any = {"env": "PRESAVE_CELERY_BROKER_URL"} if settings.celery_broker_url else DEFAULT_BROKER
     return {"broker": broker, "backend": settings.celery_backend_url, "config_source": dict(CELERY_SETTINGS)}
 

@@ -60,25 +60,23 @@ def venv_bin(name: str) -> str:
 
 @contextlib.contextmanager
 def celery_workers(names: list[str], env: dict[str, str], log_dir: Path) -> Iterator[list[str]]:
-    """Celery worker processes started as an operator would (`dagster-celery worker start` with the
-    shipped deploy/celery.yaml), one step at a time each; yields their host names once all answer."""
+    """Celery worker processes started as the shipped manifest starts them (`celery -A pipelines.celery_app
+    worker`, deploy/k8s/celery-workers.yaml), one step at a time each; yields their host names once all
+    answer."""
     processes = []
     for name in names:
         log = (log_dir / f"{name}.log").open("w")
         processes.append(
             subprocess.Popen(
                 [
-                    venv_bin("dagster-celery"),
-                    "worker",
-                    "start",
+                    venv_bin("celery"),  # from the virtual environment, whatever PATH the shell has
                     "-A",
-                    "dagster_celery.app",
-                    "-y",
-                    str(DEPLOY / "celery.yaml"),
-                    "-n",
-                    name,
-                    "--",
+                    "pipelines.celery_app",
+                    "worker",
+                    "--hostname",
+                    f"{name}@%h",
                     "--concurrency=1",
+                    "--queues=dagster",
                     "--without-gossip",
                     "--without-mingle",
                 ],

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from campaigns.settings import Settings
+from pipelines.celery_app import CELERY_SETTINGS, release_celery_app
 from pipelines.definitions import build_definitions
-from pipelines.deploy import CELERY_SETTINGS, celery_executor_config
+from pipelines.deploy import celery_executor_config
 from tests.deploy.conftest import DEPLOY, ROOT
 
 MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
@@ -23,6 +24,7 @@ KINDS = {  # (apiVersion, kind) -> the Kubernetes client's model of it
     ("v1", "ConfigMap"): "V1ConfigMap",
     ("v1", "Secret"): "V1Secret",
     ("v1", "Service"): "V1Service",
+    ("v1", "PersistentVolumeClaim"): "V1PersistentVolumeClaim",
     ("apps/v1", "Deployment"): "V1Deployment",
     ("batch/v1", "Job"): "V1Job",
     ("policy/v1", "PodDisruptionBudget"): "V1PodDisruptionBudget",
@@ -138,6 +140,7 @@ def test_every_setting_a_container_reads_from_the_secret_is_a_setting_of_the_pro
     known = {f"PRESAVE_{name.upper()}" for name in Settings.model_fields} | {
         "PRESAVE_DAGSTER_POSTGRES_URL",  # read by deploy/dagster.yaml, not by the project
         "PRESAVE_REDIS_URL",  # DESIGN's contract; the shared pacing and rate limits (issue 12) read it
+        "PRESAVE_POOLED_DATABASE_URL",  # the landing pods' PRESAVE_DATABASE_URL, through PgBouncer
     }
     assert secret_keys() <= known
     config = next(
@@ -194,14 +197,152 @@ def test_the_release_day_job_loads_on_each_distributed_executor(executor: str, t
     assert definitions.resolve_job_def("warehouse_job").executor_def.name != executor  # DuckDB: one writer
 
 
-def test_the_workers_celery_file_matches_what_the_job_runs_with(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dagster_celery.cli import get_validated_config
-
-    monkeypatch.setenv("PRESAVE_CELERY_BROKER_URL", "pyamqp://guest:guest@127.0.0.1:5672//")
-    shipped = get_validated_config(str(DEPLOY / "celery.yaml"))
-    settings = Settings(_env_file=None, celery_broker_url="pyamqp://guest:guest@127.0.0.1:5672//")  # type: ignore[call-arg]
+def test_the_workers_app_has_the_broker_backend_and_settings_the_job_runs_with() -> None:
+    broker = "pyamqp://presave:broker-secret@127.0.0.1:5672//"
+    settings = Settings(_env_file=None, celery_broker_url=broker, celery_backend_url="rpc://")  # type: ignore[call-arg]
     expected = celery_executor_config(settings)
-    assert expected["broker"] == {"env": "PRESAVE_CELERY_BROKER_URL"}
-    assert shipped["broker"] == "pyamqp://guest:guest@127.0.0.1:5672//"
-    assert shipped["backend"] == expected["backend"]
-    assert shipped["config_source"] == CELERY_SETTINGS == expected["config_source"]
+    app = release_celery_app(settings)
+    assert expected["broker"] == {"env": "PRESAVE_CELERY_BROKER_URL"}  # no password in the definitions
+    assert app.conf.broker_url == broker
+    assert app.conf.result_backend == expected["backend"]
+    assert {key: app.conf[key] for key in CELERY_SETTINGS} == CELERY_SETTINGS == expected["config_source"]
+    assert {"execute_plan", "execute_job", "resume_job"} <= set(app.tasks)
+
+
+WAREHOUSE_NODE = {"presave.example.org/warehouse": "true"}
+GUIDE = ROOT / "docs" / "operations.md"
+
+
+def pod_templates() -> list[tuple[str, dict[str, Any], int]]:
+    """Every pod the shipped configuration makes (name, pod spec, how many at once): the manifests'
+    workloads, the Helm chart's code server and its run pods (up to max_concurrent_runs at once)."""
+    values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+    found = []
+    for name, doc in documents():
+        if doc["kind"] in {"Deployment", "Job"}:
+            found.append(
+                (
+                    f"{name}:{doc['metadata']['name']}",
+                    doc["spec"]["template"]["spec"],
+                    doc["spec"].get("replicas", 1),
+                )
+            )
+    for code in values["dagster-user-deployments"]["deployments"]:
+        spec = {
+            "volumes": code.get("volumes", []),
+            "nodeSelector": code.get("nodeSelector", {}),
+            "containers": [{"env": [], "volumeMounts": code.get("volumeMounts", [])}],
+        }
+        found.append((f"helm code server {code['name']}", spec, code.get("replicaCount", 1)))
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    pod_config = launcher.get("runK8sConfig", {}).get("podSpecConfig", {})
+    runs = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["maxConcurrentRuns"]
+    spec = {
+        "volumes": launcher.get("volumes", []),
+        "nodeSelector": pod_config.get("nodeSelector", {}),
+        "containers": [{"env": [], "volumeMounts": launcher.get("volumeMounts", [])}],
+    }
+    found.append(("helm run pods", spec, runs))
+    return found
+
+
+def claims() -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for _, doc in documents() if doc["kind"] == "PersistentVolumeClaim"}
+
+
+def test_every_claim_a_pod_mounts_is_defined_and_a_read_write_once_one_stays_on_one_node() -> None:
+    defined = claims()
+    for name, spec, count in pod_templates():
+        for volume in spec.get("volumes", []):
+            claim = volume.get("persistentVolumeClaim", {}).get("claimName")
+            if not claim:
+                continue
+            assert claim in defined, f"{name}: claim {claim!r} is defined nowhere in deploy/k8s"
+            if "ReadWriteOnce" in defined[claim]["spec"]["accessModes"]:
+                assert spec.get("nodeSelector", {}).items() >= WAREHOUSE_NODE.items(), (
+                    f"{name}: {count} pod(s) mount the ReadWriteOnce claim {claim!r} without selecting the "
+                    "one warehouse node: pods on two nodes cannot both attach it"
+                )
+
+
+def test_a_pod_given_the_apple_key_path_mounts_the_key_there() -> None:
+    key_path = Path(secret_values()["PRESAVE_APPLE_PRIVATE_KEY"])
+    for name, spec, _ in pod_templates():
+        secret_volumes = {
+            v["name"]: v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v
+        }
+        for container in spec.get("containers", []):
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            reads_key = (
+                name.startswith("helm")  # envSecrets: presave-secrets
+                or any(e.get("name") == "PRESAVE_APPLE_PRIVATE_KEY" for e in container.get("env", []))
+                or any("secretRef" in source for source in container.get("envFrom", []))
+            )
+            if not reads_key:
+                continue
+            volume = mounts.get(str(key_path.parent))
+            assert secret_volumes.get(volume or "") == "presave-apple-key", (
+                f"{name}: reads PRESAVE_APPLE_PRIVATE_KEY={key_path} but mounts no presave-apple-key there"
+            )
+
+
+def secret_values() -> dict[str, str]:
+    secret = next(
+        doc for _, doc in documents() if doc["kind"] == "Secret" and doc["metadata"]["name"] == SECRET_NAME
+    )
+    return dict(secret["stringData"])
+
+
+def test_the_guide_names_every_secret_its_keys_and_the_apple_key_file() -> None:
+    guide = GUIDE.read_text()
+    values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+    secrets = {doc["metadata"]["name"]: doc for _, doc in documents() if doc["kind"] == "Secret"}
+    assert values["global"]["postgresqlSecretName"] in secrets
+    for name, doc in secrets.items():
+        assert f"`{name}`" in guide, f"docs/operations.md does not name the Secret {name}"
+        for key in doc["stringData"]:
+            assert f"`{key}`" in guide, f"docs/operations.md does not name {name}'s key {key}"
+    assert Path(secret_values()["PRESAVE_APPLE_PRIVATE_KEY"]).name == "AuthKey.p8"
+
+
+def test_the_landing_pods_read_deezer_and_apple_settings_only_if_the_label_has_them() -> None:
+    landing = next(doc for _, doc in documents() if doc["metadata"]["name"] == "presave-landing")
+    (container,) = containers(landing)
+    for variable in container["env"]:
+        reference = variable.get("valueFrom", {}).get("secretKeyRef", {})
+        if re.match(r"PRESAVE_(DEEZER|APPLE)_", variable["name"]):
+            assert reference.get("optional") is True, f"{variable['name']} is required of every label"
+
+
+def test_the_instance_file_of_the_migration_job_and_workers_is_the_shipped_instances_storage() -> None:
+    (config_map,) = [doc for _, doc in documents() if doc["metadata"]["name"] == "presave-dagster-instance"]
+    instance = yaml.safe_load(config_map["data"]["dagster.yaml"])
+    assert instance["storage"] == yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["storage"]
+
+
+def test_the_guides_connection_budget_follows_the_replica_counts() -> None:
+    """The landing pods' largest number of client connections and PgBouncer's server connections, from
+    the shipped files (and the app's pool: route threads plus spares, as much overflow again), are the
+    figures docs/operations.md budgets, and PgBouncer takes every client even with one pod left."""
+    from collectors.landing.app import SPARE_CONNECTIONS
+
+    found = {(doc["kind"], doc["metadata"]["name"]): doc for _, doc in documents()}
+    landing = found[("Deployment", "presave-landing")]
+    (container,) = containers(landing)
+    processes = int(container["command"][container["command"].index("--workers") + 1])
+    pods = found[("HorizontalPodAutoscaler", "presave-landing")]["spec"]["maxReplicas"]
+    threads = Settings(_env_file=None).landing_threads  # type: ignore[call-arg]
+    clients = pods * processes * 2 * (threads + SPARE_CONNECTIONS)
+    ini = found[("ConfigMap", "presave-pgbouncer")]["data"]["pgbouncer.ini"]
+    setting = {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in ini.splitlines()) if _}
+    poolers = found[("Deployment", "presave-pgbouncer")]["spec"]["replicas"]
+    servers = poolers * int(setting["max_db_connections"])
+    assert clients <= int(setting["max_client_conn"])
+    assert int(setting["default_pool_size"]) + int(setting["reserve_pool_size"]) <= int(
+        setting["max_db_connections"]
+    )
+    assert setting["pool_mode"] == "transaction"
+    guide = GUIDE.read_text()
+    assert f"| {clients} client connections" in guide
+    assert f"{poolers} pods × `max_db_connections = {setting['max_db_connections']}`" in guide
+    assert f"| {servers} |" in guide
