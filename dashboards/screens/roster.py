@@ -30,7 +30,7 @@ def render(reader: WarehouseReader) -> None:
     with right:
         artists = view.choose_many("Artists", sorted(frame["artist"].unique()), "artist")
     shown = frame[frame["artist"].isin(artists)] if artists else frame
-    row = view.pick_campaign(reader)
+    row = view.pick_campaign(reader, prefer=view.measured)
     view.chart(
         charts.roster(shown, row["campaign_slug"] if row else None) if not shown.empty else None,
         f"roster-{series}",
