@@ -9,17 +9,14 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-SERVICE_COLOURS = {"spotify": "#1db954", "apple": "#fa243c", "deezer": "#a238ff", "any": "#555555"}
-SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer", "any": "any service"}
+from dashboards.palette import ALL_SERVICES, HIGHLIGHT, SERVICE_COLOURS, SERVICE_NAMES
+
 SERIES_NAMES = {  # the export series a streams figure is measured in
     "spotify_song": "the song on Spotify",
     "spotify_artist": "all the artist's songs on Spotify",
     "apple_song": "the song on Apple Music",
 }
 SERIES_SERVICES = {"spotify_song": "spotify", "spotify_artist": "spotify", "apple_song": "apple"}
-HIGHLIGHT = "#f5a623"
-# Pre-saves of all services together, on every chart: the colour of no single service.
-ALL_SERVICES = SERVICE_COLOURS["any"]
 
 
 EARLIEST_DAY = -28

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import charts
+from dashboards import charts, palette
 from dashboards.glossary import Glossary, known
 
 PER_ROW = 4
@@ -20,7 +20,7 @@ SERVICES = ("spotify", "apple", "deezer")
 
 def by_service(row: dict[str, Any]) -> str:
     return " · ".join(
-        f"{charts.SERVICE_NAMES[s]} {int(row.get(f'{s}_presaves') or 0):,}" for s in SERVICES
+        f"{palette.SERVICE_NAMES[s]} {int(row.get(f'{s}_presaves') or 0):,}" for s in SERVICES
     )
 
 
