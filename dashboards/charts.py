@@ -35,8 +35,18 @@ def stacked_bars(
     """Counts as bars of `y` per `x`, stacked by `by` in its colours, the legend untitled: the shape of
     every count chart here (`bars` go to plotly express, `layout` to the figure)."""
     figure = px.bar(frame, x=x, y=y, color=by, color_discrete_map=colours, title=title, **bars)
-    figure.update_layout(barmode="stack", legend_title_text="", **(layout or {}))
+    figure.update_layout(
+        barmode="stack", legend={"orientation": "h", "y": -0.25, "title_text": ""}, **(layout or {})
+    )
     return figure
+
+
+def by_service_name(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its services named as people name them (their colours: `NAMED_COLOURS`)."""
+    return frame.assign(service=frame["service"].map(lambda s: SERVICE_NAMES.get(s, s)))
+
+
+NAMED_COLOURS = {SERVICE_NAMES[s]: colour for s, colour in SERVICE_COLOURS.items()}
 
 
 def interval(rate: Any, low: Any, high: Any) -> dict[str, Any]:
@@ -51,11 +61,11 @@ def interval(rate: Any, low: Any, high: Any) -> dict[str, Any]:
 
 def presaves_by_day(frame: pd.DataFrame) -> go.Figure:
     figure = stacked_bars(
-        frame,
+        by_service_name(frame),
         "days_to_release",
         "presaves",
         "service",
-        SERVICE_COLOURS,
+        NAMED_COLOURS,
         "Pre-saves per day before release",
         {"bargap": 0.15},
         labels={"days_to_release": "days before release", "presaves": "pre-saves"},
@@ -67,16 +77,17 @@ def presaves_by_day(frame: pd.DataFrame) -> go.Figure:
 
 def presaves_by_country(frame: pd.DataFrame, top: int = 15) -> go.Figure:
     totals = frame.groupby("country")["presaves"].sum().nlargest(top)
-    shown = frame[frame["country"].isin(totals.index)]
+    shown = by_service_name(frame[frame["country"].isin(totals.index)])
     return stacked_bars(
         shown,
         "presaves",
         "country",
         "service",
-        SERVICE_COLOURS,
+        NAMED_COLOURS,
         f"Pre-saves by country (top {min(top, len(totals))})",
         {"yaxis_title": ""},
         orientation="h",
+        labels={"presaves": "pre-saves"},
         category_orders={"country": list(totals.index)},
     )
 
@@ -381,8 +392,20 @@ def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
         {"legend": {"orientation": "h", "y": -0.25}},
         labels={"hour": "hour (UTC)", "actions": "actions", "outcome": ""},
     )
-    figure.update_xaxes(tickformat="%d %b %H:%M", hoverformat="%d %b %Y %H:00 UTC")
+    figure.update_xaxes(
+        tickformat="%d %b %H:00", hoverformat="%d %b %Y %H:00 UTC", dtick=hour_step(frame["hour"]) * HOUR_MS
+    )
     return figure
+
+
+HOUR_MS = 3_600_000
+HOUR_STEPS = (1, 2, 3, 6, 12, 24, 48, 168)
+
+
+def hour_step(hours: pd.Series, ticks: int = 8) -> int:
+    """Hours between ticks of an hourly axis: whole hours, about `ticks` of them across the span."""
+    span = (pd.to_datetime(hours).max() - pd.to_datetime(hours).min()) / pd.Timedelta(hours=1)
+    return next((step for step in HOUR_STEPS if span / step <= ticks), HOUR_STEPS[-1])
 
 
 def wait_label(log_bucket: float) -> str:
@@ -401,16 +424,13 @@ def time_to_library(frame: pd.DataFrame) -> go.Figure:
     """Delivered actions by time from due moment to library, in quarter-decade buckets: one bar per
     bucket, every bucket of every service shown (a category axis, read left to right as a log scale)."""
     buckets = sorted(frame["log_bucket"].astype(float).unique())
-    shown = frame.assign(
-        wait=frame["log_bucket"].astype(float).map(wait_label),
-        service=frame["service"].map(lambda s: SERVICE_NAMES.get(s, s)),
-    )
+    shown = by_service_name(frame).assign(wait=frame["log_bucket"].astype(float).map(wait_label))
     return stacked_bars(
         shown,
         "wait",
         "actions",
         "service",
-        {SERVICE_NAMES[s]: c for s, c in SERVICE_COLOURS.items()},
+        NAMED_COLOURS,
         "Time to library (delivered actions)",
         {"legend": {"orientation": "h", "y": -0.3}},
         labels={"wait": "time from due moment to library (each bar ×1.8 the last)", "actions": "actions"},
@@ -432,7 +452,7 @@ def conversion_by_source(frame: pd.DataFrame) -> go.Figure:
     figure.update_layout(
         title="Conversion by traffic source and service (Wilson 95% intervals)",
         barmode="group",
-        yaxis={"title": "share of visitors who granted", "tickformat": ".0%", "rangemode": "tozero"},
+        yaxis={"title": CHOOSERS_AXIS, "tickformat": ".0%", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.25},
     )
     return figure

@@ -205,10 +205,16 @@ RATIO_WORDS = {"ratio", "lift"}
 
 
 def chart(figure: go.Figure | None, key: str, empty: str) -> None:
+    """A chart, its title above it as text (a plotly title is cut on a phone, text wraps), or the
+    sentence saying why it is empty."""
     if figure is None:
         st.info(empty)
-    else:
-        st.plotly_chart(figure, key=key)
+        return
+    title = figure.layout.title.text
+    if title:
+        st.markdown(f"**{title}**")
+        figure.update_layout(title_text=None, margin={"t": 30})
+    st.plotly_chart(figure, key=key)
 
 
 def plot(frame: pd.DataFrame, draw: Callable[[pd.DataFrame], go.Figure], key: str, empty: str) -> None:

@@ -41,7 +41,7 @@ def render(reader: WarehouseReader) -> None:
         st.info("This warehouse's marts state no verdict yet: run the pipeline again.")
     shown = rates[rates["source"] == source]
     _every_visitor(shown)
-    st.plotly_chart(charts.conversion(shown), key=f"conversion-{slug}-{source}")
+    view.chart(charts.conversion(shown), f"conversion-{slug}-{source}", "")
     st.caption(glossary["conversion_rate"].help)
     per_service = shown[shown["service"] != "any"]
     view.table(
@@ -61,7 +61,7 @@ def render(reader: WarehouseReader) -> None:
     )
     by_source = rates[(rates["source"] != view.ALL) & (rates["service"] != "any")]
     if by_source["source"].nunique() > 1:
-        st.plotly_chart(charts.conversion_by_source(by_source), key=f"by-source-{slug}")
+        view.chart(charts.conversion_by_source(by_source), f"by-source-{slug}", "")
     if pairs.empty:
         return
     st.subheader("Differences between services")

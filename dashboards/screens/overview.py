@@ -90,10 +90,11 @@ def _card(glossary: Glossary, row: dict[str, Any], trend: list[int], now: pd.Tim
     st.badge(status(row, now), color=STAGE_COLOURS[phase])
     left, right = st.columns(2)
     chart = {"chart_data": trend, "chart_type": "area"} if len(trend) > 1 else {}
-    left.metric(glossary["presaves"].label, glossary.point("presaves", row), **chart)
     main, aside = STAGE_FIGURES[phase]
-    entry = glossary[main]
-    right.metric(entry.label, glossary.point(main, row))
+    for column, name, drawn in ((left, "presaves", chart), (right, main, {})):
+        label = glossary[name].label
+        column.markdown(label)  # wraps in a narrow card, where a metric's own label would be cut
+        column.metric(label, glossary.point(name, row), label_visibility="collapsed", **drawn)
     lines = [f"Pre-saves, {headline.detail('presaves', row)}.", _stage_line(glossary, main, aside, row)]
     st.caption(" ".join(line for line in lines if line))
 
