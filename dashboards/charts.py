@@ -35,9 +35,8 @@ def stacked_bars(
     """Counts as bars of `y` per `x`, stacked by `by` in its colours, the legend untitled: the shape of
     every count chart here (`bars` go to plotly express, `layout` to the figure)."""
     figure = px.bar(frame, x=x, y=y, color=by, color_discrete_map=colours, title=title, **bars)
-    figure.update_layout(
-        barmode="stack", legend={"orientation": "h", "y": -0.25, "title_text": ""}, **(layout or {})
-    )
+    legend = {"orientation": "h", "y": -0.25, "title_text": ""}
+    figure.update_layout(barmode="stack", **{"legend": legend, **(layout or {})})
     return figure
 
 
