@@ -26,15 +26,14 @@ def _reader() -> queries.WarehouseReader | None:
 
 def _navigation(reader: queries.WarehouseReader) -> None:
     pages = {
-        page.url_path: st.Page(
-            partial(page.render, reader),
-            title=page.title,
-            url_path=page.url_path,
-            default=index == 0,
-        )
-        for index, page in enumerate(PAGES)
+        page.url_path: st.Page(partial(page.render, reader), title=page.title, url_path=page.url_path)
+        for page in PAGES
     }
-    chosen = st.navigation(list(pages.values()))
+    first = PAGES[0]  # at its own address, listed; and at `/` too (the default page reserves its path)
+    root = st.Page(
+        partial(first.render, reader), title=first.title, url_path="home", default=True, visibility="hidden"
+    )
+    chosen = st.navigation([*pages.values(), root])
     address = login.requested_address()
     if address is not None and (
         address.path or address.query

@@ -9,10 +9,14 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-SERVICE_COLOURS = {"spotify": "#1db954", "apple": "#fa243c", "deezer": "#a238ff", "any": "#555555"}
-SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer", "any": "any service"}
-HIGHLIGHT = "#f5a623"
-PRESAVES_GREEN = "#1db954"  # pre-saves counted, on every chart (the landing page's default accent)
+from dashboards.palette import ALL_SERVICES, HIGHLIGHT, SERVICE_COLOURS, SERVICE_NAMES
+
+SERIES_NAMES = {  # the export series a streams figure is measured in
+    "spotify_song": "the song on Spotify",
+    "spotify_artist": "all the artist's songs on Spotify",
+    "apple_song": "the song on Apple Music",
+}
+SERIES_SERVICES = {"spotify_song": "spotify", "spotify_artist": "spotify", "apple_song": "apple"}
 
 
 EARLIEST_DAY = -28
@@ -31,8 +35,17 @@ def stacked_bars(
     """Counts as bars of `y` per `x`, stacked by `by` in its colours, the legend untitled: the shape of
     every count chart here (`bars` go to plotly express, `layout` to the figure)."""
     figure = px.bar(frame, x=x, y=y, color=by, color_discrete_map=colours, title=title, **bars)
-    figure.update_layout(barmode="stack", legend_title_text="", **(layout or {}))
+    legend = {"orientation": "h", "y": -0.25, "title_text": ""}
+    figure.update_layout(barmode="stack", **{"legend": legend, **(layout or {})})
     return figure
+
+
+def by_service_name(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its services named as people name them (their colours: `NAMED_COLOURS`)."""
+    return frame.assign(service=frame["service"].map(lambda s: SERVICE_NAMES.get(s, s)))
+
+
+NAMED_COLOURS = {SERVICE_NAMES[s]: colour for s, colour in SERVICE_COLOURS.items()}
 
 
 def interval(rate: Any, low: Any, high: Any) -> dict[str, Any]:
@@ -47,11 +60,11 @@ def interval(rate: Any, low: Any, high: Any) -> dict[str, Any]:
 
 def presaves_by_day(frame: pd.DataFrame) -> go.Figure:
     figure = stacked_bars(
-        frame,
+        by_service_name(frame),
         "days_to_release",
         "presaves",
         "service",
-        SERVICE_COLOURS,
+        NAMED_COLOURS,
         "Pre-saves per day before release",
         {"bargap": 0.15},
         labels={"days_to_release": "days before release", "presaves": "pre-saves"},
@@ -63,16 +76,17 @@ def presaves_by_day(frame: pd.DataFrame) -> go.Figure:
 
 def presaves_by_country(frame: pd.DataFrame, top: int = 15) -> go.Figure:
     totals = frame.groupby("country")["presaves"].sum().nlargest(top)
-    shown = frame[frame["country"].isin(totals.index)]
+    shown = by_service_name(frame[frame["country"].isin(totals.index)])
     return stacked_bars(
         shown,
         "presaves",
         "country",
         "service",
-        SERVICE_COLOURS,
+        NAMED_COLOURS,
         f"Pre-saves by country (top {min(top, len(totals))})",
         {"yaxis_title": ""},
         orientation="h",
+        labels={"presaves": "pre-saves"},
         category_orders={"country": list(totals.index)},
     )
 
@@ -101,7 +115,7 @@ def _filled(figure: go.Figure, x: Any, y: Any, colour: str, name: str) -> None:
 def _presaves_line(figure: go.Figure, x: Any, y: Any, name: str, mode: str | None = "lines") -> None:
     """A line of pre-saves counted (or fitted to them): green on every chart (`mode` None: plotly's
     choice, markers too below 20 points)."""
-    figure.add_scatter(x=x, y=y, mode=mode, name=name, line={"color": PRESAVES_GREEN})
+    figure.add_scatter(x=x, y=y, mode=mode, name=name, line={"color": ALL_SERVICES})
 
 
 def forecast(frame: pd.DataFrame) -> go.Figure:
@@ -138,41 +152,60 @@ def artist_releases(frame: pd.DataFrame, highlight: str) -> go.Figure:
     return figure
 
 
+CHOOSERS_AXIS = "granted, of the visitors who chose the service"
+
+
 def conversion(frame: pd.DataFrame) -> go.Figure:
-    """Rates with their Wilson 95% intervals as error bars, one bar per service."""
+    """Each service's rate among the visitors who chose it, with its Wilson 95% interval: one bar per
+    service. The rate over every visitor (service `any`) has another denominator and is left out."""
     figure = go.Figure()
-    for row in frame.itertuples():
+    for row in frame[frame["service"] != "any"].itertuples():
         figure.add_bar(
             x=[SERVICE_NAMES.get(row.service, row.service)],
             y=[row.rate],
             name=SERVICE_NAMES.get(row.service, row.service),
             marker_color=SERVICE_COLOURS.get(row.service, "#888888"),
             error_y=interval(np.array([row.rate]), np.array([row.low]), np.array([row.high])),
-            text=[f"{row.grants} / {row.visitors}"],
+            text=[f"{row.grants:,} / {row.visitors:,}"],
             textposition="outside",
         )
     figure.update_layout(
-        title="Visit-to-grant conversion (Wilson 95% intervals)",
-        yaxis={"title": "share of visitors who granted", "tickformat": ".0%", "rangemode": "tozero"},
+        title="Granted, of the visitors who chose each service (Wilson 95% intervals)",
+        yaxis={"title": CHOOSERS_AXIS, "tickformat": ".0%", "rangemode": "tozero"},
         showlegend=False,
     )
     return figure
 
 
 def followers(frame: pd.DataFrame, window_start: object | None, release_date: object | None) -> go.Figure:
-    """`frame`: date, origin, followers (one line per origin: export or a service's API)."""
-    figure = px.line(
-        frame, x="date", y="followers", color="origin", title="Followers around the pre-save window"
-    )
+    """`frame`: date, origin, followers, service: a line per origin (an export or a service's API), in
+    its service's colour, dashed for the services' APIs."""
+    figure = go.Figure()
+    for origin, rows in frame.groupby("origin", sort=True):
+        service = str(rows["service"].iloc[0]) if "service" in rows else ""
+        figure.add_scatter(
+            x=rows["date"],
+            y=rows["followers"],
+            mode="lines+markers" if len(rows) < 20 else "lines",
+            name=str(origin),
+            line={
+                "color": SERVICE_COLOURS.get(service, "#888888"),
+                "dash": "dot" if "API" in str(origin) else "solid",
+            },
+        )
     if window_start is not None and release_date is not None:
         figure.add_vrect(
             x0=window_start,
             x1=release_date,
-            fillcolor="rgba(29,185,84,0.12)",
+            fillcolor="rgba(245,166,35,0.15)",
             line_width=0,
             annotation_text="pre-save window",
         )
-    figure.update_layout(legend={"orientation": "h", "y": -0.2, "title_text": ""})
+    figure.update_layout(
+        title="Followers around the pre-save window",
+        yaxis={"title": "followers"},
+        legend={"orientation": "h", "y": -0.2, "title_text": ""},
+    )
     return figure
 
 
@@ -190,7 +223,7 @@ def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
             bounded["roster_ratio_high"] > 0
         )
         band = bounded.assign(upper=upper, lower=lower).dropna(subset=["upper", "lower"])
-        _band(figure, band, "presaves", "upper", "lower", "rgba(29,185,84,0.15)", "95% prediction band")
+        _band(figure, band, "presaves", "upper", "lower", "rgba(85,85,85,0.15)", "95% prediction band")
     fitted = frame.dropna(subset=["roster_fitted"])
     if not fitted.empty:
         _presaves_line(figure, fitted["presaves"], fitted["roster_fitted"], "roster line (log-log fit)")
@@ -299,7 +332,7 @@ def in_app_loss(frame: pd.DataFrame) -> go.Figure:
         go.Bar(
             x=names,
             y=frame["rate"],
-            marker_color=["#1db954" if b == "(none)" else "#e4572e" for b in frame["in_app_browser"]],
+            marker_color=[ALL_SERVICES if b == "(none)" else "#e4572e" for b in frame["in_app_browser"]],
             text=[f"{g} / {c}" for g, c in zip(frame["grants"], frame["choosers"], strict=True)],
             textposition="outside",
         )
@@ -312,17 +345,24 @@ def in_app_loss(frame: pd.DataFrame) -> go.Figure:
 
 
 def velocity(frame: pd.DataFrame, series_names: dict[str, str]) -> go.Figure:
-    """Streams on each day of week one, one line per series measured."""
+    """Streams on each day of week one, one line per series measured, in its service's colour (the
+    artist's whole catalogue dashed)."""
     figure = go.Figure()
     for row in frame.to_dict("records"):
+        service = SERIES_SERVICES.get(row["series"], "")
         figure.add_scatter(
             x=[f"D{d}" for d in range(7)],
             y=[row[f"d{d}_streams"] for d in range(7)],
             mode="lines+markers",
             name=series_names.get(row["series"], row["series"]),
+            line={
+                "color": SERVICE_COLOURS.get(service, "#888888"),
+                "dash": "dash" if row["series"].endswith("_artist") else "solid",
+            },
         )
     figure.update_layout(
         title="First-week velocity: streams per day (D0 = release day)",
+        xaxis_title="day after release",
         yaxis={"title": "streams", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.2},
     )
@@ -330,7 +370,7 @@ def velocity(frame: pd.DataFrame, series_names: dict[str, str]) -> go.Figure:
 
 
 OUTCOME_COLOURS = {  # by the outcome's label (release_actions.outcome_label)
-    "delivered": "#1db954",
+    "delivered": "#2b83ba",
     "queued": "#9e9e9e",
     "pending source": "#f5a623",
     "pending_source": "#f5a623",
@@ -341,7 +381,7 @@ OUTCOME_COLOURS = {  # by the outcome's label (release_actions.outcome_label)
 
 
 def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
-    return stacked_bars(
+    figure = stacked_bars(
         frame,
         "hour",
         "actions",
@@ -351,20 +391,49 @@ def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
         {"legend": {"orientation": "h", "y": -0.25}},
         labels={"hour": "hour (UTC)", "actions": "actions", "outcome": ""},
     )
+    figure.update_xaxes(
+        tickformat="%d %b %H:00", hoverformat="%d %b %Y %H:00 UTC", dtick=hour_step(frame["hour"]) * HOUR_MS
+    )
+    return figure
+
+
+HOUR_MS = 3_600_000
+HOUR_STEPS = (1, 2, 3, 6, 12, 24, 48, 168)
+
+
+def hour_step(hours: pd.Series, ticks: int = 8) -> int:
+    """Hours between ticks of an hourly axis: whole hours, about `ticks` of them across the span."""
+    span = (pd.to_datetime(hours).max() - pd.to_datetime(hours).min()) / pd.Timedelta(hours=1)
+    return next((step for step in HOUR_STEPS if span / step <= ticks), HOUR_STEPS[-1])
+
+
+def wait_label(log_bucket: float) -> str:
+    """A quarter-decade bucket of seconds (its lower end's log10) as the span it holds: `1–2 s`."""
+    return f"{_duration(10**log_bucket)}–{_duration(10 ** (log_bucket + 0.25))}"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.2g} {unit}"
+    return f"{seconds:.2g} s"
 
 
 def time_to_library(frame: pd.DataFrame) -> go.Figure:
-    """Delivered actions by time from due moment to library, in quarter-decade buckets (log scale)."""
-    shown = frame.assign(seconds=10 ** frame["log_bucket"].astype(float))
+    """Delivered actions by time from due moment to library, in quarter-decade buckets: one bar per
+    bucket, every bucket of every service shown (a category axis, read left to right as a log scale)."""
+    buckets = sorted(frame["log_bucket"].astype(float).unique())
+    shown = by_service_name(frame).assign(wait=frame["log_bucket"].astype(float).map(wait_label))
     return stacked_bars(
         shown,
-        "seconds",
+        "wait",
         "actions",
         "service",
-        SERVICE_COLOURS,
+        NAMED_COLOURS,
         "Time to library (delivered actions)",
-        {"xaxis": {"type": "log"}, "legend": {"orientation": "h", "y": -0.25}},
-        labels={"seconds": "seconds from due moment to library", "actions": "actions", "service": ""},
+        {"legend": {"orientation": "h", "y": -0.3}},
+        labels={"wait": "time from due moment to library (each bar ×1.8 the last)", "actions": "actions"},
+        category_orders={"wait": [wait_label(b) for b in buckets]},
     )
 
 
@@ -382,7 +451,7 @@ def conversion_by_source(frame: pd.DataFrame) -> go.Figure:
     figure.update_layout(
         title="Conversion by traffic source and service (Wilson 95% intervals)",
         barmode="group",
-        yaxis={"title": "share of visitors who granted", "tickformat": ".0%", "rangemode": "tozero"},
+        yaxis={"title": CHOOSERS_AXIS, "tickformat": ".0%", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.25},
     )
     return figure

@@ -29,6 +29,7 @@ class Entry:
     display: str
     unit: str = ""
     column: str = ""
+    series: str = ""  # the export series a streams figure is measured in (spotify_song…), else empty
 
     def format(self, value: object, low: object = None, high: object = None) -> str:
         """The value in the glossary's format, with its interval when both ends are known."""
@@ -58,6 +59,7 @@ class Glossary:
                 str(row["display"]),
                 str(row["unit"]),
                 str(row["column_name"]),
+                str(row["series"]) if known(row.get("series")) else "",
             )
             for row in frame.to_dict("records")
         }
@@ -70,11 +72,28 @@ class Glossary:
         """The mart column the figure lives in."""
         return self[figure].column
 
+    def series(self, figure: str) -> str:
+        return self[figure].series
+
     def value(self, figure: str, row: dict) -> str:
         """The figure as shown, from a row of its mart (with `<column>_low`/`_high` as its interval)."""
-        column = self.column(figure)
-        bounds = column.removesuffix("_point")  # forecast_point's interval is forecast_low … forecast_high
-        return self[figure].format(row.get(column), row.get(f"{bounds}_low"), row.get(f"{bounds}_high"))
+        return self[figure].format(row.get(self.column(figure)), *self._bounds(figure, row))
+
+    def point(self, figure: str, row: dict) -> str:
+        """The figure alone, without its interval (a metric's value: short enough for a phone)."""
+        return self[figure].format(row.get(self.column(figure)))
+
+    def interval(self, figure: str, row: dict) -> str | None:
+        """`95% interval: low to high`, when the row gives both ends."""
+        low, high = self._bounds(figure, row)
+        if not (known(low) and known(high)):
+            return None
+        entry = self[figure]
+        return f"95% interval {entry.format(low)} to {entry.format(high)}"
+
+    def _bounds(self, figure: str, row: dict) -> tuple[object, object]:
+        bounds = self.column(figure).removesuffix("_point")  # forecast_point's: forecast_low, forecast_high
+        return row.get(f"{bounds}_low"), row.get(f"{bounds}_high")
 
     def figures(self) -> list[str]:
         return list(self._entries)

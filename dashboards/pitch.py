@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,12 +21,14 @@ from matplotlib.figure import Figure
 
 from dashboards import queries
 from dashboards.glossary import Glossary, known
+from dashboards.palette import ALL_SERVICES, HIGHLIGHT, SERVICE_COLOURS, SERVICE_NAMES
 
 FORMATS = ("pdf", "png")
 PAGE_INCHES = (11.69, 8.27)  # A4 landscape
 PNG_DPI = 150
-GREEN, AMBER, GREY = "#1db954", "#f5a623", "#888888"
+GREY = "#888888"
 COMPARABLES = 5
+COMPARABLE_WIDTHS = [0.44, 0.16, 0.14, 0.26]  # of the panel: the name's column fits 30 characters
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def _headline(area: Figure, pack: PitchPack) -> None:
         area.text(x, 0.78, label, fontsize=9, color=GREY)
         area.text(x, 0.42, value, fontsize=15 if len(value) < 18 else 11, fontweight="bold")
         if detail:
-            area.text(x, 0.12, _shorten(detail, 48), fontsize=8, color=GREY)
+            area.text(x, 0.26, textwrap.fill(detail, 46), fontsize=8, color=GREY, va="top")
     area.text(
         0.99,
         0.0,
@@ -160,15 +163,19 @@ def _headline(area: Figure, pack: PitchPack) -> None:
 
 
 def _presaves(axes, pack: PitchPack) -> None:
-    axes.set_title("Pre-saves per day and to date", loc="left", fontsize=10)
+    axes.set_title("Pre-saves per day and to date (all services)", loc="left", fontsize=10)
     if pack.daily.empty:
         _empty(axes, "No pre-saves yet")
         return
-    axes.bar(pack.daily["days_to_release"], pack.daily["presaves"], color=GREEN, alpha=0.6, label="per day")
+    axes.bar(
+        pack.daily["days_to_release"], pack.daily["presaves"], color=ALL_SERVICES, alpha=0.45, label="per day"
+    )
     axes.set_xlabel("days before release (D0 = release day)")
     axes.set_ylabel("pre-saves per day")
     total = axes.twinx()
-    total.plot(pack.daily["days_to_release"], pack.daily["cumulative"], color="#333", label="to date")
+    total.plot(
+        pack.daily["days_to_release"], pack.daily["cumulative"], color="#222", linewidth=2, label="to date"
+    )
     if pack.forecast:
         point, low, high = pack.forecast["point"], pack.forecast["low"], pack.forecast["high"]
         total.errorbar(
@@ -176,22 +183,23 @@ def _presaves(axes, pack: PitchPack) -> None:
             [point],
             yerr=[[point - low], [high - point]],
             fmt="D",
-            color=AMBER,
+            color=HIGHLIGHT,
             capsize=5,
             label=f"forecast D0: {point:,.0f} ({low:,.0f} to {high:,.0f})",
         )
     total.set_ylabel("pre-saves to date")
     total.set_ylim(bottom=0)
-    total.legend(loc="upper left", fontsize=8)
+    handles = [*axes.get_legend_handles_labels()[0], *total.get_legend_handles_labels()[0]]
+    total.legend(handles=handles, loc="upper left", fontsize=8)
 
 
 def _countries(axes, pack: PitchPack) -> None:
-    axes.set_title("Top countries", loc="left", fontsize=10)
+    axes.set_title("Top countries (pre-saves, all services)", loc="left", fontsize=10)
     if pack.countries.empty:
         _empty(axes, "No country known yet")
         return
     shown = pack.countries.iloc[::-1]
-    axes.barh(shown["country"], shown["presaves"], color=GREEN)
+    axes.barh(shown["country"], shown["presaves"], color=ALL_SERVICES)
     axes.set_xlabel("pre-saves")
 
 
@@ -201,8 +209,19 @@ def _followers(axes, pack: PitchPack) -> None:
         _empty(axes, "No follower series for this artist yet")
         return
     for origin, rows in pack.followers.groupby("origin"):
-        axes.plot(pd.to_datetime(rows["date"]), rows["followers"], label=str(origin))
-    axes.legend(fontsize=8)
+        service = str(rows["service"].iloc[0]) if "service" in rows else ""
+        axes.plot(
+            pd.to_datetime(rows["date"]),
+            rows["followers"],
+            label=f"{origin}: {_last(rows['followers'])}",
+            color=SERVICE_COLOURS.get(service, GREY),
+            linestyle=":" if "API" in str(origin) else "-",
+            linewidth=2,
+            marker="o",
+            markersize=3,
+        )
+    axes.set_ylabel("followers")
+    axes.legend(fontsize=8, handlelength=3)
     axes.tick_params(axis="x", labelsize=7, rotation=30)
 
 
@@ -212,11 +231,23 @@ def _comparables(axes, pack: PitchPack) -> None:
     if pack.comparables.empty:
         axes.text(0.5, 0.5, "No released campaign with a measured first week yet", ha="center", color=GREY)
         return
-    cells = [[_shorten(str(v), 34) for v in row] for row in pack.comparables.itertuples(index=False)]
-    table = axes.table(cellText=cells, colLabels=list(pack.comparables.columns), loc="upper center")
+    cells = [[_shorten(str(v), 30) for v in row] for row in pack.comparables.itertuples(index=False)]
+    table = axes.table(
+        cellText=cells,
+        colLabels=list(pack.comparables.columns),
+        colWidths=COMPARABLE_WIDTHS,
+        cellLoc="right",
+        loc="upper center",
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 1.4)
+    for (row, column), cell in table.get_celld().items():
+        if column == 0:  # the campaign's name, from the left of a column wide enough for 30 characters
+            cell.set_text_props(ha="left")
+            cell.PAD = 0.02
+        if row == 0:
+            cell.set_text_props(fontweight="bold")
 
 
 def _empty(axes, text: str) -> None:
@@ -225,8 +256,14 @@ def _empty(axes, text: str) -> None:
 
 
 def _by_service(row: dict) -> str:
-    names = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}
-    return " · ".join(f"{name} {int(row.get(f'{s}_presaves') or 0):,}" for s, name in names.items())
+    return "all services: " + " · ".join(
+        f"{SERVICE_NAMES[s]} {int(row.get(f'{s}_presaves') or 0):,}" for s in ("spotify", "apple", "deezer")
+    )
+
+
+def _last(values: pd.Series) -> str:
+    known_values = values.dropna()
+    return f"{int(known_values.iloc[-1]):,} now" if not known_values.empty else "not available"
 
 
 def _shorten(text: str, width: int) -> str:

@@ -88,6 +88,13 @@ CAMPAIGNS = "SELECT * FROM campaign_overview ORDER BY release_at DESC, campaign_
 
 CAMPAIGN = "SELECT * FROM campaign_overview WHERE campaign_slug = ?"
 
+# Every campaign's pre-saves to date, day by day (all services): the overview's small trends.
+PRESAVE_TRENDS = """
+SELECT campaign_slug, days_to_release,
+       sum(sum(presaves)) OVER (PARTITION BY campaign_slug ORDER BY days_to_release)::BIGINT AS cumulative
+FROM presaves_daily GROUP BY campaign_slug, days_to_release ORDER BY campaign_slug, days_to_release
+"""
+
 PRESAVES_DAILY = """
 SELECT date, days_to_release, service, presaves, cumulative
 FROM presaves_daily WHERE campaign_slug = ? ORDER BY date, service
@@ -205,9 +212,9 @@ FROM quarantined_files ORDER BY quarantined_at DESC, file_name
 
 FRESHNESS = "SELECT * FROM source_freshness ORDER BY days_behind DESC NULLS FIRST, source"
 
-FOLLOWERS = (
-    "SELECT date, origin, followers FROM campaign_followers WHERE campaign_slug = ? ORDER BY origin, date"
-)
+FOLLOWERS = """
+SELECT date, origin, followers, service FROM campaign_followers WHERE campaign_slug = ? ORDER BY origin, date
+"""
 
 # A figure an origin never gave (Spotify development-mode apps lose followers and popularity) shows as
 # empty with its status, never as 0 and never hidden.

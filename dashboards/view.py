@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import queries
-from dashboards.glossary import Entry, Glossary
+from dashboards.glossary import NOT_YET, Entry, Glossary, known
 
 ALL = "(all)"
 
@@ -60,24 +60,41 @@ def metric(
 
 
 def choose(
-    label: str, options: list[str], key: str, format_func: Any = str, container: Any = None
+    label: str,
+    options: list[str],
+    key: str,
+    format_func: Any = str,
+    container: Any = None,
+    default: str | None = None,
 ) -> str | None:
-    """A select box whose choice is kept in the URL (`?key=value`), so the view can be shared."""
+    """A select box whose choice is kept in the URL (`?key=value`), so the view can be shared, and in the
+    session, so the next page opens on it too; else `default`, else the first option."""
     if not options:
         return None
-    wanted = st.query_params.get(key)
-    index = options.index(wanted) if wanted in options else 0
-    value = (container or st).selectbox(label, options, index=index, format_func=format_func, key=key)
-    st.query_params[key] = value
-    return value
+    wanted = [st.query_params.get(key), st.session_state.get(_kept(key)), default]
+    value = next((w for w in wanted if w in options), options[0])
+    chosen = (container or st).selectbox(
+        label, options, index=options.index(value), format_func=format_func, key=key
+    )
+    st.query_params[key] = chosen
+    st.session_state[_kept(key)] = chosen
+    return chosen
 
 
 def choose_many(label: str, options: list[str], key: str) -> list[str]:
-    """A multi-select kept in the URL as repeated `?key=a&key=b`; none chosen means all."""
-    wanted = [value for value in st.query_params.get_all(key) if value in options]
+    """A multi-select kept in the URL as repeated `?key=a&key=b` and in the session; none chosen means
+    all."""
+    asked = st.query_params.get_all(key) or st.session_state.get(_kept(key), [])
+    wanted = [value for value in asked if value in options]
     chosen = st.multiselect(label, options, default=wanted, key=key, placeholder="all")
     st.query_params[key] = chosen
+    st.session_state[_kept(key)] = chosen
     return chosen
+
+
+def _kept(key: str) -> str:
+    """Where the session keeps a filter between pages (a widget's own state ends with its page)."""
+    return f"chosen:{key}"
 
 
 def choose_dates(label: str, first: date, last: date, key: str) -> tuple[date, date]:
@@ -100,12 +117,26 @@ def parse_range(text: str | None, first: date, last: date) -> tuple[date, date]:
     return (start, end) if start <= end else (first, last)
 
 
-def table(frame: pd.DataFrame, name: str, empty: str, column_config: dict | None = None) -> None:
-    """A table with its CSV download, or a sentence saying why there is nothing to show."""
+def table(
+    frame: pd.DataFrame,
+    name: str,
+    empty: str,
+    column_config: dict | None = None,
+    shown: pd.DataFrame | None = None,
+) -> None:
+    """A table with its CSV download, or a sentence saying why there is nothing to show. The CSV holds
+    `frame`'s numbers; the screen shows `shown` (default: `frame`), each column formatted by its kind
+    (`formats`) unless `column_config` says otherwise, a missing value as a dash."""
     if frame.empty:
         st.info(empty)
         return
-    st.dataframe(frame, hide_index=True, column_config=column_config)
+    shown = frame if shown is None else shown
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={**formats(shown), **(column_config or {})},
+        placeholder=NOT_YET,
+    )
     st.download_button(
         f"Download {name} (CSV)",
         frame.to_csv(index=False).encode("utf-8"),
@@ -115,11 +146,75 @@ def table(frame: pd.DataFrame, name: str, empty: str, column_config: dict | None
     )
 
 
+def formats(frame: pd.DataFrame) -> dict[str, Any]:
+    """How each column reads on screen, by its kind: shares and rates as percentages, ratios as ×,
+    counts with thousands separators, dates as dates, instants in UTC to the minute."""
+    return {
+        str(column): config
+        for column, series in frame.items()
+        if (config := column_format(str(column), series)) is not None
+    }
+
+
+def column_format(column: str, series: pd.Series) -> Any:
+    label = column.replace("_", " ")
+    if pd.api.types.is_datetime64_any_dtype(series):
+        timestamps = series.dropna()
+        if getattr(series.dtype, "tz", None) is None and (timestamps == timestamps.dt.normalize()).all():
+            return st.column_config.DateColumn(label, format="YYYY-MM-DD")
+        return st.column_config.DatetimeColumn(f"{label} (UTC)", format="YYYY-MM-DD HH:mm")
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return None
+    if pd.api.types.is_integer_dtype(series):
+        return st.column_config.NumberColumn(label, format="localized")
+    words = set(column.split("_"))
+    if words & RATIO_WORDS:
+        return st.column_config.NumberColumn(label, format="%.2f×")
+    if words & PERCENT_WORDS:
+        return st.column_config.NumberColumn(label, format="percent")
+    return st.column_config.NumberColumn(label, format="localized")
+
+
+def glossary_columns(frame: pd.DataFrame, glossary: Glossary) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A table of glossary figures (columns named by their labels) as the glossary writes them: `frame`
+    rounded as each figure's display rounds, and each column's format and help (`{:,.0f}`: thousands;
+    `{:.1%}`: a percentage; `{:.2f}×`: a ratio). Streamlit cuts a number at its `step` rather than round
+    it, so numbers are rounded here and formatted without a step."""
+    shown, config = frame.copy(), {}
+    for figure in glossary.figures():
+        entry = glossary[figure]
+        if entry.label not in shown.columns or not pd.api.types.is_numeric_dtype(shown[entry.label]):
+            continue
+        decimals = re.search(r"\.(\d)", entry.display)
+        places = int(decimals.group(1)) if decimals else 0
+        if "%" in entry.display:
+            number = "percent"
+            shown[entry.label] = shown[entry.label].round(places + 2)
+        elif entry.display.startswith("{:,"):
+            number = "localized"
+            shown[entry.label] = shown[entry.label].round(places)
+        else:
+            number = f"%{'+' if entry.display.startswith('{:+') else ''}.{places}f"
+            number += "×" if entry.display.endswith("×") else ""
+        config[entry.label] = st.column_config.NumberColumn(help=entry.help or None, format=number)
+    return shown, config
+
+
+PERCENT_WORDS = {"share", "rate", "loss", "low", "high"}  # low/high alone: a rate's interval
+RATIO_WORDS = {"ratio", "lift"}
+
+
 def chart(figure: go.Figure | None, key: str, empty: str) -> None:
+    """A chart, its title above it as text (a plotly title is cut on a phone, text wraps), or the
+    sentence saying why it is empty."""
     if figure is None:
         st.info(empty)
-    else:
-        st.plotly_chart(figure, key=key)
+        return
+    title = figure.layout.title.text
+    if title:
+        st.markdown(f"**{title}**")
+        figure.update_layout(title_text=None, margin={"t": 30})
+    st.plotly_chart(figure, key=key)
 
 
 def plot(frame: pd.DataFrame, draw: Callable[[pd.DataFrame], go.Figure], key: str, empty: str) -> None:
@@ -137,21 +232,35 @@ def campaign_title(row: dict[str, Any]) -> str:
 
 
 def pick_campaign(
-    reader: queries.WarehouseReader, frame: pd.DataFrame | None = None
+    reader: queries.WarehouseReader,
+    frame: pd.DataFrame | None = None,
+    prefer: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any] | None:
-    """The campaign chosen in the URL's `?campaign=` (shared by every page), or the latest."""
+    """The campaign chosen in the URL's `?campaign=` or earlier in the session (shared by every page);
+    else the latest one `prefer` accepts, else the latest."""
     frame = campaigns(reader) if frame is None else frame
     if frame.empty:
         st.info("No campaign in the warehouse yet: create one and run the pipeline.")
         return None
     rows = {row["campaign_slug"]: row for row in frame.to_dict("records")}
-    slug = choose("Campaign", list(rows), "campaign", lambda s: campaign_title(rows[s]))
+    default = next((slug for slug, row in rows.items() if prefer(row)), None) if prefer else None
+    slug = choose("Campaign", list(rows), "campaign", lambda s: campaign_title(rows[s]), default=default)
     return rows[slug] if slug else None
 
 
-def campaign_page(reader: queries.WarehouseReader, heading: str) -> tuple[str, dict[str, Any]] | None:
-    """The start of every one-campaign page: its title, then the campaign of the URL (or the latest) as
-    (slug, overview row); None, with the reason shown, when there is no campaign."""
+def measured(row: dict[str, Any]) -> bool:
+    """A campaign with results: its first week measured."""
+    return known(row.get("first_week_streams"))
+
+
+def campaign_page(
+    reader: queries.WarehouseReader,
+    heading: str,
+    prefer: Callable[[dict[str, Any]], bool] | None = None,
+) -> tuple[str, dict[str, Any]] | None:
+    """The start of every one-campaign page: its title, then the campaign of the URL or the session (else
+    the latest `prefer` accepts) as (slug, overview row); None, with the reason shown, when there is no
+    campaign."""
     st.title(heading)
-    row = pick_campaign(reader)
+    row = pick_campaign(reader, prefer=prefer)
     return None if row is None else (str(row["campaign_slug"]), row)

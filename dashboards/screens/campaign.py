@@ -23,11 +23,7 @@ FIGURES = (
     "retention",
     "authenticity_score",
 )
-SERIES_NAMES = {
-    "spotify_song": "the song on Spotify",
-    "spotify_artist": "all the artist's songs on Spotify",
-    "apple_song": "the song on Apple Music",
-}
+SERIES_NAMES = charts.SERIES_NAMES
 
 
 def render(reader: WarehouseReader) -> None:

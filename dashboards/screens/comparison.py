@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import charts, queries, view
-from dashboards.glossary import Entry
+from dashboards.glossary import NOT_YET, known
 from dashboards.queries import WarehouseReader
 
 HEADING = "Service comparison"
@@ -40,37 +40,85 @@ def render(reader: WarehouseReader) -> None:
     else:
         st.info("This warehouse's marts state no verdict yet: run the pipeline again.")
     shown = rates[rates["source"] == source]
-    st.plotly_chart(charts.conversion(shown), key=f"conversion-{slug}-{source}")
-    st.caption(f"{glossary['conversion_rate'].help} {glossary['conversion_any'].help}")
-    rate = glossary["conversion_rate"]
+    _every_visitor(shown)
+    view.chart(charts.conversion(shown), f"conversion-{slug}-{source}", "")
+    st.caption(glossary["conversion_rate"].help)
+    per_service = shown[shown["service"] != "any"]
     view.table(
-        shown.assign(interval=_intervals(shown, "rate", rate))[
-            ["service", "visitors", "grants", "interval"]
-        ].rename(columns={"interval": f"{rate.label} (95%)"}),
+        per_service[["service", "visitors", "grants", "rate", "low", "high"]].rename(
+            columns={"visitors": "choosers"}
+        ),
         f"conversion {slug} {source}",
         "No visitors from this source.",
+        {
+            "choosers": st.column_config.NumberColumn(
+                "chose the service", help="visitors who chose this service", format="localized"
+            ),
+            "rate": st.column_config.NumberColumn("granted, of the choosers", format="percent"),
+            "low": st.column_config.NumberColumn("95% low", format="percent"),
+            "high": st.column_config.NumberColumn("95% high", format="percent"),
+        },
     )
     by_source = rates[(rates["source"] != view.ALL) & (rates["service"] != "any")]
     if by_source["source"].nunique() > 1:
-        st.plotly_chart(charts.conversion_by_source(by_source), key=f"by-source-{slug}")
+        view.chart(charts.conversion_by_source(by_source), f"by-source-{slug}", "")
     if pairs.empty:
         return
     st.subheader("Differences between services")
-    difference = glossary["conversion_difference"]
+    st.caption(
+        "Differences in percentage points (pts) of the rate among each service's choosers; p adjusted "
+        "for the several pairs by Holm. The CSV holds the same numbers unrounded."
+    )
+    differences = points(pairs)
     view.table(
-        pairs.assign(difference_ci=_intervals(pairs, "difference", difference))[
-            ["service_1", "service_2", "difference_ci", "z", "p_value", "p_holm"]
-        ].rename(
-            columns={"difference_ci": f"{difference.label} (95%)", "p_value": "p", "p_holm": "p (Holm)"}
-        ),
+        differences,
         f"comparison {slug} {source}",
         "",
+        {
+            "difference_points": st.column_config.NumberColumn(
+                "difference (pts)", help=glossary["conversion_difference"].help, format="%+.1f pts"
+            ),
+            "low_points": st.column_config.NumberColumn("95% low (pts)", format="%+.1f"),
+            "high_points": st.column_config.NumberColumn("95% high (pts)", format="%+.1f"),
+            "p": st.column_config.TextColumn("p"),
+            "p_holm": st.column_config.TextColumn("p (Holm)"),
+        },
+        shown=differences.assign(p=differences["p"].map(p_value), p_holm=differences["p_holm"].map(p_value)),
     )
 
 
-def _intervals(frame: pd.DataFrame, column: str, entry: Entry) -> list[str]:
-    """Each row's `column` with its 95% interval (`low`, `high`), written as the glossary writes it."""
-    return [
-        entry.format(value, low, high)
-        for value, low, high in zip(frame[column], frame["low"], frame["high"], strict=True)
-    ]
+def _every_visitor(rates: pd.DataFrame) -> None:
+    """The rate over every visitor (any service): another denominator than the chart's, so in words."""
+    anyone = rates[rates["service"] == "any"]
+    if anyone.empty:
+        return
+    row = anyone.iloc[0]
+    st.markdown(
+        f"Of **{int(row['visitors']):,} visitors** (any service), **{row['rate']:.1%}** granted "
+        f"({int(row['grants']):,}; 95% interval {row['low']:.1%} to {row['high']:.1%}). "
+        "Below, each service's rate among the visitors who chose it."
+    )
+
+
+def points(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairwise differences in percentage points, as numbers (interval ends too)."""
+    return pd.DataFrame(
+        {
+            "service_1": pairs["service_1"],
+            "service_2": pairs["service_2"],
+            "difference_points": pairs["difference"] * 100,
+            "low_points": pairs["low"] * 100,
+            "high_points": pairs["high"] * 100,
+            "z": pairs["z"],
+            "p": pairs["p_value"],
+            "p_holm": pairs["p_holm"],
+        }
+    )
+
+
+def p_value(p: object) -> str:
+    """A p-value as a reader takes it in: `< 0.001` below a thousandth, else three decimals."""
+    if not known(p):
+        return NOT_YET
+    value = float(p)  # type: ignore[arg-type]
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"

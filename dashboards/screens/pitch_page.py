@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import charts, pitch, queries, view
+from dashboards import charts, palette, pitch, queries, view
 from dashboards.queries import WarehouseReader
 from dashboards.screens import headline
 
@@ -41,7 +41,7 @@ def render(reader: WarehouseReader) -> None:
             ):
                 entry = glossary[figure]
                 column.metric(
-                    f"{entry.label} ({charts.SERVICE_NAMES.get(service, service)})",
+                    f"{entry.label} ({palette.SERVICE_NAMES.get(service, service)})",
                     glossary.value(figure, record),
                     help=entry.help or None,
                 )

@@ -30,21 +30,37 @@ def render(reader: WarehouseReader) -> None:
     with right:
         artists = view.choose_many("Artists", sorted(frame["artist"].unique()), "artist")
     shown = frame[frame["artist"].isin(artists)] if artists else frame
-    row = view.pick_campaign(reader)
+    row = view.pick_campaign(reader, prefer=view.measured)
+    if row is not None:
+        _campaign(reader, row, set(frame["campaign_slug"]))
     view.chart(
         charts.roster(shown, row["campaign_slug"] if row else None) if not shown.empty else None,
         f"roster-{series}",
         "No campaign of these artists has a first week in this series.",
     )
     st.caption(
-        "Each point is a campaign; colour: its first-week streams against the line (green above, red below). "
+        "Each point is a campaign: its pre-saves (all services) against its first-week streams "
+        f"({SERIES_NAMES.get(series or '', series)}); colour: against the line (green above, red below). "
         "The band is the 95% prediction interval of a campaign with that many pre-saves."
     )
-    view.table(shown, f"roster {series}", "No campaign to list.")
-    if row is None:
-        return
+    view.table(
+        shown.drop(columns=["series"]),
+        f"roster {series}",
+        "No campaign to list.",
+        {
+            "campaign_slug": st.column_config.TextColumn("campaign"),
+            "presaves": st.column_config.NumberColumn("pre-saves (all services)", format="localized"),
+            "first_week_streams": st.column_config.NumberColumn(
+                f"first-week streams ({SERIES_NAMES.get(series or '', series)})", format="localized"
+            ),
+        },
+    )
+
+
+def _campaign(reader: WarehouseReader, row: dict, on_roster: set[str]) -> None:
+    """The campaign picked: did it lift its release, against the artist and against the roster line."""
     st.header(f"{row['artist']} — {row['title']}")
-    if row["campaign_slug"] not in set(frame["campaign_slug"]):
+    if row["campaign_slug"] not in on_roster:
         st.info(
             "This campaign has no measured first week in this series yet: it is not on the roster's chart."
         )

@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from dashboards.charts import presaves_by_day
+from dashboards.charts import hour_step, presaves_by_day, wait_label
+from dashboards.screens.comparison import p_value
 
 
 @pytest.mark.parametrize(
@@ -15,3 +16,25 @@ def test_the_presave_chart_says_when_its_first_bar_holds_earlier_days(
     title = presaves_by_day(frame).layout.xaxis.title.text
     assert ("includes every earlier day" in title) is says_earlier_days_are_in_the_first_bar
     assert title.startswith("days before release")
+
+
+@pytest.mark.parametrize(
+    ("p", "shown"),
+    [(3e-18, "< 0.001"), (0.0009999, "< 0.001"), (0.001, "0.001"), (0.0456, "0.046"), (float("nan"), "—")],
+)
+def test_a_p_value_reads_as_a_reader_takes_it_in(p: float, shown: str) -> None:
+    assert p_value(p) == shown
+
+
+@pytest.mark.parametrize(
+    ("bucket", "label"),
+    [(0.0, "1 s–1.8 s"), (1.0, "10 s–18 s"), (2.5, "5.3 min–9.4 min"), (4.0, "2.8 h–4.9 h")],
+)
+def test_a_time_to_library_bucket_reads_as_the_span_it_holds(bucket: float, label: str) -> None:
+    assert wait_label(bucket) == label
+
+
+@pytest.mark.parametrize(("span_hours", "step"), [(0, 1), (7, 1), (20, 3), (47, 6), (30 * 24, 168)])
+def test_an_hourly_axis_ticks_on_whole_hours_about_eight_times(span_hours: int, step: int) -> None:
+    hours = pd.Series(pd.date_range("2026-12-07 20:00", periods=2, freq=f"{max(span_hours, 1)}h"))
+    assert hour_step(hours if span_hours else hours[:1]) == step

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from dashboards.glossary import Glossary
 from dashboards.queries import WarehouseReader
 from dashboards.screens import PAGES
+from dashboards.screens.headline import verdict_of
 from pipelines.warehouse import Warehouse
 from tests.dashboards.warehouse import (
     FAILED,
@@ -105,17 +106,44 @@ def test_the_same_figure_reads_the_same_on_every_page_and_as_the_glossary_format
         overview = mart(snapshot, "SELECT * FROM campaign_overview WHERE campaign_slug = ?", slug)
         row = overview.iloc[0].to_dict()
         seen: dict[str, dict[str, str]] = {}
+        captions: dict[str, str] = {}
         for path in ("roster", "campaign", "pitch", "release-day"):
-            for label, value in metrics(run_page(snapshot, path, campaign=slug)).items():
+            app = run_page(snapshot, path, campaign=slug)
+            captions[path] = "\n".join(str(c.value) for c in app.caption)
+            for label, value in metrics(app).items():
                 seen.setdefault(label, {})[path] = value
         shared = {label: pages for label, pages in seen.items() if label in by_label}
         assert glossary["presaves"].label in shared
         for label, pages in shared.items():
             assert len(set(pages.values())) == 1, (slug, label, pages)
             figure = by_label[label]
-            if glossary.column(figure) in row:
-                assert next(iter(pages.values())) == glossary.value(figure, row), (slug, label)
+            if glossary.column(figure) in row:  # the value alone; its interval in full beneath it
+                assert next(iter(pages.values())) == glossary.point(figure, row), (slug, label)
+                beneath = verdict_of(figure, row) or glossary.interval(figure, row)
+                for path in pages:
+                    assert beneath is None or beneath in captions[path], (slug, label, path)
         assert seen[glossary["presaves"].label]["campaign"] == f"{int(row['presaves']):,}"
+
+
+def test_the_roster_opens_on_the_latest_campaign_with_a_measured_first_week(snapshot: Path) -> None:
+    app = run_page(snapshot, "roster")
+    measured = mart(
+        snapshot,
+        "SELECT campaign_slug FROM campaign_overview WHERE first_week_streams IS NOT NULL "
+        "ORDER BY release_at DESC, campaign_slug LIMIT 1",
+    ).iloc[0]["campaign_slug"]
+    assert app.selectbox(key="campaign").value == measured
+    assert all("—" not in m.value for m in app.metric[:2])
+
+
+def test_the_overview_shows_each_campaign_with_its_status_and_trend(snapshot: Path) -> None:
+    app = run_page(snapshot, "overview")
+    frame = mart(snapshot, "SELECT * FROM campaign_overview")
+    presaves = [m for m in app.metric if m.label == "pre-saves"]
+    assert sorted(m.value for m in presaves) == sorted(f"{n:,}" for n in frame["presaves"])
+    assert any(m.proto.chart_data for m in presaves)  # the small trend of pre-saves to date
+    badges = " ".join(str(m.value) for m in app.markdown if "-badge[" in str(m.value))
+    assert "collecting" in badges and "released" in badges
 
 
 def test_the_campaign_page_marks_the_follow_up_days_and_draws_the_forecast_band_before_release(
@@ -192,7 +220,19 @@ def test_the_comparison_page_states_its_verdict_in_words_with_intervals(snapshot
         "AND service = 'apple'",
     ).iloc[0]
     assert rates.loc["apple", "grants"] == apple["grants"]
-    assert f"{apple['low']:.1%}" in rates.loc["apple"].iloc[-1]
+    assert (rates.loc["apple", "low"], rates.loc["apple", "high"]) == (apple["low"], apple["high"])
+    assert "any" not in rates.index  # every visitor's rate has another denominator: said in words
+    anyone = mart(
+        snapshot,
+        "SELECT * FROM service_conversion WHERE campaign_slug = 'midnight-drive' AND source = '(all)' "
+        "AND service = 'any'",
+    ).iloc[0]
+    assert f"**{int(anyone['visitors']):,} visitors** (any service)" in shown
+    differences = app.dataframe[1].value.set_index(["service_1", "service_2"])
+    for pair in pairs.itertuples():
+        row = differences.loc[(pair.service_1, pair.service_2)]
+        assert row["difference_points"] == pytest.approx(pair.difference * 100)  # points, as the verdict
+        assert row["p"] == ("< 0.001" if pair.p_value < 0.001 else f"{pair.p_value:.3f}")
 
 
 def test_release_day_lists_the_fans_not_delivered_pseudonymised_with_their_reasons(
