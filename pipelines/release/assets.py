@@ -131,7 +131,9 @@ def every_presave_servable(spotify_token_health: pd.DataFrame) -> dg.AssetCheckR
     )
 
 
-release_day_job = dg.define_asset_job("release_day_job", selection=[release_day_actions])
+release_day_job = dg.define_asset_job(
+    "release_day_job", selection=[release_day_actions], executor_def=dg.multiprocess_executor
+)
 
 
 @standing_schedule_of(release_day_job, "* * * * *")
