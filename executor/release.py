@@ -12,7 +12,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -464,15 +464,19 @@ def first_due_moment(campaign: Campaign) -> datetime:
     return wall.replace(tzinfo=EARLIEST_ZONE).astimezone(UTC)
 
 
-def campaigns_with_work_due(session: Session, now: datetime) -> list[str]:
-    """Slugs with queued actions due now (release-time actions, or grant-time ones to retry), or whose
-    first release moment has passed with grants not planned yet (new grants, or choices changed since)."""
+def campaigns_with_work_due(
+    session: Session, now: datetime, services: Collection[str] = SERVICES
+) -> list[str]:
+    """Slugs with queued actions due now on one of `services` (the ones configured here: a run cannot
+    perform the others, and would fail on them every minute), or whose first release moment has passed
+    with grants not planned yet (new grants, or choices changed since)."""
     with_queued = set(
         session.scalars(
             select(OwedAction.campaign_id)
             .distinct()
             .where(
                 OwedAction.outcome == Outcome.QUEUED,
+                OwedAction.service.in_(services),
                 OwedAction.due_at <= now,
                 or_(OwedAction.retry_at.is_(None), OwedAction.retry_at <= now),
             )

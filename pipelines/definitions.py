@@ -24,6 +24,7 @@ from pipelines.snapshots.definitions import definitions as snapshots
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
     selection=dg.AssetSelection.groups("operational", "exports", "marts"),
+    executor_def=dg.in_process_executor,  # DuckDB admits one writer: a process per step only costs
     description="Copy the operational store, load the inbox and rebuild the marts (the artist "
     "snapshots run on their own daily schedule).",
 )
@@ -49,6 +50,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             jobs=[warehouse_job],
             schedules=[warehouse_schedule],
             resources={**resources_from_settings(settings), "smtp": smtp_resource(settings)},
+            executor=dg.in_process_executor,  # every job that names no executor (the inbox sensor's too)
         ),
     )
 

@@ -3,7 +3,8 @@ Kubernetes jobs, chosen by `PRESAVE_DAGSTER_EXECUTOR` (docs/operations.md).
 
 Only the release-day job changes executor: its one step per campaign partition is self-contained (the
 store, the vault and the services are reached from wherever it runs), so a step can run on any worker
-host. The warehouse job keeps the multiprocess executor, since DuckDB has one writer on one file.
+host. Every other job runs in the run's own process (`pipelines/definitions.py`), since DuckDB has one
+writer on one file.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def celery_executor_config(settings: Settings) -> dict[str, Any]:
 
 
 def release_executor(settings: Settings) -> dg.ExecutorDefinition | None:
-    """The executor for release-day steps; None keeps Dagster's default (subprocesses of the run)."""
+    """The executor for release-day steps; None keeps the job's own (subprocesses of the run)."""
     if settings.dagster_executor == "celery":
         from dagster_celery import celery_executor
 

@@ -207,6 +207,14 @@ class ArtistStatsResource(dg.ConfigurableResource):
         return [source for source in found if source is not None]
 
 
+def configured_services(spotify: SpotifyResource, apple: AppleResource, deezer: DeezerResource) -> list[str]:
+    """The names of the services whose credentials are configured here."""
+    apps = service_apps(spotify, apple, deezer)
+    for app in apps.values():
+        app.close()
+    return list(apps)
+
+
 def service_apps(
     spotify: SpotifyResource, apple: AppleResource, deezer: DeezerResource
 ) -> dict[str, ServiceApp]:

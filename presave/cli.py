@@ -418,6 +418,9 @@ def demo(
     sandbox_url: Annotated[
         str | None, typer.Option(help="Use a sandbox already running there instead of starting one.")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Print Dagster's log lines of every run.")
+    ] = False,
 ) -> None:
     """The whole system on the embedded default: sandbox, landing, fans, release day, exports, dashboard."""
     from presave.demo import run_demo
@@ -429,6 +432,7 @@ def demo(
             release_in=release_in,
             serve_dashboard=not no_dashboard,
             sandbox_url=sandbox_url,
+            verbose=verbose,
         )
     )
 

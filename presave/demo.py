@@ -53,7 +53,16 @@ DEMO_MARKER = ".demo"
 ROSTER_DIR = Path(__file__).resolve().parents[1] / "data" / "campaigns"
 ROSTER_DAY = date(2026, 12, 2)  # the day the roster's campaign files are dated for
 LIVE_SLUG = "midnight-drive"
-QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # Dagster's step events are DEBUG
+DAGSTER_HOME = "dagster"  # the demo's Dagster instance, under the data dir: `dagster dev` shows its runs
+INSTANCE_YAML = """\
+# The demo's Dagster instance (written by `presave demo`): runs, event logs and schedule state in SQLite
+# files in this folder. See them with:  DAGSTER_HOME={home} uv run dagster dev -m pipelines.definitions
+storage:
+  sqlite:
+    base_dir: {home}
+telemetry:
+  enabled: false
+"""
 SERVICE_SHARES = (("spotify", 0.62), ("apple", 0.28), ("deezer", 0.10))
 # Grants each campaign had before today (the live campaign's all come today, over HTTP).
 HISTORY_PRESAVES = {
@@ -107,7 +116,13 @@ ELSEWHERE = Elsewhere()
 
 
 def run_demo(
-    settings: Settings, *, fans: int, release_in: int, serve_dashboard: bool, sandbox_url: str | None = None
+    settings: Settings,
+    *,
+    fans: int,
+    release_in: int,
+    serve_dashboard: bool,
+    sandbox_url: str | None = None,
+    verbose: bool = False,
 ) -> int:
     data_dir = _prepare_data_dir(settings.data_dir)
     children: list[ChildProcess] = []
@@ -147,13 +162,19 @@ def run_demo(
         for campaign in upcoming:
             _simulate(sandbox.url, landing.url, campaign, UPCOMING_FANS_TODAY, truth)
         _wait_for_release(live_release_at)
-        (data_dir / "dagster").mkdir(parents=True, exist_ok=True)
-        instance = dg.DagsterInstance.local_temp(str(data_dir / "dagster"))
-        _release_day(settings, instance, live.slug)
+        instance = demo_instance(data_dir)
+        logs = _dagster_logs(verbose)
+        runs = _release_day(settings, instance, live.slug, logs)
         _drop_exports(settings, roster, truth)
         truth.write(data_dir / TRUTH_FILE)
-        _warehouse(settings, instance)
-        _print_summary(store, settings, live.slug, truth)
+        runs += _warehouse(settings, instance, logs)
+        _print_summary(store, settings, roster, truth, failed_checks(instance, runs))
+        console.print(
+            f"Dagster's runs: DAGSTER_HOME={instance.root_directory} PRESAVE_DATA_DIR={data_dir} "
+            "uv run dagster dev -m pipelines.definitions",
+            soft_wrap=True,
+        )
+        instance.dispose()
         store.dispose()
         if serve_dashboard:
             dashboard = start_dashboard(settings, free_port(8501))
@@ -374,8 +395,21 @@ def _wait_for_release(release_at: datetime) -> None:
     time.sleep(1)
 
 
-def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str) -> None:
-    """Evaluate the release-day schedule as the daemon would, and run what it asks for."""
+def demo_instance(data_dir: Path) -> dg.DagsterInstance:
+    """The demo's Dagster instance, kept in `<data dir>/dagster` with its dagster.yaml."""
+    home = (data_dir / DAGSTER_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(INSTANCE_YAML.format(home=home))
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def _dagster_logs(verbose: bool) -> dict:
+    """Run config for the demo's runs: Dagster's own log lines only when asked for, else warnings only."""
+    return {"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}}
+
+
+def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str, logs: dict) -> list[str]:
+    """Evaluate the release-day schedule as the daemon would, and run what it asks for; the runs' ids."""
     from pipelines.definitions import build_definitions
     from pipelines.release.assets import release_day_schedule
 
@@ -390,13 +424,16 @@ def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str) ->
     if slug not in {r.partition_key for r in requests}:
         raise RuntimeError(f"the release-day schedule did not ask for {slug}")
     job = definitions.resolve_job_def("release_day_job")
+    runs = []
     for request in requests:
-        console.print(f"release day: running {job.name} for {request.partition_key}")
-        result = job.execute_in_process(
-            instance=instance, partition_key=request.partition_key, run_config=QUIET, raise_on_error=False
-        )
+        with console.status(f"release day: the schedule's run for {request.partition_key}"):
+            result = job.execute_in_process(
+                instance=instance, partition_key=request.partition_key, run_config=logs, raise_on_error=False
+            )
         if not result.success:
             raise RuntimeError(f"release day failed for {request.partition_key}")
+        runs.append(result.run_id)
+    return runs
 
 
 def _drop_exports(settings: Settings, roster: list[DemoCampaign], truth: GroundTruth) -> None:
@@ -472,46 +509,124 @@ def _release_input(
     )
 
 
-def _print_summary(store: Store, settings: Settings, slug: str, truth: GroundTruth) -> None:
+@dataclass(frozen=True)
+class FailedCheck:
+    asset: str
+    check: str
+    description: str
+
+
+def failed_checks(instance: dg.DagsterInstance, run_ids: list[str]) -> list[FailedCheck]:
+    """The asset checks that failed in the demo's runs, from Dagster's own check evaluations: the one
+    place the summary learns of them."""
+    failed = []
+    for run_id in run_ids:
+        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+            evaluation = record.dagster_event.event_specific_data if record.dagster_event else None
+            if isinstance(evaluation, dg.AssetCheckEvaluation) and not evaluation.passed:
+                failed.append(
+                    FailedCheck(
+                        evaluation.asset_key.to_user_string(),
+                        evaluation.check_name,
+                        _check_words(evaluation),
+                    )
+                )
+    return failed
+
+
+def _check_words(evaluation: dg.AssetCheckEvaluation) -> str:
+    """A failed check's own description, else its metadata (what it found)."""
+    if evaluation.description:
+        return evaluation.description
+    return ", ".join(f"{name} {value.value}" for name, value in evaluation.metadata.items())
+
+
+def release_day_words(outcomes: dict[str, int], release_at: datetime, now: datetime) -> str:
+    """What release day did for a campaign, in the words a label uses: before the release, the owed actions
+    wait for it; after, the outcomes that happened."""
+    if release_at > now:
+        waiting = outcomes.get("queued", 0)
+        return (
+            f"{waiting} owed actions wait for {release_at:%Y-%m-%d %H:%M} UTC"
+            if waiting
+            else "nothing owed yet"
+        )
+    done = [f"{count} {outcome.replace('_', ' ')}" for outcome, count in outcomes.items() if count]
+    return ", ".join(done) or "nothing owed"
+
+
+def _dashboard_campaigns(settings: Settings) -> list[tuple[str, str, datetime, int]]:
+    """The campaigns as the dashboard lists them: the warehouse snapshot's overview."""
     from pipelines.warehouse import Warehouse
 
+    with Warehouse(settings.warehouse_path).reader() as connection:
+        rows = connection.execute(
+            "SELECT campaign_slug, origin, release_at, presaves FROM campaign_overview "
+            "ORDER BY release_at DESC, campaign_slug"
+        ).fetchall()
+    return [(slug, origin, release_at, int(presaves)) for slug, origin, release_at, presaves in rows]
+
+
+def _print_summary(
+    store: Store,
+    settings: Settings,
+    roster: list[DemoCampaign],
+    truth: GroundTruth,
+    failed: list[FailedCheck],
+) -> None:
+    now = datetime.now(UTC)
+    native = {c.slug for c in roster}
+    campaigns = _dashboard_campaigns(settings)
+    table = Table(title=f"the dashboard's {len(campaigns)} campaigns", title_justify="left")
+    for column in ("campaign", "released", "pre-saves", "release day"):
+        table.add_column(column, justify="right" if column == "pre-saves" else "left")
     with store.session() as session:
-        summary = summarise(session, slug)
-    table = Table(title=f"{slug}")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    for service, count in summary.grants.items():
-        table.add_row(f"grants ({service})", str(count))
-    for outcome, count in summary.outcomes.items():
-        table.add_row(f"owed actions {outcome}", str(count))
-    conversion = truth.conversion(slug)
-    table.add_row("visitors (truth)", str(conversion.pop("page")["visited"]))
+        for slug, origin, release_at, presaves in campaigns:
+            words = (
+                release_day_words(summarise(session, slug).outcomes, release_at, now)
+                if slug in native
+                else f"{origin}: run with another tool"
+            )
+            table.add_row(slug, f"{release_at:%Y-%m-%d}", f"{presaves:,}", words)
+    console.print(table)
+    live = next(c.slug for c in roster if c.kind == "live")
+    conversion = truth.conversion(live)
+    visitors = conversion.pop("page")["visited"]
+    console.print(f"{live}, the simulated fans' true conversion ({visitors:,} visitors):")
     for service, row in conversion.items():
         share = row["granted"] / row["chose"] if row["chose"] else 0.0
-        table.add_row(
-            f"true conversion ({service})",
-            f"{row['granted']}/{row['chose']} = {share:.1%} "
-            f"({row['declined']} declined, {row['abandoned']} abandoned)",
+        console.print(
+            f"  {service}: {row['granted']}/{row['chose']} = {share:.1%} "
+            f"({row['declined']} declined, {row['abandoned']} abandoned)"
         )
-    with Warehouse(settings.warehouse_path).reader() as connection:
-        rows = connection.execute("SELECT count(*) FROM campaigns").fetchone()
-    table.add_row("campaigns in the warehouse", str(rows[0] if rows else 0))
-    console.print(table)
+    _print_failed_checks(failed)
 
 
-def _warehouse(settings: Settings, instance: dg.DagsterInstance) -> None:
+def _print_failed_checks(failed: list[FailedCheck]) -> None:
+    if not failed:
+        console.print("every asset check passed")
+        return
+    console.print(f"[bold yellow]{len(failed)} asset checks failed[/] (the figures they test are marked):")
+    for check in failed:
+        console.print(f"  {check.asset} · {check.check}: {check.description}")
+
+
+def _warehouse(settings: Settings, instance: dg.DagsterInstance, logs: dict) -> list[str]:
     from pipelines.definitions import build_definitions
 
     definitions = build_definitions(settings)
+    runs = []
     for name, what in (
-        ("artist_snapshots_job", "artist followers and popularity from the services"),
-        ("warehouse_job", "operational copy, inbox, marts and their checks"),
+        ("artist_snapshots_job", "the artists' followers and popularity"),
+        ("warehouse_job", "the store's copy, the exports, the marts and their checks"),
     ):
         job = definitions.resolve_job_def(name)
-        console.print(f"warehouse: running {job.name} ({what})")
-        result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
+        with console.status(f"warehouse: {what}"):
+            result = job.execute_in_process(instance=instance, run_config=logs, raise_on_error=False)
         if not result.success:
-            raise RuntimeError(f"the {name} failed")
+            raise RuntimeError(f"the {name} failed (its run {result.run_id} in {instance.root_directory})")
+        runs.append(result.run_id)
+    return runs
 
 
 def _progress() -> Progress:

@@ -14,6 +14,7 @@ from pipelines.resources import (
     DeezerResource,
     OperationalStore,
     SpotifyResource,
+    configured_services,
     pseudonym_secret,
     service_apps,
     vault_keys,
@@ -131,18 +132,29 @@ def every_presave_servable(spotify_token_health: pd.DataFrame) -> dg.AssetCheckR
     )
 
 
-release_day_job = dg.define_asset_job("release_day_job", selection=[release_day_actions])
+release_day_job = dg.define_asset_job(
+    "release_day_job", selection=[release_day_actions], executor_def=dg.multiprocess_executor
+)
 
 
 @standing_schedule_of(release_day_job, "* * * * *")
-def release_day_schedule(context: dg.ScheduleEvaluationContext, operational_store: OperationalStore):
-    """Every minute: a run for each campaign with owed actions due (release moments, fans' local
-    midnights, retries) or new grants to plan after its release moment."""
+def release_day_schedule(
+    context: dg.ScheduleEvaluationContext,
+    operational_store: OperationalStore,
+    spotify: SpotifyResource,
+    apple: AppleResource,
+    deezer: DeezerResource,
+):
+    """Every minute: a run for each campaign with owed actions due on a service configured here (release
+    moments, fans' local midnights, retries) or new grants to plan after its release moment."""
     now = context.scheduled_execution_time or datetime.now(UTC)
+    configured = configured_services(spotify, apple, deezer)
     with operational_store.store().session() as session:
-        due = campaigns_with_work_due(session, now)
+        due = campaigns_with_work_due(session, now, configured)
     if not due:
-        return dg.SkipReason("no campaign has release-day work due")
+        return dg.SkipReason(
+            f"no campaign has release-day work due on the services configured here ({', '.join(configured) or 'none'})"
+        )
     known = set(context.instance.get_dynamic_partitions(CAMPAIGN_PARTITIONS))
     missing = [slug for slug in due if slug not in known]
     if missing:

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import httpx
 import pytest
@@ -59,6 +60,7 @@ def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: P
             timeout=600,
         )
         assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+        assert " - dagster - " not in demo.stdout + demo.stderr  # quiet: progress and a summary only
 
         engine = create_engine(f"sqlite:///{data_dir / 'presave.db'}")
         with engine.connect() as connection:
@@ -168,5 +170,14 @@ def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: P
     days = {f.granted_at.date() for f in truth.fans if f.campaign == upcoming.slug and f.granted_at}
     assert len(days) >= 15  # three weeks of pre-saves behind it, today's among them
     assert datetime.now(UTC).date() in days
+    with duckdb.connect(str(data_dir / "warehouse.snapshot.duckdb"), read_only=True) as snapshot:
+        listed = snapshot.execute("SELECT count(*) FROM campaign_overview").fetchone()
+    assert listed is not None
+    assert f"the dashboard's {listed[0]} campaigns" in demo.stdout  # the summary counts what it lists
+    assert "owed actions wait" in demo.stdout  # the upcoming campaign's release day, not "queued"
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster")) as instance:  # where dagster dev looks
+        jobs = Counter(run.job_name for run in instance.get_runs())
+    assert jobs["warehouse_job"] == jobs["artist_snapshots_job"] == 1
+    assert jobs["release_day_job"] >= 1
     quarantine = data_dir / "quarantine"
     assert not (quarantine.exists() and list(quarantine.iterdir()))  # every export the demo wrote loads

@@ -8,13 +8,16 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from sqlalchemy import select
 
-from campaigns.models import OwedAction
+from campaigns.models import Campaign, OwedAction
 from executor.health import unservable_spotify_grants
+from executor.plan import plan_campaign
 from executor.release import campaigns_with_work_due
 from pipelines.release.assets import (
     campaign_partitions,
     every_presave_servable,
     release_day_actions,
+    release_day_job,
+    release_day_schedule,
     spotify_token_health,
 )
 from pipelines.resources import AppleResource, DeezerResource, OperationalStore, SpotifyResource
@@ -135,3 +138,36 @@ def test_with_the_quota_spent_the_asset_succeeds_saying_until_when_and_the_sched
     with harness.store.session() as session:
         assert "spent-day" not in campaigns_with_work_due(session, datetime.now(UTC))
         assert "spent-day" in campaigns_with_work_due(session, waits_until + timedelta(seconds=1))
+
+
+def test_the_schedule_asks_for_no_run_whose_due_work_is_on_services_not_configured_here(
+    harness: Harness, tmp_path
+) -> None:
+    """`dagster dev` on the demo's data runs without the sandbox's credentials: due actions it cannot
+    perform asked for a run every minute, and each run failed on them."""
+    harness.add_release("198880045582", ago(30))
+    campaign = harness.add_campaign("owed-day", "198880045582", ago(30))
+    harness.spotify_grant(campaign, "owed-0")
+    with harness.store.session() as session:
+        plan_campaign(harness.store, session.get(Campaign, campaign))
+    configured = _resources(harness)
+    unconfigured = {**configured, "spotify": SpotifyResource(client_id="", client_secret="")}
+
+    def tick(resources: dict[str, dg.ConfigurableResource]) -> dg.ScheduleExecutionData:
+        with dg.build_schedule_context(
+            instance=dg.DagsterInstance.local_temp(str(tmp_path)),
+            scheduled_execution_time=datetime.now(UTC),
+            resources=resources,
+            repository_def=dg.Definitions(
+                assets=[release_day_actions],
+                jobs=[release_day_job],
+                schedules=[release_day_schedule],
+                resources=resources,
+            ).get_repository_def(),
+        ) as context:
+            return release_day_schedule.evaluate_tick(context)
+
+    assert [r.partition_key for r in tick(configured).run_requests or []] == ["owed-day"]
+    skipped = tick(unconfigured)
+    assert not skipped.run_requests
+    assert "configured here (none)" in (skipped.skip_message or "")
