@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from campaigns.models import Campaign, CampaignVersion, Grant, OwedAction
-from campaigns.store import Store, alembic_config, migrate
+from campaigns.store import Store, alembic_config, make_engine, migrate, pooler_args
 
 
 def _campaign(slug: str = "midnight-drive") -> Campaign:
@@ -171,3 +171,27 @@ def test_upgrading_an_sqlite_store_keeps_every_grant_and_what_points_to_it(tmp_p
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
     store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, {}),
+        ({"prepare_threshold": "none"}, {"prepare_threshold": None}),
+        ({"prepare_threshold": "None"}, {"prepare_threshold": None}),
+        ({"prepare_threshold": "0"}, {"prepare_threshold": 0}),
+        ({"sslmode": "require"}, {}),
+    ],
+)
+def test_a_url_through_a_transaction_pooler_turns_psycopgs_prepared_statements_off(
+    query: dict[str, str], expected: dict[str, object]
+) -> None:
+    assert pooler_args(query) == expected
+
+
+def test_the_pooler_parameter_never_reaches_libpq() -> None:
+    engine = make_engine("postgresql+psycopg://presave:pw@127.0.0.1:6432/presave?prepare_threshold=none")
+    try:
+        assert dict(engine.url.query) == {}
+    finally:
+        engine.dispose()
