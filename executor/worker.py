@@ -40,7 +40,7 @@ from campaigns.vault import TokenVault, VaultError
 from executor.fans import fan_session
 from executor.perform import held_back, perform_action
 from executor.retry import RetryPolicy
-from executor.services import Tally
+from executor.services import FanSession, Tally
 from services import ServiceApp
 from services.errors import GrantLost, PacingUnavailable
 from services.model import GrantTokens, RefreshedTokens, Release
@@ -314,12 +314,33 @@ class ShardWorker:
 
     # one grant, on a pool thread ---------------------------------------------------------------------
     def _serve(self, grant: _GrantRow, actions: list[Claimed]) -> None:
-        job = self.job
+        fan = self._fan(grant, actions)
+        if fan is None:
+            return
+        unknown = is_provisional(grant.service_user_id)  # stored before `/me` answered
+        for index, action in enumerate(actions):
+            if unknown and action.kind != ActionKind.IDENTIFY:
+                # nothing else until the account is known: it may be a second grant of a fan whose first
+                # grant owes (or did) the same follow and save
+                self._give_back(actions[index:], "waits for the fan's account id (identify)", UNKNOWN_WAIT)
+                return
+            result = self._perform(grant, fan, actions[index:])
+            if result is None:
+                return
+            self._record(result)
+            if action.kind == ActionKind.IDENTIFY and result.outcome == Outcome.DELIVERED:
+                unknown = not self._identified(grant, fan)
+                if unknown:  # merged into the account's first grant: its actions moved there
+                    self._give_back(actions[index + 1 :], "moved to the account's first grant", timedelta(0))
+                    return
+
+    def _fan(self, grant: _GrantRow, actions: list[Claimed]) -> FanSession | None:
+        """The grant's fan session; None when its actions are settled without one (the grant ended, its
+        tokens cannot be opened, a refreshed token of it cannot be saved yet)."""
         if grant.status != GrantStatus.ACTIVE:
             reason = f"grant {grant.status}" + (f": {grant.status_reason}" if grant.status_reason else "")
             self._give_up(actions, Outcome.UNDELIVERABLE, reason)
-            return
-        app = self.apps[grant.service]
+            return None
         try:
             tokens = GrantTokens(
                 grant.id,
@@ -333,55 +354,45 @@ class ShardWorker:
             self._give_up(
                 actions, Outcome.FAILED, "the grant's tokens cannot be opened with the configured keys"
             )
-            return
+            return None
         unsaved = self._unsaved.get(grant.id)
         if unsaved is not None:  # refreshed earlier in this run, the store still does not have them
             tokens.access_token, tokens.expires_at = unsaved.access_token, unsaved.expires_at
             tokens.refresh_token = unsaved.refresh_token or tokens.refresh_token
             if not self._save_unsaved_tokens(grant.id):
                 self._send_back(actions, "the store was away; a refreshed token is not saved yet")
-                return
-        fan = fan_session(app, tokens, self._store_tokens)
-        unknown = is_provisional(grant.service_user_id)  # stored before `/me` answered
-        for index, action in enumerate(actions):
-            if unknown and action.kind != ActionKind.IDENTIFY:
-                # nothing else until the account is known: it may be a second grant of a fan whose first
-                # grant owes (or did) the same follow and save
-                self._give_back(actions[index:], "waits for the fan's account id (identify)", UNKNOWN_WAIT)
-                return
-            try:
-                result = perform_action(
-                    fan,
-                    action,
-                    job.releases.get(action.service),
-                    self.apps[action.service].pacer,
-                    job.retry,
-                    note=partial(self._note, action),
-                    now=job.clock,
-                )
-            except GrantLost as lost:
-                self._lose_grant(grant.id, lost)
-                self._give_up(actions[index:], Outcome.UNDELIVERABLE, str(lost))
-                return
-            except PacingUnavailable as away:  # whether the app must wait is unknown: none is sent
-                with self._tally_lock:
-                    self.tally.held_back[action.service] = str(away)
-                for waiting in actions[index:]:
-                    self._record(held_back(waiting, away, job.clock()))
-                return
-            except Exception as exc:
-                if not is_store_outage(exc):
-                    result = self._unexpected(action, exc)
-                else:  # this one may have reached the service: left in flight, checked next run
-                    log.warning("store away during action %d; the grant's other actions wait", action.id)
-                    self._send_back(actions[index + 1 :], "the store was away; tried again later")
-                    return
-            self._record(result)
-            if action.kind == ActionKind.IDENTIFY and result.outcome == Outcome.DELIVERED:
-                unknown = not self._identified(grant, fan)
-                if unknown:  # merged into the account's first grant: its actions moved there
-                    self._give_back(actions[index + 1 :], "moved to the account's first grant", timedelta(0))
-                    return
+                return None
+        return fan_session(self.apps[grant.service], tokens, self._store_tokens)
+
+    def _perform(self, grant: _GrantRow, fan: FanSession, actions: list[Claimed]) -> Finished | None:
+        """The outcome of the first of `actions`; None when it and the rest are settled otherwise (the grant
+        lost, the app's pacing or the store away)."""
+        job, action = self.job, actions[0]
+        try:
+            return perform_action(
+                fan,
+                action,
+                job.releases.get(action.service),
+                self.apps[action.service].pacer,
+                job.retry,
+                note=partial(self._note, action),
+                now=job.clock,
+            )
+        except GrantLost as lost:
+            self._lose_grant(grant.id, lost)
+            self._give_up(actions, Outcome.UNDELIVERABLE, str(lost))
+        except PacingUnavailable as away:  # whether the app must wait is unknown: none is sent
+            with self._tally_lock:
+                self.tally.held_back[action.service] = str(away)
+            for waiting in actions:
+                self._record(held_back(waiting, away, job.clock()))
+        except Exception as exc:
+            if not is_store_outage(exc):
+                return self._unexpected(action, exc)
+            # this one may have reached the service: left in flight, checked next run
+            log.warning("store away during action %d; the grant's other actions wait", action.id)
+            self._send_back(actions[1:], "the store was away; tried again later")
+        return None
 
     def _identified(self, grant: _GrantRow, fan: Any) -> bool:
         """Give the grant the account id its `identify` action read; False when it merged into the
