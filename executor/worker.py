@@ -21,7 +21,7 @@ import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -168,6 +168,46 @@ class _GrantRow:
     scopes: str = ""
 
 
+class _Busy:
+    """The grants being served on the pool, by their future: room is waited for on one condition, not by
+    installing a waiter on every future in flight."""
+
+    def __init__(self) -> None:
+        self._grants: dict[Future[None], int] = {}
+        self._changed = threading.Condition()
+        self._errors: list[BaseException] = []
+
+    def add(self, future: Future[None], grant_id: int) -> None:
+        with self._changed:
+            self._grants[future] = grant_id
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        error = future.exception()
+        with self._changed:
+            self._grants.pop(future, None)
+            if error is not None:
+                self._errors.append(error)
+            self._changed.notify_all()
+
+    def grants(self) -> list[int]:
+        with self._changed:
+            return list(self._grants.values())
+
+    def wait_below(self, limit: int) -> None:
+        """Until fewer than `limit` grants are served; a bug in serving one is raised here."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._grants) < limit or bool(self._errors))
+            if self._errors:
+                raise self._errors.pop(0)
+
+    def wait_idle(self) -> None:
+        """Until every grant is served."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._grants)
+            self._errors.clear()
+
+
 class ShardWorker:
     def __init__(
         self,
@@ -196,15 +236,13 @@ class ShardWorker:
         for service in SERVICES:
             if service not in self.apps:  # not configured: its actions wait in the queue
                 unresolved += [(service, kind.value) for kind in ActionKind]
-        busy: dict[Future[None], int] = {}
+        busy = _Busy()
         cpu = time.process_time()
         try:
             with ThreadPoolExecutor(job.threads, thread_name_prefix=f"shard{job.shard.index}") as pool:
                 while True:
                     claimed_in_pass = self._one_pass(pool, busy, unresolved)
-                    if busy:
-                        wait(list(busy))
-                        busy.clear()
+                    busy.wait_idle()
                     if self._stopping():
                         break
                     if claimed_in_pass:
@@ -225,18 +263,12 @@ class ShardWorker:
                 self.tally.cpu_s = time.process_time() - cpu
         return self.tally
 
-    def _one_pass(
-        self, pool: ThreadPoolExecutor, busy: dict[Future[None], int], unresolved: list[tuple[str, str]]
-    ) -> int:
+    def _one_pass(self, pool: ThreadPoolExecutor, busy: _Busy, unresolved: list[tuple[str, str]]) -> int:
         job = self.job
         cursor: int | None = 0
         claimed_total = 0
         while cursor is not None and not self._stopping():
-            while len(busy) >= job.threads * 4:
-                finished, _ = wait(list(busy), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    busy.pop(future, None)
-                    future.result()
+            busy.wait_below(job.threads * 4)
             # A claim whose commit landed before its connection was lost is not claimed again by the
             # retry (it names this attempt): those actions stay in flight, checked by the next run.
             actions, cursor = self.store.retrying(
@@ -249,7 +281,7 @@ class ShardWorker:
                     after_grant=cursor,
                     limit=job.batch,
                     unresolved_kinds=unresolved,
-                    busy_grants=list(busy.values()),
+                    busy_grants=busy.grants(),
                 ),
                 what="claiming actions",
             )
@@ -261,7 +293,7 @@ class ShardWorker:
                 by_grant[action.grant_id].append(action)
             for grant in self._grants(list(by_grant)):
                 mine = sorted(by_grant.pop(grant.id), key=lambda a: (ORDER.get(a.kind, 9), a.id))
-                busy[pool.submit(self._serve, grant, mine)] = grant.id
+                busy.add(pool.submit(self._serve, grant, mine), grant.id)
             for missing in by_grant.values():  # the grant was deleted meanwhile (a fan forgotten)
                 for action in missing:
                     self._record(
