@@ -8,7 +8,9 @@ sandbox's accounts flow (a pool of fans, reused across grants) and written to a 
 (a) no rate limit: actions per second, executor CPU per action (coordinator and shards), sandbox CPU;
 (b) the sandbox's rolling 30 s window on: achieved rate / allowed rate, share of calls answered 429;
 (c) the same campaigns done by a plain loop over spotipy with its default retries;
-(d) peak resident memory of planning and of running, at 100k and 1M grants.
+(d) peak resident memory of planning and of running, at 100k and 1M grants;
+(e) an independent stand-in with a small budget, random 429s and 502s, 5-second access tokens: the
+    share of the allowed rate the executor reaches.
 
 `PRESAVE_BENCH_SCALE` (default 1) multiplies the campaign sizes, e.g. 0.1 for a quick look.
 """
@@ -44,7 +46,9 @@ SCOPES = "user-library-read user-library-modify user-follow-read user-follow-mod
 EXECUTOR_APP, LOOP_APP = "bench-executor", "bench-plain-loop"  # no rate limit
 PACED_APP, PACED_LOOP_APP = "bench-executor-limited", "bench-plain-loop-limited"  # the rolling window on
 APPS = (EXECUTOR_APP, LOOP_APP, PACED_APP, PACED_LOOP_APP)
-APP_SECRETS = {app: f"sandbox-secret-{n}" for n, app in enumerate(APPS)}  # sandbox-only credentials
+FAULTS_APP = "bench-executor-faults"  # (e): its own sandbox, a rate limit, random 429s and 502s
+FAULTS_BUDGET, FAULTS_FANS = 120, 100
+APP_SECRETS = {app: f"sandbox-secret-{n}" for n, app in enumerate((*APPS, FAULTS_APP))}  # sandbox-only
 WINDOW_S = 30.0
 console = Console(width=150)
 
@@ -75,11 +79,10 @@ class SandboxProcess:
         return self.admin.get("/sandbox/spotify/calls/summary", params={"client_id": client_id}).json()["api"]
 
 
-@contextmanager
-def sandbox_process(folder: Path, budget: int) -> Iterator[SandboxProcess]:
+def bench_config(budget: int) -> dict[str, Any]:
     """Four apps: two without a rate limit, two with `budget` calls per rolling 30 s window each."""
     limited = (PACED_APP, PACED_LOOP_APP)
-    config = {
+    return {
         "spotify": {
             "apps": [
                 {"client_id": app, "client_secret": APP_SECRETS[app]}
@@ -92,7 +95,35 @@ def sandbox_process(folder: Path, budget: int) -> Iterator[SandboxProcess]:
         },
         "inspection": {"call_log_limit": 2_000_000},
     }
-    path = folder / "sandbox.json"
+
+
+def faults_config() -> dict[str, Any]:
+    """An independent Spotify stand-in for (e): one app with `FAULTS_BUDGET` calls per rolling 30 s, random
+    429s (Retry-After 2 s) and 502s, access tokens that live 5 s."""
+    return {
+        "seed": 7,
+        "spotify": {
+            "apps": [{"client_id": FAULTS_APP, "client_secret": APP_SECRETS[FAULTS_APP]}],
+            "rate_budget": FAULTS_BUDGET,
+            "rate_window_s": WINDOW_S,
+            "access_token_lifetime_s": 5,
+            "rotation": "never",
+        },
+        "faults": {
+            "seed": 7,
+            "services": ["spotify"],
+            "throttle_share": 0.05,
+            "throttle_retry_after_s": 2,
+            "error_share": 0.05,
+            "error_statuses": [502],
+        },
+    }
+
+
+@contextmanager
+def sandbox_process(folder: Path, config: dict[str, Any]) -> Iterator[SandboxProcess]:
+    """The sandbox in a process of its own, configured by `config`."""
+    path = folder / f"sandbox-{os.getpid()}-{len(list(folder.glob('sandbox-*.json')))}.json"
     path.write_text(json.dumps(config))
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--port", "0", "--config", str(path)],
@@ -125,10 +156,15 @@ def sandbox_process(folder: Path, budget: int) -> Iterator[SandboxProcess]:
 
 def mint_pool(sandbox: SandboxProcess, client_id: str, secret: str, fans: int) -> list[str]:
     """Access tokens of `fans` fans who authorized `client_id` (through the accounts flow)."""
+    return [access for access, _ in mint_grants(sandbox, client_id, secret, fans)]
+
+
+def mint_grants(sandbox: SandboxProcess, client_id: str, secret: str, fans: int) -> list[tuple[str, str]]:
+    """Access and refresh tokens of `fans` fans who authorized `client_id` (through the accounts flow)."""
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     client = httpx.Client(base_url=sandbox.url, timeout=30, limits=httpx.Limits(max_connections=16))
 
-    def one(number: int) -> str:
+    def one(number: int) -> tuple[str, str]:
         authorize = client.get(
             "/spotify/accounts/authorize",
             params={
@@ -146,7 +182,7 @@ def mint_pool(sandbox: SandboxProcess, client_id: str, secret: str, fans: int) -
             headers={"Authorization": f"Basic {basic}"},
         )
         answer.raise_for_status()
-        return str(answer.json()["access_token"])
+        return str(answer.json()["access_token"]), str(answer.json()["refresh_token"])
 
     with ThreadPoolExecutor(8) as pool:
         tokens = list(pool.map(one, range(fans)))
@@ -163,6 +199,7 @@ class Bench:
     database_url: str
     tokens: dict[str, list[str]]  # per app: the pool of fans' access tokens
     album_uri: str = ""
+    refresh: dict[str, list[str]] = field(default_factory=dict)  # per app: their refresh tokens, if kept
 
     def env(self, client_id: str = EXECUTOR_APP) -> dict[str, str]:
         """The executor's environment: the sandbox's endpoints, this app, the temporary store."""
@@ -207,7 +244,8 @@ def create_campaign(
     with store.session() as session:
         campaign_id = create(session, spec).id
     sealed = [vault.seal(token) for token in bench.tokens[app]]
-    expires = datetime.now(UTC) + timedelta(minutes=55)
+    refresh = [vault.seal(token) for token in bench.refresh.get(app, [])]
+    expires = datetime.now(UTC) + (timedelta(0) if refresh else timedelta(minutes=55))
     now = datetime.now(UTC)
     chunk = 20_000
     for start in range(0, grants, chunk):
@@ -218,7 +256,7 @@ def create_campaign(
                 "service_user_id": f"{slug}-{n}",
                 "fan_key": f"{n:032x}",
                 "access_token": sealed[n % len(sealed)],
-                "refresh_token": None,
+                "refresh_token": refresh[n % len(refresh)] if refresh else None,
                 "token_expires_at": expires,
                 "scopes": SCOPES,
                 "granted_at": now,
@@ -264,6 +302,7 @@ class Run:
     calls: int
     throttled: int
     failed: int
+    queued: int = 0
     peak_rss_mb: float = 0.0
     work_cpu_s: float | None = (
         None  # the executor's workers while performing (start-up and planning excluded)
@@ -286,7 +325,14 @@ def _times(calls: list[dict[str, Any]]) -> list[float]:
 
 
 def run_executor(
-    bench: Bench, slug: str, label: str, *, shards: int, threads: int, app: str = EXECUTOR_APP
+    bench: Bench,
+    slug: str,
+    label: str,
+    *,
+    shards: int,
+    threads: int,
+    app: str = EXECUTOR_APP,
+    undone_ok: bool = False,
 ) -> tuple[list[dict[str, Any]], Run]:
     since = datetime.now(UTC).isoformat()
     sandbox_cpu = bench.sandbox.cpu_s()
@@ -301,7 +347,7 @@ def run_executor(
     )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
+    if done.returncode != 0 and not (undone_ok and "left undone" in done.stderr):
         raise RuntimeError(f"the executor failed: {done.stderr[-2000:]}")
     performed = int(done.stdout.split("performed ", 1)[1].split(",", 1)[0])
     work_cpu = float(done.stdout.split("worker CPU ", 1)[1].split(" s", 1)[0])
@@ -319,6 +365,7 @@ def run_executor(
         calls=len(calls),
         throttled=sum(1 for c in calls if c["status"] == 429),
         failed=int(outcomes.get("failed", 0)),
+        queued=int(outcomes.get("queued", 0)),
         peak_rss_mb=after.ru_maxrss / 1024,
         work_cpu_s=work_cpu,
     )
@@ -466,21 +513,94 @@ def _limited_row(run: Run, calls: list[dict[str, Any]], budget: int) -> tuple[st
     )
 
 
+# (e) faults -------------------------------------------------------------------------------------------------
+def run_faults(folder: Path) -> None:
+    """(e) Release day at an independent stand-in's limit with random 429s and 502s and 5-second access
+    tokens: `FAULTS_FANS` fans, each owing the artist follow (checked right after) and the save. The executor
+    is run again while actions are left queued (as its schedule would); the share of the allowed rate is
+    the Web API calls (every one counts in the window) over what the window allows in the runs' wall time."""
+    folder = folder / "faults"
+    folder.mkdir()
+    with sandbox_process(folder, faults_config()) as sandbox:
+        release = _bench_release(sandbox)
+        with console.status("(e) minting fans' tokens"):
+            grants = mint_grants(sandbox, FAULTS_APP, APP_SECRETS[FAULTS_APP], FAULTS_FANS)
+        bench = Bench(
+            folder,
+            sandbox,
+            Fernet.generate_key().decode(),
+            f"sqlite:///{folder / 'presave.db'}",
+            {FAULTS_APP: [access for access, _ in grants]},
+            release["spotify"]["uri"],
+            {FAULTS_APP: [refresh for _, refresh in grants]},
+        )
+        create_campaign(bench, "bench-faults", FAULTS_FANS, follows_done=False, app=FAULTS_APP)
+        calls: list[dict[str, Any]] = []
+        runs: list[Run] = []
+        with console.status(f"(e) executor: {FAULTS_FANS} fans, {FAULTS_BUDGET} calls per 30 s, faults on"):
+            while not runs or (runs[-1].queued and len(runs) < 20):
+                more, one = run_executor(
+                    bench, "bench-faults", "faults", shards=1, threads=16, app=FAULTS_APP, undone_ok=True
+                )
+                calls += [c for c in more if "/accounts/" not in c["path"]]
+                runs.append(one)
+        wall = sum(one.wall_s for one in runs)
+        times = _times(calls)
+        span = max(times) - min(times) if times else wall
+        allowed = FAULTS_BUDGET / WINDOW_S
+        statuses = [c["status"] for c in calls]
+        saves = sum(1 for c in calls if c["method"] == "PUT" and c["status"] == 200)
+        table = Table(
+            title=f"(e) faults: {FAULTS_BUDGET} calls per {WINDOW_S:.0f} s, 5% random 429 (Retry-After 2 s), "
+            f"5% 502, 5 s access tokens; {FAULTS_FANS} fans owing a follow and a save"
+        )
+        for column in (
+            "runs",
+            "calls",
+            "wall s",
+            "share of allowed rate (wall)",
+            "(calls' span)",
+            "429s",
+            "502s",
+            "writes answered 200",
+            "failed",
+        ):
+            table.add_column(column, justify="right")
+        table.add_row(
+            f"{len(runs)}",
+            f"{len(calls):,}",
+            f"{wall:.0f}",
+            f"{len(calls) / (allowed * wall):.2f}",
+            f"{len(calls) / (allowed * span):.2f}" if span else "-",
+            f"{statuses.count(429)}",
+            f"{statuses.count(502)}",
+            f"{saves}",
+            f"{sum(one.failed for one in runs)}",
+        )
+        console.print(table)
+
+
+def _bench_release(sandbox: SandboxProcess) -> dict[str, Any]:
+    answer = sandbox.admin.post(
+        "/sandbox/releases",
+        json={
+            "upc": "198880049999",
+            "title": "Bench",
+            "artist": {"name": "Nova Lane", "spotify_id": ARTIST_ID},
+            "release_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+            "tracks": [{"title": "One", "isrc": "QZWFV2699991", "duration_ms": 200000}],
+        },
+    )
+    answer.raise_for_status()
+    return dict(answer.json())
+
+
 def run() -> None:
     budget = _scale(1500)  # calls per 30 s for the limited apps (50 calls/s)
     with tempfile.TemporaryDirectory(prefix="presave-bench-") as tmp:
         folder = Path(tmp)
-        with sandbox_process(folder, budget) as sandbox:
-            release = sandbox.admin.post(
-                "/sandbox/releases",
-                json={
-                    "upc": "198880049999",
-                    "title": "Bench",
-                    "artist": {"name": "Nova Lane", "spotify_id": ARTIST_ID},
-                    "release_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-                    "tracks": [{"title": "One", "isrc": "QZWFV2699991", "duration_ms": 200000}],
-                },
-            ).json()
+        with sandbox_process(folder, bench_config(budget)) as sandbox:
+            release = _bench_release(sandbox)
             pool = _scale(1000)
             with console.status("minting fans' tokens through the sandbox's accounts flow"):
                 tokens = {app: mint_pool(sandbox, app, APP_SECRETS[app], pool) for app in APPS}
@@ -553,6 +673,7 @@ def run() -> None:
             table.add_row(*_limited_row(paced, paced_calls, budget))
             table.add_row(*_limited_row(plain, plain_calls, budget))
             console.print(table)
+            run_faults(folder)
 
             # (d): memory ------------------------------------------------------------------------------
             memory = Table(

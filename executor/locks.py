@@ -110,7 +110,7 @@ def _lock(engine: Engine, namespace: int, campaign_id: int) -> Any:
 def _take(lock: Any, *, shared: bool, wait_s: float | None) -> bool:
     if isinstance(lock, _FileLock):
         return lock.take(fcntl.LOCK_SH if shared else fcntl.LOCK_EX, wait_s)
-    return lock.take(shared, wait_s)
+    return bool(lock.take(shared, wait_s))
 
 
 def _release(lock: Any, *, shared: bool) -> None:

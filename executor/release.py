@@ -127,23 +127,7 @@ def run_release(
     try:
         with run_lock(store.engine, campaign.id):
             report.planned = retry_outages(lambda: plan_campaign(store, campaign), what="planning")
-            releases, unresolved = _resolve(store, campaign, apps, clock, options, report)
-            _defer_paused(store, campaign.id, apps, report)
-            total = store.retrying(
-                lambda session: ledger.queued_due(session, campaign.id, clock()), what="counting due work"
-            )
-            work = ReleaseWork(
-                campaign_id=campaign.id,
-                attempt=uuid.uuid4().hex[:12],
-                releases=releases,
-                unresolved=unresolved,
-                options=options,
-                clock=clock,
-                deadline=time.monotonic() + options.time_limit.total_seconds()
-                if options.time_limit
-                else None,
-                total=total,
-            )
+            work = _due_work(store, campaign, apps, clock, options, report)
             tally = _work(store, vault, apps, work, launcher, progress)
             report.performed, report.calls, report.work_cpu_s = tally.performed, tally.calls, tally.cpu_s
             for service, why in tally.held_back.items():  # the pacing went away during the work
@@ -153,6 +137,33 @@ def run_release(
         report.busy = True
     _summarise(store, campaign, clock(), report)
     return report
+
+
+def _due_work(
+    store: Store,
+    campaign: Campaign,
+    apps: Mapping[str, ServiceApp],
+    clock: Callable[[], datetime],
+    options: ReleaseOptions,
+    report: ReleaseReport,
+) -> ReleaseWork:
+    """The run's work once planned: the releases resolved, paused apps' actions deferred, the due counted."""
+    releases, unresolved = _resolve(store, campaign, apps, clock, options, report)
+    _defer_paused(store, campaign.id, apps, report)
+    total = store.retrying(
+        lambda session: ledger.queued_due(session, campaign.id, clock()), what="counting due work"
+    )
+    limit = options.time_limit
+    return ReleaseWork(
+        campaign_id=campaign.id,
+        attempt=uuid.uuid4().hex[:12],
+        releases=releases,
+        unresolved=unresolved,
+        options=options,
+        clock=clock,
+        deadline=time.monotonic() + limit.total_seconds() if limit else None,
+        total=total,
+    )
 
 
 @dataclass(frozen=True)
@@ -314,29 +325,8 @@ def _resolve(
             releases[service] = found
             continue
         unresolved += [(service, kind) for kind in RELEASE_KINDS]
-        if app is None or service in report.waiting:
-            continue
-        window_start = max(campaign.release_at, campaign.updated_at)
-        now = clock()
-        if now - window_start >= options.retry.pending_window:
-            reason = (
-                f"release not found on {service} by {lookup.key} within "
-                f"{_hours(options.retry.pending_window)} of its release moment; correct the campaign"
-            )
-            with store.session() as session:
-                report.set_aside[service] = ledger.set_aside(
-                    session,
-                    campaign.id,
-                    service=service,
-                    kinds=RELEASE_KINDS,
-                    outcome=Outcome.PENDING_SOURCE,
-                    reason=reason,
-                    now=datetime.now(UTC),
-                    due_before=now,
-                )
-            report.waiting[service] = reason
-        else:
-            report.waiting[service] = f"not live on {service} yet (looked up by {lookup.key})"
+        if app is not None and service not in report.waiting:
+            _not_found(store, campaign, service, lookup, clock(), options, report)
     # Never claim a release-time action without its release, even one that comes due during the run.
     unresolved += [
         (service, kind)
@@ -346,6 +336,38 @@ def _resolve(
         if (service, kind) not in unresolved
     ]
     return releases, tuple(unresolved)
+
+
+def _not_found(
+    store: Store,
+    campaign: Campaign,
+    service: str,
+    lookup: Lookup,
+    now: datetime,
+    options: ReleaseOptions,
+    report: ReleaseReport,
+) -> None:
+    """A release not found on `service`: not live yet, or (past the pending window) its actions set aside."""
+    window = options.retry.pending_window
+    if now - max(campaign.release_at, campaign.updated_at) < window:
+        report.waiting[service] = f"not live on {service} yet (looked up by {lookup.key})"
+        return
+    reason = (
+        f"release not found on {service} by {lookup.key} within "
+        f"{_hours(window)} of its release moment; correct the campaign"
+    )
+    with store.session() as session:
+        report.set_aside[service] = ledger.set_aside(
+            session,
+            campaign.id,
+            service=service,
+            kinds=RELEASE_KINDS,
+            outcome=Outcome.PENDING_SOURCE,
+            reason=reason,
+            now=datetime.now(UTC),
+            due_before=now,
+        )
+    report.waiting[service] = reason
 
 
 def _poll(app: ServiceApp, lookup: Lookup, options: ReleaseOptions, report: ReleaseReport) -> Release | None:

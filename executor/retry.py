@@ -24,4 +24,4 @@ class RetryPolicy:
         return (rng or random).uniform(0, ceiling)
 
     def not_live_delay(self, attempts: int) -> float:
-        return min(self.not_live_cap_s, self.not_live_base_s * 2 ** max(0, attempts - 1))
+        return min(self.not_live_cap_s, self.not_live_base_s * 2.0 ** max(0, attempts - 1))

@@ -21,7 +21,7 @@ import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -44,6 +44,7 @@ from services import ServiceApp
 from services.catalog import fan_actions
 from services.errors import GrantLost, PacingUnavailable
 from services.model import Release, Tokens, open_tokens
+from services.owed import FanActions
 
 log = logging.getLogger(__name__)
 LEDGER_RETRY = StoreRetry(attempts=8)  # about 20 s of a store that is away before giving up a batch
@@ -168,6 +169,46 @@ class _GrantRow:
     scopes: str = ""
 
 
+class _Busy:
+    """The grants being served on the pool, by their future: room is waited for on one condition, not by
+    installing a waiter on every future in flight."""
+
+    def __init__(self) -> None:
+        self._grants: dict[Future[None], int] = {}
+        self._changed = threading.Condition()
+        self._errors: list[BaseException] = []
+
+    def add(self, future: Future[None], grant_id: int) -> None:
+        with self._changed:
+            self._grants[future] = grant_id
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        error = future.exception()
+        with self._changed:
+            self._grants.pop(future, None)
+            if error is not None:
+                self._errors.append(error)
+            self._changed.notify_all()
+
+    def grants(self) -> list[int]:
+        with self._changed:
+            return list(self._grants.values())
+
+    def wait_below(self, limit: int) -> None:
+        """Until fewer than `limit` grants are served; a bug in serving one is raised here."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._grants) < limit or bool(self._errors))
+            if self._errors:
+                raise self._errors.pop(0)
+
+    def wait_idle(self) -> None:
+        """Until every grant is served."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._grants)
+            self._errors.clear()
+
+
 class ShardWorker:
     def __init__(
         self,
@@ -196,15 +237,13 @@ class ShardWorker:
         for service in SERVICES:
             if service not in self.apps:  # not configured: its actions wait in the queue
                 unresolved += [(service, kind.value) for kind in ActionKind]
-        busy: dict[Future[None], int] = {}
+        busy = _Busy()
         cpu = time.process_time()
         try:
             with ThreadPoolExecutor(job.threads, thread_name_prefix=f"shard{job.shard.index}") as pool:
                 while True:
                     claimed_in_pass = self._one_pass(pool, busy, unresolved)
-                    if busy:
-                        wait(list(busy))
-                        busy.clear()
+                    busy.wait_idle()
                     if self._stopping():
                         break
                     if claimed_in_pass:
@@ -225,18 +264,12 @@ class ShardWorker:
                 self.tally.cpu_s = time.process_time() - cpu
         return self.tally
 
-    def _one_pass(
-        self, pool: ThreadPoolExecutor, busy: dict[Future[None], int], unresolved: list[tuple[str, str]]
-    ) -> int:
+    def _one_pass(self, pool: ThreadPoolExecutor, busy: _Busy, unresolved: list[tuple[str, str]]) -> int:
         job = self.job
         cursor: int | None = 0
         claimed_total = 0
         while cursor is not None and not self._stopping():
-            while len(busy) >= job.threads * 4:
-                finished, _ = wait(list(busy), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    busy.pop(future, None)
-                    future.result()
+            busy.wait_below(job.threads * 4)
             # A claim whose commit landed before its connection was lost is not claimed again by the
             # retry (it names this attempt): those actions stay in flight, checked by the next run.
             actions, cursor = self.store.retrying(
@@ -249,7 +282,7 @@ class ShardWorker:
                     after_grant=cursor,
                     limit=job.batch,
                     unresolved_kinds=unresolved,
-                    busy_grants=list(busy.values()),
+                    busy_grants=busy.grants(),
                 ),
                 what="claiming actions",
             )
@@ -261,7 +294,7 @@ class ShardWorker:
                 by_grant[action.grant_id].append(action)
             for grant in self._grants(list(by_grant)):
                 mine = sorted(by_grant.pop(grant.id), key=lambda a: (ORDER.get(a.kind, 9), a.id))
-                busy[pool.submit(self._serve, grant, mine)] = grant.id
+                busy.add(pool.submit(self._serve, grant, mine), grant.id)
             for missing in by_grant.values():  # the grant was deleted meanwhile (a fan forgotten)
                 for action in missing:
                     self._record(
@@ -314,12 +347,33 @@ class ShardWorker:
 
     # one grant, on a pool thread ---------------------------------------------------------------------
     def _serve(self, grant: _GrantRow, actions: list[Claimed]) -> None:
-        job = self.job
+        fan = self._fan(grant, actions)
+        if fan is None:
+            return
+        unknown = is_provisional(grant.service_user_id)  # stored before `/me` answered
+        for index, action in enumerate(actions):
+            if unknown and action.kind != ActionKind.IDENTIFY:
+                # nothing else until the account is known: it may be a second grant of a fan whose first
+                # grant owes (or did) the same follow and save
+                self._give_back(actions[index:], "waits for the fan's account id (identify)", UNKNOWN_WAIT)
+                return
+            result = self._perform(grant, fan, actions[index:])
+            if result is None:
+                return
+            self._record(result)
+            if action.kind == ActionKind.IDENTIFY and result.outcome == Outcome.DELIVERED:
+                unknown = not self._identified(grant, fan)
+                if unknown:  # merged into the account's first grant: its actions moved there
+                    self._give_back(actions[index + 1 :], "moved to the account's first grant", timedelta(0))
+                    return
+
+    def _fan(self, grant: _GrantRow, actions: list[Claimed]) -> FanActions | None:
+        """The grant's fan session; None when its actions are settled without one (the grant ended, its
+        tokens cannot be opened, a refreshed token of it cannot be saved yet)."""
         if grant.status != GrantStatus.ACTIVE:
             reason = f"grant {grant.status}" + (f": {grant.status_reason}" if grant.status_reason else "")
             self._give_up(actions, Outcome.UNDELIVERABLE, reason)
-            return
-        app = self.apps[grant.service]
+            return None
         try:
             tokens = open_tokens(
                 self.vault, grant.access_token, grant.refresh_token, grant.token_expires_at, grant.scopes
@@ -328,55 +382,45 @@ class ShardWorker:
             self._give_up(
                 actions, Outcome.FAILED, "the grant's tokens cannot be opened with the configured keys"
             )
-            return
+            return None
         unsaved = self._unsaved.get(grant.id)
         if unsaved is not None:  # refreshed earlier in this run, the store still does not have them
             tokens.access_token, tokens.expires_at = unsaved.access_token, unsaved.expires_at
             tokens.refresh_token = unsaved.refresh_token or tokens.refresh_token
             if not self._save_unsaved_tokens(grant.id):
                 self._send_back(actions, "the store was away; a refreshed token is not saved yet")
-                return
-        fan = fan_actions(app, tokens, partial(self._store_tokens, grant.id))
-        unknown = is_provisional(grant.service_user_id)  # stored before `/me` answered
-        for index, action in enumerate(actions):
-            if unknown and action.kind != ActionKind.IDENTIFY:
-                # nothing else until the account is known: it may be a second grant of a fan whose first
-                # grant owes (or did) the same follow and save
-                self._give_back(actions[index:], "waits for the fan's account id (identify)", UNKNOWN_WAIT)
-                return
-            try:
-                result = perform_action(
-                    fan,
-                    action,
-                    job.releases.get(action.service),
-                    self.apps[action.service].pacer,
-                    job.retry,
-                    note=partial(self._note, action),
-                    now=job.clock,
-                )
-            except GrantLost as lost:
-                self._lose_grant(grant.id, lost)
-                self._give_up(actions[index:], Outcome.UNDELIVERABLE, str(lost))
-                return
-            except PacingUnavailable as away:  # whether the app must wait is unknown: none is sent
-                with self._tally_lock:
-                    self.tally.held_back[action.service] = str(away)
-                for waiting in actions[index:]:
-                    self._record(held_back(waiting, away, job.clock()))
-                return
-            except Exception as exc:
-                if not is_store_outage(exc):
-                    result = self._unexpected(action, exc)
-                else:  # this one may have reached the service: left in flight, checked next run
-                    log.warning("store away during action %d; the grant's other actions wait", action.id)
-                    self._send_back(actions[index + 1 :], "the store was away; tried again later")
-                    return
-            self._record(result)
-            if action.kind == ActionKind.IDENTIFY and result.outcome == Outcome.DELIVERED:
-                unknown = not self._identified(grant, fan)
-                if unknown:  # merged into the account's first grant: its actions moved there
-                    self._give_back(actions[index + 1 :], "moved to the account's first grant", timedelta(0))
-                    return
+                return None
+        return fan_actions(self.apps[grant.service], tokens, partial(self._store_tokens, grant.id))
+
+    def _perform(self, grant: _GrantRow, fan: FanActions, actions: list[Claimed]) -> Finished | None:
+        """The outcome of the first of `actions`; None when it and the rest are settled otherwise (the grant
+        lost, the app's pacing or the store away)."""
+        job, action = self.job, actions[0]
+        try:
+            return perform_action(
+                fan,
+                action,
+                job.releases.get(action.service),
+                self.apps[action.service].pacer,
+                job.retry,
+                note=partial(self._note, action),
+                now=job.clock,
+            )
+        except GrantLost as lost:
+            self._lose_grant(grant.id, lost)
+            self._give_up(actions, Outcome.UNDELIVERABLE, str(lost))
+        except PacingUnavailable as away:  # whether the app must wait is unknown: none is sent
+            with self._tally_lock:
+                self.tally.held_back[action.service] = str(away)
+            for waiting in actions:
+                self._record(held_back(waiting, away, job.clock()))
+        except Exception as exc:
+            if not is_store_outage(exc):
+                return self._unexpected(action, exc)
+            # this one may have reached the service: left in flight, checked next run
+            log.warning("store away during action %d; the grant's other actions wait", action.id)
+            self._send_back(actions[1:], "the store was away; tried again later")
+        return None
 
     def _identified(self, grant: _GrantRow, fan: Any) -> bool:
         """Give the grant the account id its `identify` action read; False when it merged into the

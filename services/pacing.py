@@ -117,6 +117,7 @@ class RateController:
         self.sleep = sleep
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self._granted = threading.local()  # what this thread's `acquire` read, for the call it granted
         self._buckets: deque[list[float]] = deque()  # [0.1 s bucket number, successes] over one window
         self._in_window = 0
         self.throttled = 0  # 429s seen by this process
@@ -174,13 +175,24 @@ class RateController:
             if self.reschedules(values, now):
                 return False
             send_at = self.reserve(now, values)
-            if send_at <= now:
-                return True
-            self.sleep(send_at - now)
-            now = self.clock()
-            values = self.state.read()
+            if send_at > now:
+                self.sleep(send_at - now)
+                now = self.clock()
+                values = self.state.read()
             if now >= max(values.pause_until, values.quota_until):
+                self._granted.read = (values, now)
                 return True
+
+    def granted(self) -> Pacing:
+        """The state as this thread's `acquire` read it when it granted the call about to be made (the
+        client's gate need not read it again), else as it is now."""
+        taken: tuple[Pacing, float] | None = getattr(self._granted, "read", None)
+        if taken is not None:
+            self._granted.read = None
+            values, at = taken
+            if self.clock() - at <= self.policy.burst_s:
+                return values
+        return self.state.read()
 
     def on_success(self, now: float | None = None) -> None:
         now = self.clock() if now is None else now
@@ -262,8 +274,8 @@ class PacedApp:
     def gate(self, what: str) -> None:
         """Raise at once, before sending, while the app is told to wait (THROTTLED; QUOTA_SPENT for a spent
         quota or a long wait). The failure has no status: nothing was sent."""
+        values = self.pacer.granted()
         now = self.pacer.clock()
-        values = self.pacer.state.read()
         left = max(values.pause_until, values.quota_until) - now
         if left > 0:
             raise throttled(

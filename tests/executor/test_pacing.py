@@ -10,7 +10,7 @@ import pytest
 
 from executor.retry import RetryPolicy
 from sandbox.ratelimit import RateLimiter
-from services.pacing import UNLIMITED, PacingPolicy, RateController
+from services.pacing import UNLIMITED, LocalPacingState, PacedApp, Pacing, PacingPolicy, RateController
 
 
 class FakeClock:
@@ -130,3 +130,31 @@ def test_backoff_is_bounded_exponential_with_full_jitter(failures: int, ceiling:
     waits = [policy.backoff(failures, random.Random(n)) for n in range(200)]
     assert all(0 <= w <= ceiling for w in waits)
     assert max(waits) > ceiling * 0.8  # jitter spreads over the whole range
+
+
+class CountedState(LocalPacingState):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def read(self) -> Pacing:
+        self.reads += 1
+        return super().read()
+
+
+class App(PacedApp):
+    name = "spotify"
+
+    def __init__(self, state: CountedState) -> None:
+        self.pacing = PacingPolicy()
+        self.use_pacing(state=state)
+
+
+def test_a_paced_call_reads_the_apps_shared_pacing_once_and_a_gate_alone_reads_it_afresh() -> None:
+    state = CountedState()
+    app = App(state)
+    assert app.pacer.acquire()
+    app.gate("save")  # the call acquire granted: its read serves the client's gate
+    assert state.reads == 1
+    app.gate("save")  # a call nobody acquired (the landing app's): read afresh
+    assert state.reads == 2
