@@ -64,6 +64,15 @@ class GrantStatus(enum.StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"  # refresh token past its six months, or `invalid_grant` on refresh
     REVOKED = "revoked"  # the fan removed the app's access
+    UNVERIFIED = "unverified"  # stored, but the service has not yet accepted the token (Apple's storefront)
+    REFUSED = "refused"  # the service never accepted the token (a forged or dead one): never a pre-save
+    # the label's Spotify app is in development mode and this account is not on its allowlist: the app
+    # can never act for them (403 "User not registered in the Developer Dashboard"); not a direct pre-save
+    UNREGISTERED = "unregistered"
+
+
+# a grant counts as a direct pre-save once its service accepted it and the app may act for the account
+UNCOUNTED_STATUSES = (GrantStatus.UNVERIFIED.value, GrantStatus.REFUSED.value, GrantStatus.UNREGISTERED.value)
 
 
 class EventKind(enum.StrEnum):
@@ -341,3 +350,6 @@ class GrantMerge(Base):
 # `identify` (the app reading a grant's account id after it was stored) is the app's bookkeeping, not an
 # action for a fan: outcome counts, retention and the warehouse leave it out alike.
 FAN_ACTIONS = OwedAction.kind != ActionKind.IDENTIFY
+COUNTED_GRANTS = Grant.status.not_in(UNCOUNTED_STATUSES)
+# grants of accounts the service knows (a forged or unchecked token is nobody's): their actions are reported
+ACCEPTED_GRANTS = Grant.status.not_in((GrantStatus.UNVERIFIED.value, GrantStatus.REFUSED.value))

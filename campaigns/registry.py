@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from campaigns.campaign_file import CampaignSpec, parse_campaign
 from campaigns.ledger import outcome_counts
-from campaigns.models import Campaign, CampaignVersion, Grant, utcnow
+from campaigns.models import COUNTED_GRANTS, Campaign, CampaignVersion, Grant, utcnow
 
 
 class CampaignExists(ValueError):
@@ -134,7 +134,7 @@ def summarise(session: Session, slug: str) -> CampaignSummary:
     grants |= dict(
         session.execute(
             select(Grant.service, func.count())
-            .where(Grant.campaign_id == campaign.id)
+            .where(Grant.campaign_id == campaign.id, COUNTED_GRANTS)
             .group_by(Grant.service)
             .order_by(Grant.service)
         ).all()

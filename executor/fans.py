@@ -121,7 +121,15 @@ class AppleActions(_Actions):
             return "albums", release.album
         return "songs", ",".join(release.tracks)
 
+    def identify(self) -> None:
+        """Apple's `identify`: the storefront answers 200 only for a Music User Token Apple issued (the
+        grant's id is its token's pseudonym already; the storefront gives the country)."""
+        self.identified = Profile(user_id="", country=self.fan.storefront())
+
     def perform(self, action: Claimed, release: Release | None, note: ResolvedNote) -> str | None:
+        if action.kind == ActionKind.IDENTIFY:
+            self.identify()
+            return None
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
             return self.playlists.add(action, resolved(release, "apple").tracks, note)
         kind, ids = self._items(action, release)

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from campaigns.future_saves import future_consent_text
 from campaigns.identity import surviving_grant
 from campaigns.ledger import record_at_grant
-from campaigns.models import ActionKind, EventKind, Grant, Outcome, OwedAction
+from campaigns.models import ActionKind, EventKind, Grant, GrantStatus, Outcome, OwedAction
 from campaigns.vault import Secret, VaultError
 from collectors.landing import future, views
 from collectors.landing.attempts import BROWSER_COOKIE, browser_of
@@ -152,6 +152,7 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
             "title": f"Saved — {view.spec.title}",
             "service": grant.service,
             "service_name": SERVICE_NAMES[grant.service],
+            "unverified": grant.status == GrantStatus.UNVERIFIED,
             "artist_followed": _outcome(ledger, ActionKind.FOLLOW_ARTIST),
             "preadded": _outcome(ledger, ActionKind.PREADD),
             "follows": boxes,
