@@ -69,10 +69,18 @@ class GrantStatus(enum.StrEnum):
     # the label's Spotify app is in development mode and this account is not on its allowlist: the app
     # can never act for them (403 "User not registered in the Developer Dashboard"); not a direct pre-save
     UNREGISTERED = "unregistered"
+    # a reminder pre-save: no token, the fan's email (with consent) and chosen service; on release day a
+    # message takes them to the release there (`campaigns.reminders`)
+    REMINDER = "reminder"
 
 
 # a grant counts as a direct pre-save once its service accepted it and the app may act for the account
-UNCOUNTED_STATUSES = (GrantStatus.UNVERIFIED.value, GrantStatus.REFUSED.value, GrantStatus.UNREGISTERED.value)
+UNCOUNTED_STATUSES = (
+    GrantStatus.UNVERIFIED.value,
+    GrantStatus.REFUSED.value,
+    GrantStatus.UNREGISTERED.value,
+    GrantStatus.REMINDER.value,
+)
 
 
 class EventKind(enum.StrEnum):
@@ -86,6 +94,8 @@ class EventKind(enum.StrEnum):
     ERROR = "error"  # the service or the app failed
     COMPLETE = "complete"  # the fan completed the done page
     OPEN_IN_BROWSER = "open_in_browser"  # an in-app browser was told to open the page outside the app
+    REMINDER = "reminder"  # a reminder pre-save was signed up for (email with consent, a chosen service)
+    REMINDER_CLICK = "reminder_click"  # a release-day reminder's tracked link was followed
 
 
 class ActionKind(enum.StrEnum):
@@ -290,6 +300,7 @@ class MessageKind(enum.StrEnum):
 
     RELEASE_DAY = "release_day"  # the release is out on the fan's service: listen link
     REASK = "reask"  # the fan's Spotify grant will be too old at release: pre-save again
+    REMINDER = "reminder"  # a reminder pre-save's release-day message: a tracked link to the release
 
 
 class FanMessage(Base):
@@ -334,6 +345,20 @@ class AppPacing(Base):
     pause_until: Mapped[float] = mapped_column(Float, default=0.0)
     quota_until: Mapped[float] = mapped_column(Float, default=0.0)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReleaseLink(Base):
+    """Where a campaign's release opens on one service, for reminder messages: resolved by UPC/ISRC
+    where the service's public API allows, else the campaign file's link. One row per campaign and
+    service, written once the link is known (a message is never sent before)."""
+
+    __tablename__ = "release_links"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(16), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(16))  # `upc`, `isrc`, `campaign` (the file's link)
+    resolved_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class GrantMerge(Base):

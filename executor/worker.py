@@ -37,7 +37,7 @@ from campaigns.models import ActionKind, Grant, GrantStatus, Outcome
 from campaigns.rules import SERVICES
 from campaigns.store import Store, StoreRetry, StoreUnavailable, is_store_outage
 from campaigns.vault import TokenVault, VaultError
-from campaigns.verification import refused, verified
+from campaigns.verification import end_uncounted, refused, verified
 from executor.fans import fan_session
 from executor.perform import held_back, perform_action
 from executor.retry import RetryPolicy
@@ -494,6 +494,8 @@ class ShardWorker:
         def end(session: Session) -> None:
             if grant.status == GrantStatus.UNVERIFIED:
                 refused(session, grant_id, lost.reason)
+            elif lost.status == GrantStatus.UNREGISTERED:
+                end_uncounted(session, grant_id, GrantStatus.UNREGISTERED, lost.reason)
             else:
                 session.execute(statement)
 

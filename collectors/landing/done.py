@@ -19,7 +19,7 @@ from campaigns.identity import surviving_grant
 from campaigns.ledger import record_at_grant
 from campaigns.models import ActionKind, EventKind, Grant, GrantStatus, Outcome, OwedAction
 from campaigns.vault import Secret, VaultError
-from collectors.landing import future, views
+from collectors.landing import future, remind, views
 from collectors.landing.attempts import BROWSER_COOKIE, browser_of
 from collectors.landing.choices import (
     DoneChoices,
@@ -128,6 +128,8 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
         grant = _detached_grant(session, fan.grant_id)
         if grant is None:
             return _erased(request, view)
+        if grant.status == GrantStatus.UNREGISTERED:  # the label's app can never save for this fan
+            return remind.turned_away_page(request, view, grant.service)
         ledger = {(a.kind, a.target): _shown(a) for a in ledger_of(session, grant.id)}
         consented = has_live_consent(session, grant.id, EMAIL_SCOPE)
         future_checked = future.is_opted_in(session, grant.id)

@@ -36,7 +36,7 @@ from campaigns.ledger import (
 )
 from campaigns.models import ActionKind, EventKind, Grant, GrantStatus
 from campaigns.vault import Secret, VaultError
-from campaigns.verification import UNVERIFIED, UNVERIFIED_REFUSED
+from campaigns.verification import UNVERIFIED, UNVERIFIED_REFUSED, end_uncounted
 from collectors.landing import views
 from collectors.landing.apple import valid_user_token
 from collectors.landing.attempts import BROWSER_COOKIE, Attempt, StateError, browser_of, slug_of
@@ -57,7 +57,7 @@ from collectors.landing.records import (
     save_grant,
 )
 from collectors.landing.spotify import SpotifyConnect
-from services.errors import Failure, ServiceError
+from services.errors import Failure, GrantLost, ServiceError
 from services.model import Profile, Tokens
 
 log = logging.getLogger(__name__)
@@ -467,6 +467,11 @@ class Delivery:
             profile = connector.profile(self.tokens)
         except ServiceError as exc:
             problem = exc
+        if isinstance(problem, GrantLost) and problem.status == GrantStatus.UNREGISTERED:
+            with self.landing.writes.core() as connection:  # the app can never act for this account
+                end_uncounted(connection, self.grant.id, GrantStatus.UNREGISTERED, problem.reason)
+            self.landing.campaigns.clear()  # the app's places are taken: pages offer the reminder now
+            return None
         if problem is not None:
             self._record([(ActionKind.IDENTIFY.value, PROFILE_TARGET, problem)])
             return None

@@ -8,9 +8,9 @@ from email.policy import SMTP
 from email.utils import make_msgid
 
 from campaigns.models import MessageKind
+from campaigns.rules import SERVICE_NAMES
 
 UNFOLDED = SMTP.clone(max_line_length=998)  # RFC 5322's limit: long links stay on one header line
-SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}
 
 
 @dataclass(frozen=True, slots=True)
