@@ -46,7 +46,9 @@ class SpotifyPlaces:
         return 0 if self.full else max(0, self.places - self.admitted)
 
 
-def spotify_places(session: Session, *, configured: bool, mode: str, allowlist: Sequence[str]) -> SpotifyPlaces:
+def spotify_places(
+    session: Session, *, configured: bool, mode: str, allowlist: Sequence[str]
+) -> SpotifyPlaces:
     """The app's places now, from the store (accounts are counted across every campaign: one app). An app
     configured as `extended` that refused an account as not registered is in development mode: learnt."""
     if not configured:

@@ -44,6 +44,15 @@ def body(letter: Letter) -> str:
             f"your pre-save would lapse.\n\nOne click renews it (it replaces the old one; nothing is "
             f"saved twice):\n{letter.link}\n"
         )
+    elif letter.kind == MessageKind.REMINDER:
+        opening = (
+            f"{letter.title} by {letter.artist} is out now. You asked us to remind you: this link opens "
+            f"it on {service}:\n{letter.link}\n"
+        )
+        return (
+            f"Hi,\n\n{opening}\nYou get this once because you asked for a release-day reminder. One "
+            f"click and you get no more messages:\n{letter.unsubscribe_url}\n"
+        )
     else:
         opening = (
             f"{letter.title} by {letter.artist} is out now on {service}. You pre-saved it: "

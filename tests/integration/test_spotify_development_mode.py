@@ -36,7 +36,8 @@ def test_the_sixth_fan_of_a_development_mode_app_is_told_and_offered_a_reminder(
     sixth = pages[5]
     assert "You're in" not in sixth
     assert "cannot save music for your account" in sixth
-    assert 'id="remind"' in sixth and 'value="spotify" selected' in sixth
+    assert 'id="remind"' in sixth
+    assert 'value="spotify" selected' in sixth
     assert 'id="presave-apple"' in sixth  # another service, on the spot
     turned_away = [g for g in grants(system) if g.status == "unregistered"]
     assert len(turned_away) == 1  # `/me` was refused too: the account stays unknown
@@ -44,7 +45,8 @@ def test_the_sixth_fan_of_a_development_mode_app_is_told_and_offered_a_reminder(
         owed = session.scalars(select(OwedAction).where(OwedAction.grant_id == turned_away[0].id)).all()
         summary = summarise(session, SLUG)
         counts = reminder_counts(session, turned_away[0].campaign_id)
-    assert owed and {a.outcome for a in owed} == {"undeliverable"}
+    assert owed
+    assert {a.outcome for a in owed} == {"undeliverable"}
     assert all("development mode" in (a.reason or "") for a in owed)
     assert summary.grants["spotify"] == 5
     assert summary.outcomes["queued"] == 5 * 1  # the five admitted fans' artist follows, checked later
@@ -65,7 +67,8 @@ def test_once_the_places_are_taken_the_page_offers_the_reminder_instead_of_the_s
     with Fan(system) as fan:
         page = fan.visit(SLUG).text
         assert 'id="presave-spotify"' not in page
-        assert 'id="remind"' in page and "development mode" in page
+        assert 'id="remind"' in page
+        assert "development mode" in page
         connect = fan.http.get(f"/{SLUG}/connect/spotify")
         assert connect.status_code != 302  # nobody is sent to authorize for nothing
         answer = fan.http.post(
@@ -92,7 +95,8 @@ def test_a_reminder_form_without_consent_or_from_another_site_sets_nothing(syste
     )
     with Fan(system) as fan:
         page = fan.visit(SLUG).text
-        assert 'id="remind"' in page and 'value="tidal"' in page
+        assert 'id="remind"' in page
+        assert 'value="tidal"' in page
         origin = {"Origin": system.settings.public_url}
         no_consent = fan.http.post(
             f"/{SLUG}/remind", data={"service": "tidal", "email": "a@example.com"}, headers=origin
