@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.message_ledger import EMAIL_SCOPE, recipient_key
@@ -180,38 +180,3 @@ def defer(session: Session, message_id: int, attempt_id: str, reason: str, now: 
         .where(_MESSAGES.c.id == message_id, _MESSAGES.c.attempt_id == attempt_id)
         .values(started_at=None, attempt_id=None, retry_at=now + LINK_WAIT, reason=reason[:300])
     )
-
-
-# counts ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ReminderCounts:
-    by_service: dict[str, int]
-    turned_away: int  # fans a development-mode Spotify app refused after they authorized
-    full_since: datetime | None  # the first Spotify fan turned away or sent to a reminder
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_service.values())
-
-
-def reminder_counts(session: Session, campaign_id: int) -> ReminderCounts:
-    by_service = dict(
-        session.execute(
-            select(Grant.service, func.count())
-            .where(Grant.campaign_id == campaign_id, Grant.status == GrantStatus.REMINDER.value)
-            .group_by(Grant.service)
-        ).all()
-    )
-    turned_away = session.scalar(
-        select(func.count()).where(
-            Grant.campaign_id == campaign_id, Grant.status == GrantStatus.UNREGISTERED.value
-        )
-    )
-    since = session.scalar(
-        select(func.min(Grant.granted_at)).where(
-            Grant.campaign_id == campaign_id,
-            Grant.status.in_((GrantStatus.UNREGISTERED.value, GrantStatus.REMINDER.value)),
-            Grant.service == "spotify",
-        )
-    )
-    return ReminderCounts(by_service, int(turned_away or 0), since.astimezone(UTC) if since else None)

@@ -7,8 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from campaigns.models import OwedAction
-from campaigns.registry import summarise
-from campaigns.reminders import reminder_counts
+from campaigns.registry import reminder_counts, summarise
 from tests.integration.conftest import System, soon
 from tests.integration.landing_helpers import Fan, add_campaign, events, grants
 
