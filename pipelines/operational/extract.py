@@ -22,6 +22,7 @@ from campaigns.models import (
     UNCOUNTED_STATUSES,
     Campaign,
     Grant,
+    GrantStatus,
     LandingEvent,
     OwedAction,
 )
@@ -116,6 +117,29 @@ def grant_frames(store: Store) -> Iterator[pd.DataFrame]:
         .order_by(Grant.id)
     )
     yield from stream_frames(store, query)
+
+
+def reminder_frames(store: Store) -> Iterator[pd.DataFrame]:
+    """Reminder pre-saves: the fan's key, service and why a reminder (never the address)."""
+    query = (
+        select(
+            Campaign.slug.label("campaign_slug"),
+            Grant.service,
+            Grant.fan_key,
+            Grant.granted_at,
+            Grant.choices,
+        )
+        .join(Campaign, Campaign.id == Grant.campaign_id)
+        .where(Grant.status == GrantStatus.REMINDER.value)
+        .order_by(Grant.id)
+    )
+    for frame in stream_frames(store, query):
+        choices = frame.pop("choices")
+        frame["signed_up_at"] = frame.pop("granted_at")
+        frame["reason"] = [
+            (c or {}).get("reminder") or "unknown" if isinstance(c, dict) else "unknown" for c in choices
+        ]
+        yield frame
 
 
 def owed_action_frames(store: Store) -> Iterator[pd.DataFrame]:
