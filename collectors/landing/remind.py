@@ -34,14 +34,18 @@ def form_context(view: CampaignView, *, turned_away: bool = False) -> dict[str, 
     services = view.reminder_services
     if turned_away and "spotify" not in services:
         services = ("spotify", *services)
-    if view.spotify_full or turned_away:
+    names = ", ".join(SERVICE_NAMES[s] for s in services)
+    note: str | None = (
+        f"This label cannot save to your library on {names}: leave your email and we send you a link to "
+        "the release on release day."
+    )
+    if view.spotify_full:
         note = (
-            "This label's Spotify app is in Spotify's development mode, which lets it save for five "
-            "listeners only, and those places are taken. Leave your email and we send you the link on "
-            "release day instead."
+            f"{note} (Spotify: the label's app is in Spotify's development mode, which admits five "
+            "listeners, and those places are taken.)"
         )
-    else:
-        note = "We cannot save to these services for you: we email you a link to the release instead."
+    if turned_away:
+        note = None  # the page above says why
     return {
         "remind_services": services,
         "remind_selected": "spotify" if turned_away else (services[0] if services else None),
