@@ -510,7 +510,9 @@ def _print_summary(store: Store, settings: Settings, slug: str, truth: GroundTru
     table.add_column("what")
     table.add_column("count", justify="right")
     kinds = summary.presaves
-    table.add_row("pre-saves: direct + reminders", f"{kinds['direct']} + {kinds['reminder']} = {kinds['total']}")
+    table.add_row(
+        "pre-saves: direct + reminders", f"{kinds['direct']} + {kinds['reminder']} = {kinds['total']}"
+    )
     for service, count in summary.grants.items():
         table.add_row(f"direct ({service})", str(count))
     for service, count in summary.reminders.items():

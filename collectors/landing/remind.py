@@ -13,7 +13,7 @@ from campaigns.models import EventKind
 from campaigns.reminders import Reason, Signup, click_target, read_click_token, sign_up
 from campaigns.rules import SERVICE_NAMES
 from collectors.landing import views
-from collectors.landing.choices import _EMAIL
+from collectors.landing.choices import EMAIL_ADDRESS
 from collectors.landing.consent import text_version
 from collectors.landing.context import Landing
 from collectors.landing.events import event_row
@@ -82,7 +82,7 @@ def read_form(
     if service not in view.reminder_services and not (turned_away and service == "spotify"):
         return "Choose one of the services listed for a reminder."
     address = (email or "").strip()
-    if not address or len(address) > 254 or not _EMAIL.match(address):
+    if not address or len(address) > 254 or not EMAIL_ADDRESS.match(address):
         return "That is not an email address."
     if (consent or "").strip().lower() not in ("yes", "on", "true", "1"):
         return "Tick the box to agree to the one reminder email."

@@ -97,7 +97,8 @@ def test_the_demo_saves_the_album_once_to_every_fan_on_every_service(tmp_path: P
             )
         engine.dispose()
         assert grants["spotify"] == 5  # the development-mode app's places; the other fans took reminders
-        assert kinds["reminder"] > 0 and kinds["unregistered"] >= 1
+        assert kinds["reminder"] > 0
+        assert kinds["unregistered"] >= 1
         assert sum(grants.values()) >= 200
         assert set(grants) == {"spotify", "apple", "deezer"}
         assert set(outcomes) == {"delivered"}  # nothing queued, failed or undeliverable
