@@ -124,3 +124,28 @@ def test_a_reminder_form_without_consent_or_from_another_site_sets_nothing(syste
     assert "Tick the box" in no_consent.text
     assert "not an email address" in bad_email.text
     assert grants(system) == []
+
+
+def test_a_fan_the_app_refuses_later_ends_undeliverable_and_is_never_called_again(system: System) -> None:
+    from executor.release import run_release
+    from services.spotify import SpotifyApp
+
+    add_campaign(system, SLUG, soon(seconds=2))
+    for n in range(5):
+        _presave(system, f"fan-{n}")
+    faults = {"services": ["spotify"], "error_share": 1.0, "error_statuses": [502]}
+    system.admin.put("/sandbox/config", json={"faults": faults}).raise_for_status()
+    page = _presave(system, "fan-late")  # `/me` failed: captured, owed to the executor
+    assert "You're in." in page
+    system.admin.put("/sandbox/config", json={"faults": {"error_share": 0.0}}).raise_for_status()
+    _development_mode(system)
+    apps = {"spotify": SpotifyApp.from_settings(system.settings)}
+    run_release(system.store, system.settings.vault(), apps, SLUG)
+    calls = [c for c in system.calls() if c.get("user") == "fan-late"]
+    run_release(system.store, system.settings.vault(), apps, SLUG)
+    [late] = [g for g in grants(system) if g.status == "unregistered"]
+    with system.store.session() as session:
+        owed = session.scalars(select(OwedAction).where(OwedAction.grant_id == late.id)).all()
+    assert {a.outcome for a in owed} == {"undeliverable"}
+    assert calls  # the executor's `/me` met the refusal once
+    assert [c for c in system.calls() if c.get("user") == "fan-late"] == calls  # and never again
