@@ -205,6 +205,8 @@ FROM quarantined_files ORDER BY quarantined_at DESC, file_name
 
 FRESHNESS = "SELECT * FROM source_freshness ORDER BY days_behind DESC NULLS FIRST, source"
 
+PRESAVE_KINDS = "SELECT * FROM presave_kinds WHERE campaign_slug = ? ORDER BY service"
+
 # campaigns whose development-mode Spotify app turned fans away (and to reminders)
 SPOTIFY_CAPPED = """
 SELECT campaign_slug, turned_away, reminders AS spotify_reminders, turned_away_since
