@@ -19,11 +19,11 @@ from pydantic import (
     model_validator,
 )
 
-from campaigns.rules import SERVICES
+from campaigns.rules import LINK_ONLY_SERVICES, SERVICES
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SPOTIFY_URI = re.compile(r"^spotify:(artist|user|playlist):[A-Za-z0-9]{1,64}$")
-RESERVED_SLUGS = {"oauth", "healthz", "static", "forget", "unsubscribe", "favicon.ico", "robots.txt"}
+RESERVED_SLUGS = {"oauth", "healthz", "static", "forget", "unsubscribe", "favicon.ico", "robots.txt", "r"}
 
 
 class CampaignFileError(ValueError):
@@ -95,13 +95,41 @@ class DeezerService(_Strict):
     album_id: str | None = None
 
 
+class LinkService(_Strict):
+    """A service the label cannot write to (no public library API): reminder pre-saves only, the fan
+    routed to `link` on release day (left out: resolved by UPC/ISRC where the service allows)."""
+
+    link: str | None = Field(default=None, max_length=500)
+
+    @field_validator("link")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError(f"{value!r} must be an https:// URL")
+        return value
+
+
 class Services(_Strict):
     spotify: SpotifyService | None = None
     apple: AppleService | None = None
     deezer: DeezerService | None = None
+    amazon_music: LinkService | None = None
+    youtube_music: LinkService | None = None
+    tidal: LinkService | None = None
+    soundcloud: LinkService | None = None
 
     def offered(self) -> list[str]:
+        """The services a pre-save may save on directly (the label's apps)."""
         return [str(name) for name in SERVICES if getattr(self, name) is not None]
+
+    def link_only(self) -> list[str]:
+        """The link-only services of the campaign: reminder pre-saves there."""
+        return [name for name in LINK_ONLY_SERVICES if getattr(self, name) is not None]
+
+    def link(self, service: str) -> str | None:
+        """The campaign file's own link to the release on a link-only service."""
+        configured = getattr(self, service, None) if service in LINK_ONLY_SERVICES else None
+        return configured.link if isinstance(configured, LinkService) else None
 
 
 class ConsentTerms(_Strict):
@@ -158,8 +186,12 @@ class CampaignSpec(_Strict):
     @field_validator("services")
     @classmethod
     def _some_service(cls, services: Services) -> Services:
-        if not services.offered():
-            raise ValueError("at least one of spotify, apple, deezer is required")
+        if not services.offered() and not services.link_only():
+            raise ValueError(
+                "at least one of spotify, apple, deezer (or a link-only service: "
+                + ", ".join(LINK_ONLY_SERVICES)
+                + ") is required"
+            )
         return services
 
     @model_validator(mode="after")

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from campaigns.models import FAN_ACTIONS, ActionKind, Outcome, OwedAction
+from campaigns.models import ACCEPTED_GRANTS, FAN_ACTIONS, ActionKind, Grant, Outcome, OwedAction
 
 INSERT_CHUNK = 5000  # rows per executemany call
 _ACTIONS: Table = OwedAction.__table__  # type: ignore[assignment]  # declared as a FromClause
@@ -227,7 +227,8 @@ def outcome_counts(session: Session, campaign_id: int) -> dict[str, int]:
     counts = {outcome.value: 0 for outcome in Outcome}
     for outcome, count in session.execute(
         select(OwedAction.outcome, func.count())
-        .where(OwedAction.campaign_id == campaign_id, FAN_ACTIONS)
+        .join(Grant, Grant.id == OwedAction.grant_id)
+        .where(OwedAction.campaign_id == campaign_id, FAN_ACTIONS, ACCEPTED_GRANTS)
         .group_by(OwedAction.outcome)
     ):
         counts[outcome] = count

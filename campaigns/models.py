@@ -64,6 +64,23 @@ class GrantStatus(enum.StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"  # refresh token past its six months, or `invalid_grant` on refresh
     REVOKED = "revoked"  # the fan removed the app's access
+    UNVERIFIED = "unverified"  # stored, but the service has not yet accepted the token (Apple's storefront)
+    REFUSED = "refused"  # the service never accepted the token (a forged or dead one): never a pre-save
+    # the label's Spotify app is in development mode and this account is not on its allowlist: the app
+    # can never act for them (403 "User not registered in the Developer Dashboard"); not a direct pre-save
+    UNREGISTERED = "unregistered"
+    # a reminder pre-save: no token, the fan's email (with consent) and chosen service; on release day a
+    # message takes them to the release there (`campaigns.reminders`)
+    REMINDER = "reminder"
+
+
+# a grant counts as a direct pre-save once its service accepted it and the app may act for the account
+UNCOUNTED_STATUSES = (
+    GrantStatus.UNVERIFIED.value,
+    GrantStatus.REFUSED.value,
+    GrantStatus.UNREGISTERED.value,
+    GrantStatus.REMINDER.value,
+)
 
 
 class EventKind(enum.StrEnum):
@@ -77,6 +94,8 @@ class EventKind(enum.StrEnum):
     ERROR = "error"  # the service or the app failed
     COMPLETE = "complete"  # the fan completed the done page
     OPEN_IN_BROWSER = "open_in_browser"  # an in-app browser was told to open the page outside the app
+    REMINDER = "reminder"  # a reminder pre-save was signed up for (email with consent, a chosen service)
+    REMINDER_CLICK = "reminder_click"  # a release-day reminder's tracked link was followed
 
 
 class ActionKind(enum.StrEnum):
@@ -281,6 +300,7 @@ class MessageKind(enum.StrEnum):
 
     RELEASE_DAY = "release_day"  # the release is out on the fan's service: listen link
     REASK = "reask"  # the fan's Spotify grant will be too old at release: pre-save again
+    REMINDER = "reminder"  # a reminder pre-save's release-day message: a tracked link to the release
 
 
 class FanMessage(Base):
@@ -327,6 +347,20 @@ class AppPacing(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ReleaseLink(Base):
+    """Where a campaign's release opens on one service, for reminder messages: resolved by UPC/ISRC
+    where the service's public API allows, else the campaign file's link. One row per campaign and
+    service, written once the link is known (a message is never sent before)."""
+
+    __tablename__ = "release_links"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(16), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(16))  # `upc`, `isrc`, `campaign` (the file's link)
+    resolved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class GrantMerge(Base):
     """A grant folded into an earlier grant of the same account (`campaigns.identity`): what a fan's
     done-page cookie, naming the folded grant, resolves to. Erased with the grant it points to."""
@@ -341,3 +375,6 @@ class GrantMerge(Base):
 # `identify` (the app reading a grant's account id after it was stored) is the app's bookkeeping, not an
 # action for a fan: outcome counts, retention and the warehouse leave it out alike.
 FAN_ACTIONS = OwedAction.kind != ActionKind.IDENTIFY
+COUNTED_GRANTS = Grant.status.not_in(UNCOUNTED_STATUSES)
+# grants of accounts the service knows (a forged or unchecked token is nobody's): their actions are reported
+ACCEPTED_GRANTS = Grant.status.not_in((GrantStatus.UNVERIFIED.value, GrantStatus.REFUSED.value))

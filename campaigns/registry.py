@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,7 +12,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from campaigns.campaign_file import CampaignSpec, parse_campaign
 from campaigns.ledger import outcome_counts
-from campaigns.models import Campaign, CampaignVersion, Grant, utcnow
+from campaigns.models import COUNTED_GRANTS, Campaign, CampaignVersion, Grant, GrantStatus, utcnow
 
 
 class CampaignExists(ValueError):
@@ -119,12 +120,32 @@ def list_campaigns(session: Session) -> list[Campaign]:
 
 @dataclass(frozen=True)
 class CampaignSummary:
+    """`grants`: direct pre-saves by service (the label's app saves for the fan); `reminders`: reminder
+    pre-saves by service (the fan is emailed a link on release day); `presaves`: the two kinds and their
+    total; `turned_away`: fans a development-mode Spotify app refused after they authorized."""
+
     campaign: dict[str, Any]
     grants: dict[str, int]
     outcomes: dict[str, int]
+    reminders: dict[str, int] = field(default_factory=dict)
+    turned_away: int = 0
+    capped_since: datetime | None = None
+
+    @property
+    def presaves(self) -> dict[str, int]:
+        direct, reminder = sum(self.grants.values()), sum(self.reminders.values())
+        return {"direct": direct, "reminder": reminder, "total": direct + reminder}
 
     def as_json(self) -> dict[str, Any]:
-        return {"campaign": self.campaign, "grants": self.grants, "outcomes": self.outcomes}
+        return {
+            "campaign": self.campaign,
+            "grants": self.grants,
+            "outcomes": self.outcomes,
+            "presaves": self.presaves,
+            "reminders": self.reminders,
+            "turned_away": self.turned_away,
+            "capped_since": self.capped_since.isoformat() if self.capped_since else None,
+        }
 
 
 def summarise(session: Session, slug: str) -> CampaignSummary:
@@ -134,11 +155,52 @@ def summarise(session: Session, slug: str) -> CampaignSummary:
     grants |= dict(
         session.execute(
             select(Grant.service, func.count())
-            .where(Grant.campaign_id == campaign.id)
+            .where(Grant.campaign_id == campaign.id, COUNTED_GRANTS)
             .group_by(Grant.service)
             .order_by(Grant.service)
         ).all()
     )
+    spec = campaign_spec(campaign)
+    counted = reminder_counts(session, campaign.id)
     return CampaignSummary(
-        campaign=dict(campaign.spec), grants=grants, outcomes=outcome_counts(session, campaign.id)
+        campaign=dict(campaign.spec),
+        grants=grants,
+        outcomes=outcome_counts(session, campaign.id),
+        reminders=dict.fromkeys(spec.services.link_only(), 0) | counted.by_service,
+        turned_away=counted.turned_away,
+        capped_since=counted.full_since if counted.turned_away or counted.by_service.get("spotify") else None,
     )
+
+
+@dataclass(frozen=True)
+class ReminderCounts:
+    by_service: dict[str, int]
+    turned_away: int  # fans a development-mode Spotify app refused after they authorized
+    full_since: datetime | None  # the first Spotify fan turned away or sent to a reminder
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_service.values())
+
+
+def reminder_counts(session: Session, campaign_id: int) -> ReminderCounts:
+    by_service = dict(
+        session.execute(
+            select(Grant.service, func.count())
+            .where(Grant.campaign_id == campaign_id, Grant.status == GrantStatus.REMINDER.value)
+            .group_by(Grant.service)
+        ).all()
+    )
+    turned_away = session.scalar(
+        select(func.count()).where(
+            Grant.campaign_id == campaign_id, Grant.status == GrantStatus.UNREGISTERED.value
+        )
+    )
+    since = session.scalar(
+        select(func.min(Grant.granted_at)).where(
+            Grant.campaign_id == campaign_id,
+            Grant.status.in_((GrantStatus.UNREGISTERED.value, GrantStatus.REMINDER.value)),
+            Grant.service == "spotify",
+        )
+    )
+    return ReminderCounts(by_service, int(turned_away or 0), since.astimezone(UTC) if since else None)

@@ -19,6 +19,17 @@ class Service(enum.StrEnum):
 
 
 SERVICES: tuple[Service, ...] = tuple(Service)
+# services without a library API a label can write to: a campaign offers them as reminder pre-saves only
+LINK_ONLY_SERVICES = ("amazon_music", "youtube_music", "tidal", "soundcloud")
+SERVICE_NAMES = {
+    "spotify": "Spotify",
+    "apple": "Apple Music",
+    "deezer": "Deezer",
+    "amazon_music": "Amazon Music",
+    "youtube_music": "YouTube Music",
+    "tidal": "TIDAL",
+    "soundcloud": "SoundCloud",
+}
 
 # Spotify refresh tokens die six months (half a Julian year) after the fan's grant, whatever refreshing
 # happens: the token-health check and the marts take this one figure.

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     spotify_client_secret: SecretStr | None = None
     spotify_accounts_url: str = "https://accounts.spotify.com"
     spotify_api_url: str = "https://api.spotify.com/v1"
+    # development: the app admits only its allowlisted accounts (five at most; a 403 "User not registered"
+    # also reveals it); the rest of the fans are offered reminder pre-saves (`campaigns.capacity`)
+    spotify_mode: Literal["extended", "development"] = "extended"
+    spotify_dev_users: str | None = None  # comma-separated allowlisted Spotify user ids; unset: learnt
+
+    @property
+    def spotify_allowlist(self) -> tuple[str, ...]:
+        return tuple(u.strip() for u in (self.spotify_dev_users or "").split(",") if u.strip())
 
     apple_team_id: str | None = None
     apple_key_id: str | None = None

@@ -58,6 +58,7 @@ def gather(reader: queries.WarehouseReader, slug: str) -> PitchPack:
         (glossary["presaves"].label, glossary.value("presaves", row), _by_service(row)),
         (glossary["last_week_share"].label, glossary.value("last_week_share", row), None),
     ]
+    figures += _kinds(_optional(reader, queries.PRESAVE_KINDS, slug))
     released = pd.Timestamp(row["release_at"]) <= pd.Timestamp.now(tz="UTC")
     forecast = None
     if not released:
@@ -268,6 +269,25 @@ def _last(values: pd.Series) -> str:
 
 def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _kinds(kinds: pd.DataFrame) -> list[tuple[str, str, str | None]]:
+    """Reminder pre-saves beside the direct ones, each labelled, when the campaign has any."""
+    every = kinds[kinds["service"] == "all"] if not kinds.empty else kinds
+    if every.empty or not int(every.iloc[0]["reminders"]):
+        return []
+    row = every.iloc[0]
+    clicks = (
+        f"; {int(row['reminder_clicks']):,} followed their release-day link" if row["reminder_clicks"] else ""
+    )
+    return [
+        (
+            "Reminder pre-saves",
+            f"{int(row['reminders']):,}",
+            f"direct {int(row['direct']):,} + reminders {int(row['reminders']):,} = {int(row['total']):,} "
+            f"in total{clicks}",
+        )
+    ]
 
 
 def _optional(reader: queries.WarehouseReader, sql: str, *params: object) -> pd.DataFrame:

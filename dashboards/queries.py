@@ -212,6 +212,14 @@ FROM quarantined_files ORDER BY quarantined_at DESC, file_name
 
 FRESHNESS = "SELECT * FROM source_freshness ORDER BY days_behind DESC NULLS FIRST, source"
 
+PRESAVE_KINDS = "SELECT * FROM presave_kinds WHERE campaign_slug = ? ORDER BY service"
+
+# campaigns whose development-mode Spotify app turned fans away (and to reminders)
+SPOTIFY_CAPPED = """
+SELECT campaign_slug, turned_away, reminders AS spotify_reminders, turned_away_since
+FROM presave_kinds WHERE service = 'spotify' AND turned_away > 0 ORDER BY campaign_slug
+"""
+
 FOLLOWERS = """
 SELECT date, origin, followers, service FROM campaign_followers WHERE campaign_slug = ? ORDER BY origin, date
 """

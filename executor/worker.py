@@ -37,6 +37,7 @@ from campaigns.models import ActionKind, Grant, GrantStatus, Outcome
 from campaigns.rules import SERVICES
 from campaigns.store import Store, StoreRetry, StoreUnavailable, is_store_outage
 from campaigns.vault import TokenVault, VaultError
+from campaigns.verification import end_uncounted, refused, verified
 from executor.perform import held_back, perform_action
 from executor.retry import RetryPolicy
 from executor.tally import Tally
@@ -350,7 +351,8 @@ class ShardWorker:
         fan = self._fan(grant, actions)
         if fan is None:
             return
-        unknown = is_provisional(grant.service_user_id)  # stored before `/me` answered
+        # stored before `/me` answered, or before the service accepted its token
+        unknown = is_provisional(grant.service_user_id) or grant.status == GrantStatus.UNVERIFIED
         for index, action in enumerate(actions):
             if unknown and action.kind != ActionKind.IDENTIFY:
                 # nothing else until the account is known: it may be a second grant of a fan whose first
@@ -370,7 +372,7 @@ class ShardWorker:
     def _fan(self, grant: _GrantRow, actions: list[Claimed]) -> FanActions | None:
         """The grant's fan session; None when its actions are settled without one (the grant ended, its
         tokens cannot be opened, a refreshed token of it cannot be saved yet)."""
-        if grant.status != GrantStatus.ACTIVE:
+        if grant.status not in (GrantStatus.ACTIVE, GrantStatus.UNVERIFIED):
             reason = f"grant {grant.status}" + (f": {grant.status_reason}" if grant.status_reason else "")
             self._give_up(actions, Outcome.UNDELIVERABLE, reason)
             return None
@@ -407,7 +409,7 @@ class ShardWorker:
                 now=job.clock,
             )
         except GrantLost as lost:
-            self._lose_grant(grant.id, lost)
+            self._lose_grant(grant, lost)
             self._give_up(actions, Outcome.UNDELIVERABLE, str(lost))
         except PacingUnavailable as away:  # whether the app must wait is unknown: none is sent
             with self._tally_lock:
@@ -429,7 +431,10 @@ class ShardWorker:
         if profile is None:
             return True
         self.writer.flush()  # the identify outcome first: the merge moves its row
-        found = identify(self.store.session, self.vault, grant.id, profile.user_id, profile.country)
+        then = (lambda bind, _: verified(bind, grant.id)) if grant.status == GrantStatus.UNVERIFIED else None
+        found = identify(
+            self.store.session, self.vault, grant.id, profile.user_id, profile.country, then=then
+        )
         return found is not None and not found.merged
 
     def _give_back(self, actions: list[Claimed], reason: str, after: timedelta) -> None:
@@ -515,14 +520,25 @@ class ShardWorker:
                     del self._unsaved[gid]
         return True
 
-    def _lose_grant(self, grant_id: int, lost: GrantLost) -> None:
+    def _lose_grant(self, grant: _GrantRow, lost: GrantLost) -> None:
+        """The grant's authorization is gone; one the service never accepted was never a pre-save."""
+        grant_id = grant.id
         statement = (
             update(Grant)
             .where(Grant.id == grant_id)
             .values(status=lost.status, status_reason=lost.reason[:200])
             .execution_options(synchronize_session=False)
         )
+
+        def end(session: Session) -> None:
+            if grant.status == GrantStatus.UNVERIFIED:
+                refused(session, grant_id, lost.reason)
+            elif lost.status == GrantStatus.UNREGISTERED:
+                end_uncounted(session, grant_id, GrantStatus.UNREGISTERED, lost.reason)
+            else:
+                session.execute(statement)
+
         try:
-            self.store.retrying(lambda session: session.execute(statement), what="ending a grant")
+            self.store.retrying(end, what="ending a grant")
         except StoreUnavailable:  # its actions are still recorded; the next run finds the grant gone
             log.error("grant %d: its end could not be recorded, the store stayed away", grant_id)

@@ -42,6 +42,7 @@ DASHBOARD_TABLES = (
     "loaded_files",
     "presave_accumulation",
     "presave_forecast",
+    "presave_kinds",
     "presave_origins",
     "presaves_by_country",
     "presaves_daily",

@@ -109,6 +109,18 @@ OPERATIONAL = (
         ("action_id",),
         "one owed library action (the release-day ledger)",
     ),
+    Table(
+        "reminders",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "fan_key VARCHAR NOT NULL",
+            "signed_up_at TIMESTAMPTZ NOT NULL",
+            "reason VARCHAR NOT NULL",
+        ),
+        ("campaign_slug", "service", "fan_key"),
+        "one fan's reminder pre-save on one service for one campaign (emailed a link on release day)",
+    ),
 )
 
 EXPORTS = (
@@ -755,6 +767,23 @@ MARTS = (
         ),
         ("figure",),
         "one headline figure: its label, unit, definition, help text and the mart column it lives in",
+    ),
+    Table(
+        "presave_kinds",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "direct BIGINT NOT NULL",
+            "reminders BIGINT NOT NULL",
+            "total BIGINT NOT NULL",
+            "direct_delivered BIGINT NOT NULL",
+            "reminder_clicks BIGINT NOT NULL",
+            "reminder_click_rate DOUBLE",
+            "turned_away BIGINT NOT NULL",
+            "turned_away_since TIMESTAMPTZ",
+        ),
+        ("campaign_slug", "service"),
+        "pre-saves of one campaign on one service ('all': every service), direct and reminder apart",
     ),
 )
 

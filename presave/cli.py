@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 from campaigns.campaign_file import CampaignFileError, CampaignSpec, load_campaign_file
 from campaigns.registry import (
     CampaignExists,
+    CampaignSummary,
     UnknownCampaign,
+    campaign_spec,
     create_campaign,
+    get_campaign,
     list_campaigns,
     summarise,
     update_campaign,
@@ -216,8 +219,68 @@ def campaign_show(
         f"[bold]{escape(campaign['slug'])}[/]: {escape(campaign['artist'])} — {escape(campaign['title'])}"
     )
     out.print(escape(f"release {campaign['release_at']} {campaign['timezone']} ({campaign['release_mode']})"))
-    out.print(escape("grants: " + ", ".join(f"{k} {v}" for k, v in summary.grants.items())))
+    kinds = summary.presaves
+    out.print(
+        escape(
+            f"pre-saves: {kinds['total']} in total = {kinds['direct']} direct + {kinds['reminder']} reminders"
+        )
+    )
+    out.print(escape("direct (grants): " + ", ".join(f"{k} {v}" for k, v in summary.grants.items())))
+    if summary.reminders:
+        out.print(escape("reminders: " + ", ".join(f"{k} {v}" for k, v in summary.reminders.items())))
     out.print(escape("owed actions: " + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())))
+    for line in cap_warnings(summary):
+        out.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
+
+
+def cap_warnings(summary: CampaignSummary) -> list[str]:
+    """Fans turned to reminders by a development-mode Spotify app: how many, since when."""
+    spotify_reminders = summary.reminders.get("spotify", 0)
+    if not (summary.turned_away or spotify_reminders) or summary.capped_since is None:
+        return []
+    return [
+        f"the Spotify app's development-mode places are taken: since {summary.capped_since:%Y-%m-%d %H:%M} UTC "
+        f"{summary.turned_away} fans were turned away after authorizing and {spotify_reminders} took a "
+        "reminder instead (`presave services` says what each service can do)"
+    ]
+
+
+@app.command("services")
+def services_command(
+    slug: Annotated[str | None, typer.Argument(help="One campaign; all campaigns when left out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Say per campaign what each service can do with the label's apps, and for how many fans: direct
+    saves, direct saves up to Spotify's development-mode cap then reminders, or reminders only."""
+    from campaigns.capabilities import capabilities
+    from campaigns.capacity import spotify_places
+
+    settings = _settings()
+    configured = settings.enabled_services()
+    with _operational_session(settings) as session:
+        places = spotify_places(
+            session,
+            configured="spotify" in configured,
+            mode=settings.spotify_mode,
+            allowlist=settings.spotify_allowlist,
+        )
+        try:
+            campaigns = [get_campaign(session, slug)] if slug else list_campaigns(session)
+        except UnknownCampaign as exc:
+            fail(str(exc))
+        found = {
+            c.slug: capabilities(
+                campaign_spec(c), configured=configured, places=places, apple_key_id=settings.apple_key_id
+            )
+            for c in campaigns
+        }
+    if as_json:
+        print(json.dumps({s: [c.as_json() for c in caps] for s, caps in found.items()}, indent=2))
+        return
+    for campaign_slug, caps in found.items():
+        out.print(f"[bold]{escape(campaign_slug)}[/]")
+        for capability in caps:
+            out.print(f"  {escape(capability.text)}", soft_wrap=True)
 
 
 @fans_app.command("export")

@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -63,7 +64,13 @@ storage:
 telemetry:
   enabled: false
 """
-SERVICE_SHARES = (("spotify", 0.62), ("apple", 0.28), ("deezer", 0.10))
+SERVICE_SHARES = (
+    ("spotify", 0.62),
+    ("apple", 0.28),
+    ("deezer", 0.10),
+    ("tidal", 0.05),  # link-only services (reminder pre-saves), where a campaign offers them
+    ("amazon_music", 0.05),
+)
 # Grants each campaign had before today (the live campaign's all come today, over HTTP).
 HISTORY_PRESAVES = {
     "northern-lights": 420,
@@ -155,9 +162,12 @@ def run_demo(
         live = next(c for c in roster if c.kind == "live")
         upcoming = [c for c in roster if c.kind == "upcoming"]
         console.print(f"sandbox {sandbox.url} · landing {landing.url}/{live.slug}")
-        _simulate(
-            sandbox.url, landing.url, live, fans, truth, deadline=live_release_at - timedelta(seconds=2)
-        )
+        with _spotify_development_mode(
+            sandbox.url
+        ):  # five places: the live campaign's other fans get reminders
+            _simulate(
+                sandbox.url, landing.url, live, fans, truth, deadline=live_release_at - timedelta(seconds=2)
+            )
         _write_histories(store, vault, roster, truth)  # while the release moment comes
         for campaign in upcoming:
             _simulate(sandbox.url, landing.url, campaign, UPCOMING_FANS_TODAY, truth)
@@ -302,6 +312,20 @@ def _write_histories(store: Store, vault: TokenVault, roster: list[DemoCampaign]
             progress.advance(task)
 
 
+@contextlib.contextmanager
+def _spotify_development_mode(sandbox_url: str) -> Iterator[None]:
+    """The sandbox's Spotify app in development mode while the live campaign's fans come: it admits the
+    first five who authorize and refuses the rest ("User not registered in the Developer Dashboard"), which
+    the landing app learns and answers with reminder pre-saves. Back to extended quota after, so the
+    exports and snapshots read as before."""
+    with httpx.Client(base_url=sandbox_url, timeout=30) as http:
+        _expect_ok(http.put("/sandbox/config", json={"spotify": {"dev_mode": True}}))
+        try:
+            yield
+        finally:
+            _expect_ok(http.put("/sandbox/config", json={"spotify": {"dev_mode": False}}))
+
+
 def _simulate(
     sandbox_url: str,
     landing_url: str,
@@ -315,7 +339,11 @@ def _simulate(
         seed=7 if campaign.kind == "live" else 8,
         prefix=f"{campaign.slug[:6]}-",
         reading_s=(1.0, 3.0),
-        services=tuple((s, w) for s, w in SERVICE_SHARES if s in campaign.spec.services.offered()),
+        services=tuple(
+            (s, w)
+            for s, w in SERVICE_SHARES
+            if s in (*campaign.spec.services.offered(), *campaign.spec.services.link_only())
+        ),
     )
     register_fans(sandbox_url, plans)
     with _progress() as progress:
@@ -335,7 +363,8 @@ def _simulate(
     unexpected = {
         k: v
         for k, v in report.outcomes.items()
-        if k not in {"granted", "visited", "declined", "abandoned", "failed", "late"}
+        if k
+        not in {"granted", "visited", "declined", "abandoned", "failed", "late", "reminder", "turned_away"}
     }
     if unexpected:
         raise RuntimeError(f"the landing flow failed for some fans: {unexpected}")
@@ -590,6 +619,18 @@ def _print_summary(
             table.add_row(slug, f"{release_at:%Y-%m-%d}", f"{presaves:,}", words)
     console.print(table)
     live = next(c.slug for c in roster if c.kind == "live")
+    with store.session() as session:
+        live_summary = summarise(session, live)
+    if live_summary.presaves["reminder"] or live_summary.turned_away:
+        kinds = live_summary.presaves
+        console.print(
+            f"{live} pre-saves: {kinds['direct']} direct + {kinds['reminder']} reminders = {kinds['total']}"
+            + (
+                f"; {live_summary.turned_away} turned away by Spotify's development mode"
+                if live_summary.turned_away
+                else ""
+            )
+        )
     conversion = truth.conversion(live)
     visitors = conversion.pop("page")["visited"]
     console.print(f"{live}, the simulated fans' true conversion ({visitors:,} visitors):")

@@ -29,6 +29,7 @@ import httpx
 from sandbox.audience import DEVICE_CLASS, SOURCES, USER_AGENTS, pick, pick_agent, pick_country, pick_zone
 from sandbox.truth import OUTCOMES, FanTruth, GroundTruth
 
+SANDBOX_SERVICES = ("spotify", "apple", "deezer")  # the services the sandbox stands in for
 VISITOR_COOKIE = "psv"  # the landing app's visitor cookie
 TIMEZONE_COOKIE = "psv_tz"  # set by the landing page's script from the browser's zone
 CLICK_RATE = 0.7  # visitors who press a pre-save button
@@ -155,6 +156,8 @@ def register_fans(sandbox_url: str, plans: list[FanPlan], http: httpx.Client | N
     client = http or httpx.Client(timeout=30.0)
     try:
         for plan in plans:
+            if plan.service not in SANDBOX_SERVICES:  # a link-only service: nobody to register
+                continue
             response = client.post(f"{sandbox_url}/sandbox/{plan.service}/fans", json=_fan_profile(plan))
             response.raise_for_status()
     finally:
@@ -283,6 +286,8 @@ class Fan:
         if not self.plan.clicks:
             return "visited"
         time.sleep(self.plan.reading_s)
+        if f'id="presave-{self.plan.service}"' not in page.text and 'id="remind"' in page.text:
+            return "reminder" if self._remind(page) else "remind_refused"  # no direct save offered here
         connect = self._get(f"/{self.slug}/connect/{self.plan.service}", params=self.query)
         if self.plan.service == "apple":
             return self._musickit(connect)
@@ -334,7 +339,19 @@ class Fan:
             return f"callback_{callback.status_code}"
         self.granted_at = datetime.now(UTC)
         done = self._get(callback.headers["location"])
+        if done.status_code == 200 and 'id="turned-away"' in done.text:  # the label's app cannot save
+            self.granted_at = None
+            return "turned_away" if self._remind(done) else "remind_refused"
         return "granted" if done.status_code == 200 else f"done_{done.status_code}"
+
+    def _remind(self, page: httpx.Response) -> bool:
+        """Sign up for the reminder the page offers, for the service the fan came for."""
+        form = {"service": self.plan.service, "email": f"{self.plan.fan_id}@fans.example", "consent": "yes"}
+        if 'name="turned_away"' in page.text:
+            form["turned_away"] = "yes"
+        headers = {"Origin": self.landing_url, "Referer": str(page.url)}
+        answer = self.http.post(f"{self.landing_url}/{self.slug}/remind", data=form, headers=headers)
+        return answer.status_code == 200
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
         return self.http.get(f"{self.landing_url}{path}", params=params)

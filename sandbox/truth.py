@@ -27,8 +27,10 @@ Use after a simulation (the demo also writes `<data dir>/truth.json`, read back 
 
 A fan's `outcome` is one of `OUTCOMES`: `visited` (left without pressing a button), `abandoned` (pressed
 one, never came back from the service), `declined` (refused at the service), `failed` (approved, but the
-service failed the landing app, which asked the fan to try again: no grant), `granted`. `service` is
-the button pressed (None for `visited`). Times are UTC.
+service failed the landing app, which asked the fan to try again: no grant), `granted`, `reminder` (the
+page offered a reminder for their service, and they signed up: an email, no grant), `turned_away`
+(authorized, refused by a development-mode Spotify app, then signed up for the reminder it offered).
+`service` is the button pressed (None for `visited`). Times are UTC.
 """
 
 from __future__ import annotations
@@ -47,8 +49,16 @@ import pandas as pd
 if TYPE_CHECKING:
     from sandbox.analytics import Simulation
 
-Outcome = Literal["visited", "abandoned", "declined", "failed", "granted"]
-OUTCOMES: tuple[Outcome, ...] = ("visited", "abandoned", "declined", "failed", "granted")
+Outcome = Literal["visited", "abandoned", "declined", "failed", "granted", "reminder", "turned_away"]
+OUTCOMES: tuple[Outcome, ...] = (
+    "visited",
+    "abandoned",
+    "declined",
+    "failed",
+    "granted",
+    "reminder",
+    "turned_away",
+)
 TRUTH_FILE = "truth.json"
 
 
@@ -184,9 +194,7 @@ class GroundTruth:
             visitors += 1
             if fan.service is None:
                 continue
-            row = table.setdefault(
-                fan.service, {"chose": 0, "granted": 0, "declined": 0, "abandoned": 0, "failed": 0}
-            )
+            row = table.setdefault(fan.service, dict.fromkeys(("chose", *OUTCOMES[1:]), 0))
             row["chose"] += 1
             row[fan.outcome] += 1
         return {"page": {"visited": visitors}, **dict(sorted(table.items()))}

@@ -29,7 +29,7 @@ from campaigns.settings import Settings
 from campaigns.vault import Secret
 from services.errors import Failure, GrantLost, ServiceFailure, by_status, network, throttled
 from services.http import ThreadSessions
-from services.model import FanPlaylist, Lookup, Release, Tokens, TokenSink, country_of
+from services.model import FanPlaylist, Lookup, Profile, Release, Tokens, TokenSink, country_of
 from services.owed import (
     RELEASE_TARGET,
     BaseActions,
@@ -443,7 +443,15 @@ class AppleActions(BaseActions):
 
     fan: AppleFan
 
+    def identify(self) -> None:
+        """Apple's `identify`: the storefront answers 200 only for a Music User Token Apple issued (the
+        grant's id is its token's pseudonym already; the storefront gives the country)."""
+        self.identified = Profile(user_id="", country=self.fan.storefront())
+
     def perform(self, action: OwedCall, release: Release | None, note: ResolvedNote) -> str | None:
+        if action.kind == ActionKind.IDENTIFY:
+            self.identify()
+            return None
         if action.kind == ActionKind.ADD_TO_PLAYLIST:
             return self.playlists.add(action, resolved(release, SERVICE).tracks, note)
         kind, ids = _items(action, release)

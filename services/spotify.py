@@ -158,6 +158,28 @@ def classify(exc: Exception, what: str) -> ServiceFailure:
     raise exc
 
 
+NOT_REGISTERED = "user not registered in the developer dashboard"
+
+
+def refused_as_unregistered(exc: Exception) -> bool:
+    return (
+        isinstance(exc, spotipy.SpotifyException)
+        and exc.http_status == 403
+        and NOT_REGISTERED in _message(exc).lower()
+    )
+
+
+def not_registered(what: str) -> GrantLost:
+    """A development-mode app's answer for an account not on its allowlist: the app can never act for
+    this fan (`GrantStatus.UNREGISTERED`), so nothing is retried for them."""
+    return GrantLost(
+        GrantStatus.UNREGISTERED,
+        f"the label's Spotify app is in development mode and this account is not on its allowlist "
+        f"({what}: 403 User not registered in the Developer Dashboard)",
+        service=SERVICE,
+    )
+
+
 def _message(exc: spotipy.SpotifyException) -> str:
     text = str(exc.msg or "")
     return text.split(":\n", 1)[-1].strip()[:160]
@@ -339,6 +361,8 @@ class SpotifyApp(PacedApp):
         try:
             result = verb(client)
         except (spotipy.SpotifyException, requests.RequestException) as exc:
+            if refused_as_unregistered(exc):
+                raise not_registered(what) from None
             failure = classify(exc, what)
             if paced and failure.must_wait:
                 self.pacer.on_throttled(failure.retry_after, quota=failure.kind == Failure.QUOTA_SPENT)

@@ -18,7 +18,7 @@ _PLAYLIST_ID = {
     "deezer": re.compile(r"^[0-9]{1,20}$"),
     "apple": re.compile(r"^[A-Za-z0-9.]{1,64}$"),
 }
-_EMAIL = re.compile(r"^[^@\s<>\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250})\.[A-Za-z]{2,63}$")
+EMAIL_ADDRESS = re.compile(r"^[^@\s<>\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250})\.[A-Za-z]{2,63}$")
 _YES = {"on", "1", "yes", "true"}
 
 
@@ -89,7 +89,7 @@ def read_done_form(
     if opted_in and offer.email_field:
         if address is None:
             raise FormProblem("email", "is needed when you tick the email box")
-        if len(address) > 254 or not _EMAIL.match(address):
+        if len(address) > 254 or not EMAIL_ADDRESS.match(address):
             raise FormProblem("email", "is not an email address")
     return DoneChoices(kept, declined, chosen, opted_in, address if opted_in and offer.email_field else None)
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from starlette.requests import Request
 
 from campaigns import ledger
 from campaigns.campaign_file import RESERVED_SLUGS, SLUG_PATTERN
+from campaigns.capacity import SpotifyPlaces, spotify_places
 from campaigns.models import Campaign
 from campaigns.registry import campaign_spec
 from campaigns.rules import LOCAL_LEAD
@@ -50,9 +52,17 @@ class CampaignCache:
     """
 
     def __init__(
-        self, store: Store, configured: frozenset[str], public_url: str, ttl: float = 2.0, size: int = 1024
+        self,
+        store: Store,
+        configured: frozenset[str],
+        public_url: str,
+        ttl: float = 2.0,
+        size: int = 1024,
+        *,
+        spotify_places: Callable[[Session], SpotifyPlaces] | None = None,
     ) -> None:
         self._store = store
+        self._spotify_places = spotify_places
         self._configured = configured
         self._public_url = public_url
         self._ttl = ttl
@@ -130,7 +140,14 @@ class CampaignCache:
                 if datetime.now(UTC) >= campaign.release_at - LOCAL_LEAD  # none resolved before
                 else {}
             )
-            return build_view(campaign.id, spec, self._configured, self._public_url, resolved)
+            full = (
+                self._spotify_places is not None
+                and "spotify" in spec.services.offered()
+                and self._spotify_places(session).full
+            )
+            return build_view(
+                campaign.id, spec, self._configured, self._public_url, resolved, spotify_full=full
+            )
 
 
 class Writes:
@@ -241,7 +258,17 @@ class Landing:
         self.public_origin = origin_of(settings.public_url)
         self.connectors = build_connectors(settings, self.public_origin)
         self.events = EventSink(store, transaction=self.writes.core)
-        self.campaigns = CampaignCache(store, self.connectors.configured, settings.public_url)
+        self.campaigns = CampaignCache(
+            store,
+            self.connectors.configured,
+            settings.public_url,
+            spotify_places=partial(
+                spotify_places,
+                configured="spotify" in self.connectors.configured,
+                mode=settings.spotify_mode,
+                allowlist=settings.spotify_allowlist,
+            ),
+        )
         self.vault_errors = 0  # sealed tokens the configured keys could not open (reported by /healthz)
         self._vault_lock = threading.Lock()
 

@@ -17,9 +17,9 @@ from starlette.responses import RedirectResponse, Response
 from campaigns.future_saves import future_consent_text
 from campaigns.identity import surviving_grant
 from campaigns.ledger import record_at_grant
-from campaigns.models import ActionKind, EventKind, Grant, Outcome, OwedAction
+from campaigns.models import ActionKind, EventKind, Grant, GrantStatus, Outcome, OwedAction
 from campaigns.vault import Secret, VaultError
-from collectors.landing import future, views
+from collectors.landing import future, remind, views
 from collectors.landing.attempts import BROWSER_COOKIE, browser_of
 from collectors.landing.choices import (
     DoneChoices,
@@ -127,6 +127,8 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
         grant = _detached_grant(session, fan.grant_id)
         if grant is None:
             return _erased(request, view)
+        if grant.status == GrantStatus.UNREGISTERED:  # the label's app can never save for this fan
+            return remind.turned_away_page(request, view, grant.service)
         ledger = {(a.kind, a.target): _shown(a) for a in ledger_of(session, grant.id)}
         consented = has_live_consent(session, grant.id, EMAIL_SCOPE)
         future_checked = future.is_opted_in(session, grant.id)
@@ -151,6 +153,7 @@ def show(landing: Landing, request: Request, view: CampaignView) -> Response:
             "title": f"Saved — {view.spec.title}",
             "service": grant.service,
             "service_name": SERVICE_NAMES[grant.service],
+            "unverified": grant.status == GrantStatus.UNVERIFIED,
             "artist_followed": _outcome(ledger, ActionKind.FOLLOW_ARTIST),
             "preadded": _outcome(ledger, ActionKind.PREADD),
             "follows": boxes,

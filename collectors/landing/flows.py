@@ -34,10 +34,11 @@ from campaigns.ledger import (
     record_at_grant,
     release_held,
 )
-from campaigns.models import ActionKind, EventKind, Grant
+from campaigns.models import ActionKind, EventKind, Grant, GrantStatus
 from campaigns.vault import Secret, VaultError
+from campaigns.verification import UNVERIFIED, UNVERIFIED_REFUSED, end_uncounted
 from collectors.landing import views
-from collectors.landing.apple import AppleConnect, valid_user_token
+from collectors.landing.apple import valid_user_token
 from collectors.landing.attempts import BROWSER_COOKIE, Attempt, StateError, browser_of, slug_of
 from collectors.landing.choices import initial_choices
 from collectors.landing.connectors import Authorization, Connector, OAuthConnector
@@ -57,7 +58,7 @@ from collectors.landing.records import (
 )
 from collectors.landing.spotify import SpotifyConnect
 from services.catalog import service_module
-from services.errors import Failure, ServiceError
+from services.errors import Failure, GrantLost, ServiceError
 from services.model import Profile, Tokens, open_tokens
 from services.owed import GrantAction
 
@@ -273,9 +274,16 @@ def apple_token(
                 view=view,
             )
         token = Secret(user_token)
+        check = apple.check(token)  # only a token Apple accepted is a pre-save
+        if check.refused:
+            return _token_refused(landing, request, view, attempt)
         user_id = f"mut-{landing.vault.pseudonym('apple-user-token', user_token)[:24]}"
         tokens = Tokens(access_token=token, refresh_token=None, expires_at=None, scope="music-user-token")
-        return _capture(landing, view, apple, attempt, tokens, user_id, identify=False)
+        if check.country and not attempt.visit.get("country"):
+            attempt.visit["country"] = check.country
+        return _capture(
+            landing, view, apple, attempt, tokens, user_id, identify=False, unverified=not check.accepted
+        )
     except StateError as exc:
         return views.state_problem(request, exc.reason, view)
     except SQLAlchemyError as exc:
@@ -283,6 +291,24 @@ def apple_token(
             "MusicKit return: the store failed (%s); the fan is asked to try again", type(exc).__name__
         )
         return store_away(request, view.slug)
+
+
+def _token_refused(landing: Landing, request: Request, view: CampaignView, attempt: Attempt) -> Response:
+    """Apple does not know the Music User Token (forged, or no longer valid): nothing is stored."""
+    with landing.writes.core() as connection:
+        landing.attempts.claim(connection, attempt)
+        record_event(
+            connection,
+            event_row(view.id, EventKind.ERROR, attempt.visit, service="apple", detail=UNVERIFIED_REFUSED),
+        )
+    return views.problem(
+        request,
+        400,
+        "Not saved",
+        "Apple Music did not accept this sign-in, so nothing was saved. Please try again.",
+        retry_url=f"/{view.slug}",
+        view=view,
+    )
 
 
 def store_away(request: Request, slug: str | None) -> Response:
@@ -342,17 +368,21 @@ def _capture(
     user_id: str,
     *,
     identify: bool,
+    unverified: bool = False,
 ) -> Response:
     """Capture first: in one transaction the state is used, the grant stored (tokens sealed; the account
     id provisional until `/me` answers) and what it is owed at once queued in the ledger, held for this
     request; after the commit those calls are tried (`Delivery`), and the fan sees the done page either
-    way."""
+    way. An `unverified` grant (Apple could not be asked whether it knows the token) counts nowhere and
+    owes nothing now: the executor asks Apple first (`identify`), then does the rest."""
     service = connector.service
     visit = attempt.visit
     now = datetime.now(UTC)
     holder = f"landing:{attempt.nonce[:30]}"
-    owed_now = [(ActionKind.IDENTIFY.value, PROFILE_TARGET)] if identify else []
+    owed_now = [(ActionKind.IDENTIFY.value, PROFILE_TARGET)] if identify or unverified else []
     owed_now += [(action.kind, action.target) for action in service_module(service).grant_actions(view.spec)]
+    owed_later = [(kind, target, now) for kind, target in owed_now] if unverified else []
+    owed_now = [] if unverified else owed_now
     with landing.writes.core() as connection:
         landing.attempts.claim(connection, attempt)
         saved = save_grant(
@@ -365,8 +395,11 @@ def _capture(
             country=visit.get("country"),
             fan_timezone=visit.get("timezone"),
             choices=initial_choices(view.spec, service),
+            status=GrantStatus.UNVERIFIED if unverified else GrantStatus.ACTIVE,
         )
-        owed = owe_at_grant(connection, saved, owed_now, [], holder=holder, hold_until=now + HOLD, now=now)
+        owed = owe_at_grant(
+            connection, saved, owed_now, owed_later, holder=holder, hold_until=now + HOLD, now=now
+        )
         record_event(
             connection,
             event_row(
@@ -375,7 +408,7 @@ def _capture(
                 visit,
                 service=service,
                 grant_id=saved.id,
-                detail=None if saved.new else "again",
+                detail=UNVERIFIED if unverified else (None if saved.new else "again"),
             ),
         )
     delivery = Delivery(landing, connector, tokens, saved, holder)
@@ -417,8 +450,6 @@ class Delivery:
             if known is None:
                 return
             todo = known
-        elif isinstance(self.connector, AppleConnect):
-            self._storefront()
         tried: list[tuple[str, str, ServiceError | None]] = []
         for kind, target in todo:
             problem = _attempt(self.connector, self.tokens, GrantAction(kind, target))
@@ -438,6 +469,11 @@ class Delivery:
             profile = connector.profile(self.tokens)
         except ServiceError as exc:
             problem = exc
+        if isinstance(problem, GrantLost) and problem.status == GrantStatus.UNREGISTERED:
+            with self.landing.writes.core() as connection:  # the app can never act for this account
+                end_uncounted(connection, self.grant.id, GrantStatus.UNREGISTERED, problem.reason)
+            self.landing.campaigns.clear()  # the app's places are taken: pages offer the reminder now
+            return None
         if problem is not None:
             self._record([(ActionKind.IDENTIFY.value, PROFILE_TARGET, problem)])
             return None
@@ -460,18 +496,6 @@ class Delivery:
         self.grant = found
         left = {(kind, target) for _, _, kind, target in still}
         return [item for item in todo if item in left]
-
-    def _storefront(self) -> None:
-        """Apple: the fan's storefront gives their country when the visit did not (best effort)."""
-        apple = self.connector
-        assert isinstance(apple, AppleConnect)
-        try:
-            country = apple.storefront(self.tokens.access_token)
-        except ServiceError:
-            return
-        if country:
-            with self.landing.writes.core() as connection:
-                adopt_identity(connection, self.landing.vault, self.grant.id, "", country)
 
     def _record(self, tried: list[tuple[str, str, ServiceError | None]]) -> None:
         with self.landing.writes.core() as connection:

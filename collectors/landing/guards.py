@@ -117,3 +117,22 @@ async def musickit_form(request: Request, view: CampaignDep, landing: LandingDep
 
 
 MusicKitCampaign = Annotated[CampaignView, Depends(musickit_form)]
+
+
+async def same_origin_form(request: Request, view: CampaignDep, landing: LandingDep) -> CampaignView:
+    """The campaign of a form posted from one of our pages (a reminder sign-up)."""
+    if not same_origin(dict(request.headers), landing.public_origin):
+        raise Answered(
+            views.problem(
+                request,
+                403,
+                "Form expired",
+                "This form did not come from this page.",
+                retry_url=f"/{view.slug}",
+                view=view,
+            )
+        )
+    return view
+
+
+SameOriginCampaign = Annotated[CampaignView, Depends(same_origin_form)]

@@ -13,8 +13,8 @@ from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 from campaigns import rules
 from campaigns.campaign_file import CampaignSpec
+from campaigns.rules import SERVICE_NAMES
 
-SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}
 PREORDER_NAMES = {"itunes": "Pre-order on iTunes", "amazon": "Pre-order on Amazon", "merch": "Merch"}
 ARTWORK_SUFFIXES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
@@ -117,6 +117,9 @@ class CampaignView:
     accent: str
     accent_text: str
     resolved: Mapping[str, str] = field(default_factory=dict)  # service -> the release the executor found
+    # services where a fan may sign up for a reminder pre-save (the label cannot save there for them)
+    reminder_services: tuple[str, ...] = ()
+    spotify_full: bool = False  # the development-mode Spotify app's places are taken
 
     @property
     def title(self) -> str:
@@ -138,8 +141,11 @@ def build_view(
     configured: Collection[str],
     public_url: str,
     resolved: Mapping[str, str] | None = None,
+    *,
+    spotify_full: bool = False,
 ) -> CampaignView:
     offered = spec.services.offered()
+    direct = tuple(s for s in offered if s in configured and not (s == "spotify" and spotify_full))
     artwork = spec.artwork
     if artwork and not artwork.startswith("https://"):
         artwork = f"{public_url}/{spec.slug}/artwork"
@@ -147,7 +153,9 @@ def build_view(
         id=campaign_id,
         slug=spec.slug,
         spec=spec,
-        presave_services=tuple(s for s in offered if s in configured),
+        presave_services=direct,
+        reminder_services=tuple(s for s in offered if s not in direct) + tuple(spec.services.link_only()),
+        spotify_full=spotify_full and "spotify" in offered,
         listen=tuple(Link(s, f"Listen on {SERVICE_NAMES[s]}", f"/{spec.slug}/listen/{s}") for s in offered),
         preorder=tuple(
             Link(name, preorder_label(name), f"/{spec.slug}/go/{quote(name, safe='')}")

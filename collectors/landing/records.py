@@ -69,6 +69,7 @@ def save_grant(
     country: str | None,
     fan_timezone: str | None,
     choices: dict[str, Any],
+    status: GrantStatus = GrantStatus.ACTIVE,
 ) -> SavedGrant:
     """Store the grant sealed, in one statement; the same service account granting again updates its one
     grant (new tokens and scopes; country and zone only when known now; its choices stay theirs)."""
@@ -85,7 +86,7 @@ def save_grant(
             "token_expires_at": tokens.expires_at,
             "scopes": tokens.scope,
             "granted_at": now,
-            "status": GrantStatus.ACTIVE.value,
+            "status": status.value,
             "status_reason": None,
             "country": country,
             "fan_timezone": fan_timezone,

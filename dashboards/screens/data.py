@@ -22,6 +22,7 @@ def render(reader: WarehouseReader) -> None:
             f"{len(stale)} source(s) more than {STALE_DAYS} days behind: " + ", ".join(stale["source"])
         )
     view.table(freshness, "freshness", "Nothing has been loaded yet: run the pipeline.")
+    _spotify_cap(reader)
     st.header("Files loaded")
     view.table(view.get(reader, queries.LOADED_FILES), "loaded files", "No export file loaded yet.")
     st.header("Files quarantined")
@@ -37,3 +38,17 @@ def render(reader: WarehouseReader) -> None:
         "glossary",
         "This warehouse holds no glossary yet: run the pipeline again.",
     )
+
+
+def _spotify_cap(reader: WarehouseReader) -> None:
+    """A development-mode Spotify app turned fans to reminders: how many, since when, per campaign."""
+    if "presave_kinds" not in reader.tables():
+        return
+    capped = view.get(reader, queries.SPOTIFY_CAPPED)
+    for row in capped.itertuples():
+        since = f"{row.turned_away_since:%Y-%m-%d %H:%M} UTC" if row.turned_away_since is not None else "?"
+        st.warning(
+            f"{row.campaign_slug}: the label's Spotify app is in development mode and its five places are "
+            f"taken. Since {since}, {row.turned_away} fan(s) were turned away after authorizing and "
+            f"{row.spotify_reminders} took a reminder pre-save instead. Only extended quota lifts the cap."
+        )

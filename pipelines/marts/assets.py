@@ -11,6 +11,7 @@ from pipelines.marts import (
     lift,
     operations,
     overview,
+    presave_kinds,
     presaves,
     velocity,
 )
@@ -31,6 +32,7 @@ MARTS: tuple[Mart, ...] = (
     *overview.MARTS,
     *glossary.MARTS,
     *operations.MARTS,
+    *presave_kinds.MARTS,
 )
 
 

@@ -7,24 +7,32 @@ import dagster as dg
 
 from campaigns import message_ledger
 from pipelines.messages.plan import campaigns_to_message
+from pipelines.messages.reminders import resolve_links
 from pipelines.messages.resources import SmtpResource
 from pipelines.messages.send import SendReport, plan_messages, send_due
-from pipelines.resources import OperationalStore
+from pipelines.resources import AppleResource, DeezerResource, OperationalStore, SpotifyResource, service_apps
 from pipelines.schedules import standing_schedule_of
 
 
 @dg.asset(group_name="messages", kinds={"smtp", "sqlalchemy"})
 def fan_messages(
-    context: dg.AssetExecutionContext, operational_store: OperationalStore, smtp: SmtpResource
+    context: dg.AssetExecutionContext,
+    operational_store: OperationalStore,
+    smtp: SmtpResource,
+    spotify: SpotifyResource,
+    apple: AppleResource,
+    deezer: DeezerResource,
 ) -> dg.MaterializeResult:
     """The message ledger of recent campaigns: one release-day message planned per consenting fan
     (one per address), sent at the fan's release moment once the release is live on their service; one
     re-ask per consenting fan whose Spotify grant will be older than six months at release, a month
-    before it (not sent if the fan granted again meanwhile). Metadata: this run's SMTP answers, and the ledger by campaign, kind and outcome (no address)."""
+    before it (not sent if the fan granted again meanwhile); one reminder per reminder pre-save at the fan's
+    release moment, with a tracked link to the release on their service (sent once the link is known). Metadata: this run's SMTP answers, and the ledger by campaign, kind and outcome (no address)."""
     if not smtp.enabled:
         return dg.MaterializeResult(metadata={"sent": "no SMTP server configured (PRESAVE_SMTP_URL)"})
     store, vault = operational_store.store(), operational_store.vault()
     report = SendReport(planned=plan_messages(store, vault, datetime.now(UTC)))
+    resolve_links(store, service_apps(spotify, apple, deezer), datetime.now(UTC))  # reminders' links
     with smtp.mailer() as mailer:
         send_due(store, vault, mailer, sender=smtp.sender, links=smtp.links(), report=report)
     context.log.info(f"{report.planned} messages planned; answers {report.outcomes or 'none'}")

@@ -8,9 +8,9 @@ from email.policy import SMTP
 from email.utils import make_msgid
 
 from campaigns.models import MessageKind
+from campaigns.rules import SERVICE_NAMES
 
 UNFOLDED = SMTP.clone(max_line_length=998)  # RFC 5322's limit: long links stay on one header line
-SERVICE_NAMES = {"spotify": "Spotify", "apple": "Apple Music", "deezer": "Deezer"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,15 @@ def body(letter: Letter) -> str:
             f"six months after you give it, which is before the release on {letter.release_date}, so "
             f"your pre-save would lapse.\n\nOne click renews it (it replaces the old one; nothing is "
             f"saved twice):\n{letter.link}\n"
+        )
+    elif letter.kind == MessageKind.REMINDER:
+        opening = (
+            f"{letter.title} by {letter.artist} is out now. You asked us to remind you: this link opens "
+            f"it on {service}:\n{letter.link}\n"
+        )
+        return (
+            f"Hi,\n\n{opening}\nYou get this once because you asked for a release-day reminder. One "
+            f"click and you get no more messages:\n{letter.unsubscribe_url}\n"
         )
     else:
         opening = (

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns import message_ledger
-from campaigns.models import ActionKind, Campaign, Grant, MessageKind, Outcome, OwedAction
+from campaigns.models import ActionKind, Campaign, Grant, GrantStatus, MessageKind, Outcome, OwedAction
 from campaigns.store import Store
 from campaigns.vault import TokenVault, VaultError
 from executor.health import unservable_spotify_grants
@@ -33,7 +33,12 @@ def _consented_grants(session: Session, campaign_id: int, service: str | None = 
         Grant.choices,
         Grant.fan_timezone,
         Grant.country,
-    ).where(Grant.campaign_id == campaign_id, Grant.email.is_not(None), message_ledger.live_consent())
+    ).where(
+        Grant.campaign_id == campaign_id,
+        Grant.status != GrantStatus.REMINDER.value,  # a reminder's message is its own (`reminders`)
+        Grant.email.is_not(None),
+        message_ledger.live_consent(),
+    )
     if service:
         query = query.where(Grant.service == service)
     return list(session.execute(query.order_by(Grant.id)))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from campaigns import message_ledger
 from campaigns.message_ledger import ClaimedMessage, MessageResult
 from campaigns.models import Campaign, Grant, MessageKind, Outcome
+from campaigns.reminders import click_token, defer, release_link
 from campaigns.store import Store
 from campaigns.vault import TokenVault, VaultError
 from pipelines.messages.compose import Letter, compose
@@ -30,6 +31,7 @@ from pipelines.messages.plan import (
     plan_release_day,
     regranted_since,
 )
+from pipelines.messages.reminders import plan_reminders
 from services.email import Answer, Sent
 
 RETRY_BASE = timedelta(minutes=5)
@@ -50,6 +52,10 @@ class Links:
 
     def unsubscribe(self, token: str) -> str:
         return f"{self.public_url}/unsubscribe/{token}"
+
+    def reminder(self, token: str) -> str:
+        """A reminder's tracked link: counted on the landing app, then on to the release."""
+        return f"{self.public_url}/r/{token}"
 
 
 @dataclass
@@ -79,12 +85,21 @@ NOT_NEEDED = Skip("not_needed", "not needed: the fan pre-saved again")
 NO_CONSENT = Skip("no_consent", "no live consent to email (withdrawn, or the fan was erased)")
 
 
+LINK_NOT_KNOWN = "waiting for the release's link on the fan's service (never sent broken)"
+
+
 def _prepare(
     session: Session, vault: TokenVault, message: ClaimedMessage, sender: str, links: Links
-) -> Letter | Skip:
-    """The letter to send, or why none is sent (a re-ask the fan answered already, no live consent)."""
+) -> Letter | Skip | None:
+    """The letter to send, or why none is sent (a re-ask the fan answered already, no live consent);
+    None: a reminder whose link is not known yet (it waits)."""
     if message.kind == MessageKind.REASK and regranted_since(session, message.grant_id, message.created_at):
         return NOT_NEEDED
+    if (
+        message.kind == MessageKind.REMINDER
+        and release_link(session, message.campaign_id, message.service) is None
+    ):
+        return None
     letter = _letter(session, vault, message, sender, links)
     return NO_CONSENT if letter is None else letter
 
@@ -107,6 +122,11 @@ def _letter(
     except VaultError:
         return None
     medium = "reask" if claimed.kind == "reask" else "release_day"
+    link = (
+        links.reminder(click_token(vault, claimed.id))
+        if claimed.kind == MessageKind.REMINDER
+        else links.campaign(slug, medium)
+    )
     return Letter(
         kind=claimed.kind,
         message_id=claimed.id,
@@ -115,7 +135,7 @@ def _letter(
         artist=artist,
         title=title,
         service=claimed.service,
-        link=links.campaign(slug, medium),
+        link=link,
         unsubscribe_url=links.unsubscribe(message_ledger.unsubscribe_token(vault, claimed.id)),
         release_date=release_at.strftime("%-d %B %Y"),
     )
@@ -145,6 +165,8 @@ def plan_messages(store: Store, vault: TokenVault, now: datetime) -> int:
     for campaign in campaigns:
         with store.session() as session:
             planned += plan_release_day(session, vault, campaign, now)
+        with store.session() as session:
+            planned += plan_reminders(session, vault, campaign, now)
         planned += plan_reask(store, vault, campaign, now)
     return planned
 
@@ -174,6 +196,10 @@ def send_due(
         for index, message in enumerate(claimed):
             with store.session() as session:
                 prepared = _prepare(session, vault, message, sender, links)
+                if prepared is None:
+                    defer(session, message.id, attempt_id, LINK_NOT_KNOWN, clock())
+                    report.count("waiting_for_link")
+                    continue
                 if isinstance(prepared, Skip):
                     skipped = MessageResult(Outcome.UNDELIVERABLE.value, reason=prepared.reason)
                     message_ledger.finish(session, message.id, attempt_id, skipped, clock())

@@ -52,4 +52,11 @@ owed_actions = _table_asset(
     lambda op: extract.owed_action_frames(op.store()),
 )
 
-assets = [campaigns, landing_events, grants, owed_actions]
+reminders = _table_asset(
+    "reminders",
+    "One row per reminder pre-save (campaign, service, fan key): when the fan signed up and why a reminder "
+    "(link-only service, no app, Spotify's development-mode cap). No email address.",
+    lambda op: extract.reminder_frames(op.store()),
+)
+
+assets = [campaigns, landing_events, grants, owed_actions, reminders]

@@ -3,7 +3,8 @@
 Each copy selects the columns its warehouse table declares (`pipelines/schema.py`), by name from the
 model unless a source is named here: a new column in `campaigns/models.py` reaches the warehouse with
 one line in the schema. What is never selected never leaves the store: tokens, the raw service user id,
-the fan's email.
+the fan's email. Only counted grants (`COUNTED_GRANTS`: accepted by their service, and an account the
+label's app may act for) reach the warehouse, with their actions and grant events.
 """
 
 from __future__ import annotations
@@ -12,10 +13,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
-from campaigns.models import FAN_ACTIONS, Campaign, Grant, LandingEvent, OwedAction
+from campaigns.models import (
+    COUNTED_GRANTS,
+    FAN_ACTIONS,
+    UNCOUNTED_STATUSES,
+    Campaign,
+    Grant,
+    GrantStatus,
+    LandingEvent,
+    OwedAction,
+)
 from campaigns.registry import campaign_spec
 from campaigns.store import Store
 from campaigns.vault import TokenVault
@@ -87,6 +97,9 @@ def landing_event_frames(store: Store, vault: TokenVault) -> Iterator[pd.DataFra
         select(*LANDING_EVENT_COLUMNS)
         .join(Campaign, Campaign.id == LandingEvent.campaign_id)
         .outerjoin(_grant, _grant.id == LandingEvent.grant_id)
+        .where(
+            or_(LandingEvent.kind != "grant", _grant.id.is_(None), _grant.status.not_in(UNCOUNTED_STATUSES))
+        )
         .order_by(LandingEvent.id)
     )
     for frame in stream_frames(store, query):
@@ -97,8 +110,36 @@ def landing_event_frames(store: Store, vault: TokenVault) -> Iterator[pd.DataFra
 
 
 def grant_frames(store: Store) -> Iterator[pd.DataFrame]:
-    query = select(*GRANT_COLUMNS).join(Campaign, Campaign.id == Grant.campaign_id).order_by(Grant.id)
+    query = (
+        select(*GRANT_COLUMNS)
+        .join(Campaign, Campaign.id == Grant.campaign_id)
+        .where(COUNTED_GRANTS)
+        .order_by(Grant.id)
+    )
     yield from stream_frames(store, query)
+
+
+def reminder_frames(store: Store) -> Iterator[pd.DataFrame]:
+    """Reminder pre-saves: the fan's key, service and why a reminder (never the address)."""
+    query = (
+        select(
+            Campaign.slug.label("campaign_slug"),
+            Grant.service,
+            Grant.fan_key,
+            Grant.granted_at,
+            Grant.choices,
+        )
+        .join(Campaign, Campaign.id == Grant.campaign_id)
+        .where(Grant.status == GrantStatus.REMINDER.value)
+        .order_by(Grant.id)
+    )
+    for frame in stream_frames(store, query):
+        choices = frame.pop("choices")
+        frame["signed_up_at"] = frame.pop("granted_at")
+        frame["reason"] = [
+            (c or {}).get("reminder") or "unknown" if isinstance(c, dict) else "unknown" for c in choices
+        ]
+        yield frame
 
 
 def owed_action_frames(store: Store) -> Iterator[pd.DataFrame]:
@@ -106,7 +147,7 @@ def owed_action_frames(store: Store) -> Iterator[pd.DataFrame]:
         select(*OWED_ACTION_COLUMNS)
         .join(Campaign, Campaign.id == OwedAction.campaign_id)
         .join(Grant, Grant.id == OwedAction.grant_id)
-        .where(FAN_ACTIONS)
+        .where(FAN_ACTIONS, COUNTED_GRANTS)
         .order_by(OwedAction.id)
     )
     yield from stream_frames(store, query)
@@ -117,6 +158,7 @@ def grant_counts(store: Store) -> dict[tuple[str, str], int]:
     query = (
         select(Campaign.slug, Grant.service, func.count())
         .join(Campaign, Campaign.id == Grant.campaign_id)
+        .where(COUNTED_GRANTS)
         .group_by(Campaign.slug, Grant.service)
     )
     with store.session() as session:
@@ -128,7 +170,8 @@ def action_counts(store: Store) -> dict[tuple[str, str, str], int]:
     query = (
         select(Campaign.slug, OwedAction.kind, OwedAction.outcome, func.count())
         .join(Campaign, Campaign.id == OwedAction.campaign_id)
-        .where(FAN_ACTIONS)
+        .join(Grant, Grant.id == OwedAction.grant_id)
+        .where(FAN_ACTIONS, COUNTED_GRANTS)
         .group_by(Campaign.slug, OwedAction.kind, OwedAction.outcome)
     )
     with store.session() as session:

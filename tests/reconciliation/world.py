@@ -110,10 +110,10 @@ def _campaign(store: Store, plan: Plan, release_at: datetime) -> None:
 
 
 @contextmanager
-def _servers(tmp: Path) -> Iterator[tuple[Settings, str, str, Any]]:
+def _servers(tmp: Path, config: SandboxConfig | None = None) -> Iterator[tuple[Settings, str, str, Any]]:
     """The sandbox and the landing app on loopback, over one store; yields settings, both URLs and the
     landing app (whose event sink the caller flushes)."""
-    config = SandboxConfig()
+    config = config or SandboxConfig()
     with LoopbackServer(create_sandbox(config)) as sandbox:
         port = free_port(0)
         settings = Settings(

@@ -15,11 +15,11 @@ from starlette.responses import Response
 from campaigns.models import EventKind
 from campaigns.settings import Settings
 from collectors.landing import done as done_page
-from collectors.landing import flows, views
+from collectors.landing import flows, remind, views
 from collectors.landing.artwork import artwork_file as confined_artwork
 from collectors.landing.context import Landing
 from collectors.landing.events import event_row
-from collectors.landing.guards import CampaignDep, DoneLimited, LandingDep, PageLimited
+from collectors.landing.guards import CampaignDep, DoneLimited, LandingDep, PageLimited, SameOriginCampaign
 from collectors.landing.page import (
     ARTWORK_SUFFIXES,
     CampaignView,
@@ -87,6 +87,27 @@ def complete(
     )
 
 
+@router.post("/{slug}/remind", dependencies=[DoneLimited])
+def remind_me(
+    request: Request,
+    landing: LandingDep,
+    view: SameOriginCampaign,
+    service: Annotated[str | None, Form(max_length=20)] = None,
+    email: Annotated[str | None, Form(max_length=254)] = None,
+    consent: Annotated[str | None, Form(max_length=10)] = None,
+    turned_away: Annotated[str | None, Form(max_length=10)] = None,
+) -> Response:
+    """A reminder pre-save: the fan's email (with consent) and chosen service, for a service the label
+    cannot write to."""
+    return remind.remind(landing, request, view, service, email, consent, turned_away=bool(turned_away))
+
+
+@router.get("/r/{token}", dependencies=[PageLimited])
+def reminder_link(request: Request, landing: LandingDep, token: str) -> Response:
+    """The release-day reminder's tracked link: counted, then on to the release on the fan's service."""
+    return remind.follow_reminder(landing, request, token)
+
+
 @router.get("/{slug}/listen/{service}", dependencies=[PageLimited])
 async def listen(request: Request, landing: LandingDep, view: CampaignDep, service: str) -> Response:
     if service not in view.spec.services.offered():
@@ -141,6 +162,7 @@ def campaign_context(
         "release_local": spec.release_at.replace(tzinfo=None).isoformat(timespec="seconds"),
         "release_label": release_label(spec),
         "connect_urls": {s: f"/{view.slug}/connect/{s}{suffix}" for s in view.presave_services},
+        **remind.form_context(view),
         "in_app": in_app,
         "open_in_browser_url": open_in_browser_url(
             landing.settings.public_url, view.slug, visit, in_app, platform(request.headers.get("user-agent"))
