@@ -51,8 +51,9 @@ GET_ROUTES = {
     "/{slug}/go/{name}": ("slug", "name"),
     "/{slug}/artwork": ("slug",),
     "/unsubscribe/{token}": ("token",),
+    "/r/{token}": ("token",),
 }
-POST_ROUTES = {"/forget", "/{slug}/connect/apple", "/{slug}/done", "/unsubscribe/{token}"}
+POST_ROUTES = {"/forget", "/{slug}/connect/apple", "/{slug}/done", "/unsubscribe/{token}", "/{slug}/remind"}
 
 printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=200)
 anything = st.one_of(
@@ -270,6 +271,23 @@ def test_the_unsubscribe_post_never_fails_on_malformed_input(env: Env, token: st
     path = _fill("/unsubscribe/{token}", {"token": token})
     response = env.client.post(path, content=body.encode() if body is not None else None)
     _ok(response, "POST unsubscribe")
+
+
+@FUZZ
+@given(
+    service=st.one_of(st.none(), anything, st.sampled_from(["spotify", "apple", "deezer", "tidal"])),
+    email=st.one_of(st.none(), anything, st.just("fan@example.com")),
+    consent=st.one_of(st.none(), anything, st.just("yes")),
+    turned_away=st.one_of(st.none(), anything, st.just("yes")),
+    origin=st.sampled_from([None, "http://testserver", "https://evil.example"]),
+)
+def test_the_reminder_post_never_fails_on_malformed_input(
+    env: Env, service: Any, email: Any, consent: Any, turned_away: Any, origin: Any
+) -> None:
+    fields = (("service", service), ("email", email), ("consent", consent), ("turned_away", turned_away))
+    data = {k: v for k, v in fields if v is not None}
+    response = env.client.post(f"/{SLUG}/remind", data=data, headers={"origin": origin} if origin else {})
+    _ok(response, "POST remind")
 
 
 @FUZZ
