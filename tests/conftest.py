@@ -117,6 +117,15 @@ def store(store_url: str) -> Iterator[Store]:
     store.dispose()
 
 
+@pytest.fixture(scope="session")
+def dashboard_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The dashboard's fixture warehouse (`tests/dashboards/warehouse.py`), built by the real warehouse job
+    once per test process and shared by the dashboard and browser tests, which only read it."""
+    from tests.dashboards.warehouse import dashboard_warehouse
+
+    return dashboard_warehouse(tmp_path_factory.mktemp("dash") / "data")
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

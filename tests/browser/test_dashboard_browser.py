@@ -12,10 +12,11 @@ import pytest
 from argon2 import PasswordHasher
 from pydantic import SecretStr
 
+from campaigns.settings import Settings
 from dashboards.screens import PAGES
 from presave.processes import free_port, start_dashboard
 from tests.browser.conftest import PHONE
-from tests.dashboards.warehouse import TROUBLED, dashboard_warehouse
+from tests.dashboards.warehouse import TROUBLED
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "dashboard"
 CHART = ".js-plotly-plot .main-svg"
@@ -31,9 +32,8 @@ QUERY = {
 
 
 @pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = dashboard_warehouse(tmp_path_factory.mktemp("dashboard") / "data")
-    child = start_dashboard(settings, free_port(0))
+def dashboard(dashboard_settings: Settings) -> Iterator[str]:
+    child = start_dashboard(dashboard_settings, free_port(0))
     try:
         yield child.url
     finally:
@@ -41,9 +41,8 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def guarded_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = dashboard_warehouse(tmp_path_factory.mktemp("guarded") / "data")
-    guarded = settings.model_copy(
+def guarded_dashboard(dashboard_settings: Settings) -> Iterator[str]:
+    guarded = dashboard_settings.model_copy(
         update={"dashboard_password_hash": SecretStr(PasswordHasher().hash(PASSWORD))}
     )
     child = start_dashboard(guarded, free_port(0))
