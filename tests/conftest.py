@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +66,48 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite store migrated once per test process: each test's store starts as a copy of it (the
+    migrations take a second or two per store; `Store.connect` then finds the schema at head)."""
+    path = tmp_path_factory.mktemp("migrated") / "presave.db"
+    Store.connect(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_server_url: str) -> Iterator[str]:
+    """A PostgreSQL database migrated once per test process, the template of each test's database."""
+    with fresh_database(postgres_server_url, purpose="template") as url:
+        Store.connect(url).dispose()
+        yield make_url(url).database or ""
+
+
+@contextmanager
+def _database_from(server_url: str, template: str) -> Iterator[str]:
+    name = f"presave_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store of its own for one test, already migrated (a copy of the process's migrated one)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'presave.db'}"
-    return request.getfixturevalue("postgres_url")
+        path = tmp_path / "presave.db"
+        shutil.copy2(request.getfixturevalue("migrated_sqlite"), path)
+        yield f"sqlite:///{path}"
+        return
+    server_url = request.getfixturevalue("postgres_server_url")
+    with _database_from(server_url, request.getfixturevalue("migrated_postgres")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -76,6 +115,15 @@ def store(store_url: str) -> Iterator[Store]:
     store = Store.connect(store_url)
     yield store
     store.dispose()
+
+
+@pytest.fixture(scope="session")
+def dashboard_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The dashboard's fixture warehouse (`tests/dashboards/warehouse.py`), built by the real warehouse job
+    once per test process and shared by the dashboard and browser tests, which only read it."""
+    from tests.dashboards.warehouse import dashboard_warehouse
+
+    return dashboard_warehouse(tmp_path_factory.mktemp("dash") / "data")
 
 
 CHROMIUM = "/usr/bin/chromium"

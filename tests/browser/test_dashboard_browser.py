@@ -19,7 +19,7 @@ from campaigns.settings import Settings
 from dashboards.screens import PAGES
 from presave.processes import free_port, start_dashboard
 from tests.browser.conftest import PHONE
-from tests.dashboards.warehouse import TROUBLED, dashboard_warehouse
+from tests.dashboards.warehouse import TROUBLED
 
 pytestmark = pytest.mark.browser
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "dashboard"
@@ -60,12 +60,6 @@ HEIGHT = """() => document.querySelector('[data-testid="stMain"]')?.scrollHeight
 # Every text shown, the charts' SVG text included.
 TEXT = """() => document.body.innerText + ' ' +
   [...document.querySelectorAll('svg text')].map(t => t.textContent).join(' ')"""
-
-
-@pytest.fixture(scope="session")
-def dashboard_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The session's one warehouse, built by the real pipeline."""
-    return dashboard_warehouse(tmp_path_factory.mktemp("dashboard") / "data")
 
 
 @pytest.fixture(scope="session")

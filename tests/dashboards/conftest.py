@@ -11,7 +11,6 @@ from streamlit import config
 
 from campaigns.settings import Settings
 from pipelines.warehouse import Warehouse
-from tests.dashboards.warehouse import dashboard_warehouse
 
 
 @pytest.fixture(autouse=True)
@@ -20,11 +19,6 @@ def served_on_loopback() -> Iterator[None]:
     config.set_option("server.address", "127.0.0.1")
     yield
     config.set_option("server.address", before)
-
-
-@pytest.fixture(scope="session")
-def dashboard_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return dashboard_warehouse(tmp_path_factory.mktemp("dash") / "data")
 
 
 @pytest.fixture(scope="session")
