@@ -758,7 +758,25 @@ MARTS = (
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHOTS, *COUNTS, *MARTS)}
+CHECKS = (
+    Table(
+        "mart_checks",
+        (
+            "asset VARCHAR NOT NULL",  # the mart (or table) checked
+            "check_name VARCHAR NOT NULL",
+            "passed BOOLEAN NOT NULL",
+            "blocking BOOLEAN NOT NULL",
+            "description VARCHAR NOT NULL",  # the rule, in words
+            "detail VARCHAR NOT NULL",  # what broke it ('' when passed)
+            "campaigns VARCHAR[] NOT NULL",  # campaigns whose rows break it (empty: none to name)
+            "checked_at TIMESTAMPTZ NOT NULL",
+        ),
+        ("asset", "check_name"),
+        "one asset check's latest result",
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHOTS, *COUNTS, *MARTS, *CHECKS)}
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:

@@ -66,6 +66,8 @@ def presave_accumulation(connection: duckdb.DuckDBPyConnection, today: date | No
         long["day"], unit="D"
     )
     long = long[long["date"].dt.date <= today]
+    if long.empty:  # every campaign more than 28 days out: no day counted yet
+        return pd.DataFrame(columns=columns)
     released = long["campaign"].map(release_dates).pipe(pd.to_datetime).dt.date <= today
     long["share_of_final"] = (long["cumulative"] / long["campaign"].map(final.where(final > 0))).where(
         released

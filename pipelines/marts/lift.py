@@ -99,7 +99,7 @@ def campaign_lift(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     result = pd.concat(parts, ignore_index=True).rename(columns={"campaign": "campaign_slug"})
     result["roster_campaigns"] = result["roster_campaigns"].fillna(0).astype("int64")
-    return result[columns]
+    return result.reindex(columns=columns)  # the roster's line needs three campaigns: else no line columns
 
 
 def _within_artist(rows: pd.DataFrame) -> pd.DataFrame:
