@@ -415,6 +415,7 @@ MARTS = (
             "timezone VARCHAR NOT NULL",
             "spotify_artist_id VARCHAR",
             "deezer_artist_id VARCHAR",
+            "first_stream_date DATE",  # release day in the exports' calendar (UTC): D0 of streams and followers
         ),
         ("campaign_slug",),
         "one campaign, run here (native) or with another tool (imported)",
@@ -641,9 +642,12 @@ MARTS = (
             "baseline_daily_gain DOUBLE",
             "expected_organic_gain DOUBLE",
             "presave_share DOUBLE",
+            "window_end DATE",  # the last day counted: release day, or the follower series' last day before it
+            "note VARCHAR",  # says so when the series stops before release day
         ),
         ("campaign_slug", "service"),
-        "follower gain on one service over the pre-save window (D-28 … D0): pre-save follows and organic",
+        "follower gain on one service over the pre-save window (D-28 … D0, or from the first pre-save "
+        "follow): pre-save follows and organic",
     ),
     Table(
         "release_outcomes",
@@ -698,6 +702,7 @@ MARTS = (
             "audience_source VARCHAR",
             "status VARCHAR",
             "not_checked VARCHAR",
+            "signs_checked INTEGER",  # of the five signs; 'no warning sign' only when all five were
         ),
         ("campaign_slug",),
         "one campaign's warning signs of inflated pre-saves and its score (1 = no sign)",
@@ -735,6 +740,7 @@ MARTS = (
             "roster_verdict VARCHAR",
             "forecast_note VARCHAR",
             "authenticity_status VARCHAR",
+            "authenticity_not_checked VARCHAR",
         ),
         ("campaign_slug",),
         "one campaign's headline figures (each defined in `figure_glossary`)",

@@ -281,8 +281,9 @@ FIGURES: tuple[Figure, ...] = (
         "authenticity_status",
         "authenticity",
         "status",
-        "'not checked (no data)' when no sign could be evaluated, 'no warning sign' when every sign "
-        "checked found nothing, else 'warning signs' with the reasons.",
+        "'not checked (no data)' when no sign could be evaluated, 'no warning sign' when all five signs "
+        "were checked and found nothing, 'no warning sign in the 3 of 5 signs checked' when some could "
+        "not be (a sign not checked is not a sign absent), else 'warning signs' with the reasons.",
         "Lists the signs not checked for want of data in `authenticity_scores.not_checked`.",
         "campaign_overview",
         "authenticity_status",

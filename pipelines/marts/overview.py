@@ -35,7 +35,8 @@ SELECT r.campaign_slug, r.artist, r.title, r.origin, r.release_at,
        l.artist_lift, l.artist_lift_low, l.artist_lift_high, l.artist_lift_verdict,
        l.roster_ratio, l.roster_ratio_low, l.roster_ratio_high, l.roster_verdict,
        f.point AS forecast_point, f.low AS forecast_low, f.high AS forecast_high, f.note AS forecast_note,
-       s.score AS authenticity_score, s.status AS authenticity_status
+       s.score AS authenticity_score, s.status AS authenticity_status,
+       s.not_checked AS authenticity_not_checked
 FROM campaign_releases r
 LEFT JOIN counts c USING (campaign_slug)
 LEFT JOIN accumulation a USING (campaign_slug)

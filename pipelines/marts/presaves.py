@@ -17,7 +17,7 @@ CAMPAIGN_RELEASES = f"""
 WITH native AS (
     SELECT slug AS campaign_slug, artist, title, 'native' AS origin, release_at,
            (release_at AT TIME ZONE timezone)::DATE AS release_date, timezone,
-           spotify_artist_id, deezer_artist_id
+           spotify_artist_id, deezer_artist_id, (release_at AT TIME ZONE 'UTC')::DATE AS first_stream_date
     FROM campaigns
 ),
 named AS (
@@ -38,7 +38,8 @@ songs AS (
 SELECT * FROM native
 UNION ALL BY NAME
 SELECT u.name_key AS campaign_slug, s.artist, s.title, 'imported' AS origin,
-       s.release_date::TIMESTAMP AT TIME ZONE 'UTC' AS release_at, s.release_date, 'UTC' AS timezone
+       s.release_date::TIMESTAMP AT TIME ZONE 'UTC' AS release_at, s.release_date, 'UTC' AS timezone,
+       s.release_date AS first_stream_date
 FROM unknown u JOIN songs s USING (name_key)
 """
 
@@ -109,7 +110,9 @@ MARTS = (
         ("campaigns", "presave_fans", "s4a_songs"),
         lambda _: CAMPAIGN_RELEASES,
         "Native campaigns with their local release date, and campaigns run with other tools whose fans "
-        "were imported and whose release date the artist's songs export gives.",
+        "were imported and whose release date the artist's songs export gives; `first_stream_date` is "
+        "release day in the exports' calendar (UTC dates: a release at midnight in Berlin streams first "
+        "on the UTC date before), day 0 of every stream and follower series.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaigns)",
     ),
     Mart(

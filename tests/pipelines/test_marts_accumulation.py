@@ -45,6 +45,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
                 "origin": "native",
                 "release_at": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=18),
                 "release_date": day,
+                "first_stream_date": day,
                 "timezone": "UTC",
             }
             for slug, day in RELEASES.items()
