@@ -513,6 +513,7 @@ MARTS = (
             "actual BIGINT",
             "is_latest BOOLEAN NOT NULL",
             "note VARCHAR",
+            "caveat VARCHAR",  # beside a forecast: earlier campaigns left out, a lower bound raised to so far
         ),
         ("campaign_slug", "as_of_day"),
         "the release-day pre-save forecast made at one relative day, from earlier campaigns' curves",
@@ -741,6 +742,7 @@ MARTS = (
             "forecast_note VARCHAR",
             "authenticity_status VARCHAR",
             "authenticity_not_checked VARCHAR",
+            "forecast_caveat VARCHAR",
         ),
         ("campaign_slug",),
         "one campaign's headline figures (each defined in `figure_glossary`)",
