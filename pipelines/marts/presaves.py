@@ -91,7 +91,8 @@ WHERE e.presaved_at < r.release_at
 """
 
 PRESAVES_DAILY = """
-SELECT campaign_slug, presaved_on AS date, days_to_release, service, count(*) AS presaves,
+SELECT campaign_slug, presaved_on AS date, greatest(days_to_release, -28) AS days_to_release, service,
+       count(*) AS presaves,
        sum(count(*)) OVER (PARTITION BY campaign_slug, service ORDER BY presaved_on) AS cumulative
 FROM presaves
 GROUP BY campaign_slug, presaved_on, days_to_release, service
@@ -128,7 +129,8 @@ MARTS = (
         "presaves_daily",
         ("presaves",),
         lambda _: PRESAVES_DAILY,
-        "Pre-saves counted per local day and service, with the running total per service.",
+        "Pre-saves counted per local day and service, with the running total per service; "
+        "`days_to_release` counts the days before D-28 at D-28 (as accumulation does), `date` keeps the day.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM presaves)",
     ),
     Mart(

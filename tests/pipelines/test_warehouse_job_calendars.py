@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from campaigns.campaign_file import parse_campaign
@@ -23,6 +23,7 @@ from pipelines.definitions import build_definitions
 from sandbox.analytics import ReleaseInput, SongInput, simulate
 from sandbox.exports import write_all, write_presave_fan_export
 from sandbox.history import write_campaign_history
+from tests.pipelines.scenario import spotify_follows
 
 ARTIST = "Nova Lane"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -76,21 +77,23 @@ def _native(store: Store, settings: Settings, slug: str, plan: Planned, now: dat
         write_campaign_history(store, settings.vault(), slug, plan.presaves, seed=len(slug), until=now)
 
 
-def _exports(settings: Settings, calendar: list[Planned], now: datetime) -> None:
-    """The artist's exports up to yesterday, and each campaign run elsewhere's fan export."""
+def _exports(settings: Settings, calendar: list[Planned], now: datetime, store: Store) -> None:
+    """The artist's exports up to yesterday (its follower series holding the ledger's follows), and each
+    campaign run elsewhere's fan export."""
+    if not calendar:
+        return
     yesterday = now.date() - timedelta(days=1)
+    follows = spotify_follows(store)
     releases = [
         ReleaseInput(
             (now + timedelta(days=plan.release_in_days)).date(),
             plan.presaves,
             f"Song {number}",
             songs=(SongInput(f"Song {number}", f"QZWFV26{number:05d}"),),
+            follows_by_day=follows.get(f"song-{number}", {}) if not plan.imported else None,
         )
         for number, plan in enumerate(calendar)
-        if plan.release_in_days < 0
     ]
-    if not releases:
-        return
     start = min(r.release_date for r in releases) - timedelta(days=40)
     write_all(settings.inbox_dir, simulate(ARTIST, releases, start, yesterday, seed=1), yesterday)
     for number, plan in enumerate(calendar):
@@ -116,7 +119,7 @@ def run_the_job(calendar: list[Planned], folder: Path) -> dg.ExecuteInProcessRes
             for number, plan in enumerate(calendar):
                 if not plan.imported:
                     _native(store, settings, f"song-{number}", plan, now)
-            _exports(settings, calendar, now)
+            _exports(settings, calendar, now, store)
         finally:
             store.dispose()
         job = build_definitions(settings).resolve_job_def("warehouse_job")
@@ -134,11 +137,12 @@ def failures(result: dg.ExecuteInProcessResult) -> list[str]:
     return failed + [c.check_name for c in checks if not c.passed]  # type: ignore[union-attr]
 
 
-@pytest.mark.timeout(1200)  # six whole job runs: ~10 s each on an idle machine, minutes on a busy one
+@pytest.mark.timeout(1800)  # six whole job runs: seconds each on an idle machine, minutes on a busy one
 @settings(
     max_examples=2,
     deadline=None,
     derandomize=True,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: each example is a whole job run
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(calendar=st.lists(campaign_plans, max_size=4))

@@ -191,6 +191,20 @@ def test_presaves_per_local_day_and_by_country_are_the_fans_grants(world: World)
     assert np.allclose(countries["share"], countries["presaves"] / countries["campaign_slug"].map(totals))
 
 
+def test_the_per_day_d_minus_28_bucket_holds_every_earlier_day(world: World) -> None:
+    """The per-day chart groups by `days_to_release` and says D-28 includes every earlier day."""
+    truth = granted(world)
+    truth = truth.assign(rel=[(d - r).days for d, r in zip(truth["day"], truth["release_date"], strict=True)])
+    daily = mart(
+        world, "SELECT campaign_slug, days_to_release, sum(presaves) AS n FROM presaves_daily GROUP BY ALL"
+    )
+    assert daily["days_to_release"].min() >= -28
+    got = daily[daily.days_to_release == -28].set_index("campaign_slug")["n"].to_dict()
+    expected = truth[truth.rel <= -28].groupby("campaign").size().to_dict()
+    assert got == expected
+    assert any(n > 0 for n in truth[truth.rel < -28].groupby("campaign").size())  # the world has some
+
+
 def test_accumulation_is_the_running_count_of_true_grants_from_d_minus_28(world: World) -> None:
     truth = granted(world)
     table = mart(world, "SELECT campaign_slug, day, cumulative FROM presave_accumulation")
