@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import queries, view
+from dashboards import checks, queries, view
 from dashboards.queries import WarehouseReader
 
 HEADING = "Data"
@@ -22,6 +22,7 @@ def render(reader: WarehouseReader) -> None:
             f"{len(stale)} source(s) more than {STALE_DAYS} days behind: " + ", ".join(stale["source"])
         )
     view.table(freshness, "freshness", "Nothing has been loaded yet: run the pipeline.")
+    _checks(reader)
     st.header("Files loaded")
     view.table(view.get(reader, queries.LOADED_FILES), "loaded files", "No export file loaded yet.")
     st.header("Files quarantined")
@@ -37,3 +38,16 @@ def render(reader: WarehouseReader) -> None:
         "glossary",
         "This warehouse holds no glossary yet: run the pipeline again.",
     )
+
+
+def _checks(reader: WarehouseReader) -> None:
+    """Every asset check's latest result, the failed ones first and marked, each in its own words."""
+    st.header("Checks")
+    results = view.get(reader, queries.MART_CHECKS)
+    view.mark_failed_checks(reader, tuple(results["asset"].unique()) if not results.empty else ())
+    if not results.empty:
+        results = results.assign(
+            result=results["passed"].map({True: "passed", False: f"{checks.MARK} failed"}),
+            campaigns=results["campaigns"].map(lambda named: ", ".join(named)),
+        )[["result", "asset", "check_name", "description", "detail", "campaigns", "checked_at"]]
+    view.table(results, "checks", "No check has run yet: run the pipeline.")

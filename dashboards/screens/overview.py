@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import view
+from dashboards import checks, view
 from dashboards.queries import WarehouseReader
 from dashboards.screens import headline
 
@@ -28,6 +28,7 @@ def render(reader: WarehouseReader) -> None:
     if frame.empty:
         st.info("No campaign in the warehouse yet: create one and run the pipeline.")
         return
+    view.mark_failed_checks(reader, checks.HEADLINE_SOURCES)
     columns = {
         "campaign_slug": "campaign",
         "artist": "artist",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import charts, pitch, queries, view
+from dashboards import charts, checks, pitch, queries, view
 from dashboards.queries import WarehouseReader
 from dashboards.screens import headline
 
@@ -21,6 +21,9 @@ def _pack(snapshot: str, version: float, slug: str, fmt: str) -> bytes:
     return pitch.render(pitch.gather(WarehouseReader(Path(snapshot)), slug), fmt)
 
 
+CHECKED = (*checks.HEADLINE_SOURCES, "presaves_daily", "presaves_by_country", "campaign_followers")
+
+
 def render(reader: WarehouseReader) -> None:
     picked = view.campaign_page(reader, HEADING)
     if picked is None:
@@ -28,6 +31,7 @@ def render(reader: WarehouseReader) -> None:
     slug, row = picked
     glossary = view.glossary(reader)
     st.subheader(f"{row['artist']} — {row['title']}")
+    view.mark_failed_checks(reader, CHECKED, slug)
     headline.show(glossary, row, headline.COLLECTING)
     gain = view.get(reader, queries.FOLLOWER_GAIN, slug)
     if gain.empty:
