@@ -34,7 +34,7 @@ def refuting(failed: pd.DataFrame, marts: Iterable[str], campaign: str | None = 
     if failed.empty:
         return failed
     wanted = failed[failed["asset"].isin(list(marts))]
-    if campaign is None:
+    if campaign is None or wanted.empty:
         return wanted
     concerns = wanted["campaigns"].map(lambda named: len(named) == 0 or campaign in list(named))
     return wanted[concerns]
