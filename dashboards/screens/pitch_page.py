@@ -49,8 +49,14 @@ def render(reader: WarehouseReader) -> None:
                     glossary.value(figure, record),
                     help=entry.help or None,
                 )
+            if record.get("note"):
+                st.caption(str(record["note"]))
     latest = view.get(reader, queries.LATEST_FOLLOWERS, slug)
     view.table(latest, f"{slug} followers now", "No follower count for this artist yet.")
+    st.caption(
+        "Spotify for Artists counts every follower of the artist; the Spotify API's count comes from another "
+        "source and differs (a development-mode app sees none): compare each only with itself."
+    )
     daily = view.get(reader, queries.PRESAVES_DAILY, slug)
     view.plot(daily, charts.presaves_by_day, f"pitch-daily-{slug}", "No pre-saves yet.")
     countries = view.get(reader, queries.PRESAVES_BY_COUNTRY, slug)
