@@ -43,9 +43,8 @@ def refuting(failed: pd.DataFrame, marts: Iterable[str], campaign: str | None = 
 def sentence(check: dict) -> str:
     """The check's own words: which figure's mart, the rule it broke, and what broke it."""
     detail = f" Found: {check['detail']}." if check.get("detail") else ""
-    return (
-        f"{MARK} `{check['asset']}` failed its check `{check['check_name']}`: {check['description']}{detail}"
-    )
+    name = str(check["check_name"]).replace("_", " ")  # words wrap on a phone; the Data page lists the name
+    return f"{MARK} `{check['asset']}` failed its check “{name}”: {check['description']}{detail}"
 
 
 def sentences(failed: pd.DataFrame, marts: Iterable[str], campaign: str | None = None) -> list[str]:
