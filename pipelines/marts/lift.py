@@ -293,6 +293,7 @@ MARTS = (
         "(`window_end`, said in `note` when before release day). A service without a follower count a "
         "week or less before the window has no row.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases r JOIN s4a_audience_timeline t "
-        "ON t.date BETWEEN r.release_date - 36 AND r.release_date - 29 AND t.followers IS NOT NULL)",
+        "ON t.date BETWEEN r.first_stream_date - 36 AND r.first_stream_date - 29 AND t.followers IS NOT NULL "
+        "WHERE r.first_stream_date - 28 <= (SELECT max(date) FROM s4a_audience_timeline))",
     ),
 )
