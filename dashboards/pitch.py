@@ -19,7 +19,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dashboards import queries
+from dashboards import checks, queries
 from dashboards.glossary import Glossary, known
 from dashboards.palette import ALL_SERVICES, HIGHLIGHT, SERVICE_COLOURS, SERVICE_NAMES
 
@@ -29,6 +29,15 @@ PNG_DPI = 150
 GREY = "#888888"
 COMPARABLES = 5
 COMPARABLE_WIDTHS = [0.44, 0.16, 0.14, 0.26]  # of the panel: the name's column fits 30 characters
+RED = "#c0392b"
+# The mart each of the pack's figures and panels comes from: a failed check of one marks what it shows.
+PACK_MARTS = {
+    "presaves": "presaves",
+    "last_week_share": "presave_accumulation",
+    "forecast": "presave_forecast",
+    "follower_gain": "follower_gain",
+}
+PANEL_MARTS = ("presaves_daily", "presaves_by_country", "campaign_followers", "campaign_overview")
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class PitchPack:
     countries: pd.DataFrame  # country, presaves
     followers: pd.DataFrame  # date, origin, followers
     comparables: pd.DataFrame  # campaign, released, pre-saves, first-week streams
+    failed_checks: list[str] = field(default_factory=list)  # the checks refuting what the pack shows
     prepared: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -86,6 +96,13 @@ def gather(reader: queries.WarehouseReader, slug: str) -> PitchPack:
     countries = _optional(reader, queries.PRESAVES_BY_COUNTRY, slug)
     if not countries.empty:
         countries = countries.groupby("country", as_index=False)["presaves"].sum().nlargest(8, "presaves")
+    failed = _optional(reader, queries.FAILED_CHECKS)
+    refuted = set(checks.refuting(failed, PACK_MARTS.values(), slug).get("asset", []))
+    marked = {glossary[key].label: key for key, mart in PACK_MARTS.items() if mart in refuted}
+    figures = [
+        (f"{checks.MARK} {label}" if label in marked else label, value, detail)
+        for label, value, detail in figures
+    ]
     return PitchPack(
         slug=slug,
         heading=f"{row['artist']} — {row['title']} (release {pd.Timestamp(row['release_at']):%d %b %Y})",
@@ -95,6 +112,7 @@ def gather(reader: queries.WarehouseReader, slug: str) -> PitchPack:
         countries=countries,
         followers=_optional(reader, queries.FOLLOWERS, slug),
         comparables=comparables(reader.query(queries.CAMPAIGNS), row),
+        failed_checks=checks.sentences(failed, (*PACK_MARTS.values(), *PANEL_MARTS), slug),
     )
 
 
@@ -153,6 +171,17 @@ def _headline(area: Figure, pack: PitchPack) -> None:
         area.text(x, 0.42, value, fontsize=15 if len(value) < 18 else 11, fontweight="bold")
         if detail:
             area.text(x, 0.26, textwrap.fill(detail, 46), fontsize=8, color=GREY, va="top")
+    if pack.failed_checks:
+        said = [_shorten(text.replace("`", ""), 150) for text in pack.failed_checks[:2]]
+        more = len(pack.failed_checks) - len(said)
+        area.text(
+            0.01,
+            -0.02,
+            "\n".join(said) + (f"\n… and {more} more" if more > 0 else ""),
+            fontsize=7,
+            color=RED,
+            va="top",
+        )
     area.text(
         0.99,
         0.0,

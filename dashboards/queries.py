@@ -235,3 +235,12 @@ SELECT service, origin,
        max(date) FILTER (WHERE followers IS NOT NULL) AS date
 FROM campaign_followers WHERE campaign_slug = ? GROUP BY ALL ORDER BY service, origin
 """
+
+FAILED_CHECKS = """
+SELECT asset, check_name, description, detail, campaigns, checked_at
+FROM mart_checks WHERE NOT passed ORDER BY asset, check_name
+"""
+MART_CHECKS = """
+SELECT asset, check_name, passed, blocking, description, detail, campaigns, checked_at
+FROM mart_checks ORDER BY passed, asset, check_name
+"""

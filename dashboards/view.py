@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import queries
+from dashboards import checks, queries
 from dashboards.glossary import NOT_YET, Entry, Glossary, known
 
 ALL = "(all)"
@@ -264,3 +264,12 @@ def campaign_page(
     st.title(heading)
     row = pick_campaign(reader, prefer=prefer)
     return None if row is None else (str(row["campaign_slug"]), row)
+
+
+def mark_failed_checks(
+    reader: queries.WarehouseReader, marts: tuple[str, ...], campaign: str | None = None
+) -> None:
+    """A visible mark, with the check's own words, for each failed check of the marts a page shows
+    (those naming no campaign, or this one): no refuted figure is shown unmarked."""
+    for text in checks.sentences(get(reader, queries.FAILED_CHECKS), marts, campaign):
+        st.warning(text)

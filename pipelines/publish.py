@@ -40,6 +40,7 @@ DASHBOARD_TABLES = (
     "funnel_browsers",
     "funnel_sources",
     "loaded_files",
+    "mart_checks",
     "presave_accumulation",
     "presave_forecast",
     "presave_kinds",

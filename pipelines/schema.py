@@ -427,6 +427,7 @@ MARTS = (
             "timezone VARCHAR NOT NULL",
             "spotify_artist_id VARCHAR",
             "deezer_artist_id VARCHAR",
+            "first_stream_date DATE",  # release day in the exports' calendar (UTC): D0 of streams and followers
         ),
         ("campaign_slug",),
         "one campaign, run here (native) or with another tool (imported)",
@@ -524,6 +525,7 @@ MARTS = (
             "actual BIGINT",
             "is_latest BOOLEAN NOT NULL",
             "note VARCHAR",
+            "caveat VARCHAR",  # beside a forecast: earlier campaigns left out, a lower bound raised to so far
         ),
         ("campaign_slug", "as_of_day"),
         "the release-day pre-save forecast made at one relative day, from earlier campaigns' curves",
@@ -653,9 +655,12 @@ MARTS = (
             "baseline_daily_gain DOUBLE",
             "expected_organic_gain DOUBLE",
             "presave_share DOUBLE",
+            "window_end DATE",  # the last day counted: release day, or the follower series' last day before it
+            "note VARCHAR",  # says so when the series stops before release day
         ),
         ("campaign_slug", "service"),
-        "follower gain on one service over the pre-save window (D-28 … D0): pre-save follows and organic",
+        "follower gain on one service over the pre-save window (D-28 … D0, or from the first pre-save "
+        "follow): pre-save follows and organic",
     ),
     Table(
         "release_outcomes",
@@ -710,6 +715,7 @@ MARTS = (
             "audience_source VARCHAR",
             "status VARCHAR",
             "not_checked VARCHAR",
+            "signs_checked INTEGER",  # of the five signs; 'no warning sign' only when all five were
         ),
         ("campaign_slug",),
         "one campaign's warning signs of inflated pre-saves and its score (1 = no sign)",
@@ -747,6 +753,8 @@ MARTS = (
             "roster_verdict VARCHAR",
             "forecast_note VARCHAR",
             "authenticity_status VARCHAR",
+            "authenticity_not_checked VARCHAR",
+            "forecast_caveat VARCHAR",
         ),
         ("campaign_slug",),
         "one campaign's headline figures (each defined in `figure_glossary`)",
@@ -787,7 +795,25 @@ MARTS = (
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHOTS, *COUNTS, *MARTS)}
+CHECKS = (
+    Table(
+        "mart_checks",
+        (
+            "asset VARCHAR NOT NULL",  # the mart (or table) checked
+            "check_name VARCHAR NOT NULL",
+            "passed BOOLEAN NOT NULL",
+            "blocking BOOLEAN NOT NULL",
+            "description VARCHAR NOT NULL",  # the rule, in words
+            "detail VARCHAR NOT NULL",  # what broke it ('' when passed)
+            "campaigns VARCHAR[] NOT NULL",  # campaigns whose rows break it (empty: none to name)
+            "checked_at TIMESTAMPTZ NOT NULL",
+        ),
+        ("asset", "check_name"),
+        "one asset check's latest result",
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (*OPERATIONAL, *EXPORTS, *SNAPSHOTS, *COUNTS, *MARTS, *CHECKS)}
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:

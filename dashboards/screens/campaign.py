@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, queries, view
+from dashboards import charts, checks, queries, view
 from dashboards.glossary import known
 from dashboards.queries import WarehouseReader
 from dashboards.screens import headline
@@ -26,12 +26,24 @@ FIGURES = (
 SERIES_NAMES = charts.SERIES_NAMES
 
 
+CHECKED = (
+    *checks.HEADLINE_SOURCES,
+    "funnel_sources",
+    "funnel_browsers",
+    "presaves_by_country",
+    "presaves_daily",
+    "presave_origins",
+    "followup_days",
+)
+
+
 def render(reader: WarehouseReader) -> None:
     picked = view.campaign_page(reader, HEADING)
     if picked is None:
         return
     slug, row = picked
     st.subheader(f"{row['artist']} — {row['title']}")
+    view.mark_failed_checks(reader, CHECKED, slug)
     headline.show(view.glossary(reader), row, FIGURES)
     _accumulation(reader, slug, row)
     _origins_and_followups(reader, slug)

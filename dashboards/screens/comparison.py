@@ -22,6 +22,9 @@ def render(reader: WarehouseReader) -> None:
     slug = view.choose(
         "Campaign", [view.ALL, *titles], "campaign", lambda s: titles.get(s, "all campaigns"), left
     )
+    view.mark_failed_checks(
+        reader, ("service_conversion", "service_comparison"), None if slug == view.ALL else slug
+    )
     rates = view.get(reader, queries.CONVERSION, slug)
     if rates.empty:
         st.info("No landing-page visits recorded here (imported campaigns have none).")

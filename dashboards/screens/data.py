@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import queries, view
+from dashboards import checks, queries, view
 from dashboards.queries import WarehouseReader
 
 HEADING = "Data"
@@ -23,6 +23,7 @@ def render(reader: WarehouseReader) -> None:
         )
     view.table(freshness, "freshness", "Nothing has been loaded yet: run the pipeline.")
     _spotify_cap(reader)
+    _checks(reader)
     st.header("Files loaded")
     view.table(view.get(reader, queries.LOADED_FILES), "loaded files", "No export file loaded yet.")
     st.header("Files quarantined")
@@ -52,3 +53,16 @@ def _spotify_cap(reader: WarehouseReader) -> None:
             f"taken. Since {since}, {row.turned_away} fan(s) were turned away after authorizing and "
             f"{row.spotify_reminders} took a reminder pre-save instead. Only extended quota lifts the cap."
         )
+
+
+def _checks(reader: WarehouseReader) -> None:
+    """Every asset check's latest result, the failed ones first and marked, each in its own words."""
+    st.header("Checks")
+    results = view.get(reader, queries.MART_CHECKS)
+    view.mark_failed_checks(reader, tuple(results["asset"].unique()) if not results.empty else ())
+    if not results.empty:
+        results = results.assign(
+            result=results["passed"].map({True: "passed", False: f"{checks.MARK} failed"}),
+            campaigns=results["campaigns"].map(lambda named: ", ".join(named)),
+        )[["result", "asset", "check_name", "description", "detail", "campaigns", "checked_at"]]
+    view.table(results, "checks", "No check has run yet: run the pipeline.")

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboards import queries, view
+from dashboards import checks, queries, view
 from dashboards.glossary import Glossary, known
 from dashboards.queries import WarehouseReader
 from dashboards.screens import headline
@@ -62,6 +62,7 @@ def render(reader: WarehouseReader) -> None:
     if frame.empty:
         st.info("No campaign in the warehouse yet: create one and run the pipeline.")
         return
+    view.mark_failed_checks(reader, checks.HEADLINE_SOURCES)
     glossary = view.glossary(reader)
     st.caption(
         "Pre-saves count every service (Spotify, Apple Music, Deezer); first-week streams are the song's "

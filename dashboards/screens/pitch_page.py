@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import charts, palette, pitch, queries, view
+from dashboards import charts, checks, palette, pitch, queries, view
 from dashboards.queries import WarehouseReader
 from dashboards.screens import headline
 
@@ -21,6 +21,9 @@ def _pack(snapshot: str, version: float, slug: str, fmt: str) -> bytes:
     return pitch.render(pitch.gather(WarehouseReader(Path(snapshot)), slug), fmt)
 
 
+CHECKED = (*checks.HEADLINE_SOURCES, "presaves_daily", "presaves_by_country", "campaign_followers")
+
+
 def render(reader: WarehouseReader) -> None:
     picked = view.campaign_page(reader, HEADING)
     if picked is None:
@@ -28,6 +31,7 @@ def render(reader: WarehouseReader) -> None:
     slug, row = picked
     glossary = view.glossary(reader)
     st.subheader(f"{row['artist']} — {row['title']}")
+    view.mark_failed_checks(reader, CHECKED, slug)
     headline.show(glossary, row, headline.COLLECTING)
     gain = view.get(reader, queries.FOLLOWER_GAIN, slug)
     if gain.empty:
@@ -45,8 +49,14 @@ def render(reader: WarehouseReader) -> None:
                     glossary.value(figure, record),
                     help=entry.help or None,
                 )
+            if record.get("note"):
+                st.caption(str(record["note"]))
     latest = view.get(reader, queries.LATEST_FOLLOWERS, slug)
     view.table(latest, f"{slug} followers now", "No follower count for this artist yet.")
+    st.caption(
+        "Spotify for Artists counts every follower of the artist; the Spotify API's count comes from another "
+        "source and differs (a development-mode app sees none): compare each only with itself."
+    )
     daily = view.get(reader, queries.PRESAVES_DAILY, slug)
     view.plot(daily, charts.presaves_by_day, f"pitch-daily-{slug}", "No pre-saves yet.")
     countries = view.get(reader, queries.PRESAVES_BY_COUNTRY, slug)

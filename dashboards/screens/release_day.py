@@ -13,11 +13,23 @@ from dashboards.screens import headline
 HEADING = "Release day"
 
 
+CHECKED = (
+    "release_outcomes",
+    "release_hours",
+    "release_waits",
+    "release_undelivered",
+    "token_health",
+    "grants",
+    "owed_actions",
+)
+
+
 def render(reader: WarehouseReader) -> None:
     picked = view.campaign_page(reader, HEADING)
     if picked is None:
         return
     slug, row = picked
+    view.mark_failed_checks(reader, CHECKED, slug)
     services = [view.ALL, *view.get(reader, queries.ACTION_SERVICES, slug)["service"]]
     service = view.choose("Service", services, "service", lambda s: "all services" if s == view.ALL else s)
     headline.show(view.glossary(reader), row, ("presaves", "delivered_saves"))

@@ -27,6 +27,7 @@ def render(reader: WarehouseReader) -> None:
         "Streams measured as", series_options, "series", lambda s: SERIES_NAMES.get(s, s), left
     )
     frame = view.get(reader, queries.ROSTER, series)
+    view.mark_failed_checks(reader, ("campaign_lift", "first_week_velocity"))
     with right:
         artists = view.choose_many("Artists", sorted(frame["artist"].unique()), "artist")
     shown = frame[frame["artist"].isin(artists)] if artists else frame

@@ -12,6 +12,13 @@ few campaigns a label has (k is small). Empirical quantiles of the ratios would 
 before a 95 % interval means anything. A campaign cannot lose pre-saves, so the lower bound is at
 least the count so far.
 
+One campaign unlike the others must not decide the interval: a campaign whose log ratio lies more than
+3.5 robust standard deviations (modified z-score: 0.6745 · |x − median| / MAD, Iglewicz and Hoaglin) from
+the median of the others' is left out and named (an imported campaign whose other tool counted days
+differently grew 4.75× where the label's own grew 1.40–1.51×: kept, it turned 306 (289–326) into 345
+(210–838)), as long as three campaigns remain. When the lower bound is raised to the count so far, the
+forecast says so (`clamped`).
+
 When not to forecast (`release_day_forecast` then gives the reason instead of a number): on or after
 release day (the count is final), with nothing pre-saved yet (nothing to scale), with fewer than three
 earlier campaigns having pre-saves by that day (two give a t interval with one degree of freedom, whose
@@ -30,6 +37,7 @@ from scipy import stats
 DAYS_BEFORE = 28
 MIN_EARLIER_CAMPAIGNS = 3
 MAX_SPREAD = 20.0  # high ÷ low of the log-scale interval beyond which a forecast tells nothing
+OUTLIER_Z = 3.5  # modified z-score beyond which an earlier campaign's growth is left out
 
 
 def presave_curves(
@@ -76,6 +84,21 @@ class Forecast:
     campaigns: int
     ratio_min: float
     ratio_max: float
+    left_out: tuple[str, ...] = ()  # earlier campaigns whose growth was unlike all the others'
+    clamped: bool = False  # the interval reached below the count so far: its lower bound is that count
+
+
+def unlike_the_others(log_ratios: pd.Series, keep_at_least: int = MIN_EARLIER_CAMPAIGNS) -> list[str]:
+    """The campaigns whose log growth ratio lies beyond `OUTLIER_Z` modified z-scores of the median;
+    none when the spread is nil (MAD 0) or fewer than `keep_at_least` would remain."""
+    median = float(log_ratios.median())
+    mad = float((log_ratios - median).abs().median())
+    if mad == 0:
+        return []
+    outliers = log_ratios[0.6745 * (log_ratios - median).abs() / mad > OUTLIER_Z]
+    if len(log_ratios) - len(outliers) < keep_at_least:
+        return []
+    return [str(name) for name in outliers.index]
 
 
 def forecast_release_day(so_far: int, day: int, history: pd.DataFrame, confidence: float = 0.95) -> Forecast:
@@ -90,21 +113,26 @@ def forecast_release_day(so_far: int, day: int, history: pd.DataFrame, confidenc
     at_day = history[day].astype(float)
     usable = at_day > 0
     ratios = history.loc[usable, 0].astype(float) / at_day[usable]
-    k = len(ratios)
-    if k < 2:
+    if len(ratios) < 2:
         raise ValueError("a forecast needs at least two earlier campaigns with pre-saves by that day")
+    left_out = unlike_the_others(np.log(ratios))
+    ratios = ratios.drop(left_out)
+    k = len(ratios)
     logs = np.log(ratios.to_numpy())
     mean, sd = logs.mean(), logs.std(ddof=1)
     half = stats.t.ppf(0.5 + confidence / 2, k - 1) * sd * np.sqrt(1 + 1 / k)
+    low = so_far * float(np.exp(mean - half))
     return Forecast(
         so_far=so_far,
         day=day,
         point=so_far * float(np.exp(mean)),
-        low=max(float(so_far), so_far * float(np.exp(mean - half))),
+        low=max(float(so_far), low),
         high=so_far * float(np.exp(mean + half)),
         campaigns=k,
         ratio_min=float(ratios.min()),
         ratio_max=float(ratios.max()),
+        left_out=tuple(left_out),
+        clamped=low < so_far,
     )
 
 

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.analysis.accumulation import DAYS_BEFORE, presave_curves, release_day_forecast
+from pipelines.analysis.accumulation import DAYS_BEFORE, Forecast, presave_curves, release_day_forecast
 from pipelines.marts.mart import Mart, frame
 
 RELEASES = "SELECT campaign_slug AS campaign, release_date FROM campaign_releases ORDER BY release_date"
@@ -66,6 +66,8 @@ def presave_accumulation(connection: duckdb.DuckDBPyConnection, today: date | No
         long["day"], unit="D"
     )
     long = long[long["date"].dt.date <= today]
+    if long.empty:  # every campaign more than 28 days out: no day counted yet
+        return pd.DataFrame(columns=columns)
     released = long["campaign"].map(release_dates).pipe(pd.to_datetime).dt.date <= today
     long["share_of_final"] = (long["cumulative"] / long["campaign"].map(final.where(final > 0))).where(
         released
@@ -73,6 +75,21 @@ def presave_accumulation(connection: duckdb.DuckDBPyConnection, today: date | No
     shares = last_week_shares(table, pd.to_datetime(release_dates).dt.date, today)
     long["last_week_share"] = long["campaign"].map(shares)
     return long.rename(columns={"campaign": "campaign_slug"})[columns]
+
+
+def caveat(made: Forecast) -> str | None:
+    """What the reader of a forecast must know: campaigns left out, a lower bound raised to the count."""
+    said = []
+    if made.left_out:
+        said.append(
+            f"left out {', '.join(made.left_out)}: grew unlike the {made.campaigns} others "
+            f"({made.ratio_min:.2f}× to {made.ratio_max:.2f}× from D{made.day})"
+        )
+    if made.clamped:
+        said.append(
+            f"lower bound raised to the {made.so_far:,} pre-saves so far (the interval reached below)"
+        )
+    return "; ".join(said) or None
 
 
 def presave_forecast(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> pd.DataFrame:
@@ -105,7 +122,8 @@ def presave_forecast(connection: duckdb.DuckDBPyConnection, today: date | None =
             if isinstance(made, str):
                 rows.append({**row, "note": made})
             else:
-                rows.append({**row, "point": made.point, "low": made.low, "high": made.high, "note": None})
+                forecast = {"point": made.point, "low": made.low, "high": made.high, "note": None}
+                rows.append({**row, **forecast, "earlier_campaigns": made.campaigns, "caveat": caveat(made)})
     columns = [
         "campaign_slug",
         "as_of_day",
@@ -117,6 +135,7 @@ def presave_forecast(connection: duckdb.DuckDBPyConnection, today: date | None =
         "actual",
         "is_latest",
         "note",
+        "caveat",
     ]
     result = pd.DataFrame(rows, columns=columns)
     result["actual"] = result["actual"].astype("Int64")
@@ -141,7 +160,8 @@ MARTS = (
         presave_forecast,
         "The release-day count forecast at each relative day before release from the campaign's count "
         "so far and the growth of at least three earlier campaigns from that day (log growth ratio, t "
-        "prediction interval 95%, lower bound at least the count so far); otherwise no number and the "
+        "prediction interval 95%, lower bound at least the count so far, said in `caveat`; a campaign "
+        "whose growth is unlike all the others' is left out and named there); otherwise no number and the "
         "reason in `note` (release day reached, nothing pre-saved yet, too few earlier campaigns, no "
         "spread, an interval spanning more than twenty-fold); `actual` once released, `is_latest` marks "
         "today's row.",

@@ -5,8 +5,11 @@ first visit to the grant), and its country; imported fans bring only their count
 audience by country comes from the DistroKid bank report (quantities over every store and month, the
 artist matched by name); the audience size is the larger of the followers at release and the sum of the
 daily Spotify listeners over the 28 days before release (larger than the monthly unique listeners, so
-the check errs towards not warning). A sign whose data is missing is not evaluated and is listed in
-`not_checked`; with no sign evaluated the campaign has no score and the status 'not checked (no data)'. See
+the check errs towards not warning). A sign whose data is missing, or covers fewer than 90% of the
+pre-saves (visitors before the landing recorded IP hashes), is not evaluated and is listed in
+`not_checked` (with its coverage); with no sign evaluated the campaign has no score and the status
+'not checked (no data)'; 'no warning sign' only when all five were checked, else 'no warning sign in the
+3 of 5 signs checked': a sign not checked is never reported as absent. See
 `pipelines/analysis/authenticity.py` for each sign's test and the score.
 """
 
@@ -87,34 +90,43 @@ NO_SIGN = "no warning sign"
 WARNING = "warning signs"
 
 
+COVERAGE = 0.9  # a sign is checked when its data covers at least this share of the campaign's pre-saves
+
+
 def checkable(
     grants: pd.DataFrame, countries: dict[str, float] | None, size: float | None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """The grants' columns that hold data (a sign is checked only then), and the signs left unchecked."""
+    """The grants' columns that hold data for (nearly) every pre-save (a sign is checked only then), and
+    the signs left unchecked; a sign with data on too few pre-saves says on how many."""
     unchecked = []
     keep = ["granted_at"]
     for column, sign in (
         ("ip_hash", "IP hash burst"),
         ("device_class", "device class burst"),
         ("seconds_on_page", "no time on page"),
+        ("country", "countries outside the audience"),
     ):
-        if grants[column].notna().any():
+        known = int(grants[column].notna().sum())
+        if column == "country" and not countries:
+            unchecked.append(sign)
+        elif known >= COVERAGE * len(grants) and known:
             keep.append(column)
         else:
-            unchecked.append(sign)
-    if countries and grants["country"].notna().any():
-        keep.append("country")
-    else:
-        unchecked.append("countries outside the audience")
+            unchecked.append(sign if not known else f"{sign} (data on {known} of {len(grants)} pre-saves)")
     if size is None:
         unchecked.append("pre-saves beyond the audience")
     return grants[keep], unchecked
 
 
 def status(score: float | None, checked_signs: int) -> str:
+    """'no warning sign' only when every sign was checked: a sign not checked is not a sign absent."""
     if checked_signs == 0 or score is None:
         return NOT_CHECKED
-    return NO_SIGN if score >= 1 else WARNING
+    if score < 1:
+        return WARNING
+    if checked_signs < len(SIGN_COLUMNS):
+        return f"{NO_SIGN} in the {checked_signs} of {len(SIGN_COLUMNS)} signs checked"
+    return NO_SIGN
 
 
 def authenticity_scores(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -142,6 +154,7 @@ def authenticity_scores(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             "audience_source": sizes["audience_source"].get(campaign),
             "status": status(report.score, checked),
             "not_checked": ", ".join(unchecked),
+            "signs_checked": checked,
         }
         row.update(dict.fromkeys(SIGN_COLUMNS.values(), 0.0))
         for sign in report.signs:
@@ -157,6 +170,7 @@ def authenticity_scores(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "audience_source",
         "status",
         "not_checked",
+        "signs_checked",
     ]
     return pd.DataFrame(rows, columns=columns)
 

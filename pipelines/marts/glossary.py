@@ -31,7 +31,7 @@ class Figure:
 FIGURES: tuple[Figure, ...] = (
     Figure(
         "presaves",
-        "pre-saves",
+        "pre-saves (all services)",
         "pre-saves",
         "Grants given on this landing page before the release moment (one per fan and service), plus fans "
         "imported from other tools who did not also grant here.",
@@ -131,10 +131,10 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "first_week_streams",
-        "first-week streams",
+        "first-week streams (Spotify, the song)",
         "streams",
-        "Spotify streams of the campaign's song over its first seven local days, release day to day six "
-        "(Spotify for Artists song timeline).",
+        "Spotify streams of the campaign's song over its first seven days, the first streaming day to day "
+        "six, in the export's calendar (UTC dates; Spotify for Artists song timeline).",
         "Empty until all seven days are exported.",
         "campaign_overview",
         "first_week_streams",
@@ -143,7 +143,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "artist_first_week_streams",
-        "artist's first-week streams",
+        "artist's first-week streams (Spotify, all songs)",
         "streams",
         "Spotify streams of all the artist's songs over the campaign's release day to day six (Spotify for "
         "Artists audience timeline).",
@@ -155,7 +155,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "streams_per_presaver",
-        "first-week streams per pre-saver",
+        "first-week Spotify streams per Spotify pre-saver",
         "streams per pre-saver",
         "First-week streams of the song on Spotify ÷ Spotify pre-saves (the same service on both sides).",
         "Not the streams pre-savers made (exports cannot tell): a scale for comparing campaigns.",
@@ -166,7 +166,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "first_72h_streams",
-        "first 72 hours",
+        "first 72 hours (Spotify, the song)",
         "streams",
         "Spotify streams of the song on release day and the two days after (D0–D2).",
         "Velocity: how fast the first week started.",
@@ -228,10 +228,13 @@ FIGURES: tuple[Figure, ...] = (
         "follower_gain",
         "new followers (pre-save window)",
         "followers",
-        "Followers on the service at release day − followers the day before D-28, from that service's own "
-        "follower series (Spotify for Artists timeline or API snapshots for Spotify, API snapshots for "
-        "Deezer).",
-        "One row per service; no row when the service's series does not cover the window.",
+        "Followers on the service at release day − followers the day before the window (D-28, or the "
+        "first pre-save follow if earlier), from that service's own follower series (Spotify for Artists "
+        "timeline or API snapshots for Spotify, API snapshots for Deezer), in its calendar (UTC dates).",
+        "One row per service; no row when the service's series does not cover the window. Where the "
+        "series stops before release day (yesterday's export) the window ends on its last day, said in "
+        "`follower_gain.note`. Spotify for Artists counts every follower; the Spotify API's count differs "
+        "(another source, and none at all for development-mode apps): never compare one with the other.",
         "follower_gain",
         "total_gain",
         "{:+,.0f}",
@@ -240,7 +243,8 @@ FIGURES: tuple[Figure, ...] = (
         "presave_follows",
         "follows from pre-saves",
         "followers",
-        "Artist follows the ledger records as delivered on the service within the window (D-28 … D0).",
+        "Artist follows the ledger records as delivered on the service within the window (D-28, or the "
+        "first pre-save follow, … D0, or the follower series' last day if earlier).",
         "Only follows that happened; nothing is assumed for campaigns whose ledger holds none.",
         "follower_gain",
         "presave_follows",
@@ -281,8 +285,9 @@ FIGURES: tuple[Figure, ...] = (
         "authenticity_status",
         "authenticity",
         "status",
-        "'not checked (no data)' when no sign could be evaluated, 'no warning sign' when every sign "
-        "checked found nothing, else 'warning signs' with the reasons.",
+        "'not checked (no data)' when no sign could be evaluated, 'no warning sign' when all five signs "
+        "were checked and found nothing, 'no warning sign in the 3 of 5 signs checked' when some could "
+        "not be (a sign not checked is not a sign absent), else 'warning signs' with the reasons.",
         "Lists the signs not checked for want of data in `authenticity_scores.not_checked`.",
         "campaign_overview",
         "authenticity_status",

@@ -16,10 +16,14 @@ comparable campaigns the verdict is "cannot be judged yet" and there is no numbe
 Series are kept apart (artist-wide streams and one song's streams are different measures).
 
 Follower gain, per service, against that service's own follower series: Spotify from the Spotify for
-Artists timeline (else the Spotify API snapshots), Deezer from its API snapshots. Followers gained over
-the pre-save window (the day before D-28 to D0) split into the pre-save follows (the ledger's delivered
-`follow_artist` actions on that service done in the window; nothing assumed where the ledger holds none)
-and the rest (organic); beside it the organic gain the artist's previous 29 days' pace would predict.
+Artists timeline (else the Spotify API snapshots), Deezer from its API snapshots. Days are the series'
+own (UTC dates), D0 the first streaming day (`first_stream_date`). Followers gained over the pre-save
+window (the day before D-28, or before the campaign's first delivered follow if earlier, to D0) split
+into the pre-save follows (the ledger's delivered `follow_artist` actions on that service done in the
+window; nothing assumed where the ledger holds none) and the rest (organic); beside it the organic
+gain the artist's previous 29 days' pace would predict. A window ends where its series ends: when the
+series stops before D0 (a campaign still collecting, yesterday's export), both the gain and the
+follows are counted up to its last day (`window_end`), and `note` says so.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ WINDOW_DAYS = 28
 
 FOLLOWERS_AT_RELEASE = f"""
 WITH r AS (
-    SELECT campaign_slug, {artist_key("artist")} AS artist_key, spotify_artist_id, release_date
+    SELECT campaign_slug, {artist_key("artist")} AS artist_key, spotify_artist_id,
+           first_stream_date AS release_date
     FROM campaign_releases
 ),
 s4a AS (
@@ -99,7 +104,7 @@ def campaign_lift(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     result = pd.concat(parts, ignore_index=True).rename(columns={"campaign": "campaign_slug"})
     result["roster_campaigns"] = result["roster_campaigns"].fillna(0).astype("int64")
-    return result[columns]
+    return result.reindex(columns=columns)  # the roster's line needs three campaigns: else no line columns
 
 
 def _within_artist(rows: pd.DataFrame) -> pd.DataFrame:
@@ -192,10 +197,18 @@ def _roster(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 FOLLOWER_GAIN = f"""
-WITH r AS (
-    SELECT campaign_slug, artist, {artist_key("artist")} AS artist_key, spotify_artist_id, deezer_artist_id,
-           release_date, release_date - {WINDOW_DAYS} AS window_start, timezone
-    FROM campaign_releases
+WITH first_follow AS (
+    SELECT a.campaign_slug, min((a.done_at AT TIME ZONE 'UTC')::DATE) AS day
+    FROM owed_actions a JOIN campaign_releases c USING (campaign_slug)
+    WHERE a.kind = 'follow_artist' AND a.outcome = 'delivered'
+      AND (a.done_at AT TIME ZONE 'UTC')::DATE <= c.first_stream_date
+    GROUP BY ALL
+),
+r AS (
+    SELECT c.campaign_slug, c.artist, {artist_key("c.artist")} AS artist_key, c.spotify_artist_id,
+           c.deezer_artist_id, c.first_stream_date AS release_date,
+           least(c.first_stream_date - {WINDOW_DAYS}, f.day) AS window_start
+    FROM campaign_releases c LEFT JOIN first_follow f USING (campaign_slug)
 ),
 daily AS (
     SELECT 'spotify' AS service, 's4a' AS followers_source, {artist_key("artist")} AS artist_key,
@@ -226,11 +239,11 @@ chosen AS (
       AND start_day >= window_start - 8 AND end_day >= window_start
     QUALIFY row_number() OVER (PARTITION BY campaign_slug, service ORDER BY followers_source = 's4a' DESC) = 1
 ),
-ledger AS (
-    SELECT a.campaign_slug, a.service, count(*) AS follows
-    FROM owed_actions a JOIN r USING (campaign_slug)
+ledger AS (  -- the follows on the series' own days: from the window's start to its last day counted
+    SELECT c.campaign_slug, c.service, count(*) AS follows
+    FROM chosen c JOIN owed_actions a ON a.campaign_slug = c.campaign_slug AND a.service = c.service
     WHERE a.kind = 'follow_artist' AND a.outcome = 'delivered'
-      AND (a.done_at AT TIME ZONE r.timezone)::DATE BETWEEN r.window_start AND r.release_date
+      AND (a.done_at AT TIME ZONE 'UTC')::DATE BETWEEN c.window_start AND c.end_day
     GROUP BY ALL
 )
 SELECT r.campaign_slug, c.service, r.artist, r.window_start, r.release_date, c.followers_source,
@@ -241,7 +254,12 @@ SELECT r.campaign_slug, c.service, r.artist, r.window_start, r.release_date, c.f
             THEN (c.followers_start - c.followers_before) / (c.start_day - c.before_day) END
            AS baseline_daily_gain,
        baseline_daily_gain * (c.end_day - c.start_day) AS expected_organic_gain,
-       CASE WHEN total_gain > 0 THEN presave_follows / total_gain END AS presave_share
+       CASE WHEN total_gain > 0 THEN presave_follows / total_gain END AS presave_share,
+       c.end_day AS window_end,
+       CASE WHEN c.end_day < r.release_date
+            THEN 'followers known up to ' || strftime(c.end_day, '%Y-%m-%d') || ', before release day ('
+                 || strftime(r.release_date, '%Y-%m-%d') || '): gain and pre-save follows counted up to that day'
+       END AS note
 FROM r JOIN chosen c USING (campaign_slug)
 LEFT JOIN ledger l USING (campaign_slug, service)
 """
@@ -270,9 +288,12 @@ MARTS = (
         lambda _: FOLLOWER_GAIN,
         "Per service, followers gained over the pre-save window in that service's own follower series, "
         "split into pre-save follows (the ledger's delivered artist follows on that service; none "
-        "assumed) and organic gain; the organic gain the artist's previous pace predicts beside it. A "
-        "service without a follower count a week or less before the window has no row.",
+        "assumed) and organic gain; the organic gain the artist's previous pace predicts beside it. The "
+        "window opens at D-28 or at the campaign's first pre-save follow, and ends where the series ends "
+        "(`window_end`, said in `note` when before release day). A service without a follower count a "
+        "week or less before the window has no row.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases r JOIN s4a_audience_timeline t "
-        "ON t.date BETWEEN r.release_date - 36 AND r.release_date - 29 AND t.followers IS NOT NULL)",
+        "ON t.date BETWEEN r.first_stream_date - 36 AND r.first_stream_date - 29 AND t.followers IS NOT NULL "
+        "WHERE r.first_stream_date - 28 <= (SELECT max(date) FROM s4a_audience_timeline))",
     ),
 )

@@ -178,6 +178,8 @@ MARTS = (
         "Each source of the warehouse (each export kind, landing events, grants, the ledger, artist "
         "snapshots per service): rows, the last day its data covers, when it last changed, and how many "
         "days behind today that is.",
+        expect_rows="SELECT EXISTS (FROM loaded_files) OR EXISTS (FROM landing_events) OR EXISTS (FROM grants) "
+        "OR EXISTS (FROM owed_actions) OR EXISTS (FROM artist_snapshots)",
     ),
     Mart(
         "campaign_followers",

@@ -25,7 +25,7 @@ song AS (
 ),
 artist AS (SELECT campaign_slug, week1_streams FROM first_week_velocity WHERE series = 'spotify_artist'),
 lift AS (SELECT * FROM campaign_lift WHERE series = 'spotify_song'),
-forecast AS (SELECT campaign_slug, point, low, high, note FROM presave_forecast WHERE is_latest)
+forecast AS (SELECT campaign_slug, point, low, high, note, caveat FROM presave_forecast WHERE is_latest)
 SELECT r.campaign_slug, r.artist, r.title, r.origin, r.release_at,
        coalesce(c.presaves, 0) AS presaves, coalesce(c.spotify_presaves, 0) AS spotify_presaves,
        coalesce(c.apple_presaves, 0) AS apple_presaves, coalesce(c.deezer_presaves, 0) AS deezer_presaves,
@@ -35,7 +35,8 @@ SELECT r.campaign_slug, r.artist, r.title, r.origin, r.release_at,
        l.artist_lift, l.artist_lift_low, l.artist_lift_high, l.artist_lift_verdict,
        l.roster_ratio, l.roster_ratio_low, l.roster_ratio_high, l.roster_verdict,
        f.point AS forecast_point, f.low AS forecast_low, f.high AS forecast_high, f.note AS forecast_note,
-       s.score AS authenticity_score, s.status AS authenticity_status
+       s.score AS authenticity_score, s.status AS authenticity_status,
+       s.not_checked AS authenticity_not_checked, f.caveat AS forecast_caveat
 FROM campaign_releases r
 LEFT JOIN counts c USING (campaign_slug)
 LEFT JOIN accumulation a USING (campaign_slug)

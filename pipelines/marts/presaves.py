@@ -17,7 +17,7 @@ CAMPAIGN_RELEASES = f"""
 WITH native AS (
     SELECT slug AS campaign_slug, artist, title, 'native' AS origin, release_at,
            (release_at AT TIME ZONE timezone)::DATE AS release_date, timezone,
-           spotify_artist_id, deezer_artist_id
+           spotify_artist_id, deezer_artist_id, (release_at AT TIME ZONE 'UTC')::DATE AS first_stream_date
     FROM campaigns
 ),
 named AS (
@@ -38,7 +38,8 @@ songs AS (
 SELECT * FROM native
 UNION ALL BY NAME
 SELECT u.name_key AS campaign_slug, s.artist, s.title, 'imported' AS origin,
-       s.release_date::TIMESTAMP AT TIME ZONE 'UTC' AS release_at, s.release_date, 'UTC' AS timezone
+       s.release_date::TIMESTAMP AT TIME ZONE 'UTC' AS release_at, s.release_date, 'UTC' AS timezone,
+       s.release_date AS first_stream_date
 FROM unknown u JOIN songs s USING (name_key)
 """
 
@@ -90,7 +91,8 @@ WHERE e.presaved_at < r.release_at
 """
 
 PRESAVES_DAILY = """
-SELECT campaign_slug, presaved_on AS date, days_to_release, service, count(*) AS presaves,
+SELECT campaign_slug, presaved_on AS date, greatest(days_to_release, -28) AS days_to_release, service,
+       count(*) AS presaves,
        sum(count(*)) OVER (PARTITION BY campaign_slug, service ORDER BY presaved_on) AS cumulative
 FROM presaves
 GROUP BY campaign_slug, presaved_on, days_to_release, service
@@ -109,7 +111,9 @@ MARTS = (
         ("campaigns", "presave_fans", "s4a_songs"),
         lambda _: CAMPAIGN_RELEASES,
         "Native campaigns with their local release date, and campaigns run with other tools whose fans "
-        "were imported and whose release date the artist's songs export gives.",
+        "were imported and whose release date the artist's songs export gives; `first_stream_date` is "
+        "release day in the exports' calendar (UTC dates: a release at midnight in Berlin streams first "
+        "on the UTC date before), day 0 of every stream and follower series.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaigns)",
     ),
     Mart(
@@ -125,7 +129,8 @@ MARTS = (
         "presaves_daily",
         ("presaves",),
         lambda _: PRESAVES_DAILY,
-        "Pre-saves counted per local day and service, with the running total per service.",
+        "Pre-saves counted per local day and service, with the running total per service; "
+        "`days_to_release` counts the days before D-28 at D-28 (as accumulation does), `date` keeps the day.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM presaves)",
     ),
     Mart(

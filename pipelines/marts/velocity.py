@@ -5,8 +5,9 @@ Series:
   export), matched on the artist's name;
 - `spotify_song`: the Spotify for Artists per-song timeline of the song titled like the campaign;
 - `apple_song`: Apple Music daily plays of the song (or album) titled like the campaign.
-Pre-savers are the campaign's pre-saves on that series' service. Day numbers are the campaign's local
-days from release day (D0). See `pipelines/analysis/velocity.py` for the figures.
+Pre-savers are the campaign's pre-saves on that series' service. Day numbers count the exports' days
+(UTC dates) from the first streaming day (D0: `first_stream_date`, the UTC date of the release moment;
+a release at local midnight east of UTC streams first on the UTC date before its local release date). See `pipelines/analysis/velocity.py` for the figures.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ SERIES_SERVICE = {"spotify_artist": "spotify", "spotify_song": "spotify", "apple
 
 DAILY_STREAMS = f"""
 WITH r AS (
-    SELECT campaign_slug, {artist_key("artist")} AS artist_key, {slug("title")} AS title_key, release_date
+    SELECT campaign_slug, {artist_key("artist")} AS artist_key, {slug("title")} AS title_key,
+           first_stream_date AS release_date
     FROM campaign_releases
 )
 SELECT r.campaign_slug AS campaign, 'spotify_artist' AS series, t.date, t.streams, t.listeners
@@ -43,7 +45,8 @@ GROUP BY ALL
 """
 
 PRESAVERS = """
-SELECT r.campaign_slug AS campaign, r.release_date, s.service, count(p.campaign_slug) AS presavers
+SELECT r.campaign_slug AS campaign, r.first_stream_date AS release_date, s.service,
+       count(p.campaign_slug) AS presavers
 FROM campaign_releases r
 CROSS JOIN (SELECT unnest(['spotify', 'apple', 'deezer']) AS service) s
 LEFT JOIN presaves p ON p.campaign_slug = r.campaign_slug AND p.service = s.service
@@ -52,7 +55,8 @@ GROUP BY ALL
 
 FIRST_WEEK = f"""
 WITH r AS (
-    SELECT campaign_slug, artist, {artist_key("artist")} AS artist_key, release_date FROM campaign_releases
+    SELECT campaign_slug, artist, {artist_key("artist")} AS artist_key, first_stream_date AS release_date
+    FROM campaign_releases
 ),
 timeline AS (
     SELECT {artist_key("artist")} AS artist_key, date, streams, listeners FROM s4a_audience_timeline
@@ -103,7 +107,7 @@ MARTS = (
         "the campaign's pre-saves; campaigns without export days in their first week have no rows. The "
         "per-pre-saver figure is the glossary's `streams_per_presaver`, in `first_week_velocity`.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases r JOIN s4a_audience_timeline t "
-        "ON t.date BETWEEN r.release_date AND r.release_date + 6)",
+        "ON t.date BETWEEN r.first_stream_date AND r.first_stream_date + 6)",
     ),
     Mart(
         "first_week_velocity",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from campaigns.models import ActionKind, Outcome
+from pipelines.marts.checks import Finding, Rule, check_result, record
 from pipelines.operational import extract
 from pipelines.resources import OperationalStore, WarehouseResource
 
@@ -41,9 +42,30 @@ def _differences(warehouse: Mapping[tuple, int], store: Mapping[tuple, int]) -> 
     ]
 
 
-@dg.asset_check(
-    asset="grants", description="The warehouse holds the store's grants, per campaign and service."
-)
+def _recorded(
+    warehouse: WarehouseResource,
+    asset: str,
+    check: str,
+    description: str,
+    problems: list[str],
+    **metadata: object,
+) -> dg.AssetCheckResult:
+    """The check's result, also written to `mart_checks` (campaigns: the first part of each problem)."""
+    finding = Finding(
+        not problems,
+        "; ".join(problems[:SHOWN]) + (" …" if len(problems) > SHOWN else ""),
+        tuple(sorted({problem.split("/")[0] for problem in problems})),
+        {**metadata, "first": "\n".join(problems[:SHOWN]) or "none"},
+    )
+    with warehouse.warehouse().writer() as connection:
+        record(connection, asset, [(Rule(asset, check, description, lambda _: finding), finding)])
+    return check_result(finding)
+
+
+GRANTS_DESCRIPTION = "The warehouse holds the store's grants, per campaign and service."
+
+
+@dg.asset_check(asset="grants", description=GRANTS_DESCRIPTION)
 def grants_match_the_store(
     operational_store: OperationalStore, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
@@ -51,9 +73,13 @@ def grants_match_the_store(
         _warehouse_counts(warehouse, "SELECT campaign_slug, service, count(*) FROM grants GROUP BY ALL"),
         extract.grant_counts(operational_store.store()),
     )
-    return dg.AssetCheckResult(
-        passed=not differences,
-        metadata={"differences": len(differences), "first": "\n".join(differences[:SHOWN]) or "none"},
+    return _recorded(
+        warehouse,
+        "grants",
+        "grants_match_the_store",
+        GRANTS_DESCRIPTION,
+        differences,
+        differences=len(differences),
     )
 
 
@@ -82,10 +108,12 @@ GROUP BY ALL
 """
 
 
-@dg.asset_check(
-    asset="owed_actions",
-    description="Planned actions = grants × owed kinds; outcomes are known and match the store's ledger.",
+ACTIONS_DESCRIPTION = (
+    "Planned actions = grants × owed kinds; outcomes are known and match the store's ledger."
 )
+
+
+@dg.asset_check(asset="owed_actions", description=ACTIONS_DESCRIPTION)
 def owed_actions_reconcile(
     operational_store: OperationalStore, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
@@ -109,17 +137,18 @@ def owed_actions_reconcile(
     )
     problems = unknown + missing + orphans + differences
     planned = sum(n for *_, n in counts)
-    return dg.AssetCheckResult(
-        passed=not problems,
-        metadata={
-            "planned": planned,
-            "outcomes_sum": sum(n for _, _, o, n in counts if o in KNOWN_OUTCOMES),
-            "unknown_outcomes": len(unknown),
-            "grants_missing_an_action": len(missing),
-            "actions_without_a_grant": len(orphans),
-            "differences_from_store": len(differences),
-            "first": "\n".join(problems[:SHOWN]) or "none",
-        },
+    return _recorded(
+        warehouse,
+        "owed_actions",
+        "owed_actions_reconcile",
+        ACTIONS_DESCRIPTION,
+        problems,
+        planned=planned,
+        outcomes_sum=sum(n for _, _, o, n in counts if o in KNOWN_OUTCOMES),
+        unknown_outcomes=len(unknown),
+        grants_missing_an_action=len(missing),
+        actions_without_a_grant=len(orphans),
+        differences_from_store=len(differences),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,10 +31,9 @@ PRESAVES = {
 }
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
-    tmp_path = tmp_path_factory.mktemp("warehouse")
-    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+def label(path: Path, releases: dict[str, date], presaves: dict[str, dict[int, int]]) -> Warehouse:
+    """A warehouse of campaigns released (or releasing) on those days, with pre-saves per relative day."""
+    warehouse = Warehouse(path / "warehouse.duckdb")
     put(
         warehouse,
         "campaign_releases",
@@ -45,15 +45,16 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
                 "origin": "native",
                 "release_at": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=18),
                 "release_date": day,
+                "first_stream_date": day,
                 "timezone": "UTC",
             }
-            for slug, day in RELEASES.items()
+            for slug, day in releases.items()
         ],
     )
     rows = []
-    for slug, days in PRESAVES.items():
+    for slug, days in presaves.items():
         for day, count in days.items():
-            on = RELEASES[slug] + timedelta(days=day)
+            on = releases[slug] + timedelta(days=day)
             rows.extend(
                 {
                     "campaign_slug": slug,
@@ -68,6 +69,11 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
             )
     put(warehouse, "presaves", rows)
     return warehouse
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    return label(tmp_path_factory.mktemp("warehouse"), RELEASES, PRESAVES)
 
 
 def accumulation(warehouse: Warehouse) -> pd.DataFrame:
@@ -124,6 +130,28 @@ def test_the_forecast_scales_the_count_so_far_by_earlier_campaigns_growth(wareho
     assert made["earlier_campaigns"] == 3
     assert made["is_latest"]
     assert pd.isna(made["actual"])
+    clamped = 12 * math.exp(logs.mean() - half) < 12
+    assert (
+        made["caveat"] == "lower bound raised to the 12 pre-saves so far (the interval reached below)"
+    ) is clamped
+
+
+def test_one_campaign_unlike_the_others_is_left_out_of_the_forecast_and_named(tmp_path: Path) -> None:
+    """Four campaigns grew 1.40×–1.50× from D-10, one imported grew 4.75×: kept, it would blow the interval."""
+    alike = {"a": 40, "b": 45, "d": 50, "e": 42}  # 100 pre-saves by D-10, then these more
+    releases = {slug: date(2026, 3, 1) + timedelta(days=30 * n) for n, slug in enumerate((*alike, "odd"))}
+    presaves = {slug: {-20: 100, -1: more} for slug, more in alike.items()}
+    presaves["odd"] = {-20: 20, -1: 75}  # 4.75×
+    releases["now"] = TODAY + timedelta(days=10)
+    presaves["now"] = {-20: 210}
+    made = forecast(label(tmp_path, releases, presaves)).loc[("now", -10)]
+    logs = np.log([1.40, 1.45, 1.50, 1.42])
+    half = stats.t.ppf(0.975, 3) * logs.std(ddof=1) * math.sqrt(1 + 1 / 4)
+    assert made["earlier_campaigns"] == 4
+    assert made["point"] == pytest.approx(210 * math.exp(logs.mean()))
+    assert made["low"] == pytest.approx(210 * math.exp(logs.mean() - half))
+    assert made["high"] == pytest.approx(210 * math.exp(logs.mean() + half))
+    assert made["caveat"] == "left out odd: grew unlike the 4 others (1.40× to 1.50× from D-10)"
 
 
 def test_no_forecast_without_three_earlier_campaigns_or_pre_saves_or_once_released(

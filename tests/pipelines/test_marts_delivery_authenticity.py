@@ -208,8 +208,9 @@ def test_the_score_multiplies_what_each_sign_leaves_and_gives_its_reasons(flagge
     assert "60 pre-saves against an audience of 100" in reasons[3]
 
 
-def _quiet_campaign(warehouse: Warehouse, *, with_events: bool) -> None:
-    """30 grants three hours apart; with their landing events (distinct IP hashes, a minute on the page)."""
+def _quiet_campaign(warehouse: Warehouse, *, with_events: bool, ip_hashes: int = 30) -> None:
+    """30 grants three hours apart; with their landing events (distinct IP hashes on the last `ip_hashes`
+    of them, a minute on the page)."""
     put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04 00:00")])
     moments = [pd.Timestamp("2026-11-20", tz="UTC") + pd.Timedelta(hours=3 * i) for i in range(30)]
     put(
@@ -232,7 +233,7 @@ def _quiet_campaign(warehouse: Warehouse, *, with_events: bool) -> None:
             common = {
                 "campaign_slug": "midnight-drive",
                 "visitor_key": f"v{i}",
-                "ip_hash": f"ip{i}",
+                "ip_hash": f"ip{i}" if i >= 30 - ip_hashes else None,
                 "device_class": ("mobile", "desktop")[i % 2],
             }
             events.append(
@@ -252,14 +253,28 @@ def _quiet_campaign(warehouse: Warehouse, *, with_events: bool) -> None:
     build(warehouse, "campaign_releases", "presaves", "authenticity_scores")
 
 
-def test_a_campaign_checked_without_warning_signs_scores_one(tmp_path: Path) -> None:
+def test_a_campaign_without_warning_signs_in_the_signs_checked_says_how_many_were_checked(
+    tmp_path: Path,
+) -> None:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     _quiet_campaign(warehouse, with_events=True)
-    assert query(warehouse, "SELECT grants, score, reasons, status FROM authenticity_scores") == [
-        (30, 1.0, "", "no warning sign")
-    ]
+    assert query(
+        warehouse, "SELECT grants, score, reasons, status, signs_checked FROM authenticity_scores"
+    ) == [(30, 1.0, "", "no warning sign in the 3 of 5 signs checked", 3)]
     not_checked = query(warehouse, "SELECT not_checked FROM authenticity_scores")[0][0]
     assert not_checked == "countries outside the audience, pre-saves beyond the audience"
+
+
+def test_a_sign_with_data_on_few_pre_saves_is_not_checked_and_says_on_how_many(tmp_path: Path) -> None:
+    """Visitors before the landing recorded IP hashes: an IP burst among the few that have one is no check."""
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    _quiet_campaign(warehouse, with_events=True, ip_hashes=5)
+    status, not_checked, checked = query(
+        warehouse, "SELECT status, not_checked, signs_checked FROM authenticity_scores"
+    )[0]
+    assert status == "no warning sign in the 2 of 5 signs checked"
+    assert not_checked.startswith("IP hash burst (data on 5 of 30 pre-saves), ")
+    assert checked == 2
 
 
 def test_a_campaign_without_data_to_check_is_not_checked_rather_than_clean(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ def test_followers_a_development_mode_app_cannot_see_read_not_available_never_ze
                 "origin": "native",
                 "release_at": pd.Timestamp(release, tz="UTC"),
                 "release_date": release,
+                "first_stream_date": release,
                 "timezone": "UTC",
                 "spotify_artist_id": "sp1",
                 "deezer_artist_id": "dz1",

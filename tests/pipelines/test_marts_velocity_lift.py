@@ -73,6 +73,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
                 "origin": "native",
                 "release_at": pd.Timestamp(day, tz="UTC"),
                 "release_date": day,
+                "first_stream_date": day,
                 "timezone": "UTC",
             }
             for slug, (artist, day) in RELEASES.items()
@@ -254,18 +255,25 @@ def test_the_roster_line_matches_statsmodels_and_four_campaigns_judge_nothing(wa
 
 
 def test_follower_gain_splits_pre_save_follows_from_organic_gain(warehouse: Warehouse) -> None:
+    """Five follows came before D-28: the window opens on their day instead of leaving them out."""
     row = table(warehouse, "SELECT * FROM follower_gain WHERE campaign_slug = 'midnight-drive'").iloc[0]
-    start = nova_followers(date(2026, 6, 2))  # the day before D-28
+    first_follow = date(2026, 5, 20)
+    start = nova_followers(first_follow - timedelta(days=1))  # the day before the window opens
     end = nova_followers(date(2026, 7, 1))
-    before = nova_followers(date(2026, 5, 4))  # 29 days earlier still
-    assert (row["followers_source"], row["window_start"].date()) == ("s4a", WINDOW_START)
-    assert (row["followers_start"], row["followers_end"]) == (start, end) == (1456, 1659)
-    assert row["total_gain"] == 203
-    assert (row["presave_follows"], row["follows_from"]) == (100, "ledger")  # delivered, inside the window
-    assert row["organic_gain"] == 103
-    assert row["baseline_daily_gain"] == pytest.approx((start - before) / 29) == 3.0
-    assert row["expected_organic_gain"] == pytest.approx(87.0)
-    assert row["presave_share"] == pytest.approx(100 / 203)
+    before = nova_followers(first_follow - timedelta(days=30))  # 29 days earlier still
+    assert (row["followers_source"], row["window_start"].date()) == ("s4a", first_follow)
+    assert first_follow < WINDOW_START
+    assert (row["followers_start"], row["followers_end"]) == (start, end)
+    assert row["total_gain"] == end - start
+    assert (row["presave_follows"], row["follows_from"]) == (105, "ledger")  # every delivered follow
+    assert row["organic_gain"] == end - start - 105
+    assert row["baseline_daily_gain"] == pytest.approx((start - before) / 29)
+    assert row["expected_organic_gain"] == pytest.approx(
+        (start - before) / 29 * (date(2026, 7, 1) - first_follow).days + (start - before) / 29
+    )
+    assert row["presave_share"] == pytest.approx(105 / (end - start))
+    assert row["window_end"].date() == date(2026, 7, 1)
+    assert pd.isna(row["note"])
     assert row["service"] == "spotify"
     other = table(warehouse, "SELECT * FROM follower_gain WHERE campaign_slug = 'glass-harbour'").iloc[0]
     assert other["presave_follows"] == 0  # no follow in its ledger: none assumed
@@ -286,6 +294,7 @@ def test_follower_gain_counts_each_services_follows_against_its_own_followers(tm
                 "origin": "native",
                 "release_at": pd.Timestamp(release, tz="UTC"),
                 "release_date": release,
+                "first_stream_date": release,
                 "timezone": "UTC",
                 "spotify_artist_id": "sp1",
                 "deezer_artist_id": "dz1",

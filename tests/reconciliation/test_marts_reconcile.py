@@ -47,6 +47,18 @@ def release_date(world: World, slug: str) -> date:
     return local_day(world.release_at[slug], world.timezone[slug])
 
 
+def first_stream_date(world: World, slug: str) -> date:
+    """Release day in the exports' calendar (UTC dates): the first day the exports count its streams."""
+    return local_day(world.release_at[slug], "UTC")
+
+
+def spotify_follow_days(world: World, slug: str) -> pd.Series:
+    """The UTC days (the follower series' calendar) on which the campaign's Spotify fans followed."""
+    own = granted(world)
+    own = own[(own.campaign == slug) & (own.service == "spotify")]
+    return pd.Series([local_day(at, "UTC") for at in own.granted_at], dtype=object)
+
+
 def test_the_real_job_succeeds_and_every_asset_check_passes(world: World) -> None:
     assert world.result.success
     evaluations = [
@@ -179,6 +191,20 @@ def test_presaves_per_local_day_and_by_country_are_the_fans_grants(world: World)
     assert np.allclose(countries["share"], countries["presaves"] / countries["campaign_slug"].map(totals))
 
 
+def test_the_per_day_d_minus_28_bucket_holds_every_earlier_day(world: World) -> None:
+    """The per-day chart groups by `days_to_release` and says D-28 includes every earlier day."""
+    truth = granted(world)
+    truth = truth.assign(rel=[(d - r).days for d, r in zip(truth["day"], truth["release_date"], strict=True)])
+    daily = mart(
+        world, "SELECT campaign_slug, days_to_release, sum(presaves) AS n FROM presaves_daily GROUP BY ALL"
+    )
+    assert daily["days_to_release"].min() >= -28
+    got = daily[daily.days_to_release == -28].set_index("campaign_slug")["n"].to_dict()
+    expected = truth[truth.rel <= -28].groupby("campaign").size().to_dict()
+    assert got == expected
+    assert any(n > 0 for n in truth[truth.rel < -28].groupby("campaign").size())  # the world has some
+
+
 def test_accumulation_is_the_running_count_of_true_grants_from_d_minus_28(world: World) -> None:
     truth = granted(world)
     table = mart(world, "SELECT campaign_slug, day, cumulative FROM presave_accumulation")
@@ -193,7 +219,7 @@ def test_accumulation_is_the_running_count_of_true_grants_from_d_minus_28(world:
 def _streams(world: World, slug: str, series: str) -> list[int | None]:
     """D0 … D6 of a campaign's series, from what the exports say (the truth of the written files)."""
     title = next(plan.title for plan in PLANS if plan.slug == slug)
-    first = release_date(world, slug)
+    first = first_stream_date(world, slug)  # the exports' day 0, whatever the campaign's time zone
     days = [first + timedelta(days=d) for d in range(7)]
     if series == "spotify_artist":
         audience = world.truth.audience_frame()
@@ -241,21 +267,57 @@ def test_the_overview_shows_the_same_first_week_and_pre_saves_as_the_truth(world
             assert row["artist_first_week_streams"] == sum(_streams(world, plan.slug, "spotify_artist"))
 
 
-def test_follower_gain_is_the_exports_followers_and_the_ledgers_follows_per_service(world: World) -> None:
-    truth = granted(world)
+def _spotify_followers(world: World) -> pd.Series:
     audience = world.truth.audience_frame()
-    followers = audience[audience.service == "spotify"].set_index("day")["followers"]
+    return audience[audience.service == "spotify"].set_index("day")["followers"]
+
+
+def test_follower_gain_is_the_exports_followers_and_the_ledgers_follows_per_service(world: World) -> None:
+    followers = _spotify_followers(world)
     gain = mart(world, "SELECT * FROM follower_gain").set_index(["campaign_slug", "service"])
     assert set(gain.index.get_level_values("service")) == {"spotify"}  # no Deezer follower series here
     for slug in RELEASED:
         row = gain.loc[(slug, "spotify")]
-        start = release_date(world, slug) - timedelta(days=28)
+        first = first_stream_date(world, slug)
+        follow_days = spotify_follow_days(world, slug)
+        start = min(first - timedelta(days=28), follow_days.min())
+        assert row["window_start"].date() == start
         assert row["followers_start"] == followers[start - timedelta(days=1)]
-        assert row["followers_end"] == followers[release_date(world, slug)]
-        own = truth[(truth.campaign == slug) & (truth.service == "spotify")]
-        follows = int(((own["day"] >= start) & (own["day"] <= release_date(world, slug))).sum())
-        assert row["presave_follows"] == follows
-        assert row["organic_gain"] == row["total_gain"] - follows
+        assert row["followers_end"] == followers[first]
+        assert (
+            row["presave_follows"]
+            == len(follow_days)
+            == int(((follow_days >= start) & (follow_days <= first)).sum())
+        )
+        assert row["organic_gain"] == row["total_gain"] - row["presave_follows"]
+        assert pd.isna(row["note"])
+
+
+@pytest.mark.parametrize("kind", ["upcoming", "live"])
+def test_a_follower_window_ends_where_the_follower_series_ends_and_says_so(world: World, kind: str) -> None:
+    """Still collecting: the exports end yesterday, so today's follows are not set against them, and
+    follows made before D-28 open the window earlier instead of being left out."""
+    slug = next(plan.slug for plan in PLANS if plan.kind == kind)
+    as_of = world.truth.as_of
+    assert as_of is not None
+    followers = _spotify_followers(world)
+    row = mart(world, f"SELECT * FROM follower_gain WHERE campaign_slug = '{slug}'").iloc[0]
+    follow_days = spotify_follow_days(world, slug)
+    start = min(first_stream_date(world, slug) - timedelta(days=28), follow_days.min())
+    assert row["window_start"].date() == start
+    assert row["window_end"].date() == as_of
+    assert row["followers_end"] == followers[as_of]
+    assert row["presave_follows"] == int((follow_days <= as_of).sum())
+    assert 0 <= row["presave_share"] <= 1 or pd.isna(row["presave_share"])
+    assert row["note"].startswith(f"followers known up to {as_of.isoformat()}")
+
+
+def test_the_upcoming_campaigns_follows_before_d_minus_28_are_in_its_window(world: World) -> None:
+    slug = next(plan.slug for plan in PLANS if plan.kind == "upcoming")
+    follow_days = spotify_follow_days(world, slug)
+    assert follow_days.min() < first_stream_date(world, slug) - timedelta(days=28)  # the world has some
+    row = mart(world, f"SELECT * FROM follower_gain WHERE campaign_slug = '{slug}'").iloc[0]
+    assert row["presave_follows"] == int((follow_days <= world.truth.as_of).sum())
 
 
 def test_release_outcomes_plan_one_save_per_true_grant_and_account_for_each(world: World) -> None:

@@ -56,13 +56,15 @@ class Plan:
     presaves: int
     timezone: str = "UTC"
     kind: str = "history"
+    at_local_midnight: bool = False  # else 15:00 UTC, the same date in every zone used
 
 
 PLANS = (
     Plan("first-light", "First Light", "198880045501", -130, 60),
     Plan("glass-harbour", "Glass Harbour", "198880045502", -95, 80, timezone="America/New_York"),
     Plan("tidewater", "Tidewater", "198880045503", -60, 70),
-    Plan("midnight-drive", "Midnight Drive", "198880045504", -24, 90, timezone="Europe/Paris"),
+    # at midnight in Paris, like the demo's European releases: it streams first on the UTC date before
+    Plan("midnight-drive", "Midnight Drive", "198880045504", -24, 90, "Europe/Paris", at_local_midnight=True),
     Plan("night-swim", "Night Swim", "198880045505", 10, 40, kind="upcoming"),
     Plan("daybreak", "Daybreak", "198880045506", 0.25, 24, kind="live"),
 )
@@ -85,6 +87,9 @@ def _release_at(plan: Plan, now: datetime) -> datetime:
     if plan.kind == "live":
         return now.replace(microsecond=0) + timedelta(days=plan.release_in_days)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if plan.at_local_midnight:
+        day = (midnight + timedelta(days=plan.release_in_days)).date()
+        return datetime.combine(day, datetime.min.time(), ZoneInfo(plan.timezone)).astimezone(UTC)
     return midnight + timedelta(days=plan.release_in_days, hours=15)  # the same date in every zone used
 
 
