@@ -73,6 +73,8 @@ SERVICE_SHARES = (
 )
 # Grants each campaign had before today (the live campaign's all come today, over HTTP).
 HISTORY_PRESAVES = {
+    "harbour-lights": 390,
+    "paper-lanterns": 450,
     "northern-lights": 420,
     "glass-harbour": 530,
     "tidewater": 260,
