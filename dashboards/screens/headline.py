@@ -19,9 +19,7 @@ SERVICES = ("spotify", "apple", "deezer")
 
 
 def by_service(row: dict[str, Any]) -> str:
-    return " · ".join(
-        f"{palette.SERVICE_NAMES[s]} {int(row.get(f'{s}_presaves') or 0):,}" for s in SERVICES
-    )
+    return " · ".join(f"{palette.SERVICE_NAMES[s]} {int(row.get(f'{s}_presaves') or 0):,}" for s in SERVICES)
 
 
 def detail(figure: str, row: dict[str, Any], series: str | None = None) -> str | None:
@@ -61,7 +59,7 @@ def figure(container: Any, glossary: Glossary, name: str, row: dict[str, Any], *
     """One headline figure: its value (the interval goes below it, so the value is never cut), then in
     full its interval, its services and denominator, its verdict."""
     entry = glossary[name]
-    container.markdown(entry.label, help=entry.help or None)  # wraps on a narrow column; a metric's label cuts
+    container.markdown(entry.label, help=entry.help or None)  # wraps where a metric's own label is cut
     container.metric(entry.label, glossary.point(name, row), label_visibility="collapsed", **chart)
     interval = None if verdict_of(name, row) else glossary.interval(name, row)  # a verdict states it
     lines = [line for line in (interval, detail(name, row, glossary.series(name))) if line]

@@ -56,6 +56,9 @@ EMPTY_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
 # What is wider than the screen (the page scrolls sideways: something is cut or overlaps).
 OVERFLOW = """() => { const main = document.querySelector('[data-testid="stMain"]');
   return main.scrollWidth - main.clientWidth; }"""
+# Drawn: no script running, no element still a grey placeholder.
+SETTLED = """() => !document.querySelector(
+  '[data-testid="stStatusWidget"], [data-testid="stSkeleton"], [data-testid="stAppSkeleton"], [data-testid="stSpinner"]')"""
 HEIGHT = """() => document.querySelector('[data-testid="stMain"]')?.scrollHeight || 0"""
 # Every text shown, the charts' SVG text included.
 TEXT = """() => document.body.innerText + ' ' +
@@ -104,7 +107,9 @@ def _settle(page: Any, heading: str, charts: int) -> None:
     if charts:
         page.locator(CHART).nth(charts - 1).wait_for()
     page.wait_for_load_state("networkidle")
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+    for _ in range(2):  # the script's run and the lazily drawn elements after it
+        page.wait_for_function(SETTLED, polling=200)
+        page.wait_for_timeout(400)
 
 
 def _open(page: Any, url: str, heading: str, charts: int, name: str) -> None:
