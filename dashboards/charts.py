@@ -388,7 +388,7 @@ def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
         "outcome",
         OUTCOME_COLOURS,
         "Owed actions by outcome, per hour (when done, or due when not done)",
-        {"legend": {"orientation": "h", "y": -0.25}},
+        {"legend": {"orientation": "h", "y": -0.25, "title_text": ""}},
         labels={"hour": "hour (UTC)", "actions": "actions", "outcome": ""},
     )
     figure.update_xaxes(
@@ -431,8 +431,8 @@ def time_to_library(frame: pd.DataFrame) -> go.Figure:
         "service",
         NAMED_COLOURS,
         "Time to library (delivered actions)",
-        {"legend": {"orientation": "h", "y": -0.3}},
-        labels={"wait": "time from due moment to library (each bar ×1.8 the last)", "actions": "actions"},
+        {"legend": {"orientation": "h", "y": -0.3, "title_text": ""}},
+        labels={"wait": "time from due moment to library", "actions": "actions"},
         category_orders={"wait": [wait_label(b) for b in buckets]},
     )
 

@@ -59,9 +59,7 @@ def figure(container: Any, glossary: Glossary, name: str, row: dict[str, Any], *
     """One headline figure: its value (the interval goes below it, so the value is never cut), then in
     full its interval, its services and denominator, its verdict."""
     entry = glossary[name]
-    container.markdown(
-        entry.label, help=entry.help or None
-    )  # wraps on a narrow column; a metric's label cuts
+    container.markdown(entry.label, help=entry.help or None)  # wraps where a metric's own label is cut
     container.metric(entry.label, glossary.point(name, row), label_visibility="collapsed", **chart)
     interval = None if verdict_of(name, row) else glossary.interval(name, row)  # a verdict states it
     lines = [line for line in (interval, detail(name, row, glossary.series(name))) if line]

@@ -3,7 +3,7 @@ figure that matters at its stage), then every headline figure in one table, labe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -32,7 +32,13 @@ STAGE_FIGURES = {
     "measuring": ("delivered_saves", None),
     "measured": ("first_week_streams", "roster_ratio"),
 }
-STAGE_COLOURS = {"collecting": "blue", "release day": "orange", "measuring": "gray", "measured": "green"}
+BadgeColour = Literal["blue", "orange", "gray", "green"]
+STAGE_COLOURS: dict[str, BadgeColour] = {
+    "collecting": "blue",
+    "release day": "orange",
+    "measuring": "gray",
+    "measured": "green",
+}
 
 
 def stage(row: dict[str, Any], now: pd.Timestamp) -> str:
@@ -90,12 +96,17 @@ def _card(glossary: Glossary, row: dict[str, Any], trend: list[int], now: pd.Tim
     st.markdown(f"**{row['title']}** · {row['artist']} · {pd.Timestamp(row['release_at']):%d %b %Y}")
     st.badge(status(row, now), color=STAGE_COLOURS[phase])
     left, right = st.columns(2)
-    chart = {"chart_data": trend, "chart_type": "area"} if len(trend) > 1 else {}
     main, aside = STAGE_FIGURES[phase]
-    for column, name, drawn in ((left, "presaves", chart), (right, main, {})):
+    for column, name, drawn in ((left, "presaves", trend if len(trend) > 1 else None), (right, main, None)):
         label = glossary[name].label
         column.markdown(label)  # wraps in a narrow card, where a metric's own label would be cut
-        column.metric(label, glossary.point(name, row), label_visibility="collapsed", **drawn)
+        column.metric(
+            label,
+            glossary.point(name, row),
+            label_visibility="collapsed",
+            chart_data=drawn,
+            chart_type="area",
+        )
     lines = [f"Pre-saves, {headline.detail('presaves', row)}.", _stage_line(glossary, main, aside, row)]
     st.caption(" ".join(line for line in lines if line))
 

@@ -56,6 +56,9 @@ EMPTY_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
 # What is wider than the screen (the page scrolls sideways: something is cut or overlaps).
 OVERFLOW = """() => { const main = document.querySelector('[data-testid="stMain"]');
   return main.scrollWidth - main.clientWidth; }"""
+# Drawn: no script running, no element still a grey placeholder.
+SETTLED = """() => !document.querySelector(
+  '[data-testid="stStatusWidget"], [data-testid="stSkeleton"], [data-testid="stAppSkeleton"], [data-testid="stSpinner"]')"""
 HEIGHT = """() => document.querySelector('[data-testid="stMain"]')?.scrollHeight || 0"""
 # Every text shown, the charts' SVG text included.
 TEXT = """() => document.body.innerText + ' ' +
@@ -98,7 +101,9 @@ def _settle(page: Any, heading: str, charts: int) -> None:
     if charts:
         page.locator(CHART).nth(charts - 1).wait_for()
     page.wait_for_load_state("networkidle")
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+    for _ in range(2):  # the script's run and the lazily drawn elements after it
+        page.wait_for_function(SETTLED, polling=200)
+        page.wait_for_timeout(400)
 
 
 def _open(page: Any, url: str, heading: str, charts: int, name: str) -> None:
@@ -149,19 +154,23 @@ def test_the_overview_opens_at_the_root_and_at_its_own_address(
         assert page.locator('[data-testid="stMetric"]').count() >= 2  # figures, not only text
 
 
-def test_the_campaign_chosen_on_one_page_is_the_one_the_next_page_opens_on(
+def test_the_campaign_chosen_on_one_page_is_the_one_the_next_pages_open_on(
     dashboard: str, chromium: Any
 ) -> None:
     context = chromium.new_context(**DESK)
     context.set_default_timeout(120_000)
     page = context.new_page()
     try:
-        _open(page, f"{dashboard}/campaign?campaign={TROUBLED}", _heading("campaign"), 1, "desk-carried-from")
-        page.get_by_role("link", name="Pitch (managers)").click()
-        _settle(page, _heading("pitch"), 1)
-        shoot(page, "desk-carried-to")
-        assert f"campaign={TROUBLED}" in page.url
-        assert page.get_by_text("Nova Lane — Midnight Drive").count() >= 1
+        _open(page, f"{dashboard}/campaign", _heading("campaign"), 1, "desk-carried-from")
+        page.locator('[data-testid="stSelectbox"]').first.click()  # chosen in its box, not in the address
+        page.get_by_role("option", name=re.compile("^Midnight Drive")).click()
+        _settle(page, _heading("campaign"), 1)
+        for link, path in (("Pitch (managers)", "pitch"), ("Roster (labels)", "roster")):
+            page.get_by_role("link", name=link).click()
+            _settle(page, _heading(path), 1)
+            shoot(page, f"desk-carried-to-{path}")
+            assert f"campaign={TROUBLED}" in page.url
+            assert page.get_by_text("Nova Lane — Midnight Drive").count() >= 1
     finally:
         context.close()
 
