@@ -94,4 +94,3 @@ def shard_launcher(fan_out: str) -> ShardLauncherLike | None:
     from pipelines import celery_app
 
     return CeleryShardLauncher(celery_app.app)
-

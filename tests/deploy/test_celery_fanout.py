@@ -56,7 +56,9 @@ def shard_workers(
     ):
         for name, value in presave_env.items():
             patch.setenv(name, value)
-        with celery_workers(["shards-1", "shards-2"], dict(os.environ), tmp_path, queues=SHARD_QUEUE) as hosts:
+        with celery_workers(
+            ["shards-1", "shards-2"], dict(os.environ), tmp_path, queues=SHARD_QUEUE
+        ) as hosts:
             yield ShardWorkers(harness, hosts, broker)
 
 
