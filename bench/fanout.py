@@ -76,8 +76,11 @@ def shard_workers(count: int, env: dict[str, str], folder: Path) -> Iterator[Non
     celery = str(Path(sys.executable).with_name("celery"))
     processes = [
         subprocess.Popen(
-            [celery, "-A", "pipelines.celery_app", "worker", "--hostname", f"bench-{n}@%h", "--concurrency=1"]
-            + [f"--queues={SHARD_QUEUE}", "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
+            [
+                *(celery, "-A", "pipelines.celery_app", "worker", "--hostname", f"bench-{n}@%h"),
+                *("--concurrency=1", f"--queues={SHARD_QUEUE}", "--without-gossip", "--without-mingle"),
+                "--loglevel=WARNING",
+            ],
             env=env,
             stdout=(folder / f"worker-{n}.log").open("w"),
             stderr=subprocess.STDOUT,
@@ -97,7 +100,7 @@ def shard_workers(count: int, env: dict[str, str], folder: Path) -> Iterator[Non
 
 
 def _wait_for(count: int, broker: str, processes: list[subprocess.Popen[bytes]]) -> None:
-    from celery import Celery
+    from celery import Celery  # type: ignore[import-untyped]
 
     app = Celery(broker=broker)
     deadline = time.monotonic() + 120
@@ -125,10 +128,10 @@ def fanned_run(bench: Bench, slug: str, app: str, broker: str) -> tuple[Any, flo
     from services.shared_pacing import pacing_url
 
     env = worker_env(bench, app, broker)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        **{k.removeprefix("PRESAVE_").lower(): v for k, v in env.items() if k.startswith("PRESAVE_")},
-    )
+    values: dict[str, Any] = {
+        k.removeprefix("PRESAVE_").lower(): v for k, v in env.items() if k.startswith("PRESAVE_")
+    }
+    settings = Settings(_env_file=None, **values)
     celery_app = release_celery_app(settings)
     launcher = CeleryShardLauncher(celery_app, poll_s=1.0)
     apps = apps_from_settings(settings)
@@ -157,9 +160,11 @@ def _fast_row(bench: Bench, workers: int, grants: int, broker: str, folder: Path
     slug = f"bench-fanout-{workers}"
     create_campaign(bench, slug, grants)
     since = datetime.now(UTC).isoformat()
-    with shard_workers(workers, worker_env(bench, EXECUTOR_APP, broker), folder):
-        with console.status(f"(a) {grants:,} grants on {workers} worker(s)"):
-            report, wall, took = fanned_run(bench, slug, EXECUTOR_APP, broker)
+    with (
+        shard_workers(workers, worker_env(bench, EXECUTOR_APP, broker), folder),
+        console.status(f"(a) {grants:,} grants on {workers} worker(s)"),
+    ):
+        report, wall, took = fanned_run(bench, slug, EXECUTOR_APP, broker)
     calls = _api_calls(bench, EXECUTOR_APP, since)
     times = _times([c for c in calls if c["method"] == "PUT"])
     span = (max(times) - min(times)) if len(times) > 1 else wall
@@ -180,9 +185,11 @@ def _limited(
     slug = f"bench-fanout-limited-{workers}"
     create_campaign(bench, slug, grants, app=PACED_APP)
     since = datetime.now(UTC).isoformat()
-    with shard_workers(workers, worker_env(bench, PACED_APP, broker), folder):
-        with console.status(f"(b) {grants:,} grants on {workers} worker(s), {budget:,} calls per 30 s"):
-            _, wall, _ = fanned_run(bench, slug, PACED_APP, broker)
+    with (
+        shard_workers(workers, worker_env(bench, PACED_APP, broker), folder),
+        console.status(f"(b) {grants:,} grants on {workers} worker(s), {budget:,} calls per 30 s"),
+    ):
+        _, wall, _ = fanned_run(bench, slug, PACED_APP, broker)
     calls = _api_calls(bench, PACED_APP, since)
     run = Run(
         f"{workers} worker(s)",
