@@ -10,7 +10,7 @@ from campaigns.models import Outcome
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import Secret, TokenVault
-from executor.release import ReleaseOptions, ReleaseReport, run_release
+from executor.release import ReleaseOptions, ReleaseReport, ShardLauncherLike, run_release
 from executor.shards import ShardLauncher, WorkerSetup
 from services import ServiceApp, apps_from_settings
 from services.shared_pacing import pacing_url
@@ -28,12 +28,14 @@ def run_release_day(
     pacing_url: str | None = None,
     pseudonym_secret: str | None = None,
     now: datetime | None = None,
+    launcher: ShardLauncherLike | None = None,
 ) -> ReleaseReport:
     """Release day for `slug` on every service in `apps`, shard processes started as the work needs:
     the one entry of `presave release run`, `python -m executor run` and the Dagster asset. The shards
     pace each app by the shared state at `pacing_url` (None: the operational store), as `apps` should.
     `pseudonym_secret` lets the run give a grant stored before `/me` answered its account (identify);
-    `now` pins the run's clock (tests)."""
+    `now` pins the run's clock (tests); `launcher` runs the shards elsewhere than in processes of this
+    machine (`pipelines.fanout.CeleryShardLauncher`)."""
     setup = WorkerSetup(
         database_url=store.engine.url.render_as_string(hide_password=False),
         secret_keys=tuple(Secret(k) for k in secret_keys),
@@ -50,7 +52,7 @@ def run_release_day(
         now=now,
         dry_run=dry_run,
         options=options,
-        launcher=ShardLauncher(setup),
+        launcher=launcher or ShardLauncher(setup),
         progress=progress,
     )
 

@@ -71,25 +71,8 @@ class ShardLauncher(ShardLauncherLike):
         self.python = python
 
     def run(self, work: ReleaseWork, progress: Callable[[Tally], None]) -> Tally:
-        options = work.options
-        count = options.shards
-        base = {
-            "database_url": self.setup.database_url,
-            "store_timeouts": asdict(self.setup.timeouts),
-            "secret_keys": [k.reveal() for k in self.setup.secret_keys],
-            "pseudonym_secret": self.setup.pseudonym_secret.reveal() if self.setup.pseudonym_secret else None,
-            "apps": {name: app_config(app) for name, app in self.setup.apps.items()},
-            "pacing_url": self.setup.pacing_url or self.setup.database_url,
-            "campaign_id": work.campaign_id,
-            "releases": {name: asdict(release) for name, release in work.releases.items()},
-            "unresolved": [list(pair) for pair in work.unresolved],
-            "threads": options.threads,
-            "retry": _retry_config(options.retry),
-            "linger_s": options.linger_s,
-            "deadline_s": work.remaining_s(),
-            "clock_offset_s": work.clock_offset_s(),
-            "count": count,
-        }
+        count = work.options.shards
+        base = setup_document(self.setup)
         processes = []
         for index in range(count):
             process = subprocess.Popen(
@@ -99,7 +82,7 @@ class ShardLauncher(ShardLauncherLike):
                 text=True,
             )
             assert process.stdin is not None
-            job = {**base, "index": index, "attempt_id": work.attempt_id(Shard(index, count))}
+            job = {**base, **shard_document(work, index)}
             process.stdin.write(json.dumps(job))
             process.stdin.close()
             processes.append(process)
@@ -110,11 +93,11 @@ class ShardLauncher(ShardLauncherLike):
             assert process.stdout is not None
             for line in process.stdout:
                 try:
-                    tallies[index] = _tally(json.loads(line))
+                    tallies[index] = tally_of(json.loads(line))
                 except (ValueError, TypeError, KeyError):
                     continue
                 with lock:
-                    progress(_merge(tallies))
+                    progress(merge_tallies(tallies))
 
         readers = [threading.Thread(target=follow, args=(i, p), daemon=True) for i, p in enumerate(processes)]
         for reader in readers:
@@ -127,7 +110,37 @@ class ShardLauncher(ShardLauncherLike):
             raise RuntimeError(
                 f"shard worker(s) {failed} of {count} exited with {[codes[i] for i in failed]}"
             )
-        return _merge(tallies)
+        return merge_tallies(tallies)
+
+
+def setup_document(setup: WorkerSetup) -> dict[str, Any]:
+    """How a shard process reconnects, as its job on stdin carries it (secrets included)."""
+    return {
+        "database_url": setup.database_url,
+        "store_timeouts": asdict(setup.timeouts),
+        "secret_keys": [k.reveal() for k in setup.secret_keys],
+        "pseudonym_secret": setup.pseudonym_secret.reveal() if setup.pseudonym_secret else None,
+        "apps": {name: app_config(app) for name, app in setup.apps.items()},
+        "pacing_url": setup.pacing_url or setup.database_url,
+    }
+
+
+def shard_document(work: ReleaseWork, index: int) -> dict[str, Any]:
+    """What shard `index` of the run performs, as JSON: no store URL, key or credential in it."""
+    options = work.options
+    return {
+        "campaign_id": work.campaign_id,
+        "releases": {name: asdict(release) for name, release in work.releases.items()},
+        "unresolved": [list(pair) for pair in work.unresolved],
+        "threads": options.threads,
+        "retry": _retry_config(options.retry),
+        "linger_s": options.linger_s,
+        "deadline_s": work.remaining_s(),
+        "clock_offset_s": work.clock_offset_s(),
+        "count": options.shards,
+        "index": index,
+        "attempt_id": work.attempt_id(Shard(index, options.shards)),
+    }
 
 
 def _retry_config(retry: RetryPolicy) -> dict[str, Any]:
@@ -136,7 +149,7 @@ def _retry_config(retry: RetryPolicy) -> dict[str, Any]:
     return config
 
 
-def _tally(document: dict[str, Any]) -> Tally:
+def tally_of(document: dict[str, Any]) -> Tally:
     return Tally(
         performed=document["performed"],
         calls=document["calls"],
@@ -147,7 +160,7 @@ def _tally(document: dict[str, Any]) -> Tally:
     )
 
 
-def _merge(tallies: list[Tally]) -> Tally:
+def merge_tallies(tallies: list[Tally]) -> Tally:
     merged = Tally()
     for tally in tallies:
         merged.performed += tally.performed
@@ -179,9 +192,27 @@ def main() -> int:
     )
     vault = TokenVault.of(job["secret_keys"], job.get("pseudonym_secret"))
     apps = {name: app_from_config(name, config) for name, config in job["apps"].items()}
+    try:
+        tally = run_shard(job, store, vault, apps, job["pacing_url"], every_s(0.2, _emit))
+    finally:
+        store.dispose()
+    _emit(tally)
+    return 0
+
+
+def run_shard(
+    job: Mapping[str, Any],
+    store: Store,
+    vault: TokenVault,
+    apps: Mapping[str, ServiceApp],
+    pacing_url: str,
+    progress: Callable[[Tally], None],
+) -> Tally:
+    """Perform one shard (`shard_document`) with the store, vault and apps of wherever it runs: a shard
+    process of this machine, or a Celery worker (`pipelines.fanout`)."""
     count = job["count"]
     # the run's shards pace each app together, and with every other process using the label's credentials
-    share_pacing(apps.values(), job["pacing_url"], share=1.0 / count, upgrade=False)
+    share_pacing(apps.values(), pacing_url, share=1.0 / count, upgrade=False)
     offset = timedelta(seconds=job["clock_offset_s"])
     retry = dict(job["retry"])
     retry["pending_window"] = timedelta(seconds=retry["pending_window"])
@@ -201,25 +232,25 @@ def main() -> int:
         deadline=deadline,
         clock=lambda: datetime.now(UTC) + offset,
     )
+    with worker_lock(store.engine, shard_job.campaign_id):
+        return ShardWorker(store, vault, apps, shard_job, progress=progress).run()
+
+
+def every_s(seconds: float, send: Callable[[Tally], None]) -> Callable[[Tally], None]:
+    """`send` at most once every `seconds`, never from two threads at once (the rest are dropped)."""
     last_sent = [0.0]
-    emitting = threading.Lock()
+    sending = threading.Lock()
 
     def progress(tally: Tally) -> None:
         now = time.monotonic()
-        if now - last_sent[0] >= 0.2 and emitting.acquire(blocking=False):
+        if now - last_sent[0] >= seconds and sending.acquire(blocking=False):
             try:
                 last_sent[0] = now
-                _emit(tally)
+                send(tally)
             finally:
-                emitting.release()
+                sending.release()
 
-    try:
-        with worker_lock(store.engine, shard_job.campaign_id):
-            tally = ShardWorker(store, vault, apps, shard_job, progress=progress).run()
-    finally:
-        store.dispose()
-    _emit(tally)
-    return 0
+    return progress
 
 
 def _emit(tally: Tally) -> None:

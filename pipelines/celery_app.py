@@ -21,10 +21,12 @@ CELERY_SETTINGS = {"task_acks_late": True, "worker_prefetch_multiplier": 1}
 
 
 def release_celery_app(settings: Settings) -> Any:
-    """dagster-celery's tasks on an app with the broker, backend and worker settings the release job's
+    """dagster-celery's tasks and the release-day shard task (`pipelines.fanout`) on an app with the broker, backend and worker settings the release job's
     executor is configured with (`pipelines.deploy.celery_executor_config`)."""
     from dagster_celery.make_app import make_app
     from dagster_celery.tasks import create_execute_job_task, create_resume_job_task, create_task
+
+    from pipelines.fanout import register_shard_task
 
     broker = settings.celery_broker_url.get_secret_value() if settings.celery_broker_url else DEFAULT_BROKER
     app = make_app({"broker": broker, "backend": settings.celery_backend_url})
@@ -32,6 +34,7 @@ def release_celery_app(settings: Settings) -> Any:
     create_task(app)
     create_execute_job_task(app)
     create_resume_job_task(app)
+    register_shard_task(app)
     return app
 
 

@@ -40,6 +40,14 @@ def release_executor(settings: Settings) -> dg.ExecutorDefinition | None:
     return None
 
 
+def release_run_config(settings: Settings) -> dict[str, Any] | None:
+    """On Celery, a campaign's shards go to the release workers too (`pipelines.fanout`): one large
+    campaign is spread over the workers instead of one worker's processes."""
+    if settings.dagster_executor != "celery":
+        return None
+    return {"ops": {release_day_actions.op.name: {"config": {"fan_out": "celery"}}}}
+
+
 def release_definitions(settings: Settings) -> dg.Definitions:
     """The release domain, its job (and the schedule that targets it) on the configured executor."""
     executor = release_executor(settings)
@@ -50,6 +58,7 @@ def release_definitions(settings: Settings) -> dg.Definitions:
         selection=[release_day_actions],
         executor_def=executor,
         description=f"Release-day actions, one step per campaign, on the {settings.dagster_executor} executor.",
+        config=release_run_config(settings),
     )
     return dg.Definitions(
         assets=list(release.assets or []),

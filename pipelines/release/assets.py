@@ -1,6 +1,7 @@
 """Release day as a Dagster asset partitioned by campaign, its schedule, and token health before release."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
@@ -9,6 +10,7 @@ from campaigns.rules import SERVICES
 from executor.entry import run_release_day
 from executor.health import unservable_spotify_grants
 from executor.release import ReleaseOptions, campaigns_with_work_due
+from pipelines.fanout import shard_launcher
 from pipelines.resources import (
     AppleResource,
     DeezerResource,
@@ -30,6 +32,9 @@ class ReleaseDayConfig(dg.Config):
     threads: int = 16  # per worker process
     wait_for_release_s: float = 120.0  # keep looking up a not-yet-live release this long (with backoff)
     time_limit_s: float = 3000.0  # stop claiming new work after this; the next scheduled run resumes
+    # where shards run: processes beside the step, or tasks on the release workers' `presave-shards` queue
+    # (the default when PRESAVE_DAGSTER_EXECUTOR=celery, pipelines/deploy.py)
+    fan_out: Literal["processes", "celery"] = "processes"
 
 
 @dg.asset(
@@ -47,7 +52,7 @@ def release_day_actions(
 ) -> dg.MaterializeResult:
     """One campaign's release-day library actions: every fan's owed actions planned in the ledger, the
     release resolved on each service, then the due actions performed by shard workers in parallel
-    processes. Metadata counts the ledger by outcome and gives the release-to-library latency."""
+    processes (or Celery workers, `fan_out`). Metadata counts the ledger by outcome and gives the release-to-library latency."""
     store = operational_store.store()
     apps = service_apps(spotify, apple, deezer)
     last_logged = [0]
@@ -72,6 +77,7 @@ def release_day_actions(
             progress=progress,
             pacing_url=spotify.pacing_url or None,
             pseudonym_secret=pseudonym_secret(operational_store),
+            launcher=shard_launcher(config.fan_out),
         )
     finally:
         for app in apps.values():

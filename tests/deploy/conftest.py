@@ -59,9 +59,12 @@ def venv_bin(name: str) -> str:
 
 
 @contextlib.contextmanager
-def celery_workers(names: list[str], env: dict[str, str], log_dir: Path) -> Iterator[list[str]]:
+def celery_workers(
+    names: list[str], env: dict[str, str], log_dir: Path, queues: str = "dagster"
+) -> Iterator[list[str]]:
     """Celery worker processes started as the shipped manifest starts them (`celery -A pipelines.celery_app
-    worker`, deploy/k8s/celery-workers.yaml), one step at a time each; yields their host names once all
+    worker`, deploy/k8s/celery-workers.yaml), one task at a time each, taking `queues` (dagster-celery's
+    steps, or release-day shards: `pipelines.fanout.SHARD_QUEUE`); yields their host names once all
     answer."""
     processes = []
     for name in names:
@@ -76,7 +79,7 @@ def celery_workers(names: list[str], env: dict[str, str], log_dir: Path) -> Iter
                     "--hostname",
                     f"{name}@%h",
                     "--concurrency=1",
-                    "--queues=dagster",
+                    f"--queues={queues}",
                     "--without-gossip",
                     "--without-mingle",
                 ],
