@@ -98,41 +98,28 @@ async def oauth_connector(request: Request, service: str, landing: LandingDep) -
 OAuthDep = Annotated[OAuthConnector, Depends(oauth_connector)]
 
 
+async def same_origin_form(request: Request, view: CampaignDep, landing: LandingDep) -> CampaignView:
+    """The campaign of a form posted from one of our pages (a reminder sign-up, the MusicKit token)."""
+    if not same_origin(dict(request.headers), landing.public_origin):
+        raise Answered(
+            views.problem(
+                request,
+                403,
+                "Form expired",
+                "This form did not come from this page.",
+                retry_url=f"/{view.slug}",
+                view=view,
+            )
+        )
+    return view
+
+
 async def musickit_form(request: Request, view: CampaignDep, landing: LandingDep) -> CampaignView:
     """The campaign of a MusicKit POST: Apple must be offered, and the form must come from our pages."""
     if "apple" not in view.presave_services:
         raise Answered(views.service_unavailable(request, view, "apple"))
-    if not same_origin(dict(request.headers), landing.public_origin):
-        raise Answered(
-            views.problem(
-                request,
-                403,
-                "Form expired",
-                "This form did not come from this page.",
-                retry_url=f"/{view.slug}",
-                view=view,
-            )
-        )
-    return view
+    return await same_origin_form(request, view, landing)
 
 
 MusicKitCampaign = Annotated[CampaignView, Depends(musickit_form)]
-
-
-async def same_origin_form(request: Request, view: CampaignDep, landing: LandingDep) -> CampaignView:
-    """The campaign of a form posted from one of our pages (a reminder sign-up)."""
-    if not same_origin(dict(request.headers), landing.public_origin):
-        raise Answered(
-            views.problem(
-                request,
-                403,
-                "Form expired",
-                "This form did not come from this page.",
-                retry_url=f"/{view.slug}",
-                view=view,
-            )
-        )
-    return view
-
-
 SameOriginCampaign = Annotated[CampaignView, Depends(same_origin_form)]
