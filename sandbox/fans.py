@@ -289,6 +289,9 @@ class Fan:
         if f'id="presave-{self.plan.service}"' not in page.text and 'id="remind"' in page.text:
             return "reminder" if self._remind(page) else "remind_refused"  # no direct save offered here
         connect = self._get(f"/{self.slug}/connect/{self.plan.service}", params=self.query)
+        if connect.status_code == 303:  # the places were taken while the fan read: the page offers a reminder
+            page = self.http.get(httpx.URL(self.landing_url).join(connect.headers["location"]))
+            return "reminder" if self._remind(page) else "remind_refused"
         if self.plan.service == "apple":
             return self._musickit(connect)
         if connect.status_code != 302:

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from collectors.landing import views
 from collectors.landing.connectors import OAuthConnector
@@ -78,7 +78,12 @@ CampaignDep = Annotated[CampaignView, Depends(campaign_of)]
 
 
 async def presave_service(request: Request, service: str, view: CampaignDep) -> str:
-    """The path's service, when this campaign offers it and it is configured here."""
+    """The path's service, when this campaign offers it and it is configured here. A fan whose page was
+    drawn before the Spotify app's places were taken is sent back to it, where the reminder now stands:
+    never to a service that will not save for them, never to a dead end."""
+    if service == "spotify" and view.spotify_full:
+        query = f"?{request.url.query}" if request.url.query else ""
+        raise Answered(RedirectResponse(f"/{view.slug}{query}#remind", status_code=303))
     if service not in view.presave_services:
         raise Answered(views.service_unavailable(request, view, service))
     return service

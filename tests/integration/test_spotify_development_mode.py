@@ -68,8 +68,9 @@ def test_once_the_places_are_taken_the_page_offers_the_reminder_instead_of_the_s
         assert 'id="presave-spotify"' not in page
         assert 'id="remind"' in page
         assert "development mode" in page
-        connect = fan.http.get(f"/{SLUG}/connect/spotify")
-        assert connect.status_code != 302  # nobody is sent to authorize for nothing
+        connect = fan.http.get(f"/{SLUG}/connect/spotify?utm_source=ig")  # a button drawn before the cap
+        assert connect.status_code == 303  # nobody is sent to authorize for nothing, nor to a dead end
+        assert connect.headers["location"] == f"/{SLUG}?utm_source=ig#remind"
         answer = fan.http.post(
             f"/{SLUG}/remind",
             data={"service": "spotify", "email": "fan6@example.com", "consent": "yes"},
