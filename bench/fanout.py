@@ -42,6 +42,7 @@ from bench.executor import (
     _phase,
     _scale,
     _times,
+    bench_config,
     console,
     create_campaign,
     mint_pool,
@@ -210,7 +211,7 @@ def run() -> None:
     budget = _scale(1500)
     with tempfile.TemporaryDirectory(prefix="presave-bench-fanout-") as tmp:
         folder = Path(tmp)
-        with sandbox_process(folder, budget) as sandbox:
+        with sandbox_process(folder, bench_config(budget)) as sandbox:
             sandbox.admin.post(
                 "/sandbox/releases",
                 json={
