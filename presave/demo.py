@@ -637,12 +637,24 @@ def _print_summary(
     visitors = conversion.pop("page")["visited"]
     console.print(f"{live}, the simulated fans' true conversion ({visitors:,} visitors):")
     for service, row in conversion.items():
-        share = row["granted"] / row["chose"] if row["chose"] else 0.0
-        console.print(
-            f"  {service}: {row['granted']}/{row['chose']} = {share:.1%} "
-            f"({row['declined']} declined, {row['abandoned']} abandoned)"
-        )
+        console.print(f"  {service}: {conversion_words(row)}")
     _print_failed_checks(failed)
+
+
+def conversion_words(row: dict[str, int]) -> str:
+    """One service's true conversion among the visitors who chose it: direct pre-saves and reminders apart,
+    each with its share, then what the others did."""
+    chose = row["chose"]
+    kinds = [(row.get("granted", 0), "direct"), (row.get("reminder", 0), "reminders")]
+    said = [f"{count}/{chose} {kind} ({count / chose:.1%})" for count, kind in kinds if count] or [
+        f"0/{chose}"
+    ]
+    others = [
+        (row.get(outcome, 0), outcome.replace("_", " "))
+        for outcome in ("turned_away", "declined", "abandoned")
+    ]
+    rest = ", ".join(f"{count} {what}" for count, what in others if count)
+    return ", ".join(said) + (f"; {rest}" if rest else "")
 
 
 def _print_failed_checks(failed: list[FailedCheck]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from presave.demo import FailedCheck, demo_instance, failed_checks, release_day_words
+from presave.demo import FailedCheck, conversion_words, demo_instance, failed_checks, release_day_words
 
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 NONE = {"queued": 0, "delivered": 0, "pending_source": 0, "undeliverable": 0, "failed": 0}
@@ -70,3 +70,27 @@ def test_the_checks_that_failed_come_from_the_runs_in_the_demos_own_instance(tmp
     assert (tmp_path / "data" / "dagster" / "dagster.yaml").exists()
     with dg.DagsterInstance.from_config(str(tmp_path / "data" / "dagster")) as again:
         assert [run.run_id for run in again.get_runs()] == [result.run_id]  # kept where dagster dev looks
+
+
+ROW = {"chose": 0, "granted": 0, "reminder": 0, "turned_away": 0, "declined": 0, "abandoned": 0, "failed": 0}
+
+
+@pytest.mark.parametrize(
+    ("row", "words"),
+    [
+        (
+            ROW | {"chose": 405, "granted": 5, "reminder": 399, "turned_away": 1},
+            "5/405 direct (1.2%), 399/405 reminders (98.5%); 1 turned away",
+        ),
+        (ROW | {"chose": 26, "reminder": 26}, "26/26 reminders (100.0%)"),
+        (
+            ROW | {"chose": 203, "granted": 150, "declined": 22, "abandoned": 31},
+            "150/203 direct (73.9%); 22 declined, 31 abandoned",
+        ),
+        (ROW | {"chose": 3, "abandoned": 3}, "0/3; 3 abandoned"),
+    ],
+)
+def test_the_true_conversion_counts_reminders_beside_direct_pre_saves(
+    row: dict[str, int], words: str
+) -> None:
+    assert conversion_words(row) == words
