@@ -755,6 +755,7 @@ MARTS = (
             "authenticity_status VARCHAR",
             "authenticity_not_checked VARCHAR",
             "forecast_caveat VARCHAR",
+            "reminders BIGINT NOT NULL",  # reminder pre-saves, beside `presaves` (direct)
         ),
         ("campaign_slug",),
         "one campaign's headline figures (each defined in `figure_glossary`)",

@@ -27,7 +27,9 @@ def detail(figure: str, row: dict[str, Any], series: str | None = None) -> str |
     is missing. `series`: the export series the glossary says the figure is measured in."""
     measured = charts.SERIES_NAMES.get(series or "", series or "")
     if figure == "presaves":
-        return f"all services: {by_service(row)}"
+        reminders = int(row.get("reminders") or 0)
+        besides = f"; besides them {reminders:,} reminder pre-saves (an email, a link on release day)"
+        return f"direct, all services: {by_service(row)}" + (besides if reminders else "")
     if figure == "last_week_share":
         return "of all services' pre-saves, the last seven days before release (or today)"
     if figure == "forecast":

@@ -25,7 +25,8 @@ song AS (
 ),
 artist AS (SELECT campaign_slug, week1_streams FROM first_week_velocity WHERE series = 'spotify_artist'),
 lift AS (SELECT * FROM campaign_lift WHERE series = 'spotify_song'),
-forecast AS (SELECT campaign_slug, point, low, high, note, caveat FROM presave_forecast WHERE is_latest)
+forecast AS (SELECT campaign_slug, point, low, high, note, caveat FROM presave_forecast WHERE is_latest),
+kinds AS (SELECT campaign_slug, reminders FROM presave_kinds WHERE service = 'all')
 SELECT r.campaign_slug, r.artist, r.title, r.origin, r.release_at,
        coalesce(c.presaves, 0) AS presaves, coalesce(c.spotify_presaves, 0) AS spotify_presaves,
        coalesce(c.apple_presaves, 0) AS apple_presaves, coalesce(c.deezer_presaves, 0) AS deezer_presaves,
@@ -36,7 +37,8 @@ SELECT r.campaign_slug, r.artist, r.title, r.origin, r.release_at,
        l.roster_ratio, l.roster_ratio_low, l.roster_ratio_high, l.roster_verdict,
        f.point AS forecast_point, f.low AS forecast_low, f.high AS forecast_high, f.note AS forecast_note,
        s.score AS authenticity_score, s.status AS authenticity_status,
-       s.not_checked AS authenticity_not_checked, f.caveat AS forecast_caveat
+       s.not_checked AS authenticity_not_checked, f.caveat AS forecast_caveat,
+       coalesce(k.reminders, 0) AS reminders
 FROM campaign_releases r
 LEFT JOIN counts c USING (campaign_slug)
 LEFT JOIN accumulation a USING (campaign_slug)
@@ -46,6 +48,7 @@ LEFT JOIN artist w USING (campaign_slug)
 LEFT JOIN lift l USING (campaign_slug)
 LEFT JOIN forecast f USING (campaign_slug)
 LEFT JOIN authenticity_scores s USING (campaign_slug)
+LEFT JOIN kinds k USING (campaign_slug)
 """
 
 MARTS = (
@@ -60,12 +63,14 @@ MARTS = (
             "campaign_lift",
             "presave_forecast",
             "authenticity_scores",
+            "presave_kinds",
         ),
         lambda _: CAMPAIGN_OVERVIEW,
         "The headline figures of `figure_glossary`, each from the one mart and series the glossary names: "
         "pre-saves by service, last-week share, delivered saves, the song's Spotify first week (streams, "
         "72 hours, per Spotify pre-saver, retention), the artist's first-week streams, lift against the "
-        "artist and the roster, today's forecast and the authenticity score and status.",
+        "artist and the roster, today's forecast and the authenticity score and status; beside the pre-saves "
+        "(direct: the label's app saves for them), the reminder pre-saves (`presave_kinds`).",
         expect_rows="SELECT EXISTS (SELECT 1 FROM campaign_releases)",
     ),
 )

@@ -139,7 +139,8 @@ def test_the_roster_opens_on_the_latest_campaign_with_a_measured_first_week(snap
 def test_the_overview_shows_each_campaign_with_its_status_and_trend(snapshot: Path) -> None:
     app = run_page(snapshot, "overview")
     frame = mart(snapshot, "SELECT * FROM campaign_overview")
-    presaves = [m for m in app.metric if m.label == "pre-saves"]
+    label = Glossary(mart(snapshot, "SELECT * FROM figure_glossary"))["presaves"].label
+    presaves = [m for m in app.metric if m.label == label]
     assert sorted(m.value for m in presaves) == sorted(f"{n:,}" for n in frame["presaves"])
     assert any(m.proto.chart_data for m in presaves)  # the small trend of pre-saves to date
     badges = " ".join(str(m.value) for m in app.markdown if "-badge[" in str(m.value))
