@@ -268,6 +268,10 @@ def _mount_script(spec: dict[str, Any], container: dict[str, Any], cluster: Clus
         lines.append(f"mount --bind {shlex.quote(str(source))} {shlex.quote(target)}")
         if mount.get("readOnly"):
             lines.append(f"mount -o remount,bind,ro {shlex.quote(target)}")
+    if any(ROOT.is_relative_to(mount["mountPath"]) for mount in container.get("volumeMounts", [])):
+        # a volume (an emptyDir at /tmp) hid the checkout, whose path the venv's scripts name as their
+        # interpreter's; in the image that path is /app itself
+        lines += [f"mkdir -p {shlex.quote(str(ROOT))}", f"mount --bind {IMAGE_ROOT} {shlex.quote(str(ROOT))}"]
     if container.get("securityContext", {}).get("readOnlyRootFilesystem"):
         lines.append("mount -o remount,bind,ro /")
     return lines
