@@ -209,9 +209,10 @@ def followers(frame: pd.DataFrame, window_start: object | None, release_date: ob
     return figure
 
 
-def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
-    """Each campaign a point (pre-saves against first-week streams, log axes) coloured by its ratio to the
-    roster line; the line, and its 95% prediction band through each campaign's own interval."""
+def roster(frame: pd.DataFrame, highlight: str | None = None, series: str = "") -> go.Figure:
+    """Each campaign a point (pre-saves against first-week streams of `series`, log axes) coloured by its
+    ratio to the roster line; the line, and its 95% prediction band through each campaign's own interval."""
+    streams = f"first-week streams ({series})" if series else "first-week streams"
     frame = frame.sort_values("presaves")
     bounded = frame.dropna(subset=["roster_fitted", "roster_ratio_low", "roster_ratio_high"])
     figure = go.Figure()
@@ -242,7 +243,7 @@ def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
             ]
         ),
         hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]})<br>released %{customdata[2]}"
-        "<br>pre-saves %{x:,}<br>first-week streams %{y:,.0f}<br>against the line %{customdata[3]}"
+        f"<br>pre-saves %{{x:,}}<br>{streams} %{{y:,.0f}}<br>against the line %{{customdata[3]}}"
         "<extra></extra>",
         marker={
             "size": [16 if slug == highlight else 10 for slug in frame["campaign_slug"]],
@@ -257,9 +258,9 @@ def roster(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
         },
     )
     figure.update_layout(
-        title="The roster: first-week streams against pre-saves",
-        xaxis={"title": "pre-saves", "type": "log"},
-        yaxis={"title": "first-week streams", "type": "log"},
+        title=f"The roster: {streams} against pre-saves",
+        xaxis={"title": "pre-saves (all services)", "type": "log"},
+        yaxis={"title": streams, "type": "log"},
         legend={"orientation": "h", "y": -0.25},
     )
     return figure

@@ -35,7 +35,11 @@ def render(reader: WarehouseReader) -> None:
     if row is not None:
         _campaign(reader, row, set(frame["campaign_slug"]))
     view.chart(
-        charts.roster(shown, row["campaign_slug"] if row else None) if not shown.empty else None,
+        charts.roster(
+            shown, row["campaign_slug"] if row else None, SERIES_NAMES.get(series or "", series or "")
+        )
+        if not shown.empty
+        else None,
         f"roster-{series}",
         "No campaign of these artists has a first week in this series.",
     )

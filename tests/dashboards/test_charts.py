@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from dashboards.charts import hour_step, presaves_by_day, wait_label
+from dashboards.charts import hour_step, presaves_by_day, roster, wait_label
 from dashboards.screens.comparison import p_value
 
 
@@ -38,3 +38,23 @@ def test_a_time_to_library_bucket_reads_as_the_span_it_holds(bucket: float, labe
 def test_an_hourly_axis_ticks_on_whole_hours_about_eight_times(span_hours: int, step: int) -> None:
     hours = pd.Series(pd.date_range("2026-12-07 20:00", periods=2, freq=f"{max(span_hours, 1)}h"))
     assert hour_step(hours if span_hours else hours[:1]) == step
+
+
+@pytest.mark.parametrize("series", ["Spotify, the song", "Spotify, all the artist's songs"])
+def test_the_roster_chart_names_the_series_it_draws(series: str) -> None:
+    frame = pd.DataFrame(
+        {
+            "campaign_slug": ["a", "b"],
+            "artist": ["Nova Lane", "Mara Ellis"],
+            "release_date": ["2026-10-01", "2026-11-01"],
+            "presaves": [300, 500],
+            "first_week_streams": [2_000.0, 4_000.0],
+            "roster_ratio": [None, None],
+            "roster_fitted": [None, None],
+            "roster_ratio_low": [None, None],
+            "roster_ratio_high": [None, None],
+        }
+    )
+    figure = roster(frame, "a", series)
+    assert figure.layout.yaxis.title.text == f"first-week streams ({series})"
+    assert series in figure.layout.title.text
