@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
@@ -22,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaigns.future_saves import FUTURE_MARK, is_future_save
-from campaigns.ledger import merge_owed
+from campaigns.ledger import GrantRef, merge_owed
 from campaigns.models import (
     AuthorizationAttempt,
     ConsentRecord,
@@ -50,32 +49,22 @@ def is_provisional(service_user_id: str | None) -> bool:
     return bool(service_user_id) and str(service_user_id).startswith(PROVISIONAL)
 
 
-@dataclass(frozen=True)
-class Identified:
-    """The grant that stands for the fan (`id`), of `campaign_id` on `service`; `merged` when the grant
-    identified was folded into an earlier grant of the same account."""
-
-    id: int
-    campaign_id: int
-    service: str
-    merged: bool
-
-
 Bind = Session | Connection
 
 
 def adopt_identity(
     bind: Bind, vault: TokenVault, grant_id: int, user_id: str, country: str | None
-) -> Identified | None:
+) -> GrantRef | None:
     """Give a grant the account id `/me` answered (and the country, when it had none), folding it into
-    the first grant of the same account on the same campaign and service; None if the grant is gone."""
+    the first grant of the same account on the same campaign and service: the grant that stands for the
+    fan now (`again` when it is that first one); None if the grant is gone."""
     grant = bind.execute(select(_GRANTS).where(_GRANTS.c.id == grant_id)).first()
     if grant is None:
         return None
     if not is_provisional(grant.service_user_id):  # known already (or its grant was identified before)
         if country:
             _set_country(bind, grant_id, country)
-        return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
+        return GrantRef(grant.id, grant.campaign_id, grant.service)
     first = _account_grant(bind, grant.campaign_id, grant.service, user_id)
     fan_key = vault.pseudonym(grant.service, user_id)
     if first is None:
@@ -85,10 +74,10 @@ def adopt_identity(
         if country:
             _set_country(bind, grant_id, country)
         _identify_carried(bind, grant, grant.id, user_id, fan_key)
-        return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
+        return GrantRef(grant.id, grant.campaign_id, grant.service)
     _merge(bind, grant, first, country)
     _identify_carried(bind, grant, first.id, user_id, fan_key)
-    return Identified(first.id, first.campaign_id, first.service, merged=True)
+    return GrantRef(first.id, first.campaign_id, first.service, again=True)
 
 
 def _account_grant(bind: Bind, campaign_id: int, service: str, user_id: str) -> Any:
@@ -189,8 +178,8 @@ def identify(
     user_id: str,
     country: str | None,
     *,
-    then: Callable[[Bind, Identified], None] | None = None,
-) -> Identified | None:
+    then: Callable[[Bind, GrantRef], None] | None = None,
+) -> GrantRef | None:
     """`adopt_identity` in a transaction of its own (and `then`, in the same one); when two grants of one
     account are identified at once, the loser of the race sees the winner and merges into it."""
     for attempt in range(3):

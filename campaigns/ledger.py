@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     ColumnCollection,
@@ -142,17 +142,20 @@ def withdraw_unstarted(
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
-class GrantRef(Protocol):
-    """Which grant an action belongs to (a `Grant`, or what the landing app keeps of one it just saved)."""
+@dataclass(frozen=True, slots=True)
+class GrantRef:
+    """Which grant: its `id`, of `campaign_id` on `service` (what an owed action is written with).
+    `again`: the account had granted this campaign on this service before and this grant is that one now
+    (storing it replaced the first grant's tokens, or learning its account folded it into the first)."""
 
-    @property
-    def id(self) -> int: ...
+    id: int
+    campaign_id: int
+    service: str
+    again: bool = False
 
-    @property
-    def campaign_id(self) -> int: ...
-
-    @property
-    def service(self) -> str: ...
+    @classmethod
+    def of(cls, grant: Grant) -> GrantRef:
+        return cls(grant.id, grant.campaign_id, grant.service)
 
 
 _RECORD_AT_GRANT = StoredUpsert(

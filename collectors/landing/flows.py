@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from campaigns.identity import PROVISIONAL, Identified, adopt_identity, identify, provisional_id
+from campaigns.identity import PROVISIONAL, adopt_identity, identify, provisional_id
 from campaigns.ledger import (
     DELIVERED_AT_GRANT,
     PROFILE_TARGET,
@@ -49,7 +49,6 @@ from collectors.landing.events import event_row
 from collectors.landing.fans import forget_fan
 from collectors.landing.page import SERVICE_NAMES, CampaignView
 from collectors.landing.records import (
-    SavedGrant,
     at_grant,
     give_consent,
     record_event,
@@ -408,7 +407,7 @@ def _capture(
                 visit,
                 service=service,
                 grant_id=saved.id,
-                detail=UNVERIFIED if unverified else (None if saved.new else "again"),
+                detail=UNVERIFIED if unverified else ("again" if saved.again else None),
             ),
         )
     delivery = Delivery(landing, connector, tokens, saved, holder)
@@ -423,12 +422,12 @@ class Delivery:
     The store failing here loses nothing: the held actions pass to the executor after `HOLD`."""
 
     def __init__(
-        self, landing: Landing, connector: Connector, tokens: Tokens, saved: SavedGrant, holder: str
+        self, landing: Landing, connector: Connector, tokens: Tokens, saved: GrantRef, holder: str
     ) -> None:
         self.landing = landing
         self.connector = connector
         self.tokens = tokens
-        self.grant: GrantRef = saved
+        self.grant = saved
         self.holder = holder
 
     def run(self, held: list[Owed]) -> None:
@@ -479,7 +478,7 @@ class Delivery:
             return None
         still: list[tuple[int, int, str, str]] = []
 
-        def recorded(bind: Connection | Session, grant: Identified) -> None:
+        def recorded(bind: Connection | Session, grant: GrantRef) -> None:
             record_at_grant(bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, DELIVERED_AT_GRANT)
             still.extend(held_by(bind, self.holder))
 
