@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,38 @@ _MOVED_WITH_A_GRANT = (AuthorizationAttempt, ConsentRecord, FanMessage, LandingE
 _TOKEN_COLUMNS = ("access_token", "refresh_token", "token_expires_at", "scopes", "granted_at")
 
 
+# the statements of every grant's identification, built once (building one costs more than running it)
+_GRANT = select(_GRANTS).where(_GRANTS.c.id == bindparam("grant_id"))
+_ACCOUNT_GRANT = select(_GRANTS).where(
+    _GRANTS.c.campaign_id == bindparam("campaign_id"),
+    _GRANTS.c.service == bindparam("service"),
+    _GRANTS.c.service_user_id == bindparam("user_id"),
+)
+_TAKE_ACCOUNT = (
+    update(_GRANTS)
+    .where(_GRANTS.c.id == bindparam("grant_id"))
+    .values(service_user_id=bindparam("user_id"), fan_key=bindparam("fan_key"))
+)
+_CARRIED = select(_GRANTS).where(
+    _GRANTS.c.service == bindparam("service"),
+    _GRANTS.c.service_user_id == bindparam("provisional"),
+    _GRANTS.c.id != bindparam("grant_id"),
+)
+_EVENTS: Table = LandingEvent.__table__  # type: ignore[assignment]
+_GRANT_COUNTRY = (
+    update(_GRANTS)
+    .where(_GRANTS.c.id == bindparam("grant_id"), _GRANTS.c.country.is_(None))
+    .values(country=bindparam("country"))
+)
+_EVENT_COUNTRY = (
+    update(_EVENTS)
+    .where(
+        _EVENTS.c.grant_id == bindparam("grant_id"), _EVENTS.c.kind == "grant", _EVENTS.c.country.is_(None)
+    )
+    .values(country=bindparam("country"))
+)
+
+
 def provisional_id(nonce: str) -> str:
     """The service user id of a grant stored before `/me` answered."""
     return f"{PROVISIONAL}{nonce}"[:128]
@@ -58,7 +90,7 @@ def adopt_identity(
     """Give a grant the account id `/me` answered (and the country, when it had none), folding it into
     the first grant of the same account on the same campaign and service: the grant that stands for the
     fan now (`again` when it is that first one); None if the grant is gone."""
-    grant = bind.execute(select(_GRANTS).where(_GRANTS.c.id == grant_id)).first()
+    grant = bind.execute(_GRANT, {"grant_id": grant_id}).first()
     if grant is None:
         return None
     if not is_provisional(grant.service_user_id):  # known already (or its grant was identified before)
@@ -68,9 +100,7 @@ def adopt_identity(
     first = _account_grant(bind, grant.campaign_id, grant.service, user_id)
     fan_key = vault.pseudonym(grant.service, user_id)
     if first is None:
-        bind.execute(
-            update(_GRANTS).where(_GRANTS.c.id == grant_id).values(service_user_id=user_id, fan_key=fan_key)
-        )
+        bind.execute(_TAKE_ACCOUNT, {"grant_id": grant_id, "user_id": user_id, "fan_key": fan_key})
         if country:
             _set_country(bind, grant_id, country)
         _identify_carried(bind, grant, grant.id, user_id, fan_key)
@@ -83,11 +113,7 @@ def adopt_identity(
 def _account_grant(bind: Bind, campaign_id: int, service: str, user_id: str) -> Any:
     """The account's grant of this campaign on this service, if it has one."""
     return bind.execute(
-        select(_GRANTS).where(
-            _GRANTS.c.campaign_id == campaign_id,
-            _GRANTS.c.service == service,
-            _GRANTS.c.service_user_id == user_id,
-        )
+        _ACCOUNT_GRANT, {"campaign_id": campaign_id, "service": service, "user_id": user_id}
     ).first()
 
 
@@ -96,11 +122,7 @@ def _identify_carried(bind: Bind, grant: Any, surviving_id: int, user_id: str, f
     with its provisional id) take the account: each now comes from `surviving_id`, or folds into the
     account's grant of that campaign when it has one (one save per campaign)."""
     carried = bind.execute(
-        select(_GRANTS).where(
-            _GRANTS.c.service == grant.service,
-            _GRANTS.c.service_user_id == grant.service_user_id,
-            _GRANTS.c.id != grant.id,
-        )
+        _CARRIED, {"service": grant.service, "provisional": grant.service_user_id, "grant_id": grant.id}
     ).all()
     for row in carried:
         known = _account_grant(bind, row.campaign_id, row.service, user_id)
@@ -119,15 +141,8 @@ def _identify_carried(bind: Bind, grant: Any, surviving_id: int, user_id: str, f
 
 def _set_country(bind: Bind, grant_id: int, country: str) -> None:
     """A country learned after the grant was stored: the grant's, and its grant event's, when unknown."""
-    events: Table = LandingEvent.__table__  # type: ignore[assignment]
-    bind.execute(
-        update(_GRANTS).where(_GRANTS.c.id == grant_id, _GRANTS.c.country.is_(None)).values(country=country)
-    )
-    bind.execute(
-        update(events)
-        .where(events.c.grant_id == grant_id, events.c.kind == "grant", events.c.country.is_(None))
-        .values(country=country)
-    )
+    bind.execute(_GRANT_COUNTRY, {"grant_id": grant_id, "country": country})
+    bind.execute(_EVENT_COUNTRY, {"grant_id": grant_id, "country": country})
 
 
 def _merge(bind: Bind, newer: object, first: object, country: str | None) -> None:
