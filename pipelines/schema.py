@@ -33,8 +33,11 @@ class Table:
 
 
 _SOURCE = ("source_file VARCHAR NOT NULL", "source_hash VARCHAR NOT NULL")
-# the landing funnel's steps, counted in funnel_daily and summed over countries in funnel_sources
-FUNNEL_STEPS = ("visits", "clicks", "authorize_starts", "grants", "denials", "errors", "delivered")
+# the landing funnel's steps, counted in funnel_daily and summed over countries in funnel_sources: the
+# direct save's (grants, delivered), then the reminder's (sign-ups, fans who followed the release-day link)
+FUNNEL_STEPS = (
+    "visits", "clicks", "authorize_starts", "grants", "denials", "errors", "delivered", "reminders", "reminder_clicks",
+)  # fmt: skip
 _FUNNEL_COUNTS = tuple(f"{step} BIGINT NOT NULL" for step in FUNNEL_STEPS)
 
 OPERATIONAL = (
@@ -541,6 +544,9 @@ MARTS = (
             "rate DOUBLE",
             "low DOUBLE",
             "high DOUBLE",
+            "reminders BIGINT NOT NULL",  # choosers who took a reminder instead (not in `grants`)
+            "presaves BIGINT NOT NULL",  # grants + reminders: every kind of pre-save
+            "presave_rate DOUBLE",
         ),
         ("campaign_slug", "source", "service"),
         "visit-to-grant conversion with its Wilson 95% interval, per campaign (or all) and source (or all)",

@@ -267,12 +267,25 @@ INVARIANTS: dict[str, list[tuple[str, str, str]]] = {
             "SELECT campaign_slug FROM service_conversion WHERE grants > 0 AND grants < visitors AND high <= low",
         ),
         (
+            "presaves_are_direct_and_reminders",
+            "presaves = grants (direct) + reminders ≤ visitors: the two kinds counted apart, each visitor once.",
+            "SELECT campaign_slug FROM service_conversion WHERE presaves <> grants + reminders OR presaves > visitors",
+        ),
+        (
             "no_visitor_with_many_grants",
             "No visitor (one browser session) granted for more than three fan accounts: many grants from "
             "one visitor means visitors were merged (a shared cookie jar) or one fan made accounts.",
             "SELECT campaign_slug, visitor_key FROM landing_events "
             "WHERE kind = 'grant' AND visitor_key IS NOT NULL GROUP BY ALL HAVING count(DISTINCT fan_key) > 3",
         ),
+    ],
+    "presave_kinds": [
+        (
+            "total_is_direct_and_reminders",
+            "total = direct + reminders, and no more reminder fans followed their link than signed up.",
+            "SELECT campaign_slug FROM presave_kinds WHERE total <> direct + reminders OR reminder_clicks > reminders",
+        ),
+        _shares("presave_kinds", "reminder_click_rate"),
     ],
     "campaign_lift": [
         (
