@@ -47,12 +47,10 @@ events AS (
            nullif(lower(trim(e.utm_source)), '') AS source
     FROM landing_events e JOIN campaigns c ON c.slug = e.campaign_slug
 ),
-visitors AS (
+visitor_choices AS (
     SELECT campaign_slug, visitor_key,
-           coalesce(
-               arg_min(service, occurred_at) FILTER (WHERE service IS NOT NULL AND kind IN {CHOICE_KINDS}),
-               arg_min(service, occurred_at) FILTER (WHERE service IS NOT NULL AND kind = 'reminder')
-           ) AS chosen,
+           arg_min(service, occurred_at) FILTER (WHERE service IS NOT NULL AND kind IN {CHOICE_KINDS}) AS chosen,
+           arg_min(service, occurred_at) FILTER (WHERE service IS NOT NULL AND kind = 'reminder') AS first_reminder,
            arg_min(source, occurred_at) FILTER (WHERE source IS NOT NULL) AS first_source,
            arg_min(country, occurred_at) FILTER (WHERE country IS NOT NULL) AS first_country,
            bool_or(kind = 'visit') AS visited,
@@ -61,6 +59,11 @@ visitors AS (
            list(DISTINCT service) FILTER (WHERE kind IN {DIRECT_KINDS} AND service IS NOT NULL) AS tried
     FROM events WHERE visitor_key IS NOT NULL
     GROUP BY ALL
+),
+visitors AS (  -- a visitor who pressed no button but signed up for a reminder chose its service that way
+    SELECT *, CASE WHEN chosen IS NULL THEN first_reminder END AS reminder_only,
+           coalesce(chosen, first_reminder) AS service_chosen
+    FROM visitor_choices
 )"""
 
 FUNNEL_DAILY = f"""
@@ -71,7 +74,7 @@ delivered AS (
 ),
 tagged AS (
     SELECT e.campaign_slug, e.date, e.kind, e.detail, e.fan_key,
-           coalesce(e.service, v.chosen, '(none)') AS service,
+           coalesce(e.service, v.service_chosen, '(none)') AS service,
            coalesce(e.source, v.first_source, '(direct)') AS source,
            coalesce(e.country, v.first_country, '(unknown)') AS country,
            row_number() OVER (
@@ -108,12 +111,13 @@ GROUP BY ALL
 
 VISITOR_OUTCOMES = f"""
 WITH {_EVENTS}
-SELECT campaign_slug, coalesce(first_source, '(direct)') AS source, coalesce(chosen, '(none)') AS service,
-       count(*) AS visitors,
+SELECT campaign_slug, coalesce(first_source, '(direct)') AS source, coalesce(service_chosen, '(none)') AS service,
+       count(*) FILTER (WHERE reminder_only IS NULL) AS visitors,
+       count(*) AS service_visitors,
        count(*) FILTER (WHERE list_contains(granted, chosen)) AS grants,
        count(*) FILTER (WHERE len(coalesce(granted, [])) > 0) AS granted_any,
-       count(*) FILTER (WHERE list_contains(reminded, chosen) AND NOT coalesce(list_contains(granted, chosen), false))
-           AS reminders,
+       count(*) FILTER (WHERE list_contains(reminded, service_chosen)
+                        AND NOT coalesce(list_contains(granted, service_chosen), false)) AS reminders,
        count(*) FILTER (WHERE len(coalesce(reminded, [])) > 0 AND len(coalesce(granted, [])) = 0) AS reminded_any,
        count(*) FILTER (WHERE list_contains(tried, chosen)) AS tried
 FROM visitors WHERE visited
@@ -153,18 +157,18 @@ def _saved_directly(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_reminders(rates: pd.DataFrame, rows: pd.DataFrame, reminders: str) -> pd.DataFrame:
-    """Reminder sign-ups beside the direct grants, and both together (`presaves`), per service."""
-    signed = rows.groupby("service")[reminders].sum().rename("reminders")
-    rates = rates.merge(signed, left_on="service", right_index=True, how="left")
-    rates["reminders"] = rates["reminders"].fillna(0).astype("int64")
+    """Reminder sign-ups beside the direct grants, and both together (`presaves`) of the visitors who
+    chose the service either way (`service_visitors`), per service."""
+    kinds = rows.groupby("service")[[reminders, "service_visitors"]].sum()
+    rates = rates.merge(kinds.rename(columns={reminders: "reminders"}), left_on="service", right_index=True)
     rates["presaves"] = rates["grants"] + rates["reminders"]
-    rates["presave_rate"] = rates["presaves"] / rates["visitors"].where(rates["visitors"] > 0)
+    rates["presave_rate"] = rates["presaves"] / rates["service_visitors"].where(rates["service_visitors"] > 0)
     return rates
 
 
 CONVERSION_COLUMNS = [
     "campaign_slug", "source", "service", "visitors", "grants", "rate", "low", "high",
-    "reminders", "presaves", "presave_rate",
+    "reminders", "service_visitors", "presaves", "presave_rate",
 ]  # fmt: skip
 
 
@@ -177,7 +181,8 @@ def service_conversion(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             {
                 "service": [ANY_SERVICE],
                 "grants": [rows["granted_any"].sum()],
-                "visitors": [rows["visitors"].sum()],
+                "visitors": [rows["service_visitors"].sum()],
+                "service_visitors": [rows["service_visitors"].sum()],
                 "reminded_any": [rows["reminded_any"].sum()],
             }
         )

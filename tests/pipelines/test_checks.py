@@ -147,7 +147,7 @@ def test_a_zero_width_conversion_interval_is_caught_only_where_0_lt_k_lt_n(
 ) -> None:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     row = {"campaign_slug": "c", "source": "(all)", "service": "spotify", "visitors": 10, "grants": grants}
-    kinds = {"reminders": 0, "presaves": grants}
+    kinds = {"reminders": 0, "presaves": grants, "service_visitors": 10}
     put(warehouse, "service_conversion", [{**row, **kinds, "rate": grants / 10, "low": low, "high": high}])
     assert _passes("conversion_interval_has_width", warehouse) is passes
 
@@ -161,7 +161,8 @@ def test_pre_saves_must_be_the_direct_grants_and_the_reminders_of_the_visitors(
 ) -> None:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     row = {"campaign_slug": "c", "source": "(all)", "service": "spotify", "visitors": 10, "grants": grants}
-    put(warehouse, "service_conversion", [{**row, "reminders": reminders, "presaves": presaves}])
+    kinds = {"reminders": reminders, "presaves": presaves, "service_visitors": 10}
+    put(warehouse, "service_conversion", [{**row, **kinds}])
     assert _passes("presaves_are_direct_and_reminders", warehouse) is passes
 
 

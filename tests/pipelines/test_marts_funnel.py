@@ -274,14 +274,14 @@ def test_the_funnel_counts_reminder_sign_ups_and_link_followers_apart_from_grant
 def test_conversion_counts_reminders_beside_direct_grants_and_both_in_all(reminded: Warehouse) -> None:
     rows = query(
         reminded,
-        "SELECT service, visitors, grants, reminders, presaves, rate, presave_rate FROM service_conversion "
-        "WHERE campaign_slug = 'midnight-drive' AND source = '(all)' ORDER BY service",
+        "SELECT service, visitors, grants, rate, reminders, service_visitors, presaves, presave_rate "
+        "FROM service_conversion WHERE campaign_slug = 'midnight-drive' AND source = '(all)' ORDER BY service",
     )
     assert rows == [
-        ("any", 5, 1, 3, 4, 0.2, 0.8),
-        ("apple", 1, 0, 0, 0, 0.0, 0.0),
-        ("spotify", 2, 1, 1, 2, 0.5, 1.0),
-        ("tidal", 2, 0, 2, 2, 0.0, 1.0),
+        ("any", 5, 1, 0.2, 3, 5, 4, 0.8),
+        ("apple", 1, 0, 0.0, 0, 1, 0, 0.0),
+        ("spotify", 2, 1, 0.5, 1, 2, 2, 1.0),  # the direct button's rate is the one it had
+        ("tidal", 0, 0, None, 2, 2, 2, 1.0),  # link-only: no direct button pressed, no direct rate
     ]
 
 
