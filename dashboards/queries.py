@@ -217,6 +217,11 @@ FRESHNESS = "SELECT * FROM source_freshness ORDER BY days_behind DESC NULLS FIRS
 
 PRESAVE_KINDS = "SELECT * FROM presave_kinds WHERE campaign_slug = ? ORDER BY service"
 
+# released campaigns (or '(all)' of them): direct saves delivered beside reminder links followed
+RELEASE_DAY_KINDS = (
+    "SELECT * FROM release_day_kinds WHERE campaign_slug = ? ORDER BY service = 'all', service"
+)
+
 # campaigns whose development-mode Spotify app turned fans away (and to reminders)
 SPOTIFY_CAPPED = """
 SELECT campaign_slug, turned_away, reminders AS spotify_reminders, turned_away_since
