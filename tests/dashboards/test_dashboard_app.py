@@ -22,6 +22,7 @@ from tests.dashboards.warehouse import (
     REMINDER_CLICKS,
     REMINDERS,
     TROUBLED,
+    TURNED_AWAY_AT,
     UNDELIVERABLE,
 )
 
@@ -262,6 +263,21 @@ def test_the_comparison_page_sets_reminder_fans_who_followed_their_link_beside_d
     rates = app.dataframe[0].value.set_index("service")
     assert rates.loc["spotify", "reminders"] == REMINDERS  # beside the direct grants, never inside them
     assert rates.loc["spotify", "presaves"] == rates.loc["spotify", "grants"] + REMINDERS
+
+
+def test_the_data_page_warns_that_the_spotify_cap_turned_fans_to_reminders_with_how_many_and_since_when(
+    snapshot: Path,
+) -> None:
+    app = run_page(snapshot, "data")
+    release = mart(
+        snapshot, "SELECT release_at FROM campaign_overview WHERE campaign_slug = ?", TROUBLED
+    ).iloc[0]
+    since = (pd.Timestamp(release["release_at"]).tz_convert("UTC") - TURNED_AWAY_AT).strftime(
+        "%Y-%m-%d %H:%M"
+    )
+    [warning] = [str(w.value) for w in app.warning if TROUBLED in str(w.value)]
+    assert f"Since {since} UTC, 1 fan(s) were turned away after authorizing" in warning
+    assert f"{REMINDERS} took a reminder pre-save instead" in warning
 
 
 def test_release_day_lists_the_fans_not_delivered_pseudonymised_with_their_reasons(

@@ -19,6 +19,7 @@ FAILED = {"spotify": "grant lost: invalid_grant", "apple": "refused: 403 from th
 UNDELIVERABLE = 2
 IN_APP_VISITORS, IN_APP_CHOOSERS, IN_APP_GRANTS = 30, 20, 4
 REMINDERS, REMINDER_CLICKS = 40, 15  # Spotify reminder fans of the troubled campaign, and those who followed
+TURNED_AWAY_AT = timedelta(days=2, minutes=1)  # before release: the first fan the app refused (then reminded)
 
 
 def dashboard_warehouse(data_dir: Path) -> Settings:
@@ -74,8 +75,9 @@ def _troubles(connection) -> None:  # type: ignore[no-untyped-def]
 
 
 def _reminders(connection) -> None:  # type: ignore[no-untyped-def]
-    """Visitors offered only a reminder for Spotify (the app's places taken) who signed up, and the
-    release-day clicks of some of them through the tracked link."""
+    """Visitors offered only a reminder for Spotify (the app's places taken) who signed up, the first of
+    them refused after authorizing (how the app learnt its cap), and the release-day clicks of some of
+    them through the tracked link."""
     release = connection.execute("SELECT release_at FROM campaigns WHERE slug = ?", [TROUBLED]).fetchone()[0]
     first = connection.execute("SELECT coalesce(max(event_id), 0) + 1 FROM landing_events").fetchone()[0]
     event = (
@@ -95,6 +97,12 @@ def _reminders(connection) -> None:  # type: ignore[no-untyped-def]
         connection.execute(
             event, [first + 3 * fan + 1, TROUBLED, at, "reminder", "spotify", visitor, fan_key, "tiktok"]
         )
+        if fan == 0:
+            connection.execute(
+                "INSERT INTO landing_events (event_id, campaign_slug, occurred_at, kind, service, visitor_key, "
+                "detail) VALUES (?, ?, ?, 'error', 'spotify', ?, 'presave:user_not_registered')",
+                [first + 3 * REMINDERS, TROUBLED, release - TURNED_AWAY_AT, visitor],
+            )
         if fan < REMINDER_CLICKS:
             clicked = release + timedelta(hours=1, minutes=fan)
             connection.execute(
