@@ -572,16 +572,12 @@ def _check_words(evaluation: dg.AssetCheckEvaluation) -> str:
     return ", ".join(f"{name} {value.value}" for name, value in evaluation.metadata.items())
 
 
-def release_day_words(outcomes: dict[str, int], release_at: datetime, now: datetime) -> str:
-    """What release day did for a campaign, in the words a label uses: before the release, the owed actions
-    wait for it; after, the outcomes that happened."""
+def release_day_words(outcomes: dict[str, int], presaves: int, release_at: datetime, now: datetime) -> str:
+    """What release day did for a campaign, in the words a label uses: before the release, its direct
+    pre-saves wait for it (the executor plans their actions when the release window opens); after, the
+    outcomes that happened."""
     if release_at > now:
-        waiting = outcomes.get("queued", 0)
-        return (
-            f"{waiting} owed actions wait for {release_at:%Y-%m-%d %H:%M} UTC"
-            if waiting
-            else "nothing owed yet"
-        )
+        return f"{presaves} pre-saves wait for {release_at:%H:%M} UTC" if presaves else "nothing owed yet"
     done = [f"{count} {outcome.replace('_', ' ')}" for outcome, count in outcomes.items() if count]
     return ", ".join(done) or "nothing owed"
 
@@ -609,13 +605,14 @@ def _print_summary(
     native = {c.slug for c in roster}
     campaigns = _dashboard_campaigns(settings)
     table = Table(title=f"the dashboard's {len(campaigns)} campaigns", title_justify="left")
-    for column in ("campaign", "released", "pre-saves", "release day"):
+    for column in ("campaign", "release", "pre-saves", "release day"):
         table.add_column(column, justify="right" if column == "pre-saves" else "left")
     with store.session() as session:
         for slug, origin, release_at, presaves in campaigns:
+            summary = summarise(session, slug) if slug in native else None
             words = (
-                release_day_words(summarise(session, slug).outcomes, release_at, now)
-                if slug in native
+                release_day_words(summary.outcomes, summary.presaves["direct"], release_at, now)
+                if summary is not None
                 else f"{origin}: run with another tool"
             )
             table.add_row(slug, f"{release_at:%Y-%m-%d}", f"{presaves:,}", words)
