@@ -293,8 +293,8 @@ def run() -> None:
         console.print(f"snapshot as the marts' build published it: {snapshot_size(snapshot)}")
         from pipelines.marts.funnel import FUNNEL_SOURCES
 
-        for name, write in WRITES:
-            write = write.format(funnel_sources=FUNNEL_SOURCES)
+        for name, template in WRITES:
+            write = template.format(funnel_sources=FUNNEL_SOURCES)
             runs = [timed_write(path, write) for _ in range(RUNS)]
             console.print(
                 f"after: a write of {name}: write {_ms(r.write_s for r in runs)} "

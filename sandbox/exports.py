@@ -116,11 +116,10 @@ def write_spotify_songs(directory: Path, simulation: Simulation, window: Spotify
             released[song.title] = release.release_date.isoformat()
     lines = []
     for title, (listeners, streams, saves) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
-        if window == "all":
-            listeners = saves = 0  # the real "since launch" export has no listeners or saves
-        else:
-            listeners = int(listeners * UNIQUE_LISTENER_SHARE)
-        lines.append(f"{_quoted(title)},{listeners},{streams},{saves},{released.get(title, '')}")
+        # the real "since launch" export has no listeners or saves
+        unique = 0 if window == "all" else int(listeners * UNIQUE_LISTENER_SHARE)
+        shown_saves = 0 if window == "all" else saves
+        lines.append(f"{_quoted(title)},{unique},{streams},{shown_saves},{released.get(title, '')}")
     name = f"{_file_name(simulation.artist)}-songs-{window}.csv"
     return _s4a_writer(directory / name, "song,listeners,streams,saves,release_date", lines)
 

@@ -76,7 +76,7 @@ class AppleAdapter:
             credential=(developer if valid else None, developer if not valid else None, fan),
         )
 
-    def too_many(self, retry_after: int) -> Reply:
+    def too_many(self, retry_after: int) -> Reply:  # noqa: ARG002 - the ServiceAdapter protocol's signature
         body = errors_body(429, "Too Many Requests", "Rate limit exceeded", "42900")
         return Reply(429, body, [(b"content-type", JSON.encode())])
 
@@ -163,7 +163,7 @@ class AppleApi:
         track = self.sandbox.catalog.tracks_by_apple.get(song_id)
         if track is None or not song_visible(track, now, market_zone(storefront.upper())):
             raise not_found()
-        return ok({"data": [song_resource(storefront, track, now=now)]})
+        return ok({"data": [song_resource(storefront, track)]})
 
     async def catalog_songs(self, request: Request, storefront: str) -> Response:
         self.developer(request)
@@ -185,7 +185,7 @@ class AppleApi:
             ]
         else:
             raise AppleError(400, "Parameter Missing", "One of ids or filter[isrc] is required", "40006")
-        data = [song_resource(storefront, t, now=now) for t in tracks if song_visible(t, now, zone)]
+        data = [song_resource(storefront, t) for t in tracks if song_visible(t, now, zone)]
         return ok({"data": data})
 
     async def catalog_artist(self, request: Request, storefront: str, artist_id: str) -> Response:

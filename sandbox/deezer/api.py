@@ -87,7 +87,7 @@ class DeezerAdapter:
             credential=(token_value, token),
         )
 
-    def too_many(self, retry_after: int) -> Reply:
+    def too_many(self, retry_after: int) -> Reply:  # noqa: ARG002 - the ServiceAdapter protocol's signature
         return Reply(200, QUOTA.body(), [(b"content-type", JSON.encode())])
 
     def server_error(self, status: int) -> Reply:
