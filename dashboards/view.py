@@ -21,7 +21,7 @@ ALL = "(all)"
 
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=512)
-def _frame(snapshot: str, version: float, sql: str, params: tuple[object, ...]) -> pd.DataFrame:
+def _frame(snapshot: str, version: float, sql: str, params: tuple[object, ...]) -> pd.DataFrame:  # noqa: ARG001 - part of the cache key: a new warehouse version reads afresh
     try:
         return queries.WarehouseReader(Path(snapshot)).query(sql, list(params))
     except (duckdb.CatalogException, duckdb.BinderException):

@@ -563,7 +563,7 @@ def _email_granted(
                 retry_url=f"/{view.slug}/done",
                 view=view,
             )
-        replace_tokens(session, landing.vault, grant, tokens)
+        replace_tokens(landing.vault, grant, tokens)
         if profile.email is None:
             return RedirectResponse(f"/{view.slug}/done?email=missing", status_code=303)
         grant.email = landing.vault.seal(profile.email)

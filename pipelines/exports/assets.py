@@ -96,7 +96,7 @@ def inbox_run_key(paths: list[Path]) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Loads export files dropped into the inbox, then rebuilds the marts that read them.",
 )
-def inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResource) -> dg.SensorResult:
+def inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResource) -> dg.SensorResult:  # noqa: ARG001 - Dagster passes the sensor's context
     waiting = [p for p in pending_files(Path(inbox.inbox_dir)) if p.is_file()]
     if not waiting:
         return dg.SensorResult(skip_reason="the inbox is empty")
