@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -434,12 +435,14 @@ def demo_instance(data_dir: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
-def _dagster_logs(verbose: bool) -> dict:
+def _dagster_logs(verbose: bool) -> dict[str, Any]:
     """Run config for the demo's runs: Dagster's own log lines only when asked for, else warnings only."""
     return {"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}}
 
 
-def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str, logs: dict) -> list[str]:
+def _release_day(
+    settings: Settings, instance: dg.DagsterInstance, slug: str, logs: dict[str, Any]
+) -> list[str]:
     """Evaluate the release-day schedule as the daemon would, and run what it asks for; the runs' ids."""
     from pipelines.definitions import build_definitions
     from pipelines.release.assets import release_day_schedule
@@ -666,7 +669,7 @@ def _print_failed_checks(failed: list[FailedCheck]) -> None:
         console.print(f"  {check.asset} · {check.check}: {check.description}")
 
 
-def _warehouse(settings: Settings, instance: dg.DagsterInstance, logs: dict) -> list[str]:
+def _warehouse(settings: Settings, instance: dg.DagsterInstance, logs: dict[str, Any]) -> list[str]:
     from pipelines.definitions import build_definitions
 
     definitions = build_definitions(settings)

@@ -40,7 +40,8 @@ def ok(body: Any, status: int = 200) -> Response:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return None
@@ -99,7 +100,8 @@ class AppleApi:
 
     # who is calling -------------------------------------------------------------------------------
     def developer(self, request: Request) -> Developer:
-        developer, problem, _ = request.scope[CALLER].credential
+        credential: tuple[Developer | None, str | None, AppleFan | None] = request.scope[CALLER].credential
+        developer, problem, _ = credential
         if developer is None:
             detail = (
                 f"Developer token is missing or invalid ({problem})" if problem else "Developer token missing"
@@ -109,7 +111,8 @@ class AppleApi:
 
     def fan(self, request: Request) -> AppleFan:
         self.developer(request)
-        _, _, fan = request.scope[CALLER].credential
+        credential: tuple[Developer | None, str | None, AppleFan | None] = request.scope[CALLER].credential
+        _, _, fan = credential
         if fan is None:
             if request.headers.get("music-user-token") is None:
                 raise forbidden("Music-User-Token header is missing")
