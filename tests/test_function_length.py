@@ -31,8 +31,6 @@ KNOWN_LONG = {
     "presave/demo.py::run_demo",
     "sandbox/analytics.py::simulate",
     "sandbox/exports.py::write_presave_fan_export",
-    "sandbox/fans.py::plan_fans",
-    "sandbox/fans.py::simulate_fans",
 }
 
 
