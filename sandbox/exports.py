@@ -338,23 +338,28 @@ def write_presave_fan_export(
                     "yes" if rng.random() < 0.35 else "no",
                 ]
             )
-            recorded.append(
-                FanTruth(
-                    campaign=slug or campaign,
-                    fan_id=fan,
-                    visitor_id=None,
-                    visited_at=moment,
-                    service=FAN_EXPORT_SERVICE_IDS[service],
-                    outcome="granted",
-                    source=source or None,
-                    country=country,
-                    timezone=MARKET_ZONES.get(country, "UTC"),
-                    device="",
-                    ip="",
-                    origin="export",
-                    granted_at=moment,
-                )
-            )
+            recorded.append(_exported_fan(slug or campaign, fan, moment, service, source, country))
     if truth is not None:
         truth.add_fans(recorded)
     return path
+
+
+def _exported_fan(
+    campaign: str, fan: str, moment: datetime, service: str, source: str, country: str
+) -> FanTruth:
+    """The truth about a fan of the export: granted when listed, their zone their country's."""
+    return FanTruth(
+        campaign=campaign,
+        fan_id=fan,
+        visitor_id=None,
+        visited_at=moment,
+        service=FAN_EXPORT_SERVICE_IDS[service],
+        outcome="granted",
+        source=source or None,
+        country=country,
+        timezone=MARKET_ZONES.get(country, "UTC"),
+        device="",
+        ip="",
+        origin="export",
+        granted_at=moment,
+    )

@@ -29,8 +29,6 @@ KNOWN_LONG = {
     "pipelines/release/assets.py::release_day_actions",
     "presave/demo.py::_simulate",
     "presave/demo.py::run_demo",
-    "sandbox/analytics.py::simulate",
-    "sandbox/exports.py::write_presave_fan_export",
 }
 
 
