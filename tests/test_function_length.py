@@ -27,8 +27,6 @@ KNOWN_LONG = {
     "pipelines/analysis/authenticity.py::burst_windows",
     "pipelines/exports/ingest.py::_ingest_one",
     "pipelines/release/assets.py::release_day_actions",
-    "presave/demo.py::_simulate",
-    "presave/demo.py::run_demo",
 }
 
 
