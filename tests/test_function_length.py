@@ -24,7 +24,6 @@ KNOWN_LONG = {
     "dashboards/pitch.py::gather",
     "dashboards/screens/comparison.py::render",
     "dashboards/screens/pitch_page.py::render",
-    "pipelines/exports/ingest.py::_ingest_one",
     "pipelines/release/assets.py::release_day_actions",
 }
 
