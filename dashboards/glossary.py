@@ -16,6 +16,12 @@ import pandas as pd
 NOT_YET = "—"
 
 
+def presave_kinds(direct: int, reminders: int) -> str:
+    """The two kinds of pre-save, each labelled, and both: one wording for every page and the pitch pack.
+    Direct: the label's app saves the release for the fan; reminder: an email with a link on release day."""
+    return f"{direct:,} direct pre-saves, {reminders:,} reminder sign-ups, {direct + reminders:,} in all"
+
+
 def known(value: object) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return False

@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dashboards import checks, queries
-from dashboards.glossary import Glossary, known
+from dashboards.glossary import Glossary, known, presave_kinds
 from dashboards.palette import ALL_SERVICES, HIGHLIGHT, SERVICE_COLOURS, SERVICE_NAMES
 
 FORMATS = ("pdf", "png")
@@ -312,10 +312,9 @@ def _kinds(kinds: pd.DataFrame) -> list[tuple[str, str, str | None]]:
     )
     return [
         (
-            "Reminder pre-saves",
+            "Reminder sign-ups",
             f"{int(row['reminders']):,}",
-            f"direct {int(row['direct']):,} + reminders {int(row['reminders']):,} = {int(row['total']):,} "
-            f"in total{clicks}",
+            presave_kinds(int(row["direct"]), int(row["reminders"])) + clicks,
         )
     ]
 

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from campaigns.future_saves import future_consent_text
 from campaigns.identity import surviving_grant
-from campaigns.ledger import record_at_grant
+from campaigns.ledger import GrantRef, record_at_grant
 from campaigns.models import ActionKind, EventKind, Grant, GrantStatus, Outcome, OwedAction
 from campaigns.rules import SERVICE_NAMES
 from campaigns.vault import Secret, VaultError
@@ -306,8 +306,9 @@ def _record_choices(
     now: datetime,
 ) -> bool:
     """Write the choices; True when the email still has to come from the service (a second sign-in)."""
+    ref = GrantRef.of(grant)
     for uri in done.follows:
-        record_at_grant(session, grant, ActionKind.FOLLOW, uri, at_grant(ActionKind.FOLLOW, uri, problem))
+        record_at_grant(session, ref, ActionKind.FOLLOW, uri, at_grant(ActionKind.FOLLOW, uri, problem))
     previous = dict(grant.choices or {})
     choices = completed_choices(previous, done, now)
     round_trip = False

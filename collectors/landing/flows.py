@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from campaigns.identity import PROVISIONAL, Identified, adopt_identity, identify, provisional_id
+from campaigns.identity import PROVISIONAL, adopt_identity, identify, provisional_id
 from campaigns.ledger import (
     DELIVERED_AT_GRANT,
     PROFILE_TARGET,
@@ -50,7 +50,6 @@ from collectors.landing.events import event_row
 from collectors.landing.fans import forget_fan
 from collectors.landing.page import CampaignView
 from collectors.landing.records import (
-    SavedGrant,
     at_grant,
     give_consent,
     record_event,
@@ -409,7 +408,7 @@ def _capture(
                 visit,
                 service=service,
                 grant_id=saved.id,
-                detail=UNVERIFIED if unverified else (None if saved.new else "again"),
+                detail=UNVERIFIED if unverified else ("again" if saved.again else None),
             ),
         )
     delivery = Delivery(landing, connector, tokens, saved, holder)
@@ -424,13 +423,14 @@ class Delivery:
     The store failing here loses nothing: the held actions pass to the executor after `HOLD`."""
 
     def __init__(
-        self, landing: Landing, connector: Connector, tokens: Tokens, saved: SavedGrant, holder: str
+        self, landing: Landing, connector: Connector, tokens: Tokens, saved: GrantRef, holder: str
     ) -> None:
         self.landing = landing
         self.connector = connector
         self.tokens = tokens
-        self.grant: GrantRef = saved
+        self.grant = saved
         self.holder = holder
+        self.held: dict[tuple[str, str], int] = {}  # what this request holds: (kind, target) → ledger id
 
     def run(self, held: list[Owed]) -> None:
         if not held:
@@ -445,6 +445,7 @@ class Delivery:
             )
 
     def _run(self, held: list[Owed]) -> None:
+        self.held = {(row.kind, row.target): row.id for row in held}
         todo = [(row.kind, row.target) for row in held if row.kind != ActionKind.IDENTIFY]
         if any(row.kind == ActionKind.IDENTIFY for row in held):
             known = self._identify(todo)
@@ -478,11 +479,11 @@ class Delivery:
         if problem is not None:
             self._record([(ActionKind.IDENTIFY.value, PROFILE_TARGET, problem)])
             return None
-        still: list[tuple[int, int, str, str]] = []
 
-        def recorded(bind: Connection | Session, grant: Identified) -> None:
+        def recorded(bind: Connection | Session, grant: GrantRef) -> None:
             record_at_grant(bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, DELIVERED_AT_GRANT)
-            still.extend(held_by(bind, self.holder))
+            # a merge may have dropped or renumbered what this request holds
+            self.held = {(kind, target): row_id for row_id, _, kind, target in held_by(bind, self.holder)}
 
         found = identify(
             self.landing.writes.core,
@@ -495,8 +496,7 @@ class Delivery:
         if found is None:
             return None
         self.grant = found
-        left = {(kind, target) for _, _, kind, target in still}
-        return [item for item in todo if item in left]
+        return [item for item in todo if item in self.held]
 
     def _record(self, tried: list[tuple[str, str, ServiceError | None]]) -> None:
         with self.landing.writes.core() as connection:
@@ -506,11 +506,8 @@ class Delivery:
                 record_at_grant(connection, self.grant, kind, target, result)
                 if result.check_first or (problem is not None and problem.kind == Failure.TRANSIENT):
                     uncertain.append((kind, target))
-            held = held_by(connection, self.holder)
             release_held(
-                connection,
-                self.holder,
-                uncertain=[row_id for row_id, _, kind, target in held if (kind, target) in uncertain],
+                connection, self.holder, uncertain=[self.held[key] for key in uncertain if key in self.held]
             )
 
 
