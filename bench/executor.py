@@ -76,7 +76,10 @@ class SandboxProcess:
         self.admin.put("/sandbox/config", json=patch).raise_for_status()
 
     def summary(self, client_id: str) -> dict[str, Any]:
-        return self.admin.get("/sandbox/spotify/calls/summary", params={"client_id": client_id}).json()["api"]
+        summary: dict[str, Any] = self.admin.get(
+            "/sandbox/spotify/calls/summary", params={"client_id": client_id}
+        ).json()["api"]
+        return summary
 
 
 def bench_config(budget: int) -> dict[str, Any]:
@@ -423,7 +426,8 @@ def _phase(bench: Bench, phase: str, slug: str, seconds: float = 0.0) -> dict[st
     )
     if done.returncode != 0:
         raise RuntimeError(f"bench phase {phase} failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def phase_main(phase: str, slug: str, seconds: float) -> None:

@@ -303,7 +303,7 @@ def roster(frame: pd.DataFrame, highlight: str | None = None, series: str = "") 
 
 
 def accumulation(
-    frame: pd.DataFrame, forecast_row: dict | None = None, marks: tuple[int, ...] = (-7, -3, -1)
+    frame: pd.DataFrame, forecast_row: dict[str, Any] | None = None, marks: tuple[int, ...] = (-7, -3, -1)
 ) -> go.Figure:
     """Cumulative pre-saves by day relative to release, the follow-up days marked, and before release the
     forecast band from the last counted day to D0."""

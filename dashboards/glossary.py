@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -81,15 +82,15 @@ class Glossary:
     def series(self, figure: str) -> str:
         return self[figure].series
 
-    def value(self, figure: str, row: dict) -> str:
+    def value(self, figure: str, row: dict[str, Any]) -> str:
         """The figure as shown, from a row of its mart (with `<column>_low`/`_high` as its interval)."""
         return self[figure].format(row.get(self.column(figure)), *self._bounds(figure, row))
 
-    def point(self, figure: str, row: dict) -> str:
+    def point(self, figure: str, row: dict[str, Any]) -> str:
         """The figure alone, without its interval (a metric's value: short enough for a phone)."""
         return self[figure].format(row.get(self.column(figure)))
 
-    def interval(self, figure: str, row: dict) -> str | None:
+    def interval(self, figure: str, row: dict[str, Any]) -> str | None:
         """`95% interval: low to high`, when the row gives both ends."""
         low, high = self._bounds(figure, row)
         if not (known(low) and known(high)):
@@ -97,7 +98,7 @@ class Glossary:
         entry = self[figure]
         return f"95% interval {entry.format(low)} to {entry.format(high)}"
 
-    def _bounds(self, figure: str, row: dict) -> tuple[object, object]:
+    def _bounds(self, figure: str, row: dict[str, Any]) -> tuple[object, object]:
         bounds = self.column(figure).removesuffix("_point")  # forecast_point's: forecast_low, forecast_high
         return row.get(f"{bounds}_low"), row.get(f"{bounds}_high")
 

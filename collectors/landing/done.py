@@ -18,6 +18,7 @@ from campaigns.future_saves import future_consent_text
 from campaigns.identity import surviving_grant
 from campaigns.ledger import GrantRef, record_at_grant
 from campaigns.models import ActionKind, EventKind, Grant, GrantStatus, Outcome, OwedAction
+from campaigns.rules import SERVICE_NAMES
 from campaigns.vault import Secret, VaultError
 from collectors.landing import future, remind, views
 from collectors.landing.attempts import BROWSER_COOKIE, browser_of
@@ -34,7 +35,7 @@ from collectors.landing.context import Landing
 from collectors.landing.events import event_row
 from collectors.landing.fans import erase_grants
 from collectors.landing.flows import start_email
-from collectors.landing.page import SERVICE_NAMES, CampaignView
+from collectors.landing.page import CampaignView
 from collectors.landing.records import (
     UNCONFIRMED_FOLLOW,
     at_grant,

@@ -35,6 +35,7 @@ from campaigns.ledger import (
     release_held,
 )
 from campaigns.models import ActionKind, EventKind, Grant, GrantStatus
+from campaigns.rules import SERVICE_NAMES
 from campaigns.vault import Secret, VaultError
 from campaigns.verification import UNVERIFIED, UNVERIFIED_REFUSED, end_uncounted
 from collectors.landing import views
@@ -47,7 +48,7 @@ from collectors.landing.context import Landing
 from collectors.landing.deezer import DeezerConnect
 from collectors.landing.events import event_row
 from collectors.landing.fans import forget_fan
-from collectors.landing.page import SERVICE_NAMES, CampaignView
+from collectors.landing.page import CampaignView
 from collectors.landing.records import (
     at_grant,
     give_consent,
@@ -560,7 +561,7 @@ def _email_granted(
                 retry_url=f"/{view.slug}/done",
                 view=view,
             )
-        replace_tokens(session, landing.vault, grant, tokens)
+        replace_tokens(landing.vault, grant, tokens)
         if profile.email is None:
             return RedirectResponse(f"/{view.slug}/done?email=missing", status_code=303)
         grant.email = landing.vault.seal(profile.email)

@@ -104,7 +104,7 @@ def at_grant(kind: str, target: str, problem: str | None) -> AtGrant:
     return DELIVERED_AT_GRANT
 
 
-def replace_tokens(session: Session, vault: TokenVault, grant: Grant, tokens: Tokens) -> None:
+def replace_tokens(vault: TokenVault, grant: Grant, tokens: Tokens) -> None:
     """A second authorization of the same account (the email opt-in) brings tokens with more scopes."""
     grant.access_token = vault.seal(tokens.access_token)
     if tokens.refresh_token:

@@ -53,7 +53,7 @@ def render(reader: WarehouseReader) -> None:
 
 
 def upcoming(row: dict[str, Any]) -> bool:
-    return pd.Timestamp(row["release_at"]) > pd.Timestamp.now(tz="UTC")
+    return bool(pd.Timestamp(row["release_at"]) > pd.Timestamp.now(tz="UTC"))
 
 
 def _accumulation(reader: WarehouseReader, slug: str, row: dict[str, Any]) -> None:

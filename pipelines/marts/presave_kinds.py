@@ -102,8 +102,8 @@ def _shares(rows: pd.DataFrame, columns: RateColumns, prefix: str) -> pd.DataFra
 def release_day_kinds(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     kinds = frame(connection, RELEASED_KINDS)
     parts = []
-    for campaign, rows in [(ALL, kinds), *kinds.groupby("campaign_slug", sort=True)]:
-        rows = pd.concat([rows, rows.assign(service="all")])
+    for campaign, campaign_rows in [(ALL, kinds), *kinds.groupby("campaign_slug", sort=True)]:
+        rows = pd.concat([campaign_rows, campaign_rows.assign(service="all")])
         direct = _shares(rows, DELIVERED_OF_DIRECT, "delivered")
         reminded = _shares(rows, CLICKS_OF_REMINDERS, "click")
         parts.append(direct.merge(reminded, on="service").assign(campaign_slug=str(campaign)))
