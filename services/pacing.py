@@ -162,7 +162,7 @@ class RateController:
         self._granted = threading.local()  # what this thread's `acquire` read, for the call it granted
         self._succeeded = WindowCount(self.policy.window_s)  # this process's successes over one window
         self._sent = WindowCount(self.policy.window_s)  # …and the calls it sent (the service counts them all)
-        self._refused_at = 0  # this process's successes in the window when the window last refused a call
+        self._refused_at = 0  # this process's calls in the window when the window last refused one
         self.throttled = 0  # 429s seen by this process
         self.succeeded = 0
 
@@ -255,7 +255,7 @@ class RateController:
         """Whether a 429 asking to wait `retry_after_s` can be the window's budget (call under the lock).
         Not when the wait ends before the oldest call this process sent in the window leaves it (a full
         window frees room only then; 1 s for the whole seconds of Retry-After), nor when the window holds
-        fewer calls than it let through when it last refused one (the budget did not shrink). Without a record of the calls
+        fewer calls than when it last refused (the budget did not shrink). Without a record of the calls
         sent (a caller that does not `acquire`), every 429 is the window's."""
         sent = self._sent.count(now)
         if not sent:
@@ -280,8 +280,8 @@ class RateController:
             admitted = self._succeeded.count(now) / policy.window_s / self.share  # the app's rate let through
             self._next_slot = 0.0
             refused = quota or retry_after_s is None or self.window_refused(wait, now)
-            if refused:  # what the window let through, at most its budget (refused calls count in it too)
-                self._refused_at = self._succeeded.count(now)
+            if refused:
+                self._refused_at = self._sent.count(now)
 
         def lowered(current: Pacing) -> Pacing:
             if not refused:
