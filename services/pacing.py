@@ -10,13 +10,6 @@ sends as fast as it is allowed until the service first answers 429; then:
   succeeded in the last window, divided by its length), then rises additively by `increase` calls/s
   each second (AIMD), so it settles just under the budget with rare 429s.
 
-A 429 is not always the window's: services also answer 429 now and then whatever the budget (Spotify under
-load). Such a 429 is paused for as told but lowers nothing (`window_refused`): its `Retry-After` ends before
-the oldest call this process sent in the window leaves it (a full window frees room only as its calls
-leave), or this process's window holds fewer calls than when the window last refused. After a pause, the
-calls the pause held up are made up at `catch_up` × the rate while the window still has room by this
-process's own count of the calls it sent (every call counts in the service's window, refused ones too).
-
 The state (`Pacing`: rate, when it was set, pause until, quota spent until) is four numbers, read before
 every call and changed atomically on a 429 (`after_throttle` is the one rule). It lives in this process
 (`LocalPacingState`) or, for every process that uses the label's credentials, in the operational store or
@@ -47,9 +40,6 @@ class PacingPolicy:
     increase_share: float = 0.005  # …or this share of the rate set at the last decrease, per second
     min_rate: float = 1.0  # calls/s: never slower than this (outside a pause)
     burst_s: float = 0.05  # how far ahead of the schedule a call may go (a small burst)
-    catch_up: float = 2.0  # × the rate while this process's window has room (after a pause)
-    room: float = 0.9  # the window has room below this share of the rate's calls per window
-    still_full: float = 0.95  # a 429 with fewer calls than this share of the last refusal's is a transient
     default_pause_s: float = 1.0  # a 429 without Retry-After (Apple; Deezer's quota code)
     max_pause_s: float = QUOTA_PAUSE_S  # a longer pause is not waited out: the actions go back to the queue
     quota_pause_s: float = 3600.0  # a spent quota that names no Retry-After
@@ -65,15 +55,13 @@ class Pacing(NamedTuple):
     quota_until: float = 0.0  # a spent quota: no call before this, and nothing waits for it (reschedule)
 
 
-def after_throttle(current: Pacing, now: float, until: float, rate: float | None, *, quota: bool) -> Pacing:
+def after_throttle(current: Pacing, now: float, until: float, rate: float, *, quota: bool) -> Pacing:
     """The one rule for a 429 (or a quota answer) seen at `now` asking to wait until `until`: every caller
     pauses until the later of the two pauses; the rate drops to `rate` once per pause (calls in flight
-    see the same 429 episode, in this process or any other, and must not lower it again). `rate` None: a
-    transient 429, not the window's; the pause only."""
+    see the same 429 episode, in this process or any other, and must not lower it again)."""
     pause = max(current.pause_until, until)
     quota_until = max(current.quota_until, until) if quota else current.quota_until
-    keep = current.set_at > 0 and now < current.pause_until and current.rate != UNLIMITED
-    if rate is None or keep:
+    if current.set_at > 0 and now < current.pause_until and current.rate != UNLIMITED:
         return Pacing(current.rate, current.set_at, pause, quota_until)
     return Pacing(rate, pause, pause, quota_until)
 
@@ -107,36 +95,6 @@ class LocalPacingState:
             return self._values
 
 
-class WindowCount:
-    """Calls counted over the last `window_s` seconds, in 0.1 s buckets (not thread-safe: the controller's
-    lock guards it)."""
-
-    def __init__(self, window_s: float) -> None:
-        self.span = int(window_s * 10)
-        self.buckets: deque[list[int]] = deque()  # [0.1 s bucket number, calls]
-        self.total = 0
-
-    def count(self, now: float) -> int:
-        """The calls of the window ending at `now`."""
-        bucket = int(now * 10)
-        while self.buckets and self.buckets[0][0] <= bucket - self.span:
-            self.total -= self.buckets.popleft()[1]
-        return self.total
-
-    def add(self, now: float) -> None:
-        self.count(now)
-        bucket = int(now * 10)
-        if self.buckets and self.buckets[-1][0] >= bucket:
-            self.buckets[-1][1] += 1
-        else:
-            self.buckets.append([bucket, 1])
-        self.total += 1
-
-    def oldest_leaves(self) -> float:
-        """When the oldest call counted leaves the window (call `count` first)."""
-        return (self.buckets[0][0] + 1 + self.span) / 10 if self.buckets else 0.0
-
-
 class RateController:
     """One app's pacing as seen by one process: reserve a send time, report 429s and successes.
 
@@ -160,9 +118,8 @@ class RateController:
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._granted = threading.local()  # what this thread's `acquire` read, for the call it granted
-        self._succeeded = WindowCount(self.policy.window_s)  # this process's successes over one window
-        self._sent = WindowCount(self.policy.window_s)  # …and the calls it sent (the service counts them all)
-        self._refused_at = 0  # this process's calls in the window when the window last refused one
+        self._buckets: deque[list[float]] = deque()  # [0.1 s bucket number, successes] over one window
+        self._in_window = 0
         self.throttled = 0  # 429s seen by this process
         self.succeeded = 0
 
@@ -192,8 +149,6 @@ class RateController:
             if rate == UNLIMITED:
                 return start
             current = self._grown(rate, set_at, now) * self.share
-            if self._sent.count(now) < current * self.policy.window_s * self.policy.room:
-                current *= self.policy.catch_up  # the window has room: make up what a pause held up
             interval = 1.0 / max(current, self.policy.min_rate * self.share)
             slot = max(start - self.policy.burst_s, self._next_slot)
             self._next_slot = slot + interval
@@ -226,7 +181,6 @@ class RateController:
                 values = self.state.read()
             if now >= max(values.pause_until, values.quota_until):
                 self._granted.read = (values, now)
-                self.on_sent(now)
                 return True
 
     def granted(self) -> Pacing:
@@ -240,29 +194,22 @@ class RateController:
                 return values
         return self.state.read()
 
-    def on_sent(self, now: float) -> None:
-        """A call granted (`acquire` reports it): it counts in the service's window whatever its answer."""
-        with self._lock:
-            self._sent.add(now)
-
     def on_success(self, now: float | None = None) -> None:
         now = self.clock() if now is None else now
+        bucket = int(now * 10)
         with self._lock:
             self.succeeded += 1
-            self._succeeded.add(now)
+            self._expire(bucket)
+            if self._buckets and self._buckets[-1][0] == bucket:
+                self._buckets[-1][1] += 1
+            else:
+                self._buckets.append([bucket, 1])
+            self._in_window += 1
 
-    def window_refused(self, retry_after_s: float, now: float) -> bool:
-        """Whether a 429 asking to wait `retry_after_s` can be the window's budget (call under the lock).
-        Not when the wait ends before the oldest call this process sent in the window leaves it (a full
-        window frees room only then; 1 s for the whole seconds of Retry-After), nor when the window holds
-        fewer calls than when it last refused (the budget did not shrink). Without a record of the calls
-        sent (a caller that does not `acquire`), every 429 is the window's."""
-        sent = self._sent.count(now)
-        if not sent:
-            return True
-        if retry_after_s < self._sent.oldest_leaves() - now - 1.0:
-            return False
-        return sent >= self.policy.still_full * self._refused_at
+    def _expire(self, bucket: int) -> None:
+        span = int(self.policy.window_s * 10)
+        while self._buckets and self._buckets[0][0] <= bucket - span:
+            self._in_window -= int(self._buckets.popleft()[1])
 
     def on_throttled(
         self, retry_after_s: float | None, now: float | None = None, *, quota: bool = False
@@ -277,15 +224,11 @@ class RateController:
             wait = max(0.0, retry_after_s)
         with self._lock:
             self.throttled += 1
-            admitted = self._succeeded.count(now) / policy.window_s / self.share  # the app's rate let through
+            self._expire(int(now * 10))
+            admitted = self._in_window / policy.window_s / self.share  # the app's rate the window let through
             self._next_slot = 0.0
-            refused = quota or retry_after_s is None or self.window_refused(wait, now)
-            if refused:
-                self._refused_at = self._sent.count(now)
 
         def lowered(current: Pacing) -> Pacing:
-            if not refused:
-                return after_throttle(current, now, now + wait, None, quota=quota)
             grown = self._grown(current.rate, current.set_at, now)
             base = min(grown, admitted) if admitted > 0 else grown
             if base == UNLIMITED:
