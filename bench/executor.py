@@ -12,7 +12,8 @@ sandbox's accounts flow (a pool of fans, reused across grants) and written to a 
 (e) an independent stand-in with a small budget, random 429s and 502s, 5-second access tokens: the
     share of the allowed rate the executor reaches.
 
-`PRESAVE_BENCH_SCALE` (default 1) multiplies the campaign sizes, e.g. 0.1 for a quick look.
+`PRESAVE_BENCH_SCALE` (default 1) multiplies the campaign sizes, e.g. 0.1 for a quick look;
+`python -m bench.executor faults` runs (e) alone.
 """
 
 from __future__ import annotations
@@ -565,6 +566,7 @@ def run_faults(folder: Path) -> None:
             "share of allowed rate (wall)",
             "(calls' span)",
             "429s",
+            "of them the window's",
             "502s",
             "writes answered 200",
             "failed",
@@ -577,6 +579,7 @@ def run_faults(folder: Path) -> None:
             f"{len(calls) / (allowed * wall):.2f}",
             f"{len(calls) / (allowed * span):.2f}" if span else "-",
             f"{statuses.count(429)}",
+            f"{sum(1 for c in calls if c['fault'] == 'rate_limited')}",
             f"{statuses.count(502)}",
             f"{saves}",
             f"{sum(one.failed for one in runs)}",
@@ -712,5 +715,13 @@ def run() -> None:
             console.print(memory)
 
 
+def run_faults_alone() -> None:
+    with tempfile.TemporaryDirectory(prefix="presave-bench-") as tmp:
+        run_faults(Path(tmp))
+
+
 if __name__ == "__main__":
-    phase_main(sys.argv[1], sys.argv[2], float(sys.argv[3]))
+    if sys.argv[1:] == ["faults"]:
+        run_faults_alone()
+    else:
+        phase_main(sys.argv[1], sys.argv[2], float(sys.argv[3]))
