@@ -66,7 +66,10 @@ _GRANT_COUNTRY = (
 _EVENT_COUNTRY = (
     update(_EVENTS)
     .where(
-        _EVENTS.c.grant_id == bindparam("grant_id"), _EVENTS.c.kind == "grant", _EVENTS.c.country.is_(None)
+        # not "grant_id": an UPDATE reserves its table's column names for the SET clause (CompileError)
+        _EVENTS.c.grant_id == bindparam("of_grant"),
+        _EVENTS.c.kind == "grant",
+        _EVENTS.c.country.is_(None),
     )
     .values(country=bindparam("country"))
 )
@@ -142,7 +145,7 @@ def _identify_carried(bind: Bind, grant: Any, surviving_id: int, user_id: str, f
 def _set_country(bind: Bind, grant_id: int, country: str) -> None:
     """A country learned after the grant was stored: the grant's, and its grant event's, when unknown."""
     bind.execute(_GRANT_COUNTRY, {"grant_id": grant_id, "country": country})
-    bind.execute(_EVENT_COUNTRY, {"grant_id": grant_id, "country": country})
+    bind.execute(_EVENT_COUNTRY, {"of_grant": grant_id, "country": country})
 
 
 def _merge(bind: Bind, newer: object, first: object, country: str | None) -> None:
