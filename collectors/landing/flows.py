@@ -430,6 +430,7 @@ class Delivery:
         self.tokens = tokens
         self.grant = saved
         self.holder = holder
+        self.held: dict[tuple[str, str], int] = {}  # what this request holds: (kind, target) → ledger id
 
     def run(self, held: list[Owed]) -> None:
         if not held:
@@ -444,6 +445,7 @@ class Delivery:
             )
 
     def _run(self, held: list[Owed]) -> None:
+        self.held = {(row.kind, row.target): row.id for row in held}
         todo = [(row.kind, row.target) for row in held if row.kind != ActionKind.IDENTIFY]
         if any(row.kind == ActionKind.IDENTIFY for row in held):
             known = self._identify(todo)
@@ -477,11 +479,11 @@ class Delivery:
         if problem is not None:
             self._record([(ActionKind.IDENTIFY.value, PROFILE_TARGET, problem)])
             return None
-        still: list[tuple[int, int, str, str]] = []
 
         def recorded(bind: Connection | Session, grant: GrantRef) -> None:
             record_at_grant(bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, DELIVERED_AT_GRANT)
-            still.extend(held_by(bind, self.holder))
+            # a merge may have dropped or renumbered what this request holds
+            self.held = {(kind, target): row_id for row_id, _, kind, target in held_by(bind, self.holder)}
 
         found = identify(
             self.landing.writes.core,
@@ -494,8 +496,7 @@ class Delivery:
         if found is None:
             return None
         self.grant = found
-        left = {(kind, target) for _, _, kind, target in still}
-        return [item for item in todo if item in left]
+        return [item for item in todo if item in self.held]
 
     def _record(self, tried: list[tuple[str, str, ServiceError | None]]) -> None:
         with self.landing.writes.core() as connection:
@@ -505,11 +506,8 @@ class Delivery:
                 record_at_grant(connection, self.grant, kind, target, result)
                 if result.check_first or (problem is not None and problem.kind == Failure.TRANSIENT):
                     uncertain.append((kind, target))
-            held = held_by(connection, self.holder)
             release_held(
-                connection,
-                self.holder,
-                uncertain=[row_id for row_id, _, kind, target in held if (kind, target) in uncertain],
+                connection, self.holder, uncertain=[self.held[key] for key in uncertain if key in self.held]
             )
 
 
