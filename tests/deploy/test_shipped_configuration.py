@@ -363,7 +363,8 @@ def test_release_day_shards_run_on_their_own_workers_one_at_a_time_pacing_in_red
     from pipelines.fanout import SHARD_QUEUE
 
     shards, steps = _worker_flags("presave-shard-workers"), _worker_flags("presave-release-workers")
-    assert shards["--queues"] == SHARD_QUEUE and shards["--concurrency"] == "1"
+    assert shards["--queues"] == SHARD_QUEUE
+    assert shards["--concurrency"] == "1"
     assert SHARD_QUEUE not in steps["--queues"].split(",")  # a step waits on its shards: never takes one
     assert "PRESAVE_REDIS_URL" in secret_keys()
     guide = GUIDE.read_text()
