@@ -122,19 +122,19 @@ def _unplanned_grants(store: Store, plan: CampaignPlan, chunk: int) -> Iterator[
     return store.chunks(query, Grant.id, chunk)
 
 
-def _owed_by_kind(plan: CampaignPlan, rows: Sequence[Row[Any]]) -> dict[OwedKind, list[int]]:
+def _owed_by_kind(plan: CampaignPlan, rows: Sequence[Sequence[Any]]) -> dict[OwedKind, list[int]]:
     """The chunk's grant ids by the action they are owed; grants alike (service, choices, where the fan
     is) are worked out once."""
     alike: dict[tuple[Any, ...], list[OwedKind]] = {}
     grants: dict[OwedKind, list[int]] = defaultdict(list)
-    for row in rows:
-        key = (row.service, row.choices, row.fan_timezone, row.country)
+    for grant_id, service, granted_at, choices, fan_timezone, country, _ in rows:  # unpacked: quicker
+        key = (service, choices, fan_timezone, country)
         if (owed := alike.get(key)) is None:
-            choices = None if row.choices is None else json.loads(row.choices)
-            facts = GrantFacts(row.id, row.service, row.granted_at, choices, row.fan_timezone, row.country)
+            read = None if choices is None else json.loads(choices)
+            facts = GrantFacts(grant_id, service, granted_at, read, fan_timezone, country)
             owed = alike[key] = owed_kinds(plan, facts)
         for action in owed:
-            grants[action].append(row.id)
+            grants[action].append(grant_id)
     return grants
 
 
