@@ -164,6 +164,16 @@ def _write_owed(
     return added + ledger.plan(session, single)
 
 
+WITHDRAW_CHUNK = 2000  # replanned grants per withdrawal: their stale actions are bound parameters
+
+
+def _withdraw_unchosen(session: Any, owed: dict[OwedKind, list[int]], replanned: set[int]) -> None:
+    keep = {(g, kind, target) for (kind, target, _), ids in owed.items() for g in ids if g in replanned}
+    grant_ids = sorted(replanned)
+    for start in range(0, len(grant_ids), WITHDRAW_CHUNK):
+        ledger.withdraw_unstarted(session, grant_ids[start : start + WITHDRAW_CHUNK], CHOSEN_KINDS, keep)
+
+
 def plan_campaign(store: Store, campaign: Campaign, *, chunk: int = 10_000) -> int:
     """Write every owed action of the campaign's grants to the ledger; returns how many were new."""
     plan = CampaignPlan.of(campaign)
@@ -175,13 +185,7 @@ def plan_campaign(store: Store, campaign: Campaign, *, chunk: int = 10_000) -> i
         with store.session() as session:
             added += _write_owed(session, plan, rows, owed)
             if replanned:  # a fan who changed their mind: chosen actions no longer chosen are dropped
-                keep = {
-                    (g, kind, target)
-                    for (kind, target, _), ids in owed.items()
-                    for g in ids
-                    if g in replanned
-                }
-                ledger.withdraw_unstarted(session, sorted(replanned), CHOSEN_KINDS, keep)
+                _withdraw_unchosen(session, owed, replanned)
             session.execute(
                 update(Grant)
                 .where(ledger.among(Grant.id, [row.id for row in rows], ledger.dialect_of(session)))
