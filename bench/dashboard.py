@@ -21,9 +21,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+    from dashboards import queries
 
 ROWS = 10_000_000
 CAMPAIGNS = 200
@@ -35,7 +42,7 @@ def _scale() -> float:
     return float(os.environ.get("BENCH_DASHBOARD_SCALE", "1"))
 
 
-def generate(connection, rows: int) -> dict[str, int]:
+def generate(connection: duckdb.DuckDBPyConnection, rows: int) -> dict[str, int]:
     """Raw tables of `rows` rows in all, spread over CAMPAIGNS campaigns."""
     n = {table: int(rows * share) for table, share in SHARES.items()}
     connection.execute("CREATE OR REPLACE TEMP MACRO h(x) AS (hash(x) % 1000000007)::BIGINT")
@@ -211,7 +218,7 @@ def measure_pages(snapshot: Path, campaign: str) -> dict[str, tuple[float, list[
     current: list[str] = [""]
     original = queries.WarehouseReader.query
 
-    def timed(self, sql, params=None):
+    def timed(self: queries.WarehouseReader, sql: str, params: list[object] | None = None) -> pd.DataFrame:
         started = time.perf_counter()
         try:
             return original(self, sql, params)
@@ -222,7 +229,7 @@ def measure_pages(snapshot: Path, campaign: str) -> dict[str, tuple[float, list[
     plotly_chart = st.plotly_chart
     run_started = [0.0]
 
-    def charted(*args, **kwargs):
+    def charted(*args: Any, **kwargs: Any) -> Any:
         if len(first_chart[current[0]]) < run_number[0]:
             first_chart[current[0]].append(time.perf_counter() - run_started[0])
         return plotly_chart(*args, **kwargs)
@@ -293,8 +300,8 @@ def run() -> None:
         console.print(f"snapshot as the marts' build published it: {snapshot_size(snapshot)}")
         from pipelines.marts.funnel import FUNNEL_SOURCES
 
-        for name, write in WRITES:
-            write = write.format(funnel_sources=FUNNEL_SOURCES)
+        for name, template in WRITES:
+            write = template.format(funnel_sources=FUNNEL_SOURCES)
             runs = [timed_write(path, write) for _ in range(RUNS)]
             console.print(
                 f"after: a write of {name}: write {_ms(r.write_s for r in runs)} "

@@ -12,7 +12,8 @@ sandbox's accounts flow (a pool of fans, reused across grants) and written to a 
 (e) an independent stand-in with a small budget, random 429s and 502s, 5-second access tokens: the
     share of the allowed rate the executor reaches.
 
-`PRESAVE_BENCH_SCALE` (default 1) multiplies the campaign sizes, e.g. 0.1 for a quick look.
+`PRESAVE_BENCH_SCALE` (default 1) multiplies the campaign sizes, e.g. 0.1 for a quick look;
+`python -m bench.executor faults` runs (e) alone.
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ class SandboxProcess:
         self.admin.put("/sandbox/config", json=patch).raise_for_status()
 
     def summary(self, client_id: str) -> dict[str, Any]:
-        return self.admin.get("/sandbox/spotify/calls/summary", params={"client_id": client_id}).json()["api"]
+        summary: dict[str, Any] = self.admin.get(
+            "/sandbox/spotify/calls/summary", params={"client_id": client_id}
+        ).json()["api"]
+        return summary
 
 
 def bench_config(budget: int) -> dict[str, Any]:
@@ -423,7 +427,8 @@ def _phase(bench: Bench, phase: str, slug: str, seconds: float = 0.0) -> dict[st
     )
     if done.returncode != 0:
         raise RuntimeError(f"bench phase {phase} failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def phase_main(phase: str, slug: str, seconds: float) -> None:
@@ -561,6 +566,7 @@ def run_faults(folder: Path) -> None:
             "share of allowed rate (wall)",
             "(calls' span)",
             "429s",
+            "of them the window's",
             "502s",
             "writes answered 200",
             "failed",
@@ -573,6 +579,7 @@ def run_faults(folder: Path) -> None:
             f"{len(calls) / (allowed * wall):.2f}",
             f"{len(calls) / (allowed * span):.2f}" if span else "-",
             f"{statuses.count(429)}",
+            f"{sum(1 for c in calls if c['fault'] == 'rate_limited')}",
             f"{statuses.count(502)}",
             f"{saves}",
             f"{sum(one.failed for one in runs)}",
@@ -708,5 +715,13 @@ def run() -> None:
             console.print(memory)
 
 
+def run_faults_alone() -> None:
+    with tempfile.TemporaryDirectory(prefix="presave-bench-") as tmp:
+        run_faults(Path(tmp))
+
+
 if __name__ == "__main__":
-    phase_main(sys.argv[1], sys.argv[2], float(sys.argv[3]))
+    if sys.argv[1:] == ["faults"]:
+        run_faults_alone()
+    else:
+        phase_main(sys.argv[1], sys.argv[2], float(sys.argv[3]))

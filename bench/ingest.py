@@ -92,7 +92,9 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _load(paths: list[str], warehouse: str, queue: multiprocessing.Queue) -> None:
+def _load(
+    paths: list[str], warehouse: str, queue: multiprocessing.Queue[tuple[int, float, float, float, list[str]]]
+) -> None:
     from pipelines.exports.ingest import ingest_files
     from pipelines.warehouse import Warehouse
 

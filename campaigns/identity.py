@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaigns.future_saves import FUTURE_MARK, is_future_save
-from campaigns.ledger import merge_owed
+from campaigns.ledger import GrantRef, merge_owed
 from campaigns.models import (
     AuthorizationAttempt,
     ConsentRecord,
@@ -41,6 +40,38 @@ _MOVED_WITH_A_GRANT = (AuthorizationAttempt, ConsentRecord, FanMessage, LandingE
 _TOKEN_COLUMNS = ("access_token", "refresh_token", "token_expires_at", "scopes", "granted_at")
 
 
+# the statements of every grant's identification, built once (building one costs more than running it)
+_GRANT = select(_GRANTS).where(_GRANTS.c.id == bindparam("grant_id"))
+_ACCOUNT_GRANT = select(_GRANTS).where(
+    _GRANTS.c.campaign_id == bindparam("campaign_id"),
+    _GRANTS.c.service == bindparam("service"),
+    _GRANTS.c.service_user_id == bindparam("user_id"),
+)
+_TAKE_ACCOUNT = (
+    update(_GRANTS)
+    .where(_GRANTS.c.id == bindparam("grant_id"))
+    .values(service_user_id=bindparam("user_id"), fan_key=bindparam("fan_key"))
+)
+_CARRIED = select(_GRANTS).where(
+    _GRANTS.c.service == bindparam("service"),
+    _GRANTS.c.service_user_id == bindparam("provisional"),
+    _GRANTS.c.id != bindparam("grant_id"),
+)
+_EVENTS: Table = LandingEvent.__table__  # type: ignore[assignment]
+_GRANT_COUNTRY = (
+    update(_GRANTS)
+    .where(_GRANTS.c.id == bindparam("grant_id"), _GRANTS.c.country.is_(None))
+    .values(country=bindparam("country"))
+)
+_EVENT_COUNTRY = (
+    update(_EVENTS)
+    .where(
+        _EVENTS.c.grant_id == bindparam("grant_id"), _EVENTS.c.kind == "grant", _EVENTS.c.country.is_(None)
+    )
+    .values(country=bindparam("country"))
+)
+
+
 def provisional_id(nonce: str) -> str:
     """The service user id of a grant stored before `/me` answered."""
     return f"{PROVISIONAL}{nonce}"[:128]
@@ -50,55 +81,39 @@ def is_provisional(service_user_id: str | None) -> bool:
     return bool(service_user_id) and str(service_user_id).startswith(PROVISIONAL)
 
 
-@dataclass(frozen=True)
-class Identified:
-    """The grant that stands for the fan (`id`), of `campaign_id` on `service`; `merged` when the grant
-    identified was folded into an earlier grant of the same account."""
-
-    id: int
-    campaign_id: int
-    service: str
-    merged: bool
-
-
 Bind = Session | Connection
 
 
 def adopt_identity(
     bind: Bind, vault: TokenVault, grant_id: int, user_id: str, country: str | None
-) -> Identified | None:
+) -> GrantRef | None:
     """Give a grant the account id `/me` answered (and the country, when it had none), folding it into
-    the first grant of the same account on the same campaign and service; None if the grant is gone."""
-    grant = bind.execute(select(_GRANTS).where(_GRANTS.c.id == grant_id)).first()
+    the first grant of the same account on the same campaign and service: the grant that stands for the
+    fan now (`again` when it is that first one); None if the grant is gone."""
+    grant = bind.execute(_GRANT, {"grant_id": grant_id}).first()
     if grant is None:
         return None
     if not is_provisional(grant.service_user_id):  # known already (or its grant was identified before)
         if country:
             _set_country(bind, grant_id, country)
-        return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
+        return GrantRef(grant.id, grant.campaign_id, grant.service)
     first = _account_grant(bind, grant.campaign_id, grant.service, user_id)
     fan_key = vault.pseudonym(grant.service, user_id)
     if first is None:
-        bind.execute(
-            update(_GRANTS).where(_GRANTS.c.id == grant_id).values(service_user_id=user_id, fan_key=fan_key)
-        )
+        bind.execute(_TAKE_ACCOUNT, {"grant_id": grant_id, "user_id": user_id, "fan_key": fan_key})
         if country:
             _set_country(bind, grant_id, country)
         _identify_carried(bind, grant, grant.id, user_id, fan_key)
-        return Identified(grant.id, grant.campaign_id, grant.service, merged=False)
+        return GrantRef(grant.id, grant.campaign_id, grant.service)
     _merge(bind, grant, first, country)
     _identify_carried(bind, grant, first.id, user_id, fan_key)
-    return Identified(first.id, first.campaign_id, first.service, merged=True)
+    return GrantRef(first.id, first.campaign_id, first.service, again=True)
 
 
 def _account_grant(bind: Bind, campaign_id: int, service: str, user_id: str) -> Any:
     """The account's grant of this campaign on this service, if it has one."""
     return bind.execute(
-        select(_GRANTS).where(
-            _GRANTS.c.campaign_id == campaign_id,
-            _GRANTS.c.service == service,
-            _GRANTS.c.service_user_id == user_id,
-        )
+        _ACCOUNT_GRANT, {"campaign_id": campaign_id, "service": service, "user_id": user_id}
     ).first()
 
 
@@ -107,11 +122,7 @@ def _identify_carried(bind: Bind, grant: Any, surviving_id: int, user_id: str, f
     with its provisional id) take the account: each now comes from `surviving_id`, or folds into the
     account's grant of that campaign when it has one (one save per campaign)."""
     carried = bind.execute(
-        select(_GRANTS).where(
-            _GRANTS.c.service == grant.service,
-            _GRANTS.c.service_user_id == grant.service_user_id,
-            _GRANTS.c.id != grant.id,
-        )
+        _CARRIED, {"service": grant.service, "provisional": grant.service_user_id, "grant_id": grant.id}
     ).all()
     for row in carried:
         known = _account_grant(bind, row.campaign_id, row.service, user_id)
@@ -130,15 +141,8 @@ def _identify_carried(bind: Bind, grant: Any, surviving_id: int, user_id: str, f
 
 def _set_country(bind: Bind, grant_id: int, country: str) -> None:
     """A country learned after the grant was stored: the grant's, and its grant event's, when unknown."""
-    events: Table = LandingEvent.__table__  # type: ignore[assignment]
-    bind.execute(
-        update(_GRANTS).where(_GRANTS.c.id == grant_id, _GRANTS.c.country.is_(None)).values(country=country)
-    )
-    bind.execute(
-        update(events)
-        .where(events.c.grant_id == grant_id, events.c.kind == "grant", events.c.country.is_(None))
-        .values(country=country)
-    )
+    bind.execute(_GRANT_COUNTRY, {"grant_id": grant_id, "country": country})
+    bind.execute(_EVENT_COUNTRY, {"grant_id": grant_id, "country": country})
 
 
 def _merge(bind: Bind, newer: object, first: object, country: str | None) -> None:
@@ -189,8 +193,8 @@ def identify(
     user_id: str,
     country: str | None,
     *,
-    then: Callable[[Bind, Identified], None] | None = None,
-) -> Identified | None:
+    then: Callable[[Bind, GrantRef], None] | None = None,
+) -> GrantRef | None:
     """`adopt_identity` in a transaction of its own (and `then`, in the same one); when two grants of one
     account are identified at once, the loser of the race sees the winner and merges into it."""
     for attempt in range(3):

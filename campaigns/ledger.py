@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -91,7 +91,7 @@ class StoredUpsert:
         self,
         table: Table,
         keys: Sequence[str],
-        set_: Callable[[ColumnCollection[str, ColumnElement[Any]]], Mapping[str, Any]],
+        set_: Callable[[ColumnCollection[str, ColumnElement[Any]]], Mapping[str, Any]] | None,
         *,
         where: ColumnElement[bool] | None = None,
         returning: Sequence[ColumnElement[Any]] = (),
@@ -191,17 +191,20 @@ def withdraw_unstarted(
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
-class GrantRef(Protocol):
-    """Which grant an action belongs to (a `Grant`, or what the landing app keeps of one it just saved)."""
+@dataclass(frozen=True, slots=True)
+class GrantRef:
+    """Which grant: its `id`, of `campaign_id` on `service` (what an owed action is written with).
+    `again`: the account had granted this campaign on this service before and this grant is that one now
+    (storing it replaced the first grant's tokens, or learning its account folded it into the first)."""
 
-    @property
-    def id(self) -> int: ...
+    id: int
+    campaign_id: int
+    service: str
+    again: bool = False
 
-    @property
-    def campaign_id(self) -> int: ...
-
-    @property
-    def service(self) -> str: ...
+    @classmethod
+    def of(cls, grant: Grant) -> GrantRef:
+        return cls(grant.id, grant.campaign_id, grant.service)
 
 
 _RECORD_AT_GRANT = StoredUpsert(
@@ -699,9 +702,7 @@ def owe_at_grant(
     ]
     if not rows:
         return []
-    statement = upsert(dialect_of(bind), _ACTIONS).returning(
-        _ACTIONS.c.id, _ACTIONS.c.kind, _ACTIONS.c.target, _ACTIONS.c.attempt_id
-    )
+    statement = _OWE_AT_GRANT.statement(bind)
     connection = bind if isinstance(bind, Connection) else bind.connection()
     found: list[Owed] = []
     for row in rows:  # one by one: RETURNING of an executemany that skips rows is not ordered everywhere
@@ -711,15 +712,38 @@ def owe_at_grant(
     return found
 
 
+_OWE_AT_GRANT = StoredUpsert(
+    _ACTIONS, (), None, returning=(_ACTIONS.c.id, _ACTIONS.c.kind, _ACTIONS.c.target, _ACTIONS.c.attempt_id)
+)
+# the statements of every grant's callback, built once (building one costs more than running it)
+_HELD_BY = (
+    select(_ACTIONS.c.id, _ACTIONS.c.grant_id, _ACTIONS.c.kind, _ACTIONS.c.target)
+    .where(_ACTIONS.c.attempt_id == bindparam("holder"), _ACTIONS.c.outcome == Outcome.QUEUED.value)
+    .order_by(_ACTIONS.c.id)
+)
+_RELEASE_HELD = (
+    update(_ACTIONS)
+    .where(
+        _ACTIONS.c.attempt_id == bindparam("holder"),
+        _ACTIONS.c.outcome == Outcome.QUEUED.value,
+        _ACTIONS.c.id.not_in(bindparam("uncertain", expanding=True)),
+    )
+    .values(started_at=None, attempt_id=None, retry_at=None)
+)
+_KEEP_UNCERTAIN = (
+    update(_ACTIONS)
+    .where(
+        _ACTIONS.c.attempt_id == bindparam("holder"),
+        _ACTIONS.c.id.in_(bindparam("uncertain", expanding=True)),
+    )
+    .values(retry_at=None)
+)
+
+
 def held_by(bind: Session | Connection, holder: str) -> list[tuple[int, int, str, str]]:
     """The queued actions `holder` still holds: (id, grant id, kind, target)."""
     return [
-        (row.id, row.grant_id, row.kind, row.target)
-        for row in bind.execute(
-            select(_ACTIONS.c.id, _ACTIONS.c.grant_id, _ACTIONS.c.kind, _ACTIONS.c.target)
-            .where(_ACTIONS.c.attempt_id == holder, _ACTIONS.c.outcome == Outcome.QUEUED.value)
-            .order_by(_ACTIONS.c.id)
-        )
+        (row.id, row.grant_id, row.kind, row.target) for row in bind.execute(_HELD_BY, {"holder": holder})
     ]
 
 
@@ -727,21 +751,9 @@ def release_held(bind: Session | Connection, holder: str, *, uncertain: Collecti
     """The landing app is done with what it held: the executor may take it now. An action whose call
     may have happened (`uncertain`: a 5xx, a timeout) stays marked in flight, so the executor checks it
     at the service before sending it again; the others are plain queued actions."""
-    bind.execute(
-        update(_ACTIONS)
-        .where(
-            _ACTIONS.c.attempt_id == holder,
-            _ACTIONS.c.outcome == Outcome.QUEUED.value,
-            _ACTIONS.c.id.not_in(list(uncertain)),
-        )
-        .values(started_at=None, attempt_id=None, retry_at=None)
-    )
+    bind.execute(_RELEASE_HELD, {"holder": holder, "uncertain": list(uncertain)})
     if uncertain:
-        bind.execute(
-            update(_ACTIONS)
-            .where(_ACTIONS.c.attempt_id == holder, _ACTIONS.c.id.in_(list(uncertain)))
-            .values(retry_at=None)
-        )
+        bind.execute(_KEEP_UNCERTAIN, {"holder": holder, "uncertain": list(uncertain)})
 
 
 def merge_owed(bind: Session | Connection, newer: int, first: int) -> None:

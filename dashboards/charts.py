@@ -177,6 +177,42 @@ def conversion(frame: pd.DataFrame) -> go.Figure:
     return figure
 
 
+# the two kinds on release day: (success column, trials column, share, low, high, bar name, colour)
+RELEASE_DAY_KINDS = (
+    ("direct_delivered", "direct", "delivered_share", "delivered_low", "delivered_high",
+     "direct pre-saves: saved in the library", "#1f6f8b"),
+    ("reminder_clicks", "reminders", "click_share", "click_low", "click_high",
+     "reminder sign-ups: followed the link", "#e08e0b"),
+)  # fmt: skip
+
+
+def release_day_kinds(frame: pd.DataFrame) -> go.Figure:
+    """Per service, two bars: of the direct pre-savers, the share whose save was delivered; of the
+    reminder fans, the share who followed their release-day link; each with its Wilson 95% interval and
+    its counts (a kind without fans draws no bar)."""
+    figure = go.Figure()
+    names = [SERVICE_NAMES.get(s, "all services" if s == "all" else s) for s in frame["service"]]
+    for done, fans, share, low, high, name, colour in RELEASE_DAY_KINDS:
+        figure.add_bar(
+            x=names,
+            y=frame[share],
+            name=name,
+            marker_color=colour,
+            error_y=interval(
+                frame[share].to_numpy(float), frame[low].to_numpy(float), frame[high].to_numpy(float)
+            ),
+            text=[f"{d:,} / {n:,}" if n else "" for d, n in zip(frame[done], frame[fans], strict=True)],
+            textposition="outside",
+        )
+    figure.update_layout(
+        title="Release day by kind of pre-save (Wilson 95% intervals)",
+        yaxis={"title": "share of the kind's fans", "tickformat": ".0%", "rangemode": "tozero"},
+        barmode="group",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return figure
+
+
 def followers(frame: pd.DataFrame, window_start: object | None, release_date: object | None) -> go.Figure:
     """`frame`: date, origin, followers, service: a line per origin (an export or a service's API), in
     its service's colour, dashed for the services' APIs."""
@@ -267,7 +303,7 @@ def roster(frame: pd.DataFrame, highlight: str | None = None, series: str = "") 
 
 
 def accumulation(
-    frame: pd.DataFrame, forecast_row: dict | None = None, marks: tuple[int, ...] = (-7, -3, -1)
+    frame: pd.DataFrame, forecast_row: dict[str, Any] | None = None, marks: tuple[int, ...] = (-7, -3, -1)
 ) -> go.Figure:
     """Cumulative pre-saves by day relative to release, the follow-up days marked, and before release the
     forecast band from the last counted day to D0."""

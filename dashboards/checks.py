@@ -9,6 +9,7 @@ every campaign when it names none (a broken key, an empty mart). Pure functions 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -40,7 +41,7 @@ def refuting(failed: pd.DataFrame, marts: Iterable[str], campaign: str | None = 
     return wanted[concerns]
 
 
-def sentence(check: dict) -> str:
+def sentence(check: dict[str, Any]) -> str:
     """The check's own words: which figure's mart, the rule it broke, and what broke it."""
     detail = f" Found: {check['detail']}." if check.get("detail") else ""
     name = str(check["check_name"]).replace("_", " ")  # words wrap on a phone; the Data page lists the name

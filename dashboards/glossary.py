@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 NOT_YET = "—"
+
+
+def presave_kinds(direct: int, reminders: int) -> str:
+    """The two kinds of pre-save, each labelled, and both: one wording for every page and the pitch pack.
+    Direct: the label's app saves the release for the fan; reminder: an email with a link on release day."""
+    return f"{direct:,} direct pre-saves, {reminders:,} reminder sign-ups, {direct + reminders:,} in all"
 
 
 def known(value: object) -> bool:
@@ -75,15 +82,15 @@ class Glossary:
     def series(self, figure: str) -> str:
         return self[figure].series
 
-    def value(self, figure: str, row: dict) -> str:
+    def value(self, figure: str, row: dict[str, Any]) -> str:
         """The figure as shown, from a row of its mart (with `<column>_low`/`_high` as its interval)."""
         return self[figure].format(row.get(self.column(figure)), *self._bounds(figure, row))
 
-    def point(self, figure: str, row: dict) -> str:
+    def point(self, figure: str, row: dict[str, Any]) -> str:
         """The figure alone, without its interval (a metric's value: short enough for a phone)."""
         return self[figure].format(row.get(self.column(figure)))
 
-    def interval(self, figure: str, row: dict) -> str | None:
+    def interval(self, figure: str, row: dict[str, Any]) -> str | None:
         """`95% interval: low to high`, when the row gives both ends."""
         low, high = self._bounds(figure, row)
         if not (known(low) and known(high)):
@@ -91,7 +98,7 @@ class Glossary:
         entry = self[figure]
         return f"95% interval {entry.format(low)} to {entry.format(high)}"
 
-    def _bounds(self, figure: str, row: dict) -> tuple[object, object]:
+    def _bounds(self, figure: str, row: dict[str, Any]) -> tuple[object, object]:
         bounds = self.column(figure).removesuffix("_point")  # forecast_point's: forecast_low, forecast_high
         return row.get(f"{bounds}_low"), row.get(f"{bounds}_high")
 

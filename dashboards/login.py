@@ -89,7 +89,8 @@ def require_login() -> None:
 
 def requested_address() -> Address | None:
     """The address opened before signing in, once (None afterwards, or when no door was shown)."""
-    return st.session_state.pop(_REQUESTED, None)
+    requested: Address | None = st.session_state.pop(_REQUESTED, None)
+    return requested
 
 
 def _remember_address() -> None:

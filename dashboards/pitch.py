@@ -17,10 +17,11 @@ from typing import Any
 import duckdb
 import matplotlib
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dashboards import checks, queries
-from dashboards.glossary import Glossary, known
+from dashboards.glossary import Glossary, known, presave_kinds
 from dashboards.palette import ALL_SERVICES, HIGHLIGHT, SERVICE_COLOURS, SERVICE_NAMES
 
 FORMATS = ("pdf", "png")
@@ -116,7 +117,7 @@ def gather(reader: queries.WarehouseReader, slug: str) -> PitchPack:
     )
 
 
-def comparables(campaigns: pd.DataFrame, row: dict, count: int = COMPARABLES) -> pd.DataFrame:
+def comparables(campaigns: pd.DataFrame, row: dict[str, Any], count: int = COMPARABLES) -> pd.DataFrame:
     """The released campaigns with a measured first week closest in pre-saves (on a log scale)."""
     others = campaigns[
         (campaigns["campaign_slug"] != row["campaign_slug"])
@@ -192,7 +193,7 @@ def _headline(area: Figure, pack: PitchPack) -> None:
     )
 
 
-def _presaves(axes, pack: PitchPack) -> None:
+def _presaves(axes: Axes, pack: PitchPack) -> None:
     axes.set_title("Pre-saves per day and to date (all services)", loc="left", fontsize=10)
     if pack.daily.empty:
         _empty(axes, "No pre-saves yet")
@@ -223,7 +224,7 @@ def _presaves(axes, pack: PitchPack) -> None:
     total.legend(handles=handles, loc="upper left", fontsize=8)
 
 
-def _countries(axes, pack: PitchPack) -> None:
+def _countries(axes: Axes, pack: PitchPack) -> None:
     axes.set_title("Top countries (pre-saves, all services)", loc="left", fontsize=10)
     if pack.countries.empty:
         _empty(axes, "No country known yet")
@@ -233,7 +234,7 @@ def _countries(axes, pack: PitchPack) -> None:
     axes.set_xlabel("pre-saves")
 
 
-def _followers(axes, pack: PitchPack) -> None:
+def _followers(axes: Axes, pack: PitchPack) -> None:
     axes.set_title("Follower growth", loc="left", fontsize=10)
     if pack.followers.empty:
         _empty(axes, "No follower series for this artist yet")
@@ -255,7 +256,7 @@ def _followers(axes, pack: PitchPack) -> None:
     axes.tick_params(axis="x", labelsize=7, rotation=30)
 
 
-def _comparables(axes, pack: PitchPack) -> None:
+def _comparables(axes: Axes, pack: PitchPack) -> None:
     axes.set_title("Comparable campaigns (closest in pre-saves)", loc="left", fontsize=10)
     axes.axis("off")
     if pack.comparables.empty:
@@ -280,12 +281,12 @@ def _comparables(axes, pack: PitchPack) -> None:
             cell.set_text_props(fontweight="bold")
 
 
-def _empty(axes, text: str) -> None:
+def _empty(axes: Axes, text: str) -> None:
     axes.axis("off")
     axes.text(0.5, 0.5, text, ha="center", va="center", color=GREY)
 
 
-def _by_service(row: dict) -> str:
+def _by_service(row: dict[str, Any]) -> str:
     return "all services: " + " · ".join(
         f"{SERVICE_NAMES[s]} {int(row.get(f'{s}_presaves') or 0):,}" for s in ("spotify", "apple", "deezer")
     )
@@ -311,10 +312,9 @@ def _kinds(kinds: pd.DataFrame) -> list[tuple[str, str, str | None]]:
     )
     return [
         (
-            "Reminder pre-saves",
+            "Reminder sign-ups",
             f"{int(row['reminders']):,}",
-            f"direct {int(row['direct']):,} + reminders {int(row['reminders']):,} = {int(row['total']):,} "
-            f"in total{clicks}",
+            presave_kinds(int(row["direct"]), int(row["reminders"])) + clicks,
         )
     ]
 

@@ -126,7 +126,8 @@ FROM presave_forecast WHERE campaign_slug = ? ORDER BY as_of_day
 
 FUNNEL_BY_SERVICE = """
 SELECT service, sum(visits) AS visits, sum(clicks) AS clicks, sum(authorize_starts) AS authorize_starts,
-       sum(grants) AS grants, sum(denials) AS denials, sum(errors) AS errors, sum(delivered) AS delivered
+       sum(grants) AS grants, sum(denials) AS denials, sum(errors) AS errors, sum(delivered) AS delivered,
+       sum(reminders) AS reminders, sum(grants) + sum(reminders) AS presaves, sum(reminder_clicks) AS reminder_clicks
 FROM funnel_sources
 WHERE campaign_slug = ? AND (? = '(all)' OR source = ?) AND date BETWEEN ? AND ?
 GROUP BY service ORDER BY service = '(none)', service
@@ -134,7 +135,8 @@ GROUP BY service ORDER BY service = '(none)', service
 
 FUNNEL_BY_SOURCE = """
 SELECT source, sum(visits) AS visits, sum(clicks) AS clicks, sum(authorize_starts) AS authorize_starts,
-       sum(grants) AS grants, sum(denials) AS denials, sum(errors) AS errors, sum(delivered) AS delivered
+       sum(grants) AS grants, sum(denials) AS denials, sum(errors) AS errors, sum(delivered) AS delivered,
+       sum(reminders) AS reminders, sum(grants) + sum(reminders) AS presaves, sum(reminder_clicks) AS reminder_clicks
 FROM funnel_sources
 WHERE campaign_slug = ? AND date BETWEEN ? AND ?
 GROUP BY source ORDER BY visits DESC, source
@@ -162,7 +164,8 @@ FROM campaign_lift WHERE series = ? ORDER BY presaves
 FOLLOWER_GAIN = "SELECT * FROM follower_gain WHERE campaign_slug = ?"
 
 CONVERSION = """
-SELECT source, service, visitors, grants, rate, low, high FROM service_conversion
+SELECT source, service, visitors, grants, rate, low, high, reminders, service_visitors, presaves, presave_rate
+FROM service_conversion
 WHERE campaign_slug = ? ORDER BY source = '(all)' DESC, source, service
 """
 
@@ -213,6 +216,11 @@ FROM quarantined_files ORDER BY quarantined_at DESC, file_name
 FRESHNESS = "SELECT * FROM source_freshness ORDER BY days_behind DESC NULLS FIRST, source"
 
 PRESAVE_KINDS = "SELECT * FROM presave_kinds WHERE campaign_slug = ? ORDER BY service"
+
+# released campaigns (or '(all)' of them): direct saves delivered beside reminder links followed
+RELEASE_DAY_KINDS = (
+    "SELECT * FROM release_day_kinds WHERE campaign_slug = ? ORDER BY service = 'all', service"
+)
 
 # campaigns whose development-mode Spotify app turned fans away (and to reminders)
 SPOTIFY_CAPPED = """

@@ -21,7 +21,7 @@ ALL = "(all)"
 
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=512)
-def _frame(snapshot: str, version: float, sql: str, params: tuple[object, ...]) -> pd.DataFrame:
+def _frame(snapshot: str, version: float, sql: str, params: tuple[object, ...]) -> pd.DataFrame:  # noqa: ARG001 - part of the cache key: a new warehouse version reads afresh
     try:
         return queries.WarehouseReader(Path(snapshot)).query(sql, list(params))
     except (duckdb.CatalogException, duckdb.BinderException):
@@ -73,7 +73,7 @@ def choose(
         return None
     wanted = [st.query_params.get(key), st.session_state.get(_kept(key)), default]
     value = next((w for w in wanted if w in options), options[0])
-    chosen = (container or st).selectbox(
+    chosen: str = (container or st).selectbox(  # an index is given: never None
         label, options, index=options.index(value), format_func=format_func, key=key
     )
     st.query_params[key] = chosen
@@ -121,7 +121,7 @@ def table(
     frame: pd.DataFrame,
     name: str,
     empty: str,
-    column_config: dict | None = None,
+    column_config: dict[str, Any] | None = None,
     shown: pd.DataFrame | None = None,
 ) -> None:
     """A table with its CSV download, or a sentence saying why there is nothing to show. The CSV holds

@@ -50,6 +50,8 @@ class CampaignPlan:
 
 @dataclass(frozen=True)
 class GrantFacts:
+    """What planning reads of a grant (which grant it is, as the ledger writes it, is `GrantRef`)."""
+
     id: int
     service: str
     granted_at: datetime

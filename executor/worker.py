@@ -435,7 +435,7 @@ class ShardWorker:
         found = identify(
             self.store.session, self.vault, grant.id, profile.user_id, profile.country, then=then
         )
-        return found is not None and not found.merged
+        return found is not None and not found.again
 
     def _give_back(self, actions: list[Claimed], reason: str, after: timedelta) -> None:
         """Back to the queue uncalled, due again `after` from now."""

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 def register_shard_task(app: Any) -> Any:
     """The shard task on `app`; the worker builds everything else from its settings."""
 
-    @app.task(name=SHARD_TASK, bind=True, acks_late=True)
+    @app.task(name=SHARD_TASK, bind=True, acks_late=True)  # type: ignore[untyped-decorator]  # Celery ships no types
     def release_shard(task: Any, job: dict[str, Any]) -> dict[str, Any]:
         def report(tally: Tally) -> None:
             task.update_state(state=PROGRESS, meta=asdict(tally))

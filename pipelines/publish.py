@@ -49,6 +49,7 @@ DASHBOARD_TABLES = (
     "presaves_daily",
     "quarantined_files",
     "release_hours",
+    "release_day_kinds",
     "release_outcomes",
     "release_undelivered",
     "release_waits",

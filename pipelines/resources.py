@@ -48,7 +48,7 @@ class OperationalStore(dg.ConfigurableResource):
     def vault(self) -> TokenVault:
         return TokenVault.of(vault_keys(self), pseudonym_secret(self))
 
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:  # noqa: ARG002 - Dagster's teardown hook signature
         if self._store is not None:
             self._store.dispose()
 

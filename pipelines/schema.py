@@ -33,8 +33,11 @@ class Table:
 
 
 _SOURCE = ("source_file VARCHAR NOT NULL", "source_hash VARCHAR NOT NULL")
-# the landing funnel's steps, counted in funnel_daily and summed over countries in funnel_sources
-FUNNEL_STEPS = ("visits", "clicks", "authorize_starts", "grants", "denials", "errors", "delivered")
+# the landing funnel's steps, counted in funnel_daily and summed over countries in funnel_sources: the
+# direct save's (grants, delivered), then the reminder's (sign-ups, fans who followed the release-day link)
+FUNNEL_STEPS = (
+    "visits", "clicks", "authorize_starts", "grants", "denials", "errors", "delivered", "reminders", "reminder_clicks",
+)  # fmt: skip
 _FUNNEL_COUNTS = tuple(f"{step} BIGINT NOT NULL" for step in FUNNEL_STEPS)
 
 OPERATIONAL = (
@@ -541,6 +544,10 @@ MARTS = (
             "rate DOUBLE",
             "low DOUBLE",
             "high DOUBLE",
+            "reminders BIGINT NOT NULL",  # visitors who took a reminder for the service (not in `grants`)
+            "service_visitors BIGINT NOT NULL",  # chose the service by its button or by its reminder
+            "presaves BIGINT NOT NULL",  # grants + reminders: every kind of pre-save
+            "presave_rate DOUBLE",  # presaves / service_visitors
         ),
         ("campaign_slug", "source", "service"),
         "visit-to-grant conversion with its Wilson 95% interval, per campaign (or all) and source (or all)",
@@ -793,6 +800,26 @@ MARTS = (
         ),
         ("campaign_slug", "service"),
         "pre-saves of one campaign on one service ('all': every service), direct and reminder apart",
+    ),
+    Table(
+        "release_day_kinds",
+        (
+            "campaign_slug VARCHAR NOT NULL",
+            "service VARCHAR NOT NULL",
+            "direct BIGINT NOT NULL",
+            "direct_delivered BIGINT NOT NULL",
+            "delivered_share DOUBLE",
+            "delivered_low DOUBLE",
+            "delivered_high DOUBLE",
+            "reminders BIGINT NOT NULL",
+            "reminder_clicks BIGINT NOT NULL",
+            "click_share DOUBLE",
+            "click_low DOUBLE",
+            "click_high DOUBLE",
+        ),
+        ("campaign_slug", "service"),
+        "one released campaign's (or all released campaigns') direct saves delivered and reminder links "
+        "followed, per service ('all': every service)",
     ),
 )
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -139,18 +140,7 @@ def run_demo(
         sandbox = attach_sandbox(sandbox_url) if sandbox_url else start_sandbox(free_port(8900))
         children.append(sandbox)
         landing_port = free_port(8000)
-        os.environ.update(
-            {
-                **sandbox.env,
-                "PRESAVE_DATA_DIR": str(data_dir),
-                "PRESAVE_PUBLIC_URL": f"http://127.0.0.1:{landing_port}",
-                "PRESAVE_COUNTRY_HEADER": "CF-IPCountry",
-                "PRESAVE_TRUSTED_PROXIES": "127.0.0.1",  # the simulated fans' X-Forwarded-For
-                "PRESAVE_LANDING_RATE_LIMIT": "0",  # the simulated fans arrive faster than real ones
-            }
-        )
-        for name in ("PRESAVE_DATABASE_URL", "PRESAVE_WAREHOUSE"):
-            os.environ.pop(name, None)
+        _demo_environment(sandbox.env, data_dir, landing_port)
         settings = load_settings()
         vault = settings.vault()
         store = Store.connect(settings.resolved_database_url, timeouts=settings.store_timeouts)
@@ -164,9 +154,8 @@ def run_demo(
         live = next(c for c in roster if c.kind == "live")
         upcoming = [c for c in roster if c.kind == "upcoming"]
         console.print(f"sandbox {sandbox.url} · landing {landing.url}/{live.slug}")
-        with _spotify_development_mode(
-            sandbox.url
-        ):  # five places: the live campaign's other fans get reminders
+        # five places: the live campaign's other fans get reminders
+        with _spotify_development_mode(sandbox.url):
             _simulate(
                 sandbox.url, landing.url, live, fans, truth, deadline=live_release_at - timedelta(seconds=2)
             )
@@ -174,20 +163,7 @@ def run_demo(
         for campaign in upcoming:
             _simulate(sandbox.url, landing.url, campaign, UPCOMING_FANS_TODAY, truth)
         _wait_for_release(live_release_at)
-        instance = demo_instance(data_dir)
-        logs = _dagster_logs(verbose)
-        runs = _release_day(settings, instance, live.slug, logs)
-        _drop_exports(settings, roster, truth)
-        truth.write(data_dir / TRUTH_FILE)
-        runs += _warehouse(settings, instance, logs)
-        _print_summary(store, settings, roster, truth, failed_checks(instance, runs))
-        console.print(
-            f"Dagster's runs: DAGSTER_HOME={instance.root_directory} PRESAVE_DATA_DIR={data_dir} "
-            "uv run dagster dev -m pipelines.definitions",
-            soft_wrap=True,
-        )
-        instance.dispose()
-        store.dispose()
+        _run_pipelines(settings, store, data_dir, roster, truth, live.slug, verbose=verbose)
         if serve_dashboard:
             dashboard = start_dashboard(settings, free_port(8501))
             children.append(dashboard)  # stopped with the others, Ctrl-C included
@@ -199,6 +175,49 @@ def run_demo(
     finally:
         for child in reversed(children):
             child.stop()
+
+
+def _demo_environment(sandbox_env: dict[str, str], data_dir: Path, landing_port: int) -> None:
+    """The demo's settings, in the environment its children inherit."""
+    os.environ.update(
+        {
+            **sandbox_env,
+            "PRESAVE_DATA_DIR": str(data_dir),
+            "PRESAVE_PUBLIC_URL": f"http://127.0.0.1:{landing_port}",
+            "PRESAVE_COUNTRY_HEADER": "CF-IPCountry",
+            "PRESAVE_TRUSTED_PROXIES": "127.0.0.1",  # the simulated fans' X-Forwarded-For
+            "PRESAVE_LANDING_RATE_LIMIT": "0",  # the simulated fans arrive faster than real ones
+        }
+    )
+    for name in ("PRESAVE_DATABASE_URL", "PRESAVE_WAREHOUSE"):
+        os.environ.pop(name, None)
+
+
+def _run_pipelines(
+    settings: Settings,
+    store: Store,
+    data_dir: Path,
+    roster: list[DemoCampaign],
+    truth: GroundTruth,
+    live_slug: str,
+    *,
+    verbose: bool,
+) -> None:
+    """Release day, the exports dropped, the warehouse built; the summary; the store let go."""
+    instance = demo_instance(data_dir)
+    logs = _dagster_logs(verbose)
+    runs = _release_day(settings, instance, live_slug, logs)
+    _drop_exports(settings, roster, truth)
+    truth.write(data_dir / TRUTH_FILE)
+    runs += _warehouse(settings, instance, logs)
+    _print_summary(store, settings, roster, truth, failed_checks(instance, runs))
+    console.print(
+        f"Dagster's runs: DAGSTER_HOME={instance.root_directory} PRESAVE_DATA_DIR={data_dir} "
+        "uv run dagster dev -m pipelines.definitions",
+        soft_wrap=True,
+    )
+    instance.dispose()
+    store.dispose()
 
 
 def load_roster(folder: Path, live_release_at: datetime, today: date | None = None) -> list[DemoCampaign]:
@@ -362,25 +381,30 @@ def _simulate(
         )
     summary = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
     console.print(f"{campaign.slug}: {len(plans)} visitors, {summary}")
+    _check_outcomes(report.outcomes)
+    return report.grants
+
+
+def _check_outcomes(outcomes: Counter[str]) -> None:
+    """Fail on an outcome the flow should never give; warn about fans who failed or came late."""
     unexpected = {
         k: v
-        for k, v in report.outcomes.items()
+        for k, v in outcomes.items()
         if k
         not in {"granted", "visited", "declined", "abandoned", "failed", "late", "reminder", "turned_away"}
     }
     if unexpected:
         raise RuntimeError(f"the landing flow failed for some fans: {unexpected}")
-    if report.outcomes["failed"]:
+    if outcomes["failed"]:
         console.print(
-            f"[yellow]{report.outcomes['failed']} fans met a service failure and were asked to try again "
+            f"[yellow]{outcomes['failed']} fans met a service failure and were asked to try again "
             "(no grant; the ground truth says so)[/]"
         )
-    if report.outcomes["late"]:
+    if outcomes["late"]:
         console.print(
-            f"[yellow]{report.outcomes['late']} fans arrived too late to pre-save: "
+            f"[yellow]{outcomes['late']} fans arrived too late to pre-save: "
             "the machine is slow for this --release-in; give it more seconds[/]"
         )
-    return report.grants
 
 
 def _prepare_data_dir(data_dir: Path) -> Path:
@@ -434,12 +458,14 @@ def demo_instance(data_dir: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
-def _dagster_logs(verbose: bool) -> dict:
+def _dagster_logs(verbose: bool) -> dict[str, Any]:
     """Run config for the demo's runs: Dagster's own log lines only when asked for, else warnings only."""
     return {"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}}
 
 
-def _release_day(settings: Settings, instance: dg.DagsterInstance, slug: str, logs: dict) -> list[str]:
+def _release_day(
+    settings: Settings, instance: dg.DagsterInstance, slug: str, logs: dict[str, Any]
+) -> list[str]:
     """Evaluate the release-day schedule as the daemon would, and run what it asks for; the runs' ids."""
     from pipelines.definitions import build_definitions
     from pipelines.release.assets import release_day_schedule
@@ -572,16 +598,12 @@ def _check_words(evaluation: dg.AssetCheckEvaluation) -> str:
     return ", ".join(f"{name} {value.value}" for name, value in evaluation.metadata.items())
 
 
-def release_day_words(outcomes: dict[str, int], release_at: datetime, now: datetime) -> str:
-    """What release day did for a campaign, in the words a label uses: before the release, the owed actions
-    wait for it; after, the outcomes that happened."""
+def release_day_words(outcomes: dict[str, int], presaves: int, release_at: datetime, now: datetime) -> str:
+    """What release day did for a campaign, in the words a label uses: before the release, its direct
+    pre-saves wait for it (the executor plans their actions when the release window opens); after, the
+    outcomes that happened."""
     if release_at > now:
-        waiting = outcomes.get("queued", 0)
-        return (
-            f"{waiting} owed actions wait for {release_at:%Y-%m-%d %H:%M} UTC"
-            if waiting
-            else "nothing owed yet"
-        )
+        return f"{presaves} pre-saves wait for {release_at:%H:%M} UTC" if presaves else "nothing owed yet"
     done = [f"{count} {outcome.replace('_', ' ')}" for outcome, count in outcomes.items() if count]
     return ", ".join(done) or "nothing owed"
 
@@ -609,13 +631,14 @@ def _print_summary(
     native = {c.slug for c in roster}
     campaigns = _dashboard_campaigns(settings)
     table = Table(title=f"the dashboard's {len(campaigns)} campaigns", title_justify="left")
-    for column in ("campaign", "released", "pre-saves", "release day"):
+    for column in ("campaign", "release", "pre-saves", "release day"):
         table.add_column(column, justify="right" if column == "pre-saves" else "left")
     with store.session() as session:
         for slug, origin, release_at, presaves in campaigns:
+            summary = summarise(session, slug) if slug in native else None
             words = (
-                release_day_words(summarise(session, slug).outcomes, release_at, now)
-                if slug in native
+                release_day_words(summary.outcomes, summary.presaves["direct"], release_at, now)
+                if summary is not None
                 else f"{origin}: run with another tool"
             )
             table.add_row(slug, f"{release_at:%Y-%m-%d}", f"{presaves:,}", words)
@@ -666,7 +689,7 @@ def _print_failed_checks(failed: list[FailedCheck]) -> None:
         console.print(f"  {check.asset} · {check.check}: {check.description}")
 
 
-def _warehouse(settings: Settings, instance: dg.DagsterInstance, logs: dict) -> list[str]:
+def _warehouse(settings: Settings, instance: dg.DagsterInstance, logs: dict[str, Any]) -> list[str]:
     from pipelines.definitions import build_definitions
 
     definitions = build_definitions(settings)

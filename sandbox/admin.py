@@ -192,11 +192,26 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
         title="presave sandbox admin", openapi_url="/openapi.json", docs_url="/docs", redoc_url=None
     )
 
+    for add_routes in (
+        _catalogue_routes,
+        _spotify_fan_routes,
+        _spotify_playlist_routes,
+        _call_routes,
+        _apple_routes,
+        _deezer_routes,
+        _config_routes,
+    ):
+        add_routes(app, sandbox)
+    return app
+
+
+def _catalogue_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """Health, releases and artists."""
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    # catalogue ---------------------------------------------------------------------------------------------
     @app.post("/releases", status_code=201)
     def add_release(spec: ReleaseSpec) -> dict[str, Any]:
         try:
@@ -227,7 +242,10 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
             raise HTTPException(409, str(exc)) from None
         return sandbox.artist_ids(artist)
 
-    # Spotify fans, playlists, calls ------------------------------------------------------------------------
+
+def _spotify_fan_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """Spotify fans: seed, read, their calls, revoke their grants."""
+
     @app.post("/spotify/fans", status_code=201)
     def add_fan(spec: FanSpec) -> dict[str, Any]:
         return fan_json(sandbox, sandbox.spotify.register_fan(spec))
@@ -259,6 +277,10 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
             raise HTTPException(404, f"no Spotify fan {fan_id!r}")
         return {"revoked": sandbox.spotify.revoke(fan_id, client_id)}
 
+
+def _spotify_playlist_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """Spotify playlists that fans can choose."""
+
     @app.post("/spotify/playlists", status_code=201)
     def add_playlist(spec: PlaylistSpec) -> dict[str, Any]:
         playlist_id = spec.id or ids.spotify_id("playlist", spec.owner, spec.name)
@@ -277,7 +299,10 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
             sandbox.spotify.playlists[playlist_id] = playlist
         return {"id": playlist.id, "uri": playlist.uri}
 
-    # calls, per service -------------------------------------------------------------------------------
+
+def _call_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """The calls a service received, per service and in sum; clearing them."""
+
     def parts_of(service: str) -> dict[str, str]:
         if service not in SERVICES:
             raise HTTPException(404, f"no service {service!r} (spotify, apple, deezer)")
@@ -303,7 +328,14 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
     def summary(service: str, client_id: str | None = None) -> dict[str, Any]:
         return {part: sandbox.calls.summary((name,), client_id) for part, name in parts_of(service).items()}
 
-    # Apple Music fans ----------------------------------------------------------------------------------
+    @app.delete("/calls", status_code=204)
+    def clear_calls() -> None:
+        sandbox.calls.clear()
+
+
+def _apple_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """Apple Music fans, their user tokens, and developer tokens."""
+
     def apple_fan(fan_id: str) -> AppleFan:
         fan = sandbox.apple.fans.get(fan_id)
         if fan is None:
@@ -337,7 +369,18 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
         apple_fan(fan_id)
         return {"revoked": sandbox.apple.revoke(fan_id)}
 
-    # Deezer fans ---------------------------------------------------------------------------------------
+    @app.get("/apple/developer-token")
+    def apple_developer_token(lifetime_s: float = 3600) -> dict[str, str]:
+        """A developer token signed with the trusted key (the project mints its own from the .p8)."""
+        config = sandbox.config.apple
+        return {
+            "developer_token": developer_token(config, issued_at=sandbox.clock.time(), lifetime_s=lifetime_s)
+        }
+
+
+def _deezer_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """Deezer fans and playlists."""
+
     def deezer_fan(fan_id: str) -> DeezerFan:
         fan = sandbox.deezer.fans.get(fan_id)
         if fan is None:
@@ -382,19 +425,10 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
                 owner.playlists.append(playlist_id)
         return {"id": playlist_id}
 
-    @app.get("/apple/developer-token")
-    def apple_developer_token(lifetime_s: float = 3600) -> dict[str, str]:
-        """A developer token signed with the trusted key (the project mints its own from the .p8)."""
-        config = sandbox.config.apple
-        return {
-            "developer_token": developer_token(config, issued_at=sandbox.clock.time(), lifetime_s=lifetime_s)
-        }
 
-    @app.delete("/calls", status_code=204)
-    def clear_calls() -> None:
-        sandbox.calls.clear()
+def _config_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """The running sandbox's configuration and clock."""
 
-    # configuration and clock -------------------------------------------------------------------------------
     @app.get("/config")
     def get_config() -> dict[str, Any]:
         return sandbox.config.model_dump(mode="json")
@@ -424,5 +458,3 @@ def build_admin(sandbox: Sandbox) -> FastAPI:
         if update.advance_s is not None:
             clock.advance(update.advance_s)
         return {"now": iso(clock.time()), "frozen": clock.frozen}
-
-    return app

@@ -177,50 +177,22 @@ def simulate(
     while day <= end:
         weekly = 1 + 0.08 * math.sin(2 * math.pi * day.weekday() / 7)
         organic_listeners = int(rng.poisson(baseline_listeners * weekly))
-        apple_organic = int(rng.poisson(baseline_listeners * APPLE_AUDIENCE_SHARE * weekly))
+        day_apple_listeners = int(rng.poisson(baseline_listeners * APPLE_AUDIENCE_SHARE * weekly))
         day_listeners = organic_listeners
         day_streams = int(rng.poisson(organic_listeners * STREAMS_PER_LISTENER))
-        day_apple_listeners = apple_organic
         new_follows = float(rng.poisson(FOLLOW_RATE * organic_listeners * 10)) / 10
         for index, release in enumerate(releases):
             t = (day - release.release_date).days
-            if release.follows_by_day is not None:
-                new_follows += release.follows_by_day.get(day, 0)
-            elif -PRESAVE_WINDOW_DAYS <= t < 0:
-                new_follows += PRESAVE_FOLLOW_RATE * release.presaves / PRESAVE_WINDOW_DAYS
+            new_follows += _campaign_follows(release, day, t)
             if t < 0:
                 continue
             for country, share in shares.items():
-                spotify = _release_day(
-                    rng, t, presaves[index].get(country, 0), baseline_listeners * share * weekly
-                )
-                apple = _release_day(
-                    rng,
-                    t,
-                    apple_preadds[index].get(country, 0),
-                    baseline_listeners * APPLE_AUDIENCE_SHARE * share * weekly,
-                )
-                by_service: tuple[tuple[Service, tuple[int, int, int]], ...] = (
-                    ("spotify", spotify),
-                    ("apple", apple),
-                )
-                for service, (streams, listeners, saves) in by_service:
-                    followed = int(rng.binomial(listeners, FOLLOW_RATE)) if service == "spotify" else 0
-                    new_follows += followed
-                    result.daily.append(
-                        DailyRow(
-                            day,
-                            service,
-                            release.title,
-                            release.upc,
-                            country,
-                            streams,
-                            listeners,
-                            saves,
-                            followed,
-                        )
-                    )
-                    _songs(rng, result, day, service, release, country, streams, listeners, saves)
+                audience = baseline_listeners * share * weekly
+                apple_audience = baseline_listeners * APPLE_AUDIENCE_SHARE * share * weekly
+                spotify = _release_day(rng, t, presaves[index].get(country, 0), audience)
+                apple = _release_day(rng, t, apple_preadds[index].get(country, 0), apple_audience)
+                new_follows += _recorded_day(rng, result, day, release, country, "spotify", spotify)
+                new_follows += _recorded_day(rng, result, day, release, country, "apple", apple)
                 day_listeners += spotify[1]
                 day_streams += spotify[0]
                 day_apple_listeners += apple[1]
@@ -231,6 +203,36 @@ def simulate(
         result.apple_listeners.append((day, day_apple_listeners))
         day += timedelta(days=1)
     return result
+
+
+def _campaign_follows(release: ReleaseInput, day: date, t: int) -> float:
+    """The follows a release's pre-save campaign brings on day `t` relative to release: the given ones,
+    else a share of its pre-savers spread over the window before release."""
+    if release.follows_by_day is not None:
+        return release.follows_by_day.get(day, 0)
+    if -PRESAVE_WINDOW_DAYS <= t < 0:
+        return PRESAVE_FOLLOW_RATE * release.presaves / PRESAVE_WINDOW_DAYS
+    return 0
+
+
+def _recorded_day(
+    rng: np.random.Generator,
+    result: Simulation,
+    day: date,
+    release: ReleaseInput,
+    country: str,
+    service: Service,
+    figures: tuple[int, int, int],
+) -> int:
+    """One release's (streams, listeners, saves) in one country on one service, recorded with its songs'
+    share; the follows it brought (Spotify's listeners follow, Apple has no follows)."""
+    streams, listeners, saves = figures
+    followed = int(rng.binomial(listeners, FOLLOW_RATE)) if service == "spotify" else 0
+    result.daily.append(
+        DailyRow(day, service, release.title, release.upc, country, streams, listeners, saves, followed)
+    )
+    _songs(rng, result, day, service, release, country, streams, listeners, saves)
+    return followed
 
 
 def _release_day(rng: np.random.Generator, t: int, presavers: int, audience: float) -> tuple[int, int, int]:

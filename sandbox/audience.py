@@ -61,8 +61,8 @@ DEVICE_CLASS = {
 
 
 def pick(rng: random.Random, weighted: tuple[tuple[T, float], ...]) -> T:
-    values, weights = zip(*weighted, strict=True)
-    return rng.choices(values, weights=weights, k=1)[0]
+    values = [value for value, _ in weighted]
+    return rng.choices(values, weights=[weight for _, weight in weighted], k=1)[0]
 
 
 def pick_country(rng: random.Random) -> str:

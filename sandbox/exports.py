@@ -116,11 +116,10 @@ def write_spotify_songs(directory: Path, simulation: Simulation, window: Spotify
             released[song.title] = release.release_date.isoformat()
     lines = []
     for title, (listeners, streams, saves) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
-        if window == "all":
-            listeners = saves = 0  # the real "since launch" export has no listeners or saves
-        else:
-            listeners = int(listeners * UNIQUE_LISTENER_SHARE)
-        lines.append(f"{_quoted(title)},{listeners},{streams},{saves},{released.get(title, '')}")
+        # the real "since launch" export has no listeners or saves
+        unique = 0 if window == "all" else int(listeners * UNIQUE_LISTENER_SHARE)
+        shown_saves = 0 if window == "all" else saves
+        lines.append(f"{_quoted(title)},{unique},{streams},{shown_saves},{released.get(title, '')}")
     name = f"{_file_name(simulation.artist)}-songs-{window}.csv"
     return _s4a_writer(directory / name, "song,listeners,streams,saves,release_date", lines)
 
@@ -339,23 +338,28 @@ def write_presave_fan_export(
                     "yes" if rng.random() < 0.35 else "no",
                 ]
             )
-            recorded.append(
-                FanTruth(
-                    campaign=slug or campaign,
-                    fan_id=fan,
-                    visitor_id=None,
-                    visited_at=moment,
-                    service=FAN_EXPORT_SERVICE_IDS[service],
-                    outcome="granted",
-                    source=source or None,
-                    country=country,
-                    timezone=MARKET_ZONES.get(country, "UTC"),
-                    device="",
-                    ip="",
-                    origin="export",
-                    granted_at=moment,
-                )
-            )
+            recorded.append(_exported_fan(slug or campaign, fan, moment, service, source, country))
     if truth is not None:
         truth.add_fans(recorded)
     return path
+
+
+def _exported_fan(
+    campaign: str, fan: str, moment: datetime, service: str, source: str, country: str
+) -> FanTruth:
+    """The truth about a fan of the export: granted when listed, their zone their country's."""
+    return FanTruth(
+        campaign=campaign,
+        fan_id=fan,
+        visitor_id=None,
+        visited_at=moment,
+        service=FAN_EXPORT_SERVICE_IDS[service],
+        outcome="granted",
+        source=source or None,
+        country=country,
+        timezone=MARKET_ZONES.get(country, "UTC"),
+        device="",
+        ip="",
+        origin="export",
+        granted_at=moment,
+    )

@@ -102,27 +102,38 @@ def plan_fans(
         clicks = rng.random() < click_rate
         abandons = clicks and rng.random() < abandons_at.get(service, 0.0)
         declines = clicks and not abandons and rng.random() < declines_at.get(service, 0.0)
-        source = pick(rng, SOURCES)
-        agent = pick_agent(rng, source)
-        country = pick_country(rng)
-        plans.append(
-            FanPlan(
-                fan_id=f"{prefix}{index:06d}",
-                service=service,
-                country=country,
-                utm_source=source,
-                user_agent=USER_AGENTS[agent],
-                clicks=clicks,
-                declines=declines,
-                ip=_address(rng, addresses),
-                reading_s=rng.uniform(*reading_s),
-                abandons=abandons,
-                timezone=pick_zone(rng, country),
-                device=DEVICE_CLASS[agent],
-            )
-        )
+        choices = {"clicks": clicks, "declines": declines, "abandons": abandons}
+        plans.append(_visitor(rng, f"{prefix}{index:06d}", service, reading_s, addresses, choices))
         granted += clicks and not declines and not abandons
     return plans
+
+
+def _visitor(
+    rng: random.Random,
+    fan_id: str,
+    service: str,
+    reading_s: tuple[float, float],
+    addresses: set[str],
+    choices: dict[str, bool],
+) -> FanPlan:
+    """Where a visitor comes from, on what, and how long they read (the draws in the plan's order)."""
+    source = pick(rng, SOURCES)
+    agent = pick_agent(rng, source)
+    country = pick_country(rng)
+    return FanPlan(
+        fan_id=fan_id,
+        service=service,
+        country=country,
+        utm_source=source,
+        user_agent=USER_AGENTS[agent],
+        clicks=choices["clicks"],
+        declines=choices["declines"],
+        ip=_address(rng, addresses),
+        reading_s=rng.uniform(*reading_s),
+        abandons=choices["abandons"],
+        timezone=pick_zone(rng, country),
+        device=DEVICE_CLASS[agent],
+    )
 
 
 def _address(rng: random.Random, taken: set[str]) -> str:
@@ -195,10 +206,6 @@ def simulate_fans(
     With `truth`, every fan who came is recorded there (`sandbox.truth.FanTruth`).
     """
     report = SimulationReport()
-    # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so no request races its close.
-    limits = httpx.Limits(
-        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2, keepalive_expiry=2.0
-    )
 
     own_addresses = loopback_aliases() and urlsplit(landing_url).hostname == "127.0.0.1"
     tls = ssl.create_default_context()  # one for all: each transport would load the CA bundle (~0.2 s)
@@ -221,14 +228,30 @@ def simulate_fans(
             truth.add_fan(fan.truth(outcome))
         return outcome
 
-    with httpx.HTTPTransport(limits=limits) as transport, ThreadPoolExecutor(concurrency) as pool:
+    with (
+        httpx.HTTPTransport(limits=_pool_limits(concurrency)) as transport,
+        ThreadPoolExecutor(concurrency) as pool,
+    ):
         for plan, outcome in zip(plans, pool.map(visit, plans), strict=True):
-            report.outcomes[outcome] += 1
-            if outcome == "granted":
-                report.granted_fans.append(plan.fan_id)
-            if on_fan:
-                on_fan(outcome)
+            _tally(report, plan, outcome, on_fan)
     return report
+
+
+def _pool_limits(concurrency: int) -> httpx.Limits:
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so no request races its close.
+    return httpx.Limits(
+        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2, keepalive_expiry=2.0
+    )
+
+
+def _tally(
+    report: SimulationReport, plan: FanPlan, outcome: str, on_fan: Callable[[str], None] | None
+) -> None:
+    report.outcomes[outcome] += 1
+    if outcome == "granted":
+        report.granted_fans.append(plan.fan_id)
+    if on_fan:
+        on_fan(outcome)
 
 
 class Fan:

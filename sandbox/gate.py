@@ -95,19 +95,7 @@ class ServiceGate:
         seen = _Seen(bodies)
         tracked_send = seen.wrap_send(send)
         tracked_receive = seen.wrap_receive(receive) if bodies else receive
-        fault: str | None = None
-        retry_after = None
-        if caller.limit_key is not None:
-            retry_after = sandbox.limiter.hit(caller.limit_key, now, caller.budget, caller.window_s)
-        refusal: Reply | None = None
-        if retry_after is not None:
-            fault, refusal = "rate_limited", self.adapter.too_many(retry_after)
-        elif caller.quota_key is not None and caller.quota_reply is not None:
-            retry_after = sandbox.quotas.hit(
-                caller.quota_key, now, caller.quota_budget, caller.quota_window_s, count_refused=False
-            )
-            if retry_after is not None:
-                fault, refusal = "quota_exceeded", caller.quota_reply(retry_after)
+        fault, refusal, retry_after = self._refusal(caller, now)
         if refusal is not None:
             await _send_reply(tracked_send, refusal)
         else:
@@ -119,10 +107,38 @@ class ServiceGate:
                 if plan.throttle:
                     retry_after = sandbox.config.faults.throttle_retry_after_s
                 await self._with_faults(plan, caller, scope, tracked_receive, tracked_send, seen)
+        self._record(scope, caller, seen, original_path, now, started, fault, retry_after)
+
+    def _refusal(self, caller: Caller, now: float) -> tuple[str | None, Reply | None, int | None]:
+        """(fault, reply, retry after) when the caller's rate limit or quota refuses the call."""
+        sandbox = self.sandbox
+        if caller.limit_key is not None:
+            retry_after = sandbox.limiter.hit(caller.limit_key, now, caller.budget, caller.window_s)
+            if retry_after is not None:
+                return "rate_limited", self.adapter.too_many(retry_after), retry_after
+        if caller.quota_key is not None and caller.quota_reply is not None:
+            retry_after = sandbox.quotas.hit(
+                caller.quota_key, now, caller.quota_budget, caller.quota_window_s, count_refused=False
+            )
+            if retry_after is not None:
+                return "quota_exceeded", caller.quota_reply(retry_after), retry_after
+        return None, None, None
+
+    def _record(
+        self,
+        scope: Scope,
+        caller: Caller,
+        seen: _Seen,
+        original_path: str,
+        now: float,
+        started: float,
+        fault: str | None,
+        retry_after: int | None,
+    ) -> None:
+        bodies = seen.record
         route = scope.get("route")
         route_path = getattr(route, "path", None) or _match_route(self.app, scope) or "<unmatched>"
-        query = scope.get("query_string", b"").decode("latin-1")
-        sandbox.calls.record(
+        self.sandbox.calls.record(
             Call(
                 seq=0,
                 time=now,
@@ -131,7 +147,7 @@ class ServiceGate:
                 user=caller.user,
                 method=scope["method"],
                 path=original_path,
-                query=query,
+                query=scope.get("query_string", b"").decode("latin-1"),
                 route=f"{scope['method']} {route_path}",
                 status=seen.status,
                 duration_ms=(time.perf_counter() - started) * 1000,
@@ -159,15 +175,25 @@ class ServiceGate:
         if not (plan.drop or plan.slow_s):
             await self.app(scope, receive, send)
             return
-        if not plan.after_processing:
-            if plan.drop:
-                await _drop(receive, send)
-                return
-            gone, early = await _wait_unless_gone(receive, plan.slow_s)
-            if gone:
-                return  # the client gave up first: nothing was done
-            await self.app(scope, _replaying(early, receive), send)
+        if plan.after_processing:
+            await self._after_processing(plan, scope, receive, send, seen)
+        else:
+            await self._before_processing(plan, scope, receive, send)
+
+    async def _before_processing(self, plan: FaultPlan, scope: Scope, receive: Receive, send: Send) -> None:
+        """The connection drops, or the answer is slow, before the service has done anything."""
+        if plan.drop:
+            await _drop(receive, send)
             return
+        gone, early = await _wait_unless_gone(receive, plan.slow_s)
+        if gone:
+            return  # the client gave up first: nothing was done
+        await self.app(scope, _replaying(early, receive), send)
+
+    async def _after_processing(
+        self, plan: FaultPlan, scope: Scope, receive: Receive, send: Send, seen: _Seen
+    ) -> None:
+        """The service does the work; then the connection drops, or the answer is slow."""
         held: list[Message] = []
 
         async def hold(message: Message) -> None:

@@ -27,7 +27,7 @@ from campaigns.choices import preadded
 from campaigns.models import ActionKind, GrantStatus
 from campaigns.settings import Settings
 from campaigns.vault import Secret
-from services.errors import Failure, GrantLost, ServiceFailure, by_status, network, throttled
+from services.errors import Failure, GrantLost, ServiceError, ServiceFailure, by_status, network, throttled
 from services.http import ThreadSessions
 from services.model import FanPlaylist, Lookup, Profile, Release, Tokens, TokenSink, country_of
 from services.owed import (
@@ -189,6 +189,22 @@ class AppleApp(PacedApp):
         """One call (the developer token renewed once on a 401); raises ServiceFailure, or GrantLost for
         a refused Music User Token."""
         self.gate(what)  # no call while any process was told to wait; `paced` reports the answer
+        response = self._send(method, path, what, user_token=user_token, params=params, body=body)
+        status = response.status_code
+        if status < 300:
+            if paced:
+                self.pacer.on_success()
+            return response.json() if response.content else None
+        if status == 429:
+            if paced:
+                self.pacer.on_throttled(None)
+            raise throttled(SERVICE, what, None)
+        raise _refusal(what, status, _error_detail(response), fan_call=user_token is not None)
+
+    def _send(
+        self, method: str, path: str, what: str, *, user_token: Secret | None, params: Any, body: Any
+    ) -> requests.Response:
+        """The answer to one call, the developer token renewed once when it is refused."""
         http = self.sessions.session()
         for renewed in (False, True):
             headers = {"Authorization": f"Bearer {self.developer.current(renew=renewed)}"}
@@ -205,35 +221,9 @@ class AppleApp(PacedApp):
                 )
             except requests.RequestException as exc:
                 raise network(SERVICE, what, exc) from None
-            status = response.status_code
-            if status == 401 and not renewed:
-                continue  # the developer token: mint a new one, once
-            break
-        if status < 300:
-            if paced:
-                self.pacer.on_success()
-            return response.json() if response.content else None
-        detail = _error_detail(response)
-        if status == 429:
-            if paced:
-                self.pacer.on_throttled(None)
-            raise throttled(SERVICE, what, None)
-        if status == 403 and user_token is not None:
-            raise GrantLost(
-                GrantStatus.REVOKED, f"apple refused the Music User Token ({detail})", service=SERVICE
-            )
-        if status == 400 and "subscription" in detail.lower():
-            raise ServiceFailure(
-                Failure.FORBIDDEN,
-                f"apple {what}: no Apple Music subscription",
-                service=SERVICE,
-                code="no_subscription",
-                status=400,
-            )
-        failure = by_status(SERVICE, what, status, detail)
-        if status == 401:
-            failure.kind = Failure.FORBIDDEN  # the developer token, refused twice: not the fan's to fix
-        raise failure
+            if response.status_code != 401 or renewed:
+                break  # on a first 401, the developer token: mint a new one, once
+        return response
 
     # the catalogue -----------------------------------------------------------------------------------
     def resolve(self, lookup: Lookup) -> Release | None:
@@ -328,7 +318,7 @@ class AppleFan:
             )
         return str(data[0]["id"])
 
-    def find_playlist(self, name: str, marker: str) -> str | None:
+    def find_playlist(self, name: str, marker: str) -> str | None:  # noqa: ARG002 - the PlaylistCalls protocol's signature
         for item in self._pages("/v1/me/library/playlists", "list playlists"):
             description = ((item.get("attributes") or {}).get("description") or {}).get("standard") or ""
             if marker in description:
@@ -351,6 +341,26 @@ class AppleFan:
             page = self._request("GET", path, what)
             yield from (page or {}).get("data") or []
             path = (page or {}).get("next")
+
+
+def _refusal(what: str, status: int, detail: str, *, fan_call: bool) -> ServiceError:
+    """The failure an error answer (not a throttle) stands for."""
+    if status == 403 and fan_call:
+        return GrantLost(
+            GrantStatus.REVOKED, f"apple refused the Music User Token ({detail})", service=SERVICE
+        )
+    if status == 400 and "subscription" in detail.lower():
+        return ServiceFailure(
+            Failure.FORBIDDEN,
+            f"apple {what}: no Apple Music subscription",
+            service=SERVICE,
+            code="no_subscription",
+            status=400,
+        )
+    failure = by_status(SERVICE, what, status, detail)
+    if status == 401:
+        failure.kind = Failure.FORBIDDEN  # the developer token, refused twice: not the fan's to fix
+    return failure
 
 
 def _error_detail(response: requests.Response) -> str:
@@ -421,7 +431,7 @@ def grant_call(app: AppleApp, tokens: Tokens, action: GrantAction) -> None:
     app.fan(tokens.access_token).library_add(kind, ids)
 
 
-def fan_actions(app: AppleApp, tokens: Tokens, on_tokens: TokenSink) -> AppleActions:
+def fan_actions(app: AppleApp, tokens: Tokens, on_tokens: TokenSink) -> AppleActions:  # noqa: ARG001 - the ServiceModule protocol's signature
     return AppleActions(app.fan(tokens, paced=False))
 
 

@@ -324,7 +324,7 @@ class DeezerFan:
 
     # the playlist calls. Deezer creates a playlist from a title alone, so one created for an action is
     # found again by its title among the fan's own, newest first.
-    def create_playlist(self, name: str, marker: str) -> str:
+    def create_playlist(self, name: str, marker: str) -> str:  # noqa: ARG002 - the PlaylistCalls protocol's signature
         created = self._request("POST", "/user/me/playlists", "create playlist", {"title": name})
         if not isinstance(created, dict) or not created.get("id"):
             raise ServiceFailure(
@@ -332,7 +332,7 @@ class DeezerFan:
             )
         return str(created["id"])
 
-    def find_playlist(self, name: str, marker: str) -> str | None:
+    def find_playlist(self, name: str, marker: str) -> str | None:  # noqa: ARG002 - the PlaylistCalls protocol's signature
         me = self._request("GET", "/user/me", "profile")
         own = [
             p
@@ -358,7 +358,7 @@ def _json(response: requests.Response) -> dict[str, Any]:
 
 
 # What a Deezer grant is owed, and the calls each action kind makes --------------------------------------
-def app_from_settings(settings: Settings, *, origin: str | None = None) -> DeezerApp | None:
+def app_from_settings(settings: Settings, *, origin: str | None = None) -> DeezerApp | None:  # noqa: ARG001 - the ServiceModule protocol's signature
     """The label's app, None without an app id (its secret is needed only for the code exchange)."""
     return DeezerApp.from_settings(settings)
 
@@ -383,18 +383,18 @@ def owed_actions(spec: CampaignSpec, choices: Any) -> list[PlannedAction]:
     ]
 
 
-def grant_actions(spec: CampaignSpec) -> list[GrantAction]:
+def grant_actions(spec: CampaignSpec) -> list[GrantAction]:  # noqa: ARG001 - the ServiceModule protocol's signature
     """Nothing at grant time: the artist follow is owed at release, with the album."""
     return []
 
 
-def grant_call(app: DeezerApp, tokens: Tokens, action: GrantAction) -> None:
+def grant_call(app: DeezerApp, tokens: Tokens, action: GrantAction) -> None:  # noqa: ARG001 - the ServiceModule protocol's signature
     raise ServiceFailure(
         Failure.REFUSED, f"deezer: no {action.kind} at grant time", service=SERVICE, code="unsupported"
     )
 
 
-def fan_actions(app: DeezerApp, tokens: Tokens, on_tokens: TokenSink) -> DeezerActions:
+def fan_actions(app: DeezerApp, tokens: Tokens, on_tokens: TokenSink) -> DeezerActions:  # noqa: ARG001 - the ServiceModule protocol's signature
     return DeezerActions(app.fan(tokens), id_prefix="deezer:playlist:")
 
 

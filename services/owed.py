@@ -168,5 +168,5 @@ class BaseActions:
     def checkable(self, action: OwedCall) -> bool:
         return action.kind != ActionKind.IDENTIFY  # reading the profile again is harmless
 
-    def unconfirmed(self, action: OwedCall) -> bool:
+    def unconfirmed(self, action: OwedCall) -> bool:  # noqa: ARG002 - the FanActions protocol's signature
         return False

@@ -557,7 +557,7 @@ class SpotifyFan:
         )
         return str(created["id"])
 
-    def find_playlist(self, name: str, marker: str) -> str | None:
+    def find_playlist(self, name: str, marker: str) -> str | None:  # noqa: ARG002 - the PlaylistCalls protocol's signature
         """The fan's playlist whose description carries `marker` (one made for them earlier)."""
         for playlist in self._pages("list playlists", lambda sp: sp.current_user_playlists(limit=50)):
             if marker in (playlist.get("description") or ""):
@@ -618,7 +618,7 @@ def _expires_at(body: dict[str, Any]) -> datetime:
 
 
 # What a Spotify grant is owed, and the calls each action kind makes -------------------------------------
-def app_from_settings(settings: Settings, *, origin: str | None = None) -> SpotifyApp | None:
+def app_from_settings(settings: Settings, *, origin: str | None = None) -> SpotifyApp | None:  # noqa: ARG001 - the ServiceModule protocol's signature
     """The label's app, None without a client id; ValueError when its secret is missing."""
     return SpotifyApp.from_settings(settings) if settings.spotify_enabled else None
 

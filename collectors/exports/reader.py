@@ -30,6 +30,7 @@ ARROW_BLOCK_BYTES = 1 << 20  # Arrow reads ahead many blocks: small blocks keep 
 Pseudonym = Callable[..., str]
 """A keyed hash such as `campaigns.vault.TokenVault.pseudonym`: `pseudonym(*parts) -> str`."""
 
+NUMBERS = (CellType.COUNT, CellType.SIGNED_COUNT, CellType.AVERAGE, CellType.AMOUNT, CellType.PERCENTAGE)
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _ARROW_TYPES = {
     CellType.DATE: pa.timestamp("s"),
@@ -262,23 +263,10 @@ class _BatchConverter:
 
     def _typed(self, values: pa.Array, column: Column) -> pa.Array:
         name, kind = column.name, column.type
-        if kind is CellType.DATE:
-            return cells.date(values, name, day_first=self.day_first)
-        if kind is CellType.MONTH:
-            return cells.month(values, name)
-        if kind is CellType.TIMESTAMP:
-            return cells.timestamp(values, name, day_first=self.day_first)
-        if kind in (CellType.COUNT, CellType.SIGNED_COUNT):
-            signed = kind is CellType.SIGNED_COUNT
-            return cells.whole_number(values, name, signed=signed, decimal_comma=self.decimal_comma)
-        if kind is CellType.AVERAGE:
-            return cells.decimal_number(values, name, decimal_comma=self.decimal_comma, minimum=0)
-        if kind is CellType.AMOUNT:
-            return cells.decimal_number(values, name, decimal_comma=self.decimal_comma)
-        if kind is CellType.PERCENTAGE:
-            return cells.decimal_number(
-                values, name, decimal_comma=self.decimal_comma, minimum=0, maximum=100, percent_sign=True
-            )
+        if kind in (CellType.DATE, CellType.MONTH, CellType.TIMESTAMP):
+            return self._typed_time(values, name, kind)
+        if kind in NUMBERS:
+            return self._typed_number(values, name, kind)
         if kind is CellType.CODE:
             return cells.code(values, name)
         if kind is CellType.COUNTRY:
@@ -288,6 +276,25 @@ class _BatchConverter:
         if kind is CellType.FLAG:
             return cells.flag(values, name)
         return cells.text(values)
+
+    def _typed_time(self, values: pa.Array, name: str, kind: CellType) -> pa.Array:
+        if kind is CellType.DATE:
+            return cells.date(values, name, day_first=self.day_first)
+        if kind is CellType.MONTH:
+            return cells.month(values, name)
+        return cells.timestamp(values, name, day_first=self.day_first)
+
+    def _typed_number(self, values: pa.Array, name: str, kind: CellType) -> pa.Array:
+        if kind in (CellType.COUNT, CellType.SIGNED_COUNT):
+            signed = kind is CellType.SIGNED_COUNT
+            return cells.whole_number(values, name, signed=signed, decimal_comma=self.decimal_comma)
+        if kind is CellType.AVERAGE:
+            return cells.decimal_number(values, name, decimal_comma=self.decimal_comma, minimum=0)
+        if kind is CellType.AMOUNT:
+            return cells.decimal_number(values, name, decimal_comma=self.decimal_comma)
+        return cells.decimal_number(
+            values, name, decimal_comma=self.decimal_comma, minimum=0, maximum=100, percent_sign=True
+        )
 
     def _fan_keys(self, raw: pa.Table, services: pa.Array | None) -> pa.Array:
         """Keyed hashes of the fan's email (or else service + user id); the plain values go no further."""

@@ -185,7 +185,7 @@ def _best_split(path: Path, number: int, line: str) -> tuple[str, list[str], Hea
 
 
 def _unknown_header_problem(line: str) -> str:
-    fields = max((next(csv.reader([line], delimiter=d)) for d in DELIMITERS), key=lambda fields: len(fields))
+    fields = max((next(csv.reader([line], delimiter=d)) for d in DELIMITERS), key=len)
     shown = ", ".join(quote_cell(f.strip()) for f in fields[:8]) + (", …" if len(fields) > 8 else "")
     known = "; ".join(
         f"{layout.kind} ({', '.join(c.labels[0] for c in layout.columns if c.required)})"

@@ -54,7 +54,7 @@ class AppleConnect(NoExtraCalls):
             return TokenCheck(accepted=False)
         return TokenCheck(accepted=True, country=country)
 
-    def playlists(self, tokens: Tokens, user_id: str) -> list[FanPlaylist]:
+    def playlists(self, tokens: Tokens, user_id: str) -> list[FanPlaylist]:  # noqa: ARG002 - the Connector protocol's signature
         return self.app.fan(tokens.access_token).playlists()
 
     def close(self) -> None:

@@ -28,6 +28,15 @@ from campaigns.vault import TokenVault
 STATE_LIFETIME = timedelta(minutes=15)
 BROWSER_COOKIE = "psv_auth"
 ATTEMPTS: Table = AuthorizationAttempt.__table__  # type: ignore[assignment]
+_START = insert(ATTEMPTS)  # built once, as `_CHECK` and `_CLAIM`
+_CHECK = select(
+    ATTEMPTS.c.campaign_id,
+    ATTEMPTS.c.purpose,
+    ATTEMPTS.c.grant_id,
+    ATTEMPTS.c.visit,
+    ATTEMPTS.c.code_verifier,
+    ATTEMPTS.c.used_at,
+).where(ATTEMPTS.c.nonce == bindparam("nonce_"), ATTEMPTS.c.service == bindparam("service_"))
 _CLAIM = (  # built once: marks the attempt used only if it was unused
     update(ATTEMPTS)
     .where(
@@ -105,7 +114,7 @@ class AttemptBook:
             raise ValueError(f"unknown purpose {purpose!r}")
         nonce = secrets.token_urlsafe(24)
         bind.execute(
-            insert(ATTEMPTS),
+            _START,
             [
                 {
                     "nonce": nonce,
@@ -150,16 +159,7 @@ class AttemptBook:
         nonce, bound_to = payload[0], payload[1]
         if browser is None or not secrets.compare_digest(bound_to, _digest(browser)):
             raise StateError("other_browser")
-        row = bind.execute(
-            select(
-                ATTEMPTS.c.campaign_id,
-                ATTEMPTS.c.purpose,
-                ATTEMPTS.c.grant_id,
-                ATTEMPTS.c.visit,
-                ATTEMPTS.c.code_verifier,
-                ATTEMPTS.c.used_at,
-            ).where(ATTEMPTS.c.nonce == nonce, ATTEMPTS.c.service == service)
-        ).first()
+        row = bind.execute(_CHECK, {"nonce_": nonce, "service_": service}).first()
         if row is None:
             raise StateError("invalid")
         if campaign_id is not None and row.campaign_id != campaign_id:

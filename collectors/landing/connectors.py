@@ -86,13 +86,13 @@ class NoExtraCalls:
 
     service: str
 
-    def follow(self, tokens: Tokens, targets: Sequence[str]) -> None:
+    def follow(self, tokens: Tokens, targets: Sequence[str]) -> None:  # noqa: ARG002 - the Connector protocol's signature
         if targets:
             raise ServiceFailure(
                 Failure.REFUSED, f"{self.service}: no extra follows", service=self.service, code="unsupported"
             )
 
-    def entity_name(self, tokens: Tokens, uri: str) -> str | None:
+    def entity_name(self, tokens: Tokens, uri: str) -> str | None:  # noqa: ARG002 - the Connector protocol's signature
         return None
 
 

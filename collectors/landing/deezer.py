@@ -26,14 +26,14 @@ class DeezerConnect(NoExtraCalls):
         self.app = app
         self.redirect_uri = app.redirect_uri
 
-    def start(self, purpose: Purpose, view: CampaignView | None) -> Authorization:
+    def start(self, purpose: Purpose, view: CampaignView | None) -> Authorization:  # noqa: ARG002 - the OAuthConnector protocol's signature
         perms = FORGET_PERMS if purpose == "forget" else tuple(perms_for(with_email=purpose == "email"))
         return Authorization(None, "", perms, {"scopes": ",".join(perms)})
 
     def authorize_url(self, state: str, authorization: Authorization) -> str:
         return self.app.authorize_url(state, list(authorization.scopes))
 
-    def exchange(self, code: str, verifier: str | None, remembered: Mapping[str, Any]) -> Tokens:
+    def exchange(self, code: str, verifier: str | None, remembered: Mapping[str, Any]) -> Tokens:  # noqa: ARG002 - the OAuthConnector protocol's signature
         return self.app.exchange(code, str(remembered.get("scopes") or "basic_access").split(","))
 
     def profile(self, tokens: Tokens) -> Profile:

@@ -16,8 +16,9 @@ from starlette.responses import RedirectResponse, Response
 
 from campaigns.future_saves import future_consent_text
 from campaigns.identity import surviving_grant
-from campaigns.ledger import record_at_grant
+from campaigns.ledger import GrantRef, record_at_grant
 from campaigns.models import ActionKind, EventKind, Grant, GrantStatus, Outcome, OwedAction
+from campaigns.rules import SERVICE_NAMES
 from campaigns.vault import Secret, VaultError
 from collectors.landing import future, remind, views
 from collectors.landing.attempts import BROWSER_COOKIE, browser_of
@@ -34,7 +35,7 @@ from collectors.landing.context import Landing
 from collectors.landing.events import event_row
 from collectors.landing.fans import erase_grants
 from collectors.landing.flows import start_email
-from collectors.landing.page import SERVICE_NAMES, CampaignView
+from collectors.landing.page import CampaignView
 from collectors.landing.records import (
     UNCONFIRMED_FOLLOW,
     at_grant,
@@ -305,8 +306,9 @@ def _record_choices(
     now: datetime,
 ) -> bool:
     """Write the choices; True when the email still has to come from the service (a second sign-in)."""
+    ref = GrantRef.of(grant)
     for uri in done.follows:
-        record_at_grant(session, grant, ActionKind.FOLLOW, uri, at_grant(ActionKind.FOLLOW, uri, problem))
+        record_at_grant(session, ref, ActionKind.FOLLOW, uri, at_grant(ActionKind.FOLLOW, uri, problem))
     previous = dict(grant.choices or {})
     choices = completed_choices(previous, done, now)
     round_trip = False

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from campaigns.identity import PROVISIONAL, Identified, adopt_identity, identify, provisional_id
+from campaigns.identity import PROVISIONAL, adopt_identity, identify, provisional_id
 from campaigns.ledger import (
     DELIVERED_AT_GRANT,
     PROFILE_TARGET,
@@ -35,6 +35,7 @@ from campaigns.ledger import (
     release_held,
 )
 from campaigns.models import ActionKind, EventKind, Grant, GrantStatus
+from campaigns.rules import SERVICE_NAMES
 from campaigns.vault import Secret, VaultError
 from campaigns.verification import UNVERIFIED, UNVERIFIED_REFUSED, end_uncounted
 from collectors.landing import views
@@ -47,9 +48,8 @@ from collectors.landing.context import Landing
 from collectors.landing.deezer import DeezerConnect
 from collectors.landing.events import event_row
 from collectors.landing.fans import forget_fan
-from collectors.landing.page import SERVICE_NAMES, CampaignView
+from collectors.landing.page import CampaignView
 from collectors.landing.records import (
-    SavedGrant,
     at_grant,
     give_consent,
     record_event,
@@ -408,7 +408,7 @@ def _capture(
                 visit,
                 service=service,
                 grant_id=saved.id,
-                detail=UNVERIFIED if unverified else (None if saved.new else "again"),
+                detail=UNVERIFIED if unverified else ("again" if saved.again else None),
             ),
         )
     delivery = Delivery(landing, connector, tokens, saved, holder)
@@ -423,12 +423,12 @@ class Delivery:
     The store failing here loses nothing: the held actions pass to the executor after `HOLD`."""
 
     def __init__(
-        self, landing: Landing, connector: Connector, tokens: Tokens, saved: SavedGrant, holder: str
+        self, landing: Landing, connector: Connector, tokens: Tokens, saved: GrantRef, holder: str
     ) -> None:
         self.landing = landing
         self.connector = connector
         self.tokens = tokens
-        self.grant: GrantRef = saved
+        self.grant = saved
         self.holder = holder
 
     def run(self, held: list[Owed]) -> None:
@@ -479,7 +479,7 @@ class Delivery:
             return None
         still: list[tuple[int, int, str, str]] = []
 
-        def recorded(bind: Connection | Session, grant: Identified) -> None:
+        def recorded(bind: Connection | Session, grant: GrantRef) -> None:
             record_at_grant(bind, grant, ActionKind.IDENTIFY, PROFILE_TARGET, DELIVERED_AT_GRANT)
             still.extend(held_by(bind, self.holder))
 
@@ -563,7 +563,7 @@ def _email_granted(
                 retry_url=f"/{view.slug}/done",
                 view=view,
             )
-        replace_tokens(session, landing.vault, grant, tokens)
+        replace_tokens(landing.vault, grant, tokens)
         if profile.email is None:
             return RedirectResponse(f"/{view.slug}/done?email=missing", status_code=303)
         grant.email = landing.vault.seal(profile.email)

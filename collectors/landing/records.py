@@ -7,14 +7,13 @@ the unique key first and then update, so concurrent requests never fail on a dup
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.orm import Session
 
-from campaigns.ledger import DELIVERED_AT_GRANT, AtGrant, StoredUpsert
+from campaigns.ledger import DELIVERED_AT_GRANT, AtGrant, GrantRef, StoredUpsert
 from campaigns.models import ConsentRecord, Grant, GrantStatus, LandingEvent, OwedAction
 from campaigns.vault import TokenVault
 from collectors.landing.events import EVENT_COLUMNS, INSERT_EVENT
@@ -50,14 +49,6 @@ _GRANT_UPSERT = StoredUpsert(
 )
 
 
-@dataclass(frozen=True)
-class SavedGrant:
-    id: int
-    campaign_id: int
-    service: str
-    new: bool  # False: the same account granted before, and this grant replaced its tokens
-
-
 def save_grant(
     bind: Session | Connection,
     vault: TokenVault,
@@ -70,7 +61,7 @@ def save_grant(
     fan_timezone: str | None,
     choices: dict[str, Any],
     status: GrantStatus = GrantStatus.ACTIVE,
-) -> SavedGrant:
+) -> GrantRef:
     """Store the grant sealed, in one statement; the same service account granting again updates its one
     grant (new tokens and scopes; country and zone only when known now; its choices stay theirs)."""
     now = datetime.now(UTC)
@@ -96,7 +87,7 @@ def save_grant(
             "updated_at": now,
         },
     ).one()
-    return SavedGrant(row.id, campaign_id, service, new=row.created_at == now)
+    return GrantRef(row.id, campaign_id, service, again=row.created_at != now)
 
 
 # Spotify's 2026 artist follow may be answered and ignored (reference H): the executor checks it.
@@ -113,7 +104,7 @@ def at_grant(kind: str, target: str, problem: str | None) -> AtGrant:
     return DELIVERED_AT_GRANT
 
 
-def replace_tokens(session: Session, vault: TokenVault, grant: Grant, tokens: Tokens) -> None:
+def replace_tokens(vault: TokenVault, grant: Grant, tokens: Tokens) -> None:
     """A second authorization of the same account (the email opt-in) brings tokens with more scopes."""
     grant.access_token = vault.seal(tokens.access_token)
     if tokens.refresh_token:

@@ -46,7 +46,7 @@ class SpotifyConnect:
     def authorize_url(self, state: str, authorization: Authorization) -> str:
         return self.app.authorize_url(state, authorization.challenge, list(authorization.scopes))
 
-    def exchange(self, code: str, verifier: str | None, remembered: Mapping[str, Any]) -> Tokens:
+    def exchange(self, code: str, verifier: str | None, remembered: Mapping[str, Any]) -> Tokens:  # noqa: ARG002 - the OAuthConnector protocol's signature
         if not verifier:
             raise ServiceFailure(
                 Failure.REFUSED, "spotify: no PKCE verifier", service=SERVICE, code="no_verifier"

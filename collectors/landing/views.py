@@ -12,9 +12,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from campaigns.rules import SERVICE_NAMES
 from collectors.landing.attempts import BROWSER_COOKIE, STATE_LIFETIME
 from collectors.landing.context import VISITOR_COOKIE, Landing
-from collectors.landing.page import SERVICE_NAMES, CampaignView
+from collectors.landing.page import CampaignView
 from collectors.landing.security import SESSION_COOKIE, SESSION_LIFETIME_S
 from collectors.landing.visit import visitor_id
 

@@ -53,7 +53,7 @@ def render(reader: WarehouseReader) -> None:
 
 
 def upcoming(row: dict[str, Any]) -> bool:
-    return pd.Timestamp(row["release_at"]) > pd.Timestamp.now(tz="UTC")
+    return bool(pd.Timestamp(row["release_at"]) > pd.Timestamp.now(tz="UTC"))
 
 
 def _accumulation(reader: WarehouseReader, slug: str, row: dict[str, Any]) -> None:
@@ -128,9 +128,11 @@ def _funnel(reader: WarehouseReader, slug: str) -> None:
         )
     by_service = view.get(reader, queries.FUNNEL_BY_SERVICE, slug, source, source, start, end)
     view.plot(by_service, charts.funnel, f"funnel-{slug}", "No visits from this source in these days.")
-    view.table(by_service, f"{slug} funnel by service", "No visits from this source in these days.")
+    view.table(
+        by_service, f"{slug} funnel by service", "No visits from this source in these days.", FUNNEL_COLUMNS
+    )
     by_source = view.get(reader, queries.FUNNEL_BY_SOURCE, slug, start, end)
-    view.table(by_source, f"{slug} funnel by source", "No visits in these days.")
+    view.table(by_source, f"{slug} funnel by source", "No visits in these days.", FUNNEL_COLUMNS)
     browsers = view.get(reader, queries.FUNNEL_BROWSERS, slug, source)
     st.subheader("Lost in in-app browsers")
     if browsers.empty or (browsers["in_app_browser"] == "(none)").all():
@@ -148,6 +150,22 @@ def _funnel(reader: WarehouseReader, slug: str) -> None:
         )
     view.chart(charts.in_app_loss(browsers), f"in-app-{slug}", "")
     view.table(browsers, f"{slug} visitors by browser", "")
+
+
+# the two kinds of pre-save apart, each labelled, and both
+FUNNEL_COLUMNS = {
+    "grants": st.column_config.NumberColumn(
+        "direct pre-saves", help="granted: the label's app saves for them"
+    ),
+    "delivered": st.column_config.NumberColumn("saved on release", help="direct pre-saves delivered"),
+    "reminders": st.column_config.NumberColumn(
+        "reminder sign-ups", help="an email with a link to the release on release day, instead of a save"
+    ),
+    "presaves": st.column_config.NumberColumn("pre-saves in all", help="direct + reminder sign-ups"),
+    "reminder_clicks": st.column_config.NumberColumn(
+        "followed the reminder", help="reminder fans who followed their release-day link (once per fan)"
+    ),
+}
 
 
 def _countries(reader: WarehouseReader, slug: str) -> None:

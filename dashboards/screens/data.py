@@ -63,6 +63,6 @@ def _checks(reader: WarehouseReader) -> None:
     if not results.empty:
         results = results.assign(
             result=results["passed"].map({True: "passed", False: f"{checks.MARK} failed"}),
-            campaigns=results["campaigns"].map(lambda named: ", ".join(named)),
+            campaigns=results["campaigns"].map(", ".join),
         )[["result", "asset", "check_name", "description", "detail", "campaigns", "checked_at"]]
     view.table(results, "checks", "No check has run yet: run the pipeline.")

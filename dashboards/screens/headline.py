@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from dashboards import charts, palette
-from dashboards.glossary import Glossary, known
+from dashboards.glossary import Glossary, known, presave_kinds
 
 PER_ROW = 4
 # How the pre-saves are going: the figures every campaign page leads with.
@@ -28,8 +28,10 @@ def detail(figure: str, row: dict[str, Any], series: str | None = None) -> str |
     measured = charts.SERIES_NAMES.get(series or "", series or "")
     if figure == "presaves":
         reminders = int(row.get("reminders") or 0)
-        besides = f"; besides them {reminders:,} reminder pre-saves (an email, a link on release day)"
-        return f"direct, all services: {by_service(row)}" + (besides if reminders else "")
+        direct = f"direct, all services: {by_service(row)}"
+        return (
+            f"{presave_kinds(int(row.get('presaves') or 0), reminders)} · {direct}" if reminders else direct
+        )
     if figure == "last_week_share":
         return "of all services' pre-saves, the last seven days before release (or today)"
     if figure == "forecast":

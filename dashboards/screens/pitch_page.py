@@ -17,7 +17,7 @@ PACK_FORMATS = {"pdf": "application/pdf", "png": "image/png"}  # what the pack d
 
 
 @st.cache_data(ttl=300, show_spinner="Drawing the pitch pack…", max_entries=32)
-def _pack(snapshot: str, version: float, slug: str, fmt: str) -> bytes:
+def _pack(snapshot: str, version: float, slug: str, fmt: str) -> bytes:  # noqa: ARG001 - part of the cache key: a new warehouse version reads afresh
     return pitch.render(pitch.gather(WarehouseReader(Path(snapshot)), slug), fmt)
 
 

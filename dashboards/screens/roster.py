@@ -3,6 +3,8 @@ release against the artist's earlier releases and against that line."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dashboards import charts, queries, view
@@ -62,7 +64,7 @@ def render(reader: WarehouseReader) -> None:
     )
 
 
-def _campaign(reader: WarehouseReader, row: dict, on_roster: set[str]) -> None:
+def _campaign(reader: WarehouseReader, row: dict[str, Any], on_roster: set[str]) -> None:
     """The campaign picked: did it lift its release, against the artist and against the roster line."""
     st.header(f"{row['artist']} — {row['title']}")
     if row["campaign_slug"] not in on_roster:

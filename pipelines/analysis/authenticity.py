@@ -90,14 +90,7 @@ def burst_windows(
     keyed = codes >= 0
     # A key's share of the campaign's grants (one slot more so a campaign without any key indexes safely).
     share = np.bincount(codes[keyed], minlength=len(uniques) + 1) / max(len(frame), 1)
-    # Sort by (key, time) on one number so a single searchsorted finds each window within its key.
-    # Keys are spaced further apart than any window reaches; grants without a key sit at 0, below them all.
-    span = seconds.max() + 2 * width + 1 if len(seconds) else 1.0
-    composite = np.where(keyed, (codes + 1) * span + seconds, 0.0)
-    order = np.argsort(composite, kind="stable")
-    sorted_composite = composite[order]
-    start = np.searchsorted(sorted_composite, composite - width, side="left")
-    end = np.searchsorted(sorted_composite, composite, side="right")
+    start, end, order = _key_windows(seconds, codes, keyed, width)
     key_count = np.where(keyed, end - start, 0)
     key_share = np.where(keyed, share[np.maximum(codes, 0)], 0.0)
     p_value = np.where(keyed, stats.binom.sf(key_count - 1, campaign_count, key_share), 1.0)
@@ -105,13 +98,7 @@ def burst_windows(
     burst = keyed & (key_count >= min_count) & (p_value < alpha / tested)
     if hard_cap is not None:
         burst |= keyed & (key_count >= hard_cap)
-    # Every grant within a burst window: mark the window's range in (key, time) order, then undo the sort.
-    cover = np.zeros(len(frame) + 1, dtype=np.int64)
-    np.add.at(cover, start[burst], 1)
-    np.add.at(cover, end[burst], -1)
-    in_burst_sorted = np.cumsum(cover[:-1]) > 0
-    in_burst = np.empty(len(frame), dtype=bool)
-    in_burst[order] = in_burst_sorted
+    in_burst = _inside_bursts(start, end, burst, order)
     return pd.DataFrame(
         {
             "key": frame["key"],
@@ -125,6 +112,33 @@ def burst_windows(
         },
         index=frame.index,
     )
+
+
+def _key_windows(
+    seconds: np.ndarray, codes: np.ndarray, keyed: np.ndarray, width: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, order): each grant's window of its key, as a range of positions in (key, time) order,
+    and that order."""
+    # Sort by (key, time) on one number so a single searchsorted finds each window within its key.
+    # Keys are spaced further apart than any window reaches; grants without a key sit at 0, below them all.
+    span = seconds.max() + 2 * width + 1 if len(seconds) else 1.0
+    composite = np.where(keyed, (codes + 1) * span + seconds, 0.0)
+    order = np.argsort(composite, kind="stable")
+    sorted_composite = composite[order]
+    start = np.searchsorted(sorted_composite, composite - width, side="left")
+    end = np.searchsorted(sorted_composite, composite, side="right")
+    return start, end, order
+
+
+def _inside_bursts(start: np.ndarray, end: np.ndarray, burst: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Every grant within a burst window: mark the window's range in (key, time) order, then undo the
+    sort."""
+    cover = np.zeros(len(order) + 1, dtype=np.int64)
+    np.add.at(cover, start[burst], 1)
+    np.add.at(cover, end[burst], -1)
+    in_burst = np.empty(len(order), dtype=bool)
+    in_burst[order] = np.cumsum(cover[:-1]) > 0
+    return in_burst
 
 
 def burst_sign(

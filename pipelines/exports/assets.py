@@ -1,6 +1,7 @@
 """Artist exports dropped into the inbox, loaded into the warehouse; a sensor watches the inbox."""
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -36,7 +37,7 @@ def inbox_exports(
     inbox: InboxResource,
     warehouse: WarehouseResource,
     operational_store: OperationalStore,
-):
+) -> Iterator[dg.MaterializeResult[None]]:
     """Every file waiting in the inbox, loaded into its table (oldest file first); files already loaded
     (same content) change nothing; refused files move to quarantine with a reason file."""
     inbox_dir = Path(inbox.inbox_dir)
@@ -96,7 +97,7 @@ def inbox_run_key(paths: list[Path]) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Loads export files dropped into the inbox, then rebuilds the marts that read them.",
 )
-def inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResource) -> dg.SensorResult:
+def inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResource) -> dg.SensorResult:  # noqa: ARG001 - Dagster passes the sensor's context
     waiting = [p for p in pending_files(Path(inbox.inbox_dir)) if p.is_file()]
     if not waiting:
         return dg.SensorResult(skip_reason="the inbox is empty")

@@ -120,12 +120,7 @@ def _ingest_one(
         as_of = _as_of(connection, path, kind)
     except ExportError as exc:
         _drop_stage(connection)
-        reason = _reason(path, exc)
-        quarantine(path, quarantine_dir, reason)
-        connection.execute(
-            "INSERT INTO quarantined_files VALUES (?, ?, ?, ?)",
-            [digest, path.name, reason, datetime.now(UTC)],
-        )
+        _refuse(connection, path, digest, quarantine_dir, exc)
         report.refused.append((path.name, str(exc)))
         return
     except Exception as exc:
@@ -135,20 +130,7 @@ def _ingest_one(
     connection.execute("BEGIN")
     try:
         _merge(connection, kind, path.name, digest, as_of)
-        connection.execute(
-            "INSERT INTO loaded_files BY NAME SELECT ? AS content_hash, ? AS file_name, ? AS kind, "
-            "? AS rows, ? AS as_of, ? AS variant, ? AS encoding, ? AS loaded_at",
-            [
-                digest,
-                path.name,
-                kind.kind,
-                staged.rows,
-                as_of,
-                staged.variant,
-                staged.encoding,
-                datetime.now(UTC),
-            ],
-        )
+        _record_loaded(connection, digest, path.name, kind.kind, staged, as_of)
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
@@ -159,6 +141,33 @@ def _ingest_one(
     report.tables[kind.table.name] = report.tables.get(kind.table.name, 0) + staged.rows
     if loaded_dir:
         settle(path, loaded_dir)
+
+
+def _refuse(
+    connection: duckdb.DuckDBPyConnection, path: Path, digest: str, quarantine_dir: Path, exc: ExportError
+) -> None:
+    """The file to quarantine with its reason, and its content remembered as refused."""
+    reason = _reason(path, exc)
+    quarantine(path, quarantine_dir, reason)
+    connection.execute(
+        "INSERT INTO quarantined_files VALUES (?, ?, ?, ?)",
+        [digest, path.name, reason, datetime.now(UTC)],
+    )
+
+
+def _record_loaded(
+    connection: duckdb.DuckDBPyConnection,
+    digest: str,
+    file_name: str,
+    kind: str,
+    staged: _Staged,
+    as_of: date | None,
+) -> None:
+    connection.execute(
+        "INSERT INTO loaded_files BY NAME SELECT ? AS content_hash, ? AS file_name, ? AS kind, "
+        "? AS rows, ? AS as_of, ? AS variant, ? AS encoding, ? AS loaded_at",
+        [digest, file_name, kind, staged.rows, as_of, staged.variant, staged.encoding, datetime.now(UTC)],
+    )
 
 
 def _reason(path: Path, exc: ExportError) -> str:

@@ -132,7 +132,7 @@ def _with_artist(names: tuple[str, ...]) -> Callable[[ExportTable, str | None], 
     return prepare
 
 
-def _distrokid(table: ExportTable, tag: str | None) -> pd.DataFrame:
+def _distrokid(table: ExportTable, tag: str | None) -> pd.DataFrame:  # noqa: ARG001 - every ExportKind's prepare takes the file's tag
     frame = _columns(
         table.frame,
         (

@@ -14,7 +14,7 @@ from pipelines.schedules import standing_schedule
 @dg.asset(group_name="future_saves", kinds={"sqlalchemy"})
 def future_saves(
     context: dg.AssetExecutionContext, operational_store: OperationalStore
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     """Grants carried over to campaigns not released yet: every fan who opted in to future saves on an
     earlier campaign of the same artist, once per fan, service and campaign (the release-day run then
     saves it through the ledger). The label's next releases are its next campaign files. Metadata:
@@ -40,7 +40,7 @@ future_saves_daily = standing_schedule("future_saves_daily", future_saves_job, "
 @dg.asset(group_name="future_saves", kinds={"duckdb", "pandas"})
 def presave_origins(
     operational_store: OperationalStore, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     """Pre-saves per campaign slug and service, one-time (the fan's own grant on the page) and future
     (carried over from an earlier campaign of the artist) counted apart: warehouse table
     `presave_origins` (campaign_slug, service, one_time, future); counts only, no fan key."""
@@ -57,7 +57,9 @@ def presave_origins(
 
 
 @dg.asset(group_name="future_saves", kinds={"duckdb", "pandas"})
-def followup_days(operational_store: OperationalStore, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def followup_days(
+    operational_store: OperationalStore, warehouse: WarehouseResource
+) -> dg.MaterializeResult[None]:
     """Each follow-up day of each campaign (the campaign file's `followups:`): its pre-saves, the
     campaign's baseline (median daily pre-saves on its other collecting days) and the ratio: warehouse
     table `followup_days` (campaign_slug, day, presaves, baseline_per_day, baseline_days, ratio)."""

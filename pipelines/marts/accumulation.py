@@ -22,7 +22,7 @@ RELEASES = "SELECT campaign_slug AS campaign, release_date FROM campaign_release
 PRESAVE_DAYS = "SELECT campaign_slug AS campaign, presaved_on AS granted_at FROM presaves"
 
 
-def _today(connection: duckdb.DuckDBPyConnection) -> date:
+def _today() -> date:
     return datetime.now(UTC).date()
 
 
@@ -50,7 +50,7 @@ def last_week_shares(table: pd.DataFrame, release_dates: pd.Series, today: date)
 
 
 def presave_accumulation(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> pd.DataFrame:
-    today = today or _today(connection)
+    today = today or _today()
     table, releases = curves(connection)
     columns = ["campaign_slug", "day", "date", "presaves", "cumulative", "share_of_final", "last_week_share"]
     if releases.empty:
@@ -93,7 +93,7 @@ def caveat(made: Forecast) -> str | None:
 
 
 def presave_forecast(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> pd.DataFrame:
-    today = today or _today(connection)
+    today = today or _today()
     table, releases = curves(connection)
     rows = []
     release_dates = pd.to_datetime(releases.set_index("campaign")["release_date"]).dt.date

@@ -40,7 +40,7 @@ def mart_asset(mart: Mart) -> dg.AssetsDefinition:
     @dg.asset(
         name=mart.name, group_name=GROUP, kinds={"duckdb"}, deps=list(mart.deps), description=mart.description
     )
-    def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult[None]:
         with warehouse.warehouse().writer() as connection:
             rows = rebuild(connection, mart)
             record(connection, mart.name, [(rule, rule.evaluate(connection)) for rule in rules_for(mart)])

@@ -267,11 +267,42 @@ INVARIANTS: dict[str, list[tuple[str, str, str]]] = {
             "SELECT campaign_slug FROM service_conversion WHERE grants > 0 AND grants < visitors AND high <= low",
         ),
         (
+            "presaves_are_direct_and_reminders",
+            "presaves = grants (direct) + reminders ≤ service_visitors, and the direct button's visitors ≤ "
+            "service_visitors: the two kinds counted apart, each visitor once.",
+            "SELECT campaign_slug FROM service_conversion WHERE presaves <> grants + reminders "
+            "OR presaves > service_visitors OR visitors > service_visitors",
+        ),
+        (
             "no_visitor_with_many_grants",
             "No visitor (one browser session) granted for more than three fan accounts: many grants from "
             "one visitor means visitors were merged (a shared cookie jar) or one fan made accounts.",
             "SELECT campaign_slug, visitor_key FROM landing_events "
             "WHERE kind = 'grant' AND visitor_key IS NOT NULL GROUP BY ALL HAVING count(DISTINCT fan_key) > 3",
+        ),
+    ],
+    "presave_kinds": [
+        (
+            "total_is_direct_and_reminders",
+            "total = direct + reminders, and no more reminder fans followed their link than signed up.",
+            "SELECT campaign_slug FROM presave_kinds WHERE total <> direct + reminders OR reminder_clicks > reminders",
+        ),
+        (
+            "delivered_within_direct",
+            "No more direct saves delivered than direct pre-saves: a delivered save without its grant row "
+            "means the grants copy lost fans.",
+            "SELECT campaign_slug FROM presave_kinds WHERE direct_delivered > direct",
+        ),
+        _shares("presave_kinds", "reminder_click_rate"),
+    ],
+    "release_day_kinds": [
+        _shares("release_day_kinds", "delivered_share", "click_share"),
+        (
+            "release_day_shares_within_their_intervals",
+            "delivered_low ≤ delivered_share ≤ delivered_high and click_low ≤ click_share ≤ click_high.",
+            "SELECT campaign_slug FROM release_day_kinds WHERE NOT (coalesce(delivered_low <= delivered_share "
+            "+ 1e-12 AND delivered_share <= delivered_high + 1e-12, true) AND coalesce(click_low <= click_share "
+            "+ 1e-12 AND click_share <= click_high + 1e-12, true))",
         ),
     ],
     "campaign_lift": [

@@ -10,6 +10,14 @@ Conversion per service is measured on visitors, not events: the visitors who cho
 many of them granted it. These groups are disjoint (a visitor's first choice), so the two-proportion test
 between services compares independent samples. The `any` row is every visitor and whether they granted
 some service: the page's overall visit-to-grant rate. Imported fans have no visits and stay out.
+
+Reminder pre-saves are their own kind beside the direct ones (grants), never inside them: a visitor who
+signed up for a reminder (an email, a link on release day) chose that service when they pressed no
+button first (a link-only service has none). `reminders` counts the visitors who took a reminder for the
+service they chose and did not grant it, so `presaves` = grants + reminders ≤ visitors; the funnel counts
+reminder sign-ups (renewals not again) and the fans who followed their release-day link
+(`reminder_clicks`, once per fan). Services are compared on direct conversion only among those a visitor
+could save directly (some chooser started an authorization): a link-only service's zero is no finding.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from pipelines.schema import FUNNEL_STEPS
 ALL = "(all)"
 ANY_SERVICE = "any"
 CHOICE_KINDS = "('click', 'authorize_start', 'grant', 'denial', 'error')"
+DIRECT_KINDS = "('authorize_start', 'grant', 'denial')"  # steps only a direct save has
 
 _EVENTS = f"""
 events AS (
@@ -38,15 +47,23 @@ events AS (
            nullif(lower(trim(e.utm_source)), '') AS source
     FROM landing_events e JOIN campaigns c ON c.slug = e.campaign_slug
 ),
-visitors AS (
+visitor_choices AS (
     SELECT campaign_slug, visitor_key,
            arg_min(service, occurred_at) FILTER (WHERE service IS NOT NULL AND kind IN {CHOICE_KINDS}) AS chosen,
+           arg_min(service, occurred_at) FILTER (WHERE service IS NOT NULL AND kind = 'reminder') AS first_reminder,
            arg_min(source, occurred_at) FILTER (WHERE source IS NOT NULL) AS first_source,
            arg_min(country, occurred_at) FILTER (WHERE country IS NOT NULL) AS first_country,
            bool_or(kind = 'visit') AS visited,
-           list(DISTINCT service) FILTER (WHERE kind = 'grant' AND service IS NOT NULL) AS granted
+           list(DISTINCT service) FILTER (WHERE kind = 'grant' AND service IS NOT NULL) AS granted,
+           list(DISTINCT service) FILTER (WHERE kind = 'reminder' AND service IS NOT NULL) AS reminded,
+           list(DISTINCT service) FILTER (WHERE kind IN {DIRECT_KINDS} AND service IS NOT NULL) AS tried
     FROM events WHERE visitor_key IS NOT NULL
     GROUP BY ALL
+),
+visitors AS (  -- a visitor who pressed no button but signed up for a reminder chose its service that way
+    SELECT *, CASE WHEN chosen IS NULL THEN first_reminder END AS reminder_only,
+           coalesce(chosen, first_reminder) AS service_chosen
+    FROM visitor_choices
 )"""
 
 FUNNEL_DAILY = f"""
@@ -56,13 +73,14 @@ delivered AS (
     WHERE kind = 'save_release' AND outcome = 'delivered'
 ),
 tagged AS (
-    SELECT e.campaign_slug, e.date, e.kind,
-           coalesce(e.service, v.chosen, '(none)') AS service,
+    SELECT e.campaign_slug, e.date, e.kind, e.detail, e.fan_key,
+           coalesce(e.service, v.service_chosen, '(none)') AS service,
            coalesce(e.source, v.first_source, '(direct)') AS source,
            coalesce(e.country, v.first_country, '(unknown)') AS country,
-           e.kind = 'grant' AND d.fan_key IS NOT NULL AND row_number() OVER (
+           row_number() OVER (
                PARTITION BY e.campaign_slug, e.service, e.fan_key, e.kind ORDER BY e.occurred_at, e.event_id
-           ) = 1 AS delivered
+           ) = 1 AS fans_first,
+           d.fan_key IS NOT NULL AS saved
     FROM events e
     LEFT JOIN visitors v ON v.campaign_slug = e.campaign_slug AND v.visitor_key = e.visitor_key
     LEFT JOIN delivered d
@@ -76,7 +94,9 @@ SELECT campaign_slug, date, service, source, country,
        count(*) FILTER (WHERE kind = 'grant') AS grants,
        count(*) FILTER (WHERE kind = 'denial') AS denials,
        count(*) FILTER (WHERE kind = 'error') AS errors,
-       count(*) FILTER (WHERE delivered) AS delivered
+       count(*) FILTER (WHERE kind = 'grant' AND saved AND fans_first) AS delivered,
+       count(*) FILTER (WHERE kind = 'reminder' AND detail IS DISTINCT FROM 'again') AS reminders,
+       count(*) FILTER (WHERE kind = 'reminder_click' AND fan_key IS NOT NULL AND fans_first) AS reminder_clicks
 FROM tagged
 GROUP BY ALL
 """
@@ -91,10 +111,15 @@ GROUP BY ALL
 
 VISITOR_OUTCOMES = f"""
 WITH {_EVENTS}
-SELECT campaign_slug, coalesce(first_source, '(direct)') AS source, coalesce(chosen, '(none)') AS service,
-       count(*) AS visitors,
+SELECT campaign_slug, coalesce(first_source, '(direct)') AS source, coalesce(service_chosen, '(none)') AS service,
+       count(*) FILTER (WHERE reminder_only IS NULL) AS visitors,
+       count(*) AS service_visitors,
        count(*) FILTER (WHERE list_contains(granted, chosen)) AS grants,
-       count(*) FILTER (WHERE len(coalesce(granted, [])) > 0) AS granted_any
+       count(*) FILTER (WHERE len(coalesce(granted, [])) > 0) AS granted_any,
+       count(*) FILTER (WHERE list_contains(reminded, service_chosen)
+                        AND NOT coalesce(list_contains(granted, service_chosen), false)) AS reminders,
+       count(*) FILTER (WHERE len(coalesce(reminded, [])) > 0 AND len(coalesce(granted, [])) = 0) AS reminded_any,
+       count(*) FILTER (WHERE list_contains(tried, chosen)) AS tried
 FROM visitors WHERE visited
 GROUP BY ALL
 """
@@ -124,28 +149,53 @@ def _chose_a_service(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["service"] != "(none)"]
 
 
+def _saved_directly(rows: pd.DataFrame) -> pd.DataFrame:
+    """The choosers of services a visitor could save directly here (some chooser started authorizing)."""
+    chosen = _chose_a_service(rows)
+    tried = chosen.groupby("service")["tried"].sum()
+    return chosen[chosen["service"].isin(tried[tried > 0].index)]
+
+
+def _with_reminders(rates: pd.DataFrame, rows: pd.DataFrame, reminders: str) -> pd.DataFrame:
+    """Reminder sign-ups beside the direct grants, and both together (`presaves`) of the visitors who
+    chose the service either way (`service_visitors`), per service."""
+    kinds = rows.groupby("service")[[reminders, "service_visitors"]].sum()
+    rates = rates.merge(kinds.rename(columns={reminders: "reminders"}), left_on="service", right_index=True)
+    rates["presaves"] = rates["grants"] + rates["reminders"]
+    rates["presave_rate"] = rates["presaves"] / rates["service_visitors"].where(rates["service_visitors"] > 0)
+    return rates
+
+
+CONVERSION_COLUMNS = [
+    "campaign_slug", "source", "service", "visitors", "grants", "rate", "low", "high",
+    "reminders", "service_visitors", "presaves", "presave_rate",
+]  # fmt: skip
+
+
 def service_conversion(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     parts = []
     for campaign, source, rows in _scopes(visitor_outcomes(connection)):
         chosen = _chose_a_service(rows)
-        rates = conversion_rates(chosen, GRANTS_OF_VISITORS)
+        rates = _with_reminders(conversion_rates(chosen, GRANTS_OF_VISITORS), chosen, "reminders")
         overall = pd.DataFrame(
             {
                 "service": [ANY_SERVICE],
                 "grants": [rows["granted_any"].sum()],
-                "visitors": [rows["visitors"].sum()],
+                "visitors": [rows["service_visitors"].sum()],
+                "service_visitors": [rows["service_visitors"].sum()],
+                "reminded_any": [rows["reminded_any"].sum()],
             }
         )
-        rates = pd.concat([rates, conversion_rates(overall, GRANTS_OF_VISITORS)])
-        parts.append(rates.assign(campaign_slug=campaign, source=source))
-    columns = ["campaign_slug", "source", "service", "visitors", "grants", "rate", "low", "high"]
+        overall = _with_reminders(conversion_rates(overall, GRANTS_OF_VISITORS), overall, "reminded_any")
+        parts.append(pd.concat([rates, overall]).assign(campaign_slug=campaign, source=source))
+    columns = CONVERSION_COLUMNS
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
 def service_comparison(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     parts = []
     for campaign, source, rows in _scopes(visitor_outcomes(connection)):
-        pairs = pairwise_conversion(_chose_a_service(rows), GRANTS_OF_VISITORS)
+        pairs = pairwise_conversion(_saved_directly(rows), GRANTS_OF_VISITORS)
         if not pairs.empty:
             parts.append(pairs.assign(campaign_slug=campaign, source=source, comparisons=len(pairs)))
     if not parts:
@@ -170,7 +220,8 @@ MARTS = (
         ("landing_events", "campaigns", "owed_actions"),
         lambda _: FUNNEL_DAILY,
         "Landing events counted per local day; visits carry the service their visitor chose, `(none)` if "
-        "none; delivered = grants whose release save was delivered.",
+        "none; delivered = grants whose release save was delivered; reminders = reminder sign-ups (a "
+        "kind of pre-save apart from grants), reminder_clicks = reminder fans who followed their link.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM landing_events)",
     ),
     Mart(
@@ -184,9 +235,10 @@ MARTS = (
         "service_conversion",
         ("landing_events", "campaigns"),
         service_conversion,
-        "Visitors who chose a service and how many granted it, with the Wilson score 95% interval; "
-        "'any' = every visitor and whether they granted some service. Per campaign and for all campaigns, "
-        "per first traffic source and for all sources.",
+        "Visitors who chose a service and how many granted it (direct pre-saves), with the Wilson score "
+        "95% interval; beside them the choosers who took a reminder instead (`reminders`) and both "
+        "(`presaves`, `presave_rate`). 'any' = every visitor and whether they granted some service (or "
+        "else took a reminder). Per campaign and for all campaigns, per first traffic source and for all.",
         expect_rows="SELECT EXISTS (SELECT 1 FROM landing_events WHERE kind = 'visit')",
     ),
     Mart(
@@ -195,8 +247,9 @@ MARTS = (
         service_comparison,
         "Every pair of services: difference of conversion rates with Newcombe's hybrid score 95% "
         "interval, pooled two-proportion z-test (two-sided) and Holm's adjustment over the `comparisons` "
-        "pairs of the campaign and source; `verdict` states it in words.",
+        "pairs of the campaign and source; `verdict` states it in words. Direct conversion, among the "
+        "services a visitor could save directly (reminder-only services are not compared).",
         expect_rows="SELECT (SELECT count(DISTINCT service) FROM landing_events "
-        f"WHERE kind IN {CHOICE_KINDS} AND service IS NOT NULL) > 1",
+        f"WHERE kind IN {DIRECT_KINDS} AND service IS NOT NULL) > 1",
     ),
 )

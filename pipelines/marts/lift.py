@@ -86,13 +86,13 @@ def campaign_lift(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     followers = frame(connection, FOLLOWERS_AT_RELEASE).set_index("campaign")["followers_at_release"]
     own = frame(connection, OWN_FOLLOWS).set_index("campaign")["own_follows"]
     parts = []
-    for series, rows in velocity.groupby("series", sort=True):
+    for series, series_rows in velocity.groupby("series", sort=True):
         service = SERIES_SERVICE[str(series)]
         counts = presaves[presaves["service"] == service].set_index("campaign")["n"]
-        gross = rows["campaign"].map(followers).astype("Float64")
-        own_follows = rows["campaign"].map(own).fillna(0).astype("int64")
-        rows = rows.assign(
-            presaves=rows["campaign"].map(counts).fillna(0).astype("int64"),
+        gross = series_rows["campaign"].map(followers).astype("Float64")
+        own_follows = series_rows["campaign"].map(own).fillna(0).astype("int64")
+        rows = series_rows.assign(
+            presaves=series_rows["campaign"].map(counts).fillna(0).astype("int64"),
             own_follows=own_follows,
             followers_at_release=(gross - own_follows).where(gross - own_follows > 0),
         )

@@ -63,7 +63,8 @@ def rebuild(connection: duckdb.DuckDBPyConnection, mart: Mart) -> int:
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return connection.execute(f"SELECT count(*) FROM {mart.name}").fetchone()[0]  # type: ignore[index]
+    rows: int = connection.execute(f"SELECT count(*) FROM {mart.name}").fetchone()[0]  # type: ignore[index]
+    return rows
 
 
 def frame(

@@ -6,11 +6,23 @@ pre-saves (an email and a service, a link on release day); `reminder_clicks`: re
 their release-day link (the tracked redirect), and `reminder_click_rate` = clicks / reminders.
 `turned_away`: fans a development-mode Spotify app refused after they authorized, the first at
 `turned_away_since`. The `all` row sums the services of a campaign.
+
+`release_day_kinds` sets the two kinds side by side once a campaign is released, for the analyst: of the
+direct pre-savers, the share whose save was delivered (the release is in their library); of the reminder
+fans, the share who followed their release-day link (they opened the release). Each with its counts and
+Wilson 95% interval, per released campaign and over all of them (`(all)`), per service and `all`. They
+are different acts (a save needs nothing of the fan; a click needs the fan to act), so this is a
+description of what each kind achieved on release day, not a test between them; neither is a stream.
 """
 
 from __future__ import annotations
 
-from pipelines.marts.mart import Mart
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines.analysis.proportions import RateColumns, conversion_rates
+from pipelines.marts.mart import Mart, frame
 
 TURNED_AWAY = "presave:user_not_registered"
 
@@ -66,6 +78,40 @@ SELECT campaign_slug, 'all' AS service, sum(direct) AS direct, sum(reminders) AS
 FROM per_service GROUP BY campaign_slug
 """
 
+RELEASED_KINDS = """
+SELECT k.campaign_slug, k.service, k.direct, k.direct_delivered, k.reminders, k.reminder_clicks
+FROM presave_kinds k JOIN campaigns c ON c.slug = k.campaign_slug
+WHERE k.service <> 'all' AND c.release_at <= now()
+"""
+ALL = "(all)"
+DELIVERED_OF_DIRECT = RateColumns(successes="direct_delivered", trials="direct")
+CLICKS_OF_REMINDERS = RateColumns(successes="reminder_clicks", trials="reminders")
+RELEASE_DAY_COLUMNS = [
+    "campaign_slug", "service", "direct", "direct_delivered", "delivered_share", "delivered_low",
+    "delivered_high", "reminders", "reminder_clicks", "click_share", "click_low", "click_high",
+]  # fmt: skip
+
+
+def _shares(rows: pd.DataFrame, columns: RateColumns, prefix: str) -> pd.DataFrame:
+    # a delivered save whose grant row is gone must not break the interval (the check flags it instead)
+    rows = rows.assign(**{columns.successes: np.minimum(rows[columns.successes], rows[columns.trials])})
+    rates = conversion_rates(rows, columns)
+    return rates.rename(columns={"rate": f"{prefix}_share", "low": f"{prefix}_low", "high": f"{prefix}_high"})
+
+
+def release_day_kinds(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    kinds = frame(connection, RELEASED_KINDS)
+    parts = []
+    for campaign, campaign_rows in [(ALL, kinds), *kinds.groupby("campaign_slug", sort=True)]:
+        rows = pd.concat([campaign_rows, campaign_rows.assign(service="all")])
+        direct = _shares(rows, DELIVERED_OF_DIRECT, "delivered")
+        reminded = _shares(rows, CLICKS_OF_REMINDERS, "click")
+        parts.append(direct.merge(reminded, on="service").assign(campaign_slug=str(campaign)))
+    if kinds.empty:
+        return pd.DataFrame(columns=RELEASE_DAY_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[RELEASE_DAY_COLUMNS]
+
+
 MARTS = (
     Mart(
         "presave_kinds",
@@ -76,5 +122,16 @@ MARTS = (
         "were delivered, how many reminder fans followed their link, and the fans a development-mode "
         "Spotify app turned away (since when).",
         expect_rows="SELECT EXISTS (SELECT 1 FROM grants UNION ALL SELECT 1 FROM reminders)",
+    ),
+    Mart(
+        "release_day_kinds",
+        ("presave_kinds", "campaigns"),
+        release_day_kinds,
+        "Released campaigns only: of the direct pre-savers, how many had their save delivered; of the "
+        "reminder fans, how many followed their release-day link (the tracked redirect); each share with "
+        "its Wilson score 95% interval. Per campaign and over all released campaigns, per service and "
+        "'all'. A description of each kind's release day, not a test between them.",
+        expect_rows="SELECT EXISTS (SELECT 1 FROM presave_kinds k JOIN campaigns c ON c.slug = "
+        "k.campaign_slug WHERE c.release_at <= now())",
     ),
 )

@@ -22,7 +22,7 @@ def fan_messages(
     spotify: SpotifyResource,
     apple: AppleResource,
     deezer: DeezerResource,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     """The message ledger of recent campaigns: one release-day message planned per consenting fan
     (one per address), sent at the fan's release moment once the release is live on their service; one
     re-ask per consenting fan whose Spotify grant will be older than six months at release, a month
@@ -56,7 +56,9 @@ messages_job = dg.define_asset_job("messages_job", selection=[fan_messages])
 
 
 @standing_schedule_of(messages_job, "*/5 * * * *")
-def messages_schedule(context: dg.ScheduleEvaluationContext, smtp: SmtpResource):
+def messages_schedule(
+    context: dg.ScheduleEvaluationContext, smtp: SmtpResource
+) -> dg.SkipReason | dg.RunRequest:
     """Every five minutes while an SMTP server is configured: plan and send the messages due."""
     if not smtp.enabled:
         return dg.SkipReason("no SMTP server configured (PRESAVE_SMTP_URL)")

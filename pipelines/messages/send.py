@@ -70,7 +70,8 @@ class SendReport:
 
 def retry_moment(now: datetime, attempts_so_far: int) -> datetime:
     """Back off: 5, 10, 20, 40 minutes after each failed attempt."""
-    return now + RETRY_BASE * (2**attempts_so_far)
+    doublings: int = 2**attempts_so_far
+    return now + RETRY_BASE * doublings
 
 
 @dataclass(frozen=True)

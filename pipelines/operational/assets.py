@@ -11,7 +11,9 @@ from pipelines.resources import OperationalStore, WarehouseResource
 GROUP = "operational"
 
 
-def _copy(warehouse: WarehouseResource, table: str, frames: Iterator[pd.DataFrame]) -> dg.MaterializeResult:
+def _copy(
+    warehouse: WarehouseResource, table: str, frames: Iterator[pd.DataFrame]
+) -> dg.MaterializeResult[None]:
     store = warehouse.warehouse()
     with store.writer() as connection:
         rows = store.replace_rows(connection, table, frames)
@@ -22,7 +24,9 @@ def _table_asset(
     name: str, description: str, frames: Callable[[OperationalStore], Iterator[pd.DataFrame]]
 ) -> dg.AssetsDefinition:
     @dg.asset(name=name, group_name=GROUP, kinds={"duckdb", "sqlalchemy"}, description=description)
-    def _asset(operational_store: OperationalStore, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _asset(
+        operational_store: OperationalStore, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult[None]:
         return _copy(warehouse, name, frames(operational_store))
 
     return _asset

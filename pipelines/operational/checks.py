@@ -9,6 +9,7 @@ Messages name campaigns, services and counts, never a fan.
 """
 
 from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
@@ -27,13 +28,13 @@ OWED_BY_EVERY_GRANT = {
 }
 
 
-def _warehouse_counts(warehouse: WarehouseResource, sql: str) -> dict[tuple, int]:
+def _warehouse_counts(warehouse: WarehouseResource, sql: str) -> dict[tuple[Any, ...], int]:
     """The counts a `SELECT key..., count(*)` gives, by key."""
     with warehouse.warehouse().reader() as connection:
         return {tuple(key): n for *key, n in connection.execute(sql).fetchall()}
 
 
-def _differences(warehouse: Mapping[tuple, int], store: Mapping[tuple, int]) -> list[str]:
+def _differences(warehouse: Mapping[tuple[Any, ...], int], store: Mapping[tuple[Any, ...], int]) -> list[str]:
     keys = sorted(set(warehouse) | set(store))
     return [
         f"{'/'.join(map(str, key))}: warehouse {warehouse.get(key, 0)}, store {store.get(key, 0)}"

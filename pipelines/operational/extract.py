@@ -59,7 +59,7 @@ OWED_ACTION_COLUMNS = _copy_of(
 )
 
 
-def stream_frames(store: Store, query: Select, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+def stream_frames(store: Store, query: Select[Any], batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
     """Yield the query's rows in frames of `batch_rows`, never holding the whole result."""
     with store.engine.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=batch_rows).execute(query)

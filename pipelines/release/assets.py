@@ -49,7 +49,7 @@ def release_day_actions(
     spotify: SpotifyResource,
     apple: AppleResource,
     deezer: DeezerResource,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     """One campaign's release-day library actions: every fan's owed actions planned in the ledger, the
     release resolved on each service, then the due actions performed by shard workers in parallel
     processes (or Celery workers, `fan_out`). Metadata counts the ledger by outcome and gives the release-to-library latency."""
@@ -150,7 +150,7 @@ def release_day_schedule(
     spotify: SpotifyResource,
     apple: AppleResource,
     deezer: DeezerResource,
-):
+) -> dg.SkipReason | list[dg.RunRequest]:
     """Every minute: a run for each campaign with owed actions due on a service configured here (release
     moments, fans' local midnights, retries) or new grants to plan after its release moment."""
     now = context.scheduled_execution_time or datetime.now(UTC)

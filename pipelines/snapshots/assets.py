@@ -47,7 +47,7 @@ def artist_snapshots(
     artist_stats: ArtistStatsResource,
     operational_store: OperationalStore,
     warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     """Each campaign artist's followers and popularity (Spotify, app token) and fans (Deezer), one row
     per service, artist and UTC day; a second run on the same day replaces that day's row. A figure the
     app cannot see (Spotify development-mode apps lose followers and popularity) reads "not available"."""

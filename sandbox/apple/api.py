@@ -40,7 +40,8 @@ def ok(body: Any, status: int = 200) -> Response:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return None
@@ -76,7 +77,7 @@ class AppleAdapter:
             credential=(developer if valid else None, developer if not valid else None, fan),
         )
 
-    def too_many(self, retry_after: int) -> Reply:
+    def too_many(self, retry_after: int) -> Reply:  # noqa: ARG002 - the ServiceAdapter protocol's signature
         body = errors_body(429, "Too Many Requests", "Rate limit exceeded", "42900")
         return Reply(429, body, [(b"content-type", JSON.encode())])
 
@@ -99,7 +100,8 @@ class AppleApi:
 
     # who is calling -------------------------------------------------------------------------------
     def developer(self, request: Request) -> Developer:
-        developer, problem, _ = request.scope[CALLER].credential
+        credential: tuple[Developer | None, str | None, AppleFan | None] = request.scope[CALLER].credential
+        developer, problem, _ = credential
         if developer is None:
             detail = (
                 f"Developer token is missing or invalid ({problem})" if problem else "Developer token missing"
@@ -109,7 +111,8 @@ class AppleApi:
 
     def fan(self, request: Request) -> AppleFan:
         self.developer(request)
-        _, _, fan = request.scope[CALLER].credential
+        credential: tuple[Developer | None, str | None, AppleFan | None] = request.scope[CALLER].credential
+        _, _, fan = credential
         if fan is None:
             if request.headers.get("music-user-token") is None:
                 raise forbidden("Music-User-Token header is missing")
@@ -163,7 +166,7 @@ class AppleApi:
         track = self.sandbox.catalog.tracks_by_apple.get(song_id)
         if track is None or not song_visible(track, now, market_zone(storefront.upper())):
             raise not_found()
-        return ok({"data": [song_resource(storefront, track, now=now)]})
+        return ok({"data": [song_resource(storefront, track)]})
 
     async def catalog_songs(self, request: Request, storefront: str) -> Response:
         self.developer(request)
@@ -185,7 +188,7 @@ class AppleApi:
             ]
         else:
             raise AppleError(400, "Parameter Missing", "One of ids or filter[isrc] is required", "40006")
-        data = [song_resource(storefront, t, now=now) for t in tracks if song_visible(t, now, zone)]
+        data = [song_resource(storefront, t) for t in tracks if song_visible(t, now, zone)]
         return ok({"data": data})
 
     async def catalog_artist(self, request: Request, storefront: str, artist_id: str) -> Response:

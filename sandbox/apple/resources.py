@@ -52,7 +52,7 @@ def album_resource(storefront: str, release: Release, *, with_tracks: bool, now:
         "attributes": attributes,
     }
     if with_tracks:
-        songs = [song_resource(storefront, t, now=now) for t in release.tracks if song_visible(t, now, zone)]
+        songs = [song_resource(storefront, t) for t in release.tracks if song_visible(t, now, zone)]
         resource["relationships"] = {
             "tracks": {"href": f"{href}/tracks", "data": songs},
             "artists": {
@@ -69,7 +69,7 @@ def album_resource(storefront: str, release: Release, *, with_tracks: bool, now:
     return resource
 
 
-def song_resource(storefront: str, track: Track, *, now: datetime) -> dict[str, Any]:
+def song_resource(storefront: str, track: Track) -> dict[str, Any]:
     release = track.release
     return {
         "id": track.apple_id,

@@ -19,7 +19,7 @@ from sandbox.deezer.state import DeezerFan, DeezerPlaylist, DeezerToken
 from sandbox.entries import Entry
 from sandbox.gate import CALLER, Caller, Reply, Scope
 from sandbox.markets import market_zone
-from sandbox.routing import ServiceErrors, ServiceRouter
+from sandbox.routing import Handler, ServiceErrors, ServiceRouter
 
 if TYPE_CHECKING:
     from sandbox.state import Sandbox
@@ -87,7 +87,7 @@ class DeezerAdapter:
             credential=(token_value, token),
         )
 
-    def too_many(self, retry_after: int) -> Reply:
+    def too_many(self, retry_after: int) -> Reply:  # noqa: ARG002 - the ServiceAdapter protocol's signature
         return Reply(200, QUOTA.body(), [(b"content-type", JSON.encode())])
 
     def server_error(self, status: int) -> Reply:
@@ -111,7 +111,8 @@ class DeezerApi:
 
     # callers --------------------------------------------------------------------------------------------
     def token(self, request: Request, *, required: bool) -> DeezerToken | None:
-        value, token = request.scope[CALLER].credential
+        credential: tuple[str | None, DeezerToken | None] = request.scope[CALLER].credential
+        value, token = credential
         if value is None:
             if required:
                 raise NEEDS_TOKEN
@@ -423,7 +424,7 @@ def build_deezer_api(sandbox: Sandbox) -> ServiceRouter:
     api = DeezerApi(sandbox)
     router = ServiceRouter(deezer_errors())
 
-    def by_kind(handler: Any, kind: str) -> Any:
+    def by_kind(handler: Handler, kind: str) -> Handler:
         async def endpoint(request: Request) -> Response:
             # Deezer lets a GET stand for another method with `request_method=post|delete`
             method = request.query_params.get("request_method", request.method).upper()

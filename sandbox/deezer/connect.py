@@ -31,10 +31,10 @@ class ConnectAdapter:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
 
-    def identify(self, scope: Scope) -> Caller:
+    def identify(self, scope: Scope) -> Caller:  # noqa: ARG002 - the ServiceAdapter protocol's signature
         return Caller()
 
-    def too_many(self, retry_after: int) -> Reply:
+    def too_many(self, retry_after: int) -> Reply:  # noqa: ARG002 - the ServiceAdapter protocol's signature
         return Reply(429, b"too many requests", [(b"content-type", b"text/plain")])
 
     def server_error(self, status: int) -> Reply:
@@ -42,7 +42,7 @@ class ConnectAdapter:
             status, b"<html><body>Service unavailable</body></html>", [(b"content-type", b"text/html")]
         )
 
-    def revoke(self, caller: Caller) -> None:
+    def revoke(self, caller: Caller) -> None:  # noqa: ARG002 - the ServiceAdapter protocol's signature
         return None
 
 

@@ -48,7 +48,7 @@ class AccountsAdapter:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
 
-    def identify(self, scope: Scope) -> Caller:
+    def identify(self, scope: Scope) -> Caller:  # noqa: ARG002 - the ServiceAdapter protocol's signature
         return Caller()
 
     def too_many(self, retry_after: int) -> Reply:
@@ -57,7 +57,7 @@ class AccountsAdapter:
     def server_error(self, status: int) -> Reply:
         return oauth_reply(status, "server_error", "Something went wrong")
 
-    def revoke(self, caller: Caller) -> None:
+    def revoke(self, caller: Caller) -> None:  # noqa: ARG002 - the ServiceAdapter protocol's signature
         return None
 
 
@@ -122,12 +122,10 @@ class Accounts:
         scopes = parse_scope(params.get("scope"))
         if scopes is None:
             return refuse("invalid_scope")
-        method, challenge = params.get("code_challenge_method"), params.get("code_challenge")
-        if method is not None or challenge is not None:
-            if method != "S256":
-                return refuse("invalid_request", "code_challenge_method must be S256")
-            if challenge is None or not CHALLENGE.match(challenge):
-                return refuse("invalid_request", "code_challenge must be 43 to 128 base64url characters")
+        challenge = params.get("code_challenge")
+        problem = _pkce_problem(params.get("code_challenge_method"), challenge)
+        if problem is not None:
+            return refuse("invalid_request", problem)
         return app, redirect_uri, scopes, challenge
 
     def _answer(
@@ -294,3 +292,14 @@ def build_accounts(sandbox: Sandbox) -> ServiceRouter:
     router.add("/authorize", accounts.decide, ["POST"])
     router.add("/api/token", accounts.token, ["POST"])
     return router
+
+
+def _pkce_problem(method: str | None, challenge: str | None) -> str | None:
+    """What is wrong with an authorize request's PKCE parameters (None: no PKCE, or a valid one)."""
+    if method is None and challenge is None:
+        return None
+    if method != "S256":
+        return "code_challenge_method must be S256"
+    if challenge is None or not CHALLENGE.match(challenge):
+        return "code_challenge must be 43 to 128 base64url characters"
+    return None

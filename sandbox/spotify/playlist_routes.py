@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -10,6 +13,7 @@ from sandbox.spotify import objects
 from sandbox.spotify.errors import SpotifyError
 from sandbox.spotify.handlers import URI, Handlers, int_param, json_body, ok
 from sandbox.spotify.library import Playlist, PlaylistItem
+from sandbox.spotify.session import Session
 
 
 class PlaylistRoutes(Handlers):
@@ -21,42 +25,26 @@ class PlaylistRoutes(Handlers):
         fan = session.user
         if playlist.owner_id != fan.id and not playlist.collaborative:
             raise SpotifyError(403, "You cannot add tracks to a playlist you don't own.")
-        body = await json_body(request)
-        raw = request.query_params.get("uris")
-        position = request.query_params.get("position")
-        if raw is not None:
-            uris = [u.strip() for u in raw.split(",") if u.strip()]
-        elif isinstance(body, list):
-            uris = body
-        elif isinstance(body, dict) and isinstance(body.get("uris"), list):
-            uris = body["uris"]
-            position = body.get("position", position)
-        else:
-            raise SpotifyError(400, "No uris provided")
-        if not uris:
-            raise SpotifyError(400, "No uris provided")
-        if len(uris) > 100:
-            raise SpotifyError(400, "You can add a maximum of 100 tracks per request.")
+        uris, position = _requested_items(request.query_params, await json_body(request))
         for uri in uris:
-            match = URI.match(uri) if isinstance(uri, str) else None
-            if match is None or match.group(1) not in ("track", "episode"):
-                raise SpotifyError(400, f"Invalid track uri: {uri}")
-            try:
-                self.visible_track(session, match.group(2), None)
-            except SpotifyError:
-                raise SpotifyError(400, f"Invalid track uri: {uri}") from None
-        try:
-            at = len(playlist.items) if position is None else int(position)
-        except (TypeError, ValueError):
-            raise SpotifyError(400, "Invalid position") from None
-        if not 0 <= at <= len(playlist.items):
-            raise SpotifyError(400, "Index out of bounds")
+            self._check_item(session, uri)
+        at = _insert_at(position, len(playlist.items))
         now = self.sandbox.clock.time()
         with self.accounts.lock:
             playlist.items[at:at] = [PlaylistItem(uri, now, fan.id) for uri in uris]
             playlist.version += 1
             snapshot = playlist.snapshot_id
         return ok({"snapshot_id": snapshot}, 201)
+
+    def _check_item(self, session: Session, uri: object) -> None:
+        """A track or episode the fan can see, or the 400 Spotify answers."""
+        match = URI.match(uri) if isinstance(uri, str) else None
+        if match is None or match.group(1) not in ("track", "episode"):
+            raise SpotifyError(400, f"Invalid track uri: {uri}")
+        try:
+            self.visible_track(session, match.group(2), None)
+        except SpotifyError:
+            raise SpotifyError(400, f"Invalid track uri: {uri}") from None
 
     async def playlist_items(
         self, request: Request, playlist_id: str, *, deprecated: bool = False
@@ -154,3 +142,35 @@ class PlaylistRoutes(Handlers):
                 session.view, "/me/playlists", page, total=len(followed), limit=limit, offset=offset
             )
         )
+
+
+def _requested_items(query: Mapping[str, str], body: Any) -> tuple[list[Any], Any]:
+    """The URIs to add and the position, from the query (`uris`, `position`), a bare JSON array, or a JSON
+    object (`uris`, `position`, which wins over the query's)."""
+    raw = query.get("uris")
+    position: Any = query.get("position")
+    if raw is not None:
+        uris: list[Any] = [u.strip() for u in raw.split(",") if u.strip()]
+    elif isinstance(body, list):
+        uris = body
+    elif isinstance(body, dict) and isinstance(body.get("uris"), list):
+        uris = body["uris"]
+        position = body.get("position", position)
+    else:
+        raise SpotifyError(400, "No uris provided")
+    if not uris:
+        raise SpotifyError(400, "No uris provided")
+    if len(uris) > 100:
+        raise SpotifyError(400, "You can add a maximum of 100 tracks per request.")
+    return uris, position
+
+
+def _insert_at(position: Any, length: int) -> int:
+    """Where the items go: the end without a position; a 400 outside the playlist."""
+    try:
+        at = length if position is None else int(position)
+    except (TypeError, ValueError):
+        raise SpotifyError(400, "Invalid position") from None
+    if not 0 <= at <= length:
+        raise SpotifyError(400, "Index out of bounds")
+    return at

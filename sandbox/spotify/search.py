@@ -8,7 +8,7 @@ and tracks, `album:` for albums and tracks. Unreleased releases are invisible.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,8 @@ from sandbox.spotify import objects
 from sandbox.spotify.errors import SpotifyError
 
 if TYPE_CHECKING:
+    from sandbox.catalog import Catalog
+    from sandbox.spotify.objects import View
     from sandbox.spotify.session import Session
     from sandbox.state import Sandbox
 
@@ -97,58 +99,61 @@ def search(
             raise SpotifyError(400, f"Bad search type field {kind}")
     parsed = parse_query(query)
     view = session.view
-    now = view.now
-    new_since = now - timedelta(days=14)
-    catalog = sandbox.catalog
-    if "upc" in parsed.filters:  # the indexes answer the code lookups without a scan
-        pool: Any = [r] if (r := catalog.releases.get(parsed.filters["upc"])) else []
-    elif "isrc" in parsed.filters:
-        pool = {
-            id(t.release): t.release for t in catalog.tracks_by_isrc.get(parsed.filters["isrc"].upper(), [])
-        }
-        pool = list(pool.values())
-    else:
-        pool = catalog.releases.values()
-    releases = [r for r in pool if r.is_live(now, zone)]
-    result: dict[str, Any] = {}
+    releases = [r for r in _candidates(sandbox.catalog, parsed) if r.is_live(view.now, zone)]
     params = {"query": query, "type": ",".join(types)}
     if market:
         params["market"] = market
-
-    def page(kind: str, items: list[Any], build: Callable[[Any], Any]) -> dict[str, Any]:
-        chosen = items[offset : offset + limit]
-        paging = objects.paging(
+    result: dict[str, Any] = {}
+    for kind in types:
+        found, build = _matches(kind, sandbox, view, releases, parsed, artist_followers)
+        result[f"{kind}s"] = objects.paging(
             view,
             "/search",
-            [build(i) for i in chosen],
-            total=len(items),
+            [build(i) for i in found[offset : offset + limit]],
+            total=len(found),
             limit=limit,
             offset=offset,
             params=params,
         )
-        return paging
-
-    filters = set(parsed.filters)
-    for kind in types:
-        if kind == "album":
-            found: list[Any] = (
-                []
-                if filters & TRACK_ONLY
-                else [r for r in releases if _release_matches(r, parsed, new_since=new_since)]
-            )
-            result["albums"] = page(kind, found, lambda r: objects.album_simplified(view, r))
-        elif kind == "track":
-            found = [] if filters & ALBUM_ONLY else _tracks(releases, parsed)
-            result["tracks"] = page(kind, found, lambda t: objects.track(view, t))
-        elif kind == "artist":
-            found = [] if filters & (ALBUM_ONLY | TRACK_ONLY | {"album"}) else _artists(sandbox, parsed)
-            result["artists"] = page(kind, found, lambda a: objects.artist(view, a, artist_followers(a)))
-        elif kind == "playlist":
-            found = [] if filters else _playlists(sandbox, parsed)
-            result["playlists"] = page(kind, found, lambda p: _simplified_playlist(view, p))
-        else:
-            result[f"{kind}s"] = page(kind, [], lambda x: x)
     return result
+
+
+def _candidates(catalog: Catalog, parsed: Query) -> Iterable[Release]:
+    """The releases a search looks through: the indexes answer the code lookups without a scan."""
+    if "upc" in parsed.filters:
+        return [r] if (r := catalog.releases.get(parsed.filters["upc"])) else []
+    if "isrc" in parsed.filters:
+        tracks = catalog.tracks_by_isrc.get(parsed.filters["isrc"].upper(), [])
+        return list({id(t.release): t.release for t in tracks}.values())
+    return catalog.releases.values()
+
+
+def _matches(
+    kind: str,
+    sandbox: Sandbox,
+    view: View,
+    releases: list[Release],
+    parsed: Query,
+    artist_followers: Callable[[Artist], int],
+) -> tuple[list[Any], Callable[[Any], Any]]:
+    """What matches the query among one kind of object, and how each is shown."""
+    filters = set(parsed.filters)
+    if kind == "album":
+        new_since = view.now - timedelta(days=14)
+        albums = (
+            []
+            if filters & TRACK_ONLY
+            else [r for r in releases if _release_matches(r, parsed, new_since=new_since)]
+        )
+        return albums, lambda r: objects.album_simplified(view, r)
+    if kind == "track":
+        return ([] if filters & ALBUM_ONLY else _tracks(releases, parsed)), lambda t: objects.track(view, t)
+    if kind == "artist":
+        artists = [] if filters & (ALBUM_ONLY | TRACK_ONLY | {"album"}) else _artists(sandbox, parsed)
+        return artists, lambda a: objects.artist(view, a, artist_followers(a))
+    if kind == "playlist":
+        return ([] if filters else _playlists(sandbox, parsed)), lambda p: _simplified_playlist(view, p)
+    return [], lambda x: x
 
 
 def _tracks(releases: list[Release], query: Query) -> list[Any]:

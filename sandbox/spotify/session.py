@@ -53,7 +53,8 @@ class Session:
 
 
 def bearer(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
         if name == b"authorization":
             text = value.decode("latin-1")
             if text[:7].lower() == "bearer ":

@@ -4,12 +4,12 @@ apps keep. Deprecated routes answer 403 for development-mode apps, which Spotify
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.routing import ServiceErrors, ServiceRouter
+from sandbox.routing import Handler, ServiceErrors, ServiceRouter
 from sandbox.spotify import errors
 from sandbox.spotify.catalog_routes import CatalogRoutes
 from sandbox.spotify.errors import SpotifyError
@@ -39,13 +39,13 @@ def build_web_api(sandbox: Sandbox) -> ServiceRouter:
     router = ServiceRouter(spotify_errors())
     route = router.add
 
-    def typed(handler: Any, kind: str) -> Any:
+    def typed(handler: Handler, kind: str) -> Handler:
         async def endpoint(request: Request) -> Response:
             return await handler(request, kind)
 
         return endpoint
 
-    def deprecated(handler: Any) -> Any:
+    def deprecated(handler: Handler) -> Handler:
         async def endpoint(request: Request, playlist_id: str) -> Response:
             return await handler(request, playlist_id, deprecated=True)
 

@@ -26,7 +26,7 @@ ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "dashboard"
 CHART = ".js-plotly-plot .main-svg"
 DESK = {"viewport": {"width": 1440, "height": 1000}}
 # The charts each page draws for the campaign in its URL.
-CHARTS = {"overview": 0, "roster": 1, "campaign": 5, "pitch": 4, "comparison": 2, "release-day": 2, "data": 0}
+CHARTS = {"overview": 0, "roster": 1, "campaign": 5, "pitch": 4, "comparison": 3, "release-day": 2, "data": 0}
 PASSWORD = "correct horse battery staple"
 QUERY = {
     "campaign": "?campaign=night-swim",

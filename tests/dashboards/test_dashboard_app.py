@@ -19,7 +19,10 @@ from pipelines.warehouse import Warehouse
 from tests.dashboards.warehouse import (
     FAILED,
     IN_APP_CHOOSERS,
+    REMINDER_CLICKS,
+    REMINDERS,
     TROUBLED,
+    TURNED_AWAY_AT,
     UNDELIVERABLE,
 )
 
@@ -235,6 +238,46 @@ def test_the_comparison_page_states_its_verdict_in_words_with_intervals(snapshot
         row = differences.loc[(pair.service_1, pair.service_2)]
         assert row["difference_points"] == pytest.approx(pair.difference * 100)  # points, as the verdict
         assert row["p"] == ("< 0.001" if pair.p_value < 0.001 else f"{pair.p_value:.3f}")
+
+
+def test_the_comparison_page_sets_reminder_fans_who_followed_their_link_beside_direct_saves_delivered(
+    snapshot: Path,
+) -> None:
+    app = run_page(snapshot, "comparison", campaign=TROUBLED)
+    shown = "\n".join(str(m.value) for m in app.markdown)
+    every = mart(
+        snapshot, "SELECT * FROM release_day_kinds WHERE campaign_slug = ? AND service = 'all'", TROUBLED
+    ).iloc[0]
+    direct, delivered = int(every["direct"]), int(every["direct_delivered"])
+    assert (
+        f"{direct:,} direct pre-saves, {REMINDERS} reminder sign-ups, {direct + REMINDERS:,} in all" in shown
+    )
+    assert f"**{delivered:,} of {direct:,}** ({delivered / direct:.1%}; 95% interval" in shown
+    followed = f"**{REMINDER_CLICKS} of {REMINDERS}** ({REMINDER_CLICKS / REMINDERS:.1%}; 95% interval"
+    assert followed in shown
+    kinds = app.dataframe[-1].value.set_index("service")
+    assert (kinds.loc["spotify", "reminders"], kinds.loc["spotify", "reminder_clicks"]) == (
+        REMINDERS,
+        REMINDER_CLICKS,
+    )
+    rates = app.dataframe[0].value.set_index("service")
+    assert rates.loc["spotify", "reminders"] == REMINDERS  # beside the direct grants, never inside them
+    assert rates.loc["spotify", "presaves"] == rates.loc["spotify", "grants"] + REMINDERS
+
+
+def test_the_data_page_warns_that_the_spotify_cap_turned_fans_to_reminders_with_how_many_and_since_when(
+    snapshot: Path,
+) -> None:
+    app = run_page(snapshot, "data")
+    release = mart(
+        snapshot, "SELECT release_at FROM campaign_overview WHERE campaign_slug = ?", TROUBLED
+    ).iloc[0]
+    since = (pd.Timestamp(release["release_at"]).tz_convert("UTC") - TURNED_AWAY_AT).strftime(
+        "%Y-%m-%d %H:%M"
+    )
+    [warning] = [str(w.value) for w in app.warning if TROUBLED in str(w.value)]
+    assert f"Since {since} UTC, 1 fan(s) were turned away after authorizing" in warning
+    assert f"{REMINDERS} took a reminder pre-save instead" in warning
 
 
 def test_release_day_lists_the_fans_not_delivered_pseudonymised_with_their_reasons(

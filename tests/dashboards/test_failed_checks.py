@@ -3,7 +3,7 @@ campaigns it names (or every campaign when it names none), on the pages and in t
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -57,7 +57,7 @@ def test_the_mark_says_which_mart_which_rule_and_what_broke_it() -> None:
 
 def _gain_beyond_its_follows(warehouse: Warehouse) -> None:
     """A follower series that grew by 2 while the ledger delivered 5 follows: a share above 1."""
-    release = date.today() - timedelta(days=3)
+    release = datetime.now(UTC).date() - timedelta(days=3)
     put(
         warehouse,
         "campaign_releases",

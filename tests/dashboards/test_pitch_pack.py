@@ -17,6 +17,7 @@ from campaigns.settings import Settings
 from dashboards import pitch
 from dashboards.queries import WarehouseReader
 from presave.cli import app
+from tests.dashboards.warehouse import REMINDER_CLICKS, REMINDERS, TROUBLED
 
 A4_LANDSCAPE_POINTS = (842, 595)
 
@@ -115,3 +116,19 @@ def test_the_pack_holds_the_forecast_and_the_closest_campaigns_of_the_roster(sna
         "SELECT count(*) AS n FROM campaign_overview WHERE first_week_streams IS NOT NULL"
     )
     assert len(pack.comparables) == min(pitch.COMPARABLES, int(released.iloc[0]["n"]))
+
+
+def test_the_pack_counts_direct_pre_saves_and_reminder_sign_ups_apart_and_in_all(snapshot: Path) -> None:
+    reader = WarehouseReader(snapshot)
+    kinds = reader.query(
+        "SELECT * FROM presave_kinds WHERE campaign_slug = ? AND service = 'all'", [TROUBLED]
+    )
+    direct = int(kinds.iloc[0]["direct"])
+    figures = {label: (value, detail) for label, value, detail in pitch.gather(reader, TROUBLED).figures}
+    assert figures["Reminder sign-ups"] == (
+        f"{REMINDERS}",
+        f"{direct:,} direct pre-saves, {REMINDERS} reminder sign-ups, {direct + REMINDERS:,} in all; "
+        f"{REMINDER_CLICKS} followed their release-day link",
+    )
+    quiet = {label for label, _, _ in pitch.gather(reader, "night-swim").figures}
+    assert "Reminder sign-ups" not in quiet  # a campaign without reminders says nothing of them

@@ -226,7 +226,7 @@ class Container:
                 return False, repr(exc)
         command = self.enter(probe["exec"]["command"])
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return False, f"timed out after {timeout} s"
         return done.returncode == 0, done.stdout + done.stderr

@@ -240,6 +240,7 @@ def test_the_helm_code_server_serves_the_definitions_with_its_volumes(loopback: 
             code_server.enter(["dagster", "api", "grpc-health-check", "-p", "3030"]),
             capture_output=True,
             text=True,
+            check=False,
         )
         key = subprocess.run(
             code_server.enter(
@@ -251,6 +252,7 @@ def test_the_helm_code_server_serves_the_definitions_with_its_volumes(loopback: 
             ),
             capture_output=True,
             text=True,
+            check=False,
         )
     assert listed.returncode == 0
     assert key.stdout.strip() == "True", key.stderr

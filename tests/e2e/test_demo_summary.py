@@ -16,27 +16,24 @@ NONE = {"queued": 0, "delivered": 0, "pending_source": 0, "undeliverable": 0, "f
 
 
 @pytest.mark.parametrize(
-    ("outcomes", "release_at", "words"),
+    ("outcomes", "presaves", "release_at", "words"),
     [
-        (
-            NONE | {"queued": 229, "delivered": 21},
-            NOW + timedelta(days=10),
-            "229 owed actions wait for 2026-12-17 12:00 UTC",
-        ),
-        (NONE, NOW + timedelta(days=10), "nothing owed yet"),
-        (NONE | {"delivered": 1040}, NOW - timedelta(minutes=3), "1040 delivered"),
+        (NONE, 189, NOW + timedelta(days=10), "189 pre-saves wait for 12:00 UTC"),
+        (NONE | {"delivered": 21}, 0, NOW + timedelta(days=10), "nothing owed yet"),
+        (NONE | {"delivered": 1040}, 520, NOW - timedelta(minutes=3), "1040 delivered"),
         (
             NONE | {"delivered": 980, "pending_source": 3, "failed": 1},
+            500,
             NOW - timedelta(days=30),
             "980 delivered, 3 pending source, 1 failed",
         ),
-        (NONE, NOW - timedelta(days=30), "nothing owed"),
+        (NONE, 0, NOW - timedelta(days=30), "nothing owed"),
     ],
 )
 def test_release_day_is_told_as_waiting_before_the_release_and_as_outcomes_after(
-    outcomes: dict[str, int], release_at: datetime, words: str
+    outcomes: dict[str, int], presaves: int, release_at: datetime, words: str
 ) -> None:
-    assert release_day_words(outcomes, release_at, NOW) == words
+    assert release_day_words(outcomes, presaves, release_at, NOW) == words
 
 
 @dg.asset

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from campaigns.future_saves import FUTURE_MARK, FUTURE_SCOPE, plan_future_saves
 from campaigns.identity import provisional_id
-from campaigns.ledger import PROFILE_TARGET, AtGrant, record_at_grant
+from campaigns.ledger import PROFILE_TARGET, AtGrant, GrantRef, record_at_grant
 from campaigns.models import ActionKind, Campaign, ConsentRecord, Grant, OwedAction
 from tests.executor.conftest import Harness, ago
 
@@ -48,7 +48,9 @@ def _provisional_grant(harness: Harness, campaign_id: int) -> int:
                 given_at=datetime.now(UTC),
             )
         )
-        record_at_grant(session, grant, ActionKind.IDENTIFY, PROFILE_TARGET, AtGrant(delivered=False))
+        record_at_grant(
+            session, GrantRef.of(grant), ActionKind.IDENTIFY, PROFILE_TARGET, AtGrant(delivered=False)
+        )
         return grant.id
 
 

@@ -72,6 +72,7 @@ def release_run(
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     return answer, time.monotonic() - started
 

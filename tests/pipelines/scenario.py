@@ -180,8 +180,8 @@ def fill_inbox(inbox: Path, follows: dict[str, dict[date, int]] | None = None) -
         )
         for n, r in enumerate((IMPORTED, *EARLIER))
     ]
-    simulation = simulate(ARTIST, releases, _midnight(300).date(), date.today(), seed=4)
-    paths = write_all(inbox, simulation, date.today())
+    simulation = simulate(ARTIST, releases, _midnight(300).date(), datetime.now(UTC).date(), seed=4)
+    paths = write_all(inbox, simulation, datetime.now(UTC).date())
     rng = random.Random(3)
     fans = []
     for index in range(IMPORTED.presaves):

@@ -147,8 +147,43 @@ def test_a_zero_width_conversion_interval_is_caught_only_where_0_lt_k_lt_n(
 ) -> None:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     row = {"campaign_slug": "c", "source": "(all)", "service": "spotify", "visitors": 10, "grants": grants}
-    put(warehouse, "service_conversion", [{**row, "rate": grants / 10, "low": low, "high": high}])
+    kinds = {"reminders": 0, "presaves": grants, "service_visitors": 10}
+    put(warehouse, "service_conversion", [{**row, **kinds, "rate": grants / 10, "low": low, "high": high}])
     assert _passes("conversion_interval_has_width", warehouse) is passes
+
+
+@pytest.mark.parametrize(
+    ("grants", "reminders", "presaves", "passes"),
+    [(3, 4, 7, True), (3, 0, 3, True), (3, 4, 3, False), (6, 5, 11, False)],  # the last: 11 of 10 visitors
+)
+def test_pre_saves_must_be_the_direct_grants_and_the_reminders_of_the_visitors(
+    tmp_path: Path, grants: int, reminders: int, presaves: int, passes: bool
+) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    row = {"campaign_slug": "c", "source": "(all)", "service": "spotify", "visitors": 10, "grants": grants}
+    kinds = {"reminders": reminders, "presaves": presaves, "service_visitors": 10}
+    put(warehouse, "service_conversion", [{**row, **kinds}])
+    assert _passes("presaves_are_direct_and_reminders", warehouse) is passes
+
+
+@pytest.mark.parametrize(
+    ("direct", "reminders", "total", "clicks", "passes"),
+    [(5, 40, 45, 12, True), (5, 40, 40, 12, False), (5, 10, 15, 11, False)],  # 11 clicks of 10 reminders
+)
+def test_a_campaigns_total_is_its_direct_saves_and_reminders_and_clicks_never_outnumber_them(
+    tmp_path: Path, direct: int, reminders: int, total: int, clicks: int, passes: bool
+) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    row = {
+        "campaign_slug": "c",
+        "service": "spotify",
+        "direct": direct,
+        "reminders": reminders,
+        "total": total,
+    }
+    counts = {"direct_delivered": 0, "reminder_clicks": clicks, "turned_away": 0}
+    put(warehouse, "presave_kinds", [{**row, **counts}])
+    assert _passes("total_is_direct_and_reminders", warehouse) is passes
 
 
 def test_a_zero_width_forecast_is_caught(tmp_path: Path) -> None:

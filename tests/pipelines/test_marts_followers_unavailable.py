@@ -3,7 +3,7 @@ through the marts: NULL with their status, never 0, and still listed on the pitc
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +15,7 @@ from tests.pipelines.marts_fixtures import build, put, query
 
 def test_followers_a_development_mode_app_cannot_see_read_not_available_never_zero(tmp_path: Path) -> None:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
-    release = date.today() + timedelta(days=7)
+    release = datetime.now(UTC).date() + timedelta(days=7)
     put(
         warehouse,
         "campaign_releases",

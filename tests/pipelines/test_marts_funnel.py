@@ -11,6 +11,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
+from pipelines.schema import FUNNEL_STEPS
 from pipelines.warehouse import Warehouse
 from tests.pipelines.marts_fixtures import build, campaign, put, query, table
 
@@ -99,7 +100,7 @@ def test_the_campaign_pages_funnel_sums_each_day_service_and_source_over_the_cou
     tmp_path: Path,
 ) -> None:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
-    counts = ("visits", "clicks", "authorize_starts", "grants", "denials", "errors", "delivered")
+    counts = FUNNEL_STEPS
 
     def day(source: str, country: str, *values: int) -> dict:
         keys = {"campaign_slug": "midnight-drive", "date": pd.Timestamp(DAY).date(), "service": "spotify"}
@@ -109,15 +110,15 @@ def test_the_campaign_pages_funnel_sums_each_day_service_and_source_over_the_cou
         warehouse,
         "funnel_daily",
         [
-            day("instagram", "FR", 3, 2, 2, 1, 1, 0, 1),
-            day("instagram", "US", 4, 1, 1, 1, 0, 1, 0),
-            day("tiktok", "FR", 1, 0, 0, 0, 0, 0, 0),
+            day("instagram", "FR", 3, 2, 2, 1, 1, 0, 1, 1, 0),
+            day("instagram", "US", 4, 1, 1, 1, 0, 1, 0, 0, 0),
+            day("tiktok", "FR", 1, 0, 0, 0, 0, 0, 0, 2, 1),
         ],
     )
     build(warehouse, "funnel_sources")
     assert query(warehouse, f"SELECT source, {', '.join(counts)} FROM funnel_sources ORDER BY source") == [
-        ("instagram", 7, 3, 3, 2, 1, 1, 1),
-        ("tiktok", 1, 0, 0, 0, 0, 0, 0),
+        ("instagram", 7, 3, 3, 2, 1, 1, 1, 1, 0),
+        ("tiktok", 1, 0, 0, 0, 0, 0, 0, 2, 1),
     ]
 
 
@@ -222,3 +223,73 @@ def test_without_visits_the_conversion_marts_are_empty(tmp_path: Path) -> None:
     assert query(
         warehouse, "SELECT (SELECT count(*) FROM funnel_daily), (SELECT count(*) FROM service_comparison)"
     ) == [(0, 0)]
+
+
+@pytest.fixture(scope="module")
+def reminded(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """A direct Spotify fan, a Spotify fan past the development-mode places who took a reminder, two
+    TIDAL (link-only) fans who signed up with no button to press (one twice), one of whom followed the
+    release-day link twice, and an Apple fan who declined."""
+    warehouse = Warehouse(tmp_path_factory.mktemp("reminded") / "warehouse.duckdb")
+    put(warehouse, "campaigns", [campaign("midnight-drive", "2026-12-04 00:00")])
+    ig = {"utm_source": "instagram", "country": "FR"}
+    events = [
+        event(1, "v1", "visit", **ig),
+        event(2, "v1", "authorize_start", "spotify", **ig),
+        event(3, "v1", "grant", "spotify", fan_key="f1", **ig),
+        event(4, "v2", "visit", **ig),
+        event(5, "v2", "click", "spotify", **ig),
+        event(6, "v2", "reminder", "spotify", fan_key="r2", **ig),
+        event(7, "v3", "visit", **ig),
+        event(8, "v3", "reminder", "tidal", fan_key="r3", **ig),
+        event(9, "v3", "reminder", "tidal", fan_key="r3", detail="again", **ig),
+        event(10, "v4", "visit", **ig),
+        event(11, "v4", "reminder", "tidal", fan_key="r4", **ig),
+        event(12, "v5", "visit", **ig),
+        event(13, "v5", "authorize_start", "apple", **ig),
+        event(14, "v5", "denial", "apple", **ig),
+        event(15, None, "reminder_click", "tidal", fan_key="r3", utm_source="email"),
+        event(16, None, "reminder_click", "tidal", fan_key="r3", utm_source="email"),
+    ]
+    put(warehouse, "landing_events", events)
+    build(warehouse, "funnel_daily", "service_conversion", "service_comparison")
+    return warehouse
+
+
+def test_the_funnel_counts_reminder_sign_ups_and_link_followers_apart_from_grants(
+    reminded: Warehouse,
+) -> None:
+    assert query(
+        reminded,
+        "SELECT service, source, sum(visits), sum(grants), sum(reminders), sum(reminder_clicks) "
+        "FROM funnel_daily GROUP BY ALL ORDER BY service, source",
+    ) == [
+        ("apple", "instagram", 1, 0, 0, 0),
+        ("spotify", "instagram", 2, 1, 1, 0),
+        ("tidal", "email", 0, 0, 0, 1),  # the link followed twice by one fan: one fan
+        ("tidal", "instagram", 2, 0, 2, 0),  # a renewed sign-up is not a second reminder
+    ]
+
+
+def test_conversion_counts_reminders_beside_direct_grants_and_both_in_all(reminded: Warehouse) -> None:
+    rows = query(
+        reminded,
+        "SELECT service, visitors, grants, rate, reminders, service_visitors, presaves, presave_rate "
+        "FROM service_conversion WHERE campaign_slug = 'midnight-drive' AND source = '(all)' ORDER BY service",
+    )
+    assert rows == [
+        ("any", 5, 1, 0.2, 3, 5, 4, 0.8),
+        ("apple", 1, 0, 0.0, 0, 1, 0, 0.0),
+        ("spotify", 2, 1, 0.5, 1, 2, 2, 1.0),  # the direct button's rate is the one it had
+        ("tidal", 0, 0, None, 2, 2, 2, 1.0),  # link-only: no direct button pressed, no direct rate
+    ]
+
+
+def test_services_are_compared_on_direct_conversion_only_where_a_direct_save_was_on_offer(
+    reminded: Warehouse,
+) -> None:
+    pairs = query(
+        reminded,
+        "SELECT DISTINCT service_1, service_2 FROM service_comparison WHERE source = '(all)'",
+    )
+    assert pairs == [("apple", "spotify")]  # TIDAL is link-only: its direct zero is no finding

@@ -111,8 +111,8 @@ class SpotifySpec:
 
     def parameters(self, operation: Operation) -> dict[str, Mapping[str, Any]]:
         declared = {}
-        for parameter in operation.spec.get("parameters", []):
-            parameter = self.resolve(parameter)
+        for raw in operation.spec.get("parameters", []):
+            parameter = self.resolve(raw)
             if parameter.get("in") == "query":
                 declared[parameter["name"]] = parameter
         return declared

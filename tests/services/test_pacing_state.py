@@ -188,7 +188,8 @@ def test_processes_seeing_the_same_429_lower_the_rate_once(home: str) -> None:
     for worker in workers:
         worker.start()
     ready.set()
-    seen = [results.get(timeout=60) for _ in workers]
+    # four spawned interpreters import the stack before they act: minutes on two loaded cores
+    seen = [results.get(timeout=240) for _ in workers]
     for worker in workers:
         worker.join(60)
     final = _state(home, app, prefix).read()
