@@ -8,6 +8,7 @@ the executor checks it at the service before doing anything again.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,23 +16,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnCollection,
     ColumnElement,
     Connection,
     Integer,
+    Select,
     String,
     Table,
+    Text,
     and_,
+    any_,
     bindparam,
+    cast,
     delete,
     func,
+    literal,
+    literal_column,
     or_,
     select,
     tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from campaigns.models import ACCEPTED_GRANTS, FAN_ACTIONS, ActionKind, Grant, Outcome, OwedAction
 
@@ -61,6 +69,18 @@ def upsert(
     return statement.on_conflict_do_update(
         index_elements=list(keys), set_=dict(set_(statement.excluded)), where=where
     )
+
+
+def among(column: QueryableAttribute[int], ids: Sequence[int], dialect: str) -> ColumnElement[bool]:
+    """`column IN ids` with the ids as one parameter (a PostgreSQL array, a JSON list SQLite reads with
+    `json_each`): thousands of ids without thousands of bound parameters to render and send."""
+    if dialect == "postgresql":
+        array = "{" + ",".join(str(int(i)) for i in ids) + "}"  # as text: the driver dumps a list slowly
+        return column == any_(cast(literal(array, Text), postgresql.ARRAY(BigInteger)))
+    listed: Select[tuple[Any]] = select(literal_column("value")).select_from(
+        func.json_each(literal(json.dumps(list(ids))))
+    )
+    return column.in_(listed)
 
 
 class StoredUpsert:
@@ -109,6 +129,35 @@ def plan(session: Session, actions: Iterable[Mapping[str, Any]]) -> int:
     """Write owed actions to the ledger; planning the same action twice adds nothing."""
     rows = [{"outcome": Outcome.QUEUED.value, "attempts": 0, **action} for action in actions]
     return insert_ignoring_duplicates(session, _ACTIONS, rows)
+
+
+def plan_for_grants(
+    session: Session, campaign_id: int, action: tuple[str, str, datetime | None], grant_ids: Sequence[int]
+) -> int:
+    """Owe one action (kind, target, due moment; None: each grant's own grant moment) to many grants in one
+    `INSERT … SELECT` from the grants (their service and grant moment read in SQL, not sent back and
+    forth); those owed it already are skipped; returns how many were new."""
+    if not grant_ids:
+        return 0
+    kind, target, due_at = action
+    moment = OwedAction.__table__.c.due_at.type
+    source = select(
+        literal(campaign_id, Integer),
+        Grant.id,
+        Grant.service,
+        literal(kind, String),
+        literal(target, String),
+        Grant.granted_at if due_at is None else literal(due_at, moment),
+        literal(Outcome.QUEUED.value, String),
+        literal(0, Integer),
+        literal(datetime.now(UTC), moment),
+    ).where(
+        among(Grant.id, grant_ids, dialect_of(session))
+    )  # a WHERE also keeps SQLite's parser off the ON CONFLICT
+    columns = ("campaign_id", "grant_id", "service", "kind", "target", "due_at", "outcome", "attempts")
+    statement = upsert(dialect_of(session), _ACTIONS).from_select([*columns, "created_at"], source)
+    result = session.execute(statement.execution_options(preserve_rowcount=True))  # counted by the driver
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
 def withdraw_unstarted(

@@ -7,13 +7,15 @@ second plan add nothing.
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy import Row, Text, and_, cast, or_, select, update
 
 from campaigns import ledger
 from campaigns.campaign_file import CampaignSpec
@@ -66,35 +68,47 @@ def release_moment(plan: CampaignPlan, grant: GrantFacts) -> datetime:
     )
 
 
-def owed_actions(plan: CampaignPlan, grant: GrantFacts) -> list[dict[str, Any]]:
-    """The ledger rows one grant is owed (what its service module says): release-time actions at the
-    fan's release moment, grant-time ones (follows) at the grant moment (normally done already by the
-    landing app)."""
+# One owed action as many grants share it: kind, target and due moment (None: each grant's grant moment).
+OwedKind = tuple[str, str, datetime | None]
+
+
+def owed_kinds(plan: CampaignPlan, grant: GrantFacts) -> list[OwedKind]:
+    """What one grant is owed (what its service module says): release-time actions at the fan's release
+    moment, grant-time ones (follows) at the grant moment (normally done already by the landing app)."""
     if grant.service not in SERVICE_MODULES:
         return []
     owed = SERVICE_MODULES[grant.service].owed_actions(plan.spec, grant.choices)
     at_release = release_moment(plan, grant) if any(o.due is Due.AT_RELEASE for o in owed) else None
+    return [(str(kind), target, None if due is Due.AT_GRANT else at_release) for kind, target, due in owed]
+
+
+def owed_actions(plan: CampaignPlan, grant: GrantFacts) -> list[dict[str, Any]]:
+    """The ledger rows one grant is owed."""
     return [
         {
             "campaign_id": plan.campaign_id,
             "grant_id": grant.id,
             "service": grant.service,
-            "kind": str(kind),
+            "kind": kind,
             "target": target,
-            "due_at": grant.granted_at if due is Due.AT_GRANT else at_release,
+            "due_at": grant.granted_at if due_at is None else due_at,
         }
-        for kind, target, due in owed
+        for kind, target, due_at in owed_kinds(plan, grant)
     ]
 
+
+# Grants owed the same action in one chunk at least this many times get it in one INSERT … SELECT; rarer
+# ones (a playlist name of the fan's own) go row by row.
+SET_MIN = 16
 
 _GRANT_COLUMNS = (
     Grant.id,
     Grant.service,
     Grant.granted_at,
-    Grant.choices,
+    cast(Grant.choices, Text).label("choices"),  # as stored: equal choices are read once per chunk
     Grant.fan_timezone,
     Grant.country,
-    Grant.planned_at,
+    Grant.planned_at.is_not(None).label("replanned"),
 )
 
 
@@ -110,29 +124,73 @@ def _unplanned_grants(store: Store, plan: CampaignPlan, chunk: int) -> Iterator[
     return store.chunks(query, Grant.id, chunk)
 
 
-def plan_campaign(store: Store, campaign: Campaign, *, chunk: int = 2000) -> int:
+def _owed_by_kind(plan: CampaignPlan, rows: Sequence[Sequence[Any]]) -> dict[OwedKind, list[int]]:
+    """The chunk's grant ids by the action they are owed; grants alike (service, choices, where the fan
+    is) are worked out once."""
+    alike: dict[tuple[Any, ...], list[OwedKind]] = {}
+    grants: dict[OwedKind, list[int]] = defaultdict(list)
+    for grant_id, service, granted_at, choices, fan_timezone, country, _ in rows:  # unpacked: quicker
+        key = (service, choices, fan_timezone, country)
+        if (owed := alike.get(key)) is None:
+            read = None if choices is None else json.loads(choices)
+            facts = GrantFacts(grant_id, service, granted_at, read, fan_timezone, country)
+            owed = alike[key] = owed_kinds(plan, facts)
+        for action in owed:
+            grants[action].append(grant_id)
+    return grants
+
+
+def _write_owed(
+    session: Any, plan: CampaignPlan, rows: Sequence[Row[Any]], owed: dict[OwedKind, list[int]]
+) -> int:
+    """The chunk's owed actions into the ledger: shared ones set-based, rare ones row by row."""
+    added = 0
+    single: list[dict[str, Any]] = []
+    by_id = {row.id: row for row in rows}
+    for action, grant_ids in owed.items():
+        if len(grant_ids) >= SET_MIN:
+            added += ledger.plan_for_grants(session, plan.campaign_id, action, grant_ids)
+            continue
+        kind, target, due_at = action
+        single += [
+            {
+                "campaign_id": plan.campaign_id,
+                "grant_id": grant_id,
+                "service": by_id[grant_id].service,
+                "kind": kind,
+                "target": target,
+                "due_at": by_id[grant_id].granted_at if due_at is None else due_at,
+            }
+            for grant_id in grant_ids
+        ]
+    return added + ledger.plan(session, single)
+
+
+WITHDRAW_CHUNK = 2000  # replanned grants per withdrawal: their stale actions are bound parameters
+
+
+def _withdraw_unchosen(session: Any, owed: dict[OwedKind, list[int]], replanned: set[int]) -> None:
+    keep = {(g, kind, target) for (kind, target, _), ids in owed.items() for g in ids if g in replanned}
+    grant_ids = sorted(replanned)
+    for start in range(0, len(grant_ids), WITHDRAW_CHUNK):
+        ledger.withdraw_unstarted(session, grant_ids[start : start + WITHDRAW_CHUNK], CHOSEN_KINDS, keep)
+
+
+def plan_campaign(store: Store, campaign: Campaign, *, chunk: int = 10_000) -> int:
     """Write every owed action of the campaign's grants to the ledger; returns how many were new."""
     plan = CampaignPlan.of(campaign)
     planned_at = datetime.now(UTC)  # the real clock: compared with `Grant.updated_at`
     added = 0
     for rows in _unplanned_grants(store, plan, chunk):
-        actions = [
-            action
-            for row in rows
-            for action in owed_actions(
-                plan,
-                GrantFacts(row.id, row.service, row.granted_at, row.choices, row.fan_timezone, row.country),
-            )
-        ]
-        replanned = [row.id for row in rows if row.planned_at is not None]
+        owed = _owed_by_kind(plan, rows)
+        replanned = {row.id for row in rows if row.replanned}
         with store.session() as session:
-            added += ledger.plan(session, actions)
+            added += _write_owed(session, plan, rows, owed)
             if replanned:  # a fan who changed their mind: chosen actions no longer chosen are dropped
-                keep = {(a["grant_id"], a["kind"], a["target"]) for a in actions}
-                ledger.withdraw_unstarted(session, replanned, CHOSEN_KINDS, keep)
+                _withdraw_unchosen(session, owed, replanned)
             session.execute(
                 update(Grant)
-                .where(Grant.id.in_([row.id for row in rows]))
+                .where(ledger.among(Grant.id, [row.id for row in rows], ledger.dialect_of(session)))
                 .values(
                     planned_at=planned_at, updated_at=Grant.updated_at
                 )  # planning is not a change of the grant

@@ -11,9 +11,10 @@ the shard processes of one machine do.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from campaigns.settings import Settings, load_settings
@@ -27,6 +28,8 @@ from services.shared_pacing import pacing_url
 SHARD_QUEUE = "presave-shards"
 SHARD_TASK = "presave.release_shard"
 PROGRESS = "PROGRESS"
+
+log = logging.getLogger(__name__)
 
 
 def register_shard_task(app: Any) -> Any:
@@ -59,13 +62,35 @@ class CeleryShardLauncher(ShardLauncherLike):
     """Sends a run's shards to the release workers and waits for their tallies (`run_release`'s launcher).
     `workers` names, per shard, the worker that performed it once the run is done."""
 
-    def __init__(self, app: Any, *, poll_s: float = 0.5, queue: str = SHARD_QUEUE) -> None:
+    def __init__(
+        self, app: Any, *, poll_s: float = 0.5, queue: str = SHARD_QUEUE, ask_s: float = 2.0
+    ) -> None:
         self.app = app
         self.poll_s = poll_s
         self.queue = queue
+        self.ask_s = ask_s  # how long the workers have to answer "which queues do you take?"
         self.workers: list[str] = []
 
+    def live_workers(self) -> int:
+        """The release workers that answer and take this queue's tasks."""
+        answers = self.app.control.inspect(timeout=self.ask_s).active_queues() or {}
+        return sum(1 for queues in answers.values() if any(q.get("name") == self.queue for q in queues))
+
+    def sized(self, work: ReleaseWork) -> ReleaseWork:
+        """As many shards as asked, but no more than the workers that answer (a shard more would wait for
+        one of them and end last); at least one, which waits on the queue for a worker to start."""
+        asked = work.options.shards
+        live = self.live_workers()
+        count = max(1, min(asked, live))
+        if count != asked:
+            log.warning(
+                "campaign %s: %d shard(s) asked, %d worker(s) take %s: sending %d shard(s)",
+                *(work.campaign_id, asked, live, self.queue, count),
+            )
+        return replace(work, options=replace(work.options, shards=count))
+
     def run(self, work: ReleaseWork, progress: Callable[[Tally], None]) -> Tally:
+        work = self.sized(work)
         count = work.options.shards
         results = [
             self.app.send_task(SHARD_TASK, args=[shard_document(work, index)], queue=self.queue)

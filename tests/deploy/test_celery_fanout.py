@@ -19,7 +19,7 @@ from sqlalchemy import select
 from campaigns.models import OwedAction
 from campaigns.settings import Settings
 from executor.entry import run_release_day
-from executor.release import ReleaseOptions
+from executor.release import ReleaseOptions, ReleaseWork
 from pipelines.celery_app import release_celery_app
 from pipelines.deploy import release_run_config
 from pipelines.fanout import SHARD_QUEUE, CeleryShardLauncher
@@ -87,8 +87,8 @@ def shard_attempts(harness: Harness) -> set[str]:
         return {attempt.rsplit(":", 1)[1] for attempt in attempts if attempt}
 
 
-def test_one_campaigns_shards_run_on_both_celery_workers_and_each_action_is_done_once(
-    shard_workers: ShardWorkers,
+def test_one_campaigns_shards_run_on_both_celery_workers_no_more_shards_than_workers_each_action_once(
+    shard_workers: ShardWorkers, caplog: pytest.LogCaptureFixture
 ) -> None:
     harness = shard_workers.harness
     album, fans = seed(harness, "fanned", "198880047701")
@@ -115,8 +115,22 @@ def test_one_campaigns_shards_run_on_both_celery_workers_and_each_action_is_done
     outcomes = {outcome: count for outcome, count in report.outcomes.items() if count}
     assert outcomes == {"delivered": 2 * FANS}  # the save and the artist follow of every fan
     assert album_writes(harness, album) == dict.fromkeys(fans, 1)
-    assert shard_attempts(harness) == {"0/4", "1/4", "2/4", "3/4"}
+    assert shard_attempts(harness) == {"0/2", "1/2"}  # 4 asked, 2 workers answer: 2 shards
     assert {worker.split("@")[0] for worker in launcher.workers} == {"shards-1", "shards-2"}
+    assert "4 shard(s) asked, 2 worker(s) take presave-shards: sending 2 shard(s)" in caplog.text
+
+
+@pytest.mark.parametrize("shard_workers", ["redis"], indirect=True)
+def test_with_no_worker_on_its_queue_a_run_sends_one_shard_to_wait_for_one(
+    shard_workers: ShardWorkers,
+) -> None:
+    app = release_celery_app(shard_workers.harness.settings)
+    try:
+        work = ReleaseWork(1, "run", {}, (), ReleaseOptions(shards=4), lambda: ago(0), None, 10_000)
+        assert CeleryShardLauncher(app).sized(work).options.shards == 2
+        assert CeleryShardLauncher(app, queue="presave-shards-nobody").sized(work).options.shards == 1
+    finally:
+        app.close()
 
 
 @pytest.mark.parametrize("shard_workers", ["rabbitmq"], indirect=True)

@@ -346,3 +346,26 @@ def test_the_guides_connection_budget_follows_the_replica_counts() -> None:
     assert f"| {clients} client connections" in guide
     assert f"{poolers} pods × `max_db_connections = {setting['max_db_connections']}`" in guide
     assert f"| {servers} |" in guide
+
+
+def _worker_flags(name: str) -> dict[str, str]:
+    """The `--flag value` pairs of a Celery worker Deployment's command."""
+    found = {(doc["kind"], doc["metadata"]["name"]): doc for _, doc in documents()}
+    (container,) = containers(found[("Deployment", name)])
+    command = container["command"]
+    assert command[:4] == ["celery", "-A", "pipelines.celery_app", "worker"]
+    assert {"configMapRef": {"name": "presave-config"}} in container["envFrom"]
+    assert {"secretRef": {"name": SECRET_NAME}} in container["envFrom"]  # the shared pacing's Redis URL
+    return dict(zip(command[4::2], command[5::2], strict=True))
+
+
+def test_release_day_shards_run_on_their_own_workers_one_at_a_time_pacing_in_redis() -> None:
+    from pipelines.fanout import SHARD_QUEUE
+
+    shards, steps = _worker_flags("presave-shard-workers"), _worker_flags("presave-release-workers")
+    assert shards["--queues"] == SHARD_QUEUE
+    assert shards["--concurrency"] == "1"
+    assert SHARD_QUEUE not in steps["--queues"].split(",")  # a step waits on its shards: never takes one
+    assert "PRESAVE_REDIS_URL" in secret_keys()
+    guide = GUIDE.read_text()
+    assert "kubectl -n presave scale deploy/presave-shard-workers --replicas=" in guide

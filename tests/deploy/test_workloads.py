@@ -138,15 +138,18 @@ def test_the_migration_job_creates_dagsters_instance_and_the_store_before_anythi
     assert {"grants", "owed_actions", "app_pacing"} <= tables(loopback.store_url)
 
 
-def test_release_workers_start_on_a_read_only_dagster_home_and_answer_their_liveness_probe(
-    loopback: Loopback,
+@pytest.mark.parametrize(
+    ("deployment", "node"), [("presave-release-workers", "release"), ("presave-shard-workers", "shards")]
+)
+def test_release_and_shard_workers_start_on_a_read_only_dagster_home_and_answer_their_liveness_probe(
+    loopback: Loopback, deployment: str, node: str
 ) -> None:
     """The broker is not dagster-celery's default (the machine's RabbitMQ as guest): a probe asking
     that one hears no node, as the shipped probe did."""
     migrate(loopback)
-    with run_container(find(kind="Deployment", name="presave-release-workers"), loopback.cluster) as worker:
+    with run_container(find(kind="Deployment", name=deployment), loopback.cluster) as worker:
         answer = worker.wait_for("livenessProbe", within_s=120)
-        assert f"release@{worker.name}: OK" in answer
+        assert f"{node}@{worker.name}: OK" in answer
         assert "pong" in answer
     assert "Read-only file system" not in worker.output()
     assert "broker_url" not in worker.output()

@@ -216,3 +216,26 @@ def test_planning_a_large_campaign_goes_in_bounded_chunks(store: Store) -> None:
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(OwedAction)) == 5000
         assert session.scalar(select(func.count()).where(Grant.planned_at.is_(None))) == 0
+
+
+def test_grants_alike_and_a_fan_with_own_choices_are_planned_together(store: Store) -> None:
+    campaign = _campaign(store)
+    alike = [_grant(store, campaign.id, f"fan-{n}", {"follows": [PLAYLIST]}) for n in range(20)]
+    own = _grant(store, campaign.id, "fan-own", {"playlist": {"new": "Mine"}})
+    assert plan_campaign(store, campaign) == 20 * 3 + 3
+    ledger = _ledger(store)
+    assert all((grant, "follow", PLAYLIST) in ledger for grant in alike)
+    assert (own, "add_to_playlist", "new:Mine") in ledger
+    assert (own, "follow", PLAYLIST) not in ledger
+    with store.session() as session:  # follows are due at each fan's own grant moment, the save at release
+        due = session.execute(
+            select(OwedAction.kind, OwedAction.due_at, Grant.granted_at).join(
+                Grant, Grant.id == OwedAction.grant_id
+            )
+        ).all()
+    assert all(
+        row.due_at == row.granted_at
+        for row in due
+        if row.kind != "save_release" and row.kind != "add_to_playlist"
+    )
+    assert {row.due_at for row in due if row.kind == "save_release"} == {campaign.release_at}
