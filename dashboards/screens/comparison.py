@@ -153,7 +153,9 @@ def _release_day_sentence(row: pd.Series) -> str:
         int(row["reminder_clicks"]), reminders, *row[["click_share", "click_low", "click_high"]]
     )
     return (
-        f"{presave_kinds(direct, reminders)}. Direct pre-saves saved in the fan's library: {delivered}. "
+        f"Held on release day: {presave_kinds(direct, reminders)} (the grants held then; the verdict above "
+        "counts visitors who granted, and a grant turned away, merged or erased since is not held). "
+        f"Direct pre-saves saved in the fan's library: {delivered}. "
         f"Reminder fans who followed their release-day link: {followed}."
     )
 
