@@ -3,6 +3,7 @@ over one pipeline-built warehouse shared by the session's page tests."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,18 @@ def served_on_loopback() -> Iterator[None]:
     config.set_option("server.address", "127.0.0.1")
     yield
     config.set_option("server.address", before)
+
+
+MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def main_module_kept() -> Iterator[None]:
+    """Streamlit's AppTest runs its page as a new `__main__` and leaves it in `sys.modules`: a later test
+    in the same worker that spawns processes (the pacing state's) then has each child re-run that page
+    and die (NameError: '__args'). Put the worker's own back after each page test."""
+    yield
+    sys.modules["__main__"] = MAIN
 
 
 @pytest.fixture(scope="session")
