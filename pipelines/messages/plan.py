@@ -24,7 +24,12 @@ RECENT = timedelta(days=7)  # campaigns released longer ago than this get no rel
 REASK_LEAD = timedelta(days=30)  # ask again a month before the fan's release moment (or now, if later)
 
 
-def _consented_grants(session: Session, campaign_id: int, service: str | None = None) -> list[Any]:
+def consented_grants(
+    session: Session, campaign_id: int, service: str | None = None, *, reminders: bool = False
+) -> list[Any]:
+    """The campaign's grants with an address and live consent, in grant order: the reminder pre-saves
+    (`reminders`), else the others (a reminder's message is its own, planned by `reminders`)."""
+    kind = Grant.status == GrantStatus.REMINDER.value
     query = select(
         Grant.id,
         Grant.service,
@@ -35,7 +40,7 @@ def _consented_grants(session: Session, campaign_id: int, service: str | None = 
         Grant.country,
     ).where(
         Grant.campaign_id == campaign_id,
-        Grant.status != GrantStatus.REMINDER.value,  # a reminder's message is its own (`reminders`)
+        kind if reminders else ~kind,
         Grant.email.is_not(None),
         message_ledger.live_consent(),
     )
@@ -44,7 +49,7 @@ def _consented_grants(session: Session, campaign_id: int, service: str | None = 
     return list(session.execute(query.order_by(Grant.id)))
 
 
-def _facts(row: Any) -> GrantFacts:
+def grant_facts(row: Any) -> GrantFacts:
     return GrantFacts(row.id, row.service, row.granted_at, row.choices, row.fan_timezone, row.country)
 
 
@@ -78,8 +83,8 @@ def plan_release_day(session: Session, vault: TokenVault, campaign: Campaign, no
     """One release-day message per consenting fan who pre-saved before their release moment, due then."""
     plan = CampaignPlan.of(campaign)
     pairs = []
-    for row in _consented_grants(session, campaign.id):
-        due = release_moment(plan, _facts(row))
+    for row in consented_grants(session, campaign.id):
+        due = release_moment(plan, grant_facts(row))
         if row.granted_at < due:
             pairs.append((row, due))
     return message_ledger.plan(session, messages_for(vault, campaign.id, MessageKind.RELEASE_DAY, pairs, now))
@@ -124,7 +129,7 @@ def plan_reask(store: Store, vault: TokenVault, campaign: Campaign, now: datetim
     with store.session() as session:
         pairs = [
             (row, reask_moment(moments[row.id].to_pydatetime(), now))
-            for row in _consented_grants(session, campaign.id, "spotify")
+            for row in consented_grants(session, campaign.id, "spotify")
             if row.id in moments
         ]
         return message_ledger.plan(session, messages_for(vault, campaign.id, MessageKind.REASK, pairs, now))

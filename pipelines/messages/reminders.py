@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from campaigns import ledger, message_ledger, reminders
 from campaigns.campaign_file import CampaignSpec
-from campaigns.models import Campaign, Grant, GrantStatus, MessageKind
+from campaigns.models import Campaign, MessageKind
 from campaigns.registry import campaign_spec
 from campaigns.store import Store
 from campaigns.vault import TokenVault
 from collectors.landing.page import listen_url
-from executor.plan import CampaignPlan, GrantFacts, release_moment
-from pipelines.messages.plan import messages_for
+from executor.plan import CampaignPlan, release_moment
+from pipelines.messages.plan import consented_grants, grant_facts, messages_for
 from services import ServiceApp
 from services.errors import ServiceError
 from services.model import Lookup, Release
@@ -40,34 +40,12 @@ def plan_reminders(session: Session, vault: TokenVault, campaign: Campaign, now:
     """One reminder message per consenting address (the first reminder of it wins), due at the fan's
     release moment; a reminder signed up after that moment is due at once."""
     plan = CampaignPlan.of(campaign)
-    rows = session.execute(
-        select(
-            Grant.id,
-            Grant.service,
-            Grant.email,
-            Grant.granted_at,
-            Grant.choices,
-            Grant.fan_timezone,
-            Grant.country,
-        )
-        .where(
-            Grant.campaign_id == campaign.id,
-            Grant.status == GrantStatus.REMINDER.value,
-            Grant.email.is_not(None),
-            message_ledger.live_consent(),
-        )
-        .order_by(Grant.id)
-    ).all()
+    rows = consented_grants(session, campaign.id, reminders=True)
     pairs = [
         (
             row,
             max(
-                release_moment(
-                    plan,
-                    GrantFacts(
-                        row.id, row.service, row.granted_at, row.choices, row.fan_timezone, row.country
-                    ),
-                ),
+                release_moment(plan, grant_facts(row)),
                 min(now, row.granted_at),
             ),
         )
