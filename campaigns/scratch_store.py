@@ -12,12 +12,14 @@ from sqlalchemy.engine import make_url
 
 
 @contextmanager
-def fresh_database(server_url: str, *, purpose: str = "test") -> Iterator[str]:
-    """A new, empty PostgreSQL database on `server_url` (its SQLAlchemy URL), dropped afterwards."""
+def fresh_database(server_url: str, *, purpose: str = "test", template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database on `server_url` (its SQLAlchemy URL), empty or a copy of the database
+    `template`, dropped afterwards."""
     name = f"presave_{purpose}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,20 +81,6 @@ def migrated_postgres(postgres_server_url: str) -> Iterator[str]:
         yield make_url(url).database or ""
 
 
-@contextmanager
-def _database_from(server_url: str, template: str) -> Iterator[str]:
-    name = f"presave_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A store of its own for one test, already migrated (a copy of the process's migrated one)."""
@@ -106,7 +90,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{path}"
         return
     server_url = request.getfixturevalue("postgres_server_url")
-    with _database_from(server_url, request.getfixturevalue("migrated_postgres")) as url:
+    with fresh_database(server_url, template=request.getfixturevalue("migrated_postgres")) as url:
         yield url
 
 
