@@ -11,7 +11,6 @@ import json
 import time
 from datetime import UTC, datetime
 
-import dagster as dg
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -19,13 +18,13 @@ from typer.testing import CliRunner
 from campaigns.models import Grant, OwedAction
 from campaigns.registry import summarise
 from executor.release import run_release
-from pipelines.definitions import build_definitions
 from pipelines.warehouse import Warehouse
 from presave.cli import app as cli
 from services.apple import AppleApp
 from tests.conftest import PSEUDONYM_KEY
 from tests.integration.conftest import System, add_release, soon
 from tests.integration.landing_helpers import Fan, add_campaign, events, grants, hidden
+from tests.warehouse_job import run_warehouse_job
 
 SLUG = "midnight-drive"
 UPC = "198880045560"
@@ -57,9 +56,7 @@ def _warehouse_grants(system: System, monkeypatch: pytest.MonkeyPatch) -> tuple[
     monkeypatch.setenv("PRESAVE_SECRET_KEY", settings.secret_key.get_secret_value())  # type: ignore[union-attr]
     monkeypatch.setenv("PRESAVE_PSEUDONYM_KEY", PSEUDONYM_KEY)
     monkeypatch.setenv("PRESAVE_DATABASE_URL", settings.resolved_database_url)
-    job = build_definitions(settings).resolve_job_def("warehouse_job")
-    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config=quiet, raise_on_error=False)
+    run_warehouse_job(settings)
     with Warehouse(settings.warehouse_path).reader() as connection:
         stored = connection.execute("SELECT count(*) FROM grants").fetchone()
         granted = connection.execute("SELECT count(*) FROM landing_events WHERE kind = 'grant'").fetchone()

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -22,10 +21,10 @@ from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
 from campaigns.vault import TokenVault
-from pipelines.definitions import build_definitions
 from sandbox.analytics import ReleaseInput, SongInput, simulate
 from sandbox.exports import write_all
 from sandbox.history import write_campaign_history
+from tests.warehouse_job import run_warehouse_job
 
 ARTIST = "Nova Lane"
 ARTIST_ID = "4Z8W4fKeB5YxbusRsdQVPb"
@@ -233,8 +232,6 @@ def built_warehouse(data_dir: Path) -> Settings:
         patch.setenv("PRESAVE_SECRET_KEY", key)
         settings = Settings(_env_file=None, data_dir=data_dir, secret_key=key)  # type: ignore[call-arg]
         store = build_world(settings)
-        job = build_definitions(settings).resolve_job_def("warehouse_job")
-        quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-        assert job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config=quiet).success
+        assert run_warehouse_job(settings).success
         store.dispose()
     return settings

@@ -9,12 +9,10 @@ import dagster as dg
 import pytest
 
 from campaigns.settings import Settings
-from pipelines.definitions import build_definitions
 from pipelines.marts.assets import MARTS
 from pipelines.warehouse import Warehouse
 from tests.pipelines.scenario import build_world
-
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+from tests.warehouse_job import run_warehouse_job
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +26,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
             _env_file=None, data_dir=tmp_path_factory.mktemp("world") / "data", secret_key=key
         )  # type: ignore[call-arg]
         store = build_world(settings)
-        job = build_definitions(settings).resolve_job_def("warehouse_job")
-        result = job.execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), run_config=QUIET, raise_on_error=False
-        )
+        result = run_warehouse_job(settings)
         store.dispose()
         yield settings, result
 

@@ -19,14 +19,13 @@ from campaigns.campaign_file import parse_campaign
 from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
-from pipelines.definitions import build_definitions
 from sandbox.analytics import ReleaseInput, SongInput, simulate
 from sandbox.exports import write_all, write_presave_fan_export
 from sandbox.history import write_campaign_history
 from tests.pipelines.scenario import spotify_follows
+from tests.warehouse_job import run_warehouse_job
 
 ARTIST = "Nova Lane"
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 @dataclass(frozen=True)
@@ -122,10 +121,7 @@ def run_the_job(calendar: list[Planned], folder: Path) -> dg.ExecuteInProcessRes
             _exports(settings, calendar, now, store)
         finally:
             store.dispose()
-        job = build_definitions(settings).resolve_job_def("warehouse_job")
-        return job.execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), run_config=QUIET, raise_on_error=False
-        )
+        return run_warehouse_job(settings)
 
 
 def failures(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import dagster as dg
 import httpx
 import pandas as pd
 import pytest
@@ -25,7 +24,6 @@ from campaigns.registry import create_campaign, summarise
 from campaigns.reminders import keep_link
 from campaigns.settings import Settings
 from campaigns.store import Store
-from pipelines.definitions import build_definitions
 from pipelines.messages.reminders import resolve_links
 from pipelines.warehouse import Warehouse
 from sandbox.config import SandboxConfig
@@ -34,7 +32,8 @@ from sandbox.truth import GroundTruth
 from tests.conftest import PSEUDONYM_KEY
 from tests.messages.smtp_server import LoopbackSmtp
 from tests.messages.world import send_run
-from tests.reconciliation.world import ARTIST, QUIET, SPOTIFY_ARTIST, _servers
+from tests.reconciliation.world import ARTIST, SPOTIFY_ARTIST, _servers
+from tests.warehouse_job import run_warehouse_job
 
 SLUG = "dev-mode-drop"
 SERVICES = (("spotify", 0.6), ("apple", 0.2), ("tidal", 0.2))
@@ -120,10 +119,7 @@ def kinds(tmp_path_factory: pytest.TempPathFactory) -> Kinds:
         patch.setenv("PRESAVE_SECRET_KEY", settings.secret_key.get_secret_value())  # type: ignore[union-attr]
         patch.setenv("PRESAVE_PSEUDONYM_KEY", PSEUDONYM_KEY)
         patch.setenv("PRESAVE_DATABASE_URL", settings.resolved_database_url)
-        job = build_definitions(settings).resolve_job_def("warehouse_job")
-        result = job.execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), run_config=QUIET, raise_on_error=False
-        )
+        result = run_warehouse_job(settings)
     assert result.success
     with Warehouse(settings.warehouse_path).reader() as connection:
         mart = connection.execute("SELECT * FROM presave_kinds WHERE campaign_slug = ?", [SLUG]).df()

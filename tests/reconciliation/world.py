@@ -28,7 +28,6 @@ from campaigns.registry import create_campaign
 from campaigns.settings import Settings
 from campaigns.store import Store
 from collectors.landing.app import create_app as create_landing
-from pipelines.definitions import build_definitions
 from presave.processes import free_port
 from presave.servers import LoopbackServer
 from sandbox.analytics import ReleaseInput, SongInput, simulate
@@ -40,11 +39,11 @@ from sandbox.fans import plan_fans, register_fans, simulate_fans
 from sandbox.history import write_campaign_history
 from sandbox.truth import CampaignTruth, GroundTruth
 from tests.conftest import PSEUDONYM_KEY
+from tests.warehouse_job import run_warehouse_job
 
 ARTIST = "Nova Lane"
 SPOTIFY_ARTIST = "4Z8W4fKeB5YxbusRsdQVPb"
 DEEZER_ARTIST = "27"
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 @dataclass(frozen=True)
@@ -243,10 +242,7 @@ def build_world(tmp: Path) -> World:
         patch.setenv("PRESAVE_SECRET_KEY", settings.secret_key.get_secret_value())  # type: ignore[union-attr]
         patch.setenv("PRESAVE_PSEUDONYM_KEY", PSEUDONYM_KEY)
         patch.setenv("PRESAVE_DATABASE_URL", settings.resolved_database_url)
-        job = build_definitions(settings).resolve_job_def("warehouse_job")
-        result = job.execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), run_config=QUIET, raise_on_error=False
-        )
+        result = run_warehouse_job(settings)
     return World(settings, truth, result, release_at, {p.slug: p.timezone for p in PLANS})
 
 
