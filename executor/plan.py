@@ -82,19 +82,24 @@ def owed_kinds(plan: CampaignPlan, grant: GrantFacts) -> list[OwedKind]:
     return [(str(kind), target, None if due is Due.AT_GRANT else at_release) for kind, target, due in owed]
 
 
+def _ledger_row(
+    plan: CampaignPlan, grant_id: int, service: str, granted_at: datetime, action: OwedKind
+) -> dict[str, Any]:
+    """The ledger row of one owed action of one grant."""
+    kind, target, due_at = action
+    return {
+        "campaign_id": plan.campaign_id,
+        "grant_id": grant_id,
+        "service": service,
+        "kind": kind,
+        "target": target,
+        "due_at": granted_at if due_at is None else due_at,
+    }
+
+
 def owed_actions(plan: CampaignPlan, grant: GrantFacts) -> list[dict[str, Any]]:
     """The ledger rows one grant is owed."""
-    return [
-        {
-            "campaign_id": plan.campaign_id,
-            "grant_id": grant.id,
-            "service": grant.service,
-            "kind": kind,
-            "target": target,
-            "due_at": grant.granted_at if due_at is None else due_at,
-        }
-        for kind, target, due_at in owed_kinds(plan, grant)
-    ]
+    return [_ledger_row(plan, grant.id, grant.service, grant.granted_at, a) for a in owed_kinds(plan, grant)]
 
 
 # Grants owed the same action in one chunk at least this many times get it in one INSERT … SELECT; rarer
@@ -151,16 +156,8 @@ def _write_owed(
         if len(grant_ids) >= SET_MIN:
             added += ledger.plan_for_grants(session, plan.campaign_id, action, grant_ids)
             continue
-        kind, target, due_at = action
         single += [
-            {
-                "campaign_id": plan.campaign_id,
-                "grant_id": grant_id,
-                "service": by_id[grant_id].service,
-                "kind": kind,
-                "target": target,
-                "due_at": by_id[grant_id].granted_at if due_at is None else due_at,
-            }
+            _ledger_row(plan, grant_id, by_id[grant_id].service, by_id[grant_id].granted_at, action)
             for grant_id in grant_ids
         ]
     return added + ledger.plan(session, single)
